@@ -1,0 +1,15 @@
+// Package api is the node's local HTTP API: JSON under /v1/, bearer-token
+// authentication of local users, /healthz, /readyz, /metrics and the OpenAPI
+// document. It never talks libp2p itself: it asks a Backend, which the node
+// implements.
+//
+// Tokens are JWTs signed with the node's Ed25519 key (EdDSA) and carry the
+// user's subject, role and organisation. They are bound to one node by
+// their audience, the node's peer ID.
+//
+// # Caveats
+//
+//   - /healthz, /readyz, /metrics and /v1/openapi.json need no token, so that
+//     probes and scrapers work; keep the API on loopback or behind a proxy
+//     when that is too open.
+package api

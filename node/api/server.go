@@ -1,0 +1,182 @@
+package api
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Backend is what the API serves; the node implements it.
+type Backend interface {
+	Status(ctx context.Context) Status
+	Peers(ctx context.Context) []Peer
+	Readiness(ctx context.Context) Readiness
+}
+
+// TokenVerifier authenticates bearer tokens.
+type TokenVerifier interface {
+	Verify(token string) (User, error)
+}
+
+//go:embed openapi.json
+var openAPI []byte
+
+// Server is the local HTTP API of one node.
+type Server struct {
+	backend  Backend
+	tokens   TokenVerifier
+	log      *slog.Logger
+	mux      *http.ServeMux
+	http     *http.Server
+	requests *prometheus.CounterVec
+	routes   []string // "METHOD /path", for the OpenAPI consistency test
+}
+
+// NewServer builds the API. reg receives the API's metrics; gatherer serves
+// /metrics (usually the same registry).
+func NewServer(b Backend, tokens TokenVerifier, log *slog.Logger, reg prometheus.Registerer, gatherer prometheus.Gatherer) *Server {
+	s := &Server{
+		backend: b, tokens: tokens, log: log, mux: http.NewServeMux(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xborder_api_requests_total",
+			Help: "Local API requests, by route and HTTP status code.",
+		}, []string{"route", "code"}),
+	}
+	reg.MustRegister(s.requests)
+	s.http = &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+	}
+
+	s.handle("GET /healthz", nil, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	s.handle("GET /readyz", nil, func(w http.ResponseWriter, r *http.Request) {
+		rd := s.backend.Readiness(r.Context())
+		code := http.StatusOK
+		if !rd.Ready {
+			code = http.StatusServiceUnavailable
+		}
+		writeJSON(w, code, rd)
+	})
+	s.handle("GET /metrics", nil, promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}).ServeHTTP)
+	s.handle("GET /v1/openapi.json", nil, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(openAPI)
+	})
+	s.handle("GET /v1/status", Roles, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.backend.Status(r.Context()))
+	})
+	s.handle("GET /v1/peers", Roles, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.backend.Peers(r.Context()))
+	})
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		s.requests.WithLabelValues("unmatched", "404").Inc()
+		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))
+	})
+	return s
+}
+
+// handle registers a route. roles == nil means no token is needed;
+// otherwise the caller's token must carry one of the roles.
+func (s *Server) handle(pattern string, roles []string, h http.HandlerFunc) {
+	route := pattern[strings.IndexByte(pattern, ' ')+1:]
+	s.routes = append(s.routes, pattern)
+	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
+		defer func() { s.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc() }()
+		if roles != nil {
+			u, err := s.authenticate(r)
+			if err != nil {
+				rec.Header().Set("WWW-Authenticate", `Bearer realm="xborder"`)
+				writeError(rec, http.StatusUnauthorized, err.Error())
+				return
+			}
+			if !slices.Contains(roles, u.Role) {
+				writeError(rec, http.StatusForbidden, fmt.Sprintf("role %q may not call %s", u.Role, pattern))
+				return
+			}
+			r = r.WithContext(withUser(r.Context(), u))
+		}
+		h(rec, r)
+	})
+}
+
+func (s *Server) authenticate(r *http.Request) (User, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return User{}, fmt.Errorf("%w: no bearer token; send `Authorization: Bearer TOKEN` (issue one with `xborder token issue`)", ErrUnauthenticated)
+	}
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || strings.TrimSpace(tok) == "" {
+		return User{}, fmt.Errorf("%w: the Authorization header is not `Bearer TOKEN`", ErrUnauthenticated)
+	}
+	return s.tokens.Verify(strings.TrimSpace(tok))
+}
+
+// Handler returns the API's HTTP handler (for tests and embedding).
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Serve serves the API on l until Shutdown; it returns nil after a
+// graceful shutdown.
+func (s *Server) Serve(l net.Listener) error {
+	if err := s.http.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// Shutdown stops accepting requests and waits for those in flight until
+// ctx ends.
+func (s *Server) Shutdown(ctx context.Context) error {
+	return s.http.Shutdown(ctx)
+}
+
+type userKey struct{}
+
+func withUser(ctx context.Context, u User) context.Context {
+	return context.WithValue(ctx, userKey{}, u)
+}
+
+// UserFrom returns the authenticated user of a request.
+func UserFrom(ctx context.Context) (User, bool) {
+	u, ok := ctx.Value(userKey{}).(User)
+	return u, ok
+}
+
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	r.code = code
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, code int, msg string) {
+	writeJSON(w, code, Error{Error: msg, Code: code})
+}

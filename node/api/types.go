@@ -1,0 +1,46 @@
+package api
+
+import "time"
+
+// Status is the answer of GET /v1/status. Later capabilities (registry,
+// catalogue, policy, audit) add their own sections.
+type Status struct {
+	Name           string    `json:"name"`
+	PeerID         string    `json:"peer_id"`
+	Country        string    `json:"country"`
+	Org            string    `json:"org"`
+	Federation     string    `json:"federation"`
+	FederationID   string    `json:"federation_id"`
+	Version        string    `json:"version"`
+	Ready          bool      `json:"ready"`
+	PeersConnected int       `json:"peers_connected"`
+	Members        int       `json:"members"`
+	ListenAddrs    []string  `json:"listen_addrs"`
+	StartedAt      time.Time `json:"started_at"`
+	UptimeS        int64     `json:"uptime_s"`
+}
+
+// Peer is one federation member as this node sees it (GET /v1/peers).
+type Peer struct {
+	Name      string   `json:"name"`
+	Country   string   `json:"country"`
+	Org       string   `json:"org"`
+	PeerID    string   `json:"peer_id"`
+	Self      bool     `json:"self"`
+	Connected bool     `json:"connected"`
+	Addrs     []string `json:"addrs"`
+	// RTTms is the smoothed round-trip time; 0 when not measured yet.
+	RTTms float64 `json:"rtt_ms"`
+}
+
+// Readiness is the answer of GET /readyz.
+type Readiness struct {
+	Ready  bool              `json:"ready"`
+	Checks map[string]string `json:"checks"`
+}
+
+// Error is the body of every error response.
+type Error struct {
+	Error string `json:"error"`
+	Code  int    `json:"code"`
+}

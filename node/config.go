@@ -1,0 +1,289 @@
+package node
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	ma "github.com/multiformats/go-multiaddr"
+	"gopkg.in/yaml.v3"
+)
+
+// ConfigFile is the name of the configuration file inside the data dir.
+const ConfigFile = "config.yaml"
+
+// Default ports: the p2p port serves TCP and QUIC, the API listens on
+// loopback only unless an operator says otherwise.
+const (
+	DefaultP2PPort = 7400
+	DefaultAPIAddr = "127.0.0.1:7401"
+)
+
+// Config is a node's configuration: config.yaml in the data dir, overridden
+// by environment variables and then by flags (see Set).
+type Config struct {
+	Name    string `yaml:"name"`
+	Country string `yaml:"country"`
+	Org     string `yaml:"org"`
+
+	// Listen are the multiaddrs the libp2p host listens on (TCP and QUIC).
+	Listen []string `yaml:"listen"`
+	// Advertise, when set, replaces the listen addresses in the identity
+	// card and in what peers learn through identify (NAT, containers).
+	Advertise []string `yaml:"advertise"`
+	// API is the host:port of the local HTTP API and web console.
+	API string `yaml:"api"`
+	// Genesis is the federation file, relative to the data dir.
+	Genesis string `yaml:"genesis"`
+
+	Log       LogConfig       `yaml:"log"`
+	Discovery DiscoveryConfig `yaml:"discovery"`
+	Limits    LimitsConfig    `yaml:"limits"`
+
+	// ShutdownTimeout bounds a graceful shutdown.
+	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// LogConfig selects the structured log output.
+type LogConfig struct {
+	Level  string `yaml:"level"`  // debug, info, warn, error
+	Format string `yaml:"format"` // auto (text on a terminal, else JSON), json, text
+}
+
+// DiscoveryConfig selects how members find each other.
+type DiscoveryConfig struct {
+	MDNS bool `yaml:"mdns"`
+	DHT  bool `yaml:"dht"`
+	// RedialMin and RedialMax bound the exponential backoff between dials
+	// to an unreachable member.
+	RedialMin Duration `yaml:"redial_min"`
+	RedialMax Duration `yaml:"redial_max"`
+}
+
+// LimitsConfig are the resource manager's system-wide limits.
+type LimitsConfig struct {
+	MaxConnections int `yaml:"max_connections"`
+	MaxStreams     int `yaml:"max_streams"`
+	MaxMemoryMB    int `yaml:"max_memory_mb"`
+	MaxFDs         int `yaml:"max_fds"`
+}
+
+// Duration is a time.Duration written as "10s" in YAML.
+type Duration time.Duration
+
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration (e.g. 10s, 1m30s)", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Std returns the duration as a time.Duration.
+func (d Duration) Std() time.Duration { return time.Duration(d) }
+
+// DefaultConfig returns the configuration `xborder init` writes, before the
+// name, country and organisation are filled in.
+func DefaultConfig() Config {
+	return Config{
+		Listen: []string{
+			fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", DefaultP2PPort),
+			fmt.Sprintf("/ip4/0.0.0.0/udp/%d/quic-v1", DefaultP2PPort),
+		},
+		API:     DefaultAPIAddr,
+		Genesis: GenesisFile,
+		Log:     LogConfig{Level: "info", Format: "auto"},
+		Discovery: DiscoveryConfig{
+			MDNS:      true,
+			DHT:       true,
+			RedialMin: Duration(250 * time.Millisecond),
+			RedialMax: Duration(30 * time.Second),
+		},
+		Limits: LimitsConfig{
+			MaxConnections: 128,
+			MaxStreams:     1024,
+			MaxMemoryMB:    512,
+			MaxFDs:         512,
+		},
+		ShutdownTimeout: Duration(10 * time.Second),
+	}
+}
+
+// Validate checks every field and returns a *ValidationError naming each
+// bad one.
+func (c *Config) Validate() error {
+	var p problems
+	if !memberName.MatchString(c.Name) {
+		p.addf("name: %q must be lower-case letters, digits and dashes (e.g. fr-grandest)", c.Name)
+	}
+	if !IsCountryCode(c.Country) {
+		p.addf("country: %q is not an ISO 3166-1 alpha-2 country code (e.g. FR, DE, CH)", c.Country)
+	}
+	if strings.TrimSpace(c.Org) == "" {
+		p.addf("org: the organisation is empty")
+	}
+	if len(c.Listen) == 0 {
+		p.addf("listen: at least one listen multiaddr is needed")
+	}
+	for i, a := range c.Listen {
+		if _, err := ma.NewMultiaddr(a); err != nil {
+			p.addf("listen[%d]: %q is not a multiaddr: %v", i, a, err)
+		}
+	}
+	for i, a := range c.Advertise {
+		if _, err := ma.NewMultiaddr(a); err != nil {
+			p.addf("advertise[%d]: %q is not a multiaddr: %v", i, a, err)
+		}
+	}
+	if _, port, err := net.SplitHostPort(c.API); err != nil {
+		p.addf("api: %q is not host:port: %v", c.API, err)
+	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		p.addf("api: port %q is not a number between 0 and 65535", port)
+	}
+	if c.Genesis == "" {
+		p.addf("genesis: the genesis file path is empty")
+	}
+	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
+		p.addf("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
+	}
+	if !slices.Contains([]string{"auto", "json", "text"}, c.Log.Format) {
+		p.addf("log.format: %q is not one of auto, json, text", c.Log.Format)
+	}
+	if c.Discovery.RedialMin <= 0 {
+		p.addf("discovery.redial_min: must be positive")
+	}
+	if c.Discovery.RedialMax < c.Discovery.RedialMin {
+		p.addf("discovery.redial_max: %v is less than discovery.redial_min %v", c.Discovery.RedialMax.Std(), c.Discovery.RedialMin.Std())
+	}
+	if c.Limits.MaxConnections < 8 {
+		p.addf("limits.max_connections: %d is too low; a federation member needs at least 8", c.Limits.MaxConnections)
+	}
+	if c.Limits.MaxStreams < 64 {
+		p.addf("limits.max_streams: %d is too low; at least 64 are needed", c.Limits.MaxStreams)
+	}
+	if c.Limits.MaxMemoryMB < 32 {
+		p.addf("limits.max_memory_mb: %d is too low; at least 32 are needed", c.Limits.MaxMemoryMB)
+	}
+	if c.Limits.MaxFDs < 32 {
+		p.addf("limits.max_fds: %d is too low; at least 32 are needed", c.Limits.MaxFDs)
+	}
+	if c.ShutdownTimeout <= 0 {
+		p.addf("shutdown_timeout: must be positive")
+	}
+	return p.err("configuration")
+}
+
+// Settable lists the configuration keys that Set accepts. The CLI derives
+// from each key an environment variable (XBORDER_LOG_LEVEL for log.level)
+// and a flag of `xborder run` (--log-level), so the three stay in step.
+var Settable = []struct{ Key, Help string }{
+	{"listen", "libp2p listen multiaddrs, comma-separated"},
+	{"advertise", "multiaddrs to advertise instead of the listen addresses, comma-separated"},
+	{"api", "host:port of the local HTTP API"},
+	{"genesis", "genesis file, relative to the data dir"},
+	{"log.level", "log level: debug, info, warn, error"},
+	{"log.format", "log format: auto, json, text"},
+	{"discovery.mdns", "discover members on the LAN with mDNS (true/false)"},
+	{"discovery.dht", "find members through the private Kademlia DHT (true/false)"},
+	{"shutdown_timeout", "bound on a graceful shutdown (e.g. 10s)"},
+}
+
+// Set overrides one configuration key with a string value, as given by an
+// environment variable or a flag.
+func (c *Config) Set(key, value string) error {
+	list := func() []string {
+		var out []string
+		for s := range strings.SplitSeq(value, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	boolean := func(dst *bool) error {
+		b, err := strconv.ParseBool(value)
+		if err != nil {
+			return fmt.Errorf("%s: %q is not true or false", key, value)
+		}
+		*dst = b
+		return nil
+	}
+	switch key {
+	case "listen":
+		c.Listen = list()
+	case "advertise":
+		c.Advertise = list()
+	case "api":
+		c.API = value
+	case "genesis":
+		c.Genesis = value
+	case "log.level":
+		c.Log.Level = value
+	case "log.format":
+		c.Log.Format = value
+	case "discovery.mdns":
+		return boolean(&c.Discovery.MDNS)
+	case "discovery.dht":
+		return boolean(&c.Discovery.DHT)
+	case "shutdown_timeout":
+		d, err := time.ParseDuration(value)
+		if err != nil {
+			return fmt.Errorf("%s: %q is not a duration (e.g. 10s)", key, value)
+		}
+		c.ShutdownTimeout = Duration(d)
+	default:
+		return fmt.Errorf("unknown configuration key %q", key)
+	}
+	return nil
+}
+
+// LoadConfig reads config.yaml from the data dir over DefaultConfig, so a
+// file that omits a field gets its default. Unknown fields are errors: a
+// misspelt key must not be silently ignored.
+func LoadConfig(dataDir string) (Config, error) {
+	cfg := DefaultConfig()
+	path := filepath.Join(dataDir, ConfigFile)
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return cfg, fmt.Errorf("no %s in %s: run `xborder init` first or pass --data", ConfigFile, dataDir)
+	}
+	if err != nil {
+		return cfg, fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	dec.KnownFields(true)
+	if err := dec.Decode(&cfg); err != nil {
+		return cfg, fmt.Errorf("%s: %w", path, err)
+	}
+	return cfg, nil
+}
+
+// WriteConfig writes the configuration to config.yaml in the data dir.
+func WriteConfig(dataDir string, cfg Config) error {
+	raw, err := yaml.Marshal(cfg)
+	if err != nil {
+		return fmt.Errorf("encode config: %w", err)
+	}
+	header := "# xborder node configuration. Environment variables (XBORDER_LOG_LEVEL, ...)\n" +
+		"# and flags of `xborder run` (--log-level, ...) override these values.\n"
+	return os.WriteFile(filepath.Join(dataDir, ConfigFile), append([]byte(header), raw...), 0o644)
+}
+
+// GenesisPath resolves the configured genesis file against the data dir.
+func (c *Config) GenesisPath(dataDir string) string {
+	if filepath.IsAbs(c.Genesis) {
+		return c.Genesis
+	}
+	return filepath.Join(dataDir, c.Genesis)
+}

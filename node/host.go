@@ -1,0 +1,92 @@
+package node
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// protocolVersionPrefix starts the identify protocol version every node
+// announces; the federation ID follows it, so a member running another
+// genesis is recognised on its first connection.
+const protocolVersionPrefix = "xborder/1 federation="
+
+func protocolVersion(federationID string) string { return protocolVersionPrefix + federationID }
+
+// federationOf extracts the federation ID from a peer's identify protocol
+// version; ok is false when the peer is not an xborder node.
+func federationOf(pv string) (id string, ok bool) {
+	return strings.CutPrefix(pv, protocolVersionPrefix)
+}
+
+// newHost builds the libp2p host: TCP and QUIC, TLS preferred over Noise,
+// a resource manager with the configured system limits, the membership
+// gater, a connection manager that never trims members, and ping.
+func newHost(cfg *Config, id Identity, fedID string, g *gater, reg prometheus.Registerer) (host.Host, error) {
+	limits := rcmgr.PartialLimitConfig{
+		System: rcmgr.ResourceLimits{
+			Conns:   rcmgr.LimitVal(cfg.Limits.MaxConnections),
+			Streams: rcmgr.LimitVal(cfg.Limits.MaxStreams),
+			Memory:  rcmgr.LimitVal64(int64(cfg.Limits.MaxMemoryMB) << 20),
+			FD:      rcmgr.LimitVal(cfg.Limits.MaxFDs),
+		},
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.Build(rcmgr.DefaultLimits.AutoScale())))
+	if err != nil {
+		return nil, fmt.Errorf("resource manager: %w", err)
+	}
+	// Members are protected from trimming; the watermarks only bound
+	// connections that are not (yet) verified members.
+	cm, err := connmgr.NewConnManager(cfg.Limits.MaxConnections/2, cfg.Limits.MaxConnections)
+	if err != nil {
+		rm.Close()
+		return nil, fmt.Errorf("connection manager: %w", err)
+	}
+	opts := []libp2p.Option{
+		libp2p.Identity(id.LibP2PKey()),
+		libp2p.ListenAddrStrings(cfg.Listen...),
+		libp2p.Security(libp2ptls.ID, libp2ptls.New),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Transport(libp2pquic.NewTransport),
+		libp2p.DefaultMuxers,
+		libp2p.ResourceManager(rm),
+		libp2p.ConnectionGater(g),
+		libp2p.ConnectionManager(cm),
+		libp2p.Ping(true),
+		libp2p.ProtocolVersion(protocolVersion(fedID)),
+		libp2p.UserAgent("xborder/" + Version),
+		libp2p.DisableRelay(),
+		libp2p.PrometheusRegisterer(reg),
+	}
+	if len(cfg.Advertise) > 0 {
+		adv := make([]ma.Multiaddr, 0, len(cfg.Advertise))
+		for _, a := range cfg.Advertise {
+			m, err := ma.NewMultiaddr(a)
+			if err != nil {
+				cm.Close()
+				rm.Close()
+				return nil, fmt.Errorf("advertise %q: %w", a, err)
+			}
+			adv = append(adv, m)
+		}
+		opts = append(opts, libp2p.AddrsFactory(func([]ma.Multiaddr) []ma.Multiaddr { return adv }))
+	}
+	h, err := libp2p.New(opts...)
+	if err != nil {
+		cm.Close()
+		rm.Close()
+		return nil, fmt.Errorf("start libp2p host: %w", err)
+	}
+	return h, nil
+}

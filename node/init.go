@@ -1,0 +1,131 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+
+	"github.com/xborder/xborder/node/api"
+)
+
+// AdminTokenFile holds the operator token `xborder init` mints, which the
+// CLI uses by default.
+const AdminTokenFile = "admin.token"
+
+// AdminTokenTTL is the lifetime of the token written at init; operators
+// mint a fresh one with `xborder token issue --role operator --out ...`.
+const AdminTokenTTL = 365 * 24 * time.Hour
+
+// Init creates a node's data dir: the key (0600), config.yaml and an
+// operator token in admin.token (0600). It refuses to touch a data dir that
+// already holds a key.
+func Init(dataDir string, cfg Config) (Identity, error) {
+	if err := cfg.Validate(); err != nil {
+		return Identity{}, err
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return Identity{}, fmt.Errorf("create data dir: %w", err)
+	}
+	keyPath := filepath.Join(dataDir, KeyFile)
+	if _, err := os.Stat(keyPath); err == nil {
+		return Identity{}, fmt.Errorf("%s: %w; refusing to overwrite the node's identity (use another --data dir)", keyPath, ErrKeyExists)
+	}
+	id, err := CreateKey(keyPath)
+	if err != nil {
+		return Identity{}, err
+	}
+	if err := WriteConfig(dataDir, cfg); err != nil {
+		return Identity{}, err
+	}
+	tok, err := api.IssueToken(id.Key, id.PeerID.String(),
+		api.User{Subject: "admin", Role: api.RoleOperator, Org: cfg.Org}, AdminTokenTTL, time.Now())
+	if err != nil {
+		return Identity{}, err
+	}
+	if err := WriteSecret(filepath.Join(dataDir, AdminTokenFile), []byte(tok+"\n")); err != nil {
+		return Identity{}, err
+	}
+	return id, nil
+}
+
+// WriteSecret writes a file readable by its owner only, replacing it
+// atomically.
+func WriteSecret(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// IdentityCard returns the node's public identity card: the addresses are
+// the advertised ones or, failing those, the listen addresses with
+// wildcard IPs expanded to this machine's interface addresses.
+func IdentityCard(dataDir string, cfg Config) (Card, error) {
+	id, err := LoadKey(filepath.Join(dataDir, KeyFile))
+	if err != nil {
+		return Card{}, err
+	}
+	c := Card{Name: cfg.Name, Country: cfg.Country, Org: cfg.Org, PeerID: id.PeerID.String(), Addrs: []string{}}
+	if len(cfg.Advertise) > 0 {
+		c.Addrs = append(c.Addrs, cfg.Advertise...)
+		return c, nil
+	}
+	listen := parseAddrs(cfg.Listen)
+	ifaces, err := manet.InterfaceMultiaddrs()
+	if err != nil {
+		return Card{}, fmt.Errorf("list interface addresses: %w", err)
+	}
+	resolved, err := manet.ResolveUnspecifiedAddresses(listen, ifaces)
+	if err != nil {
+		return Card{}, fmt.Errorf("resolve listen addresses: %w", err)
+	}
+	// Loopback addresses are useless to partners unless they are all we have.
+	var routable []ma.Multiaddr
+	for _, a := range resolved {
+		if !manet.IsIPLoopback(a) {
+			routable = append(routable, a)
+		}
+	}
+	if len(routable) == 0 {
+		routable = resolved
+	}
+	for _, a := range routable {
+		c.Addrs = append(c.Addrs, a.String())
+	}
+	return c, nil
+}
+
+// InstallGenesis copies the genesis file at src into the data dir on a
+// node's first start. A data dir that already holds a genesis keeps it:
+// installing a different one is refused, because the node's state belongs
+// to that federation.
+func InstallGenesis(dataDir string, cfg Config, src string) error {
+	dst := cfg.GenesisPath(dataDir)
+	g, err := LoadGenesis(src)
+	if err != nil {
+		return err
+	}
+	existing, err := LoadGenesis(dst)
+	switch {
+	case err == nil:
+		if existing.ID() != g.ID() {
+			return fmt.Errorf("the data dir already belongs to federation %q (%s); %s defines %q (%s): refusing to switch federations",
+				existing.Federation, existing.ID()[:12], src, g.Federation, g.ID()[:12])
+		}
+		return nil
+	case errors.Is(err, fs.ErrNotExist):
+		return os.WriteFile(dst, g.Marshal(), 0o644)
+	default:
+		return fmt.Errorf("existing genesis: %w", err)
+	}
+}

@@ -1,0 +1,322 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/event"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
+)
+
+// memberTag protects member connections from the connection manager.
+const memberTag = "xborder-member"
+
+// dialTimeout bounds one attempt to reach a member.
+const dialTimeout = 10 * time.Second
+
+// pingEvery is how often connected members are pinged for their RTT.
+const pingEvery = 15 * time.Second
+
+// peerFinder finds the addresses of a member that nobody gave us
+// (the private DHT implements it).
+type peerFinder interface {
+	FindPeer(context.Context, peer.ID) (peer.AddrInfo, error)
+}
+
+// mesh keeps this node connected to every other member: it dials members
+// from their genesis addresses (or the DHT, or mDNS), redials with
+// exponential backoff, verifies that each connected member runs the same
+// federation, and pings members for their round-trip time.
+type mesh struct {
+	host     host.Host
+	self     peer.ID
+	members  []peer.ID
+	fedID    string
+	finder   peerFinder // nil when the DHT is off
+	gater    *gater
+	log      *slog.Logger
+	metrics  *metrics
+	min, max time.Duration
+
+	wake chan struct{}
+
+	mu       sync.Mutex
+	verified map[peer.ID]bool
+	state    map[peer.ID]*dialState
+
+	wg sync.WaitGroup
+}
+
+type dialState struct {
+	backoff  time.Duration
+	next     time.Time
+	inflight bool
+}
+
+func newMesh(h host.Host, members []peer.ID, fedID string, g *gater, log *slog.Logger, m *metrics, min, max time.Duration) *mesh {
+	ms := &mesh{
+		host: h, self: h.ID(), fedID: fedID, gater: g, log: log, metrics: m, min: min, max: max,
+		wake:     make(chan struct{}, 1),
+		verified: map[peer.ID]bool{},
+		state:    map[peer.ID]*dialState{},
+	}
+	for _, p := range members {
+		if p != ms.self {
+			ms.members = append(ms.members, p)
+			ms.state[p] = &dialState{backoff: min}
+		}
+	}
+	return ms
+}
+
+// start subscribes to connection events and starts the dial loop. The
+// subscription is made before returning so that no identification of an
+// early connection is missed.
+func (m *mesh) start(ctx context.Context) error {
+	sub, err := m.host.EventBus().Subscribe([]any{
+		new(event.EvtPeerIdentificationCompleted),
+		new(event.EvtPeerConnectednessChanged),
+	})
+	if err != nil {
+		return err
+	}
+	m.wg.Add(2)
+	go func() {
+		defer m.wg.Done()
+		defer sub.Close()
+		m.watch(ctx, sub)
+	}()
+	go func() {
+		defer m.wg.Done()
+		m.dialLoop(ctx)
+	}()
+	return nil
+}
+
+// wait blocks until every goroutine of the mesh has returned; the caller
+// cancels the context given to start first.
+func (m *mesh) wait() { m.wg.Wait() }
+
+func (m *mesh) poke() {
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (m *mesh) isMember(p peer.ID) bool {
+	_, ok := m.state[p] // state is keyed by the members and never changes keys
+	return ok
+}
+
+// watch verifies identified members and tracks disconnections.
+func (m *mesh) watch(ctx context.Context, sub event.Subscription) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e, ok := <-sub.Out():
+			if !ok {
+				return
+			}
+			switch e := e.(type) {
+			case event.EvtPeerIdentificationCompleted:
+				m.identified(ctx, e)
+			case event.EvtPeerConnectednessChanged:
+				if e.Connectedness != network.Connected && m.isMember(e.Peer) {
+					m.mu.Lock()
+					wasVerified := m.verified[e.Peer]
+					delete(m.verified, e.Peer)
+					m.mu.Unlock()
+					m.host.ConnManager().Unprotect(e.Peer, memberTag)
+					if wasVerified {
+						m.log.Info("member disconnected", "peer", e.Peer)
+					}
+					m.updateGauge()
+					m.poke()
+				}
+			}
+		}
+	}
+}
+
+func (m *mesh) identified(ctx context.Context, e event.EvtPeerIdentificationCompleted) {
+	if !m.isMember(e.Peer) {
+		return
+	}
+	theirs, ok := federationOf(e.ProtocolVersion)
+	if !ok || theirs != m.fedID {
+		m.metrics.federationRefusals.Inc()
+		m.gater.refuse(e.Peer)
+		m.log.Warn("disconnecting member: it runs another federation's genesis",
+			"peer", e.Peer, "their_federation", theirs, "our_federation", m.fedID,
+			"retry_after", refusalPeriod)
+		_ = m.host.Network().ClosePeer(e.Peer)
+		return
+	}
+	m.mu.Lock()
+	first := !m.verified[e.Peer]
+	m.verified[e.Peer] = true
+	m.mu.Unlock()
+	if !first {
+		return
+	}
+	m.host.ConnManager().Protect(e.Peer, memberTag)
+	m.log.Info("member connected", "peer", e.Peer, "addr", e.Conn.RemoteMultiaddr())
+	m.updateGauge()
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.pingOnce(ctx, e.Peer)
+	}()
+}
+
+func (m *mesh) updateGauge() {
+	m.mu.Lock()
+	n := len(m.verified)
+	m.mu.Unlock()
+	m.metrics.peersConnected.Set(float64(n))
+}
+
+// connected reports whether p is connected and verified as a member of
+// this federation.
+func (m *mesh) connected(p peer.ID) bool {
+	m.mu.Lock()
+	v := m.verified[p]
+	m.mu.Unlock()
+	return v && m.host.Network().Connectedness(p) == network.Connected
+}
+
+// connectedCount is the number of other members connected and verified.
+func (m *mesh) connectedCount() int {
+	n := 0
+	for _, p := range m.members {
+		if m.connected(p) {
+			n++
+		}
+	}
+	return n
+}
+
+func (m *mesh) pingOnce(ctx context.Context, p peer.ID) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	// ping.Ping records the RTT in the peerstore.
+	if res := <-ping.Ping(ctx, m.host, p); res.Error != nil {
+		m.log.Debug("ping failed", "peer", p, "err", res.Error)
+	}
+}
+
+func (m *mesh) dialLoop(ctx context.Context) {
+	tick := time.NewTicker(m.min)
+	defer tick.Stop()
+	pings := time.NewTicker(pingEvery)
+	defer pings.Stop()
+	for {
+		m.dialDue(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-m.wake:
+		case <-pings.C:
+			for _, p := range m.members {
+				if m.connected(p) {
+					m.pingOnce(ctx, p)
+				}
+			}
+		}
+	}
+}
+
+// dialDue starts a dial to every member that is neither connected nor
+// waiting out its backoff.
+func (m *mesh) dialDue(ctx context.Context) {
+	now := time.Now()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.members {
+		st := m.state[p]
+		if m.host.Network().Connectedness(p) == network.Connected {
+			st.backoff = m.min
+			continue
+		}
+		if st.inflight || now.Before(st.next) {
+			continue
+		}
+		st.inflight = true
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			err := m.dial(ctx, p)
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			st.inflight = false
+			if err == nil {
+				st.backoff = m.min
+				return
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			// Full jitter keeps five nodes that restart together from
+			// dialling each other in lockstep.
+			st.next = time.Now().Add(st.backoff/2 + rand.N(st.backoff/2+1))
+			st.backoff = min(2*st.backoff, m.max)
+			m.log.Debug("member unreachable", "peer", p, "err", err, "retry_in", st.backoff)
+		}()
+	}
+}
+
+func (m *mesh) dial(ctx context.Context, p peer.ID) error {
+	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
+	defer cancel()
+	// Our own backoff paces the retries; the swarm's dial backoff would add
+	// seconds to minutes after a member restarts.
+	ctx = network.WithForceDirectDial(ctx, "xborder member redial")
+	ai := peer.AddrInfo{ID: p}
+	if len(m.host.Peerstore().Addrs(p)) == 0 {
+		if m.finder == nil {
+			return errNoAddress
+		}
+		found, err := m.finder.FindPeer(ctx, p)
+		if err != nil {
+			m.metrics.dials.WithLabelValues("error").Inc()
+			return err
+		}
+		ai = found
+	}
+	err := m.host.Connect(ctx, ai)
+	if err != nil {
+		m.metrics.dials.WithLabelValues("error").Inc()
+		return err
+	}
+	m.metrics.dials.WithLabelValues("ok").Inc()
+	return nil
+}
+
+// HandlePeerFound is the mDNS callback: a member seen on the LAN gets its
+// addresses recorded and is dialled at once.
+func (m *mesh) HandlePeerFound(ai peer.AddrInfo) {
+	if ai.ID == m.self || !m.isMember(ai.ID) {
+		return
+	}
+	m.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.RecentlyConnectedAddrTTL)
+	m.mu.Lock()
+	if st := m.state[ai.ID]; st != nil {
+		st.next = time.Time{}
+	}
+	m.mu.Unlock()
+	m.poke()
+}
+
+// errNoAddress: the member has no known address and the DHT is off.
+var errNoAddress = errors.New("no address known for this member and the DHT is disabled")

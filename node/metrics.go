@@ -1,0 +1,51 @@
+package node
+
+import (
+	"runtime"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+)
+
+// Version is the xborder release, set at build time with
+// -ldflags "-X github.com/xborder/xborder/node.Version=...".
+var Version = "0.1.0-dev"
+
+// metrics are the node's own Prometheus series. Each node has its own
+// registry, so several nodes can live in one process (tests, benchmarks).
+type metrics struct {
+	peersConnected     prometheus.Gauge
+	dials              *prometheus.CounterVec
+	gaterRejections    *prometheus.CounterVec
+	federationRefusals prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		peersConnected: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "xborder_peers_connected",
+			Help: "Federation members currently connected and verified.",
+		}),
+		dials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xborder_dials_total",
+			Help: "Dials to federation members, by result (ok, error).",
+		}, []string{"result"}),
+		gaterRejections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xborder_gater_rejections_total",
+			Help: "Connections refused by the membership gater, by stage (dial, secured).",
+		}, []string{"stage"}),
+		federationRefusals: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "xborder_federation_mismatch_total",
+			Help: "Peers disconnected because they run another federation's genesis.",
+		}),
+	}
+	build := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "xborder_build_info",
+		Help:        "Build information of the running node; always 1.",
+		ConstLabels: prometheus.Labels{"version": Version, "go_version": runtime.Version()},
+	})
+	build.Set(1)
+	reg.MustRegister(m.peersConnected, m.dials, m.gaterRejections, m.federationRefusals, build,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}

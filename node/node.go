@@ -1,0 +1,326 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	dht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-libp2p/p2p/discovery/mdns"
+	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xborder/xborder/node/api"
+)
+
+// DHTProtocolPrefix keeps the federation's Kademlia DHT apart from the
+// public IPFS DHT.
+const DHTProtocolPrefix = "/xborder"
+
+// mdnsService is the DNS-SD service name members announce on the LAN.
+const mdnsService = "_xborder._udp"
+
+// Option configures the pieces a Node gets injected.
+type Option func(*Node)
+
+// WithLogger sets the node's structured logger (default: discard).
+func WithLogger(l *slog.Logger) Option { return func(n *Node) { n.log = l } }
+
+// Node is one federation member: its libp2p host, discovery and local API.
+type Node struct {
+	dataDir string
+	cfg     Config
+	id      Identity
+	genesis *Genesis
+	fedID   string
+	members map[peer.ID]Card
+	log     *slog.Logger
+
+	reg     *prometheus.Registry
+	metrics *metrics
+	host    host.Host
+	dht     *dht.IpfsDHT
+	mdns    mdns.Service
+	mesh    *mesh
+	api     *api.Server
+	apiLn   net.Listener
+
+	startedAt time.Time
+	ready     atomic.Bool
+	cancel    context.CancelFunc
+	serveErr  chan error
+	wg        sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open loads the node's key and the federation's genesis from the data dir
+// and checks that this node is one of its members. It starts nothing.
+func Open(dataDir string, cfg Config, opts ...Option) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{dataDir: dataDir, cfg: cfg, log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(n)
+	}
+	var err error
+	if n.id, err = LoadKey(dataDir + "/" + KeyFile); err != nil {
+		return nil, err
+	}
+	if n.genesis, err = LoadGenesis(cfg.GenesisPath(dataDir)); err != nil {
+		return nil, fmt.Errorf("%w (pass --genesis FILE on first start)", err)
+	}
+	n.fedID = n.genesis.ID()
+	n.members = make(map[peer.ID]Card, len(n.genesis.Members))
+	for _, m := range n.genesis.Members {
+		pid, _ := peer.Decode(m.PeerID) // validated by LoadGenesis
+		n.members[pid] = m
+	}
+	self, ok := n.members[n.id.PeerID]
+	if !ok {
+		return nil, fmt.Errorf("this node (peer ID %s) is not a member of federation %q: add its identity card to the genesis", n.id.PeerID, n.genesis.Federation)
+	}
+	if self.Name != cfg.Name || self.Country != cfg.Country {
+		return nil, fmt.Errorf("config says this node is %s (%s) but the genesis lists its key as %s (%s): fix config.yaml or the genesis", cfg.Name, cfg.Country, self.Name, self.Country)
+	}
+	return n, nil
+}
+
+// IsMember implements MemberSet from the genesis.
+func (n *Node) IsMember(p peer.ID) bool {
+	_, ok := n.members[p]
+	return ok
+}
+
+// ID returns the node's peer ID.
+func (n *Node) ID() peer.ID { return n.id.PeerID }
+
+// FederationID returns the federation ID from the genesis.
+func (n *Node) FederationID() string { return n.fedID }
+
+// APIAddr returns the address the API listens on (after Start).
+func (n *Node) APIAddr() string { return n.apiLn.Addr().String() }
+
+// Host returns the libp2p host (after Start), for services the node wires.
+func (n *Node) Host() host.Host { return n.host }
+
+// Start brings the node up: libp2p host, membership gater, discovery and
+// the local API. On error everything started so far is stopped again.
+func (n *Node) Start(ctx context.Context) (err error) {
+	if n.cancel != nil {
+		return errors.New("node already started")
+	}
+	ctx, n.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	n.serveErr = make(chan error, 1)
+	defer func() {
+		if err != nil {
+			_ = n.Close()
+		}
+	}()
+	n.startedAt = time.Now()
+	n.reg = prometheus.NewRegistry()
+	n.metrics = newMetrics(n.reg)
+	g := newGater(n, n.log, n.metrics)
+	if n.host, err = newHost(&n.cfg, n.id, n.fedID, g, n.reg); err != nil {
+		return err
+	}
+	var bootstrap []peer.AddrInfo
+	var memberIDs []peer.ID
+	for pid, m := range n.members {
+		memberIDs = append(memberIDs, pid)
+		if pid == n.id.PeerID {
+			continue
+		}
+		addrs := parseAddrs(m.Addrs)
+		n.host.Peerstore().AddAddrs(pid, addrs, peerstore.PermanentAddrTTL)
+		if len(addrs) > 0 {
+			bootstrap = append(bootstrap, peer.AddrInfo{ID: pid, Addrs: addrs})
+		}
+	}
+	n.mesh = newMesh(n.host, memberIDs, n.fedID, g, n.log, n.metrics,
+		n.cfg.Discovery.RedialMin.Std(), n.cfg.Discovery.RedialMax.Std())
+	if n.cfg.Discovery.DHT {
+		n.dht, err = dht.New(n.host,
+			dht.Mode(dht.ModeServer),
+			dht.ProtocolPrefix(DHTProtocolPrefix),
+			dht.DisableProviders(),
+			dht.DisableValues(),
+			dht.BootstrapPeers(bootstrap...),
+		)
+		if err != nil {
+			return fmt.Errorf("start DHT: %w", err)
+		}
+		n.mesh.finder = n.dht
+	}
+	if err := n.mesh.start(ctx); err != nil {
+		return fmt.Errorf("start mesh: %w", err)
+	}
+	if n.cfg.Discovery.MDNS {
+		svc := mdns.NewMdnsService(n.host, mdnsService, n.mesh)
+		if err := svc.Start(); err != nil {
+			// A host without multicast (some containers) still meshes
+			// through genesis addresses and the DHT.
+			n.log.Warn("mDNS discovery unavailable", "err", err)
+		} else {
+			n.mdns = svc
+		}
+	}
+
+	verifier := &api.Verifier{Key: n.id.PublicKey(), NodeID: n.id.PeerID.String()}
+	n.api = api.NewServer(n, verifier, n.log, n.reg, n.reg)
+	if n.apiLn, err = net.Listen("tcp", n.cfg.API); err != nil {
+		return fmt.Errorf("API listen on %s: %w", n.cfg.API, err)
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if err := n.api.Serve(n.apiLn); err != nil {
+			n.serveErr <- fmt.Errorf("API server: %w", err)
+		}
+	}()
+	n.ready.Store(true)
+	n.log.Info("node started", "name", n.cfg.Name, "peer_id", n.id.PeerID, "federation", n.genesis.Federation,
+		"federation_id", n.fedID, "listen", n.host.Addrs(), "api", n.apiLn.Addr().String())
+	return nil
+}
+
+// Run starts the node and serves until ctx is cancelled (SIGINT/SIGTERM in
+// `xborder run`), then shuts down within the configured timeout.
+func (n *Node) Run(ctx context.Context) error {
+	if err := n.Start(ctx); err != nil {
+		return err
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+		n.log.Info("shutting down", "timeout", n.cfg.ShutdownTimeout.Std())
+	case runErr = <-n.serveErr:
+		n.log.Error("stopping after a fatal error", "err", runErr)
+	}
+	done := make(chan error, 1)
+	go func() { done <- n.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			return errors.Join(runErr, err)
+		}
+		n.log.Info("stopped")
+		return runErr
+	case <-time.After(n.cfg.ShutdownTimeout.Std()):
+		return errors.Join(runErr, fmt.Errorf("shutdown did not finish within %v", n.cfg.ShutdownTimeout.Std()))
+	}
+}
+
+// Close stops every service in the reverse order of Start and waits for
+// their goroutines. It is idempotent.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.ready.Store(false)
+		var errs []error
+		if n.api != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout.Std())
+			errs = append(errs, n.api.Shutdown(ctx))
+			cancel()
+		} else if n.apiLn != nil {
+			errs = append(errs, n.apiLn.Close())
+		}
+		if n.cancel != nil {
+			n.cancel()
+		}
+		if n.mdns != nil {
+			errs = append(errs, n.mdns.Close())
+		}
+		if n.mesh != nil {
+			n.mesh.wait()
+		}
+		if n.dht != nil {
+			errs = append(errs, n.dht.Close())
+		}
+		if n.host != nil {
+			errs = append(errs, n.host.Close())
+		}
+		n.wg.Wait()
+		n.closeErr = errors.Join(errs...)
+	})
+	return n.closeErr
+}
+
+// Status implements api.Backend.
+func (n *Node) Status(context.Context) api.Status {
+	s := api.Status{
+		Name: n.cfg.Name, PeerID: n.id.PeerID.String(), Country: n.cfg.Country, Org: n.cfg.Org,
+		Federation: n.genesis.Federation, FederationID: n.fedID, Version: Version,
+		Ready: n.ready.Load(), Members: len(n.members), ListenAddrs: []string{},
+		StartedAt: n.startedAt.UTC().Truncate(time.Second),
+		UptimeS:   int64(time.Since(n.startedAt).Seconds()),
+	}
+	if n.host != nil {
+		s.PeersConnected = n.mesh.connectedCount()
+		for _, a := range n.host.Addrs() {
+			s.ListenAddrs = append(s.ListenAddrs, a.String())
+		}
+	}
+	return s
+}
+
+// Peers implements api.Backend: every member, sorted by name.
+func (n *Node) Peers(context.Context) []api.Peer {
+	out := make([]api.Peer, 0, len(n.members))
+	for pid, m := range n.members {
+		p := api.Peer{Name: m.Name, Country: m.Country, Org: m.Org, PeerID: m.PeerID, Self: pid == n.id.PeerID, Addrs: []string{}}
+		switch {
+		case p.Self:
+			p.Connected = true
+			for _, a := range n.host.Addrs() {
+				p.Addrs = append(p.Addrs, a.String())
+			}
+		default:
+			p.Connected = n.mesh.connected(pid)
+			for _, a := range n.host.Peerstore().Addrs(pid) {
+				p.Addrs = append(p.Addrs, a.String())
+			}
+			slices.Sort(p.Addrs)
+			if rtt := n.host.Peerstore().LatencyEWMA(pid); rtt > 0 {
+				p.RTTms = float64(rtt.Microseconds()) / 1000
+			}
+		}
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b api.Peer) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Readiness implements api.Backend.
+func (n *Node) Readiness(context.Context) api.Readiness {
+	r := api.Readiness{Ready: n.ready.Load(), Checks: map[string]string{}}
+	if n.ready.Load() {
+		r.Checks["host"] = fmt.Sprintf("listening on %d addresses", len(n.host.Addrs()))
+		r.Checks["api"] = "serving"
+	} else {
+		r.Checks["host"] = "not started"
+	}
+	r.Checks["peers"] = fmt.Sprintf("%d of %d other members connected", n.mesh.connectedCount(), len(n.members)-1)
+	return r
+}
+
+func parseAddrs(ss []string) []ma.Multiaddr {
+	out := make([]ma.Multiaddr, 0, len(ss))
+	for _, s := range ss {
+		if a, err := ma.NewMultiaddr(s); err == nil {
+			out = append(out, a)
+		}
+	}
+	return out
+}
