@@ -191,7 +191,6 @@ var Settable = []struct{ Key, Help string }{
 	{"listen", "libp2p listen multiaddrs, comma-separated"},
 	{"advertise", "multiaddrs to advertise instead of the listen addresses, comma-separated"},
 	{"api", "host:port of the local HTTP API"},
-	{"genesis", "genesis file, relative to the data dir"},
 	{"log.level", "log level: debug, info, warn, error"},
 	{"log.format", "log format: auto, json, text"},
 	{"discovery.mdns", "discover members on the LAN with mDNS (true/false)"},
@@ -226,8 +225,6 @@ func (c *Config) Set(key, value string) error {
 		c.Advertise = list()
 	case "api":
 		c.API = value
-	case "genesis":
-		c.Genesis = value
 	case "log.level":
 		c.Log.Level = value
 	case "log.format":

@@ -205,7 +205,7 @@ func (n *Node) Run(ctx context.Context) error {
 	var runErr error
 	select {
 	case <-ctx.Done():
-		n.log.Info("shutting down", "timeout", n.cfg.ShutdownTimeout.Std())
+		n.log.Info("shutting down", "timeout", n.cfg.ShutdownTimeout.Std().String())
 	case runErr = <-n.serveErr:
 		n.log.Error("stopping after a fatal error", "err", runErr)
 	}

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/xborder/xborder/node"
+	"github.com/xborder/xborder/node/api"
+)
+
+// client talks to a node's local API.
+type client struct {
+	base  string
+	token string
+	http  *http.Client
+}
+
+// newClient resolves the API address and token: flag > environment >
+// the data dir (config.yaml, admin.token).
+func (g *globals) newClient() (*client, error) {
+	c := &client{base: g.addr, token: g.token, http: &http.Client{Timeout: 30 * time.Second}}
+	if c.base == "" {
+		cfg, err := g.loadConfig()
+		if err != nil {
+			return nil, fmt.Errorf("%w (or set --addr / XBORDER_ADDR)", err)
+		}
+		c.base = apiURL(cfg.API)
+	}
+	if !strings.Contains(c.base, "://") {
+		c.base = "http://" + c.base
+	}
+	c.base = strings.TrimSuffix(c.base, "/")
+	if c.token == "" {
+		tok, err := readTokenFile(dataPath(g, node.AdminTokenFile))
+		if err != nil {
+			return nil, fmt.Errorf("no API token: pass --token or XBORDER_TOKEN, or run where %s is readable (%v)", dataPath(g, node.AdminTokenFile), err)
+		}
+		c.token = tok
+	}
+	return c, nil
+}
+
+// apiURL turns a listen address into a URL a local client can dial.
+func apiURL(listen string) string {
+	host, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		return "http://" + listen
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// apiError is a non-2xx answer of the API.
+type apiError struct {
+	Status  int
+	Message string
+}
+
+func (e *apiError) Error() string {
+	switch e.Status {
+	case http.StatusUnauthorized:
+		return "the node refused the token: " + e.Message
+	case http.StatusForbidden:
+		return "not allowed: " + e.Message
+	default:
+		return fmt.Sprintf("the node answered %d: %s", e.Status, e.Message)
+	}
+}
+
+// get fetches path and decodes the JSON answer into out.
+func (c *client) get(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var op *net.OpError
+		if errors.As(err, &op) {
+			return fmt.Errorf("cannot reach the node at %s: is `xborder run` running? (%v)", c.base, op.Err)
+		}
+		return fmt.Errorf("cannot reach the node at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	if err != nil {
+		return fmt.Errorf("read answer from %s: %w", c.base, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e api.Error
+		if json.Unmarshal(body, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(body))
+		}
+		return &apiError{Status: resp.StatusCode, Message: e.Error}
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("decode answer from %s%s: %w", c.base, path, err)
+	}
+	return nil
+}

@@ -1,0 +1,337 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/xborder/xborder/node"
+	"github.com/xborder/xborder/node/api"
+)
+
+// demoMarker marks a directory the demo created, so that it only ever
+// deletes its own work dir.
+const demoMarker = ".xborder-demo"
+
+// demoMembers are the five partner regions of the Grand Est cooperation area.
+var demoMembers = []struct{ name, country, org string }{
+	{"fr-grandest", "FR", "Région Grand Est"},
+	{"de-bw", "DE", "Land Baden-Württemberg"},
+	{"ch-basel", "CH", "Kanton Basel-Stadt"},
+	{"be-wallonie", "BE", "Région wallonne"},
+	{"lu-luxembourg", "LU", "Grand-Duché de Luxembourg"},
+}
+
+type demoNode struct {
+	name, dir string
+	api       string
+	client    *client
+	cmd       *exec.Cmd
+	exited    chan error
+}
+
+func newDemoCmd(g *globals) *cobra.Command {
+	var dir string
+	var once bool
+	var timeout time.Duration
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Run a local five-country federation on loopback",
+		Long: `demo starts a federation of five nodes on this machine, one per partner
+region (fr-grandest, de-bw, ch-basel, be-wallonie, lu-luxembourg), each a
+separate ` + "`xborder run`" + ` process with its own data dir under --dir. It waits until
+every node sees the other four, prints their status and how to talk to each,
+and runs until Ctrl-C. With --once (or DEMO_ONCE=1) it stops after the checks.
+
+The work dir is recreated on every run; node logs are in DIR/NAME/node.log.`,
+		Example: `  xborder demo
+  DEMO_ONCE=1 xborder demo --dir /tmp/xborder-demo`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if v, _ := strconv.ParseBool(os.Getenv("DEMO_ONCE")); v {
+				once = true
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runDemo(ctx, g, dir, once, timeout)
+		},
+	}
+	cmd.Flags().StringVar(&dir, "dir", "demo-data", "work dir for the five nodes (recreated)")
+	cmd.Flags().BoolVar(&once, "once", false, "stop after the checks (also DEMO_ONCE=1)")
+	cmd.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for the full mesh")
+	return cmd
+}
+
+func runDemo(ctx context.Context, g *globals, dir string, once bool, timeout time.Duration) (err error) {
+	if err := resetDemoDir(dir); err != nil {
+		return err
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("find the xborder binary: %w", err)
+	}
+	nodes, genesis, err := initDemo(dir)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.out, "Federation %q (%s), five nodes in %s\n\n", "grand-est-demo", genesis.ID()[:16], dir)
+
+	started := time.Now()
+	defer func() {
+		if stopErr := stopDemo(nodes); stopErr != nil && err == nil {
+			err = stopErr
+		}
+	}()
+	for _, n := range nodes {
+		if err := n.start(exe, filepath.Join(dir, node.GenesisFile)); err != nil {
+			return err
+		}
+	}
+
+	meshed, err := waitForMesh(ctx, nodes, timeout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.out, "Full mesh: every node sees the other four, %d ms after the processes started.\n\n",
+		meshed.Sub(started).Milliseconds())
+
+	rows := [][]string{}
+	for _, n := range nodes {
+		var s api.Status
+		if err := n.client.get(ctx, "/v1/status", &s); err != nil {
+			return fmt.Errorf("%s: %w", n.name, err)
+		}
+		rows = append(rows, []string{s.Name, s.Country, strconv.FormatBool(s.Ready),
+			fmt.Sprintf("%d/%d", s.PeersConnected, s.Members-1), n.client.base, s.PeerID})
+	}
+	if err := printTable(g.out, []string{"NAME", "COUNTRY", "READY", "PEERS", "API", "PEER ID"}, rows); err != nil {
+		return err
+	}
+	fmt.Fprintln(g.out, "\nTalk to a node:")
+	for _, n := range nodes {
+		fmt.Fprintf(g.out, "  XBORDER_ADDR=%s XBORDER_TOKEN=$(cat %s) xborder peers\n",
+			n.client.base, filepath.Join(n.dir, node.AdminTokenFile))
+	}
+	if once {
+		fmt.Fprintln(g.out, "\nDEMO_ONCE: stopping the federation.")
+		return nil
+	}
+	fmt.Fprintf(g.out, "\nLogs: %s/*/node.log. Press Ctrl-C to stop.\n", dir)
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(g.out, "\nStopping the federation.")
+		return nil
+	case err := <-firstExit(nodes):
+		return err
+	}
+}
+
+// resetDemoDir recreates the demo's work dir, refusing to delete a
+// directory the demo did not create.
+func resetDemoDir(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return err
+	case len(entries) > 0:
+		if _, err := os.Stat(filepath.Join(dir, demoMarker)); err != nil {
+			return fmt.Errorf("%s exists and was not made by `xborder demo`: refusing to delete it (pick another --dir)", dir)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			return err
+		}
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, demoMarker), nil, 0o644)
+}
+
+// initDemo initialises the five data dirs on free loopback ports and writes
+// the genesis they share.
+func initDemo(dir string) ([]*demoNode, *node.Genesis, error) {
+	gen := &node.Genesis{Federation: "grand-est-demo"}
+	var nodes []*demoNode
+	for _, m := range demoMembers {
+		p2p, err := freeLoopbackPort(true)
+		if err != nil {
+			return nil, nil, err
+		}
+		apiPort, err := freeLoopbackPort(false)
+		if err != nil {
+			return nil, nil, err
+		}
+		cfg := node.DefaultConfig()
+		cfg.Name, cfg.Country, cfg.Org = m.name, m.country, m.org
+		cfg.Listen = []string{
+			fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", p2p),
+			fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", p2p),
+		}
+		cfg.API = fmt.Sprintf("127.0.0.1:%d", apiPort)
+		cfg.Discovery.MDNS = false // a loopback federation has nothing to find on the LAN
+		cfg.Log.Format = "json"
+		d := filepath.Join(dir, m.name)
+		if _, err := node.Init(d, cfg); err != nil {
+			return nil, nil, fmt.Errorf("init %s: %w", m.name, err)
+		}
+		card, err := node.IdentityCard(d, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		gen.Members = append(gen.Members, card)
+		tok, err := readTokenFile(filepath.Join(d, node.AdminTokenFile))
+		if err != nil {
+			return nil, nil, err
+		}
+		nodes = append(nodes, &demoNode{name: m.name, dir: d, api: cfg.API,
+			client: &client{base: apiURL(cfg.API), token: tok, http: &http.Client{Timeout: 5 * time.Second}}})
+	}
+	if err := gen.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if err := os.WriteFile(filepath.Join(dir, node.GenesisFile), gen.Marshal(), 0o644); err != nil {
+		return nil, nil, err
+	}
+	return nodes, gen, nil
+}
+
+// freeLoopbackPort asks the kernel for a free port (free for UDP too when
+// the port also carries QUIC).
+func freeLoopbackPort(udpToo bool) (int, error) {
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return 0, err
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		if !udpToo {
+			l.Close()
+			return port, nil
+		}
+		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port, nil
+		}
+	}
+	return 0, errors.New("no free loopback port")
+}
+
+func (n *demoNode) start(exe, genesis string) error {
+	logf, err := os.Create(filepath.Join(n.dir, "node.log"))
+	if err != nil {
+		return err
+	}
+	n.cmd = exec.Command(exe, "--data", n.dir, "run", "--genesis", genesis)
+	n.cmd.Stdout, n.cmd.Stderr = logf, logf
+	if err := n.cmd.Start(); err != nil {
+		logf.Close()
+		return fmt.Errorf("start %s: %w", n.name, err)
+	}
+	n.exited = make(chan error, 1)
+	go func() {
+		err := n.cmd.Wait()
+		logf.Close()
+		n.exited <- err
+	}()
+	return nil
+}
+
+// waitForMesh polls every node's status until each sees the other four.
+func waitForMesh(ctx context.Context, nodes []*demoNode, timeout time.Duration) (time.Time, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		meshed := 0
+		for _, n := range nodes {
+			select {
+			case err := <-n.exited:
+				n.exited <- err
+				return time.Time{}, fmt.Errorf("%s exited early (%v); its log:\n%s", n.name, err, tail(filepath.Join(n.dir, "node.log")))
+			default:
+			}
+			var s api.Status
+			if n.client.get(ctx, "/v1/status", &s) == nil && s.PeersConnected == len(nodes)-1 {
+				meshed++
+			}
+		}
+		if meshed == len(nodes) {
+			return time.Now(), nil
+		}
+		select {
+		case <-ctx.Done():
+			if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+				return time.Time{}, fmt.Errorf("the five nodes did not form a full mesh within %v; see %s/*/node.log", timeout, filepath.Dir(nodes[0].dir))
+			}
+			return time.Time{}, ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+func firstExit(nodes []*demoNode) <-chan error {
+	out := make(chan error, len(nodes))
+	for _, n := range nodes {
+		go func() {
+			err := <-n.exited
+			n.exited <- err
+			out <- fmt.Errorf("%s stopped unexpectedly (%v); see %s", n.name, err, filepath.Join(n.dir, "node.log"))
+		}()
+	}
+	return out
+}
+
+// stopDemo sends SIGTERM to every node and checks that each shuts down
+// cleanly (exit status 0) within its shutdown timeout.
+func stopDemo(nodes []*demoNode) error {
+	var errs []error
+	for _, n := range nodes {
+		if n.cmd != nil && n.cmd.Process != nil {
+			_ = n.cmd.Process.Signal(syscall.SIGTERM)
+		}
+	}
+	for _, n := range nodes {
+		if n.cmd == nil {
+			continue
+		}
+		select {
+		case err := <-n.exited:
+			n.exited <- err
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s did not shut down cleanly: %v; see %s", n.name, err, filepath.Join(n.dir, "node.log")))
+			}
+		case <-time.After(20 * time.Second):
+			_ = n.cmd.Process.Kill()
+			errs = append(errs, fmt.Errorf("%s did not stop within 20s and was killed", n.name))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// tail returns the last lines of a log file.
+func tail(path string) string {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return err.Error()
+	}
+	lines := bytes.Split(bytes.TrimSpace(raw), []byte("\n"))
+	if len(lines) > 20 {
+		lines = lines[len(lines)-20:]
+	}
+	return string(bytes.Join(lines, []byte("\n")))
+}
