@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xborder/xborder/node"
+	"github.com/xborder/xborder/node/api"
+)
+
+// xb runs the CLI in-process and returns its exit code and outputs.
+func xb(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := execute(args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func port(t *testing.T) int {
+	t.Helper()
+	p, err := freeLoopbackPort(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func initNode(t *testing.T, dir, name, country string) {
+	t.Helper()
+	p := port(t)
+	code, out, errs := xb(t, "--data", dir, "init", "--name", name, "--country", country, "--org", "Org "+name,
+		"--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d,/ip4/127.0.0.1/udp/%d/quic-v1", p, p),
+		"--api", fmt.Sprintf("127.0.0.1:%d", port(t)))
+	if code != 0 || !strings.HasPrefix(out, "12D3KooW") {
+		t.Fatalf("init %s: exit %d, out %q, err %q", name, code, out, errs)
+	}
+}
+
+func TestInitRefusesToOverwriteAndValidates(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "fr")
+	initNode(t, dir, "fr-grandest", "FR")
+	key, _ := os.ReadFile(filepath.Join(dir, node.KeyFile))
+
+	code, _, errs := xb(t, "--data", dir, "init", "--name", "fr-grandest", "--country", "FR", "--org", "x")
+	if code != exitError || !strings.Contains(errs, "refusing to overwrite") {
+		t.Fatalf("second init: exit %d, %q", code, errs)
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, node.KeyFile)); !bytes.Equal(again, key) {
+		t.Fatal("key overwritten")
+	}
+	code, _, errs = xb(t, "--data", filepath.Join(t.TempDir(), "x"), "init", "--name", "x")
+	if code != exitUsage || !strings.Contains(errs, "--country, --org") {
+		t.Fatalf("missing flags: exit %d, %q", code, errs)
+	}
+	code, _, errs = xb(t, "--data", filepath.Join(t.TempDir(), "x"), "init", "--name", "x", "--country", "France", "--org", "o")
+	if code != exitError || !strings.Contains(errs, `country: "France" is not an ISO 3166-1 alpha-2`) {
+		t.Fatalf("bad country: exit %d, %q", code, errs)
+	}
+	if code, _, _ := xb(t, "init", "--bogus"); code != exitUsage {
+		t.Fatalf("unknown flag: exit %d", code)
+	}
+	if code, _, _ := xb(t, "no-such-command"); code != exitUsage {
+		t.Fatalf("unknown command: exit %d", code)
+	}
+}
+
+func TestGenesisFromCardsAndDataDirs(t *testing.T) {
+	tmp := t.TempDir()
+	fr, de := filepath.Join(tmp, "fr"), filepath.Join(tmp, "de")
+	initNode(t, fr, "fr-grandest", "FR")
+	initNode(t, de, "de-bw", "DE")
+
+	code, cardJSON, errs := xb(t, "--data", de, "identity", "--json")
+	if code != 0 {
+		t.Fatalf("identity: %d %s", code, errs)
+	}
+	var card node.Card
+	if err := json.Unmarshal([]byte(cardJSON), &card); err != nil || card.Name != "de-bw" || card.Country != "DE" || len(card.Addrs) != 2 {
+		t.Fatalf("identity card %q: %v", cardJSON, err)
+	}
+	cardFile := filepath.Join(tmp, "de.card.json")
+	must(t, os.WriteFile(cardFile, []byte(cardJSON), 0o644))
+
+	out := filepath.Join(tmp, "federation.json")
+	code, id, errs := xb(t, "genesis", "--federation", "grand-est-ai", "--out", out, fr, cardFile)
+	if code != 0 || len(strings.TrimSpace(id)) != 64 {
+		t.Fatalf("genesis: exit %d, %q %q", code, id, errs)
+	}
+	g, err := node.LoadGenesis(out)
+	must(t, err)
+	if g.ID() != strings.TrimSpace(id) || len(g.Members) != 2 {
+		t.Fatalf("genesis file does not match the printed ID")
+	}
+	if code, _, errs := xb(t, "genesis", "--federation", "grand-est-ai", "--out", out, fr); code != exitError || !strings.Contains(errs, "--force") {
+		t.Fatalf("overwrite: exit %d %q", code, errs)
+	}
+	// Validation errors name the member and the field.
+	card.Country = "XX"
+	bad, _ := json.Marshal(card)
+	must(t, os.WriteFile(cardFile, bad, 0o644))
+	code, _, errs = xb(t, "genesis", "--federation", "f", "--out", filepath.Join(tmp, "g2.json"), fr, cardFile)
+	if code != exitError || !strings.Contains(errs, `card.country: "XX"`) {
+		t.Fatalf("bad card: exit %d %q", code, errs)
+	}
+	code, _, errs = xb(t, "genesis", "--federation", "f", "--out", filepath.Join(tmp, "g3.json"), fr, fr)
+	if code != exitError || !strings.Contains(errs, "members[1].name") || !strings.Contains(errs, "members[1].peer_id") {
+		t.Fatalf("duplicate member: exit %d %q", code, errs)
+	}
+	if code, _, _ := xb(t, "genesis", "--out", filepath.Join(tmp, "g4.json"), fr); code != exitUsage {
+		t.Fatalf("missing --federation: exit %d", code)
+	}
+	if code, _, _ := xb(t, "genesis", "--federation", "f"); code != exitUsage {
+		t.Fatalf("no cards: exit %d", code)
+	}
+}
+
+func TestConfigPrecedenceFlagEnvFileDefault(t *testing.T) {
+	dir := t.TempDir()
+	cfg := node.DefaultConfig()
+	cfg.Name, cfg.Country, cfg.Org = "fr-grandest", "FR", "o"
+	cfg.Log.Level = "warn"   // file
+	cfg.API = "0.0.0.0:9000" // file
+	must(t, node.WriteConfig(dir, cfg))
+
+	resolve := func(env map[string]string, flags ...string) node.Config {
+		t.Helper()
+		c, err := node.LoadConfig(dir)
+		must(t, err)
+		cmd := newRunCmd(&globals{})
+		must(t, cmd.Flags().Parse(flags))
+		must(t, applyOverrides(&c, cmd.Flags(), func(k string) string { return env[k] }))
+		return c
+	}
+	env := map[string]string{"XBORDER_LOG_LEVEL": "error", "XBORDER_DISCOVERY_MDNS": "false"}
+	if c := resolve(env, "--log-level", "debug"); c.Log.Level != "debug" || c.Discovery.MDNS {
+		t.Errorf("flag should beat env: %+v", c.Log)
+	}
+	if c := resolve(env); c.Log.Level != "error" {
+		t.Errorf("env should beat file: %q", c.Log.Level)
+	}
+	if c := resolve(nil); c.Log.Level != "warn" || c.API != "0.0.0.0:9000" {
+		t.Errorf("file should beat default: %q %q", c.Log.Level, c.API)
+	}
+	if c := resolve(nil); c.Log.Format != "auto" || !c.Discovery.DHT {
+		t.Errorf("defaults lost: %+v", c)
+	}
+	c, _ := node.LoadConfig(dir)
+	cmd := newRunCmd(&globals{})
+	if err := applyOverrides(&c, cmd.Flags(), func(k string) string {
+		return map[string]string{"XBORDER_SHUTDOWN_TIMEOUT": "soon"}[k]
+	}); err == nil || !strings.Contains(err.Error(), "XBORDER_SHUTDOWN_TIMEOUT") {
+		t.Errorf("bad env value: %v", err)
+	}
+
+	// The global flags follow the same order: --data flag > XBORDER_DATA.
+	t.Setenv("XBORDER_DATA", dir)
+	if code, out, errs := xb(t, "identity", "--json"); code != exitError || out != "" || !strings.Contains(errs, "xborder init") {
+		// identity reads the key, which this config-only dir lacks: the
+		// error proves XBORDER_DATA was used.
+		t.Errorf("XBORDER_DATA: exit %d %q %q", code, out, errs)
+	}
+	if code, _, errs := xb(t, "--data", filepath.Join(dir, "nope"), "identity"); code != exitError || !strings.Contains(errs, "nope") {
+		t.Errorf("--data over XBORDER_DATA: %d %q", code, errs)
+	}
+}
+
+func TestStatusPeersAndTokensAgainstARunningNode(t *testing.T) {
+	tmp := t.TempDir()
+	fr, de := filepath.Join(tmp, "fr"), filepath.Join(tmp, "de")
+	initNode(t, fr, "fr-grandest", "FR")
+	initNode(t, de, "de-bw", "DE")
+	gen := filepath.Join(tmp, "federation.json")
+	if code, _, errs := xb(t, "genesis", "--federation", "grand-est-ai", "--out", gen, fr, de); code != 0 {
+		t.Fatal(errs)
+	}
+	var nodes []*node.Node
+	for _, dir := range []string{fr, de} {
+		cfg, err := node.LoadConfig(dir)
+		must(t, err)
+		cfg.Discovery.MDNS = false
+		must(t, node.InstallGenesis(dir, cfg, gen))
+		n, err := node.Open(dir, cfg)
+		must(t, err)
+		must(t, n.Start(context.Background()))
+		t.Cleanup(func() { _ = n.Close() })
+		nodes = append(nodes, n)
+	}
+
+	deadline := time.Now().Add(30 * time.Second)
+	var st api.Status
+	for {
+		code, out, errs := xb(t, "--data", fr, "status", "--json")
+		if code != 0 {
+			t.Fatalf("status: %d %s", code, errs)
+		}
+		must(t, json.Unmarshal([]byte(out), &st))
+		if st.PeersConnected == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fr-grandest never saw de-bw: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st.Name != "fr-grandest" || st.PeerID != nodes[0].ID().String() || !st.Ready || st.Members != 2 {
+		t.Fatalf("status = %+v", st)
+	}
+	code, out, _ := xb(t, "--data", fr, "status")
+	if code != 0 || !strings.Contains(out, "1 of 1 other members connected") {
+		t.Fatalf("status table: %q", out)
+	}
+	code, out, _ = xb(t, "--data", fr, "peers")
+	if code != 0 || !strings.Contains(out, "de-bw") || !strings.Contains(out, "self") {
+		t.Fatalf("peers table: %q", out)
+	}
+
+	// A researcher token minted by the CLI works; one minted by another
+	// node does not; nor does an expired one.
+	_, tok, _ := xb(t, "--data", fr, "token", "issue", "--sub", "alice@uni-freiburg.de", "--role", "researcher", "--ttl", "1h")
+	if code, _, errs := xb(t, "--data", fr, "--token", strings.TrimSpace(tok), "peers", "--json"); code != 0 {
+		t.Fatalf("researcher token refused: %s", errs)
+	}
+	_, foreign, _ := xb(t, "--data", de, "token", "issue", "--sub", "x", "--role", "operator")
+	code, _, errs := xb(t, "--data", fr, "--token", strings.TrimSpace(foreign), "status")
+	if code != exitError || !strings.Contains(errs, "refused the token") {
+		t.Fatalf("foreign token: %d %q", code, errs)
+	}
+	if code, _, _ := xb(t, "--data", fr, "token", "issue", "--sub", "x", "--role", "root"); code != exitUsage {
+		t.Fatalf("bad role: exit %d", code)
+	}
+	addr := nodes[0].APIAddr()
+	code, _, errs = xb(t, "--addr", "http://"+addr, "--token", "abc", "status")
+	if code != exitError || !strings.Contains(errs, "malformed") {
+		t.Fatalf("bad token: %d %q", code, errs)
+	}
+	// An unreachable node gets a clear message.
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	dead := l.Addr().String()
+	l.Close()
+	code, _, errs = xb(t, "--addr", dead, "--token", "abc", "status")
+	if code != exitError || !strings.Contains(errs, "is `xborder run` running?") {
+		t.Fatalf("unreachable: %d %q", code, errs)
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,289 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/json"
+	"flag"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/lestrrat-go/jwx/v3/jwa"
+	"github.com/lestrrat-go/jwx/v3/jwt"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+const nodeID = "12D3KooWALzKvL7u9t9Sf6RW9JSNRHtJcdXcU4tUpf9VzubwPNvG"
+
+// fixedBackend serves fixed answers, so the JSON wire format can be compared
+// with golden files byte for byte.
+type fixedBackend struct{}
+
+func (fixedBackend) Status(context.Context) Status {
+	return Status{
+		Name: "fr-grandest", PeerID: nodeID, Country: "FR", Org: "Région Grand Est",
+		Federation: "grand-est-ai", FederationID: strings.Repeat("ab", 32), Version: "1.0.0",
+		Ready: true, PeersConnected: 4, Members: 5,
+		ListenAddrs: []string{"/ip4/192.0.2.1/tcp/7400", "/ip4/192.0.2.1/udp/7400/quic-v1"},
+		StartedAt:   time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC), UptimeS: 3600,
+	}
+}
+
+func (fixedBackend) Peers(context.Context) []Peer {
+	return []Peer{
+		{Name: "de-bw", Country: "DE", Org: "Land Baden-Württemberg", PeerID: "12D3KooWPS1EhjjE3xFRH94WtvMnnnNfYLhgWTzcR2kqTBSpZFdr",
+			Connected: true, Addrs: []string{"/ip4/192.0.2.2/tcp/7400"}, RTTms: 12.5},
+		{Name: "fr-grandest", Country: "FR", Org: "Région Grand Est", PeerID: nodeID, Self: true, Connected: true,
+			Addrs: []string{"/ip4/192.0.2.1/tcp/7400"}},
+		{Name: "lu-luxembourg", Country: "LU", Org: "Grand-Duché de Luxembourg", PeerID: "12D3KooWRqNNHrdZeEtDDvMbd4y9BpKdoMk2G4zK86tEmYyrP3Yr",
+			Addrs: []string{}},
+	}
+}
+
+func (fixedBackend) Readiness(context.Context) Readiness {
+	return Readiness{Ready: true, Checks: map[string]string{"host": "listening on 2 addresses"}}
+}
+
+type fixture struct {
+	key    ed25519.PrivateKey
+	server *Server
+	http   *httptest.Server
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	_, key, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := prometheus.NewRegistry()
+	s := NewServer(fixedBackend{}, &Verifier{Key: key.Public().(ed25519.PublicKey), NodeID: nodeID},
+		slog.New(slog.DiscardHandler), reg, reg)
+	f := &fixture{key: key, server: s}
+	f.http = httptest.NewServer(s.Handler())
+	t.Cleanup(f.http.Close)
+	return f
+}
+
+func (f *fixture) token(t *testing.T, role string, ttl time.Duration) string {
+	t.Helper()
+	tok, err := IssueToken(f.key, nodeID, User{Subject: "alice", Role: role, Org: "Uni"}, ttl, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func (f *fixture) get(t *testing.T, path, token string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, f.http.URL+path, nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body
+}
+
+// signRaw signs arbitrary claims, to forge tokens IssueToken would refuse.
+func signRaw(t *testing.T, key ed25519.PrivateKey, build func(*jwt.Builder) *jwt.Builder) string {
+	t.Helper()
+	tok, err := build(jwt.NewBuilder()).Build()
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed, err := jwt.Sign(tok, jwt.WithKey(jwa.EdDSA(), key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(signed)
+}
+
+func TestTokenAuthentication(t *testing.T) {
+	f := newFixture(t)
+	_, otherKey, _ := ed25519.GenerateKey(rand.Reader)
+	now := time.Now()
+	valid := f.token(t, RoleResearcher, time.Hour)
+	parts := strings.Split(valid, ".")
+	cases := []struct {
+		name  string
+		token string
+		want  int
+		msg   string
+	}{
+		{"valid researcher token", valid, 200, ""},
+		{"no token", "", 401, "no bearer token"},
+		{"malformed", "not.a.jwt", 401, "malformed"},
+		{"forged: signed by another key", signRaw(t, otherKey, func(b *jwt.Builder) *jwt.Builder {
+			return b.Issuer(nodeID).Audience([]string{nodeID}).Subject("mallory").Expiration(now.Add(time.Hour)).Claim("role", RoleOperator)
+		}), 401, "signature"},
+		{"tampered payload", parts[0] + "." + parts[1] + "x." + parts[2], 401, ""},
+		{"expired", signRaw(t, f.key, func(b *jwt.Builder) *jwt.Builder {
+			return b.Issuer(nodeID).Audience([]string{nodeID}).Subject("alice").IssuedAt(now.Add(-2 * time.Hour)).Expiration(now.Add(-time.Hour)).Claim("role", RoleResearcher)
+		}), 401, "expired"},
+		{"issued for another node", signRaw(t, f.key, func(b *jwt.Builder) *jwt.Builder {
+			return b.Issuer(nodeID).Audience([]string{"12D3KooWother"}).Subject("alice").Expiration(now.Add(time.Hour)).Claim("role", RoleResearcher)
+		}), 401, "another node"},
+		{"unknown role", signRaw(t, f.key, func(b *jwt.Builder) *jwt.Builder {
+			return b.Issuer(nodeID).Audience([]string{nodeID}).Subject("alice").Expiration(now.Add(time.Hour)).Claim("role", "superuser")
+		}), 401, "role"},
+		{"no expiry", signRaw(t, f.key, func(b *jwt.Builder) *jwt.Builder {
+			return b.Issuer(nodeID).Audience([]string{nodeID}).Subject("alice").Claim("role", RoleResearcher)
+		}), 401, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := f.get(t, "/v1/status", tc.token)
+			if code != tc.want {
+				t.Fatalf("status %d, want %d: %s", code, tc.want, body)
+			}
+			if code == 200 {
+				return
+			}
+			var e Error
+			if err := json.Unmarshal(body, &e); err != nil || e.Code != code || e.Error == "" {
+				t.Fatalf("error body %s is not a JSON error", body)
+			}
+			if !strings.Contains(e.Error, tc.msg) {
+				t.Fatalf("error %q does not mention %q", e.Error, tc.msg)
+			}
+		})
+	}
+}
+
+func TestRoleNotAllowedIsForbidden(t *testing.T) {
+	f := newFixture(t)
+	f.server.handle("GET /v1/operator-only", []string{RoleOperator}, func(w http.ResponseWriter, r *http.Request) {
+		u, _ := UserFrom(r.Context())
+		writeJSON(w, 200, u)
+	})
+	code, body := f.get(t, "/v1/operator-only", f.token(t, RoleResearcher, time.Hour))
+	if code != http.StatusForbidden || !strings.Contains(string(body), `role \"researcher\" may not call`) {
+		t.Fatalf("researcher: %d %s", code, body)
+	}
+	code, body = f.get(t, "/v1/operator-only", f.token(t, RoleOperator, time.Hour))
+	if code != 200 || !strings.Contains(string(body), `"sub": "alice"`) {
+		t.Fatalf("operator: %d %s", code, body)
+	}
+}
+
+func TestIssueTokenRefusesBadClaims(t *testing.T) {
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	for _, tc := range []struct {
+		u   User
+		ttl time.Duration
+	}{
+		{User{Subject: "", Role: RoleOperator}, time.Hour},
+		{User{Subject: "a", Role: "root"}, time.Hour},
+		{User{Subject: "a", Role: RoleOperator}, 0},
+		{User{Subject: "a", Role: RoleOperator}, MaxTokenTTL + time.Hour},
+	} {
+		if _, err := IssueToken(key, nodeID, tc.u, tc.ttl, time.Now()); err == nil {
+			t.Errorf("IssueToken(%+v, %v) accepted", tc.u, tc.ttl)
+		}
+	}
+}
+
+func TestJSONShapesMatchGoldenFiles(t *testing.T) {
+	f := newFixture(t)
+	tok := f.token(t, RoleAuditor, time.Hour)
+	for path, golden := range map[string]string{
+		"/v1/status": "status.golden.json",
+		"/v1/peers":  "peers.golden.json",
+		"/readyz":    "readyz.golden.json",
+	} {
+		code, body := f.get(t, path, tok)
+		if code != 200 {
+			t.Fatalf("%s: %d %s", path, code, body)
+		}
+		file := filepath.Join("testdata", golden)
+		if *update {
+			if err := os.WriteFile(file, body, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatalf("%v (run go test ./node/api -update to create it)", err)
+		}
+		if !bytes.Equal(body, want) {
+			t.Errorf("%s changed shape:\n got: %s\nwant: %s", path, body, want)
+		}
+	}
+}
+
+func TestUnauthenticatedEndpointsAndMetrics(t *testing.T) {
+	f := newFixture(t)
+	for _, p := range []string{"/healthz", "/readyz", "/v1/openapi.json", "/metrics"} {
+		if code, body := f.get(t, p, ""); code != 200 {
+			t.Errorf("%s: %d %s", p, code, body)
+		}
+	}
+	f.get(t, "/v1/status", "")
+	code, body := f.get(t, "/nope", "")
+	if code != 404 || !strings.Contains(string(body), "no such endpoint") {
+		t.Errorf("unknown path: %d %s", code, body)
+	}
+	_, metrics := f.get(t, "/metrics", "")
+	for _, want := range []string{
+		`xborder_api_requests_total{code="401",route="/v1/status"} 1`,
+		`xborder_api_requests_total{code="200",route="/healthz"} 1`,
+	} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+func TestOpenAPIDocumentsEveryRoute(t *testing.T) {
+	f := newFixture(t)
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	if err := json.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatalf("openapi.json: %v", err)
+	}
+	var documented []string
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			documented = append(documented, strings.ToUpper(method)+" "+path)
+		}
+	}
+	served := slices.Clone(f.server.routes)
+	slices.Sort(served)
+	slices.Sort(documented)
+	if !slices.Equal(served, documented) {
+		t.Fatalf("OpenAPI paths and served routes differ:\nserved:     %v\ndocumented: %v", served, documented)
+	}
+}
+
+func FuzzVerify(f *testing.F) {
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	good, _ := IssueToken(key, nodeID, User{Subject: "a", Role: RoleLegal}, time.Hour, time.Now())
+	f.Add(good)
+	f.Add("a.b.c")
+	f.Add("")
+	v := &Verifier{Key: key.Public().(ed25519.PublicKey), NodeID: nodeID}
+	f.Fuzz(func(t *testing.T, tok string) {
+		u, err := v.Verify(tok)
+		if err == nil && (u.Subject == "" || !slices.Contains(Roles, u.Role)) {
+			t.Fatalf("accepted a token without subject or role: %+v", u)
+		}
+	})
+}
