@@ -55,6 +55,12 @@ flag > environment variable > config.yaml > default.
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			go func() {
+				// After the first signal, a second one kills the process
+				// at once instead of waiting for the graceful shutdown.
+				<-ctx.Done()
+				stop()
+			}()
 			return n.Run(ctx)
 		},
 	}
