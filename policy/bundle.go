@@ -1,0 +1,366 @@
+package policy
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/loader"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+)
+
+// File is one file of a bundle.
+type File struct {
+	Path   string `json:"path"` // relative to the policy directory
+	SHA256 string `json:"sha256"`
+	Size   int64  `json:"size"`
+}
+
+// Bundle is a compiled policy directory with a prepared query per
+// decision point. It is immutable; a reload builds a new one.
+type Bundle struct {
+	Dir      string
+	Hash     string
+	Files    []File
+	LoadedAt time.Time
+
+	compiler *ast.Compiler
+	store    storage.Store
+	queries  map[Point]rego.PreparedEvalQuery
+}
+
+// isPolicyFile selects what a bundle is made of: Rego modules and JSON data.
+func isPolicyFile(path string, withTests bool) bool {
+	switch {
+	case strings.HasSuffix(path, "_test.rego"):
+		return withTests
+	case strings.HasSuffix(path, ".rego"), strings.HasSuffix(path, ".json"):
+		return true
+	}
+	return false
+}
+
+// listFiles walks dir for the files a bundle (or its tests) is made of.
+func listFiles(dir string, withTests bool) ([]string, error) {
+	info, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("policy directory: %w", err)
+	}
+	if !info.IsDir() {
+		return nil, fmt.Errorf("policy directory %s is not a directory", dir)
+	}
+	var out []string
+	err = filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if path != dir && strings.HasPrefix(d.Name(), ".") {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if isPolicyFile(path, withTests) {
+			out = append(out, path)
+		}
+		return nil
+	})
+	slices.Sort(out)
+	return out, err
+}
+
+// hashFiles is the bundle hash: SHA-256 over each file's relative path and
+// content hash, in path order, so that renaming a file changes it too.
+func hashFiles(dir string, paths []string) (string, []File, error) {
+	h := sha256.New()
+	files := make([]File, 0, len(paths))
+	for _, p := range paths {
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return "", nil, err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		rel = filepath.ToSlash(rel)
+		sum := sha256.Sum256(raw)
+		f := File{Path: rel, SHA256: hex.EncodeToString(sum[:]), Size: int64(len(raw))}
+		fmt.Fprintf(h, "%s %s\n", f.Path, f.SHA256)
+		files = append(files, f)
+	}
+	return hex.EncodeToString(h.Sum(nil)), files, nil
+}
+
+// compileDir loads and strictly compiles a policy directory with OPA's own
+// loader, so that data files land where stock `opa` puts them.
+func compileDir(dir string, withTests bool) (*ast.Compiler, *loader.Result, error) {
+	paths, err := listFiles(dir, withTests)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !slices.ContainsFunc(paths, func(p string) bool { return strings.HasSuffix(p, ".rego") }) {
+		return nil, nil, fmt.Errorf("policy directory %s holds no .rego file", dir)
+	}
+	// Loading the directory itself, not the file list, puts data files at
+	// the path stock `opa` gives them (policies/data/x.json -> data.data).
+	res, err := loader.NewFileLoader().
+		WithRegoVersion(ast.RegoV1).
+		Filtered([]string{dir}, func(abspath string, info fs.FileInfo, depth int) bool {
+			if info.IsDir() {
+				return depth > 0 && strings.HasPrefix(info.Name(), ".")
+			}
+			return !isPolicyFile(abspath, withTests)
+		})
+	if err != nil {
+		return nil, nil, &CompileError{Dir: dir, Err: err}
+	}
+	c := ast.NewCompiler().
+		WithStrict(true).
+		WithDefaultRegoVersion(ast.RegoV1).
+		WithEnablePrintStatements(false)
+	c.Compile(res.ParsedModules())
+	if c.Failed() {
+		return nil, nil, &CompileError{Dir: dir, Err: c.Errors}
+	}
+	if err := checkDataRefs(c, res.Documents); err != nil {
+		return nil, nil, &CompileError{Dir: dir, Err: err}
+	}
+	return c, res, nil
+}
+
+// CompileError is a policy directory that does not load or compile; its
+// message names file, line and column of each problem.
+type CompileError struct {
+	Dir string
+	Err error
+}
+
+func (e *CompileError) Error() string {
+	return fmt.Sprintf("policy %s does not compile: %v", e.Dir, e.Err)
+}
+
+func (e *CompileError) Unwrap() error { return e.Err }
+
+// Load compiles a policy directory into a bundle ready to decide. Every
+// decision point must be defined.
+func Load(ctx context.Context, dir string) (*Bundle, error) {
+	c, res, err := compileDir(dir, false)
+	if err != nil {
+		return nil, err
+	}
+	paths, err := listFiles(dir, false)
+	if err != nil {
+		return nil, err
+	}
+	hash, files, err := hashFiles(dir, paths)
+	if err != nil {
+		return nil, err
+	}
+	b := &Bundle{
+		Dir: dir, Hash: hash, Files: files, LoadedAt: time.Now().UTC(),
+		compiler: c,
+		store:    inmem.NewFromObjectWithOpts(res.Documents, inmem.OptRoundTripOnWrite(false)),
+		queries:  make(map[Point]rego.PreparedEvalQuery, len(Points)),
+	}
+	var missing []string
+	for _, p := range Points {
+		ref := ast.MustParseRef(string(p))
+		if len(c.GetRulesExact(ref)) == 0 {
+			missing = append(missing, string(p))
+			continue
+		}
+		pq, err := rego.New(
+			rego.Query(string(p)),
+			rego.Compiler(c),
+			rego.Store(b.store),
+			rego.StrictBuiltinErrors(true),
+		).PrepareForEval(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("prepare %s: %w", p, err)
+		}
+		b.queries[p] = pq
+	}
+	if len(missing) > 0 {
+		return nil, &CompileError{Dir: dir, Err: fmt.Errorf("the policy does not define %s", strings.Join(missing, ", "))}
+	}
+	return b, nil
+}
+
+// eval evaluates one decision point on an input.
+func (b *Bundle) eval(ctx context.Context, p Point, input any) (any, error) {
+	pq, ok := b.queries[p]
+	if !ok {
+		return nil, fmt.Errorf("unknown decision point %s", p)
+	}
+	rs, err := pq.Eval(ctx, rego.EvalInput(input))
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %s: %w", p, err)
+	}
+	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
+		return nil, fmt.Errorf("%s: %w", p, ErrNoDecision)
+	}
+	return rs[0].Expressions[0].Value, nil
+}
+
+// decide evaluates a decision point whose value is a decision object.
+func (b *Bundle) decide(ctx context.Context, p Point, input any) (Decision, error) {
+	v, err := b.eval(ctx, p, input)
+	if err != nil {
+		return Decision{Bundle: b.Hash}, err
+	}
+	d, err := decodeDecision(p, v)
+	d.Bundle = b.Hash
+	return d, err
+}
+
+// boolean evaluates a decision point whose value is a boolean.
+func (b *Bundle) boolean(ctx context.Context, p Point, input any) (bool, error) {
+	v, err := b.eval(ctx, p, input)
+	if err != nil {
+		return false, err
+	}
+	allow, ok := v.(bool)
+	if !ok {
+		return false, &ShapeError{Point: p, Field: "the value", Want: "a boolean", Got: v}
+	}
+	return allow, nil
+}
+
+// decodeDecision checks the shape of a decision object field by field.
+func decodeDecision(p Point, v any) (Decision, error) {
+	obj, ok := v.(map[string]any)
+	if !ok {
+		return Decision{}, &ShapeError{Point: p, Field: "the decision", Want: "an object", Got: v}
+	}
+	var d Decision
+	allow, ok := obj["allow"].(bool)
+	if !ok {
+		return Decision{}, &ShapeError{Point: p, Field: "allow", Want: "a boolean", Got: obj["allow"]}
+	}
+	d.Allow = allow
+	strs := func(field string) ([]string, error) {
+		raw, present := obj[field]
+		if !present {
+			return []string{}, nil
+		}
+		list, ok := raw.([]any)
+		if !ok {
+			return nil, &ShapeError{Point: p, Field: field, Want: "an array of strings", Got: raw}
+		}
+		out := make([]string, 0, len(list))
+		for _, x := range list {
+			s, ok := x.(string)
+			if !ok {
+				return nil, &ShapeError{Point: p, Field: field, Want: "an array of strings", Got: raw}
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	}
+	var err error
+	if d.Reasons, err = strs("reasons"); err != nil {
+		return Decision{}, err
+	}
+	if d.Rules, err = strs("rules"); err != nil {
+		return Decision{}, err
+	}
+	if d.Obligations, err = strs("obligations"); err != nil {
+		return Decision{}, err
+	}
+	if raw, present := obj["max_validity_s"]; present {
+		n, ok := asSeconds(raw)
+		if !ok {
+			return Decision{}, &ShapeError{Point: p, Field: "max_validity_s", Want: "a non-negative number", Got: raw}
+		}
+		d.MaxValiditySeconds = n
+		d.MaxValidity = time.Duration(n) * time.Second
+	}
+	return d, nil
+}
+
+// asSeconds accepts the number forms OPA returns (json.Number, ints, floats).
+func asSeconds(v any) (int64, bool) {
+	var f float64
+	switch n := v.(type) {
+	case interface{ Float64() (float64, error) }:
+		x, err := n.Float64()
+		if err != nil {
+			return 0, false
+		}
+		f = x
+	case float64:
+		f = n
+	case int:
+		f = float64(n)
+	case int64:
+		f = float64(n)
+	default:
+		return 0, false
+	}
+	if f < 0 {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+var errNotObject = errors.New("the input must be a JSON object")
+
+// checkDataRefs refuses a bundle whose modules read base documents (data
+// files) that no file provides: without it a missing data/*.json would
+// silently turn every decision that needs it into a denial.
+func checkDataRefs(c *ast.Compiler, docs map[string]any) error {
+	var errs ast.Errors
+	for _, name := range slices.Sorted(maps.Keys(c.Modules)) {
+		if strings.HasSuffix(name, "_test.rego") {
+			continue
+		}
+		ast.WalkRefs(c.Modules[name], func(r ast.Ref) bool {
+			if !r.HasPrefix(ast.DefaultRootRef) {
+				return false
+			}
+			prefix := r.GroundPrefix()
+			if len(prefix) < 2 || len(c.GetRulesWithPrefix(prefix)) > 0 || len(c.GetRulesForVirtualDocument(prefix)) > 0 {
+				return false
+			}
+			if !hasDocument(docs, prefix[1:]) {
+				loc := r[0].Location
+				errs = append(errs, ast.NewError(ast.CompileErr, loc,
+					"%v refers to %v, but no data file provides it (add it under data/ in the policy directory)", prefix, prefix))
+			}
+			return false
+		})
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	return nil
+}
+
+// hasDocument reports whether the path (string keys only) exists in docs.
+func hasDocument(docs map[string]any, path ast.Ref) bool {
+	var cur any = docs
+	for _, t := range path {
+		key, ok := t.Value.(ast.String)
+		if !ok {
+			return true // an array index or a non-string key: cannot check statically
+		}
+		obj, ok := cur.(map[string]any)
+		if !ok {
+			return false
+		}
+		if cur, ok = obj[string(key)]; !ok {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,20 @@
+// Package policy is xborder's embedded Open Policy Agent: it loads a policy
+// directory (Rego v1 modules and data/*.json), compiles it strictly,
+// prepares one query per decision point, and turns typed inputs into typed
+// decisions. The node reloads the directory on change, on SIGHUP and on
+// request; a reload that fails leaves the last good policy in force.
+//
+// The package also wraps OPA's own tools for legal teams: the test runner,
+// the formatter and ad-hoc evaluation with explanations, so that
+// `xborder policy ...` and the stock `opa` binary agree on the same files.
+//
+// # Caveats
+//
+//   - Decisions read only their input and the bundle's static data: callers
+//     pass the registry facts a decision needs (the project named, the
+//     agreements for the resource), never the whole registry, so the cost of
+//     a decision does not grow with the registry.
+//   - Test files (*_test.rego) are compiled by Check and run by Test, but are
+//     not part of the bundle that decides; they do not change its hash.
+//   - The package must not import libp2p, raft or exchange.
+package policy

@@ -1,0 +1,224 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+// reloadDebounce lets an editor finish writing (save, rename, chmod)
+// before the directory is compiled again.
+const reloadDebounce = 200 * time.Millisecond
+
+// Info describes the active bundle and the last failed reload, if any.
+type Info struct {
+	Dir         string    `json:"dir"`
+	Hash        string    `json:"hash"`
+	LoadedAt    time.Time `json:"loaded_at"`
+	Files       []File    `json:"files"`
+	LastError   string    `json:"last_error,omitempty"`
+	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+}
+
+type reloadFailure struct {
+	err string
+	at  time.Time
+}
+
+// Engine decides with the active bundle and swaps it atomically on reload.
+// A reload that fails keeps the last good bundle.
+type Engine struct {
+	dir string
+	log *slog.Logger
+
+	active  atomic.Pointer[Bundle]
+	failure atomic.Pointer[reloadFailure]
+	reload  sync.Mutex // one reload at a time
+
+	// OnReload, when set before Watch, is called after every successful
+	// reload with the new bundle's info.
+	OnReload func(Info)
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	once   sync.Once
+}
+
+// NewEngine loads the policy directory; the first load must succeed.
+func NewEngine(ctx context.Context, dir string, log *slog.Logger) (*Engine, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	b, err := Load(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	e := &Engine{dir: dir, log: log}
+	e.active.Store(b)
+	return e, nil
+}
+
+// Reload compiles the directory again. On success the new bundle decides
+// from now on; on failure the error is returned and recorded, and the last
+// good bundle stays active.
+func (e *Engine) Reload(ctx context.Context) (Info, error) {
+	e.reload.Lock()
+	defer e.reload.Unlock()
+	b, err := Load(ctx, e.dir)
+	if err != nil {
+		e.failure.Store(&reloadFailure{err: err.Error(), at: time.Now().UTC()})
+		e.log.Error("policy reload refused; the last good policy stays active",
+			"err", err, "active_hash", e.active.Load().Hash)
+		return e.Info(), err
+	}
+	old := e.active.Swap(b)
+	e.failure.Store(nil)
+	if old.Hash != b.Hash {
+		e.log.Info("policy reloaded", "hash", b.Hash, "previous", old.Hash, "files", len(b.Files))
+	}
+	if e.OnReload != nil {
+		e.OnReload(e.Info())
+	}
+	return e.Info(), nil
+}
+
+// Info returns the active bundle's description.
+func (e *Engine) Info() Info {
+	b := e.active.Load()
+	i := Info{Dir: b.Dir, Hash: b.Hash, LoadedAt: b.LoadedAt, Files: b.Files}
+	if f := e.failure.Load(); f != nil {
+		i.LastError, i.LastErrorAt = f.err, f.at
+	}
+	return i
+}
+
+// Bundle returns the active bundle.
+func (e *Engine) Bundle() *Bundle { return e.active.Load() }
+
+// Exchange decides a dataset or model request.
+func (e *Engine) Exchange(ctx context.Context, in ExchangeInput) (Decision, error) {
+	return e.active.Load().decide(ctx, ExchangeDecision, in)
+}
+
+// Agreement decides whether this partner signs a proposed agreement.
+func (e *Engine) Agreement(ctx context.Context, in AgreementInput) (Decision, error) {
+	return e.active.Load().decide(ctx, AgreementDecision, in)
+}
+
+// Registry decides whether a registry command may be proposed.
+func (e *Engine) Registry(ctx context.Context, in RegistryInput) (Decision, error) {
+	return e.active.Load().decide(ctx, RegistryDecision, in)
+}
+
+// Membership decides this partner's vote on a candidate.
+func (e *Engine) Membership(ctx context.Context, in MembershipInput) (Decision, error) {
+	return e.active.Load().decide(ctx, MembershipDecision, in)
+}
+
+// CatalogueVisible decides whether a partner may see a catalogue entry.
+func (e *Engine) CatalogueVisible(ctx context.Context, in CatalogueInput) (bool, error) {
+	return e.active.Load().boolean(ctx, CatalogueVisible, in)
+}
+
+// APIAllow decides whether a local user may call an API endpoint.
+func (e *Engine) APIAllow(ctx context.Context, in APIInput) (bool, error) {
+	return e.active.Load().boolean(ctx, APIAllow, in)
+}
+
+// Watch reloads the bundle whenever a file under the policy directory
+// changes, until Close. Bursts of events are coalesced.
+func (e *Engine) Watch() error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return err
+	}
+	if err := addTree(w, e.dir); err != nil {
+		w.Close()
+		return err
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	e.cancel = cancel
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		defer w.Close()
+		e.watch(ctx, w)
+	}()
+	return nil
+}
+
+func (e *Engine) watch(ctx context.Context, w *fsnotify.Watcher) {
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-w.Events:
+			if !ok {
+				return
+			}
+			if ev.Has(fsnotify.Create) {
+				// A new subdirectory is watched too.
+				if info, err := os.Stat(ev.Name); err == nil && info.IsDir() {
+					_ = addTree(w, ev.Name)
+				}
+			}
+			if relevant(ev.Name) {
+				timer.Reset(reloadDebounce)
+			}
+		case err, ok := <-w.Errors:
+			if !ok {
+				return
+			}
+			e.log.Warn("policy watcher", "err", err)
+		case <-timer.C:
+			_, _ = e.Reload(ctx)
+		}
+	}
+}
+
+// relevant ignores editor swap and backup files.
+func relevant(path string) bool {
+	base := filepath.Base(path)
+	if strings.HasPrefix(base, ".") || strings.HasSuffix(base, "~") {
+		return false
+	}
+	return strings.HasSuffix(base, ".rego") || strings.HasSuffix(base, ".json") || !strings.Contains(base, ".")
+}
+
+func addTree(w *fsnotify.Watcher, dir string) error {
+	return filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if d.IsDir() {
+			return w.Add(path)
+		}
+		return nil
+	})
+}
+
+// Close stops the watcher and waits for it. It is idempotent.
+func (e *Engine) Close() error {
+	e.once.Do(func() {
+		if e.cancel != nil {
+			e.cancel()
+		}
+		e.wg.Wait()
+	})
+	return nil
+}

@@ -1,0 +1,299 @@
+package policy
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// copyDir copies a testdata bundle into a temp dir the test may change.
+func copyDir(t *testing.T, src string) string {
+	t.Helper()
+	dst := t.TempDir()
+	err := filepath.Walk(src, func(p string, info os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if info.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		raw, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), raw, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dst
+}
+
+func write(t *testing.T, dir, name, body string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func openData(purpose string) ExchangeInput {
+	return ExchangeInput{Resource: Resource{Kind: "dataset", ID: "air", Owner: "fr-grandest", Classification: "open"}, Purpose: purpose}
+}
+
+func TestEngineDecidesWithTypedInputsAndOutputs(t *testing.T) {
+	ctx := context.Background()
+	e, err := NewEngine(ctx, "testdata/minimal", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.Exchange(ctx, openData("research"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Allow || d.Rules[0] != "open_data" || d.MaxValidity != 24*time.Hour || d.Bundle != e.Info().Hash {
+		t.Fatalf("open data: %+v", d)
+	}
+	d, err = e.Exchange(ctx, openData("marketing"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Allow || d.Reasons[0] != "No rule allows this request." || d.Rules[0] != "default_deny" {
+		t.Fatalf("unknown purpose: %+v", d)
+	}
+	if ok, err := e.CatalogueVisible(ctx, CatalogueInput{Entry: CatalogueEntry{Classification: "confidential"}}); err != nil || ok {
+		t.Fatalf("confidential visible=%v err=%v", ok, err)
+	}
+	if ok, err := e.APIAllow(ctx, APIInput{User: APIUser{Role: "researcher"}, Method: "GET", Path: "/v1/peers"}); err != nil || !ok {
+		t.Fatalf("researcher GET /v1/peers: %v %v", ok, err)
+	}
+	if ok, _ := e.APIAllow(ctx, APIInput{User: APIUser{Role: "researcher"}, Method: "POST", Path: "/v1/policy/reload"}); ok {
+		t.Fatal("researcher may reload the policy")
+	}
+	if d, err := e.Membership(ctx, MembershipInput{Candidate: Candidate{Country: "DE"}}); err != nil || !d.Allow {
+		t.Fatalf("membership: %+v %v", d, err)
+	}
+}
+
+func TestBundleHashCoversPolicyAndDataButNotTests(t *testing.T) {
+	ctx := context.Background()
+	dir := copyDir(t, "testdata/minimal")
+	a, err := Load(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, dir, "exchange_test.rego", "package xborder.exchange_test\n\ntest_more if true\n")
+	b, err := Load(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Hash != b.Hash {
+		t.Fatal("changing a test changed the bundle hash")
+	}
+	for _, f := range b.Files {
+		if strings.HasSuffix(f.Path, "_test.rego") {
+			t.Fatalf("test file %s is part of the bundle", f.Path)
+		}
+	}
+	write(t, filepath.Join(dir, "data"), "purposes.json", `{"purposes": {"research": {}}}`)
+	c, err := Load(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Hash == a.Hash {
+		t.Fatal("changing a data file kept the bundle hash")
+	}
+}
+
+func TestBadPoliciesAreRefusedWithFileAndLine(t *testing.T) {
+	cases := []struct {
+		name, file, body string
+		want             []string
+	}{
+		{"syntax error", "exchange.rego", "package xborder.exchange\n\ndecision := {\"allow\": true\n",
+			[]string{"exchange.rego:", "rego_parse_error"}},
+		{"unsafe variable", "api.rego", "package xborder.api\n\nallow if {\n\tinput.user.role == role\n}\n",
+			[]string{"api.rego:4", "var role is unsafe"}},
+		{"unused variable under strict mode", "api.rego", "package xborder.api\n\nallow if {\n\tx := 1\n\tinput.user.role == \"operator\"\n}\n",
+			[]string{"api.rego:4", "assigned var x unused"}},
+		{"decision point missing", "membership.rego", "package xborder.membership\n\nvote := true\n",
+			[]string{"does not define data.xborder.membership.decision"}},
+		{"missing data file", "exchange.rego", "package xborder.exchange\n\ndecision := {\"allow\": data.data.jurisdictions.eu[input.country]}\n",
+			[]string{"exchange.rego:3", "data.data.jurisdictions", "no data file"}},
+		{"malformed data file", "data/purposes.json", `{"purposes": `, []string{"purposes.json"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copyDir(t, "testdata/minimal")
+			write(t, dir, tc.file, tc.body)
+			_, err := Load(context.Background(), dir)
+			var ce *CompileError
+			if !errors.As(err, &ce) {
+				t.Fatalf("Load = %v, want a *CompileError", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestDecisionOfTheWrongShapeIsAnError(t *testing.T) {
+	ctx := context.Background()
+	for name, body := range map[string]string{
+		"allow not a boolean":  `decision := {"allow": "yes", "reasons": []}`,
+		"reasons not strings":  `decision := {"allow": false, "reasons": [1, 2]}`,
+		"validity negative":    `decision := {"allow": true, "max_validity_s": -1}`,
+		"decision not object":  `decision := true`,
+		"conflicting outcomes": "decision := {\"allow\": true}\n\ndecision := {\"allow\": false} if input.purpose",
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := copyDir(t, "testdata/minimal")
+			write(t, dir, "exchange.rego", "package xborder.exchange\n\n"+body+"\n")
+			e, err := NewEngine(ctx, dir, nil)
+			if err != nil {
+				// Some conflicts are caught at compile time already.
+				var ce *CompileError
+				if errors.As(err, &ce) {
+					return
+				}
+				t.Fatal(err)
+			}
+			d, err := e.Exchange(ctx, openData("research"))
+			if err == nil {
+				t.Fatalf("accepted %+v", d)
+			}
+			if d.Allow {
+				t.Fatal("an invalid decision allowed the request")
+			}
+		})
+	}
+}
+
+func TestUndefinedDecisionIsNoDecision(t *testing.T) {
+	ctx := context.Background()
+	dir := copyDir(t, "testdata/minimal")
+	write(t, dir, "registry.rego", "package xborder.registry\n\ndecision := {\"allow\": true} if input.command.op == \"project.propose\"\n")
+	e, err := NewEngine(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := e.Registry(ctx, RegistryInput{Command: RegistryCommand{Op: "project.close"}})
+	if !errors.Is(err, ErrNoDecision) || d.Allow {
+		t.Fatalf("undefined decision: %+v, %v", d, err)
+	}
+}
+
+func TestFailedReloadKeepsTheLastGoodPolicy(t *testing.T) {
+	ctx := context.Background()
+	dir := copyDir(t, "testdata/minimal")
+	e, err := NewEngine(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := e.Info().Hash
+	write(t, dir, "exchange.rego", "package xborder.exchange\n\ndecision := {\n")
+	if _, err := e.Reload(ctx); err == nil {
+		t.Fatal("an invalid policy was accepted")
+	}
+	info := e.Info()
+	if info.Hash != good || !strings.Contains(info.LastError, "exchange.rego") || info.LastErrorAt.IsZero() {
+		t.Fatalf("after a failed reload: %+v", info)
+	}
+	if d, err := e.Exchange(ctx, openData("research")); err != nil || !d.Allow || d.Bundle != good {
+		t.Fatalf("the last good policy no longer decides: %+v %v", d, err)
+	}
+	// A later good reload clears the error.
+	write(t, dir, "exchange.rego", "package xborder.exchange\n\ndecision := {\"allow\": false, \"reasons\": [\"Closed for maintenance.\"]}\n")
+	info, err = e.Reload(ctx)
+	if err != nil || info.Hash == good || info.LastError != "" {
+		t.Fatalf("good reload: %+v %v", info, err)
+	}
+	if d, _ := e.Exchange(ctx, openData("research")); d.Allow || d.Reasons[0] != "Closed for maintenance." {
+		t.Fatalf("new policy not in force: %+v", d)
+	}
+}
+
+func TestWatchReloadsOnFileChange(t *testing.T) {
+	ctx := context.Background()
+	dir := copyDir(t, "testdata/minimal")
+	e, err := NewEngine(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if err := e.Watch(); err != nil {
+		t.Fatal(err)
+	}
+	first := e.Info().Hash
+	write(t, filepath.Join(dir, "data"), "purposes.json", `{"purposes": {"research": {}, "education": {}}}`)
+	eventually(t, "the change is picked up", func() bool { return e.Info().Hash != first })
+	if d, _ := e.Exchange(ctx, openData("education")); !d.Allow {
+		t.Fatalf("new purpose not in force: %+v", d)
+	}
+	second := e.Info().Hash
+	write(t, dir, "api.rego", "package xborder.api\n\nallow if {\n")
+	eventually(t, "the bad change is refused", func() bool { return e.Info().LastError != "" })
+	if e.Info().Hash != second {
+		t.Fatal("a bad policy replaced the good one")
+	}
+}
+
+func TestDecisionsDuringReloadsAreConsistent(t *testing.T) {
+	ctx := context.Background()
+	dir := copyDir(t, "testdata/minimal")
+	e, err := NewEngine(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				d, err := e.Exchange(ctx, openData("research"))
+				if err != nil || d.Bundle == "" {
+					t.Errorf("decision during reload: %+v %v", d, err)
+					return
+				}
+			}
+		}()
+	}
+	for i := range 10 {
+		write(t, dir, "exchange_extra.rego", "package xborder.extra\n\nn := "+string(rune('0'+i))+"\n")
+		if _, err := e.Reload(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within 20s: %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -1,0 +1,5 @@
+package xborder.catalogue
+
+default visible := false
+
+visible if input.entry.classification != "confidential"

@@ -1,0 +1,225 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Point is a decision point: the Rego rule a query evaluates.
+type Point string
+
+// The decision points of a bundle. Every bundle must define all of them.
+const (
+	ExchangeDecision   Point = "data.xborder.exchange.decision"
+	CatalogueVisible   Point = "data.xborder.catalogue.visible"
+	AgreementDecision  Point = "data.xborder.agreements.decision"
+	RegistryDecision   Point = "data.xborder.registry.decision"
+	MembershipDecision Point = "data.xborder.membership.decision"
+	APIAllow           Point = "data.xborder.api.allow"
+)
+
+// Points lists every decision point.
+var Points = []Point{ExchangeDecision, CatalogueVisible, AgreementDecision, RegistryDecision, MembershipDecision, APIAllow}
+
+// Decision is the answer of a decision point:
+// `{allow, reasons[], rules[], obligations[], max_validity_s}` in Rego.
+type Decision struct {
+	Allow bool `json:"allow"`
+	// Reasons are sentences a requester understands.
+	Reasons []string `json:"reasons"`
+	// Rules name the rules that fired, one per reason.
+	Rules       []string      `json:"rules"`
+	Obligations []string      `json:"obligations"`
+	MaxValidity time.Duration `json:"-"`
+	// MaxValiditySeconds mirrors MaxValidity on the wire.
+	MaxValiditySeconds int64 `json:"max_validity_s"`
+	// Bundle is the hash of the policy bundle that decided.
+	Bundle string `json:"bundle"`
+}
+
+// ErrNoDecision is wrapped when a decision point is undefined for an input
+// (no rule produced a value): callers treat it as a denial.
+var ErrNoDecision = errors.New("the policy produced no decision")
+
+// ShapeError reports a decision whose value is not of the expected shape,
+// e.g. `allow` that is not a boolean.
+type ShapeError struct {
+	Point Point
+	Field string
+	Want  string
+	Got   any
+}
+
+func (e *ShapeError) Error() string {
+	return fmt.Sprintf("%s: %s must be %s, got %T (%v)", e.Point, e.Field, e.Want, e.Got, e.Got)
+}
+
+// Node describes a federation member in inputs.
+type Node struct {
+	Node    string `json:"node"`
+	PeerID  string `json:"peer_id,omitempty"`
+	Country string `json:"country"`
+	Org     string `json:"org,omitempty"`
+}
+
+// Researcher is the person on whose behalf a node requests, vouched for by
+// that node.
+type Researcher struct {
+	Sub  string `json:"sub"`
+	Org  string `json:"org"`
+	Role string `json:"role"`
+}
+
+// Requester is the partner node asking, and its researcher.
+type Requester struct {
+	Node
+	Researcher Researcher `json:"researcher"`
+}
+
+// Resource is a catalogue entry as the exchange policy sees it.
+type Resource struct {
+	Kind            string   `json:"kind"` // dataset or model
+	ID              string   `json:"id"`
+	Owner           string   `json:"owner"`
+	Theme           string   `json:"theme"`
+	Classification  string   `json:"classification"`
+	PersonalData    bool     `json:"personal_data"`
+	License         string   `json:"license"`
+	RequiresProject bool     `json:"requires_project"`
+	Partners        []string `json:"partners"` // named partners of a confidential entry
+}
+
+// Project is a joint project from the registry.
+type Project struct {
+	ID        string   `json:"id"`
+	Title     string   `json:"title"`
+	Themes    []string `json:"themes"`
+	Lead      string   `json:"lead"`
+	Partners  []string `json:"partners"`
+	Datasets  []string `json:"datasets"` // owner/id
+	EthicsRef string   `json:"ethics_ref"`
+	Status    string   `json:"status"` // active or closed
+}
+
+// Agreement is a model-sharing agreement from the registry.
+type Agreement struct {
+	ID         string    `json:"id"`
+	Model      string    `json:"model"` // owner/id
+	Parties    []string  `json:"parties"`
+	Purposes   []string  `json:"purposes"`
+	ValidFrom  time.Time `json:"valid_from"`
+	ValidUntil time.Time `json:"valid_until"`
+	Status     string    `json:"status"` // active or revoked
+}
+
+// ExchangeInput is the input of data.xborder.exchange.decision.
+type ExchangeInput struct {
+	Requester  Requester   `json:"requester"`
+	Resource   Resource    `json:"resource"`
+	Purpose    string      `json:"purpose"`
+	Project    *Project    `json:"project"`
+	Agreements []Agreement `json:"agreements"`
+	Self       Node        `json:"self"`
+	Time       time.Time   `json:"time"`
+}
+
+// CatalogueEntry is a catalogue entry as the visibility policy sees it.
+type CatalogueEntry struct {
+	ID             string   `json:"id"`
+	Owner          string   `json:"owner"`
+	Kind           string   `json:"kind"`
+	Classification string   `json:"classification"`
+	Theme          string   `json:"theme"`
+	Partners       []string `json:"partners"`
+}
+
+// CatalogueInput is the input of data.xborder.catalogue.visible.
+type CatalogueInput struct {
+	Requester Node           `json:"requester"`
+	Entry     CatalogueEntry `json:"entry"`
+}
+
+// APIInput is the input of data.xborder.api.allow.
+type APIInput struct {
+	User   APIUser `json:"user"`
+	Method string  `json:"method"`
+	Path   string  `json:"path"`
+}
+
+// APIUser is a local API user.
+type APIUser struct {
+	Sub  string `json:"sub"`
+	Role string `json:"role"`
+	Org  string `json:"org"`
+}
+
+// RegistryInput is the input of data.xborder.registry.decision. Args and
+// State depend on the command; they are JSON objects.
+type RegistryInput struct {
+	Command RegistryCommand `json:"command"`
+	Member  Node            `json:"member"`
+	State   map[string]any  `json:"state"`
+}
+
+// RegistryCommand is the command a member wants to propose.
+type RegistryCommand struct {
+	Op   string         `json:"op"`
+	Args map[string]any `json:"args"`
+}
+
+// MembershipInput is the input of data.xborder.membership.decision.
+type MembershipInput struct {
+	Candidate Candidate `json:"candidate"`
+	Members   []Member  `json:"members"`
+	Self      Node      `json:"self"`
+}
+
+// Candidate is a region applying to join.
+type Candidate struct {
+	Name    string `json:"name"`
+	Country string `json:"country"`
+	Org     string `json:"org"`
+	PeerID  string `json:"peer_id"`
+}
+
+// Member is a current member as the membership policy sees it.
+type Member struct {
+	Name    string `json:"name"`
+	Country string `json:"country"`
+}
+
+// AgreementInput is the input of data.xborder.agreements.decision.
+type AgreementInput struct {
+	Agreement AgreementDraft `json:"agreement"`
+	Proposer  Node           `json:"proposer"`
+	Self      Node           `json:"self"`
+	Time      time.Time      `json:"time"`
+}
+
+// AgreementDraft is a proposed model-sharing agreement.
+type AgreementDraft struct {
+	ID         string    `json:"id"`
+	Model      ModelRef  `json:"model"`
+	Parties    []Node    `json:"parties"`
+	Purposes   []string  `json:"purposes"`
+	ValidFrom  time.Time `json:"valid_from"`
+	ValidUntil time.Time `json:"valid_until"`
+	Conditions string    `json:"conditions"`
+}
+
+// ModelRef describes the model of an agreement with its provenance.
+type ModelRef struct {
+	Owner            string       `json:"owner"`
+	ID               string       `json:"id"`
+	PersonalData     bool         `json:"personal_data"`
+	Theme            string       `json:"theme"`
+	TrainingDatasets []DatasetRef `json:"training_datasets"`
+}
+
+// DatasetRef names a dataset that trained a model.
+type DatasetRef struct {
+	Owner        string `json:"owner"`
+	ID           string `json:"id"`
+	PersonalData bool   `json:"personal_data"`
+}
