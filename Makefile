@@ -6,16 +6,18 @@ BIN      ?= bin/xborder
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X github.com/xborder/xborder/node.Version=$(VERSION)
 PKGS     := ./...
+OPA_VERSION := v1.22.3
+OPA      := bin/opa
 
-.PHONY: help build test demo lint bench clean
+.PHONY: help build test demo lint policy-test bench clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 build: ## build the static binary into bin/xborder
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/xborder
 
-test: lint ## vet, format check and every test with the race detector
+test: lint policy-test ## lint, the shipped policies under stock OPA, every Go test with -race
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 demo: build ## run a five-country federation on loopback (DEMO_ONCE=1 stops after the checks)
@@ -27,8 +29,20 @@ lint: ## gofmt check, go vet, staticcheck when installed
 	$(GO) vet $(PKGS)
 	@if command -v staticcheck >/dev/null 2>&1; then staticcheck $(PKGS); else echo "staticcheck not installed; skipped (go install honnef.co/go/tools/cmd/staticcheck@v0.8.2)"; fi
 
-bench: ## start-up, footprint and mesh benchmarks against a bare libp2p host
+policy-test: $(OPA) ## the shipped policies under the upstream opa binary: strict check, format, tests, coverage
+	$(OPA) check --strict policies/
+	$(OPA) fmt --list --fail policies/
+	$(OPA) test policies/
+	@$(OPA) test --coverage --threshold 90 policies/ > bin/opa-coverage.json || \
+	  { echo "policy coverage below 90% (report: bin/opa-coverage.json)"; exit 1; }
+	@echo "policy coverage: $$(grep -o '"coverage": *[0-9.]*' bin/opa-coverage.json | tail -1)"
+
+$(OPA): ## the upstream opa binary, built from the Go module proxy
+	GOBIN=$(CURDIR)/bin $(GO) install github.com/open-policy-agent/opa@$(OPA_VERSION)
+
+bench: ## benchmarks with their baselines: node start-up and footprint, policy decisions
 	$(GO) run ./bench/startup
+	$(GO) test -run '^$$' -bench . -benchtime 1x -cpu 1 ./policy/
 
 clean: ## remove build output and demo data
 	rm -rf bin demo-data

@@ -43,6 +43,8 @@ type Config struct {
 	API string `yaml:"api"`
 	// Genesis is the federation file, relative to the data dir.
 	Genesis string `yaml:"genesis"`
+	// Policies is the Rego policy directory, relative to the data dir.
+	Policies string `yaml:"policies"`
 
 	Log       LogConfig       `yaml:"log"`
 	Discovery DiscoveryConfig `yaml:"discovery"`
@@ -101,9 +103,10 @@ func DefaultConfig() Config {
 			fmt.Sprintf("/ip4/0.0.0.0/tcp/%d", DefaultP2PPort),
 			fmt.Sprintf("/ip4/0.0.0.0/udp/%d/quic-v1", DefaultP2PPort),
 		},
-		API:     DefaultAPIAddr,
-		Genesis: GenesisFile,
-		Log:     LogConfig{Level: "info", Format: "auto"},
+		API:      DefaultAPIAddr,
+		Genesis:  GenesisFile,
+		Policies: PoliciesDir,
+		Log:      LogConfig{Level: "info", Format: "auto"},
 		Discovery: DiscoveryConfig{
 			MDNS:      true,
 			DHT:       true,
@@ -154,6 +157,9 @@ func (c *Config) Validate() error {
 	if c.Genesis == "" {
 		p.addf("genesis: the genesis file path is empty")
 	}
+	if c.Policies == "" {
+		p.addf("policies: the policy directory path is empty")
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		p.addf("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
 	}
@@ -191,6 +197,7 @@ var Settable = []struct{ Key, Help string }{
 	{"listen", "libp2p listen multiaddrs, comma-separated"},
 	{"advertise", "multiaddrs to advertise instead of the listen addresses, comma-separated"},
 	{"api", "host:port of the local HTTP API"},
+	{"policies", "Rego policy directory, relative to the data dir"},
 	{"log.level", "log level: debug, info, warn, error"},
 	{"log.format", "log format: auto, json, text"},
 	{"discovery.mdns", "discover members on the LAN with mDNS (true/false)"},
@@ -225,6 +232,8 @@ func (c *Config) Set(key, value string) error {
 		c.Advertise = list()
 	case "api":
 		c.API = value
+	case "policies":
+		c.Policies = value
 	case "log.level":
 		c.Log.Level = value
 	case "log.format":
@@ -275,6 +284,17 @@ func WriteConfig(dataDir string, cfg Config) error {
 	header := "# xborder node configuration. Environment variables (XBORDER_LOG_LEVEL, ...)\n" +
 		"# and flags of `xborder run` (--log-level, ...) override these values.\n"
 	return os.WriteFile(filepath.Join(dataDir, ConfigFile), append([]byte(header), raw...), 0o644)
+}
+
+// PoliciesDir is the default policy directory inside the data dir.
+const PoliciesDir = "policies"
+
+// PoliciesPath resolves the configured policy directory against the data dir.
+func (c *Config) PoliciesPath(dataDir string) string {
+	if filepath.IsAbs(c.Policies) {
+		return c.Policies
+	}
+	return filepath.Join(dataDir, c.Policies)
 }
 
 // GenesisPath resolves the configured genesis file against the data dir.

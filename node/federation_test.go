@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/xborder/xborder"
 )
 
 // testFed is a federation of in-process nodes on loopback, built the way
@@ -73,7 +75,7 @@ func newTestFed(t *testing.T, federation string, names []string, withAddrs func(
 	for i, name := range names {
 		dir := filepath.Join(t.TempDir(), name)
 		cfg := testConfig(t, name)
-		if _, err := Init(dir, cfg); err != nil {
+		if _, err := Init(dir, cfg, xborder.Policies()); err != nil {
 			t.Fatal(err)
 		}
 		card, err := IdentityCard(dir, cfg)

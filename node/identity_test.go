@@ -6,12 +6,14 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/xborder/xborder"
 )
 
 func TestInitCreatesPrivateFilesAndRefusesToOverwrite(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "fr")
 	cfg := validConfig()
-	id, err := Init(dir, cfg)
+	id, err := Init(dir, cfg, xborder.Policies())
 	must(t, err)
 	for _, f := range []string{KeyFile, AdminTokenFile} {
 		info, err := os.Stat(filepath.Join(dir, f))
@@ -27,7 +29,7 @@ func TestInitCreatesPrivateFilesAndRefusesToOverwrite(t *testing.T) {
 	}
 	keyBefore, _ := os.ReadFile(filepath.Join(dir, KeyFile))
 
-	_, err = Init(dir, cfg)
+	_, err = Init(dir, cfg, xborder.Policies())
 	if !errors.Is(err, ErrKeyExists) {
 		t.Fatalf("second init: %v, want ErrKeyExists", err)
 	}
@@ -59,7 +61,7 @@ func TestIdentityCardUsesAdvertisedAddresses(t *testing.T) {
 	dir := t.TempDir()
 	cfg := validConfig()
 	cfg.Advertise = []string{"/dns4/xborder.grandest.example/tcp/7400"}
-	id, err := Init(dir, cfg)
+	id, err := Init(dir, cfg, xborder.Policies())
 	must(t, err)
 	c, err := IdentityCard(dir, cfg)
 	must(t, err)

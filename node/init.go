@@ -22,10 +22,11 @@ const AdminTokenFile = "admin.token"
 // mint a fresh one with `xborder token issue --role operator --out ...`.
 const AdminTokenTTL = 365 * 24 * time.Hour
 
-// Init creates a node's data dir: the key (0600), config.yaml and an
-// operator token in admin.token (0600). It refuses to touch a data dir that
-// already holds a key.
-func Init(dataDir string, cfg Config) (Identity, error) {
+// Init creates a node's data dir: the key (0600), config.yaml, an
+// operator token in admin.token (0600) and, from the policies given (the
+// shipped ones, usually), the policy directory the legal team adapts. It
+// refuses to touch a data dir that already holds a key.
+func Init(dataDir string, cfg Config, policies fs.FS) (Identity, error) {
 	if err := cfg.Validate(); err != nil {
 		return Identity{}, err
 	}
@@ -51,7 +52,22 @@ func Init(dataDir string, cfg Config) (Identity, error) {
 	if err := WriteSecret(filepath.Join(dataDir, AdminTokenFile), []byte(tok+"\n")); err != nil {
 		return Identity{}, err
 	}
+	if err := InstallPolicies(cfg.PoliciesPath(dataDir), policies); err != nil {
+		return Identity{}, err
+	}
 	return id, nil
+}
+
+// InstallPolicies copies a policy tree into dir. An existing directory is
+// left alone: it holds the legal team's own rules.
+func InstallPolicies(dir string, policies fs.FS) error {
+	if _, err := os.Stat(dir); err == nil {
+		return nil
+	}
+	if err := os.CopyFS(dir, policies); err != nil {
+		return fmt.Errorf("install policies into %s: %w", dir, err)
+	}
+	return nil
 }
 
 // WriteSecret writes a file readable by its owner only, replacing it

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xborder/xborder/node/api"
+	"github.com/xborder/xborder/policy"
 )
 
 // DHTProtocolPrefix keeps the federation's Kademlia DHT apart from the
@@ -36,6 +38,10 @@ type Option func(*Node)
 // WithLogger sets the node's structured logger (default: discard).
 func WithLogger(l *slog.Logger) Option { return func(n *Node) { n.log = l } }
 
+// WithReloadSignal makes the node reload its policies whenever a value
+// arrives on ch (`xborder run` passes SIGHUP).
+func WithReloadSignal(ch <-chan os.Signal) Option { return func(n *Node) { n.reloadSig = ch } }
+
 // Node is one federation member: its libp2p host, discovery and local API.
 type Node struct {
 	dataDir string
@@ -46,12 +52,15 @@ type Node struct {
 	members map[peer.ID]Card
 	log     *slog.Logger
 
+	reloadSig <-chan os.Signal
+
 	reg     *prometheus.Registry
 	metrics *metrics
 	host    host.Host
 	dht     *dht.IpfsDHT
 	mdns    mdns.Service
 	mesh    *mesh
+	policy  *policy.Engine
 	api     *api.Server
 	apiLn   net.Listener
 
@@ -132,6 +141,27 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.startedAt = time.Now()
 	n.reg = prometheus.NewRegistry()
 	n.metrics = newMetrics(n.reg)
+	if n.policy, err = policy.NewEngine(ctx, n.cfg.PoliciesPath(n.dataDir), n.log); err != nil {
+		return fmt.Errorf("load policies: %w", err)
+	}
+	if err := n.policy.Watch(); err != nil {
+		return fmt.Errorf("watch policies: %w", err)
+	}
+	if n.reloadSig != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-n.reloadSig:
+					n.log.Info("reloading policies on signal")
+					_, _ = n.policy.Reload(ctx) // a refusal is logged by the engine
+				}
+			}
+		}()
+	}
 	g := newGater(n, n.log, n.metrics)
 	if n.host, err = newHost(&n.cfg, n.id, n.fedID, g, n.reg); err != nil {
 		return err
@@ -178,8 +208,15 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 	}
 
-	verifier := &api.Verifier{Key: n.id.PublicKey(), NodeID: n.id.PeerID.String()}
-	n.api = api.NewServer(n, verifier, n.log, n.reg, n.reg)
+	n.api = api.NewServer(api.Deps{
+		Backend:    n,
+		Policies:   n,
+		Tokens:     &api.Verifier{Key: n.id.PublicKey(), NodeID: n.id.PeerID.String()},
+		Authz:      n,
+		Log:        n.log,
+		Registerer: n.reg,
+		Gatherer:   n.reg,
+	})
 	if n.apiLn, err = net.Listen("tcp", n.cfg.API); err != nil {
 		return fmt.Errorf("API listen on %s: %w", n.cfg.API, err)
 	}
@@ -251,6 +288,9 @@ func (n *Node) Close() error {
 		if n.host != nil {
 			errs = append(errs, n.host.Close())
 		}
+		if n.policy != nil {
+			errs = append(errs, n.policy.Close())
+		}
 		n.wg.Wait()
 		n.closeErr = errors.Join(errs...)
 	})
@@ -265,6 +305,10 @@ func (n *Node) Status(context.Context) api.Status {
 		Ready: n.ready.Load(), Members: len(n.members), ListenAddrs: []string{},
 		StartedAt: n.startedAt.UTC().Truncate(time.Second),
 		UptimeS:   int64(time.Since(n.startedAt).Seconds()),
+	}
+	if n.policy != nil {
+		info := n.policy.Info()
+		s.Policy = api.PolicyStatus{Hash: info.Hash, LoadedAt: info.LoadedAt.Truncate(time.Second), LastError: info.LastError}
 	}
 	if n.host != nil {
 		s.PeersConnected = n.mesh.connectedCount()
@@ -323,4 +367,23 @@ func parseAddrs(ss []string) []ma.Multiaddr {
 		}
 	}
 	return out
+}
+
+// AllowAPI implements api.Authorizer with data.xborder.api.allow.
+func (n *Node) AllowAPI(ctx context.Context, u api.User, method, path string) (bool, error) {
+	return n.policy.APIAllow(ctx, policy.APIInput{
+		User:   policy.APIUser{Sub: u.Subject, Role: u.Role, Org: u.Org},
+		Method: method, Path: path,
+	})
+}
+
+// PolicyInfo implements api.Policies.
+func (n *Node) PolicyInfo() policy.Info { return n.policy.Info() }
+
+// ReloadPolicy implements api.Policies; it is also what SIGHUP triggers.
+func (n *Node) ReloadPolicy(ctx context.Context) (policy.Info, error) { return n.policy.Reload(ctx) }
+
+// EvalPolicy implements api.Policies.
+func (n *Node) EvalPolicy(ctx context.Context, query string, input map[string]any, explain policy.Explain) (policy.EvalResult, error) {
+	return n.policy.Eval(ctx, query, input, explain)
 }

@@ -134,6 +134,13 @@ func (e *Engine) APIAllow(ctx context.Context, in APIInput) (bool, error) {
 	return e.active.Load().boolean(ctx, APIAllow, in)
 }
 
+// Eval evaluates an ad-hoc query against the active bundle, for the
+// decision playground: what would the policy in force answer to this input?
+func (e *Engine) Eval(ctx context.Context, query string, input map[string]any, explain Explain) (EvalResult, error) {
+	b := e.active.Load()
+	return evalWith(ctx, b.compiler, b.store, query, input, explain)
+}
+
 // Watch reloads the bundle whenever a file under the policy directory
 // changes, until Close. Bursts of events are coalesced.
 func (e *Engine) Watch() error {

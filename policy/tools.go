@@ -17,6 +17,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/cover"
 	"github.com/open-policy-agent/opa/v1/format"
 	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
 	"github.com/open-policy-agent/opa/v1/tester"
 	"github.com/open-policy-agent/opa/v1/topdown"
@@ -263,6 +264,11 @@ func EvalQuery(ctx context.Context, dir, query string, input map[string]any, exp
 	if err != nil {
 		return EvalResult{}, err
 	}
+	return evalWith(ctx, c, inmem.NewFromObject(res.Documents), query, input, explain)
+}
+
+// evalWith evaluates a query on a compiled policy and its data.
+func evalWith(ctx context.Context, c *ast.Compiler, store storage.Store, query string, input map[string]any, explain Explain) (EvalResult, error) {
 	if _, err := ast.ParseBodyWithOpts(query, ast.ParserOptions{RegoVersion: ast.RegoV1}); err != nil {
 		return EvalResult{}, fmt.Errorf("query %q: %w", query, err)
 	}
@@ -270,7 +276,7 @@ func EvalQuery(ctx context.Context, dir, query string, input map[string]any, exp
 	opts := []func(*rego.Rego){
 		rego.Query(query),
 		rego.Compiler(c),
-		rego.Store(inmem.NewFromObject(res.Documents)),
+		rego.Store(store),
 		rego.Input(input),
 		rego.StrictBuiltinErrors(true),
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -63,6 +64,7 @@ func apiURL(listen string) string {
 type apiError struct {
 	Status  int
 	Message string
+	Body    []byte // the whole answer, for endpoints whose errors carry more
 }
 
 func (e *apiError) Error() string {
@@ -78,9 +80,29 @@ func (e *apiError) Error() string {
 
 // get fetches path and decodes the JSON answer into out.
 func (c *client) get(ctx context.Context, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.base+path, nil)
+	return c.do(ctx, http.MethodGet, path, nil, out)
+}
+
+// post sends body (JSON-encoded unless nil) and decodes the answer into out.
+func (c *client) post(ctx context.Context, path string, body, out any) error {
+	return c.do(ctx, http.MethodPost, path, body, out)
+}
+
+func (c *client) do(ctx context.Context, method, path string, body, out any) error {
+	var rd io.Reader
+	if body != nil {
+		raw, err := json.Marshal(body)
+		if err != nil {
+			return err
+		}
+		rd = bytes.NewReader(raw)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
 		return err
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.http.Do(req)
@@ -92,18 +114,18 @@ func (c *client) get(ctx context.Context, path string, out any) error {
 		return fmt.Errorf("cannot reach the node at %s: %w", c.base, err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return fmt.Errorf("read answer from %s: %w", c.base, err)
 	}
 	if resp.StatusCode/100 != 2 {
 		var e api.Error
-		if json.Unmarshal(body, &e) != nil || e.Error == "" {
-			e.Error = strings.TrimSpace(string(body))
+		if json.Unmarshal(answer, &e) != nil || e.Error == "" {
+			e.Error = strings.TrimSpace(string(answer))
 		}
-		return &apiError{Status: resp.StatusCode, Message: e.Error}
+		return &apiError{Status: resp.StatusCode, Message: e.Error, Body: answer}
 	}
-	if err := json.Unmarshal(body, out); err != nil {
+	if err := json.Unmarshal(answer, out); err != nil {
 		return fmt.Errorf("decode answer from %s%s: %w", c.base, path, err)
 	}
 	return nil

@@ -18,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/xborder/xborder"
 	"github.com/xborder/xborder/node"
 	"github.com/xborder/xborder/node/api"
 )
@@ -185,7 +186,7 @@ func initDemo(dir string) ([]*demoNode, *node.Genesis, error) {
 		cfg.Discovery.MDNS = false // a loopback federation has nothing to find on the LAN
 		cfg.Log.Format = "json"
 		d := filepath.Join(dir, m.name)
-		if _, err := node.Init(d, cfg); err != nil {
+		if _, err := node.Init(d, cfg, xborder.Policies()); err != nil {
 			return nil, nil, fmt.Errorf("init %s: %w", m.name, err)
 		}
 		card, err := node.IdentityCard(d, cfg)

@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/xborder/xborder"
 	"github.com/xborder/xborder/node"
 )
 
@@ -32,7 +33,7 @@ It refuses to overwrite an existing key: the federation knows the node by it.`,
 				cfg.Listen = listen
 			}
 			cfg.Advertise = advertise
-			id, err := node.Init(g.data, cfg)
+			id, err := node.Init(g.data, cfg, xborder.Policies())
 			if err != nil {
 				return err
 			}

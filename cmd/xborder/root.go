@@ -108,6 +108,7 @@ Global flags read environment variables when not given:
 		newStatusCmd(g),
 		newPeersCmd(g),
 		newTokenCmd(g),
+		newPolicyCmd(g),
 		newDemoCmd(g),
 		newVersionCmd(g),
 	)

@@ -23,7 +23,9 @@ func newRunCmd(g *globals) *cobra.Command {
 		Short: "Run the node in the foreground",
 		Long: `run starts the node and serves until SIGINT or SIGTERM, then shuts down
 gracefully within shutdown_timeout. On the first start, --genesis names the
-federation's genesis file, which is copied into the data dir.
+federation's genesis file, which is copied into the data dir. SIGHUP, like
+a change to a file of the policy directory, reloads the policies; an invalid
+policy is refused and the last good one stays active.
 
 Every configuration key can be overridden, in this order of precedence:
 flag > environment variable > config.yaml > default.
@@ -49,7 +51,10 @@ flag > environment variable > config.yaml > default.
 				}
 			}
 			log := newLogger(g.err, cfg.Log)
-			n, err := node.Open(g.data, cfg, node.WithLogger(log))
+			hup := make(chan os.Signal, 1)
+			signal.Notify(hup, syscall.SIGHUP)
+			defer signal.Stop(hup)
+			n, err := node.Open(g.data, cfg, node.WithLogger(log), node.WithReloadSignal(hup))
 			if err != nil {
 				return err
 			}

@@ -47,7 +47,16 @@ func statusFields(s api.Status) [][2]string {
 		{"peers", fmt.Sprintf("%d of %d other members connected", s.PeersConnected, s.Members-1)},
 		{"listening", strings.Join(s.ListenAddrs, " ")},
 		{"up", (time.Duration(s.UptimeS) * time.Second).String() + " (version " + s.Version + ")"},
+		{"policy", policyLine(s.Policy)},
 	}
+}
+
+func policyLine(p api.PolicyStatus) string {
+	line := fmt.Sprintf("bundle %.16s loaded %s", p.Hash, p.LoadedAt.Local().Format("2006-01-02 15:04:05"))
+	if p.LastError != "" {
+		line += "; last reload refused: " + p.LastError
+	}
+	return line
 }
 
 func newPeersCmd(g *globals) *cobra.Command {

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"flag"
 	"io"
 	"log/slog"
@@ -21,6 +22,8 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwt"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xborder/xborder/policy"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files")
@@ -56,6 +59,33 @@ func (fixedBackend) Readiness(context.Context) Readiness {
 	return Readiness{Ready: true, Checks: map[string]string{"host": "listening on 2 addresses"}}
 }
 
+// roleAuthorizer stands in for the API policy: operators may do anything,
+// every role may read status and peers.
+type roleAuthorizer struct{}
+
+func (roleAuthorizer) AllowAPI(_ context.Context, u User, method, path string) (bool, error) {
+	if u.Role == RoleOperator {
+		return true, nil
+	}
+	return method == http.MethodGet && (path == "/v1/status" || path == "/v1/peers"), nil
+}
+
+// fixedPolicies answers the policy endpoints from memory.
+type fixedPolicies struct{ reloadErr error }
+
+func (p fixedPolicies) PolicyInfo() policy.Info {
+	return policy.Info{Dir: "policies", Hash: strings.Repeat("cd", 32), LoadedAt: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC),
+		Files: []policy.File{{Path: "exchange.rego", SHA256: strings.Repeat("ef", 32), Size: 1234}}}
+}
+
+func (p fixedPolicies) ReloadPolicy(context.Context) (policy.Info, error) {
+	return p.PolicyInfo(), p.reloadErr
+}
+
+func (p fixedPolicies) EvalPolicy(_ context.Context, query string, input map[string]any, _ policy.Explain) (policy.EvalResult, error) {
+	return policy.EvalResult{Value: map[string]any{"query": query, "input": input}, Defined: true}, nil
+}
+
 type fixture struct {
 	key    ed25519.PrivateKey
 	server *Server
@@ -69,8 +99,13 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	s := NewServer(fixedBackend{}, &Verifier{Key: key.Public().(ed25519.PublicKey), NodeID: nodeID},
-		slog.New(slog.DiscardHandler), reg, reg)
+	s := NewServer(Deps{
+		Backend:  fixedBackend{},
+		Policies: fixedPolicies{reloadErr: errors.New("exchange.rego:3: rego_parse_error")},
+		Tokens:   &Verifier{Key: key.Public().(ed25519.PublicKey), NodeID: nodeID},
+		Authz:    roleAuthorizer{},
+		Log:      slog.New(slog.DiscardHandler), Registerer: reg, Gatherer: reg,
+	})
 	f := &fixture{key: key, server: s}
 	f.http = httptest.NewServer(s.Handler())
 	t.Cleanup(f.http.Close)
@@ -135,7 +170,7 @@ func TestTokenAuthentication(t *testing.T) {
 		}), 401, "signature"},
 		{"tampered payload", parts[0] + "." + parts[1] + "x." + parts[2], 401, ""},
 		{"expired", signRaw(t, f.key, func(b *jwt.Builder) *jwt.Builder {
-			return b.Issuer(nodeID).Audience([]string{nodeID}).Subject("alice").IssuedAt(now.Add(-2 * time.Hour)).Expiration(now.Add(-time.Hour)).Claim("role", RoleResearcher)
+			return b.Issuer(nodeID).Audience([]string{nodeID}).Subject("alice").IssuedAt(now.Add(-2*time.Hour)).Expiration(now.Add(-time.Hour)).Claim("role", RoleResearcher)
 		}), 401, "expired"},
 		{"issued for another node", signRaw(t, f.key, func(b *jwt.Builder) *jwt.Builder {
 			return b.Issuer(nodeID).Audience([]string{"12D3KooWother"}).Subject("alice").Expiration(now.Add(time.Hour)).Claim("role", RoleResearcher)
@@ -169,12 +204,12 @@ func TestTokenAuthentication(t *testing.T) {
 
 func TestRoleNotAllowedIsForbidden(t *testing.T) {
 	f := newFixture(t)
-	f.server.handle("GET /v1/operator-only", []string{RoleOperator}, func(w http.ResponseWriter, r *http.Request) {
+	f.server.handle("GET /v1/operator-only", true, func(w http.ResponseWriter, r *http.Request) {
 		u, _ := UserFrom(r.Context())
 		writeJSON(w, 200, u)
 	})
 	code, body := f.get(t, "/v1/operator-only", f.token(t, RoleResearcher, time.Hour))
-	if code != http.StatusForbidden || !strings.Contains(string(body), `role \"researcher\" may not call`) {
+	if code != http.StatusForbidden || !strings.Contains(string(body), `the researcher role may not call GET /v1/operator-only`) {
 		t.Fatalf("researcher: %d %s", code, body)
 	}
 	code, body = f.get(t, "/v1/operator-only", f.token(t, RoleOperator, time.Hour))
@@ -286,4 +321,51 @@ func FuzzVerify(f *testing.F) {
 			t.Fatalf("accepted a token without subject or role: %+v", u)
 		}
 	})
+}
+
+func (f *fixture) post(t *testing.T, path, token, body string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, f.http.URL+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+func TestPolicyEndpoints(t *testing.T) {
+	f := newFixture(t)
+	op := f.token(t, RoleOperator, time.Hour)
+	code, body := f.get(t, "/v1/policy", op)
+	if code != 200 || !strings.Contains(string(body), `"path": "exchange.rego"`) {
+		t.Fatalf("GET /v1/policy: %d %s", code, body)
+	}
+	code, body = f.post(t, "/v1/policy/reload", op, "")
+	if code != http.StatusUnprocessableEntity || !strings.Contains(string(body), "rego_parse_error; the last good policy stays active") ||
+		!strings.Contains(string(body), `"active"`) {
+		t.Fatalf("refused reload: %d %s", code, body)
+	}
+	code, body = f.post(t, "/v1/policy/eval", op, `{"query": "data.xborder.api.allow", "input": {"method": "GET"}}`)
+	if code != 200 || !strings.Contains(string(body), `"method": "GET"`) {
+		t.Fatalf("eval: %d %s", code, body)
+	}
+	for body, want := range map[string]string{
+		``:                                  "empty",
+		`{"query": "data.x", "input": [1]}`: "input must be a JSON object",
+		`{"query": "", "input": {}}`:        "query is empty",
+		`{"query": "data.x", "input": {}, "x": 1}`:                                  "unknown field",
+		`{"query": "data.x", "input": {}} {}`:                                       "more than one",
+		`{"query": "data.x", "input": {"a": "` + strings.Repeat("a", 2<<20) + `"}}`: "exceeds",
+	} {
+		code, out := f.post(t, "/v1/policy/eval", op, body)
+		if code/100 != 4 || !strings.Contains(string(out), want) {
+			t.Errorf("eval with %.40q: %d %s", body, code, out)
+		}
+	}
+	if code, _ := f.post(t, "/v1/policy/reload", f.token(t, RoleResearcher, time.Hour), ""); code != http.StatusForbidden {
+		t.Fatalf("researcher reload: %d", code)
+	}
 }

@@ -9,13 +9,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/xborder/xborder/policy"
 )
 
 // Backend is what the API serves; the node implements it.
@@ -30,6 +31,19 @@ type TokenVerifier interface {
 	Verify(token string) (User, error)
 }
 
+// Authorizer decides whether an authenticated user may call an endpoint
+// (the node asks data.xborder.api.allow).
+type Authorizer interface {
+	AllowAPI(ctx context.Context, u User, method, path string) (bool, error)
+}
+
+// Policies is the node's policy engine as the API exposes it.
+type Policies interface {
+	PolicyInfo() policy.Info
+	ReloadPolicy(ctx context.Context) (policy.Info, error)
+	EvalPolicy(ctx context.Context, query string, input map[string]any, explain policy.Explain) (policy.EvalResult, error)
+}
+
 //go:embed openapi.json
 var openAPI []byte
 
@@ -37,6 +51,8 @@ var openAPI []byte
 type Server struct {
 	backend  Backend
 	tokens   TokenVerifier
+	authz    Authorizer
+	policies Policies
 	log      *slog.Logger
 	mux      *http.ServeMux
 	http     *http.Server
@@ -44,17 +60,30 @@ type Server struct {
 	routes   []string // "METHOD /path", for the OpenAPI consistency test
 }
 
-// NewServer builds the API. reg receives the API's metrics; gatherer serves
-// /metrics (usually the same registry).
-func NewServer(b Backend, tokens TokenVerifier, log *slog.Logger, reg prometheus.Registerer, gatherer prometheus.Gatherer) *Server {
+// Deps are what the API serves and how it checks its callers.
+type Deps struct {
+	Backend  Backend
+	Policies Policies
+	Tokens   TokenVerifier
+	Authz    Authorizer
+	Log      *slog.Logger
+	// Registerer receives the API's metrics; Gatherer serves /metrics
+	// (usually the same registry).
+	Registerer prometheus.Registerer
+	Gatherer   prometheus.Gatherer
+}
+
+// NewServer builds the API.
+func NewServer(d Deps) *Server {
+	log := d.Log
 	s := &Server{
-		backend: b, tokens: tokens, log: log, mux: http.NewServeMux(),
+		backend: d.Backend, policies: d.Policies, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xborder_api_requests_total",
 			Help: "Local API requests, by route and HTTP status code.",
 		}, []string{"route", "code"}),
 	}
-	reg.MustRegister(s.requests)
+	d.Registerer.MustRegister(s.requests)
 	s.http = &http.Server{
 		Handler:           s.mux,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -63,10 +92,10 @@ func NewServer(b Backend, tokens TokenVerifier, log *slog.Logger, reg prometheus
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
 	}
 
-	s.handle("GET /healthz", nil, func(w http.ResponseWriter, r *http.Request) {
+	s.handle("GET /healthz", false, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	s.handle("GET /readyz", nil, func(w http.ResponseWriter, r *http.Request) {
+	s.handle("GET /readyz", false, func(w http.ResponseWriter, r *http.Request) {
 		rd := s.backend.Readiness(r.Context())
 		code := http.StatusOK
 		if !rd.Ready {
@@ -74,17 +103,18 @@ func NewServer(b Backend, tokens TokenVerifier, log *slog.Logger, reg prometheus
 		}
 		writeJSON(w, code, rd)
 	})
-	s.handle("GET /metrics", nil, promhttp.HandlerFor(gatherer, promhttp.HandlerOpts{}).ServeHTTP)
-	s.handle("GET /v1/openapi.json", nil, func(w http.ResponseWriter, r *http.Request) {
+	s.handle("GET /metrics", false, promhttp.HandlerFor(d.Gatherer, promhttp.HandlerOpts{}).ServeHTTP)
+	s.handle("GET /v1/openapi.json", false, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(openAPI)
 	})
-	s.handle("GET /v1/status", Roles, func(w http.ResponseWriter, r *http.Request) {
+	s.handle("GET /v1/status", true, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.backend.Status(r.Context()))
 	})
-	s.handle("GET /v1/peers", Roles, func(w http.ResponseWriter, r *http.Request) {
+	s.handle("GET /v1/peers", true, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.backend.Peers(r.Context()))
 	})
+	s.routePolicy()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.requests.WithLabelValues("unmatched", "404").Inc()
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))
@@ -92,23 +122,29 @@ func NewServer(b Backend, tokens TokenVerifier, log *slog.Logger, reg prometheus
 	return s
 }
 
-// handle registers a route. roles == nil means no token is needed;
-// otherwise the caller's token must carry one of the roles.
-func (s *Server) handle(pattern string, roles []string, h http.HandlerFunc) {
+// handle registers a route. With auth, the caller needs a valid token and
+// the API policy must allow its role to call the endpoint.
+func (s *Server) handle(pattern string, auth bool, h http.HandlerFunc) {
 	route := pattern[strings.IndexByte(pattern, ' ')+1:]
 	s.routes = append(s.routes, pattern)
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		rec := &statusRecorder{ResponseWriter: w, code: http.StatusOK}
 		defer func() { s.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc() }()
-		if roles != nil {
+		if auth {
 			u, err := s.authenticate(r)
 			if err != nil {
 				rec.Header().Set("WWW-Authenticate", `Bearer realm="xborder"`)
 				writeError(rec, http.StatusUnauthorized, err.Error())
 				return
 			}
-			if !slices.Contains(roles, u.Role) {
-				writeError(rec, http.StatusForbidden, fmt.Sprintf("role %q may not call %s", u.Role, pattern))
+			allowed, err := s.authz.AllowAPI(r.Context(), u, r.Method, r.URL.Path)
+			if err != nil {
+				s.log.Error("API policy failed; request denied", "err", err, "method", r.Method, "path", r.URL.Path)
+				writeError(rec, http.StatusForbidden, "the API policy could not decide, so the request is denied: "+err.Error())
+				return
+			}
+			if !allowed {
+				writeError(rec, http.StatusForbidden, fmt.Sprintf("the %s role may not call %s %s (policy data.xborder.api.allow)", u.Role, r.Method, r.URL.Path))
 				return
 			}
 			r = r.WithContext(withUser(r.Context(), u))

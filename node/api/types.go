@@ -5,19 +5,27 @@ import "time"
 // Status is the answer of GET /v1/status. Later capabilities (registry,
 // catalogue, policy, audit) add their own sections.
 type Status struct {
-	Name           string    `json:"name"`
-	PeerID         string    `json:"peer_id"`
-	Country        string    `json:"country"`
-	Org            string    `json:"org"`
-	Federation     string    `json:"federation"`
-	FederationID   string    `json:"federation_id"`
-	Version        string    `json:"version"`
-	Ready          bool      `json:"ready"`
-	PeersConnected int       `json:"peers_connected"`
-	Members        int       `json:"members"`
-	ListenAddrs    []string  `json:"listen_addrs"`
-	StartedAt      time.Time `json:"started_at"`
-	UptimeS        int64     `json:"uptime_s"`
+	Name           string       `json:"name"`
+	PeerID         string       `json:"peer_id"`
+	Country        string       `json:"country"`
+	Org            string       `json:"org"`
+	Federation     string       `json:"federation"`
+	FederationID   string       `json:"federation_id"`
+	Version        string       `json:"version"`
+	Ready          bool         `json:"ready"`
+	PeersConnected int          `json:"peers_connected"`
+	Members        int          `json:"members"`
+	ListenAddrs    []string     `json:"listen_addrs"`
+	StartedAt      time.Time    `json:"started_at"`
+	UptimeS        int64        `json:"uptime_s"`
+	Policy         PolicyStatus `json:"policy"`
+}
+
+// PolicyStatus is the active policy bundle in the node's status.
+type PolicyStatus struct {
+	Hash      string    `json:"hash"`
+	LoadedAt  time.Time `json:"loaded_at"`
+	LastError string    `json:"last_error,omitempty"`
 }
 
 // Peer is one federation member as this node sees it (GET /v1/peers).

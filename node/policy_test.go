@@ -1,0 +1,142 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/xborder/xborder/node/api"
+	"github.com/xborder/xborder/policy"
+)
+
+// call makes an API request to a node with a token of the given role.
+func call(t *testing.T, n *Node, role, method, path string) (int, []byte) {
+	t.Helper()
+	tok, err := api.IssueToken(n.id.Key, n.id.PeerID.String(), api.User{Subject: "tester", Role: role}, time.Hour, time.Now())
+	must(t, err)
+	req, _ := http.NewRequest(method, "http://"+n.APIAddr()+path, nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	must(t, err)
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, body
+}
+
+func TestAPIAuthorisationFollowsThePolicy(t *testing.T) {
+	f := newTestFed(t, "grand-est-ai", fiveCountries[:1], nil)
+	n := f.start(0)
+	cases := []struct {
+		role, method, path string
+		want               int
+	}{
+		{api.RoleResearcher, "GET", "/v1/status", 200},
+		{api.RoleAuditor, "GET", "/v1/peers", 200},
+		{api.RoleLegal, "GET", "/v1/policy", 200},
+		{api.RoleResearcher, "GET", "/v1/policy", 403},
+		{api.RoleResearcher, "POST", "/v1/policy/reload", 403},
+		{api.RoleAuditor, "POST", "/v1/policy/reload", 403},
+		{api.RoleLegal, "POST", "/v1/policy/reload", 200},
+		{api.RoleOperator, "POST", "/v1/policy/reload", 200},
+	}
+	for _, tc := range cases {
+		code, body := call(t, n, tc.role, tc.method, tc.path)
+		if code != tc.want {
+			t.Errorf("%s %s %s = %d, want %d: %s", tc.role, tc.method, tc.path, code, tc.want, body)
+		}
+	}
+	// Changing the API rule changes who may call what, without a restart.
+	apiRego := filepath.Join(n.cfg.PoliciesPath(n.dataDir), "api.rego")
+	original, err := os.ReadFile(apiRego)
+	must(t, err)
+	lockdown := "# During a lockdown only operators may call the API.\npackage xborder.api\n\ndefault allow := false\n\nallow if input.user.role == \"operator\"\n"
+	must(t, os.WriteFile(apiRego, []byte(lockdown), 0o644))
+	eventually(t, 20*time.Second, "the lockdown rule is in force", func() bool {
+		code, _ := call(t, n, api.RoleResearcher, "GET", "/v1/status")
+		return code == 403
+	})
+	if code, _ := call(t, n, api.RoleOperator, "GET", "/v1/status"); code != 200 {
+		t.Fatalf("operator during lockdown: %d", code)
+	}
+	must(t, os.WriteFile(apiRego, original, 0o644))
+	eventually(t, 20*time.Second, "the original rule is back", func() bool {
+		code, _ := call(t, n, api.RoleResearcher, "GET", "/v1/status")
+		return code == 200
+	})
+}
+
+func TestInvalidPolicyKeepsTheLastGoodOneAndStatusSaysWhy(t *testing.T) {
+	f := newTestFed(t, "grand-est-ai", fiveCountries[:1], nil)
+	n := f.start(0)
+	good := n.Status(context.Background()).Policy
+	if good.Hash == "" || good.LoadedAt.IsZero() {
+		t.Fatalf("status without policy: %+v", good)
+	}
+	exchange := filepath.Join(n.cfg.PoliciesPath(n.dataDir), "exchange.rego")
+	original, err := os.ReadFile(exchange)
+	must(t, err)
+	must(t, os.WriteFile(exchange, append(original, []byte("\ndecision := {\n")...), 0o644))
+	eventually(t, 20*time.Second, "the broken file is refused", func() bool {
+		return n.Status(context.Background()).Policy.LastError != ""
+	})
+	st := n.Status(context.Background()).Policy
+	if st.Hash != good.Hash || !strings.Contains(st.LastError, "exchange.rego") {
+		t.Fatalf("after a broken edit: %+v", st)
+	}
+	code, body := call(t, n, api.RoleOperator, "POST", "/v1/policy/reload")
+	var refused api.PolicyReloadError
+	if code != 422 || json.Unmarshal(body, &refused) != nil || refused.Active.Hash != good.Hash || !strings.Contains(refused.Error, "exchange.rego:") {
+		t.Fatalf("reload of a broken policy: %d %s", code, body)
+	}
+	// The node still decides with the last good bundle.
+	if code, _ := call(t, n, api.RoleResearcher, "GET", "/v1/peers"); code != 200 {
+		t.Fatalf("API authorisation lost with the broken policy: %d", code)
+	}
+	must(t, os.WriteFile(exchange, original, 0o644))
+	eventually(t, 20*time.Second, "the repaired file is loaded", func() bool {
+		return n.Status(context.Background()).Policy.LastError == ""
+	})
+}
+
+func TestReloadSignalReloadsPolicies(t *testing.T) {
+	f := newTestFed(t, "grand-est-ai", fiveCountries[:1], nil)
+	sig := make(chan os.Signal, 1)
+	n, err := Open(f.dirs[0], f.cfgs[0], WithLogger(testLogger(t, "fr")), WithReloadSignal(sig))
+	must(t, err)
+	must(t, n.Start(context.Background()))
+	defer n.Close()
+	before := n.policy.Info().LoadedAt
+	sig <- syscall.SIGHUP
+	eventually(t, 20*time.Second, "SIGHUP reloads", func() bool { return n.policy.Info().LoadedAt.After(before) })
+}
+
+func TestShippedExchangePolicyDecidesThroughTheNode(t *testing.T) {
+	f := newTestFed(t, "grand-est-ai", fiveCountries[:1], nil)
+	n := f.start(0)
+	in := policy.ExchangeInput{
+		Requester: policy.Requester{Node: policy.Node{Node: "de-bw", Country: "DE"}, Researcher: policy.Researcher{Sub: "alice", Role: "researcher"}},
+		Resource:  policy.Resource{Kind: "dataset", ID: "icu", Owner: "fr-grandest", Theme: "health", Classification: "sensitive", PersonalData: true},
+		Purpose:   "research",
+		Self:      policy.Node{Node: "fr-grandest", Country: "FR"},
+		Time:      time.Now(),
+	}
+	d, err := n.policy.Exchange(context.Background(), in)
+	must(t, err)
+	if d.Allow || len(d.Reasons) == 0 || len(d.Rules) != len(d.Reasons) || d.Bundle != n.policy.Info().Hash {
+		t.Fatalf("sensitive data without a project: %+v", d)
+	}
+	in.Project = &policy.Project{ID: "fr-de-oncology", Lead: "fr-grandest", Partners: []string{"fr-grandest", "de-bw"},
+		Datasets: []string{"fr-grandest/icu"}, EthicsRef: "CPP-2026-114", Status: "active", Themes: []string{"health"}}
+	d, err = n.policy.Exchange(context.Background(), in)
+	must(t, err)
+	if !d.Allow || len(d.Obligations) == 0 || d.MaxValidity > 30*24*time.Hour || d.MaxValidity <= 0 {
+		t.Fatalf("sensitive data within a project: %+v", d)
+	}
+}

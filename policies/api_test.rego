@@ -1,0 +1,147 @@
+# Tests of api.rego: who may call which endpoint of the local API.
+package xborder.api_test
+
+import data.xborder.api
+
+user(r) := {"sub": "someone@example.org", "role": r, "org": "Région Grand Est"}
+
+call(r, method, path) := d if {
+	d := api.decision with input as {"user": user(r), "method": method, "path": path}
+}
+
+may(r, method, path) if {
+	api.allow with input as {"user": user(r), "method": method, "path": path}
+}
+
+reasons(r, method, path) := s if {
+	s := api.reasons with input as {"user": user(r), "method": method, "path": path}
+}
+
+test_every_role_reads_status_and_peers if {
+	every r in ["operator", "researcher", "legal", "auditor"] {
+		may(r, "GET", "/v1/status")
+		may(r, "GET", "/v1/peers")
+	}
+	d := call("auditor", "GET", "/v1/peers")
+	d.rules == ["every_role"]
+	d.reasons == ["Every role may call GET /v1/peers."]
+	d.obligations == []
+	d.max_validity_s == 0
+}
+
+test_operator_calls_everything if {
+	may("operator", "POST", "/v1/policy/reload")
+	may("operator", "DELETE", "/v1/tokens/abc")
+	may("operator", "GET", "/v1/audit/verify")
+	d := call("operator", "POST", "/v1/policy/reload")
+	d.rules == ["operator"]
+	d.reasons == ["The operator role may call every endpoint, including POST /v1/policy/reload."]
+	reasons("operator", "POST", "/v1/policy/reload") == set()
+}
+
+test_researcher_permissions if {
+	may("researcher", "GET", "/v1/catalogue")
+	may("researcher", "GET", "/v1/catalogue/fr-grandest/icu-admissions-2025")
+	may("researcher", "GET", "/v1/projects")
+	may("researcher", "GET", "/v1/projects/fr-de-oncology")
+	may("researcher", "GET", "/v1/agreements/agr-1")
+	may("researcher", "GET", "/v1/grants")
+	may("researcher", "POST", "/v1/requests")
+	may("researcher", "POST", "/v1/fetch")
+	may("researcher", "get", "/v1/catalogue")
+	d := call("researcher", "POST", "/v1/requests")
+	d.rules == ["researcher_role"]
+	d.reasons == ["The researcher role may call POST /v1/requests."]
+}
+
+test_researcher_refusals if {
+	not may("researcher", "POST", "/v1/policy/reload")
+	reasons("researcher", "POST", "/v1/policy/reload") == {"The researcher role may not call POST /v1/policy/reload."}
+	d := call("researcher", "POST", "/v1/policy/reload")
+	d.allow == false
+	d.rules == ["not_permitted"]
+	d.reasons == ["The researcher role may not call POST /v1/policy/reload."]
+	not may("researcher", "GET", "/v1/audit")
+	not may("researcher", "GET", "/v1/policy")
+	not may("researcher", "POST", "/v1/catalogue")
+	not may("researcher", "GET", "/v1/grants/g-1")
+	not may("researcher", "GET", "/v1/catalogues")
+	not may("researcher", "DELETE", "/v1/projects/fr-de-oncology")
+}
+
+test_legal_permissions if {
+	may("legal", "GET", "/v1/policy")
+	may("legal", "GET", "/v1/policy/files/exchange.rego")
+	may("legal", "POST", "/v1/policy/reload")
+	may("legal", "POST", "/v1/policy/eval")
+	may("legal", "GET", "/v1/projects")
+	may("legal", "GET", "/v1/agreements/agr-1")
+	d := call("legal", "POST", "/v1/policy/reload")
+	d.rules == ["legal_role"]
+	d.reasons == ["The legal role may call POST /v1/policy/reload."]
+}
+
+test_legal_refusals if {
+	not may("legal", "POST", "/v1/policy")
+	not may("legal", "GET", "/v1/catalogue")
+	not may("legal", "POST", "/v1/requests")
+	not may("legal", "GET", "/v1/audit")
+	not may("legal", "GET", "/v1/grants")
+	reasons("legal", "POST", "/v1/requests") == {"The legal role may not call POST /v1/requests."}
+}
+
+test_auditor_permissions if {
+	may("auditor", "GET", "/v1/audit")
+	may("auditor", "GET", "/v1/audit/verify")
+	may("auditor", "GET", "/v1/projects/fr-de-oncology")
+	may("auditor", "GET", "/v1/agreements")
+	may("auditor", "GET", "/v1/grants")
+	may("auditor", "HEAD", "/v1/audit")
+	call("auditor", "GET", "/v1/audit/verify").rules == ["auditor_role"]
+}
+
+test_auditor_refusals if {
+	not may("auditor", "POST", "/v1/audit")
+	not may("auditor", "POST", "/v1/policy/reload")
+	not may("auditor", "GET", "/v1/catalogue")
+	not may("auditor", "POST", "/v1/fetch")
+	reasons("auditor", "POST", "/v1/fetch") == {"The auditor role may not call POST /v1/fetch."}
+}
+
+test_path_traversal_refused if {
+	not may("researcher", "POST", "/v1/policy/../requests/../policy/reload")
+	not may("researcher", "GET", "/v1/catalogue/../policy")
+	not may("researcher", "GET", "/v1/catalogue/./x")
+	not may("researcher", "GET", "/v1//catalogue")
+	not may("researcher", "GET", "v1/catalogue")
+	d := call("researcher", "GET", "/v1/catalogue/../audit")
+	d.rules == ["not_permitted", "path_not_canonical"]
+	d.reasons == [
+		"The researcher role may not call GET /v1/catalogue/../audit.",
+		`The path "/v1/catalogue/../audit" is not in canonical form (it must start with / and have no empty, . or .. segments).`,
+	]
+}
+
+test_unknown_role_refused if {
+	not may("admin", "GET", "/v1/status")
+	d := call("admin", "GET", "/v1/status")
+	d.rules == ["unknown_role"]
+	d.reasons == [`The role "admin" is none of operator, researcher, legal and auditor, so it may call no endpoint.`]
+}
+
+test_missing_user_refused if {
+	d := api.decision with input as {"method": "GET", "path": "/v1/status"}
+	d.allow == false
+	d.rules == ["unknown_role"]
+	why := api.reasons with input as {"method": "GET", "path": "/v1/status"}
+	why == {`The role "" is none of operator, researcher, legal and auditor, so it may call no endpoint.`}
+}
+
+test_empty_input_refused if {
+	not api.allow with input as {}
+}
+
+test_non_string_method_refused if {
+	d := call("researcher", 5, "/v1/status")
+	d.reasons == ["The researcher role may not call  /v1/status."]
+}

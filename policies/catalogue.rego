@@ -1,0 +1,94 @@
+# Catalogue policy: may a partner see this entry of our catalogue?
+#
+# Asked by the node that serves its catalogue, once per entry and partner:
+#   data.xborder.catalogue.visible   (true or false)
+#   data.xborder.catalogue.reasons   (why an entry is hidden, in sentences)
+#   data.xborder.catalogue.decision  (the same, in the common decision shape)
+#
+# Seeing an entry shows its metadata only (title, description, theme, owner,
+# classification); whether the data itself may be shared is decided
+# separately by exchange.rego for each request.
+#
+# Open, restricted and sensitive entries are visible to every member, so that
+# researchers can find them and ask. Confidential entries are visible only to
+# their owner and to the partners the owner named. An entry without a known
+# classification is hidden until its owner classifies it.
+package xborder.catalogue
+
+default visible := false
+
+# Visible when a rule shows the entry and no rule hides it.
+visible if {
+	count(shown) > 0
+	count(hidden) == 0
+}
+
+# Why the entry is hidden, as sentences.
+reasons := {h.reason | some h in hidden}
+
+# The common decision shape, for `xborder policy eval` and the audit log.
+decision := {
+	"allow": visible,
+	"reasons": [r | some [_, r] in fired],
+	"rules": [n | some [n, _] in fired],
+	"obligations": [],
+	"max_validity_s": 0,
+}
+
+fired := sort([[h.rule, h.reason] | some h in hidden]) if {
+	count(hidden) > 0
+} else := sort([[s.rule, s.reason] | some s in shown]) if {
+	count(shown) > 0
+} else := [["no_rule_shows", "No rule of this node's policy shows this entry to your node, so it is hidden."]]
+
+entry := input.entry if {
+	is_object(input.entry)
+} else := {}
+
+requester_node := object.get(input, ["requester", "node"], "")
+
+entry_ref := sprintf("%v/%v", [object.get(entry, "owner", ""), object.get(entry, "id", "")])
+
+classification := object.get(entry, "classification", "")
+
+owner_or_named_partner if requester_node == entry.owner
+
+owner_or_named_partner if requester_node in entry.partners
+
+# Metadata of open, restricted and sensitive entries are public within the
+# federation: finding data is not getting it (the data itself is protected
+# by exchange.rego; catalogue metadata holds no personal data).
+shown contains {
+	"rule": "metadata_visible",
+	"reason": sprintf("The entry %s is %v; its metadata is visible to every member, and access to the data is decided for each request.", [entry_ref, classification]),
+} if {
+	classification in {"open", "restricted", "sensitive"}
+}
+
+# Confidential entries: even their existence is shared only with the
+# partners the owner named (trade secrets, Directive (EU) 2016/943, and
+# confidentiality agreed with data providers).
+shown contains {
+	"rule": "confidential_named_partner",
+	"reason": sprintf("The entry %s is confidential and visible to your node because the owner named it.", [entry_ref]),
+} if {
+	classification == "confidential"
+	requester_node != ""
+	owner_or_named_partner
+}
+
+hidden contains {
+	"rule": "confidential_not_named",
+	"reason": sprintf("The entry %s is confidential; its owner shows it only to the partners it named, and your node %v is not one of them.", [entry_ref, requester_node]),
+} if {
+	classification == "confidential"
+	not owner_or_named_partner
+}
+
+# Without a known classification we cannot tell what the entry reveals.
+hidden contains {
+	"rule": "unknown_classification",
+	"reason": sprintf("The entry %s has the classification %v, which is none of open, restricted, sensitive or confidential; it is hidden until its owner classifies it.", [entry_ref, json.marshal(classification)]),
+} if {
+	not classification in {"open", "restricted", "sensitive", "confidential"}
+}

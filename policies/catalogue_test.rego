@@ -1,0 +1,102 @@
+# Tests of catalogue.rego with the five partner regions.
+package xborder.catalogue_test
+
+import data.xborder.catalogue
+
+de := {"node": "de-bw", "country": "DE", "org": "Land Baden-Württemberg"}
+
+lu := {"node": "lu-luxembourg", "country": "LU", "org": "Grand-Duché de Luxembourg"}
+
+fr := {"node": "fr-grandest", "country": "FR", "org": "Région Grand Est"}
+
+icu := {
+	"id": "icu-admissions-2025",
+	"owner": "fr-grandest",
+	"kind": "dataset",
+	"classification": "sensitive",
+	"theme": "health",
+	"partners": [],
+}
+
+# A confidential industrial dataset that Grand Est shares with Baden-Württemberg only.
+battery := {
+	"id": "battery-line-telemetry",
+	"owner": "fr-grandest",
+	"kind": "dataset",
+	"classification": "confidential",
+	"theme": "industry",
+	"partners": ["de-bw"],
+}
+
+view(requester, e) := {"visible": v, "reasons": r, "decision": d} if {
+	v := catalogue.visible with input as {"requester": requester, "entry": e}
+	r := catalogue.reasons with input as {"requester": requester, "entry": e}
+	d := catalogue.decision with input as {"requester": requester, "entry": e}
+}
+
+test_open_restricted_sensitive_visible_to_every_member if {
+	every c in ["open", "restricted", "sensitive"] {
+		view(lu, object.union(icu, {"classification": c})).visible == true
+	}
+}
+
+test_sensitive_visible_reason if {
+	v := view(lu, icu)
+	v.reasons == set()
+	v.decision.allow == true
+	v.decision.rules == ["metadata_visible"]
+	v.decision.reasons == ["The entry fr-grandest/icu-admissions-2025 is sensitive; its metadata is visible to every member, and access to the data is decided for each request."]
+}
+
+test_confidential_visible_to_named_partner if {
+	v := view(de, battery)
+	v.visible == true
+	v.decision.rules == ["confidential_named_partner"]
+	v.decision.reasons == ["The entry fr-grandest/battery-line-telemetry is confidential and visible to your node because the owner named it."]
+}
+
+test_confidential_visible_to_owner if {
+	view(fr, battery).visible == true
+}
+
+test_confidential_hidden_from_other_members if {
+	v := view(lu, battery)
+	v.visible == false
+	v.reasons == {"The entry fr-grandest/battery-line-telemetry is confidential; its owner shows it only to the partners it named, and your node lu-luxembourg is not one of them."}
+	v.decision.rules == ["confidential_not_named"]
+	v.decision.obligations == []
+	v.decision.max_validity_s == 0
+}
+
+test_confidential_without_partners_hidden if {
+	view(de, object.union(battery, {"partners": []})).visible == false
+	view(de, object.remove(battery, ["partners"])).visible == false
+}
+
+test_unknown_classification_hidden if {
+	v := view(de, object.union(icu, {"classification": "secret"}))
+	v.visible == false
+	v.reasons == {`The entry fr-grandest/icu-admissions-2025 has the classification "secret", which is none of open, restricted, sensitive or confidential; it is hidden until its owner classifies it.`}
+	v.decision.rules == ["unknown_classification"]
+}
+
+test_nothing_shown_without_requester if {
+	v := view({}, battery)
+	v.visible == false
+	v.decision.rules == ["confidential_not_named"]
+}
+
+test_default_hidden_when_no_rule_shows if {
+	d := catalogue.decision with input as {"requester": {"node": ""}, "entry": battery}
+		with catalogue.hidden as set()
+	d.allow == false
+	d.rules == ["no_rule_shows"]
+	d.reasons == ["No rule of this node's policy shows this entry to your node, so it is hidden."]
+}
+
+test_missing_entry_hidden if {
+	v := view(de, null)
+	v.visible == false
+	v.decision.rules == ["unknown_classification"]
+	v.reasons == {`The entry / has the classification "", which is none of open, restricted, sensitive or confidential; it is hidden until its owner classifies it.`}
+}

@@ -1,0 +1,615 @@
+# Exchange policy: may this node share one of its datasets or models with a
+# partner node that asks for it?
+#
+# Asked by the node that owns the resource, once per request:
+#   data.xborder.exchange.decision
+#
+# The answer is {allow, reasons, rules, obligations, max_validity_s}. Nothing
+# is shared unless a rule below grants it and no rule below refuses it. When
+# the request is refused, every refusal that applies is listed, each with the
+# name of the rule that fired, so the researcher can fix all of them at once.
+#
+# In short:
+#   - open data without personal data: any member, any stated purpose, 90 days;
+#   - restricted data: a purpose from the federation's vocabulary, 60 days;
+#   - sensitive data and personal health data (GDPR art. 9): an active joint
+#     project with ethics approval, a purpose from the vocabulary (a
+#     research-like one for health data), a recipient where EU data protection
+#     applies or is recognised as adequate; pseudonymised use only, 30 days;
+#   - confidential data: as sensitive data, and only for the partners the
+#     owner named;
+#   - models: in addition, an active model-sharing agreement in force.
+#
+# Reference data: data.data.purposes (policies/data/purposes.json) and
+# data.data.jurisdictions (policies/data/jurisdictions.json).
+package xborder.exchange
+
+purposes := data.data.purposes
+
+jurisdictions := data.data.jurisdictions
+
+day_s := 86400
+
+# ---------------------------------------------------------------------------
+# The decision, assembled from the rules below.
+# ---------------------------------------------------------------------------
+
+default allow := false
+
+# Allowed when at least one rule grants and no rule refuses.
+allow if {
+	count(grants) > 0
+	count(deny) == 0
+}
+
+decision := {
+	"allow": allow,
+	"reasons": [r | some [_, r] in fired],
+	"rules": [n | some [n, _] in fired],
+	"obligations": obligations,
+	"max_validity_s": max_validity_s,
+}
+
+# The rules that explain the decision, sorted by rule name: the refusals when
+# refused, otherwise the grants.
+fired := sort([[d.rule, d.reason] | some d in deny]) if {
+	count(deny) > 0
+} else := sort([[g.rule, g.reason] | some g in grants]) if {
+	count(grants) > 0
+} else := [["no_rule_allows", "No rule of this node's policy allows this request, so it is refused."]]
+
+obligations := sort(obligation_set) if {
+	allow
+} else := []
+
+max_validity_s := min(limits) if {
+	allow
+} else := 0
+
+# ---------------------------------------------------------------------------
+# Facts about the request, with safe defaults for missing fields.
+# ---------------------------------------------------------------------------
+
+text(x) := x if {
+	is_string(x)
+} else := ""
+
+resource := input.resource if {
+	is_object(input.resource)
+} else := {}
+
+owner := text(object.get(resource, "owner", ""))
+
+resource_ref := concat("/", [owner, text(object.get(resource, "id", ""))])
+
+kind := text(object.get(resource, "kind", ""))
+
+# "dataset" or "model", for the sentences.
+noun := kind if {
+	kind in {"dataset", "model"}
+} else := "resource"
+
+classification := text(object.get(resource, "classification", ""))
+
+personal_data if resource.personal_data == true
+
+requester_node := text(object.get(input, ["requester", "node"], ""))
+
+requester_country := upper(text(object.get(input, ["requester", "country"], "")))
+
+purpose := text(object.get(input, "purpose", ""))
+
+has_project if is_object(input.project)
+
+project := input.project if {
+	has_project
+} else := {}
+
+project_id := text(object.get(project, "id", ""))
+
+# "Germany (DE)"; just the code for a country the lists do not name.
+country_label(cc) := sprintf("%s (%s)", [jurisdictions.eu[cc].name, cc]) if {
+	jurisdictions.eu[cc]
+} else := sprintf("%s (%s)", [jurisdictions.eea[cc].name, cc]) if {
+	jurisdictions.eea[cc]
+} else := sprintf("%s (%s)", [jurisdictions.adequacy[cc].name, cc]) if {
+	jurisdictions.adequacy[cc]
+} else := cc
+
+vocabulary := concat(", ", sort(object.keys(purposes)))
+
+# ---------------------------------------------------------------------------
+# How the resource is handled.
+# ---------------------------------------------------------------------------
+
+# Personal data about health are a special category of personal data
+# (GDPR art. 9(1)), whatever classification the owner gave them.
+personal_health if {
+	personal_data
+	resource.theme == "health"
+}
+
+# Sensitive and confidential data, and personal health data, get the
+# strictest handling.
+special if classification in {"sensitive", "confidential"}
+
+special if personal_health
+
+# Personal data are never open data: a dataset marked open that holds
+# personal data is handled as restricted data (GDPR art. 5(1)(b) and 6:
+# personal data are processed only for specified purposes, on a legal basis).
+open_with_personal_data if {
+	classification == "open"
+	personal_data
+	not personal_health
+}
+
+handling := "special" if {
+	special
+} else := "restricted" if {
+	classification == "restricted"
+} else := "restricted" if {
+	open_with_personal_data
+} else := "open" if {
+	classification == "open"
+}
+
+# ---------------------------------------------------------------------------
+# Conditions, stated positively; each refusal below is the negation of one.
+# ---------------------------------------------------------------------------
+
+cross_border if {
+	requester_node != ""
+	requester_node != owner
+}
+
+purpose_stated if trim_space(purpose) != ""
+
+purpose_known if purposes[purpose]
+
+purpose_research_like if purposes[purpose].research == true
+
+# A joint project is needed for sensitive, confidential and personal health
+# data, and whenever the owner marked the resource as project-only.
+project_needed if special
+
+project_needed if resource.requires_project == true
+
+project_active if project.status == "active"
+
+project_lists_resource if resource_ref in project.datasets
+
+project_lists_requester if requester_node in project.partners
+
+project_ok if {
+	project_active
+	project_lists_resource
+	project_lists_requester
+}
+
+ethics_ref := trim_space(text(object.get(project, "ethics_ref", "")))
+
+ethics_ok if ethics_ref != ""
+
+# Where the GDPR applies: the EU and the EEA.
+requester_in_eu_eea if jurisdictions.eu[requester_country]
+
+requester_in_eu_eea if jurisdictions.eea[requester_country]
+
+# Where the EU recognises the protection as adequate (GDPR art. 45).
+requester_adequate if jurisdictions.adequacy[requester_country]
+
+transfer_ok if requester_in_eu_eea
+
+transfer_ok if requester_adequate
+
+# Transfer rules apply to personal data and to all specially handled data.
+transfer_rules_apply if personal_data
+
+transfer_rules_apply if special
+
+confidential_partner if requester_node in resource.partners
+
+# ---------------------------------------------------------------------------
+# Models: the model-sharing agreement.
+# ---------------------------------------------------------------------------
+
+is_model if kind == "model"
+
+now_ns := time.parse_rfc3339_ns(input.time)
+
+agreement_in_force(a) if {
+	time.parse_rfc3339_ns(a.valid_from) <= now_ns
+	now_ns < time.parse_rfc3339_ns(a.valid_until)
+}
+
+agreement_parties_ok(a) if {
+	owner in a.parties
+	requester_node in a.parties
+}
+
+agreement_covers_purpose(a) if purpose in a.purposes
+
+agreement_ok(a) if {
+	a.status == "active"
+	agreement_in_force(a)
+	a.model == resource_ref
+	agreement_parties_ok(a)
+	agreement_covers_purpose(a)
+}
+
+valid_agreements contains a if {
+	is_model
+	some a in input.agreements
+	agreement_ok(a)
+}
+
+# When several agreements qualify, the one that runs longest is used.
+ranked_agreements := sort([[0 - time.parse_rfc3339_ns(a.valid_until), a.id] |
+	some a in valid_agreements
+])
+
+chosen_agreement_id := ranked_agreements[0][1]
+
+chosen_agreement_until_ns := 0 - ranked_agreements[0][0]
+
+chosen_agreement_until := [a.valid_until |
+	some a in valid_agreements
+	a.id == chosen_agreement_id
+][0]
+
+# ---------------------------------------------------------------------------
+# Refusals. Each names its rule and says, in a sentence, what is missing.
+# ---------------------------------------------------------------------------
+
+# Not a cross-border exchange: a node serves its own data locally and needs
+# no grant from itself.
+deny contains {
+	"rule": "own_resource",
+	"reason": sprintf("Your node %s owns %s; a node uses its own data locally, so there is no cross-border exchange to grant.", [owner, resource_ref]),
+} if {
+	requester_node != ""
+	requester_node == owner
+}
+
+# Only datasets and models are exchanged.
+deny contains {
+	"rule": "unknown_kind",
+	"reason": sprintf("%s is of kind %q; only datasets and models can be requested.", [resource_ref, kind]),
+} if {
+	not kind in {"dataset", "model"}
+}
+
+# Every resource must carry one of the four classifications; without one we
+# cannot tell which protection applies, so we refuse.
+deny contains {
+	"rule": "unknown_classification",
+	"reason": sprintf("%s has the classification %q, which is none of open, restricted, sensitive or confidential; the owner must classify it before it can be shared.", [resource_ref, classification]),
+} if {
+	not classification in {"open", "restricted", "sensitive", "confidential"}
+}
+
+# Purpose limitation (GDPR art. 5(1)(b)): every request states its purpose.
+deny contains {
+	"rule": "purpose_missing",
+	"reason": sprintf("The request states no purpose; say what the %s will be used for.", [noun]),
+} if {
+	not purpose_stated
+}
+
+# Restricted, sensitive, confidential and personal data are shared only for a
+# purpose from the federation's vocabulary (policies/data/purposes.json).
+deny contains {
+	"rule": "unknown_purpose",
+	"reason": sprintf("The purpose %q is not in the federation's purpose vocabulary (%s); %s is shared only for one of those.", [purpose, vocabulary, resource_ref]),
+} if {
+	handling in {"restricted", "special"}
+	purpose_stated
+	not purpose_known
+}
+
+# Personal health data may be processed only for scientific research,
+# statistics or public health (GDPR art. 9(2)(i) and (j), with the
+# safeguards of art. 89).
+deny contains {
+	"rule": "health_data_research_only",
+	"reason": sprintf("%s holds personal health data (GDPR art. 9), which are shared only for research, statistics or public health (GDPR art. 89); the purpose %q is not one of those.", [resource_ref, purpose]),
+} if {
+	personal_health
+	purpose_known
+	not purpose_research_like
+}
+
+# The joint-project requirement: named after why it applies.
+project_rule := "sensitive_requires_project" if {
+	special
+} else := "owner_requires_project"
+
+project_requirement := sprintf("%s is sensitive, confidential or personal health data and is shared only within an active joint project of the federation registry", [resource_ref]) if {
+	special
+} else := sprintf("The owner shares %s only within an active joint project of the federation registry", [resource_ref])
+
+# Sensitive, confidential and personal health data, and resources the owner
+# marked project-only, are shared only within a registered joint project.
+deny contains {
+	"rule": project_rule,
+	"reason": sprintf("%s; the request names no project, or one the registry does not know.", [project_requirement]),
+} if {
+	project_needed
+	not has_project
+}
+
+# The project must be running.
+deny contains {
+	"rule": "project_not_active",
+	"reason": sprintf("Project %s is %s, not active; %s is shared only within an active project.", [project_id, text(object.get(project, "status", "")), resource_ref]),
+} if {
+	project_needed
+	has_project
+	not project_active
+}
+
+# The project must list the resource: the owner attached it to the project.
+deny contains {
+	"rule": "dataset_not_in_project",
+	"reason": sprintf("Project %s does not list %s; its owner must attach it to the project first.", [project_id, resource_ref]),
+} if {
+	project_needed
+	has_project
+	not project_lists_resource
+}
+
+# The requester must be a partner of the project.
+deny contains {
+	"rule": "requester_not_in_project",
+	"reason": sprintf("Your node %s is not a partner of project %s; only the project's partners receive its data.", [requester_node, project_id]),
+} if {
+	project_needed
+	has_project
+	not project_lists_requester
+}
+
+# Research on special-category data needs an ethics approval (GDPR art. 9(2)(j)
+# and art. 89 safeguards; national research law, e.g. the French CPP).
+deny contains {
+	"rule": "ethics_approval_missing",
+	"reason": sprintf("Project %s has no ethics approval reference; sensitive and personal health data are shared only with an ethics approval.", [project_id]),
+} if {
+	special
+	has_project
+	not ethics_ok
+}
+
+# Transfers of personal data out of the EU/EEA need an adequacy decision
+# (GDPR art. 44 and 45); the federation applies the same rule to sensitive
+# and confidential data.
+deny contains {
+	"rule": "transfer_not_adequate",
+	"reason": sprintf("Your node is in %s, which is neither in the EU/EEA nor covered by an EU adequacy decision (GDPR art. 45); %s may not be transferred there.", [country_label(requester_country), resource_ref]),
+} if {
+	transfer_rules_apply
+	not transfer_ok
+}
+
+# Confidential data go only to the partners the owner named.
+deny contains {
+	"rule": "confidential_not_partner",
+	"reason": sprintf("%s is confidential and shared only with the partners its owner named; your node %s is not one of them.", [resource_ref, requester_node]),
+} if {
+	classification == "confidential"
+	not confidential_partner
+}
+
+# Models are shared only under a model-sharing agreement signed by the owner
+# and the requester and committed to the registry (contract law; for models
+# trained on personal data, GDPR art. 28 and 46 terms live in the agreement).
+deny contains {
+	"rule": "model_requires_agreement",
+	"reason": sprintf("The model %s is shared only under an active model-sharing agreement in force now that names %s and your node %s as parties and covers the purpose %q; no agreement in the registry does.", [resource_ref, owner, requester_node, purpose]),
+} if {
+	is_model
+	count(valid_agreements) == 0
+}
+
+# Why each agreement in the registry does not qualify (only when none does).
+agreement_problem contains {
+	"rule": "agreement_not_active",
+	"reason": sprintf("Agreement %s has the status %q, not active.", [a.id, a.status]),
+} if {
+	some a in input.agreements
+	a.status != "active"
+}
+
+agreement_problem contains {
+	"rule": "agreement_not_in_force",
+	"reason": sprintf("Agreement %s is not in force now: it runs from %s until %s.", [a.id, a.valid_from, a.valid_until]),
+} if {
+	some a in input.agreements
+	not agreement_in_force(a)
+}
+
+agreement_problem contains {
+	"rule": "agreement_other_model",
+	"reason": sprintf("Agreement %s covers the model %s, not %s.", [a.id, a.model, resource_ref]),
+} if {
+	some a in input.agreements
+	a.model != resource_ref
+}
+
+agreement_problem contains {
+	"rule": "agreement_parties",
+	"reason": sprintf("Agreement %s does not name both %s and your node %s as parties.", [a.id, owner, requester_node]),
+} if {
+	some a in input.agreements
+	not agreement_parties_ok(a)
+}
+
+agreement_problem contains {
+	"rule": "agreement_purpose",
+	"reason": sprintf("Agreement %s does not cover the purpose %q.", [a.id, purpose]),
+} if {
+	some a in input.agreements
+	not agreement_covers_purpose(a)
+}
+
+deny contains p if {
+	is_model
+	count(valid_agreements) == 0
+	some p in agreement_problem
+}
+
+# ---------------------------------------------------------------------------
+# Grants: why the request is allowed, sentence by sentence.
+# ---------------------------------------------------------------------------
+
+# Open data without personal data: shared with any member for any stated
+# purpose (EU Open Data Directive 2019/1024 spirit; no GDPR constraint).
+grants contains {
+	"rule": "open_data",
+	"reason": sprintf("%s is open data without personal data; any member may use it for the stated purpose %q.", [resource_ref, purpose]),
+} if {
+	handling == "open"
+	cross_border
+	purpose_stated
+}
+
+# Restricted data: for a purpose of the vocabulary.
+grants contains {
+	"rule": "restricted_data",
+	"reason": sprintf("%s is restricted data, shared for %q, a purpose in the federation's vocabulary.", [resource_ref, purpose]),
+} if {
+	handling == "restricted"
+	cross_border
+	purpose_known
+}
+
+# Explains why data marked open are handled as restricted.
+grants contains {
+	"rule": "personal_data_not_open",
+	"reason": sprintf("%s is marked open but holds personal data; personal data are never open data, so the rules for restricted data apply.", [resource_ref]),
+} if {
+	open_with_personal_data
+	cross_border
+	purpose_known
+}
+
+# Sensitive data within an approved project.
+grants contains {
+	"rule": "sensitive_data",
+	"reason": sprintf("%s is %s data, shared for %q within the active joint project %s, which has the ethics approval %s.", [resource_ref, classification, purpose, project_id, ethics_ref]),
+} if {
+	classification in {"sensitive", "confidential"}
+	cross_border
+	purpose_known
+	project_ok
+	ethics_ok
+}
+
+# Personal health data (GDPR art. 9): research-like purpose, approved project.
+grants contains {
+	"rule": "health_data_research",
+	"reason": sprintf("%s holds personal health data (GDPR art. 9); it is shared for %q, a research-like purpose (GDPR art. 9(2)(j) and 89), within the active joint project %s, which has the ethics approval %s.", [resource_ref, purpose, project_id, ethics_ref]),
+} if {
+	personal_health
+	cross_border
+	purpose_research_like
+	project_ok
+	ethics_ok
+}
+
+# Restricted data the owner marked project-only, within its project.
+grants contains {
+	"rule": "within_project",
+	"reason": sprintf("The request is made within the active joint project %s, which lists %s and your node %s as a partner.", [project_id, resource_ref, requester_node]),
+} if {
+	not special
+	project_needed
+	cross_border
+	project_ok
+}
+
+# The recipient is where the GDPR applies.
+grants contains {
+	"rule": "transfer_eu_eea",
+	"reason": sprintf("Your node is in %s, where the GDPR applies (EU/EEA).", [country_label(requester_country)]),
+} if {
+	transfer_rules_apply
+	cross_border
+	requester_in_eu_eea
+}
+
+# The recipient is in a country with an EU adequacy decision (GDPR art. 45).
+grants contains {
+	"rule": "transfer_adequate",
+	"reason": sprintf("Your node is in %s, which the EU recognises as giving adequate protection to personal data (GDPR art. 45, %s).", [country_label(requester_country), jurisdictions.adequacy[requester_country].decision]),
+} if {
+	transfer_rules_apply
+	cross_border
+	requester_adequate
+}
+
+# Confidential data: the requester is a partner the owner named.
+grants contains {
+	"rule": "confidential_partner",
+	"reason": sprintf("%s is confidential and its owner named your node %s among the partners who may receive it.", [resource_ref, requester_node]),
+} if {
+	classification == "confidential"
+	cross_border
+	confidential_partner
+}
+
+# The model is covered by a model-sharing agreement.
+grants contains {
+	"rule": "model_agreement",
+	"reason": sprintf("The model is shared under agreement %s, in force until %s, which names %s and your node %s as parties and covers the purpose %q.", [chosen_agreement_id, chosen_agreement_until, owner, requester_node, purpose]),
+} if {
+	cross_border
+	count(valid_agreements) > 0
+}
+
+# ---------------------------------------------------------------------------
+# Obligations attached to a grant.
+# ---------------------------------------------------------------------------
+
+# Special-category and sensitive data: data minimisation and storage
+# limitation (GDPR art. 5(1)(c) and (e), art. 89(1) pseudonymisation).
+obligation_set contains o if {
+	special
+	some o in [
+		"Use the data only in pseudonymised form.",
+		"Do not attempt to re-identify any person.",
+		"Delete the data when the grant expires.",
+	]
+}
+
+# A model is used only under its agreement.
+obligation_set contains sprintf("Use the model only under agreement %s.", [chosen_agreement_id]) if {
+	count(valid_agreements) > 0
+}
+
+# Adequacy decisions limited to some recipients (e.g. the EU-US Data Privacy
+# Framework covers only certified organisations).
+obligation_set contains jurisdictions.adequacy[requester_country].condition if {
+	transfer_rules_apply
+}
+
+# ---------------------------------------------------------------------------
+# How long a grant may last: the shortest limit that applies.
+# ---------------------------------------------------------------------------
+
+# Open data: 90 days.
+limits contains 90 * day_s if handling == "open"
+
+# Restricted data: 60 days.
+limits contains 60 * day_s if handling == "restricted"
+
+# Sensitive, confidential and personal health data: 30 days (storage
+# limitation, GDPR art. 5(1)(e)).
+limits contains 30 * day_s if handling == "special"
+
+# Models: 90 days, and never beyond the end of the agreement.
+limits contains 90 * day_s if is_model
+
+limits contains floor((chosen_agreement_until_ns - now_ns) / 1000000000) if {
+	count(valid_agreements) > 0
+}

@@ -1,0 +1,143 @@
+# Membership policy: does this node vote yes for a candidate partner?
+#
+# Asked by each member when a new partner is proposed:
+#   data.xborder.membership.decision
+#
+# allow true means this node votes yes. The candidate joins when a majority
+# of members vote yes; counting votes is the registry's job, not this file's.
+#
+# A new partner receives catalogue metadata at once and, through the
+# exchange policy, may later receive personal data. So this node votes yes
+# only for a candidate:
+#   - in the EU/EEA, or in a country with an EU adequacy decision
+#     (GDPR art. 45), so that personal data may flow to it;
+#   - naming the organisation that answers for the node;
+#   - with a name no member already uses.
+#
+# Reference data: data.data.jurisdictions (policies/data/jurisdictions.json).
+package xborder.membership
+
+jurisdictions := data.data.jurisdictions
+
+default allow := false
+
+allow if {
+	count(grants) > 0
+	count(deny) == 0
+}
+
+decision := {
+	"allow": allow,
+	"reasons": [r | some [_, r] in fired],
+	"rules": [n | some [n, _] in fired],
+	"obligations": obligations,
+	"max_validity_s": 0,
+}
+
+fired := sort([[d.rule, d.reason] | some d in deny]) if {
+	count(deny) > 0
+} else := sort([[g.rule, g.reason] | some g in grants]) if {
+	count(grants) > 0
+} else := [["no_rule_allows", "No rule of this node's policy supports this candidate, so this node votes no."]]
+
+obligations := sort(obligation_set) if {
+	allow
+} else := []
+
+# ---------------------------------------------------------------------------
+# Facts about the candidate.
+# ---------------------------------------------------------------------------
+
+text(x) := x if {
+	is_string(x)
+} else := ""
+
+name := text(object.get(input, ["candidate", "name"], ""))
+
+org := trim_space(text(object.get(input, ["candidate", "org"], "")))
+
+country := upper(text(object.get(input, ["candidate", "country"], "")))
+
+member_names := {m.name | some m in input.members}
+
+all_countries := object.union_n([
+	jurisdictions.cooperation_area,
+	jurisdictions.adequacy,
+	jurisdictions.eea,
+	jurisdictions.eu,
+])
+
+country_label := sprintf("%s (%s)", [all_countries[country].name, country]) if {
+	all_countries[country]
+} else := country if {
+	country != ""
+} else := "no country"
+
+in_eu_eea if jurisdictions.eu[country]
+
+in_eu_eea if jurisdictions.eea[country]
+
+adequate if jurisdictions.adequacy[country]
+
+# ---------------------------------------------------------------------------
+# Refusals.
+# ---------------------------------------------------------------------------
+
+# Personal data may flow only to the EU/EEA or an adequate country
+# (GDPR art. 44 and 45); a member outside them could not receive what the
+# federation exists to share.
+deny contains {
+	"rule": "country_not_adequate",
+	"reason": sprintf("The candidate %s is in %s, which is neither in the EU/EEA nor covered by an EU adequacy decision (GDPR art. 45), so personal data could not be shared with it.", [name, country_label]),
+} if {
+	not in_eu_eea
+	not adequate
+}
+
+# A member is a public body or institution that answers for its node and its
+# researchers (accountability, GDPR art. 5(2) and 24).
+deny contains {
+	"rule": "org_missing",
+	"reason": sprintf("The candidate %s names no organisation; a member must say which organisation answers for its node.", [name]),
+} if {
+	org == ""
+}
+
+deny contains {
+	"rule": "name_missing",
+	"reason": "The candidate has no name; a member is known by its node name, such as de-saarland.",
+} if {
+	trim_space(name) == ""
+}
+
+# Node names identify members in projects, agreements and audit records.
+deny contains {
+	"rule": "name_taken",
+	"reason": sprintf("A member named %s already exists; the candidate needs another name.", [name]),
+} if {
+	name in member_names
+}
+
+# ---------------------------------------------------------------------------
+# Grants: why this node votes yes.
+# ---------------------------------------------------------------------------
+
+grants contains {
+	"rule": "candidate_eu_eea",
+	"reason": sprintf("The candidate %s (%s) is in %s, where the GDPR applies (EU/EEA).", [name, org, country_label]),
+} if {
+	in_eu_eea
+}
+
+grants contains {
+	"rule": "candidate_adequate",
+	"reason": sprintf("The candidate %s (%s) is in %s, which the EU recognises as giving adequate protection to personal data (GDPR art. 45, %s).", [name, org, country_label, jurisdictions.adequacy[country].decision]),
+} if {
+	adequate
+}
+
+# Adequacy decisions limited to some recipients (e.g. the EU-US Data Privacy
+# Framework covers only certified organisations): check before voting.
+obligation_set contains sprintf("Before voting yes, check this condition of the adequacy decision: %s", [jurisdictions.adequacy[country].condition]) if {
+	adequate
+}

@@ -1,0 +1,444 @@
+# Registry policy: may this node propose this command to the federation
+# registry (joint projects, membership, model-sharing agreements)?
+#
+# Asked by the node that submits the command, before it is signed and sent to
+# the raft leader (never while the registry applies it):
+#   data.xborder.registry.decision
+#
+# Input: {"command": {"op", "args"}, "member": {"node", "country"},
+#         "state": the registry facts the command needs}.
+# The answer is {allow, reasons, rules, obligations, max_validity_s};
+# obligations are always empty and max_validity_s is 0 (not applicable).
+#
+# Why this matters legally: the exchange policy shares sensitive and
+# personal health data within registered joint projects, so the registry
+# must only contain projects and attachments that their members agreed to.
+# In particular, only a dataset's owner attaches it to a project.
+package xborder.registry
+
+# ---------------------------------------------------------------------------
+# The decision, assembled from the rules below.
+# ---------------------------------------------------------------------------
+
+default allow := false
+
+allow if {
+	count(grants) > 0
+	count(deny) == 0
+}
+
+decision := {
+	"allow": allow,
+	"reasons": [r | some [_, r] in fired],
+	"rules": [n | some [n, _] in fired],
+	"obligations": [],
+	"max_validity_s": 0,
+}
+
+fired := sort([[d.rule, d.reason] | some d in deny]) if {
+	count(deny) > 0
+} else := sort([[g.rule, g.reason] | some g in grants]) if {
+	count(grants) > 0
+} else := [["no_rule_allows", "No rule of this node's policy allows this registry command, so it is not proposed."]]
+
+# ---------------------------------------------------------------------------
+# Facts, with safe defaults.
+# ---------------------------------------------------------------------------
+
+text(x) := x if {
+	is_string(x)
+} else := ""
+
+obj(x) := x if {
+	is_object(x)
+} else := {}
+
+op := text(object.get(input, ["command", "op"], ""))
+
+args := obj(object.get(input, ["command", "args"], {}))
+
+state := obj(object.get(input, "state", {}))
+
+member := text(object.get(input, ["member", "node"], ""))
+
+arg_id := text(object.get(args, "id", ""))
+
+known_ops := {
+	"project.propose", "project.join", "project.attach", "project.close",
+	"member.propose", "member.vote", "agreement.commit", "agreement.revoke",
+}
+
+# The three priorities of the Grand Est AI plan.
+themes_allowed := {"health", "industry", "bioeconomy"}
+
+# A dataset is named "owner/id"; its owner is the part before the slash.
+dataset_owner(ds) := parts[0] if {
+	parts := split(ds, "/")
+	count(parts) == 2
+	parts[0] != ""
+	parts[1] != ""
+}
+
+well_formed(ds) if dataset_owner(ds)
+
+# ---------------------------------------------------------------------------
+# project.propose {id, title, themes, partners, datasets, ethics_ref}
+# state: {"countries": {member name: country}, "project_exists": bool}
+# ---------------------------------------------------------------------------
+
+proposing if op == "project.propose"
+
+countries := obj(object.get(state, "countries", {}))
+
+proposed_themes := {t | some t in args.themes}
+
+proposed_partners := {p | some p in args.partners}
+
+proposed_datasets := {d | some d in args.datasets}
+
+partner_countries := {countries[p] | some p in proposed_partners}
+
+deny contains {
+	"rule": "project_id_missing",
+	"reason": "The project has no id; give it a short unique id such as fr-de-oncology.",
+} if {
+	proposing
+	trim_space(arg_id) == ""
+}
+
+deny contains {
+	"rule": "project_exists",
+	"reason": sprintf("A project with the id %s already exists; choose another id.", [arg_id]),
+} if {
+	proposing
+	state.project_exists == true
+}
+
+deny contains {
+	"rule": "title_missing",
+	"reason": sprintf("Project %s has no title; give it a title partners will recognise.", [arg_id]),
+} if {
+	proposing
+	trim_space(text(object.get(args, "title", ""))) == ""
+}
+
+# Joint projects serve the cooperation's priorities: health, industry,
+# bioeconomy.
+deny contains {
+	"rule": "themes_missing",
+	"reason": sprintf("Project %s names no theme; choose among health, industry and bioeconomy.", [arg_id]),
+} if {
+	proposing
+	count(proposed_themes) == 0
+}
+
+deny contains {
+	"rule": "unknown_theme",
+	"reason": sprintf("Project %s names the theme %v, which is none of health, industry and bioeconomy.", [arg_id, json.marshal(t)]),
+} if {
+	proposing
+	some t in proposed_themes
+	not t in themes_allowed
+}
+
+# A member proposes projects it takes part in (it becomes their lead).
+deny contains {
+	"rule": "proposer_not_partner",
+	"reason": sprintf("Your node %s is not among the partners of project %s; a member proposes only projects it takes part in.", [member, arg_id]),
+} if {
+	proposing
+	not member in proposed_partners
+}
+
+deny contains {
+	"rule": "partner_not_member",
+	"reason": sprintf("%v is not a member of the federation, so it cannot be a partner of project %s.", [p, arg_id]),
+} if {
+	proposing
+	some p in proposed_partners
+	not countries[p]
+}
+
+# A joint cross-border project has partners from at least two countries.
+deny contains {
+	"rule": "single_country",
+	"reason": sprintf("The partners of project %s are members from fewer than two countries; a joint cross-border project needs partners from at least two.", [arg_id]),
+} if {
+	proposing
+	count(partner_countries) < 2
+}
+
+# Only a dataset's owner puts it into a project: otherwise a member could
+# list another region's sensitive data in a project and obtain it without
+# that region's consent. Other partners attach their own datasets later.
+deny contains {
+	"rule": "dataset_not_own",
+	"reason": sprintf("The dataset %s belongs to %s, not to your node %s; each partner attaches its own datasets (project attach) once the project exists.", [ds, dataset_owner(ds), member]),
+} if {
+	proposing
+	some ds in proposed_datasets
+	dataset_owner(ds) != member
+}
+
+deny contains {
+	"rule": "dataset_malformed",
+	"reason": sprintf("The dataset %v is not of the form owner/id.", [json.marshal(ds)]),
+} if {
+	proposing
+	some ds in proposed_datasets
+	not well_formed(ds)
+}
+
+grants contains {
+	"rule": "project_propose",
+	"reason": sprintf("Your node %s may propose the joint project %s with %s.", [member, arg_id, concat(", ", sort(proposed_partners - {member}))]),
+} if {
+	proposing
+}
+
+# ---------------------------------------------------------------------------
+# Commands on an existing project; state: {"project": {...}}
+# ---------------------------------------------------------------------------
+
+project_ops := {"project.join", "project.attach", "project.close"}
+
+has_project if is_object(state.project)
+
+project := obj(object.get(state, "project", {}))
+
+project_id := text(object.get(project, "id", arg_id))
+
+project_active if project.status == "active"
+
+member_is_partner if member in project.partners
+
+member_is_lead if project.lead == member
+
+deny contains {
+	"rule": "project_unknown",
+	"reason": sprintf("The registry knows no project %s.", [arg_id]),
+} if {
+	op in project_ops
+	not has_project
+}
+
+deny contains {
+	"rule": "project_not_active",
+	"reason": sprintf("Project %s is %s, not active.", [project_id, text(object.get(project, "status", ""))]),
+} if {
+	op in project_ops
+	has_project
+	not project_active
+}
+
+# project.join {id}
+deny contains {
+	"rule": "already_partner",
+	"reason": sprintf("Your node %s is already a partner of project %s.", [member, project_id]),
+} if {
+	op == "project.join"
+	member_is_partner
+}
+
+grants contains {
+	"rule": "project_join",
+	"reason": sprintf("Your node %s may join the active project %s.", [member, project_id]),
+} if {
+	op == "project.join"
+}
+
+# project.attach {id, dataset}: a partner attaches its own dataset.
+attach_dataset := text(object.get(args, "dataset", ""))
+
+deny contains {
+	"rule": "not_partner",
+	"reason": sprintf("Your node %s is not a partner of project %s; join it before attaching datasets.", [member, project_id]),
+} if {
+	op == "project.attach"
+	has_project
+	not member_is_partner
+}
+
+deny contains {
+	"rule": "dataset_not_own",
+	"reason": sprintf("The dataset %s belongs to %s, not to your node %s; only a dataset's owner attaches it to a project.", [attach_dataset, dataset_owner(attach_dataset), member]),
+} if {
+	op == "project.attach"
+	dataset_owner(attach_dataset) != member
+}
+
+deny contains {
+	"rule": "dataset_malformed",
+	"reason": sprintf("The dataset %v is not of the form owner/id.", [json.marshal(attach_dataset)]),
+} if {
+	op == "project.attach"
+	not well_formed(attach_dataset)
+}
+
+deny contains {
+	"rule": "dataset_already_attached",
+	"reason": sprintf("The dataset %s is already attached to project %s.", [attach_dataset, project_id]),
+} if {
+	op == "project.attach"
+	attach_dataset in project.datasets
+}
+
+grants contains {
+	"rule": "project_attach",
+	"reason": sprintf("Your node %s may attach its dataset %s to project %s.", [member, attach_dataset, project_id]),
+} if {
+	op == "project.attach"
+}
+
+# project.close {id}: only the lead closes its project.
+deny contains {
+	"rule": "not_lead",
+	"reason": sprintf("Only the lead of project %s (%s) may close it.", [project_id, text(object.get(project, "lead", ""))]),
+} if {
+	op == "project.close"
+	has_project
+	not member_is_lead
+}
+
+grants contains {
+	"rule": "project_close",
+	"reason": sprintf("Your node %s leads project %s and may close it.", [member, project_id]),
+} if {
+	op == "project.close"
+}
+
+# ---------------------------------------------------------------------------
+# Membership; see also membership.rego, which decides how a member votes.
+# ---------------------------------------------------------------------------
+
+member_names := {m.name | some m in state.members}
+
+candidate_name := text(object.get(args, ["candidate", "name"], ""))
+
+# member.propose {candidate}; state {"members": [{"name", "country"}]}
+deny contains {
+	"rule": "proposer_not_member",
+	"reason": sprintf("Your node %s is not a member of the federation; only members propose new partners.", [member]),
+} if {
+	op == "member.propose"
+	not member in member_names
+}
+
+deny contains {
+	"rule": "candidate_name_missing",
+	"reason": "The candidate has no name; give the node name it was initialised with.",
+} if {
+	op == "member.propose"
+	trim_space(candidate_name) == ""
+}
+
+deny contains {
+	"rule": "member_name_taken",
+	"reason": sprintf("A member named %s already exists; the candidate needs another name.", [candidate_name]),
+} if {
+	op == "member.propose"
+	candidate_name in member_names
+}
+
+grants contains {
+	"rule": "member_propose",
+	"reason": sprintf("Your node %s may propose %s as a new member; the members then vote.", [member, candidate_name]),
+} if {
+	op == "member.propose"
+}
+
+# member.vote {candidate, vote}; state {"pending": bool}
+vote_candidate := text(object.get(args, "candidate", ""))
+
+pending if state.pending == true
+
+vote_valid if args.vote in {"yes", "no"}
+
+deny contains {
+	"rule": "no_pending_proposal",
+	"reason": sprintf("There is no pending proposal to admit %s; propose the member first.", [vote_candidate]),
+} if {
+	op == "member.vote"
+	not pending
+}
+
+deny contains {
+	"rule": "invalid_vote",
+	"reason": sprintf("A vote is yes or no, not %v.", [json.marshal(object.get(args, "vote", null))]),
+} if {
+	op == "member.vote"
+	not vote_valid
+}
+
+grants contains {
+	"rule": "member_vote",
+	"reason": sprintf("Your node %s may vote on the pending proposal to admit %s.", [member, vote_candidate]),
+} if {
+	op == "member.vote"
+}
+
+# ---------------------------------------------------------------------------
+# Model-sharing agreements; state {"agreement": {"parties", "status"}}
+# ---------------------------------------------------------------------------
+
+agreement_ops := {"agreement.commit", "agreement.revoke"}
+
+has_agreement if is_object(state.agreement)
+
+agreement := obj(object.get(state, "agreement", {}))
+
+member_is_party if member in agreement.parties
+
+agreement_active if agreement.status == "active"
+
+deny contains {
+	"rule": "agreement_unknown",
+	"reason": sprintf("The registry knows no agreement %s.", [arg_id]),
+} if {
+	op in agreement_ops
+	not has_agreement
+}
+
+# Only the parties, who signed the agreement, commit or revoke it.
+deny contains {
+	"rule": "not_party",
+	"reason": sprintf("Your node %s is not a party to agreement %s; only its parties commit or revoke it.", [member, arg_id]),
+} if {
+	op in agreement_ops
+	has_agreement
+	not member_is_party
+}
+
+deny contains {
+	"rule": "agreement_not_active",
+	"reason": sprintf("Agreement %s is %s, not active, so there is nothing to revoke.", [arg_id, text(object.get(agreement, "status", ""))]),
+} if {
+	op == "agreement.revoke"
+	has_agreement
+	not agreement_active
+}
+
+grants contains {
+	"rule": "agreement_commit",
+	"reason": sprintf("Your node %s is a party to agreement %s and may commit it to the registry.", [member, arg_id]),
+} if {
+	op == "agreement.commit"
+}
+
+grants contains {
+	"rule": "agreement_revoke",
+	"reason": sprintf("Your node %s is a party to the active agreement %s and may revoke it.", [member, arg_id]),
+} if {
+	op == "agreement.revoke"
+}
+
+# ---------------------------------------------------------------------------
+# Anything else.
+# ---------------------------------------------------------------------------
+
+deny contains {
+	"rule": "unknown_op",
+	"reason": sprintf("The registry has no command %v; the commands are %s.", [json.marshal(op), concat(", ", sort(known_ops))]),
+} if {
+	not op in known_ops
+}

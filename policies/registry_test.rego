@@ -1,0 +1,333 @@
+# Tests of registry.rego: the five partner regions and the Franco-German
+# oncology project.
+package xborder.registry_test
+
+import data.xborder.registry
+
+countries := {
+	"fr-grandest": "FR",
+	"de-bw": "DE",
+	"ch-basel": "CH",
+	"be-wallonie": "BE",
+	"lu-luxembourg": "LU",
+}
+
+members := [{"name": n, "country": c} | some n, c in countries]
+
+fr := {"node": "fr-grandest", "country": "FR"}
+
+de := {"node": "de-bw", "country": "DE"}
+
+ch := {"node": "ch-basel", "country": "CH"}
+
+lu := {"node": "lu-luxembourg", "country": "LU"}
+
+oncology := {
+	"id": "fr-de-oncology",
+	"title": "Franco-German oncology imaging",
+	"themes": ["health"],
+	"lead": "fr-grandest",
+	"partners": ["fr-grandest", "de-bw"],
+	"datasets": ["fr-grandest/icu-admissions-2025"],
+	"ethics_ref": "CPP-2026-114",
+	"status": "active",
+}
+
+propose_args := {
+	"id": "fr-de-oncology",
+	"title": "Franco-German oncology imaging",
+	"themes": ["health"],
+	"partners": ["fr-grandest", "de-bw"],
+	"datasets": ["fr-grandest/icu-admissions-2025"],
+	"ethics_ref": "CPP-2026-114",
+}
+
+# The decision for a command.
+decide(by, op, args, state) := d if {
+	d := registry.decision with input as {"command": {"op": op, "args": args}, "member": by, "state": state}
+}
+
+propose(args) := decide(fr, "project.propose", object.union(propose_args, args), {"countries": countries, "project_exists": false})
+
+refused(d, rule, reason) if {
+	d.allow == false
+	some i
+	d.rules[i] == rule
+	d.reasons[i] == reason
+	d.obligations == []
+	d.max_validity_s == 0
+}
+
+allowed(d, rule, reason) if {
+	d.allow == true
+	d.rules == [rule]
+	d.reasons == [reason]
+	d.obligations == []
+	d.max_validity_s == 0
+}
+
+# ---------------------------------------------------------------------------
+# project.propose
+# ---------------------------------------------------------------------------
+
+test_propose_franco_german_project if {
+	allowed(propose({}), "project_propose", "Your node fr-grandest may propose the joint project fr-de-oncology with de-bw.")
+}
+
+test_propose_without_datasets if {
+	propose({"datasets": [], "themes": ["industry", "bioeconomy"]}).allow
+	d := decide(fr, "project.propose", object.remove(propose_args, ["datasets", "ethics_ref"]), {"countries": countries, "project_exists": false})
+	d.allow
+}
+
+test_propose_id_missing if {
+	refused(propose({"id": " "}), "project_id_missing", "The project has no id; give it a short unique id such as fr-de-oncology.")
+}
+
+test_propose_existing_id if {
+	d := decide(fr, "project.propose", propose_args, {"countries": countries, "project_exists": true})
+	refused(d, "project_exists", "A project with the id fr-de-oncology already exists; choose another id.")
+	d.rules == ["project_exists"]
+}
+
+test_propose_title_missing if {
+	refused(propose({"title": ""}), "title_missing", "Project fr-de-oncology has no title; give it a title partners will recognise.")
+}
+
+test_propose_themes_missing if {
+	refused(propose({"themes": []}), "themes_missing", "Project fr-de-oncology names no theme; choose among health, industry and bioeconomy.")
+}
+
+test_propose_unknown_theme if {
+	d := propose({"themes": ["health", "tourism"]})
+	refused(d, "unknown_theme", `Project fr-de-oncology names the theme "tourism", which is none of health, industry and bioeconomy.`)
+	d.rules == ["unknown_theme"]
+}
+
+test_propose_without_proposer if {
+	d := propose({"partners": ["de-bw", "ch-basel"], "datasets": []})
+	refused(d, "proposer_not_partner", "Your node fr-grandest is not among the partners of project fr-de-oncology; a member proposes only projects it takes part in.")
+	d.rules == ["proposer_not_partner"]
+}
+
+test_propose_with_non_member if {
+	d := propose({"partners": ["fr-grandest", "de-bw", "nl-limburg"]})
+	refused(d, "partner_not_member", "nl-limburg is not a member of the federation, so it cannot be a partner of project fr-de-oncology.")
+	d.rules == ["partner_not_member"]
+}
+
+test_propose_single_country if {
+	d := propose({"partners": ["fr-grandest"]})
+	refused(d, "single_country", "The partners of project fr-de-oncology are members from fewer than two countries; a joint cross-border project needs partners from at least two.")
+	d.rules == ["single_country"]
+}
+
+test_propose_with_another_regions_dataset if {
+	d := propose({"datasets": ["fr-grandest/icu-admissions-2025", "de-bw/radiology-atlas-2024"]})
+	refused(d, "dataset_not_own", "The dataset de-bw/radiology-atlas-2024 belongs to de-bw, not to your node fr-grandest; each partner attaches its own datasets (project attach) once the project exists.")
+	d.rules == ["dataset_not_own"]
+}
+
+test_propose_with_malformed_dataset if {
+	d := propose({"datasets": ["icu-admissions-2025"]})
+	refused(d, "dataset_malformed", `The dataset "icu-admissions-2025" is not of the form owner/id.`)
+	d.rules == ["dataset_malformed"]
+}
+
+# ---------------------------------------------------------------------------
+# project.join, project.attach, project.close
+# ---------------------------------------------------------------------------
+
+test_join_active_project if {
+	d := decide(lu, "project.join", {"id": "fr-de-oncology"}, {"project": oncology})
+	allowed(d, "project_join", "Your node lu-luxembourg may join the active project fr-de-oncology.")
+}
+
+test_join_unknown_project if {
+	d := decide(lu, "project.join", {"id": "fr-lu-steel"}, {"project": null})
+	refused(d, "project_unknown", "The registry knows no project fr-lu-steel.")
+	d.rules == ["project_unknown"]
+}
+
+test_join_closed_project if {
+	d := decide(lu, "project.join", {"id": "fr-de-oncology"}, {"project": object.union(oncology, {"status": "closed"})})
+	refused(d, "project_not_active", "Project fr-de-oncology is closed, not active.")
+}
+
+test_join_twice if {
+	d := decide(de, "project.join", {"id": "fr-de-oncology"}, {"project": oncology})
+	refused(d, "already_partner", "Your node de-bw is already a partner of project fr-de-oncology.")
+}
+
+test_attach_own_dataset if {
+	d := decide(de, "project.attach", {"id": "fr-de-oncology", "dataset": "de-bw/radiology-atlas-2024"}, {"project": oncology})
+	allowed(d, "project_attach", "Your node de-bw may attach its dataset de-bw/radiology-atlas-2024 to project fr-de-oncology.")
+}
+
+test_attach_other_regions_dataset if {
+	d := decide(de, "project.attach", {"id": "fr-de-oncology", "dataset": "fr-grandest/cancer-registry"}, {"project": oncology})
+	refused(d, "dataset_not_own", "The dataset fr-grandest/cancer-registry belongs to fr-grandest, not to your node de-bw; only a dataset's owner attaches it to a project.")
+	d.rules == ["dataset_not_own"]
+}
+
+test_attach_by_non_partner if {
+	d := decide(ch, "project.attach", {"id": "fr-de-oncology", "dataset": "ch-basel/genomics-2025"}, {"project": oncology})
+	refused(d, "not_partner", "Your node ch-basel is not a partner of project fr-de-oncology; join it before attaching datasets.")
+	d.rules == ["not_partner"]
+}
+
+test_attach_to_closed_project if {
+	d := decide(de, "project.attach", {"id": "fr-de-oncology", "dataset": "de-bw/radiology-atlas-2024"}, {"project": object.union(oncology, {"status": "closed"})})
+	d.rules == ["project_not_active"]
+}
+
+test_attach_malformed_dataset if {
+	d := decide(de, "project.attach", {"id": "fr-de-oncology", "dataset": "de-bw/"}, {"project": oncology})
+	refused(d, "dataset_malformed", `The dataset "de-bw/" is not of the form owner/id.`)
+}
+
+test_attach_twice if {
+	d := decide(fr, "project.attach", {"id": "fr-de-oncology", "dataset": "fr-grandest/icu-admissions-2025"}, {"project": oncology})
+	refused(d, "dataset_already_attached", "The dataset fr-grandest/icu-admissions-2025 is already attached to project fr-de-oncology.")
+	d.rules == ["dataset_already_attached"]
+}
+
+test_lead_closes if {
+	d := decide(fr, "project.close", {"id": "fr-de-oncology"}, {"project": oncology})
+	allowed(d, "project_close", "Your node fr-grandest leads project fr-de-oncology and may close it.")
+}
+
+test_partner_cannot_close if {
+	d := decide(de, "project.close", {"id": "fr-de-oncology"}, {"project": oncology})
+	refused(d, "not_lead", "Only the lead of project fr-de-oncology (fr-grandest) may close it.")
+	d.rules == ["not_lead"]
+}
+
+test_project_without_lead_cannot_be_closed if {
+	d := decide(fr, "project.close", {"id": "fr-de-oncology"}, {"project": object.remove(oncology, ["lead"])})
+	refused(d, "not_lead", "Only the lead of project fr-de-oncology () may close it.")
+}
+
+test_close_twice if {
+	d := decide(fr, "project.close", {"id": "fr-de-oncology"}, {"project": object.union(oncology, {"status": "closed"})})
+	refused(d, "project_not_active", "Project fr-de-oncology is closed, not active.")
+	d.rules == ["project_not_active"]
+}
+
+# ---------------------------------------------------------------------------
+# member.propose, member.vote
+# ---------------------------------------------------------------------------
+
+saarland := {"name": "de-saarland", "country": "DE", "org": "Saarland", "peer_id": "12D3KooWSaarPeer"}
+
+test_member_proposes_candidate if {
+	d := decide(fr, "member.propose", {"candidate": saarland}, {"members": members})
+	allowed(d, "member_propose", "Your node fr-grandest may propose de-saarland as a new member; the members then vote.")
+}
+
+test_non_member_cannot_propose if {
+	d := decide({"node": "nl-limburg", "country": "NL"}, "member.propose", {"candidate": saarland}, {"members": members})
+	refused(d, "proposer_not_member", "Your node nl-limburg is not a member of the federation; only members propose new partners.")
+	d.rules == ["proposer_not_member"]
+}
+
+test_candidate_name_taken if {
+	d := decide(fr, "member.propose", {"candidate": object.union(saarland, {"name": "de-bw"})}, {"members": members})
+	refused(d, "member_name_taken", "A member named de-bw already exists; the candidate needs another name.")
+	d.rules == ["member_name_taken"]
+}
+
+test_candidate_name_missing if {
+	d := decide(fr, "member.propose", {"candidate": object.remove(saarland, ["name"])}, {"members": members})
+	refused(d, "candidate_name_missing", "The candidate has no name; give the node name it was initialised with.")
+}
+
+test_vote_on_pending_proposal if {
+	d := decide(ch, "member.vote", {"candidate": "de-saarland", "vote": "yes"}, {"pending": true})
+	allowed(d, "member_vote", "Your node ch-basel may vote on the pending proposal to admit de-saarland.")
+	decide(ch, "member.vote", {"candidate": "de-saarland", "vote": "no"}, {"pending": true}).allow
+}
+
+test_vote_without_proposal if {
+	d := decide(ch, "member.vote", {"candidate": "de-saarland", "vote": "yes"}, {"pending": false})
+	refused(d, "no_pending_proposal", "There is no pending proposal to admit de-saarland; propose the member first.")
+	decide(ch, "member.vote", {"candidate": "de-saarland", "vote": "yes"}, {}).rules == ["no_pending_proposal"]
+}
+
+test_vote_must_be_yes_or_no if {
+	d := decide(ch, "member.vote", {"candidate": "de-saarland", "vote": "maybe"}, {"pending": true})
+	refused(d, "invalid_vote", `A vote is yes or no, not "maybe".`)
+	d.rules == ["invalid_vote"]
+	refused(decide(ch, "member.vote", {"candidate": "de-saarland"}, {"pending": true}), "invalid_vote", "A vote is yes or no, not null.")
+}
+
+# ---------------------------------------------------------------------------
+# agreement.commit, agreement.revoke
+# ---------------------------------------------------------------------------
+
+agr1 := {"id": "agr-1", "parties": ["fr-grandest", "de-bw"], "status": "active"}
+
+test_party_commits if {
+	d := decide(de, "agreement.commit", {"id": "agr-1"}, {"agreement": object.union(agr1, {"status": "signed"})})
+	allowed(d, "agreement_commit", "Your node de-bw is a party to agreement agr-1 and may commit it to the registry.")
+}
+
+test_non_party_cannot_commit if {
+	d := decide(lu, "agreement.commit", {"id": "agr-1"}, {"agreement": agr1})
+	refused(d, "not_party", "Your node lu-luxembourg is not a party to agreement agr-1; only its parties commit or revoke it.")
+	d.rules == ["not_party"]
+}
+
+test_commit_agreement_without_parties if {
+	d := decide(de, "agreement.commit", {"id": "agr-1"}, {"agreement": {"status": "signed"}})
+	d.rules == ["not_party"]
+}
+
+test_unknown_agreement if {
+	d := decide(de, "agreement.commit", {"id": "agr-9"}, {})
+	refused(d, "agreement_unknown", "The registry knows no agreement agr-9.")
+	d.rules == ["agreement_unknown"]
+}
+
+test_party_revokes_active_agreement if {
+	d := decide(fr, "agreement.revoke", {"id": "agr-1"}, {"agreement": agr1})
+	allowed(d, "agreement_revoke", "Your node fr-grandest is a party to the active agreement agr-1 and may revoke it.")
+}
+
+test_revoke_twice if {
+	d := decide(fr, "agreement.revoke", {"id": "agr-1"}, {"agreement": object.union(agr1, {"status": "revoked"})})
+	refused(d, "agreement_not_active", "Agreement agr-1 is revoked, not active, so there is nothing to revoke.")
+	d.rules == ["agreement_not_active"]
+}
+
+test_non_party_cannot_revoke if {
+	d := decide(lu, "agreement.revoke", {"id": "agr-1"}, {"agreement": agr1})
+	d.rules == ["not_party"]
+}
+
+# ---------------------------------------------------------------------------
+# Unknown commands
+# ---------------------------------------------------------------------------
+
+test_unknown_op if {
+	d := decide(fr, "project.delete", {"id": "fr-de-oncology"}, {"project": oncology})
+	refused(d, "unknown_op", `The registry has no command "project.delete"; the commands are agreement.commit, agreement.revoke, member.propose, member.vote, project.attach, project.close, project.join, project.propose.`)
+	d.rules == ["unknown_op"]
+}
+
+test_empty_input if {
+	d := registry.decision with input as {}
+	refused(d, "unknown_op", `The registry has no command ""; the commands are agreement.commit, agreement.revoke, member.propose, member.vote, project.attach, project.close, project.join, project.propose.`)
+}
+
+test_no_rule_allows_fallback if {
+	d := registry.decision with input as {} with registry.deny as set()
+	d.rules == ["no_rule_allows"]
+	d.reasons == ["No rule of this node's policy allows this registry command, so it is not proposed."]
+	d.allow == false
+}
+
+test_non_string_op if {
+	d := decide(fr, 42, {}, {})
+	d.rules == ["unknown_op"]
+}
