@@ -102,7 +102,7 @@ func BenchmarkExchangeDecision(b *testing.B) {
 		})
 	}
 	for b.Loop() {
-		small := run(newRegistryFacts(10, 10_000))
+		small := run(newRegistryFacts(10, 10))
 		large := run(newRegistryFacts(10_000, 10_000))
 		v := verify()
 		us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
