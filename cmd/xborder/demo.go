@@ -116,9 +116,9 @@ func runDemo(ctx context.Context, g *globals, dir string, once bool, timeout tim
 			return fmt.Errorf("%s: %w", n.name, err)
 		}
 		rows = append(rows, []string{s.Name, s.Country, strconv.FormatBool(s.Ready),
-			fmt.Sprintf("%d/%d", s.PeersConnected, s.Members-1), n.client.base, s.PeerID})
+			fmt.Sprintf("%d/%d", s.PeersConnected, s.Members-1), n.client.base, s.Policy.Hash[:12], s.PeerID})
 	}
-	if err := printTable(g.out, []string{"NAME", "COUNTRY", "READY", "PEERS", "API", "PEER ID"}, rows); err != nil {
+	if err := printTable(g.out, []string{"NAME", "COUNTRY", "READY", "PEERS", "API", "POLICY", "PEER ID"}, rows); err != nil {
 		return err
 	}
 	fmt.Fprintln(g.out, "\nTalk to a node:")
