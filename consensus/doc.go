@@ -1,0 +1,25 @@
+// Package consensus is the federation's replicated registry: joint
+// projects, model-sharing agreements, membership and its votes, audit
+// anchors and policy hashes, kept by hashicorp/raft over libp2p streams with
+// no central operator.
+//
+// Every change is a command {op, args, by, nonce, ts} signed by the
+// submitting member's Ed25519 key (a JWS). A follower forwards it to the
+// leader over /xborder/registry/1.0.0; the leader coalesces concurrent
+// commands into one log entry; every member's FSM verifies each signature
+// against the member key it holds, checks the command's preconditions and
+// applies it deterministically: no clock, no network, no map-order
+// dependence. Reads are served from the local replica.
+//
+// # Caveats
+//
+//   - Policy is checked by the submitting node before it proposes a command,
+//     never inside the FSM: the FSM enforces only the federation-wide
+//     invariants (signatures, membership, a joint project spans two
+//     countries, ...), so that every member applies the same log the same way.
+//   - A command's ts is the submitter's clock. It orders nothing; it dates
+//     records and bounds how long nonces are remembered for replay checks.
+//   - The FSM persists its state and the last applied index in registry.db
+//     in the same transaction, so entries replayed after a restart are
+//     skipped rather than applied twice.
+package consensus

@@ -1,0 +1,155 @@
+package consensus
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// acked records every write the registry acknowledged, to check that none
+// is lost.
+type acked struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (a *acked) add(id string) {
+	a.mu.Lock()
+	a.ids = append(a.ids, id)
+	a.mu.Unlock()
+}
+
+func (a *acked) all() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.ids...)
+}
+
+// writers keep proposing projects from every live member until stopped.
+func writers(c *cluster, acks *acked, stop <-chan struct{}) *sync.WaitGroup {
+	var wg sync.WaitGroup
+	var seq atomic.Int64
+	for i, tn := range c.nodes {
+		if tn.reg == nil {
+			continue
+		}
+		partner := c.nodes[(i+1)%len(c.nodes)].name
+		reg := tn.reg
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				id := fmt.Sprintf("w-%s-%d", tn.name, seq.Add(1))
+				ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+				_, err := reg.Submit(ctx, OpProjectPropose, project(id, tn.name, partner))
+				cancel()
+				if err == nil {
+					acks.add(id)
+				}
+			}
+		}()
+	}
+	return &wg
+}
+
+func (c *cluster) checkAcked(t *testing.T, acks *acked, nodes ...*tnode) {
+	t.Helper()
+	ids := acks.all()
+	if len(ids) == 0 {
+		t.Fatal("no write was acknowledged")
+	}
+	for _, tn := range nodes {
+		eventually(t, 30*time.Second, tn.name+" holds every acknowledged write", func() bool {
+			for _, id := range ids {
+				if _, err := tn.reg.Project(id); err != nil {
+					return false
+				}
+			}
+			return true
+		})
+	}
+}
+
+func TestLeaderLossLosesNoAcknowledgedWrite(t *testing.T) {
+	c := newCluster(t, 5, 5)
+	c.openAll(5)
+	old := c.waitLeader()
+	acks := &acked{}
+	stop := make(chan struct{})
+	wg := writers(c, acks, stop)
+	eventually(t, 20*time.Second, "writes flow", func() bool { return len(acks.all()) >= 20 })
+
+	before := len(acks.all())
+	c.stop(old)
+	eventually(t, 30*time.Second, "a new leader", func() bool { l := c.leader(); return l != nil && l != old })
+	eventually(t, 30*time.Second, "writes continue under the new leader", func() bool { return len(acks.all()) >= before+20 })
+	close(stop)
+	wg.Wait()
+
+	var live []*tnode
+	for _, tn := range c.nodes {
+		if tn.reg != nil {
+			live = append(live, tn)
+		}
+	}
+	c.checkAcked(t, acks, live...)
+
+	// The old leader comes back from its data dir and catches up.
+	c.startHost(old)
+	c.open(old)
+	c.checkAcked(t, acks, old)
+	eventually(t, 30*time.Second, "identical replicas after restart", c.sameState(c.nodes...))
+}
+
+func TestMinorityCannotCommitAndCatchesUpAfterHealing(t *testing.T) {
+	c := newCluster(t, 5, 5)
+	c.openAll(5)
+	c.waitLeader()
+	// Cut two members off; the leader may be among them.
+	minority := []*tnode{c.nodes[3], c.nodes[4]}
+	c.partition(minority...)
+	majority := c.nodes[:3]
+	var leader *tnode
+	eventually(t, 30*time.Second, "the majority has a leader", func() bool {
+		for _, tn := range majority {
+			if tn.reg.Leader() {
+				leader = tn
+				return true
+			}
+		}
+		return false
+	})
+	ctx := context.Background()
+	if _, err := majority[0].reg.Submit(ctx, OpProjectPropose, project("during-cut", majority[0].name, majority[1].name)); err != nil {
+		t.Fatalf("the majority cannot commit: %v", err)
+	}
+	short, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_, err := minority[0].reg.Submit(short, OpProjectPropose, project("minority", minority[0].name, minority[1].name))
+	if err == nil {
+		t.Fatal("the minority committed a write")
+	}
+	if _, err := minority[0].reg.Project("during-cut"); err == nil {
+		t.Fatal("the minority saw a write it was cut off from")
+	}
+	_ = leader
+	c.heal()
+	for _, tn := range minority {
+		eventually(t, 30*time.Second, tn.name+" catches up", func() bool {
+			_, err := tn.reg.Project("during-cut")
+			return err == nil
+		})
+	}
+	eventually(t, 30*time.Second, "identical replicas after healing", c.sameState(c.nodes...))
+	if _, err := c.nodes[0].reg.Project("minority"); err == nil {
+		t.Fatal("the write refused during the cut appeared later")
+	}
+}

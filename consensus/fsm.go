@@ -1,0 +1,316 @@
+package consensus
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/hashicorp/raft"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	bolt "go.etcd.io/bbolt"
+)
+
+// MaxVoters bounds the raft voters; later members replicate as non-voters,
+// so writes stay fast as the federation grows while every member reads
+// locally.
+const MaxVoters = 7
+
+// replayWindow is how long a command's nonce is remembered. A command
+// dated further back than the newest applied one minus the window is
+// refused, so a replay cannot outlive its nonce.
+const replayWindow int64 = 60 * 60 * 1000 // one hour, in ms
+
+// Themes are the three priorities of the Grand Est AI plan.
+var Themes = []string{"health", "industry", "bioeconomy"}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
+var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// RejectedError is a command the FSM refused; every member refuses it the
+// same way, with the same reason.
+type RejectedError struct {
+	Op     string
+	Reason string
+}
+
+func (e *RejectedError) Error() string { return fmt.Sprintf("%s rejected: %s", e.Op, e.Reason) }
+
+func reject(op, format string, args ...any) error {
+	return &RejectedError{Op: op, Reason: fmt.Sprintf(format, args...)}
+}
+
+// entry is one raft log entry: commands coalesced by the leader.
+type entry struct {
+	Cmds []string `json:"cmds"`
+}
+
+// MembershipChange is reported after a vote adds or removes a member.
+type MembershipChange struct {
+	Member Member
+	Added  bool
+}
+
+// fsm applies the log to the registry state in registry.db.
+type fsm struct {
+	path string
+	mu   sync.RWMutex // guards db across Restore
+	db   *bolt.DB
+
+	// onChange is called after a commit that changed membership.
+	onChange func(MembershipChange)
+}
+
+func openFSM(path string, genesis []Member) (*fsm, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5e9})
+	if err != nil {
+		return nil, fmt.Errorf("open registry %s: %w", path, err)
+	}
+	f := &fsm{path: path, db: db}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		if err := initBuckets(tx); err != nil {
+			return err
+		}
+		return seedGenesis(tx, genesis)
+	}); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("initialise registry: %w", err)
+	}
+	return f, nil
+}
+
+// seedGenesis makes the founding members the registry's first members, on
+// an empty registry only. Every member holds the same genesis, so every
+// replica starts from the same state.
+func seedGenesis(tx *bolt.Tx, genesis []Member) error {
+	if tx.Bucket(bMembers).Stats().KeyN > 0 || u64(tx.Bucket(bMeta).Get(keyApplied)) > 0 {
+		return nil
+	}
+	sorted := slices.Clone(genesis)
+	slices.SortFunc(sorted, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
+	for i, m := range sorted {
+		m.Founding, m.Voter, m.Joined = true, i < MaxVoters, 0
+		if err := put(tx, bMembers, m.Name, m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (f *fsm) close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.db.Close()
+}
+
+// view runs a read transaction on the current state.
+func (f *fsm) view(fn func(tx *bolt.Tx) error) error {
+	f.mu.RLock()
+	defer f.mu.RUnlock()
+	return f.db.View(fn)
+}
+
+// Apply implements raft.FSM. It returns one error (nil when applied) per
+// coalesced command.
+func (f *fsm) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand {
+		return nil
+	}
+	var e entry
+	if err := json.Unmarshal(l.Data, &e); err != nil {
+		// Only a leader writes entries; a malformed one is refused whole,
+		// the same way everywhere.
+		return []error{reject("entry", "malformed log entry: %v", err)}
+	}
+	results := make([]error, len(e.Cmds))
+	var changes []MembershipChange
+	f.mu.RLock()
+	err := f.db.Update(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bMeta)
+		if u64(meta.Get(keyApplied)) >= l.Index {
+			// Already applied before a restart: the state has it.
+			for i := range results {
+				results[i] = nil
+			}
+			return nil
+		}
+		for i, c := range e.Cmds {
+			ch, err := applyCommand(tx, []byte(c))
+			results[i] = err
+			changes = append(changes, ch...)
+		}
+		return meta.Put(keyApplied, putU64(l.Index))
+	})
+	f.mu.RUnlock()
+	if err != nil {
+		// A storage failure must not let replicas diverge silently.
+		panic(fmt.Sprintf("registry: apply index %d: %v", l.Index, err))
+	}
+	if f.onChange != nil {
+		for _, ch := range changes {
+			f.onChange(ch)
+		}
+	}
+	return results
+}
+
+// applyCommand verifies and applies one command inside the transaction.
+// A refused command changes nothing.
+func applyCommand(tx *bolt.Tx, signed []byte) ([]MembershipChange, error) {
+	c, err := parseCommand(signed)
+	if err != nil {
+		return nil, reject("command", "%v", err)
+	}
+	by, ok := memberByPeer(tx, c.By)
+	if !ok {
+		return nil, reject(c.Op, "%s is not a member of the federation", c.By)
+	}
+	if err := verifyCommand(signed, c.By); err != nil {
+		return nil, reject(c.Op, "%v", err)
+	}
+	// Replays: a nonce is accepted once, and only within the window.
+	meta := tx.Bucket(bMeta)
+	maxTS := int64(u64(meta.Get(keyMaxTS)))
+	if c.TS < maxTS-replayWindow {
+		return nil, reject(c.Op, "the command is dated %d, more than an hour before the newest applied command (%d); submit it again", c.TS, maxTS)
+	}
+	if tx.Bucket(bNonces).Get([]byte(c.Nonce)) != nil || c.Nonce == "" {
+		return nil, reject(c.Op, "replayed command (nonce %q was already used)", c.Nonce)
+	}
+	// Each op validates everything before it writes, so a refusal leaves
+	// no partial change.
+	changes, err := runOp(tx, c, by)
+	if err != nil {
+		return nil, err
+	}
+	if err := tx.Bucket(bNonces).Put([]byte(c.Nonce), putU64(uint64(c.TS))); err != nil {
+		return nil, err
+	}
+	if err := tx.Bucket(bNonceTS).Put(append(putU64(uint64(c.TS)), c.Nonce...), nil); err != nil {
+		return nil, err
+	}
+	if c.TS > maxTS {
+		maxTS = c.TS
+		if err := meta.Put(keyMaxTS, putU64(uint64(maxTS))); err != nil {
+			return nil, err
+		}
+	}
+	return changes, pruneNonces(tx, maxTS-replayWindow)
+}
+
+// pruneNonces forgets nonces older than the replay window, in ts order.
+func pruneNonces(tx *bolt.Tx, before int64) error {
+	if before <= 0 {
+		return nil
+	}
+	byTS, nonces := tx.Bucket(bNonceTS), tx.Bucket(bNonces)
+	cur := byTS.Cursor()
+	var stale [][]byte
+	for k, _ := cur.First(); k != nil && int64(u64(k[:8])) < before; k, _ = cur.Next() {
+		stale = append(stale, bytes.Clone(k))
+	}
+	for _, k := range stale {
+		if err := nonces.Delete(k[8:]); err != nil {
+			return err
+		}
+		if err := byTS.Delete(k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func decodeArgs(c Command, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(c.Args))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return reject(c.Op, "malformed arguments: %v", err)
+	}
+	return nil
+}
+
+// Snapshot implements raft.FSM: a read transaction is a consistent view
+// of the state while Apply goes on.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	f.mu.RLock()
+	tx, err := f.db.Begin(false)
+	f.mu.RUnlock()
+	if err != nil {
+		return nil, err
+	}
+	return &snapshot{tx: tx}, nil
+}
+
+type snapshot struct{ tx *bolt.Tx }
+
+func (s *snapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := s.tx.WriteTo(sink); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("write registry snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+func (s *snapshot) Release() { _ = s.tx.Rollback() }
+
+// Restore implements raft.FSM: the snapshot replaces registry.db whole.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	tmp := f.path + ".restore"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, rc); err != nil {
+		out.Close()
+		return fmt.Errorf("read registry snapshot: %w", err)
+	}
+	if err := out.Sync(); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.db.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, f.path); err != nil {
+		return err
+	}
+	db, err := bolt.Open(f.path, 0o600, &bolt.Options{Timeout: 5e9})
+	if err != nil {
+		return fmt.Errorf("reopen restored registry: %w", err)
+	}
+	f.db = db
+	return db.Update(initBuckets)
+}
+
+// validCandidate checks a candidate's identity card.
+func validCandidate(op string, m Member) error {
+	if !namePattern.MatchString(m.Name) {
+		return reject(op, "candidate name %q must be lower-case letters, digits and dashes", m.Name)
+	}
+	if len(m.Country) != 2 || strings.ToUpper(m.Country) != m.Country {
+		return reject(op, "candidate country %q is not an ISO 3166-1 alpha-2 code", m.Country)
+	}
+	if strings.TrimSpace(m.Org) == "" {
+		return reject(op, "candidate organisation is empty")
+	}
+	pid, err := peer.Decode(m.PeerID)
+	if err != nil {
+		return reject(op, "candidate peer ID %q is not a peer ID", m.PeerID)
+	}
+	if pub, err := pid.ExtractPublicKey(); err != nil || pub.Type() != crypto.Ed25519 {
+		return reject(op, "candidate peer ID %s is not an Ed25519 key", m.PeerID)
+	}
+	return nil
+}

@@ -1,0 +1,303 @@
+package consensus
+
+import (
+	"slices"
+	"strings"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Registry operations.
+const (
+	OpProjectPropose = "project.propose"
+	OpProjectJoin    = "project.join"
+	OpProjectAttach  = "project.attach"
+	OpProjectClose   = "project.close"
+	OpMemberPropose  = "member.propose"
+	OpMemberVote     = "member.vote"
+	OpAnchorPut      = "anchor.put"
+	OpPolicyPut      = "policy.put"
+)
+
+// ProjectProposal is the argument of project.propose.
+type ProjectProposal struct {
+	ID        string   `json:"id"`
+	Title     string   `json:"title"`
+	Themes    []string `json:"themes"`
+	Partners  []string `json:"partners"`
+	Datasets  []string `json:"datasets"`
+	EthicsRef string   `json:"ethics_ref"`
+}
+
+// ProjectRef is the argument of project.join and project.close.
+type ProjectRef struct {
+	ID string `json:"id"`
+}
+
+// DatasetAttachment is the argument of project.attach.
+type DatasetAttachment struct {
+	ID      string `json:"id"`
+	Dataset string `json:"dataset"` // owner/id
+}
+
+// MemberChange is the argument of member.propose.
+type MemberChange struct {
+	Candidate Member `json:"candidate"`
+	Action    string `json:"action"` // add or remove
+}
+
+// Vote is the argument of member.vote.
+type Vote struct {
+	Candidate string `json:"candidate"`
+	Yes       bool   `json:"yes"`
+}
+
+// AnchorArgs is the argument of anchor.put.
+type AnchorArgs struct {
+	Seq  uint64 `json:"seq"`
+	Head string `json:"head"`
+}
+
+// PolicyArgs is the argument of policy.put.
+type PolicyArgs struct {
+	Hash string `json:"hash"`
+}
+
+func runOp(tx *bolt.Tx, c Command, by Member) ([]MembershipChange, error) {
+	switch c.Op {
+	case OpProjectPropose:
+		var a ProjectProposal
+		if err := decodeArgs(c, &a); err != nil {
+			return nil, err
+		}
+		return nil, proposeProject(tx, c, by, a)
+	case OpProjectJoin, OpProjectClose:
+		var a ProjectRef
+		if err := decodeArgs(c, &a); err != nil {
+			return nil, err
+		}
+		return nil, changeProject(tx, c, by, a.ID, "")
+	case OpProjectAttach:
+		var a DatasetAttachment
+		if err := decodeArgs(c, &a); err != nil {
+			return nil, err
+		}
+		return nil, changeProject(tx, c, by, a.ID, a.Dataset)
+	case OpMemberPropose:
+		var a MemberChange
+		if err := decodeArgs(c, &a); err != nil {
+			return nil, err
+		}
+		return proposeMember(tx, c, by, a)
+	case OpMemberVote:
+		var a Vote
+		if err := decodeArgs(c, &a); err != nil {
+			return nil, err
+		}
+		return vote(tx, c, by, a)
+	case OpAnchorPut:
+		var a AnchorArgs
+		if err := decodeArgs(c, &a); err != nil {
+			return nil, err
+		}
+		prev, err := get[Anchor](tx, bAnchors, by.Name)
+		if err == nil && a.Seq <= prev.Seq {
+			return nil, reject(c.Op, "anchor seq %d does not follow the anchored seq %d", a.Seq, prev.Seq)
+		}
+		if len(a.Head) != 64 {
+			return nil, reject(c.Op, "anchor head must be a hex SHA-256")
+		}
+		return nil, put(tx, bAnchors, by.Name, Anchor{Member: by.Name, Seq: a.Seq, Head: a.Head, TS: c.TS})
+	case OpPolicyPut:
+		var a PolicyArgs
+		if err := decodeArgs(c, &a); err != nil {
+			return nil, err
+		}
+		if len(a.Hash) != 64 {
+			return nil, reject(c.Op, "policy hash must be a hex SHA-256")
+		}
+		return nil, put(tx, bPolicies, by.Name, PolicyHash{Member: by.Name, Hash: a.Hash, TS: c.TS})
+	default:
+		return nil, reject(c.Op, "unknown operation %q", c.Op)
+	}
+}
+
+func proposeProject(tx *bolt.Tx, c Command, by Member, a ProjectProposal) error {
+	if !idPattern.MatchString(a.ID) {
+		return reject(c.Op, "project id %q must be lower-case letters, digits, '.', '_' or '-'", a.ID)
+	}
+	if tx.Bucket(bProjects).Get([]byte(a.ID)) != nil {
+		return reject(c.Op, "project %q already exists", a.ID)
+	}
+	if strings.TrimSpace(a.Title) == "" {
+		return reject(c.Op, "the project title is empty")
+	}
+	if len(a.Themes) == 0 {
+		return reject(c.Op, "a project needs at least one theme (%s)", strings.Join(Themes, ", "))
+	}
+	for _, t := range a.Themes {
+		if !slices.Contains(Themes, t) {
+			return reject(c.Op, "theme %q is not one of %s", t, strings.Join(Themes, ", "))
+		}
+	}
+	if !slices.Contains(a.Partners, by.Name) {
+		return reject(c.Op, "the proposing member %s must be one of the partners", by.Name)
+	}
+	countries := map[string]bool{}
+	for _, p := range a.Partners {
+		m, err := get[Member](tx, bMembers, p)
+		if err != nil {
+			return reject(c.Op, "partner %q is not a member of the federation", p)
+		}
+		countries[m.Country] = true
+	}
+	if len(countries) < 2 {
+		return reject(c.Op, "a joint cross-border project needs partners from at least two countries")
+	}
+	for _, d := range a.Datasets {
+		owner, _, ok := strings.Cut(d, "/")
+		if !ok || !slices.Contains(a.Partners, owner) {
+			return reject(c.Op, "dataset %q must be owner/id with a partner as owner", d)
+		}
+	}
+	p := Project{
+		ID: a.ID, Title: a.Title, Themes: sortedSet(a.Themes), Lead: by.Name, Partners: sortedSet(a.Partners),
+		Datasets: sortedSet(a.Datasets), EthicsRef: strings.TrimSpace(a.EthicsRef), Created: c.TS, Status: "active",
+	}
+	return put(tx, bProjects, p.ID, p)
+}
+
+// changeProject applies join (dataset == "" and op join), attach and close.
+func changeProject(tx *bolt.Tx, c Command, by Member, id, dataset string) error {
+	p, err := get[Project](tx, bProjects, id)
+	if err != nil {
+		return reject(c.Op, "no project %q", id)
+	}
+	if p.Status != "active" {
+		return reject(c.Op, "project %q is closed", id)
+	}
+	partner := slices.Contains(p.Partners, by.Name)
+	switch c.Op {
+	case OpProjectJoin:
+		if partner {
+			return reject(c.Op, "%s is already a partner of %q", by.Name, id)
+		}
+		p.Partners = sortedSet(append(p.Partners, by.Name))
+	case OpProjectAttach:
+		if !partner {
+			return reject(c.Op, "only a partner of %q may attach datasets", id)
+		}
+		owner, rest, ok := strings.Cut(dataset, "/")
+		if !ok || rest == "" || owner != by.Name {
+			return reject(c.Op, "dataset %q must be %s/ID: a member attaches its own datasets", dataset, by.Name)
+		}
+		if slices.Contains(p.Datasets, dataset) {
+			return reject(c.Op, "dataset %q is already attached to %q", dataset, id)
+		}
+		p.Datasets = sortedSet(append(p.Datasets, dataset))
+	case OpProjectClose:
+		if p.Lead != by.Name {
+			return reject(c.Op, "only the lead, %s, may close %q", p.Lead, id)
+		}
+		p.Status, p.Closed = "closed", c.TS
+	}
+	return put(tx, bProjects, p.ID, p)
+}
+
+func proposeMember(tx *bolt.Tx, c Command, by Member, a MemberChange) ([]MembershipChange, error) {
+	if err := validCandidate(c.Op, a.Candidate); err != nil {
+		return nil, err
+	}
+	if tx.Bucket(bProposals).Get([]byte(a.Candidate.Name)) != nil {
+		return nil, reject(c.Op, "a proposal about %s is already open", a.Candidate.Name)
+	}
+	existing, isMember := get[Member](tx, bMembers, a.Candidate.Name)
+	switch a.Action {
+	case "add":
+		if isMember == nil {
+			return nil, reject(c.Op, "%s is already a member", a.Candidate.Name)
+		}
+		if _, taken := memberByPeer(tx, a.Candidate.PeerID); taken {
+			return nil, reject(c.Op, "peer ID %s already belongs to a member", a.Candidate.PeerID)
+		}
+	case "remove":
+		if isMember != nil || existing.PeerID != a.Candidate.PeerID {
+			return nil, reject(c.Op, "%s is not a member with peer ID %s", a.Candidate.Name, a.Candidate.PeerID)
+		}
+		if tx.Bucket(bMembers).Stats().KeyN <= 1 {
+			return nil, reject(c.Op, "the last member cannot be removed")
+		}
+	default:
+		return nil, reject(c.Op, "action %q is not add or remove", a.Action)
+	}
+	a.Candidate.Voter, a.Candidate.Founding, a.Candidate.Joined = false, false, 0
+	p := Proposal{Candidate: a.Candidate, Action: a.Action, ProposedBy: by.Name, Opened: c.TS,
+		Votes: map[string]bool{by.Name: true}}
+	return tally(tx, c, p)
+}
+
+func vote(tx *bolt.Tx, c Command, by Member, a Vote) ([]MembershipChange, error) {
+	p, err := get[Proposal](tx, bProposals, a.Candidate)
+	if err != nil {
+		return nil, reject(c.Op, "no open proposal about %q", a.Candidate)
+	}
+	if _, voted := p.Votes[by.Name]; voted {
+		return nil, reject(c.Op, "%s has already voted on %s", by.Name, a.Candidate)
+	}
+	p.Votes[by.Name] = a.Yes
+	return tally(tx, c, p)
+}
+
+// tally decides a proposal once a majority of current members voted yes,
+// or once a yes majority has become impossible; otherwise it stays open.
+func tally(tx *bolt.Tx, c Command, p Proposal) ([]MembershipChange, error) {
+	members, err := list[Member](tx, bMembers)
+	if err != nil {
+		return nil, err
+	}
+	yes, no := 0, 0
+	for _, m := range members {
+		if v, ok := p.Votes[m.Name]; ok {
+			if v {
+				yes++
+			} else {
+				no++
+			}
+		}
+	}
+	majority := len(members)/2 + 1
+	switch {
+	case yes >= majority:
+		if err := tx.Bucket(bProposals).Delete([]byte(p.Candidate.Name)); err != nil {
+			return nil, err
+		}
+		m := p.Candidate
+		if p.Action == "remove" {
+			return []MembershipChange{{Member: m}}, tx.Bucket(bMembers).Delete([]byte(m.Name))
+		}
+		voters := 0
+		for _, x := range members {
+			if x.Voter {
+				voters++
+			}
+		}
+		m.Voter, m.Joined = voters < MaxVoters, c.TS
+		return []MembershipChange{{Member: m, Added: true}}, put(tx, bMembers, m.Name, m)
+	case len(members)-no < majority:
+		return nil, tx.Bucket(bProposals).Delete([]byte(p.Candidate.Name))
+	default:
+		return nil, put(tx, bProposals, p.Candidate.Name, p)
+	}
+}
+
+// sortedSet returns the distinct values in order: the state never depends
+// on the order a submitter listed them in.
+func sortedSet(in []string) []string {
+	out := slices.Clone(in)
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if out == nil {
+		out = []string{}
+	}
+	return out
+}

@@ -1,0 +1,614 @@
+package consensus
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Config tunes the registry's raft.
+type Config struct {
+	// Dir holds raft/ (log store, snapshots) and registry.db (the state).
+	Dir string
+	// Timeouts for a cross-border network: members are tens of
+	// milliseconds apart, so half a second of silence means trouble.
+	HeartbeatTimeout   time.Duration
+	ElectionTimeout    time.Duration
+	LeaderLeaseTimeout time.Duration
+	CommitTimeout      time.Duration
+	// SnapshotThreshold is the number of log entries between snapshots.
+	SnapshotThreshold uint64
+	SnapshotInterval  time.Duration
+	// TrailingLogs are kept after a snapshot, so that a member that was
+	// briefly away catches up from the log rather than a whole snapshot.
+	TrailingLogs uint64
+	// ApplyTimeout bounds one Submit.
+	ApplyTimeout time.Duration
+	// MaxBatch bounds how many concurrent commands share one log entry.
+	MaxBatch int
+}
+
+// DefaultConfig returns the registry configuration for a data dir.
+func DefaultConfig(dir string) Config {
+	return Config{
+		Dir:                dir,
+		HeartbeatTimeout:   500 * time.Millisecond,
+		ElectionTimeout:    500 * time.Millisecond,
+		LeaderLeaseTimeout: 250 * time.Millisecond,
+		CommitTimeout:      50 * time.Millisecond,
+		SnapshotThreshold:  1024,
+		SnapshotInterval:   2 * time.Minute,
+		TrailingLogs:       10240,
+		ApplyTimeout:       10 * time.Second,
+		MaxBatch:           512,
+	}
+}
+
+// Errors a caller may branch on.
+var (
+	ErrNoLeader = errors.New("the registry has no leader (a majority of voters is unreachable)")
+	ErrClosed   = errors.New("the registry is closed")
+)
+
+// Registry is one member's replica of the federation registry.
+type Registry struct {
+	cfg   Config
+	host  host.Host
+	self  peer.ID
+	key   ed25519.PrivateKey
+	log   *slog.Logger
+	fsm   *fsm
+	store *raftboltdb.BoltStore
+	trans *raft.NetworkTransport
+	raft  *raft.Raft
+
+	queue   chan *pending
+	changes chan MembershipChange
+	ctx     context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	once    sync.Once
+
+	mu        sync.Mutex
+	listeners []func(MembershipChange)
+}
+
+// pending is a command waiting for its batch to commit.
+type pending struct {
+	cmd  []byte
+	done chan result
+}
+
+type result struct {
+	index uint64
+	err   error
+}
+
+// Open opens (or creates) the registry in cfg.Dir and joins raft over the
+// host. Founding members bootstrap the cluster from the genesis on their
+// first start; a node with raft state never bootstraps again, and a member
+// admitted later waits for the leader to add it.
+func Open(cfg Config, h host.Host, key ed25519.PrivateKey, genesis []Member, log *slog.Logger) (r *Registry, err error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	raftDir := filepath.Join(cfg.Dir, "raft")
+	if err := os.MkdirAll(raftDir, 0o700); err != nil {
+		return nil, err
+	}
+	r = &Registry{cfg: cfg, host: h, self: h.ID(), key: key, log: log,
+		queue: make(chan *pending, 4096), changes: make(chan MembershipChange, 64)}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	defer func() {
+		if err != nil {
+			_ = r.Close()
+		}
+	}()
+	if r.fsm, err = openFSM(filepath.Join(cfg.Dir, "registry.db"), genesis); err != nil {
+		return nil, err
+	}
+	r.fsm.onChange = func(c MembershipChange) {
+		select {
+		case r.changes <- c:
+		default:
+			// The reconciler also runs periodically; a dropped nudge is
+			// caught up there.
+		}
+		r.notify(c)
+	}
+	if r.store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")}); err != nil {
+		return nil, fmt.Errorf("open raft log: %w", err)
+	}
+	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{log}})
+	snaps, err := raft.NewFileSnapshotStoreWithLogger(raftDir, 2, hlog)
+	if err != nil {
+		return nil, fmt.Errorf("open raft snapshots: %w", err)
+	}
+	layer, err := newStreamLayer(h)
+	if err != nil {
+		return nil, err
+	}
+	r.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream: layer, MaxPool: 4, Timeout: 10 * time.Second, Logger: hlog,
+	})
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(r.self.String())
+	rc.HeartbeatTimeout = cfg.HeartbeatTimeout
+	rc.ElectionTimeout = cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = cfg.LeaderLeaseTimeout
+	rc.CommitTimeout = cfg.CommitTimeout
+	rc.SnapshotThreshold = cfg.SnapshotThreshold
+	rc.SnapshotInterval = cfg.SnapshotInterval
+	rc.TrailingLogs = cfg.TrailingLogs
+	rc.Logger = hlog
+	if err := raft.ValidateConfig(rc); err != nil {
+		return nil, fmt.Errorf("raft configuration: %w", err)
+	}
+	existing, err := raft.HasExistingState(r.store, r.store, snaps)
+	if err != nil {
+		return nil, err
+	}
+	if r.raft, err = raft.NewRaft(rc, r.fsm, r.store, r.store, snaps, r.trans); err != nil {
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	if !existing && slices.ContainsFunc(genesis, func(m Member) bool { return m.PeerID == r.self.String() }) {
+		if err := r.raft.BootstrapCluster(bootstrapConfig(genesis)).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+			return nil, fmt.Errorf("bootstrap raft from genesis: %w", err)
+		}
+	}
+	h.SetStreamHandler(RegistryProtocol, r.handleForward)
+	r.wg.Add(2)
+	go func() { defer r.wg.Done(); r.batch() }()
+	go func() { defer r.wg.Done(); r.reconcile() }()
+	return r, nil
+}
+
+// bootstrapConfig makes the founding members the first configuration:
+// the first MaxVoters by name are voters, the others non-voters. Every
+// founder computes the same configuration.
+func bootstrapConfig(genesis []Member) raft.Configuration {
+	sorted := slices.Clone(genesis)
+	slices.SortFunc(sorted, func(a, b Member) int { return strings.Compare(a.Name, b.Name) })
+	var c raft.Configuration
+	for i, m := range sorted {
+		s := raft.Server{ID: raft.ServerID(m.PeerID), Address: raft.ServerAddress(m.PeerID), Suffrage: raft.Voter}
+		if i >= MaxVoters {
+			s.Suffrage = raft.Nonvoter
+		}
+		c.Servers = append(c.Servers, s)
+	}
+	return c
+}
+
+// OnMembershipChange registers a function called after a vote adds or
+// removes a member (the node admits, dials or drops the peer).
+func (r *Registry) OnMembershipChange(fn func(MembershipChange)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.listeners = append(r.listeners, fn)
+}
+
+func (r *Registry) notify(c MembershipChange) {
+	r.mu.Lock()
+	ls := slices.Clone(r.listeners)
+	r.mu.Unlock()
+	for _, fn := range ls {
+		fn(c)
+	}
+}
+
+// Submit signs a command as this member and has it committed: directly when
+// this node leads, otherwise through the leader. It returns the log index,
+// or a *RejectedError with the FSM's reason.
+func (r *Registry) Submit(ctx context.Context, op string, args any) (uint64, error) {
+	signed, err := SignCommand(r.key, r.self, op, args, time.Now().UnixMilli())
+	if err != nil {
+		return 0, err
+	}
+	return r.submitSigned(ctx, signed)
+}
+
+func (r *Registry) submitSigned(ctx context.Context, signed []byte) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.cfg.ApplyTimeout)
+	defer cancel()
+	retried := false
+	for {
+		idx, err := r.submitOnce(ctx, signed)
+		var rej *RejectedError
+		switch {
+		case err == nil:
+			return idx, nil
+		case errors.As(err, &rej):
+			if retried && strings.HasPrefix(rej.Reason, "replayed command") {
+				// An earlier attempt was committed although its answer
+				// was lost: the command is applied.
+				return 0, nil
+			}
+			return 0, err
+		case errors.Is(err, ErrClosed):
+			return 0, err
+		}
+		retried = true
+		r.log.Debug("registry submit retry", "err", err)
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%w (last error: %v)", ErrNoLeader, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// submitOnce tries the current leader once.
+func (r *Registry) submitOnce(ctx context.Context, signed []byte) (uint64, error) {
+	if r.raft.State() == raft.Leader {
+		return r.propose(ctx, signed)
+	}
+	addr, _ := r.raft.LeaderWithID()
+	if addr == "" {
+		return 0, ErrNoLeader
+	}
+	leader, err := peer.Decode(string(addr))
+	if err != nil {
+		return 0, err
+	}
+	return r.forward(ctx, leader, signed)
+}
+
+// propose queues a command for the leader's next log entry and waits.
+func (r *Registry) propose(ctx context.Context, signed []byte) (uint64, error) {
+	p := &pending{cmd: signed, done: make(chan result, 1)}
+	select {
+	case r.queue <- p:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-r.ctx.Done():
+		return 0, ErrClosed
+	}
+	select {
+	case res := <-p.done:
+		return res.index, res.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-r.ctx.Done():
+		return 0, ErrClosed
+	}
+}
+
+// batch is the leader's group commit: while one entry is being committed,
+// the commands that arrive meanwhile gather into the next one, so many
+// concurrent writers share one round of fsyncs.
+func (r *Registry) batch() {
+	for {
+		var batch []*pending
+		select {
+		case <-r.ctx.Done():
+			return
+		case p := <-r.queue:
+			batch = append(batch, p)
+		}
+	drain:
+		for len(batch) < r.cfg.MaxBatch {
+			select {
+			case p := <-r.queue:
+				batch = append(batch, p)
+			default:
+				break drain
+			}
+		}
+		r.commit(batch)
+	}
+}
+
+func (r *Registry) commit(batch []*pending) {
+	e := entry{Cmds: make([]string, len(batch))}
+	for i, p := range batch {
+		e.Cmds[i] = string(p.cmd)
+	}
+	data, err := json.Marshal(e)
+	if err != nil {
+		for _, p := range batch {
+			p.done <- result{err: err}
+		}
+		return
+	}
+	f := r.raft.Apply(data, r.cfg.ApplyTimeout)
+	if err := f.Error(); err != nil {
+		for _, p := range batch {
+			p.done <- result{err: err}
+		}
+		return
+	}
+	errs, _ := f.Response().([]error)
+	for i, p := range batch {
+		res := result{index: f.Index()}
+		if i < len(errs) {
+			res.err = errs[i]
+		}
+		p.done <- res
+	}
+}
+
+// forward sends a command to the leader and waits for its answer.
+func (r *Registry) forward(ctx context.Context, leader peer.ID, signed []byte) (uint64, error) {
+	ctx = network.WithForceDirectDial(ctx, "registry forward")
+	s, err := r.host.NewStream(ctx, leader, RegistryProtocol)
+	if err != nil {
+		return 0, fmt.Errorf("reach leader %s: %w", leader, err)
+	}
+	defer s.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = s.SetDeadline(dl)
+	}
+	if err := writeFrame(s, signed); err != nil {
+		s.Reset()
+		return 0, err
+	}
+	_ = s.CloseWrite()
+	raw, err := readFrame(s)
+	if err != nil {
+		s.Reset()
+		return 0, fmt.Errorf("read leader's answer: %w", err)
+	}
+	var rep forwardReply
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		return 0, fmt.Errorf("leader's answer: %w", err)
+	}
+	switch {
+	case rep.Rejected != "":
+		return 0, &RejectedError{Op: rep.Op, Reason: rep.Rejected}
+	case rep.Error != "":
+		return 0, errors.New(rep.Error)
+	}
+	return rep.Index, nil
+}
+
+// handleForward is the leader's side of forwarding.
+func (r *Registry) handleForward(s network.Stream) {
+	defer s.Close()
+	_ = s.SetDeadline(time.Now().Add(r.cfg.ApplyTimeout + 5*time.Second))
+	signed, err := readFrame(s)
+	if err != nil {
+		s.Reset()
+		return
+	}
+	var rep forwardReply
+	if r.raft.State() != raft.Leader {
+		rep.Error = "not the leader"
+	} else {
+		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.ApplyTimeout)
+		idx, err := r.propose(ctx, signed)
+		cancel()
+		var rej *RejectedError
+		switch {
+		case errors.As(err, &rej):
+			rep.Op, rep.Rejected = rej.Op, rej.Reason
+		case err != nil:
+			rep.Error = err.Error()
+		default:
+			rep.Index = idx
+		}
+	}
+	if err := writeJSONFrame(s, rep); err != nil {
+		s.Reset()
+	}
+}
+
+// reconcile keeps raft's configuration equal to the registry's members:
+// the leader adds admitted members (voters up to MaxVoters) and removes
+// members voted out. It runs on every change and every few seconds, so a
+// change survives a leader change.
+func (r *Registry) reconcile() {
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-tick.C:
+		case <-r.changes:
+		}
+		if r.raft.State() != raft.Leader {
+			continue
+		}
+		if err := r.reconcileOnce(); err != nil {
+			r.log.Warn("registry membership reconciliation", "err", err)
+		}
+	}
+}
+
+func (r *Registry) reconcileOnce() error {
+	cf := r.raft.GetConfiguration()
+	if err := cf.Error(); err != nil {
+		return err
+	}
+	inRaft := map[string]raft.ServerSuffrage{}
+	for _, s := range cf.Configuration().Servers {
+		inRaft[string(s.ID)] = s.Suffrage
+	}
+	members, err := r.Members()
+	if err != nil {
+		return err
+	}
+	want := map[string]bool{}
+	for _, m := range members {
+		want[m.PeerID] = true
+		id := raft.ServerID(m.PeerID)
+		suffrage, present := inRaft[m.PeerID]
+		switch {
+		case m.Voter && (!present || suffrage != raft.Voter):
+			r.log.Info("adding raft voter", "member", m.Name)
+			if err := r.raft.AddVoter(id, raft.ServerAddress(m.PeerID), 0, 0).Error(); err != nil {
+				return err
+			}
+		case !m.Voter && !present:
+			r.log.Info("adding raft non-voter", "member", m.Name)
+			if err := r.raft.AddNonvoter(id, raft.ServerAddress(m.PeerID), 0, 0).Error(); err != nil {
+				return err
+			}
+		}
+	}
+	for id := range inRaft {
+		if !want[id] && id != r.self.String() {
+			r.log.Info("removing raft server of a former member", "peer", id)
+			if err := r.raft.RemoveServer(raft.ServerID(id), 0, 0).Error(); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Members lists the members from the local replica, by name.
+func (r *Registry) Members() ([]Member, error) {
+	var out []Member
+	err := r.fsm.view(func(tx *bolt.Tx) (err error) {
+		out, err = list[Member](tx, bMembers)
+		return err
+	})
+	return out, err
+}
+
+// IsMember reports whether the local replica lists the peer as a member.
+func (r *Registry) IsMember(p peer.ID) bool {
+	ok := false
+	_ = r.fsm.view(func(tx *bolt.Tx) error {
+		_, ok = memberByPeer(tx, p.String())
+		return nil
+	})
+	return ok
+}
+
+// Projects lists the joint projects from the local replica, by ID.
+func (r *Registry) Projects() ([]Project, error) {
+	var out []Project
+	err := r.fsm.view(func(tx *bolt.Tx) (err error) {
+		out, err = list[Project](tx, bProjects)
+		return err
+	})
+	return out, err
+}
+
+// Project returns one project, or an error wrapping ErrNotFound.
+func (r *Registry) Project(id string) (Project, error) {
+	var p Project
+	err := r.fsm.view(func(tx *bolt.Tx) (err error) {
+		p, err = get[Project](tx, bProjects, id)
+		return err
+	})
+	return p, err
+}
+
+// Proposals lists the open membership proposals.
+func (r *Registry) Proposals() ([]Proposal, error) {
+	var out []Proposal
+	err := r.fsm.view(func(tx *bolt.Tx) (err error) {
+		out, err = list[Proposal](tx, bProposals)
+		return err
+	})
+	return out, err
+}
+
+// AppliedIndex is the last log index applied to the local replica: every
+// read reflects at least that index.
+func (r *Registry) AppliedIndex() uint64 {
+	var idx uint64
+	_ = r.fsm.view(func(tx *bolt.Tx) error {
+		idx = u64(tx.Bucket(bMeta).Get(keyApplied))
+		return nil
+	})
+	return idx
+}
+
+// StateHash is the hash of the local replica's content.
+func (r *Registry) StateHash() string {
+	var h string
+	_ = r.fsm.view(func(tx *bolt.Tx) error {
+		h = stateHash(tx)
+		return nil
+	})
+	return h
+}
+
+// Status is the raft view of this replica.
+type Status struct {
+	State        string   `json:"state"`
+	Leader       string   `json:"leader"`
+	Term         uint64   `json:"term"`
+	CommitIndex  uint64   `json:"commit_index"`
+	AppliedIndex uint64   `json:"applied_index"`
+	Voters       []string `json:"voters"`
+	NonVoters    []string `json:"non_voters"`
+}
+
+// Status reports raft's state, leader, term, indexes and configuration.
+func (r *Registry) Status() Status {
+	stats := r.raft.Stats()
+	atoi := func(k string) uint64 { n, _ := strconv.ParseUint(stats[k], 10, 64); return n }
+	_, leader := r.raft.LeaderWithID()
+	s := Status{State: r.raft.State().String(), Leader: string(leader), Term: atoi("term"),
+		CommitIndex: atoi("commit_index"), AppliedIndex: r.AppliedIndex(), Voters: []string{}, NonVoters: []string{}}
+	if cf := r.raft.GetConfiguration(); cf.Error() == nil {
+		for _, srv := range cf.Configuration().Servers {
+			if srv.Suffrage == raft.Voter {
+				s.Voters = append(s.Voters, string(srv.ID))
+			} else {
+				s.NonVoters = append(s.NonVoters, string(srv.ID))
+			}
+		}
+	}
+	return s
+}
+
+// Leader reports whether this replica is the leader.
+func (r *Registry) Leader() bool { return r.raft.State() == raft.Leader }
+
+// Close leaves raft and closes the stores; it waits for its goroutines.
+func (r *Registry) Close() error {
+	var errs []error
+	r.once.Do(func() {
+		r.cancel()
+		if r.host != nil {
+			r.host.RemoveStreamHandler(RegistryProtocol)
+		}
+		if r.raft != nil {
+			errs = append(errs, r.raft.Shutdown().Error())
+		}
+		r.wg.Wait()
+		if r.trans != nil {
+			errs = append(errs, r.trans.Close())
+		}
+		if r.store != nil {
+			errs = append(errs, r.store.Close())
+		}
+		if r.fsm != nil {
+			errs = append(errs, r.fsm.close())
+		}
+	})
+	return errors.Join(errs...)
+}
+
+// slogWriter turns raft's hclog lines into structured log records.
+type slogWriter struct{ log *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	w.log.Warn(strings.TrimSpace(string(p)), "component", "raft")
+	return len(p), nil
+}

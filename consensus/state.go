@@ -1,0 +1,172 @@
+package consensus
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Member is a federation member as the registry holds it.
+type Member struct {
+	Name     string   `json:"name"`
+	Country  string   `json:"country"`
+	Org      string   `json:"org"`
+	PeerID   string   `json:"peer_id"`
+	Addrs    []string `json:"addrs"`
+	Voter    bool     `json:"voter"`    // a raft voter (at most MaxVoters)
+	Founding bool     `json:"founding"` // listed in the genesis
+	Joined   int64    `json:"joined"`   // ts of the deciding vote; 0 for founders
+}
+
+// Project is a joint cross-border project.
+type Project struct {
+	ID        string   `json:"id"`
+	Title     string   `json:"title"`
+	Themes    []string `json:"themes"`
+	Lead      string   `json:"lead"`
+	Partners  []string `json:"partners"`
+	Datasets  []string `json:"datasets"` // owner/id
+	EthicsRef string   `json:"ethics_ref"`
+	Created   int64    `json:"created"`
+	Closed    int64    `json:"closed,omitempty"`
+	Status    string   `json:"status"` // active or closed
+}
+
+// Proposal is a pending membership change and its votes.
+type Proposal struct {
+	Candidate  Member          `json:"candidate"`
+	Action     string          `json:"action"` // add or remove
+	ProposedBy string          `json:"proposed_by"`
+	Opened     int64           `json:"opened"`
+	Votes      map[string]bool `json:"votes"` // member name -> yes
+}
+
+// Anchor is the latest audit chain head a member committed.
+type Anchor struct {
+	Member string `json:"member"`
+	Seq    uint64 `json:"seq"`
+	Head   string `json:"head"`
+	TS     int64  `json:"ts"`
+}
+
+// PolicyHash is the policy bundle a member last declared active.
+type PolicyHash struct {
+	Member string `json:"member"`
+	Hash   string `json:"hash"`
+	TS     int64  `json:"ts"`
+}
+
+var (
+	bMeta      = []byte("meta")
+	bMembers   = []byte("members")
+	bProjects  = []byte("projects")
+	bProposals = []byte("proposals")
+	bAnchors   = []byte("anchors")
+	bPolicies  = []byte("policies")
+	bNonces    = []byte("nonces")    // nonce -> ts
+	bNonceTS   = []byte("nonces_ts") // ts|nonce -> nil, for pruning in ts order
+
+	// stateBuckets are what the state hash covers: the registry's content,
+	// not the bookkeeping of how far the log was applied.
+	stateBuckets = [][]byte{bMembers, bProjects, bProposals, bAnchors, bPolicies}
+
+	keyApplied = []byte("applied_index")
+	keyMaxTS   = []byte("max_ts")
+)
+
+// ErrNotFound is returned by reads of a missing record.
+var ErrNotFound = errors.New("not found")
+
+func u64(b []byte) uint64 {
+	if len(b) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+func putU64(v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return b[:]
+}
+
+func initBuckets(tx *bolt.Tx) error {
+	for _, b := range [][]byte{bMeta, bMembers, bProjects, bProposals, bAnchors, bPolicies, bNonces, bNonceTS} {
+		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// get decodes one record; values are copied by the decoder, so they stay
+// valid after the transaction.
+func get[T any](tx *bolt.Tx, bucket []byte, key string) (T, error) {
+	var v T
+	raw := tx.Bucket(bucket).Get([]byte(key))
+	if raw == nil {
+		return v, fmt.Errorf("%s %q: %w", bucket, key, ErrNotFound)
+	}
+	return v, json.Unmarshal(raw, &v)
+}
+
+func put(tx *bolt.Tx, bucket []byte, key string, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucket).Put([]byte(key), raw)
+}
+
+func list[T any](tx *bolt.Tx, bucket []byte) ([]T, error) {
+	var out []T
+	err := tx.Bucket(bucket).ForEach(func(_, raw []byte) error {
+		var v T
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return err
+		}
+		out = append(out, v)
+		return nil
+	})
+	return out, err
+}
+
+// memberByPeer finds a member by peer ID.
+func memberByPeer(tx *bolt.Tx, pid string) (Member, bool) {
+	var found Member
+	ok := false
+	_ = tx.Bucket(bMembers).ForEach(func(_, raw []byte) error {
+		var m Member
+		if json.Unmarshal(raw, &m) == nil && m.PeerID == pid {
+			found, ok = m, true
+		}
+		return nil
+	})
+	return found, ok
+}
+
+// stateHash is the SHA-256 of the registry content, bucket by bucket in a
+// fixed order and key by key in bbolt's byte order: equal on every member
+// that applied the same log.
+func stateHash(tx *bolt.Tx) string {
+	h := sha256.New()
+	for _, name := range stateBuckets {
+		h.Write(name)
+		_ = tx.Bucket(name).ForEach(func(k, v []byte) error {
+			var n [8]byte
+			binary.BigEndian.PutUint64(n[:], uint64(len(k)))
+			h.Write(n[:])
+			h.Write(k)
+			binary.BigEndian.PutUint64(n[:], uint64(len(v)))
+			h.Write(n[:])
+			h.Write(v)
+			return nil
+		})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,56 @@
+package consensus
+
+import (
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"io"
+)
+
+// RegistryProtocol carries commands from a member to the raft leader.
+const RegistryProtocol = "/xborder/registry/1.0.0"
+
+// maxFrame bounds a forwarded message.
+const maxFrame = maxCommandBytes + 4096
+
+// forwardReply is the leader's answer to a forwarded command.
+type forwardReply struct {
+	Index    uint64 `json:"index,omitempty"`
+	Rejected string `json:"rejected,omitempty"` // the FSM's reason
+	Op       string `json:"op,omitempty"`
+	Error    string `json:"error,omitempty"` // not applied: not leader, timeout...
+}
+
+// writeFrame writes a length-prefixed message.
+func writeFrame(w io.Writer, b []byte) error {
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(b)))
+	if _, err := w.Write(n[:]); err != nil {
+		return err
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+// readFrame reads a length-prefixed message of at most maxFrame bytes.
+func readFrame(r io.Reader) ([]byte, error) {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return nil, err
+	}
+	size := binary.BigEndian.Uint32(n[:])
+	if size > maxFrame {
+		return nil, fmt.Errorf("message of %d bytes exceeds the %d-byte limit", size, maxFrame)
+	}
+	b := make([]byte, size)
+	_, err := io.ReadFull(r, b)
+	return b, err
+}
+
+func writeJSONFrame(w io.Writer, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return writeFrame(w, b)
+}
