@@ -5,6 +5,8 @@ import (
 	"errors"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -113,8 +115,53 @@ func (m *mesh) poke() {
 }
 
 func (m *mesh) isMember(p peer.ID) bool {
-	_, ok := m.state[p] // state is keyed by the members and never changes keys
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	_, ok := m.state[p]
 	return ok
+}
+
+// memberList returns the other members.
+func (m *mesh) memberList() []peer.ID {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.members)
+}
+
+// setMembers replaces the set of other members after a membership vote:
+// new members are dialled at once, former ones are forgotten and
+// disconnected.
+func (m *mesh) setMembers(ids []peer.ID) {
+	want := map[peer.ID]bool{}
+	for _, p := range ids {
+		if p != m.self {
+			want[p] = true
+		}
+	}
+	var gone []peer.ID
+	m.mu.Lock()
+	for _, p := range m.members {
+		if !want[p] {
+			gone = append(gone, p)
+			delete(m.state, p)
+			delete(m.verified, p)
+		}
+	}
+	m.members = m.members[:0]
+	for p := range want {
+		m.members = append(m.members, p)
+		if m.state[p] == nil {
+			m.state[p] = &dialState{backoff: m.min}
+		}
+	}
+	slices.SortFunc(m.members, func(a, b peer.ID) int { return strings.Compare(string(a), string(b)) })
+	m.mu.Unlock()
+	for _, p := range gone {
+		m.host.ConnManager().Unprotect(p, memberTag)
+		_ = m.host.Network().ClosePeer(p)
+	}
+	m.updateGauge()
+	m.poke()
 }
 
 // watch verifies identified members and tracks disconnections.
@@ -198,7 +245,7 @@ func (m *mesh) connected(p peer.ID) bool {
 // connectedCount is the number of other members connected and verified.
 func (m *mesh) connectedCount() int {
 	n := 0
-	for _, p := range m.members {
+	for _, p := range m.memberList() {
 		if m.connected(p) {
 			n++
 		}
@@ -228,7 +275,7 @@ func (m *mesh) dialLoop(ctx context.Context) {
 		case <-tick.C:
 		case <-m.wake:
 		case <-pings.C:
-			for _, p := range m.members {
+			for _, p := range m.memberList() {
 				if m.connected(p) {
 					m.pingOnce(ctx, p)
 				}

@@ -21,6 +21,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/policy"
 )
@@ -61,6 +62,9 @@ type Node struct {
 	mdns    mdns.Service
 	mesh    *mesh
 	policy  *policy.Engine
+	// registry is set once raft is open; the gater reads it concurrently.
+	registry atomic.Pointer[consensus.Registry]
+	joining  bool // not a founding member: waits to be voted in
 	api     *api.Server
 	apiLn   net.Listener
 
@@ -99,16 +103,26 @@ func Open(dataDir string, cfg Config, opts ...Option) (*Node, error) {
 	}
 	self, ok := n.members[n.id.PeerID]
 	if !ok {
-		return nil, fmt.Errorf("this node (peer ID %s) is not a member of federation %q: add its identity card to the genesis", n.id.PeerID, n.genesis.Federation)
-	}
-	if self.Name != cfg.Name || self.Country != cfg.Country {
+		// A region admitted after genesis runs the same genesis; its
+		// partners let it in once the registry lists it.
+		n.joining = true
+		n.log.Warn("this node is not a founding member: it is admitted once the members vote it in",
+			"peer_id", n.id.PeerID, "federation", n.genesis.Federation)
+	} else if self.Name != cfg.Name || self.Country != cfg.Country {
 		return nil, fmt.Errorf("config says this node is %s (%s) but the genesis lists its key as %s (%s): fix config.yaml or the genesis", cfg.Name, cfg.Country, self.Name, self.Country)
 	}
 	return n, nil
 }
 
-// IsMember implements MemberSet from the genesis.
+// IsMember implements MemberSet: the registry's members once it is open
+// (so that votes admit and remove members), the genesis before.
 func (n *Node) IsMember(p peer.ID) bool {
+	if p == n.id.PeerID {
+		return true
+	}
+	if reg := n.registry.Load(); reg != nil {
+		return reg.IsMember(p)
+	}
 	_, ok := n.members[p]
 	return ok
 }
@@ -197,6 +211,16 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.mesh.start(ctx); err != nil {
 		return fmt.Errorf("start mesh: %w", err)
 	}
+	reg, err := consensus.Open(consensus.DefaultConfig(n.dataDir), n.host, n.id.Key, n.genesisMembers(), n.log.With("component", "registry"))
+	if err != nil {
+		return fmt.Errorf("open registry: %w", err)
+	}
+	n.registry.Store(reg)
+	reg.OnMembershipChange(func(ch consensus.MembershipChange) {
+		n.log.Info("membership changed by vote", "member", ch.Member.Name, "added", ch.Added)
+		n.syncMembership()
+	})
+	n.syncMembership()
 	if n.cfg.Discovery.MDNS {
 		svc := mdns.NewMdnsService(n.host, mdnsService, n.mesh)
 		if err := svc.Start(); err != nil {
@@ -211,6 +235,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.api = api.NewServer(api.Deps{
 		Backend:    n,
 		Policies:   n,
+		Registry:   n,
 		Tokens:     &api.Verifier{Key: n.id.PublicKey(), NodeID: n.id.PeerID.String()},
 		Authz:      n,
 		Log:        n.log,
@@ -279,6 +304,9 @@ func (n *Node) Close() error {
 		if n.mdns != nil {
 			errs = append(errs, n.mdns.Close())
 		}
+		if reg := n.registry.Load(); reg != nil {
+			errs = append(errs, reg.Close())
+		}
 		if n.mesh != nil {
 			n.mesh.wait()
 		}
@@ -302,7 +330,7 @@ func (n *Node) Status(context.Context) api.Status {
 	s := api.Status{
 		Name: n.cfg.Name, PeerID: n.id.PeerID.String(), Country: n.cfg.Country, Org: n.cfg.Org,
 		Federation: n.genesis.Federation, FederationID: n.fedID, Version: Version,
-		Ready: n.ready.Load(), Members: len(n.members), ListenAddrs: []string{},
+		Ready: n.ready.Load(), Members: len(n.registryMembers()), ListenAddrs: []string{},
 		StartedAt: n.startedAt.UTC().Truncate(time.Second),
 		UptimeS:   int64(time.Since(n.startedAt).Seconds()),
 	}
@@ -310,6 +338,7 @@ func (n *Node) Status(context.Context) api.Status {
 		info := n.policy.Info()
 		s.Policy = api.PolicyStatus{Hash: info.Hash, LoadedAt: info.LoadedAt.Truncate(time.Second), LastError: info.LastError}
 	}
+	s.Raft = n.raftStatus()
 	if n.host != nil {
 		s.PeersConnected = n.mesh.connectedCount()
 		for _, a := range n.host.Addrs() {
@@ -321,8 +350,13 @@ func (n *Node) Status(context.Context) api.Status {
 
 // Peers implements api.Backend: every member, sorted by name.
 func (n *Node) Peers(context.Context) []api.Peer {
-	out := make([]api.Peer, 0, len(n.members))
-	for pid, m := range n.members {
+	members := n.registryMembers()
+	out := make([]api.Peer, 0, len(members))
+	for _, m := range members {
+		pid, err := peer.Decode(m.PeerID)
+		if err != nil {
+			continue
+		}
 		p := api.Peer{Name: m.Name, Country: m.Country, Org: m.Org, PeerID: m.PeerID, Self: pid == n.id.PeerID, Addrs: []string{}}
 		switch {
 		case p.Self:
@@ -355,7 +389,10 @@ func (n *Node) Readiness(context.Context) api.Readiness {
 	} else {
 		r.Checks["host"] = "not started"
 	}
-	r.Checks["peers"] = fmt.Sprintf("%d of %d other members connected", n.mesh.connectedCount(), len(n.members)-1)
+	r.Checks["peers"] = fmt.Sprintf("%d of %d other members connected", n.mesh.connectedCount(), len(n.registryMembers())-1)
+	if rs := n.raftStatus(); rs != nil {
+		r.Checks["registry"] = fmt.Sprintf("%s, leader %q, applied index %d", rs.State, rs.Leader, rs.AppliedIndex)
+	}
 	return r
 }
 

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -222,4 +223,18 @@ type DatasetRef struct {
 	Owner        string `json:"owner"`
 	ID           string `json:"id"`
 	PersonalData bool   `json:"personal_data"`
+}
+
+// DeniedError is a request the policy refused; it carries the decision so
+// that callers can show its reasons.
+type DeniedError struct {
+	Point    Point
+	Decision Decision
+}
+
+func (e *DeniedError) Error() string {
+	if len(e.Decision.Reasons) == 0 {
+		return "denied by policy"
+	}
+	return "denied by policy: " + strings.Join(e.Decision.Reasons, " ")
 }

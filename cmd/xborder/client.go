@@ -123,10 +123,26 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 		if json.Unmarshal(answer, &e) != nil || e.Error == "" {
 			e.Error = strings.TrimSpace(string(answer))
 		}
+		if e.Denied {
+			return &exitErr{code: exitDenied, err: deniedError(e.Reasons, e.Rules)}
+		}
 		return &apiError{Status: resp.StatusCode, Message: e.Error, Body: answer}
 	}
 	if err := json.Unmarshal(answer, out); err != nil {
 		return fmt.Errorf("decode answer from %s%s: %w", c.base, path, err)
 	}
 	return nil
+}
+
+// deniedError renders a policy refusal with each reason on its own line.
+func deniedError(reasons, rules []string) error {
+	var b strings.Builder
+	b.WriteString("denied by policy:")
+	for i, r := range reasons {
+		b.WriteString("\n  - " + r)
+		if i < len(rules) {
+			b.WriteString(" [" + rules[i] + "]")
+		}
+	}
+	return errors.New(b.String())
 }

@@ -13,12 +13,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/xborder/xborder"
+	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/node"
 	"github.com/xborder/xborder/node/api"
 )
@@ -119,6 +121,9 @@ func runDemo(ctx context.Context, g *globals, dir string, once bool, timeout tim
 			fmt.Sprintf("%d/%d", s.PeersConnected, s.Members-1), n.client.base, s.Policy.Hash[:12], s.PeerID})
 	}
 	if err := printTable(g.out, []string{"NAME", "COUNTRY", "READY", "PEERS", "API", "POLICY", "PEER ID"}, rows); err != nil {
+		return err
+	}
+	if err := demoRegistry(ctx, g, nodes); err != nil {
 		return err
 	}
 	fmt.Fprintln(g.out, "\nTalk to a node:")
@@ -335,4 +340,67 @@ func tail(path string) string {
 		lines = lines[len(lines)-20:]
 	}
 	return string(bytes.Join(lines, []byte("\n")))
+}
+
+// demoRegistry walks through the replicated registry: Basel registers a
+// Franco-German-Swiss project, Stuttgart a Franco-German one, and every
+// region reads both from its own replica.
+func demoRegistry(ctx context.Context, g *globals, nodes []*demoNode) error {
+	byName := map[string]*demoNode{}
+	for _, n := range nodes {
+		byName[n.name] = n
+	}
+	projects := []struct {
+		from string
+		p    consensus.ProjectProposal
+	}{
+		{"ch-basel", consensus.ProjectProposal{ID: "upper-rhine-bioeconomy", Title: "Upper Rhine bioeconomy: crop yield models",
+			Themes: []string{"bioeconomy", "industry"}, Partners: []string{"ch-basel", "fr-grandest", "de-bw"}}},
+		{"de-bw", consensus.ProjectProposal{ID: "fr-de-oncology", Title: "Franco-German oncology imaging",
+			Themes: []string{"health"}, Partners: []string{"de-bw", "fr-grandest"}, EthicsRef: "CPP-EST-2026-114"}},
+	}
+	fmt.Fprintln(g.out, "\nReplicated registry:")
+	for _, pr := range projects {
+		var res api.Committed
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			err := byName[pr.from].client.post(ctx, "/v1/projects", pr.p, &res)
+			if err == nil {
+				break
+			}
+			var ae *apiError
+			// 503: the registry is still electing its first leader.
+			if !errors.As(err, &ae) || ae.Status != 503 || time.Now().After(deadline) {
+				return fmt.Errorf("%s proposes %s: %w", pr.from, pr.p.ID, err)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		fmt.Fprintf(g.out, "  %s proposed %q (%s), committed at index %d\n", pr.from, pr.p.ID, strings.Join(pr.p.Partners, ", "), res.Index)
+	}
+	for _, n := range nodes {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var l api.ProjectList
+			if err := n.client.get(ctx, "/v1/projects", &l); err != nil {
+				return fmt.Errorf("%s: %w", n.name, err)
+			}
+			if len(l.Projects) == len(projects) {
+				var st api.Status
+				if err := n.client.get(ctx, "/v1/status", &st); err != nil {
+					return err
+				}
+				role := "?"
+				if st.Raft != nil {
+					role = st.Raft.State
+				}
+				fmt.Fprintf(g.out, "  %-14s sees %d projects in its replica (applied index %d, raft %s)\n", n.name, len(l.Projects), l.AppliedIndex, role)
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s has %d of %d projects after 30s", n.name, len(l.Projects), len(projects))
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	return nil
 }

@@ -109,6 +109,8 @@ Global flags read environment variables when not given:
 		newPeersCmd(g),
 		newTokenCmd(g),
 		newPolicyCmd(g),
+		newProjectCmd(g),
+		newMemberCmd(g),
 		newDemoCmd(g),
 		newVersionCmd(g),
 	)

@@ -48,7 +48,20 @@ func statusFields(s api.Status) [][2]string {
 		{"listening", strings.Join(s.ListenAddrs, " ")},
 		{"up", (time.Duration(s.UptimeS) * time.Second).String() + " (version " + s.Version + ")"},
 		{"policy", policyLine(s.Policy)},
+		{"registry", raftLine(s.Raft)},
 	}
+}
+
+func raftLine(r *api.RaftStatus) string {
+	if r == nil {
+		return "not open"
+	}
+	leader := r.Leader
+	if leader == "" {
+		leader = "none"
+	}
+	return fmt.Sprintf("%s, leader %s, term %d, commit %d, applied %d, voters %s", r.State, leader, r.Term, r.CommitIndex,
+		r.AppliedIndex, strings.Join(r.Voters, ","))
 }
 
 func policyLine(p api.PolicyStatus) string {

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -23,6 +24,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -86,6 +88,45 @@ func (p fixedPolicies) EvalPolicy(_ context.Context, query string, input map[str
 	return policy.EvalResult{Value: map[string]any{"query": query, "input": input}, Defined: true}, nil
 }
 
+// memRegistry is an in-memory registry for the API's own tests.
+type memRegistry struct{ projects map[string]consensus.Project }
+
+func (m *memRegistry) Projects(context.Context) ([]consensus.Project, uint64, error) {
+	var out []consensus.Project
+	for _, p := range m.projects {
+		out = append(out, p)
+	}
+	return out, 7, nil
+}
+
+func (m *memRegistry) Project(_ context.Context, id string) (consensus.Project, uint64, error) {
+	p, ok := m.projects[id]
+	if !ok {
+		return p, 7, fmt.Errorf("project %q: %w", id, consensus.ErrNotFound)
+	}
+	return p, 7, nil
+}
+
+func (m *memRegistry) Members(context.Context) ([]consensus.Member, []consensus.Proposal, uint64, error) {
+	return []consensus.Member{{Name: "fr-grandest", Country: "FR", Org: "Région Grand Est", PeerID: nodeID, Voter: true, Founding: true}}, nil, 7, nil
+}
+
+func (m *memRegistry) SubmitRegistry(_ context.Context, op string, args any) (uint64, error) {
+	switch a := args.(type) {
+	case consensus.ProjectProposal:
+		if len(a.Partners) < 2 {
+			return 0, &policy.DeniedError{Point: policy.RegistryDecision, Decision: policy.Decision{
+				Reasons: []string{"A joint project needs partners from at least two countries."}, Rules: []string{"project_two_countries"}}}
+		}
+		if _, ok := m.projects[a.ID]; ok {
+			return 0, &consensus.RejectedError{Op: op, Reason: "project already exists"}
+		}
+		m.projects[a.ID] = consensus.Project{ID: a.ID, Title: a.Title, Partners: a.Partners, Status: "active"}
+		return 8, nil
+	}
+	return 9, nil
+}
+
 type fixture struct {
 	key    ed25519.PrivateKey
 	server *Server
@@ -102,6 +143,7 @@ func newFixture(t *testing.T) *fixture {
 	s := NewServer(Deps{
 		Backend:  fixedBackend{},
 		Policies: fixedPolicies{reloadErr: errors.New("exchange.rego:3: rego_parse_error")},
+		Registry: &memRegistry{projects: map[string]consensus.Project{}},
 		Tokens:   &Verifier{Key: key.Public().(ed25519.PublicKey), NodeID: nodeID},
 		Authz:    roleAuthorizer{},
 		Log:      slog.New(slog.DiscardHandler), Registerer: reg, Gatherer: reg,
@@ -367,5 +409,30 @@ func TestPolicyEndpoints(t *testing.T) {
 	}
 	if code, _ := f.post(t, "/v1/policy/reload", f.token(t, RoleResearcher, time.Hour), ""); code != http.StatusForbidden {
 		t.Fatalf("researcher reload: %d", code)
+	}
+}
+
+func TestRegistryEndpointsMapDenialsAndRejections(t *testing.T) {
+	f := newFixture(t)
+	op := f.token(t, RoleOperator, time.Hour)
+	code, body := f.post(t, "/v1/projects", op, `{"id": "p", "title": "T", "themes": ["health"], "partners": ["fr-grandest"]}`)
+	var e Error
+	if code != http.StatusForbidden || json.Unmarshal(body, &e) != nil || !e.Denied || e.Rules[0] != "project_two_countries" {
+		t.Fatalf("policy denial: %d %s", code, body)
+	}
+	if code, body = f.post(t, "/v1/projects", op, `{"id": "p", "title": "T", "themes": ["health"], "partners": ["fr-grandest", "de-bw"]}`); code != 200 {
+		t.Fatalf("propose: %d %s", code, body)
+	}
+	if code, body = f.post(t, "/v1/projects", op, `{"id": "p", "title": "T", "themes": ["health"], "partners": ["fr-grandest", "de-bw"]}`); code != http.StatusConflict {
+		t.Fatalf("duplicate: %d %s", code, body)
+	}
+	if code, body = f.get(t, "/v1/projects/p", op); code != 200 || !strings.Contains(string(body), `"applied_index": 7`) {
+		t.Fatalf("show: %d %s", code, body)
+	}
+	if code, _ = f.get(t, "/v1/projects/nope", op); code != http.StatusNotFound {
+		t.Fatalf("missing project: %d", code)
+	}
+	if code, body = f.post(t, "/v1/members/nl-limburg/vote", op, `{"vote": "maybe"}`); code != http.StatusBadRequest {
+		t.Fatalf("bad vote: %d %s", code, body)
 	}
 }

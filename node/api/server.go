@@ -53,6 +53,7 @@ type Server struct {
 	tokens   TokenVerifier
 	authz    Authorizer
 	policies Policies
+	registry Registry
 	log      *slog.Logger
 	mux      *http.ServeMux
 	http     *http.Server
@@ -64,6 +65,7 @@ type Server struct {
 type Deps struct {
 	Backend  Backend
 	Policies Policies
+	Registry Registry
 	Tokens   TokenVerifier
 	Authz    Authorizer
 	Log      *slog.Logger
@@ -77,7 +79,7 @@ type Deps struct {
 func NewServer(d Deps) *Server {
 	log := d.Log
 	s := &Server{
-		backend: d.Backend, policies: d.Policies, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
+		backend: d.Backend, policies: d.Policies, registry: d.Registry, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xborder_api_requests_total",
 			Help: "Local API requests, by route and HTTP status code.",
@@ -115,6 +117,7 @@ func NewServer(d Deps) *Server {
 		writeJSON(w, http.StatusOK, s.backend.Peers(r.Context()))
 	})
 	s.routePolicy()
+	s.routeRegistry()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.requests.WithLabelValues("unmatched", "404").Inc()
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))

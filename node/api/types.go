@@ -19,6 +19,19 @@ type Status struct {
 	StartedAt      time.Time    `json:"started_at"`
 	UptimeS        int64        `json:"uptime_s"`
 	Policy         PolicyStatus `json:"policy"`
+	Raft           *RaftStatus  `json:"raft,omitempty"`
+}
+
+// RaftStatus is the registry's raft view in the node's status.
+type RaftStatus struct {
+	State        string   `json:"state"` // leader, follower, candidate
+	Leader       string   `json:"leader"`
+	LeaderID     string   `json:"leader_id"`
+	Term         uint64   `json:"term"`
+	CommitIndex  uint64   `json:"commit_index"`
+	AppliedIndex uint64   `json:"applied_index"`
+	Voters       []string `json:"voters"`
+	NonVoters    []string `json:"non_voters"`
 }
 
 // PolicyStatus is the active policy bundle in the node's status.
@@ -47,8 +60,12 @@ type Readiness struct {
 	Checks map[string]string `json:"checks"`
 }
 
-// Error is the body of every error response.
+// Error is the body of every error response. A refusal by policy also
+// carries the decision's reasons and the rules that fired.
 type Error struct {
-	Error string `json:"error"`
-	Code  int    `json:"code"`
+	Error   string   `json:"error"`
+	Code    int      `json:"code"`
+	Denied  bool     `json:"denied,omitempty"`
+	Reasons []string `json:"reasons,omitempty"`
+	Rules   []string `json:"rules,omitempty"`
 }

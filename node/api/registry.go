@@ -1,0 +1,164 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/policy"
+)
+
+// Registry is the replicated registry as the API exposes it: reads from
+// the local replica, writes checked by the node's policy first.
+type Registry interface {
+	Projects(ctx context.Context) ([]consensus.Project, uint64, error)
+	Project(ctx context.Context, id string) (consensus.Project, uint64, error)
+	Members(ctx context.Context) ([]consensus.Member, []consensus.Proposal, uint64, error)
+	SubmitRegistry(ctx context.Context, op string, args any) (uint64, error)
+}
+
+// ProjectList is the answer of GET /v1/projects.
+type ProjectList struct {
+	Projects     []consensus.Project `json:"projects"`
+	AppliedIndex uint64              `json:"applied_index"`
+}
+
+// ProjectAnswer is the answer of GET /v1/projects/{id}.
+type ProjectAnswer struct {
+	Project      consensus.Project `json:"project"`
+	AppliedIndex uint64            `json:"applied_index"`
+}
+
+// MemberList is the answer of GET /v1/members.
+type MemberList struct {
+	Members      []consensus.Member   `json:"members"`
+	Proposals    []consensus.Proposal `json:"proposals"`
+	AppliedIndex uint64               `json:"applied_index"`
+}
+
+// Committed is the answer of a registry write.
+type Committed struct {
+	Index uint64 `json:"index"`
+}
+
+// VoteRequest is the body of POST /v1/members/{name}/vote.
+type VoteRequest struct {
+	Vote string `json:"vote"` // yes or no
+}
+
+// AttachRequest is the body of POST /v1/projects/{id}/attach.
+type AttachRequest struct {
+	Dataset string `json:"dataset"` // owner/id
+}
+
+func (s *Server) routeRegistry() {
+	s.handle("GET /v1/projects", true, func(w http.ResponseWriter, r *http.Request) {
+		ps, idx, err := s.registry.Projects(r.Context())
+		if err != nil {
+			writeRegistryError(w, err)
+			return
+		}
+		if ps == nil {
+			ps = []consensus.Project{}
+		}
+		writeJSON(w, http.StatusOK, ProjectList{Projects: ps, AppliedIndex: idx})
+	})
+	s.handle("GET /v1/projects/{id}", true, func(w http.ResponseWriter, r *http.Request) {
+		p, idx, err := s.registry.Project(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeRegistryError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, ProjectAnswer{Project: p, AppliedIndex: idx})
+	})
+	s.handle("POST /v1/projects", true, func(w http.ResponseWriter, r *http.Request) {
+		var p consensus.ProjectProposal
+		if code, err := decodeBody(w, r, &p); err != nil {
+			writeError(w, code, err.Error())
+			return
+		}
+		s.submit(w, r, consensus.OpProjectPropose, p)
+	})
+	s.handle("POST /v1/projects/{id}/join", true, func(w http.ResponseWriter, r *http.Request) {
+		s.submit(w, r, consensus.OpProjectJoin, consensus.ProjectRef{ID: r.PathValue("id")})
+	})
+	s.handle("POST /v1/projects/{id}/close", true, func(w http.ResponseWriter, r *http.Request) {
+		s.submit(w, r, consensus.OpProjectClose, consensus.ProjectRef{ID: r.PathValue("id")})
+	})
+	s.handle("POST /v1/projects/{id}/attach", true, func(w http.ResponseWriter, r *http.Request) {
+		var a AttachRequest
+		if code, err := decodeBody(w, r, &a); err != nil {
+			writeError(w, code, err.Error())
+			return
+		}
+		s.submit(w, r, consensus.OpProjectAttach, consensus.DatasetAttachment{ID: r.PathValue("id"), Dataset: a.Dataset})
+	})
+	s.handle("GET /v1/members", true, func(w http.ResponseWriter, r *http.Request) {
+		ms, ps, idx, err := s.registry.Members(r.Context())
+		if err != nil {
+			writeRegistryError(w, err)
+			return
+		}
+		if ps == nil {
+			ps = []consensus.Proposal{}
+		}
+		writeJSON(w, http.StatusOK, MemberList{Members: ms, Proposals: ps, AppliedIndex: idx})
+	})
+	s.handle("POST /v1/members", true, func(w http.ResponseWriter, r *http.Request) {
+		var c consensus.MemberChange
+		if code, err := decodeBody(w, r, &c); err != nil {
+			writeError(w, code, err.Error())
+			return
+		}
+		if c.Action == "" {
+			c.Action = "add"
+		}
+		s.submit(w, r, consensus.OpMemberPropose, c)
+	})
+	s.handle("POST /v1/members/{name}/vote", true, func(w http.ResponseWriter, r *http.Request) {
+		var v VoteRequest
+		if code, err := decodeBody(w, r, &v); err != nil {
+			writeError(w, code, err.Error())
+			return
+		}
+		if v.Vote != "yes" && v.Vote != "no" {
+			writeError(w, http.StatusBadRequest, `vote must be "yes" or "no"`)
+			return
+		}
+		s.submit(w, r, consensus.OpMemberVote, consensus.Vote{Candidate: r.PathValue("name"), Yes: v.Vote == "yes"})
+	})
+}
+
+func (s *Server) submit(w http.ResponseWriter, r *http.Request, op string, args any) {
+	idx, err := s.registry.SubmitRegistry(r.Context(), op, args)
+	if err != nil {
+		writeRegistryError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, Committed{Index: idx})
+}
+
+// writeRegistryError maps registry and policy errors to HTTP answers:
+// 403 with reasons for a policy denial, 409 for a command the registry
+// refused, 404 for a missing record, 503 without a leader.
+func writeRegistryError(w http.ResponseWriter, err error) {
+	var denied *policy.DeniedError
+	var rejected *consensus.RejectedError
+	switch {
+	case errors.As(err, &denied):
+		writeJSON(w, http.StatusForbidden, Error{
+			Error: "denied by this node's policy (" + string(denied.Point) + "): " + strings.Join(denied.Decision.Reasons, " "),
+			Code:  http.StatusForbidden, Denied: true, Reasons: denied.Decision.Reasons, Rules: denied.Decision.Rules,
+		})
+	case errors.As(err, &rejected):
+		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, consensus.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, consensus.ErrNoLeader), errors.Is(err, consensus.ErrClosed), errors.Is(err, context.DeadlineExceeded):
+		writeError(w, http.StatusServiceUnavailable, err.Error())
+	default:
+		writeError(w, http.StatusInternalServerError, err.Error())
+	}
+}

@@ -1,0 +1,247 @@
+package node
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+
+	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/node/api"
+	"github.com/xborder/xborder/policy"
+)
+
+// genesisMembers turns the genesis into the registry's founding members.
+func (n *Node) genesisMembers() []consensus.Member {
+	out := make([]consensus.Member, 0, len(n.genesis.Members))
+	for _, m := range n.genesis.Members {
+		out = append(out, consensus.Member{Name: m.Name, Country: m.Country, Org: m.Org, PeerID: m.PeerID, Addrs: m.Addrs})
+	}
+	return out
+}
+
+// registryMembers returns the members the local replica lists, or the
+// genesis before the registry is open.
+func (n *Node) registryMembers() []consensus.Member {
+	if reg := n.registry.Load(); reg != nil {
+		if ms, err := reg.Members(); err == nil {
+			return ms
+		}
+	}
+	return n.genesisMembers()
+}
+
+// syncMembership makes the mesh, the peerstore and the connection manager
+// follow the registry's member list (after a vote, and at start).
+func (n *Node) syncMembership() {
+	members := n.registryMembers()
+	ids := make([]peer.ID, 0, len(members))
+	for _, m := range members {
+		pid, err := peer.Decode(m.PeerID)
+		if err != nil {
+			continue
+		}
+		ids = append(ids, pid)
+		if pid != n.id.PeerID {
+			n.host.Peerstore().AddAddrs(pid, parseAddrs(m.Addrs), peerstore.PermanentAddrTTL)
+		}
+	}
+	n.mesh.setMembers(ids)
+}
+
+// SubmitRegistry checks a registry command against this node's policy and,
+// when allowed, signs it and has it committed. A denial is a
+// *policy.DeniedError; the FSM's refusal a *consensus.RejectedError.
+func (n *Node) SubmitRegistry(ctx context.Context, op string, args any) (uint64, error) {
+	reg := n.registry.Load()
+	if reg == nil {
+		return 0, consensus.ErrClosed
+	}
+	in, err := n.registryInput(reg, op, args)
+	if err != nil {
+		return 0, err
+	}
+	d, err := n.policy.Registry(ctx, in)
+	if err != nil {
+		return 0, fmt.Errorf("registry policy: %w", err)
+	}
+	if !d.Allow {
+		return 0, &policy.DeniedError{Point: policy.RegistryDecision, Decision: d}
+	}
+	if v, ok := args.(consensus.Vote); ok && v.Yes {
+		// A yes vote is this region's decision to admit: its own
+		// membership policy must agree.
+		md, err := n.membershipDecision(ctx, reg, v.Candidate)
+		if err != nil {
+			return 0, err
+		}
+		if !md.Allow {
+			return 0, &policy.DeniedError{Point: policy.MembershipDecision, Decision: md}
+		}
+	}
+	return reg.Submit(ctx, op, args)
+}
+
+// registryInput builds the facts the registry policy needs for a command.
+func (n *Node) registryInput(reg *consensus.Registry, op string, args any) (policy.RegistryInput, error) {
+	in := policy.RegistryInput{
+		Command: policy.RegistryCommand{Op: op, Args: toMap(args)},
+		Member:  policy.Node{Node: n.cfg.Name, PeerID: n.id.PeerID.String(), Country: n.cfg.Country, Org: n.cfg.Org},
+		State:   map[string]any{},
+	}
+	members, err := reg.Members()
+	if err != nil {
+		return in, err
+	}
+	switch a := args.(type) {
+	case consensus.ProjectProposal:
+		countries := map[string]any{}
+		for _, m := range members {
+			countries[m.Name] = m.Country
+		}
+		_, err := reg.Project(a.ID)
+		in.State["countries"] = countries
+		in.State["project_exists"] = err == nil
+	case consensus.ProjectRef:
+		in.State["project"] = projectFacts(reg, a.ID)
+	case consensus.DatasetAttachment:
+		in.State["project"] = projectFacts(reg, a.ID)
+	case consensus.MemberChange:
+		list := make([]any, 0, len(members))
+		for _, m := range members {
+			list = append(list, map[string]any{"name": m.Name, "country": m.Country})
+		}
+		in.State["members"] = list
+	case consensus.Vote:
+		props, err := reg.Proposals()
+		if err != nil {
+			return in, err
+		}
+		in.State["pending"] = slices.ContainsFunc(props, func(p consensus.Proposal) bool { return p.Candidate.Name == a.Candidate })
+	}
+	return in, nil
+}
+
+func projectFacts(reg *consensus.Registry, id string) any {
+	p, err := reg.Project(id)
+	if err != nil {
+		return nil
+	}
+	return toMap(policyProject(p))
+}
+
+func policyProject(p consensus.Project) policy.Project {
+	return policy.Project{ID: p.ID, Title: p.Title, Themes: p.Themes, Lead: p.Lead, Partners: p.Partners,
+		Datasets: p.Datasets, EthicsRef: p.EthicsRef, Status: p.Status}
+}
+
+func (n *Node) membershipDecision(ctx context.Context, reg *consensus.Registry, candidate string) (policy.Decision, error) {
+	props, err := reg.Proposals()
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	i := slices.IndexFunc(props, func(p consensus.Proposal) bool { return p.Candidate.Name == candidate })
+	if i < 0 {
+		return policy.Decision{}, &consensus.RejectedError{Op: consensus.OpMemberVote, Reason: fmt.Sprintf("no open proposal about %q", candidate)}
+	}
+	if props[i].Action == "remove" {
+		return policy.Decision{Allow: true}, nil
+	}
+	c := props[i].Candidate
+	in := policy.MembershipInput{
+		Candidate: policy.Candidate{Name: c.Name, Country: c.Country, Org: c.Org, PeerID: c.PeerID},
+		Self:      policy.Node{Node: n.cfg.Name, Country: n.cfg.Country},
+	}
+	members, err := reg.Members()
+	if err != nil {
+		return policy.Decision{}, err
+	}
+	for _, m := range members {
+		in.Members = append(in.Members, policy.Member{Name: m.Name, Country: m.Country})
+	}
+	return n.policy.Membership(ctx, in)
+}
+
+// Projects implements api.Registry.
+func (n *Node) Projects(context.Context) ([]consensus.Project, uint64, error) {
+	reg := n.registry.Load()
+	if reg == nil {
+		return nil, 0, consensus.ErrClosed
+	}
+	idx := reg.AppliedIndex()
+	ps, err := reg.Projects()
+	return ps, idx, err
+}
+
+// Project implements api.Registry.
+func (n *Node) Project(_ context.Context, id string) (consensus.Project, uint64, error) {
+	reg := n.registry.Load()
+	if reg == nil {
+		return consensus.Project{}, 0, consensus.ErrClosed
+	}
+	idx := reg.AppliedIndex()
+	p, err := reg.Project(id)
+	return p, idx, err
+}
+
+// Members implements api.Registry.
+func (n *Node) Members(context.Context) ([]consensus.Member, []consensus.Proposal, uint64, error) {
+	reg := n.registry.Load()
+	if reg == nil {
+		return nil, nil, 0, consensus.ErrClosed
+	}
+	idx := reg.AppliedIndex()
+	ms, err := reg.Members()
+	if err != nil {
+		return nil, nil, 0, err
+	}
+	ps, err := reg.Proposals()
+	return ms, ps, idx, err
+}
+
+// raftStatus is the registry section of the node's status.
+func (n *Node) raftStatus() *api.RaftStatus {
+	reg := n.registry.Load()
+	if reg == nil {
+		return nil
+	}
+	s := reg.Status()
+	names := map[string]string{}
+	for _, m := range n.registryMembers() {
+		names[m.PeerID] = m.Name
+	}
+	name := func(id string) string {
+		if v, ok := names[id]; ok {
+			return v
+		}
+		return id
+	}
+	out := &api.RaftStatus{State: strings.ToLower(s.State), Leader: name(s.Leader), LeaderID: s.Leader, Term: s.Term,
+		CommitIndex: s.CommitIndex, AppliedIndex: s.AppliedIndex, Voters: []string{}, NonVoters: []string{}}
+	for _, v := range s.Voters {
+		out.Voters = append(out.Voters, name(v))
+	}
+	for _, v := range s.NonVoters {
+		out.NonVoters = append(out.NonVoters, name(v))
+	}
+	slices.Sort(out.Voters)
+	slices.Sort(out.NonVoters)
+	return out
+}
+
+// toMap turns a typed value into the JSON object form policy inputs use.
+func toMap(v any) map[string]any {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return map[string]any{}
+	}
+	var m map[string]any
+	if json.Unmarshal(raw, &m) != nil || m == nil {
+		return map[string]any{}
+	}
+	return m
+}
