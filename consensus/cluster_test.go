@@ -312,7 +312,7 @@ func TestInvalidCommandsAreRejectedTheSameWayEverywhere(t *testing.T) {
 	byStranger, _ := SignCommand(stranger.key, stranger.id, OpProjectJoin, ProjectRef{ID: "p1"}, time.Now().UnixMilli())
 	_, err = leader.reg.submitOnceOrLeader(ctx, byStranger)
 	rejected("non-member command", err, "not a member")
-	voteByStranger, _ := SignCommand(stranger.key, stranger.id, OpMemberVote, Vote{Candidate: "x", Yes: true}, time.Now().UnixMilli())
+	voteByStranger, _ := SignCommand(stranger.key, stranger.id, OpMemberVote, Vote{Candidate: "x", Vote: "yes"}, time.Now().UnixMilli())
 	_, err = leader.reg.submitOnceOrLeader(ctx, voteByStranger)
 	rejected("non-member vote", err, "not a member")
 

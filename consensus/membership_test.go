@@ -24,19 +24,19 @@ func TestMajorityVoteAddsASixthMemberThatReplicates(t *testing.T) {
 	if _, err := c.nodes[0].reg.Submit(ctx, OpMemberPropose, MemberChange{Candidate: card, Action: "add"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.nodes[1].reg.Submit(ctx, OpMemberVote, Vote{Candidate: card.Name, Yes: true}); err != nil {
+	if _, err := c.nodes[1].reg.Submit(ctx, OpMemberVote, Vote{Candidate: card.Name, Vote: "yes"}); err != nil {
 		t.Fatal(err)
 	}
 	if c.nodes[0].reg.IsMember(sixth.id) {
 		t.Fatal("admitted with 2 of 5 votes")
 	}
 	// A second vote by the same member does not count twice.
-	_, err := c.nodes[1].reg.Submit(ctx, OpMemberVote, Vote{Candidate: card.Name, Yes: true})
+	_, err := c.nodes[1].reg.Submit(ctx, OpMemberVote, Vote{Candidate: card.Name, Vote: "yes"})
 	var rej *RejectedError
 	if !errors.As(err, &rej) {
 		t.Fatalf("double vote: %v", err)
 	}
-	if _, err := c.nodes[2].reg.Submit(ctx, OpMemberVote, Vote{Candidate: card.Name, Yes: true}); err != nil {
+	if _, err := c.nodes[2].reg.Submit(ctx, OpMemberVote, Vote{Candidate: card.Name, Vote: "yes"}); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -75,7 +75,7 @@ func TestMajorityAgainstDropsTheProposal(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tn := range c.nodes[1:4] {
-		if _, err := tn.reg.Submit(ctx, OpMemberVote, Vote{Candidate: card.Name, Yes: false}); err != nil {
+		if _, err := tn.reg.Submit(ctx, OpMemberVote, Vote{Candidate: card.Name, Vote: "no"}); err != nil {
 			t.Fatal(err)
 		}
 	}

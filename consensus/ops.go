@@ -49,8 +49,11 @@ type MemberChange struct {
 // Vote is the argument of member.vote.
 type Vote struct {
 	Candidate string `json:"candidate"`
-	Yes       bool   `json:"yes"`
+	Vote      string `json:"vote"` // yes or no
 }
+
+// Yes reports whether the vote is in favour.
+func (v Vote) Yes() bool { return v.Vote == "yes" }
 
 // AnchorArgs is the argument of anchor.put.
 type AnchorArgs struct {
@@ -244,7 +247,10 @@ func vote(tx *bolt.Tx, c Command, by Member, a Vote) ([]MembershipChange, error)
 	if _, voted := p.Votes[by.Name]; voted {
 		return nil, reject(c.Op, "%s has already voted on %s", by.Name, a.Candidate)
 	}
-	p.Votes[by.Name] = a.Yes
+	if a.Vote != "yes" && a.Vote != "no" {
+		return nil, reject(c.Op, "a vote is yes or no, not %q", a.Vote)
+	}
+	p.Votes[by.Name] = a.Yes()
 	return tally(tx, c, p)
 }
 

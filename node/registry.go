@@ -72,7 +72,7 @@ func (n *Node) SubmitRegistry(ctx context.Context, op string, args any) (uint64,
 	if !d.Allow {
 		return 0, &policy.DeniedError{Point: policy.RegistryDecision, Decision: d}
 	}
-	if v, ok := args.(consensus.Vote); ok && v.Yes {
+	if v, ok := args.(consensus.Vote); ok && v.Yes() {
 		// A yes vote is this region's decision to admit: its own
 		// membership policy must agree.
 		md, err := n.membershipDecision(ctx, reg, v.Candidate)

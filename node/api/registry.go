@@ -127,7 +127,7 @@ func (s *Server) routeRegistry() {
 			writeError(w, http.StatusBadRequest, `vote must be "yes" or "no"`)
 			return
 		}
-		s.submit(w, r, consensus.OpMemberVote, consensus.Vote{Candidate: r.PathValue("name"), Yes: v.Vote == "yes"})
+		s.submit(w, r, consensus.OpMemberVote, consensus.Vote{Candidate: r.PathValue("name"), Vote: v.Vote})
 	})
 }
 
