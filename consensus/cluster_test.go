@@ -57,14 +57,14 @@ type tnode struct {
 }
 
 type cluster struct {
-	t       *testing.T
+	t       testing.TB
 	nodes   []*tnode
 	genesis []Member
 }
 
 var testCountries = []string{"FR", "DE", "CH", "BE", "LU", "FR", "DE"}
 
-func newKey(t *testing.T) (ed25519.PrivateKey, peer.ID) {
+func newKey(t testing.TB) (ed25519.PrivateKey, peer.ID) {
 	_, k, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +84,7 @@ func testConfig(dir string) Config {
 
 // newCluster makes n members with hosts on loopback; the genesis lists
 // the first founders of them.
-func newCluster(t *testing.T, n, founders int) *cluster {
+func newCluster(t testing.TB, n, founders int) *cluster {
 	t.Helper()
 	c := &cluster{t: t}
 	for i := range n {
@@ -201,7 +201,7 @@ func (c *cluster) heal() {
 	}
 }
 
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {

@@ -67,8 +67,14 @@ type fsm struct {
 	onChange func(MembershipChange)
 }
 
+// fsmOptions: the state is not synced on every apply. The raft log is
+// the durable record; on start raft restores its latest snapshot and
+// replays the log after it, so state lost in a crash is rebuilt, and a
+// bbolt commit is atomic either way.
+var fsmOptions = &bolt.Options{Timeout: 5e9, NoSync: true, NoFreelistSync: true}
+
 func openFSM(path string, genesis []Member) (*fsm, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5e9})
+	db, err := bolt.Open(path, 0o600, fsmOptions)
 	if err != nil {
 		return nil, fmt.Errorf("open registry %s: %w", path, err)
 	}
@@ -286,7 +292,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := os.Rename(tmp, f.path); err != nil {
 		return err
 	}
-	db, err := bolt.Open(f.path, 0o600, &bolt.Options{Timeout: 5e9})
+	db, err := bolt.Open(f.path, 0o600, fsmOptions)
 	if err != nil {
 		return fmt.Errorf("reopen restored registry: %w", err)
 	}

@@ -292,14 +292,28 @@ func (r *Registry) propose(ctx context.Context, signed []byte) (uint64, error) {
 	}
 }
 
-// batch is the leader's group commit: while one entry is being committed,
+// inflight bounds the entries the leader has in flight: enough to keep
+// replication busy while the previous entry is applied, few enough that
+// concurrent commands gather into large entries.
+const inflight = 2
+
+// batch is the leader's group commit: while entries are being committed,
 // the commands that arrive meanwhile gather into the next one, so many
 // concurrent writers share one round of fsyncs.
 func (r *Registry) batch() {
+	slots := make(chan struct{}, inflight)
+	var wg sync.WaitGroup
+	defer wg.Wait()
 	for {
+		select {
+		case slots <- struct{}{}:
+		case <-r.ctx.Done():
+			return
+		}
 		var batch []*pending
 		select {
 		case <-r.ctx.Done():
+			<-slots
 			return
 		case p := <-r.queue:
 			batch = append(batch, p)
@@ -313,7 +327,12 @@ func (r *Registry) batch() {
 				break drain
 			}
 		}
-		r.commit(batch)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.commit(batch)
+			<-slots
+		}()
 	}
 }
 

@@ -1,0 +1,109 @@
+package consensus
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// BenchmarkRegistry measures five voters in-process on loopback, fsync on:
+// commits per second with 1 client and with 64 concurrent clients (the
+// ratio shows what coalescing buys), commit latency, and the failover time
+// from the leader's stop to the next committed write. Run with
+// -benchtime=1x; each run makes its own fixed number of commits.
+func BenchmarkRegistry(b *testing.B) {
+	for b.Loop() {
+		c := newBenchCluster(b)
+		leader := c.waitLeaderB(b)
+		var follower *tnode
+		for _, tn := range c.nodes {
+			if tn != leader {
+				follower = tn
+				break
+			}
+		}
+		partner := c.nodes[(indexOfNode(c, follower)+1)%5].name
+		var seq atomic.Int64
+		write := func(from *tnode) (time.Duration, error) {
+			id := fmt.Sprintf("b-%d", seq.Add(1))
+			t0 := time.Now()
+			_, err := from.reg.Submit(context.Background(), OpProjectPropose, project(id, from.name, partner))
+			return time.Since(t0), err
+		}
+		run := func(clients, total int) (perSec float64, lat []time.Duration) {
+			var mu sync.Mutex
+			var wg sync.WaitGroup
+			var next atomic.Int64
+			t0 := time.Now()
+			for range clients {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for next.Add(1) <= int64(total) {
+						d, err := write(follower)
+						if err != nil {
+							b.Error(err)
+							return
+						}
+						mu.Lock()
+						lat = append(lat, d)
+						mu.Unlock()
+					}
+				}()
+			}
+			wg.Wait()
+			slices.Sort(lat)
+			return float64(total) / time.Since(t0).Seconds(), lat
+		}
+		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+		one, lat1 := run(1, 200)
+		many, lat64 := run(64, 4000)
+		b.ReportMetric(one, "commits/s_1client")
+		b.ReportMetric(many, "commits/s_64clients")
+		b.ReportMetric(many/one, "64/1_ratio")
+		b.ReportMetric(ms(lat1[len(lat1)/2]), "p50_ms_1client")
+		b.ReportMetric(ms(lat1[len(lat1)*99/100]), "p99_ms_1client")
+		b.ReportMetric(ms(lat64[len(lat64)/2]), "p50_ms_64clients")
+		b.ReportMetric(ms(lat64[len(lat64)*99/100]), "p99_ms_64clients")
+
+		// Failover: stop the leader, then keep writing through a survivor
+		// until a write commits.
+		c.stop(leader)
+		t0 := time.Now()
+		for {
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			_, err := follower.reg.Submit(ctx, OpProjectPropose, project(fmt.Sprintf("f-%d", seq.Add(1)), follower.name, partner))
+			cancel()
+			if err == nil {
+				break
+			}
+			if time.Since(t0) > 30*time.Second {
+				b.Fatal("no write committed within 30s of the leader's stop")
+			}
+		}
+		b.ReportMetric(ms(time.Since(t0)), "failover_ms")
+		c.closeAll()
+	}
+}
+
+func newBenchCluster(b *testing.B) *cluster {
+	c := newCluster(b, 5, 5)
+	for _, tn := range c.nodes {
+		r, err := Open(DefaultConfig(tn.dir), tn.host, tn.key, c.genesis, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tn.reg = r
+	}
+	return c
+}
+
+func (c *cluster) waitLeaderB(b *testing.B) *tnode {
+	var l *tnode
+	eventually(b, 30*time.Second, "a leader is elected", func() bool { l = c.leader(); return l != nil })
+	return l
+}
