@@ -241,6 +241,40 @@ func TestStatusPeersAndTokensAgainstARunningNode(t *testing.T) {
 	if code != exitError || !strings.Contains(errs, "malformed") {
 		t.Fatalf("bad token: %d %q", code, errs)
 	}
+	// The registry: a one-country project is refused by this node's policy
+	// (exit 3, reasons printed); a Franco-German one is committed and read
+	// back from the other region's replica.
+	code, _, errs = xb(t, "--data", fr, "project", "propose", "--id", "fr-only", "--title", "T", "--themes", "health", "--partners", "fr-grandest")
+	if code != exitDenied || !strings.Contains(errs, "denied by policy:") || !strings.Contains(errs, "  - ") {
+		t.Fatalf("one-country project: exit %d %q", code, errs)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		code, out, errs := xb(t, "--data", fr, "project", "propose", "--id", "fr-de-oncology", "--title", "Franco-German oncology",
+			"--themes", "health", "--partners", "fr-grandest,de-bw", "--ethics", "CPP-1")
+		if code == 0 && strings.Contains(out, "committed at index") {
+			break
+		}
+		if time.Now().After(deadline) || !strings.Contains(errs, "no leader") {
+			t.Fatalf("propose: exit %d %q %q", code, out, errs)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		code, out, _ := xb(t, "--data", de, "project", "show", "fr-de-oncology", "--json")
+		if code == 0 && strings.Contains(out, `"lead": "fr-grandest"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("de-bw never saw the project: %d %q", code, out)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if code, out, _ := xb(t, "--data", de, "project", "list"); code != 0 || !strings.Contains(out, "fr-de-oncology") {
+		t.Fatalf("project list: %d %q", code, out)
+	}
+
 	// An unreachable node gets a clear message.
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := l.Addr().String()
