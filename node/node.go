@@ -33,6 +33,12 @@ const DHTProtocolPrefix = "/xborder"
 // mdnsService is the DNS-SD service name members announce on the LAN.
 const mdnsService = "_xborder._udp"
 
+// policyLoad is the outcome of compiling the policy directory.
+type policyLoad struct {
+	engine *policy.Engine
+	err    error
+}
+
 // Option configures the pieces a Node gets injected.
 type Option func(*Node)
 
@@ -65,8 +71,8 @@ type Node struct {
 	// registry is set once raft is open; the gater reads it concurrently.
 	registry atomic.Pointer[consensus.Registry]
 	joining  bool // not a founding member: waits to be voted in
-	api     *api.Server
-	apiLn   net.Listener
+	api      *api.Server
+	apiLn    net.Listener
 
 	startedAt time.Time
 	ready     atomic.Bool
@@ -155,27 +161,20 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.startedAt = time.Now()
 	n.reg = prometheus.NewRegistry()
 	n.metrics = newMetrics(n.reg)
-	if n.policy, err = policy.NewEngine(ctx, n.cfg.PoliciesPath(n.dataDir), n.log); err != nil {
-		return fmt.Errorf("load policies: %w", err)
-	}
-	if err := n.policy.Watch(); err != nil {
-		return fmt.Errorf("watch policies: %w", err)
-	}
-	if n.reloadSig != nil {
-		n.wg.Add(1)
-		go func() {
-			defer n.wg.Done()
-			for {
-				select {
-				case <-ctx.Done():
-					return
-				case <-n.reloadSig:
-					n.log.Info("reloading policies on signal")
-					_, _ = n.policy.Reload(ctx) // a refusal is logged by the engine
-				}
+	// Compiling the policies is the slowest step of a start: it runs while
+	// the host, discovery and the registry come up.
+	compiled := make(chan policyLoad, 1)
+	go func() {
+		e, err := policy.NewEngine(ctx, n.cfg.PoliciesPath(n.dataDir), n.log)
+		compiled <- policyLoad{e, err}
+	}()
+	defer func() {
+		if compiled != nil { // returned early: do not leave the engine behind
+			if l := <-compiled; l.engine != nil {
+				_ = l.engine.Close()
 			}
-		}()
-	}
+		}
+	}()
 	g := newGater(n, n.log, n.metrics)
 	if n.host, err = newHost(&n.cfg, n.id, n.fedID, g, n.reg); err != nil {
 		return err
@@ -232,6 +231,30 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 	}
 
+	l := <-compiled
+	compiled = nil
+	if l.err != nil {
+		return fmt.Errorf("load policies: %w", l.err)
+	}
+	n.policy = l.engine
+	if err := n.policy.Watch(); err != nil {
+		return fmt.Errorf("watch policies: %w", err)
+	}
+	if n.reloadSig != nil {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-n.reloadSig:
+					n.log.Info("reloading policies on signal")
+					_, _ = n.policy.Reload(ctx) // a refusal is logged by the engine
+				}
+			}
+		}()
+	}
 	n.api = api.NewServer(api.Deps{
 		Backend:    n,
 		Policies:   n,

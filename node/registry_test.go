@@ -76,6 +76,11 @@ func TestASixthRegionIsVotedInAndJoinsTheMesh(t *testing.T) {
 	})
 	must(t, err)
 	for _, voter := range nodes[1:3] {
+		// A voter reads the proposal from its own replica.
+		eventually(t, 20*time.Second, voter.cfg.Name+" sees the proposal", func() bool {
+			_, props, _, err := voter.Members(ctx)
+			return err == nil && len(props) == 1
+		})
 		_, err := voter.SubmitRegistry(ctx, consensus.OpMemberVote, consensus.Vote{Candidate: "nl-limburg", Vote: "yes"})
 		must(t, err)
 	}
