@@ -89,3 +89,49 @@ func TestMajorityAgainstDropsTheProposal(t *testing.T) {
 		}
 	}
 }
+
+func TestMajorityRemovesAMemberFromTheRegistryAndRaft(t *testing.T) {
+	c := newCluster(t, 5, 5)
+	c.openAll(5)
+	leader := c.waitLeader()
+	ctx := context.Background()
+	// Remove a follower: the others vote it out.
+	var gone *tnode
+	for _, tn := range c.nodes {
+		if tn != leader {
+			gone = tn
+			break
+		}
+	}
+	var voters []*tnode
+	for _, tn := range c.nodes {
+		if tn != gone {
+			voters = append(voters, tn)
+		}
+	}
+	card := gone.member(indexOfNode(c, gone))
+	if _, err := voters[0].reg.Submit(ctx, OpMemberPropose, MemberChange{Candidate: card, Action: "remove"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range voters[1:3] {
+		eventually(t, 20*time.Second, v.name+" sees the proposal", func() bool {
+			props, _ := v.reg.Proposals()
+			return len(props) == 1
+		})
+		if _, err := v.reg.Submit(ctx, OpMemberVote, Vote{Candidate: card.Name, Vote: "yes"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, v := range voters {
+		eventually(t, 20*time.Second, v.name+" no longer lists the removed member", func() bool { return !v.reg.IsMember(gone.id) })
+	}
+	eventually(t, 30*time.Second, "raft has four voters", func() bool {
+		l := c.leader()
+		return l != nil && l != gone && len(l.reg.Status().Voters) == 4
+	})
+	// Its commands are refused now.
+	_, err := gone.reg.Submit(ctx, OpProjectPropose, project("late", gone.name, voters[0].name))
+	if err == nil {
+		t.Fatal("a removed member still writes")
+	}
+}
