@@ -535,6 +535,17 @@ func (r *Registry) Project(id string) (Project, error) {
 	return p, err
 }
 
+// Anchor returns the audit head a member last anchored, or an error
+// wrapping ErrNotFound.
+func (r *Registry) Anchor(member string) (Anchor, error) {
+	var a Anchor
+	err := r.fsm.view(func(tx *bolt.Tx) (err error) {
+		a, err = get[Anchor](tx, bAnchors, member)
+		return err
+	})
+	return a, err
+}
+
 // Proposals lists the open membership proposals.
 func (r *Registry) Proposals() ([]Proposal, error) {
 	var out []Proposal

@@ -50,6 +50,10 @@ type Config struct {
 	Discovery DiscoveryConfig `yaml:"discovery"`
 	Limits    LimitsConfig    `yaml:"limits"`
 
+	// AuditAnchorInterval is how often the node commits its audit head to
+	// the registry (when it changed).
+	AuditAnchorInterval Duration `yaml:"audit_anchor_interval"`
+
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 }
@@ -119,7 +123,8 @@ func DefaultConfig() Config {
 			MaxMemoryMB:    512,
 			MaxFDs:         512,
 		},
-		ShutdownTimeout: Duration(10 * time.Second),
+		AuditAnchorInterval: Duration(30 * time.Second),
+		ShutdownTimeout:     Duration(10 * time.Second),
 	}
 }
 
@@ -183,6 +188,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxFDs < 32 {
 		p.addf("limits.max_fds: %d is too low; at least 32 are needed", c.Limits.MaxFDs)
+	}
+	if c.AuditAnchorInterval < Duration(time.Second) {
+		p.addf("audit_anchor_interval: %v is too short; at least 1s", c.AuditAnchorInterval.Std())
 	}
 	if c.ShutdownTimeout <= 0 {
 		p.addf("shutdown_timeout: must be positive")

@@ -64,6 +64,7 @@ func testConfig(t *testing.T, name string) Config {
 	cfg.Discovery.RedialMin = Duration(100 * time.Millisecond)
 	cfg.Discovery.RedialMax = Duration(time.Second)
 	cfg.ShutdownTimeout = Duration(10 * time.Second)
+	cfg.AuditAnchorInterval = Duration(time.Second)
 	return cfg
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/xborder/xborder/audit"
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/policy"
@@ -68,6 +70,7 @@ type Node struct {
 	mdns    mdns.Service
 	mesh    *mesh
 	policy  *policy.Engine
+	audit   *audit.Log
 	// registry is set once raft is open; the gater reads it concurrently.
 	registry atomic.Pointer[consensus.Registry]
 	joining  bool // not a founding member: waits to be voted in
@@ -163,6 +166,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.metrics = newMetrics(n.reg)
 	// Compiling the policies is the slowest step of a start: it runs while
 	// the host, discovery and the registry come up.
+	if n.audit, err = audit.Open(filepath.Join(n.dataDir, "audit.db"), n.id.Key); err != nil {
+		return err
+	}
 	compiled := make(chan policyLoad, 1)
 	go func() {
 		e, err := policy.NewEngine(ctx, n.cfg.PoliciesPath(n.dataDir), n.log)
@@ -237,6 +243,19 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("load policies: %w", l.err)
 	}
 	n.policy = l.engine
+	n.policy.OnReload = func(i policy.Info) {
+		n.record(auditPolicyReload, i.Hash, map[string]any{"hash": i.Hash, "files": len(i.Files)})
+	}
+	n.policy.OnRefused = func(err error) {
+		n.record(auditPolicyRefused, n.policy.Info().Hash, map[string]any{"error": err.Error(), "active": n.policy.Info().Hash})
+	}
+	n.record(auditNodeStart, n.cfg.Name, map[string]any{"version": Version, "peer_id": n.id.PeerID.String(),
+		"federation_id": n.fedID, "policy": n.policy.Info().Hash})
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.anchorLoop(ctx)
+	}()
 	if err := n.policy.Watch(); err != nil {
 		return fmt.Errorf("watch policies: %w", err)
 	}
@@ -259,6 +278,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Backend:    n,
 		Policies:   n,
 		Registry:   n,
+		Audit:      n,
 		Tokens:     &api.Verifier{Key: n.id.PublicKey(), NodeID: n.id.PeerID.String()},
 		Authz:      n,
 		Log:        n.log,
@@ -343,6 +363,9 @@ func (n *Node) Close() error {
 			errs = append(errs, n.policy.Close())
 		}
 		n.wg.Wait()
+		if n.audit != nil {
+			errs = append(errs, n.audit.Close())
+		}
 		n.closeErr = errors.Join(errs...)
 	})
 	return n.closeErr
@@ -362,6 +385,11 @@ func (n *Node) Status(context.Context) api.Status {
 		s.Policy = api.PolicyStatus{Hash: info.Hash, LoadedAt: info.LoadedAt.Truncate(time.Second), LastError: info.LastError}
 	}
 	s.Raft = n.raftStatus()
+	if n.audit != nil {
+		if h, err := n.audit.Head(); err == nil {
+			s.Audit = &api.AuditStatus{Seq: h.Seq, Head: h.Hash}
+		}
+	}
 	if n.host != nil {
 		s.PeersConnected = n.mesh.connectedCount()
 		for _, a := range n.host.Addrs() {

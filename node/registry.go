@@ -69,6 +69,7 @@ func (n *Node) SubmitRegistry(ctx context.Context, op string, args any) (uint64,
 	if err != nil {
 		return 0, fmt.Errorf("registry policy: %w", err)
 	}
+	n.recordDecision(auditRegistryDecision, op, in, d)
 	if !d.Allow {
 		return 0, &policy.DeniedError{Point: policy.RegistryDecision, Decision: d}
 	}
@@ -79,11 +80,18 @@ func (n *Node) SubmitRegistry(ctx context.Context, op string, args any) (uint64,
 		if err != nil {
 			return 0, err
 		}
+		n.recordDecision(auditRegistryDecision, "membership.vote "+v.Candidate, v, md)
 		if !md.Allow {
 			return 0, &policy.DeniedError{Point: policy.MembershipDecision, Decision: md}
 		}
 	}
-	return reg.Submit(ctx, op, args)
+	idx, err := reg.Submit(ctx, op, args)
+	details := map[string]any{"op": op, "args_sha256": digest(args), "index": idx}
+	if err != nil {
+		details["error"] = err.Error()
+	}
+	n.record(auditRegistrySubmit, op, details)
+	return idx, err
 }
 
 // registryInput builds the facts the registry policy needs for a command.

@@ -45,8 +45,9 @@ type Engine struct {
 	reload  sync.Mutex // one reload at a time
 
 	// OnReload, when set before Watch, is called after every successful
-	// reload with the new bundle's info.
-	OnReload func(Info)
+	// reload with the new bundle's info; OnRefused after every refused one.
+	OnReload  func(Info)
+	OnRefused func(error)
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -78,6 +79,9 @@ func (e *Engine) Reload(ctx context.Context) (Info, error) {
 		e.failure.Store(&reloadFailure{err: err.Error(), at: time.Now().UTC()})
 		e.log.Error("policy reload refused; the last good policy stays active",
 			"err", err, "active_hash", e.active.Load().Hash)
+		if e.OnRefused != nil {
+			e.OnRefused(err)
+		}
 		return e.Info(), err
 	}
 	old := e.active.Swap(b)

@@ -111,6 +111,7 @@ Global flags read environment variables when not given:
 		newPolicyCmd(g),
 		newProjectCmd(g),
 		newMemberCmd(g),
+		newAuditCmd(g),
 		newDemoCmd(g),
 		newVersionCmd(g),
 	)

@@ -49,7 +49,15 @@ func statusFields(s api.Status) [][2]string {
 		{"up", (time.Duration(s.UptimeS) * time.Second).String() + " (version " + s.Version + ")"},
 		{"policy", policyLine(s.Policy)},
 		{"registry", raftLine(s.Raft)},
+		{"audit", auditLine(s.Audit)},
 	}
+}
+
+func auditLine(a *api.AuditStatus) string {
+	if a == nil {
+		return "not open"
+	}
+	return fmt.Sprintf("%d records, head %.16s", a.Seq, a.Head)
 }
 
 func raftLine(r *api.RaftStatus) string {

@@ -24,6 +24,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/xborder/xborder/audit"
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/policy"
 )
@@ -127,6 +128,18 @@ func (m *memRegistry) SubmitRegistry(_ context.Context, op string, args any) (ui
 	return 9, nil
 }
 
+// memAudit serves a fixed trail.
+type memAudit struct{}
+
+func (memAudit) AuditRecords(context.Context, audit.Filter) ([]audit.Record, audit.Head, error) {
+	return []audit.Record{{Seq: 1, Type: "node.start", Subject: "fr-grandest", Details: json.RawMessage(`{}`), Hash: strings.Repeat("a", 64)}},
+		audit.Head{Seq: 1, Hash: strings.Repeat("a", 64)}, nil
+}
+
+func (memAudit) VerifyAudit(context.Context) (audit.Report, error) {
+	return audit.Report{OK: true, Records: 1, Head: strings.Repeat("a", 64), Anchors: []audit.Checked{}}, nil
+}
+
 type fixture struct {
 	key    ed25519.PrivateKey
 	server *Server
@@ -144,6 +157,7 @@ func newFixture(t *testing.T) *fixture {
 		Backend:  fixedBackend{},
 		Policies: fixedPolicies{reloadErr: errors.New("exchange.rego:3: rego_parse_error")},
 		Registry: &memRegistry{projects: map[string]consensus.Project{}},
+		Audit:    memAudit{},
 		Tokens:   &Verifier{Key: key.Public().(ed25519.PublicKey), NodeID: nodeID},
 		Authz:    roleAuthorizer{},
 		Log:      slog.New(slog.DiscardHandler), Registerer: reg, Gatherer: reg,

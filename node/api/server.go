@@ -54,6 +54,7 @@ type Server struct {
 	authz    Authorizer
 	policies Policies
 	registry Registry
+	audit    Audit
 	log      *slog.Logger
 	mux      *http.ServeMux
 	http     *http.Server
@@ -66,6 +67,7 @@ type Deps struct {
 	Backend  Backend
 	Policies Policies
 	Registry Registry
+	Audit    Audit
 	Tokens   TokenVerifier
 	Authz    Authorizer
 	Log      *slog.Logger
@@ -79,7 +81,7 @@ type Deps struct {
 func NewServer(d Deps) *Server {
 	log := d.Log
 	s := &Server{
-		backend: d.Backend, policies: d.Policies, registry: d.Registry, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
+		backend: d.Backend, policies: d.Policies, registry: d.Registry, audit: d.Audit, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xborder_api_requests_total",
 			Help: "Local API requests, by route and HTTP status code.",
@@ -118,6 +120,7 @@ func NewServer(d Deps) *Server {
 	})
 	s.routePolicy()
 	s.routeRegistry()
+	s.routeAudit()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.requests.WithLabelValues("unmatched", "404").Inc()
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))

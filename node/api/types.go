@@ -20,6 +20,13 @@ type Status struct {
 	UptimeS        int64        `json:"uptime_s"`
 	Policy         PolicyStatus `json:"policy"`
 	Raft           *RaftStatus  `json:"raft,omitempty"`
+	Audit          *AuditStatus `json:"audit,omitempty"`
+}
+
+// AuditStatus is the audit trail's head in the node's status.
+type AuditStatus struct {
+	Seq  uint64 `json:"seq"`
+	Head string `json:"head"`
 }
 
 // RaftStatus is the registry's raft view in the node's status.

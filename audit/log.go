@@ -1,0 +1,272 @@
+package audit
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Record is one entry of the trail.
+type Record struct {
+	Seq     uint64          `json:"seq"`
+	Time    time.Time       `json:"time"`
+	Type    string          `json:"type"`    // e.g. policy.decision, registry.submit, policy.reload
+	Subject string          `json:"subject"` // what the record is about
+	Details json.RawMessage `json:"details"`
+	Prev    string          `json:"prev"` // hash of the previous record; "" for the first
+	Hash    string          `json:"hash"` // hex SHA-256 of the fields above
+	Sig     string          `json:"sig"`  // base64url Ed25519 signature of the hash
+}
+
+// body is what the hash covers, in a fixed field order.
+type body struct {
+	Seq     uint64          `json:"seq"`
+	Time    time.Time       `json:"time"`
+	Type    string          `json:"type"`
+	Subject string          `json:"subject"`
+	Details json.RawMessage `json:"details"`
+	Prev    string          `json:"prev"`
+}
+
+func (r *Record) computeHash() string {
+	raw, _ := json.Marshal(body{Seq: r.Seq, Time: r.Time, Type: r.Type, Subject: r.Subject, Details: r.Details, Prev: r.Prev})
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
+}
+
+var (
+	bRecords = []byte("records")
+	bMeta    = []byte("meta")
+	keyHead  = []byte("head")
+)
+
+// Log is a node's audit trail in audit.db.
+type Log struct {
+	mu  sync.Mutex
+	db  *bolt.DB
+	key ed25519.PrivateKey
+	now func() time.Time
+}
+
+// Open opens (or creates) the trail at path, signing with key.
+func Open(path string, key ed25519.PrivateKey) (*Log, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("open audit log %s: %w", path, err)
+	}
+	if err := db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bRecords, bMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &Log{db: db, key: key, now: time.Now}, nil
+}
+
+// Close closes the trail.
+func (l *Log) Close() error { return l.db.Close() }
+
+func seqKey(seq uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	return k[:]
+}
+
+// Append adds a record after the current head and returns it.
+func (l *Log) Append(typ, subject string, details any) (Record, error) {
+	raw, err := json.Marshal(details)
+	if err != nil {
+		return Record{}, fmt.Errorf("encode audit details: %w", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var rec Record
+	err = l.db.Update(func(tx *bolt.Tx) error {
+		head := Head{}
+		if h := tx.Bucket(bMeta).Get(keyHead); h != nil {
+			if err := json.Unmarshal(h, &head); err != nil {
+				return err
+			}
+		}
+		rec = Record{Seq: head.Seq + 1, Time: l.now().UTC().Truncate(time.Microsecond), Type: typ, Subject: subject,
+			Details: raw, Prev: head.Hash}
+		rec.Hash = rec.computeHash()
+		hash, _ := hex.DecodeString(rec.Hash)
+		rec.Sig = base64.RawURLEncoding.EncodeToString(ed25519.Sign(l.key, hash))
+		enc, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		if err := tx.Bucket(bRecords).Put(seqKey(rec.Seq), enc); err != nil {
+			return err
+		}
+		h, _ := json.Marshal(Head{Seq: rec.Seq, Hash: rec.Hash})
+		return tx.Bucket(bMeta).Put(keyHead, h)
+	})
+	return rec, err
+}
+
+// Head is the latest record's sequence number and hash.
+type Head struct {
+	Seq  uint64 `json:"seq"`
+	Hash string `json:"head"`
+}
+
+// Head returns the current head; Seq 0 for an empty trail.
+func (l *Log) Head() (Head, error) {
+	var h Head
+	err := l.db.View(func(tx *bolt.Tx) error {
+		if raw := tx.Bucket(bMeta).Get(keyHead); raw != nil {
+			return json.Unmarshal(raw, &h)
+		}
+		return nil
+	})
+	return h, err
+}
+
+// Filter selects records for List.
+type Filter struct {
+	Limit int    // newest first; 0 means 100
+	Type  string // exact record type; empty: all
+}
+
+// List returns the newest records first.
+func (l *Log) List(f Filter) ([]Record, error) {
+	if f.Limit <= 0 {
+		f.Limit = 100
+	}
+	out := []Record{}
+	err := l.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bRecords).Cursor()
+		for k, v := c.Last(); k != nil && len(out) < f.Limit; k, v = c.Prev() {
+			var r Record
+			if err := json.Unmarshal(v, &r); err != nil {
+				return fmt.Errorf("audit record %d is unreadable: %w", binary.BigEndian.Uint64(k), err)
+			}
+			if f.Type == "" || r.Type == f.Type {
+				out = append(out, r)
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Anchor is a head this node committed to the replicated registry.
+type Anchor struct {
+	Seq  uint64 `json:"seq"`
+	Head string `json:"head"`
+}
+
+// Report is the outcome of Verify.
+type Report struct {
+	OK      bool   `json:"ok"`
+	Records uint64 `json:"records"`
+	Head    string `json:"head"`
+	// FirstBad names the first record that does not fit, and why.
+	FirstBad *Bad      `json:"first_bad,omitempty"`
+	Anchors  []Checked `json:"anchors"`
+}
+
+// Bad is a record that breaks the chain.
+type Bad struct {
+	Seq    uint64 `json:"seq"`
+	Reason string `json:"reason"`
+}
+
+// Checked is an anchor and whether the trail still matches it.
+type Checked struct {
+	Anchor
+	OK     bool   `json:"ok"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// ErrBroken is wrapped by Verify's error when the trail does not verify.
+var ErrBroken = errors.New("the audit trail does not verify")
+
+// Verify walks the whole trail: sequence numbers without gaps, each record
+// chained to the one before, each hash recomputed, each signature checked
+// against pub, and every anchor found unchanged in the trail.
+func (l *Log) Verify(pub ed25519.PublicKey, anchors []Anchor) (Report, error) {
+	rep := Report{Anchors: []Checked{}}
+	hashes := map[uint64]string{} // of the anchored records only
+	for _, a := range anchors {
+		hashes[a.Seq] = ""
+	}
+	err := l.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bRecords).Cursor()
+		var prev Record
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			seq := binary.BigEndian.Uint64(k)
+			bad := func(format string, args ...any) error {
+				rep.FirstBad = &Bad{Seq: seq, Reason: fmt.Sprintf(format, args...)}
+				return ErrBroken
+			}
+			var r Record
+			dec := json.NewDecoder(bytes.NewReader(v))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&r); err != nil {
+				return bad("unreadable: %v", err)
+			}
+			if r.Seq != seq {
+				return bad("stored under seq %d but says seq %d (records moved)", seq, r.Seq)
+			}
+			if r.Seq != prev.Seq+1 {
+				return bad("follows seq %d: records %d to %d are missing", prev.Seq, prev.Seq+1, r.Seq-1)
+			}
+			if r.Prev != prev.Hash {
+				return bad("does not chain to record %d (prev %.12s, expected %.12s)", prev.Seq, r.Prev, prev.Hash)
+			}
+			if h := r.computeHash(); h != r.Hash {
+				return bad("content changed: hash %.12s, recorded %.12s", h, r.Hash)
+			}
+			hash, _ := hex.DecodeString(r.Hash)
+			sig, err := base64.RawURLEncoding.DecodeString(r.Sig)
+			if err != nil || !ed25519.Verify(pub, hash, sig) {
+				return bad("signature does not verify against the node's key")
+			}
+			if _, anchored := hashes[r.Seq]; anchored {
+				hashes[r.Seq] = r.Hash
+			}
+			prev = r
+			rep.Records++
+		}
+		rep.Head = prev.Hash
+		return nil
+	})
+	if err != nil && !errors.Is(err, ErrBroken) {
+		return rep, err
+	}
+	for _, a := range anchors {
+		ch := Checked{Anchor: a, OK: true}
+		if h := hashes[a.Seq]; h == "" {
+			ch.OK, ch.Reason = false, fmt.Sprintf("anchored record %d is not in the trail", a.Seq)
+		} else if h != a.Head {
+			ch.OK, ch.Reason = false, fmt.Sprintf("record %d was rewritten after it was anchored", a.Seq)
+		}
+		rep.Anchors = append(rep.Anchors, ch)
+		if !ch.OK && rep.FirstBad == nil {
+			rep.FirstBad = &Bad{Seq: a.Seq, Reason: ch.Reason}
+		}
+	}
+	rep.OK = rep.FirstBad == nil
+	if !rep.OK {
+		return rep, fmt.Errorf("%w: record %d: %s", ErrBroken, rep.FirstBad.Seq, rep.FirstBad.Reason)
+	}
+	return rep, nil
+}
