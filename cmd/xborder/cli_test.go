@@ -275,6 +275,14 @@ func TestStatusPeersAndTokensAgainstARunningNode(t *testing.T) {
 		t.Fatalf("project list: %d %q", code, out)
 	}
 
+	// The audit trail holds the decisions just taken and verifies.
+	if code, out, _ := xb(t, "--data", fr, "audit", "list", "--type", "registry.decision", "--json"); code != 0 || !strings.Contains(out, `"allow": false`) || !strings.Contains(out, `"allow": true`) {
+		t.Fatalf("audit list: %d %q", code, out)
+	}
+	if code, out, errs := xb(t, "--data", fr, "audit", "verify"); code != 0 || !strings.Contains(out, "audit trail verified") {
+		t.Fatalf("audit verify: %d %q %q", code, out, errs)
+	}
+
 	// An unreachable node gets a clear message.
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := l.Addr().String()
