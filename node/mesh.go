@@ -50,6 +50,10 @@ type mesh struct {
 
 	wake chan struct{}
 
+	// onVerified is called once a member's connection is verified (the
+	// catalogue catches up with it); guarded by mu.
+	onVerified func(peer.ID)
+
 	mu       sync.Mutex
 	verified map[peer.ID]bool
 	state    map[peer.ID]*dialState
@@ -126,6 +130,13 @@ func (m *mesh) memberList() []peer.ID {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return slices.Clone(m.members)
+}
+
+// setOnVerified installs the callback for newly verified members.
+func (m *mesh) setOnVerified(fn func(peer.ID)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.onVerified = fn
 }
 
 // setMembers replaces the set of other members after a membership vote:
@@ -219,6 +230,12 @@ func (m *mesh) identified(ctx context.Context, e event.EvtPeerIdentificationComp
 	m.host.ConnManager().Protect(e.Peer, memberTag)
 	m.log.Info("member connected", "peer", e.Peer, "addr", e.Conn.RemoteMultiaddr())
 	m.updateGauge()
+	m.mu.Lock()
+	fn := m.onVerified
+	m.mu.Unlock()
+	if fn != nil {
+		fn(e.Peer)
+	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	dht "github.com/libp2p/go-libp2p-kad-dht"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/xborder/xborder/audit"
 	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/policy"
 )
@@ -71,6 +73,9 @@ type Node struct {
 	mesh    *mesh
 	policy  *policy.Engine
 	audit   *audit.Log
+
+	pubsub    *pubsub.PubSub
+	catalogue *exchange.Catalogue
 	// registry is set once raft is open; the gater reads it concurrently.
 	registry atomic.Pointer[consensus.Registry]
 	joining  bool // not a founding member: waits to be voted in
@@ -249,6 +254,28 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.policy.OnRefused = func(err error) {
 		n.record(auditPolicyRefused, n.policy.Info().Hash, map[string]any{"error": err.Error(), "active": n.policy.Info().Hash})
 	}
+	if n.pubsub, err = pubsub.NewGossipSub(ctx, n.host); err != nil {
+		return fmt.Errorf("start gossip: %w", err)
+	}
+	self := exchange.Member{Name: n.cfg.Name, Country: n.cfg.Country, Org: n.cfg.Org, PeerID: n.id.PeerID}
+	if n.catalogue, err = exchange.OpenCatalogue(exchange.DefaultCatalogueConfig(n.dataDir, catalogueTopic(n.fedID)),
+		n.host, n.pubsub, self, n.policy, exchangeRegistry{n}, n.log.With("component", "catalogue")); err != nil {
+		return fmt.Errorf("open catalogue: %w", err)
+	}
+	// Catch up with every member now connected, and with each one that
+	// connects later.
+	cat := n.catalogue
+	pull := func(p peer.ID) {
+		if m, ok := (exchangeRegistry{n}).MemberByPeer(p); ok {
+			cat.PullAsync(m)
+		}
+	}
+	n.mesh.setOnVerified(pull)
+	for _, p := range n.mesh.memberList() {
+		if n.mesh.connected(p) {
+			pull(p)
+		}
+	}
 	n.record(auditNodeStart, n.cfg.Name, map[string]any{"version": Version, "peer_id": n.id.PeerID.String(),
 		"federation_id": n.fedID, "policy": n.policy.Info().Hash})
 	n.wg.Add(1)
@@ -279,6 +306,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Policies:   n,
 		Registry:   n,
 		Audit:      n,
+		Catalogue:  n,
 		Tokens:     &api.Verifier{Key: n.id.PublicKey(), NodeID: n.id.PeerID.String()},
 		Authz:      n,
 		Log:        n.log,
@@ -341,6 +369,11 @@ func (n *Node) Close() error {
 		} else if n.apiLn != nil {
 			errs = append(errs, n.apiLn.Close())
 		}
+		// The catalogue leaves its topic while gossip still runs.
+		if n.catalogue != nil {
+			n.mesh.setOnVerified(nil)
+			errs = append(errs, n.catalogue.Close())
+		}
 		if n.cancel != nil {
 			n.cancel()
 		}
@@ -385,6 +418,10 @@ func (n *Node) Status(context.Context) api.Status {
 		s.Policy = api.PolicyStatus{Hash: info.Hash, LoadedAt: info.LoadedAt.Truncate(time.Second), LastError: info.LastError}
 	}
 	s.Raft = n.raftStatus()
+	if n.catalogue != nil {
+		own, remote := n.catalogue.Counts()
+		s.Catalogue = &api.CatalogueStatus{Version: n.catalogue.Version(), Entries: own, RemoteEntries: remote}
+	}
 	if n.audit != nil {
 		if h, err := n.audit.Head(); err == nil {
 			s.Audit = &api.AuditStatus{Seq: h.Seq, Head: h.Hash}

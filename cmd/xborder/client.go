@@ -7,8 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime/multipart"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -90,19 +93,57 @@ func (c *client) post(ctx context.Context, path string, body, out any) error {
 
 func (c *client) do(ctx context.Context, method, path string, body, out any) error {
 	var rd io.Reader
+	contentType := ""
 	if body != nil {
 		raw, err := json.Marshal(body)
 		if err != nil {
 			return err
 		}
-		rd = bytes.NewReader(raw)
+		rd, contentType = bytes.NewReader(raw), "application/json"
 	}
+	return c.send(ctx, method, path, rd, contentType, out)
+}
+
+// upload streams a file after its JSON metadata as multipart/form-data,
+// without holding the file in memory.
+func (c *client) upload(ctx context.Context, path string, meta any, file string, out any) error {
+	f, err := os.Open(file)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		err := func() error {
+			part, err := mw.CreateFormField("metadata")
+			if err != nil {
+				return err
+			}
+			if err := json.NewEncoder(part).Encode(meta); err != nil {
+				return err
+			}
+			fp, err := mw.CreateFormFile("file", filepath.Base(file))
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(fp, f); err != nil {
+				return err
+			}
+			return mw.Close()
+		}()
+		pw.CloseWithError(err)
+	}()
+	return c.send(ctx, http.MethodPost, path, pr, mw.FormDataContentType(), out)
+}
+
+func (c *client) send(ctx context.Context, method, path string, rd io.Reader, contentType string, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
 	if err != nil {
 		return err
 	}
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	resp, err := c.http.Do(req)

@@ -112,6 +112,8 @@ Global flags read environment variables when not given:
 		newProjectCmd(g),
 		newMemberCmd(g),
 		newAuditCmd(g),
+		newDatasetCmd(g),
+		newCatalogueCmd(g),
 		newDemoCmd(g),
 		newVersionCmd(g),
 	)

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/xborder/xborder/audit"
 	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -140,6 +142,37 @@ func (memAudit) VerifyAudit(context.Context) (audit.Report, error) {
 	return audit.Report{OK: true, Records: 1, Head: strings.Repeat("a", 64), Anchors: []audit.Checked{}}, nil
 }
 
+// memCatalogue is an empty catalogue.
+type memCatalogue struct{}
+
+func (memCatalogue) Publish(_ context.Context, p exchange.Publication, content io.Reader) (exchange.Entry, error) {
+	if err := p.Validate(); err != nil {
+		return exchange.Entry{}, err
+	}
+	n, _ := io.Copy(io.Discard, content)
+	return exchange.Entry{ID: p.ID, Owner: "fr-grandest", Size: n}, nil
+}
+
+func (memCatalogue) Withdraw(_ context.Context, id string) (exchange.Entry, error) {
+	return exchange.Entry{}, fmt.Errorf("%s: %w", id, exchange.ErrNotFound)
+}
+
+func (memCatalogue) Search(context.Context, exchange.Filter) []exchange.Listing {
+	return []exchange.Listing{}
+}
+
+func (memCatalogue) Entry(_ context.Context, owner, id string) (exchange.Listing, error) {
+	return exchange.Listing{}, exchange.ErrNotFound
+}
+
+func (memCatalogue) DCAT(context.Context, string) exchange.DCATCatalog {
+	return exchange.DCATCatalog{Type: "dcat:Catalog"}
+}
+
+func (memCatalogue) CatalogueSyncs(context.Context) []exchange.PeerState {
+	return []exchange.PeerState{}
+}
+
 type fixture struct {
 	key    ed25519.PrivateKey
 	server *Server
@@ -154,13 +187,14 @@ func newFixture(t *testing.T) *fixture {
 	}
 	reg := prometheus.NewRegistry()
 	s := NewServer(Deps{
-		Backend:  fixedBackend{},
-		Policies: fixedPolicies{reloadErr: errors.New("exchange.rego:3: rego_parse_error")},
-		Registry: &memRegistry{projects: map[string]consensus.Project{}},
-		Audit:    memAudit{},
-		Tokens:   &Verifier{Key: key.Public().(ed25519.PublicKey), NodeID: nodeID},
-		Authz:    roleAuthorizer{},
-		Log:      slog.New(slog.DiscardHandler), Registerer: reg, Gatherer: reg,
+		Backend:   fixedBackend{},
+		Policies:  fixedPolicies{reloadErr: errors.New("exchange.rego:3: rego_parse_error")},
+		Registry:  &memRegistry{projects: map[string]consensus.Project{}},
+		Audit:     memAudit{},
+		Catalogue: memCatalogue{},
+		Tokens:    &Verifier{Key: key.Public().(ed25519.PublicKey), NodeID: nodeID},
+		Authz:     roleAuthorizer{},
+		Log:       slog.New(slog.DiscardHandler), Registerer: reg, Gatherer: reg,
 	})
 	f := &fixture{key: key, server: s}
 	f.http = httptest.NewServer(s.Handler())
@@ -448,5 +482,38 @@ func TestRegistryEndpointsMapDenialsAndRejections(t *testing.T) {
 	}
 	if code, body = f.post(t, "/v1/members/nl-limburg/vote", op, `{"vote": "maybe"}`); code != http.StatusBadRequest {
 		t.Fatalf("bad vote: %d %s", code, body)
+	}
+}
+
+func TestPublishTakesMultipartMetadataThenFile(t *testing.T) {
+	f := newFixture(t)
+	op := f.token(t, RoleOperator, time.Hour)
+	send := func(meta, file string) (int, []byte) {
+		var body bytes.Buffer
+		mw := multipart.NewWriter(&body)
+		mp, _ := mw.CreateFormField("metadata")
+		mp.Write([]byte(meta))
+		fp, _ := mw.CreateFormFile("file", "air.csv")
+		fp.Write([]byte(file))
+		mw.Close()
+		req, _ := http.NewRequest(http.MethodPost, f.http.URL+"/v1/datasets", &body)
+		req.Header.Set("Authorization", "Bearer "+op)
+		req.Header.Set("Content-Type", mw.FormDataContentType())
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, out
+	}
+	if code, body := send(`{"id":"air","title":"Air","theme":"health","classification":"open"}`, "a,b\n"); code != 200 || !strings.Contains(string(body), `"size": 4`) {
+		t.Fatalf("publish: %d %s", code, body)
+	}
+	if code, body := send(`{"id":"air","title":"Air","theme":"tourism","classification":"open"}`, "x"); code != 400 || !strings.Contains(string(body), "theme") {
+		t.Fatalf("bad theme: %d %s", code, body)
+	}
+	if code, _ := f.post(t, "/v1/datasets", op, `{}`); code != http.StatusUnsupportedMediaType {
+		t.Fatalf("json body: %d", code)
 	}
 }

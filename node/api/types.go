@@ -5,22 +5,30 @@ import "time"
 // Status is the answer of GET /v1/status. Later capabilities (registry,
 // catalogue, policy, audit) add their own sections.
 type Status struct {
-	Name           string       `json:"name"`
-	PeerID         string       `json:"peer_id"`
-	Country        string       `json:"country"`
-	Org            string       `json:"org"`
-	Federation     string       `json:"federation"`
-	FederationID   string       `json:"federation_id"`
-	Version        string       `json:"version"`
-	Ready          bool         `json:"ready"`
-	PeersConnected int          `json:"peers_connected"`
-	Members        int          `json:"members"`
-	ListenAddrs    []string     `json:"listen_addrs"`
-	StartedAt      time.Time    `json:"started_at"`
-	UptimeS        int64        `json:"uptime_s"`
-	Policy         PolicyStatus `json:"policy"`
-	Raft           *RaftStatus  `json:"raft,omitempty"`
-	Audit          *AuditStatus `json:"audit,omitempty"`
+	Name           string           `json:"name"`
+	PeerID         string           `json:"peer_id"`
+	Country        string           `json:"country"`
+	Org            string           `json:"org"`
+	Federation     string           `json:"federation"`
+	FederationID   string           `json:"federation_id"`
+	Version        string           `json:"version"`
+	Ready          bool             `json:"ready"`
+	PeersConnected int              `json:"peers_connected"`
+	Members        int              `json:"members"`
+	ListenAddrs    []string         `json:"listen_addrs"`
+	StartedAt      time.Time        `json:"started_at"`
+	UptimeS        int64            `json:"uptime_s"`
+	Policy         PolicyStatus     `json:"policy"`
+	Raft           *RaftStatus      `json:"raft,omitempty"`
+	Audit          *AuditStatus     `json:"audit,omitempty"`
+	Catalogue      *CatalogueStatus `json:"catalogue,omitempty"`
+}
+
+// CatalogueStatus is the catalogue in the node's status.
+type CatalogueStatus struct {
+	Version       uint64 `json:"version"`
+	Entries       int    `json:"entries"`
+	RemoteEntries int    `json:"remote_entries"`
 }
 
 // AuditStatus is the audit trail's head in the node's status.

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/xborder/xborder/exchange"
+	"github.com/xborder/xborder/node/api"
+)
+
+func newDatasetCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "dataset",
+		Short: "Publish and withdraw this node's datasets and models",
+	}
+	var p exchange.Publication
+	publish := &cobra.Command{
+		Use:   "publish FILE --id ID --title T --description D --theme health|industry|bioeconomy --classification open|restricted|sensitive|confidential",
+		Short: "Store a file and publish it in the federation catalogue",
+		Long: `publish stores FILE under its SHA-256 in the node's data dir and publishes
+its metadata (DCAT-AP fields) in the catalogue; partners see it on their next
+sync, filtered by this node's catalogue policy. Publishing an existing ID
+updates the entry.`,
+		Example: `  xborder dataset publish icu-2025.csv --id icu-2025 --title "ICU admissions 2025" \
+      --description "Daily ICU admissions in Grand Est hospitals" --theme health \
+      --classification sensitive --personal-data --license CC-BY-4.0 --keywords icu,hospital`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireFlags(cmd, "id", "title", "theme", "classification"); err != nil {
+				return err
+			}
+			c, err := g.newClient()
+			if err != nil {
+				return err
+			}
+			var e exchange.Entry
+			if err := c.upload(cmd.Context(), "/v1/datasets", p, args[0], &e); err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(g.out, e)
+			}
+			fmt.Fprintf(g.out, "published %s (%s, %d bytes, sha256 %s, catalogue version %d)\n", e.Ref(), e.Kind, e.Size, e.SHA256, e.Version)
+			return nil
+		},
+	}
+	f := publish.Flags()
+	f.StringVar(&p.ID, "id", "", "entry ID")
+	f.StringVar(&p.Kind, "kind", "dataset", "dataset or model")
+	f.StringVar(&p.Title, "title", "", "title")
+	f.StringVar(&p.Description, "description", "", "description")
+	f.StringVar(&p.Theme, "theme", "", "health, industry or bioeconomy")
+	f.StringVar(&p.Classification, "classification", "", "open, restricted, sensitive or confidential")
+	f.StringSliceVar(&p.Partners, "partners", nil, "partners who may see a confidential entry")
+	f.BoolVar(&p.PersonalData, "personal-data", false, "the content holds personal data")
+	f.BoolVar(&p.RequiresProject, "requires-project", false, "share only within a joint project")
+	f.StringVar(&p.License, "license", "", "license (e.g. CC-BY-4.0)")
+	f.StringSliceVar(&p.Keywords, "keywords", nil, "keywords")
+	f.StringVar(&p.MediaType, "media-type", "", "media type (default: from the file)")
+	publish.Flags().BoolVar(&g.json, "json", false, "print JSON")
+	withdraw := &cobra.Command{
+		Use:     "withdraw ID",
+		Short:   "Withdraw an entry from the catalogue",
+		Example: "  xborder dataset withdraw icu-2025",
+		Args:    usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.newClient()
+			if err != nil {
+				return err
+			}
+			var e exchange.Entry
+			if err := c.send(cmd.Context(), "DELETE", "/v1/datasets/"+url.PathEscape(args[0]), nil, "", &e); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.out, "withdrew %s (catalogue version %d)\n", e.Ref(), e.Version)
+			return nil
+		},
+	}
+	cmd.AddCommand(publish, withdraw)
+	return cmd
+}
+
+func newCatalogueCmd(g *globals) *cobra.Command {
+	var f exchange.Filter
+	cmd := &cobra.Command{
+		Use:   "catalogue [--theme T] [--country CC] [--owner NAME] [--kind K] [--q TEXT]",
+		Short: "The federation catalogue as this node sees it",
+		Long: `catalogue lists this node's entries and the partners' entries it holds in
+its cache (kept while a partner is offline; the age of each partner's last
+sync is shown).`,
+		Example: `  xborder catalogue --theme health
+  xborder catalogue --country DE --q sensors --json`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.newClient()
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			for k, v := range map[string]string{"theme": f.Theme, "country": f.Country, "owner": f.Owner, "kind": f.Kind, "classification": f.Classification, "q": f.Q} {
+				if v != "" {
+					q.Set(k, v)
+				}
+			}
+			var l api.CatalogueList
+			if err := c.get(cmd.Context(), "/v1/catalogue?"+q.Encode(), &l); err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(g.out, l)
+			}
+			rows := [][]string{}
+			for _, e := range l.Entries {
+				rows = append(rows, []string{e.Owner, e.ID, e.Kind, e.Country, e.Theme, e.Classification, fmt.Sprint(e.Size), e.Title})
+			}
+			if err := printTable(g.out, []string{"OWNER", "ID", "KIND", "COUNTRY", "THEME", "CLASS", "BYTES", "TITLE"}, rows); err != nil {
+				return err
+			}
+			for _, p := range l.Peers {
+				age := "never"
+				if !p.SyncedAt.IsZero() {
+					age = time.Since(p.SyncedAt).Round(time.Second).String() + " ago"
+				}
+				line := fmt.Sprintf("%s: synced %s (version %d)", p.Owner, age, p.Version)
+				if p.LastError != "" {
+					line += "; last error: " + p.LastError
+				}
+				fmt.Fprintln(g.err, line)
+			}
+			return nil
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.Theme, "theme", "", "health, industry or bioeconomy")
+	fl.StringVar(&f.Country, "country", "", "owner's country code")
+	fl.StringVar(&f.Owner, "owner", "", "owner member name")
+	fl.StringVar(&f.Kind, "kind", "", "dataset or model")
+	fl.StringVar(&f.Classification, "classification", "", "open, restricted, sensitive or confidential")
+	fl.StringVar(&f.Q, "q", "", "words in the title, description or keywords")
+	fl.BoolVar(&g.json, "json", false, "print JSON")
+	return cmd
+}

@@ -1,0 +1,194 @@
+package exchange
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	pubsub "github.com/libp2p/go-libp2p-pubsub"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/xborder/xborder/policy"
+)
+
+// catAuthz shows confidential entries only to their named partners, as
+// the shipped catalogue policy does.
+type catAuthz struct{}
+
+func (catAuthz) CatalogueVisible(_ context.Context, in policy.CatalogueInput) (bool, error) {
+	if in.Entry.Classification != "confidential" {
+		return true, nil
+	}
+	return slices.Contains(in.Entry.Partners, in.Requester.Node), nil
+}
+
+func (catAuthz) Exchange(context.Context, policy.ExchangeInput) (policy.Decision, error) {
+	return policy.Decision{}, nil
+}
+
+// catRegistry knows the members of a test federation.
+type catRegistry struct{ members map[peer.ID]Member }
+
+func (r catRegistry) MemberByPeer(p peer.ID) (Member, bool) { m, ok := r.members[p]; return m, ok }
+func (catRegistry) Project(string) (policy.Project, bool)   { return policy.Project{}, false }
+func (catRegistry) Agreements(string) []policy.Agreement    { return nil }
+
+type catNode struct {
+	m   Member
+	h   host.Host
+	ps  *pubsub.PubSub
+	cat *Catalogue
+}
+
+func newCatFederation(t *testing.T, names ...string) []*catNode {
+	t.Helper()
+	reg := catRegistry{members: map[peer.ID]Member{}}
+	var nodes []*catNode
+	countries := []string{"FR", "DE", "CH", "BE", "LU"}
+	for i, name := range names {
+		_, k, _ := ed25519.GenerateKey(rand.Reader)
+		pk, _ := crypto.UnmarshalEd25519PrivateKey(k)
+		h, err := libp2p.New(libp2p.Identity(pk), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableMetrics())
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := Member{Name: name, Country: countries[i%len(countries)], Org: "Org " + name, PeerID: h.ID()}
+		reg.members[h.ID()] = m
+		nodes = append(nodes, &catNode{m: m, h: h})
+	}
+	for _, n := range nodes {
+		for _, o := range nodes {
+			if o != n {
+				if err := n.h.Connect(context.Background(), peer.AddrInfo{ID: o.h.ID(), Addrs: o.h.Addrs()}); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	for _, n := range nodes {
+		ps, err := pubsub.NewGossipSub(context.Background(), n.h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := DefaultCatalogueConfig(t.TempDir(), "/xborder/test/catalogue")
+		cfg.AnnounceEvery = 200 * time.Millisecond
+		n.ps = ps
+		n.cat, err = OpenCatalogue(cfg, n.h, ps, n.m, catAuthz{}, reg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			_ = n.cat.Close()
+			_ = n.h.Close()
+		}
+	})
+	return nodes
+}
+
+func publish(t *testing.T, n *catNode, id, class string, partners ...string) Entry {
+	t.Helper()
+	e, err := n.cat.Publish(context.Background(), Publication{ID: id, Title: "Dataset " + id, Description: "about " + id,
+		Theme: "health", Classification: class, Partners: partners, License: "CC-BY-4.0", Keywords: []string{"icu"}, FileName: id + ".csv"},
+		strings.NewReader("a,b\n1,2\n"+id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestCatalogueConvergesWithPolicyFiltering(t *testing.T) {
+	nodes := newCatFederation(t, "fr-grandest", "de-bw", "ch-basel")
+	fr, de, ch := nodes[0], nodes[1], nodes[2]
+	open := publish(t, fr, "air-quality", "open")
+	if open.SHA256 == "" || open.Size == 0 || open.MediaType != "text/csv; charset=utf-8" || open.Country != "FR" {
+		t.Fatalf("published entry %+v", open)
+	}
+	publish(t, fr, "oncology-cohort", "confidential", "de-bw")
+	publish(t, de, "machine-sensors", "restricted")
+
+	waitFor(t, 20*time.Second, "de-bw sees both FR entries", func() bool {
+		_, err1 := de.cat.Get("fr-grandest", "air-quality")
+		_, err2 := de.cat.Get("fr-grandest", "oncology-cohort")
+		return err1 == nil && err2 == nil
+	})
+	waitFor(t, 20*time.Second, "ch-basel sees the open FR entry and the DE one", func() bool {
+		_, err1 := ch.cat.Get("fr-grandest", "air-quality")
+		_, err2 := ch.cat.Get("de-bw", "machine-sensors")
+		return err1 == nil && err2 == nil
+	})
+	if _, err := ch.cat.Get("fr-grandest", "oncology-cohort"); err == nil {
+		t.Fatal("a confidential entry reached a partner it does not name")
+	}
+	// Search and filters over the federation catalogue.
+	if got := de.cat.Search(Filter{Q: "oncology"}); len(got) != 1 || got[0].Ref() != "fr-grandest/oncology-cohort" {
+		t.Fatalf("search: %+v", got)
+	}
+	if got := ch.cat.Search(Filter{Country: "FR"}); len(got) != 1 || got[0].FetchedAt.IsZero() {
+		t.Fatalf("filter by country: %+v", got)
+	}
+
+	// Withdrawal and a change of classification propagate.
+	if _, err := fr.cat.Withdraw(context.Background(), "air-quality"); err != nil {
+		t.Fatal(err)
+	}
+	publish(t, fr, "oncology-cohort", "confidential", "ch-basel")
+	waitFor(t, 20*time.Second, "the withdrawal and the new partner propagate", func() bool {
+		_, gone := de.cat.Get("fr-grandest", "air-quality")
+		_, hidden := de.cat.Get("fr-grandest", "oncology-cohort")
+		_, shown := ch.cat.Get("fr-grandest", "oncology-cohort")
+		return gone != nil && hidden != nil && shown == nil
+	})
+}
+
+func TestCatalogueCacheSurvivesAnOfflineOwner(t *testing.T) {
+	nodes := newCatFederation(t, "fr-grandest", "de-bw")
+	fr, de := nodes[0], nodes[1]
+	for i := range 3 {
+		publish(t, fr, fmt.Sprintf("ds-%d", i), "open")
+	}
+	waitFor(t, 20*time.Second, "de-bw caches FR's entries", func() bool { _, remote := de.cat.Counts(); return remote == 3 })
+	_ = fr.cat.Close()
+	_ = fr.h.Close()
+	if got := de.cat.Search(Filter{Owner: "fr-grandest"}); len(got) != 3 {
+		t.Fatalf("cache lost while the owner is offline: %d entries", len(got))
+	}
+	if ps := de.cat.Peers(); len(ps) != 1 || ps[0].SyncedAt.IsZero() {
+		t.Fatalf("peer state %+v", ps)
+	}
+}
+
+func TestPublicationValidation(t *testing.T) {
+	for _, p := range []Publication{
+		{ID: "Bad ID", Title: "t", Theme: "health", Classification: "open"},
+		{ID: "x", Title: "", Theme: "health", Classification: "open"},
+		{ID: "x", Title: "t", Theme: "tourism", Classification: "open"},
+		{ID: "x", Title: "t", Theme: "health", Classification: "secret"},
+		{ID: "x", Title: "t", Theme: "health", Classification: "confidential"},
+		{ID: "x", Title: "t", Theme: "health", Classification: "open", Kind: "notebook"},
+	} {
+		if err := p.Validate(); err == nil {
+			t.Errorf("accepted %+v", p)
+		}
+	}
+}

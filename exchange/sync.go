@@ -1,0 +1,310 @@
+package exchange
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	bolt "go.etcd.io/bbolt"
+)
+
+// catalogueSend writes one length-prefixed JSON message.
+func catalogueSend(w io.Writer, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(raw)))
+	if _, err := w.Write(n[:]); err != nil {
+		return err
+	}
+	_, err = w.Write(raw)
+	return err
+}
+
+// catalogueRecv reads one length-prefixed JSON message of at most limit
+// bytes, refusing unknown fields.
+func catalogueRecv(r io.Reader, limit uint32, v any) error {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return err
+	}
+	size := binary.BigEndian.Uint32(n[:])
+	if size > limit {
+		return fmt.Errorf("message of %d bytes exceeds the %d-byte limit", size, limit)
+	}
+	raw := make([]byte, size)
+	if _, err := io.ReadFull(r, raw); err != nil {
+		return err
+	}
+	return decodeStrict(raw, v)
+}
+
+func decodeStrict(raw []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("malformed message: %w", err)
+	}
+	return nil
+}
+
+// serveDelta answers a member's request for the entries changed since a
+// version, each filtered by this node's catalogue policy for that member.
+// An entry the member may not see travels as a bare tombstone, so that a
+// copy it saw before is dropped.
+func (c *Catalogue) serveDelta(s network.Stream) {
+	defer s.Close()
+	_ = s.SetDeadline(time.Now().Add(c.cfg.StreamTimeout))
+	requester, ok := c.reg.MemberByPeer(s.Conn().RemotePeer())
+	if !ok {
+		c.log.Warn("catalogue request from a non-member refused", "peer", s.Conn().RemotePeer())
+		s.Reset()
+		return
+	}
+	for {
+		var req deltaRequest
+		if err := catalogueRecv(s, maxAnnouncement, &req); err != nil {
+			if !errors.Is(err, io.EOF) {
+				c.log.Warn("bad catalogue request; stream reset", "peer", requester.Name, "err", err)
+				s.Reset()
+			}
+			return
+		}
+		page, err := c.delta(c.ctx, requester, req.Since)
+		if err != nil {
+			c.log.Error("catalogue delta", "err", err)
+			s.Reset()
+			return
+		}
+		if err := catalogueSend(s, page); err != nil {
+			s.Reset()
+			return
+		}
+		if !page.More {
+			return
+		}
+	}
+}
+
+// delta builds one page of own entries changed after since.
+func (c *Catalogue) delta(ctx context.Context, requester Member, since uint64) (deltaPage, error) {
+	page := deltaPage{Owner: c.self.Name, Entries: []Entry{}}
+	var changed []Entry
+	err := c.db.View(func(tx *bolt.Tx) error {
+		page.Version = currentVersion(tx)
+		cur := tx.Bucket(bByVersion).Cursor()
+		entries := tx.Bucket(bEntries)
+		for k, id := cur.Seek(versionKey(since + 1)); k != nil; k, id = cur.Next() {
+			if len(changed) == c.cfg.PageSize {
+				page.More = true
+				break
+			}
+			if e, ok := getJSON[Entry](entries, id); ok {
+				changed = append(changed, e)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return page, err
+	}
+	for _, e := range changed {
+		page.Next = e.Version
+		if !e.Withdrawn {
+			visible, err := c.authz.CatalogueVisible(ctx, visibleInput(requester, e))
+			if err != nil {
+				c.log.Error("catalogue policy failed; entry withheld", "entry", e.Ref(), "err", err)
+			}
+			if err == nil && visible {
+				page.Entries = append(page.Entries, e)
+				continue
+			}
+		}
+		page.Entries = append(page.Entries, Entry{ID: e.ID, Owner: e.Owner, Version: e.Version, Withdrawn: true})
+	}
+	if !page.More {
+		page.Next = page.Version
+	}
+	return page, nil
+}
+
+// Pull fetches a member's changes since the version this node holds.
+func (c *Catalogue) Pull(ctx context.Context, owner Member) error {
+	c.mu.RLock()
+	since := c.peers[owner.Name].Version
+	c.mu.RUnlock()
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.StreamTimeout)
+	defer cancel()
+	s, err := c.host.NewStream(network.WithForceDirectDial(ctx, "catalogue"), owner.PeerID, CatalogueProtocol)
+	if err != nil {
+		c.notePeer(owner.Name, 0, err)
+		return fmt.Errorf("reach %s: %w", owner.Name, err)
+	}
+	defer s.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = s.SetDeadline(dl)
+	}
+	for {
+		if err := catalogueSend(s, deltaRequest{Since: since}); err != nil {
+			s.Reset()
+			return err
+		}
+		var page deltaPage
+		if err := catalogueRecv(s, maxDeltaFrame, &page); err != nil {
+			s.Reset()
+			c.notePeer(owner.Name, 0, err)
+			return fmt.Errorf("catalogue of %s: %w", owner.Name, err)
+		}
+		if err := c.apply(owner, page); err != nil {
+			return err
+		}
+		if !page.More {
+			return nil
+		}
+		since = page.Next
+	}
+}
+
+// apply stores a page of a member's entries. Every entry is stored under
+// the member it came from, whatever owner it claims.
+func (c *Catalogue) apply(owner Member, page deltaPage) error {
+	now := time.Now().UTC()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	err := c.db.Update(func(tx *bolt.Tx) error {
+		remote := tx.Bucket(bRemote)
+		for _, e := range page.Entries {
+			e.Owner = owner.Name
+			key := []byte(e.Ref())
+			if e.Withdrawn {
+				if err := remote.Delete(key); err != nil {
+					return err
+				}
+				delete(c.remote, e.Ref())
+				continue
+			}
+			if e.Country == "" {
+				e.Country = owner.Country
+			}
+			re := RemoteEntry{Entry: e, FetchedAt: now}
+			if err := putJSON(remote, key, re); err != nil {
+				return err
+			}
+			c.remote[e.Ref()] = re
+		}
+		version := page.Next
+		if !page.More {
+			version = page.Version
+		}
+		ps := PeerState{Owner: owner.Name, Version: version, SyncedAt: now}
+		c.peers[owner.Name] = ps
+		return putJSON(tx.Bucket(bPeers), []byte(owner.Name), ps)
+	})
+	return err
+}
+
+func (c *Catalogue) notePeer(owner string, _ uint64, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ps := c.peers[owner]
+	ps.Owner, ps.LastError = owner, err.Error()
+	c.peers[owner] = ps
+}
+
+// announce tells the members the current version.
+func (c *Catalogue) announce(ctx context.Context) {
+	v := c.Version()
+	raw, _ := json.Marshal(announcement{Node: c.self.Name, Version: v, Digest: catalogueDigest(c.self.Name, v)})
+	if err := c.topic.Publish(ctx, raw); err != nil && c.ctx.Err() == nil {
+		c.log.Debug("catalogue announcement not sent", "err", err)
+	}
+}
+
+func (c *Catalogue) announceLoop() {
+	t := time.NewTicker(c.cfg.AnnounceEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.ctx.Done():
+			return
+		case <-t.C:
+			c.announce(c.ctx)
+		}
+	}
+}
+
+// listen pulls from a member when it announces a version newer than the
+// one held.
+func (c *Catalogue) listen() {
+	for {
+		msg, err := c.sub.Next(c.ctx)
+		if err != nil {
+			return
+		}
+		if msg.ReceivedFrom == c.host.ID() || len(msg.Data) > maxAnnouncement {
+			continue
+		}
+		var a announcement
+		if err := decodeStrict(msg.Data, &a); err != nil {
+			c.log.Debug("bad catalogue announcement", "from", msg.ReceivedFrom, "err", err)
+			continue
+		}
+		from, err := peer.IDFromBytes(msg.From)
+		if err != nil {
+			continue
+		}
+		owner, ok := c.reg.MemberByPeer(from)
+		if !ok || owner.Name != a.Node {
+			continue
+		}
+		c.mu.RLock()
+		known := c.peers[owner.Name].Version
+		c.mu.RUnlock()
+		if a.Version > known {
+			c.PullAsync(owner)
+		}
+	}
+}
+
+// PullAsync pulls from a member in the background; announcements that
+// arrive while a pull runs lead to one more pull, not one each.
+func (c *Catalogue) PullAsync(owner Member) {
+	c.mu.Lock()
+	if c.ctx.Err() != nil { // closing: no new work
+		c.mu.Unlock()
+		return
+	}
+	if c.syncing[owner.Name] {
+		c.again[owner.Name] = true
+		c.mu.Unlock()
+		return
+	}
+	c.syncing[owner.Name] = true
+	c.mu.Unlock()
+	c.wg.Add(1)
+	go func() {
+		defer c.wg.Done()
+		for {
+			if err := c.Pull(c.ctx, owner); err != nil && c.ctx.Err() == nil {
+				c.log.Debug("catalogue pull failed", "owner", owner.Name, "err", err)
+			}
+			c.mu.Lock()
+			if !c.again[owner.Name] || c.ctx.Err() != nil {
+				delete(c.syncing, owner.Name)
+				c.mu.Unlock()
+				return
+			}
+			delete(c.again, owner.Name)
+			c.mu.Unlock()
+		}
+	}()
+}

@@ -1,0 +1,118 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/http"
+	"strings"
+
+	"github.com/xborder/xborder/exchange"
+)
+
+// Catalogue is the federation catalogue as the API exposes it.
+type Catalogue interface {
+	Publish(ctx context.Context, p exchange.Publication, content io.Reader) (exchange.Entry, error)
+	Withdraw(ctx context.Context, id string) (exchange.Entry, error)
+	Search(ctx context.Context, f exchange.Filter) []exchange.Listing
+	Entry(ctx context.Context, owner, id string) (exchange.Listing, error)
+	DCAT(ctx context.Context, baseURL string) exchange.DCATCatalog
+	CatalogueSyncs(ctx context.Context) []exchange.PeerState
+}
+
+// CatalogueList is the answer of GET /v1/catalogue.
+type CatalogueList struct {
+	Entries []exchange.Listing   `json:"entries"`
+	Peers   []exchange.PeerState `json:"peers"` // when each partner's entries were last synced
+}
+
+// maxUpload bounds a published file.
+const maxUpload = 64 << 30
+
+func (s *Server) routeCatalogue() {
+	s.handle("GET /v1/catalogue", true, func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		f := exchange.Filter{Theme: q.Get("theme"), Country: q.Get("country"), Owner: q.Get("owner"),
+			Kind: q.Get("kind"), Classification: q.Get("classification"), Q: q.Get("q")}
+		writeJSON(w, http.StatusOK, CatalogueList{Entries: s.catalogue.Search(r.Context(), f), Peers: s.catalogue.CatalogueSyncs(r.Context())})
+	})
+	s.handle("GET /v1/catalogue/{owner}/{id}", true, func(w http.ResponseWriter, r *http.Request) {
+		l, err := s.catalogue.Entry(r.Context(), r.PathValue("owner"), r.PathValue("id"))
+		if errors.Is(err, exchange.ErrNotFound) {
+			writeError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, l)
+	})
+	// The DCAT-AP export lists open entries only, for portals to harvest
+	// without an account.
+	s.handle("GET /v1/dcat", false, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/ld+json")
+		_ = json.NewEncoder(w).Encode(s.catalogue.DCAT(r.Context(), "http://"+r.Host))
+	})
+	s.handle("POST /v1/datasets", true, s.publish)
+	s.handle("DELETE /v1/datasets/{id}", true, func(w http.ResponseWriter, r *http.Request) {
+		e, err := s.catalogue.Withdraw(r.Context(), r.PathValue("id"))
+		if errors.Is(err, exchange.ErrNotFound) {
+			writeError(w, http.StatusNotFound, err.Error())
+			return
+		}
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, e)
+	})
+}
+
+// publish reads a multipart body: a "metadata" part (JSON Publication)
+// followed by a "file" part streamed into the blob store.
+func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
+	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/form-data" {
+		writeError(w, http.StatusUnsupportedMediaType, "send multipart/form-data with a metadata part (JSON) then a file part")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxUpload)
+	mr := multipart.NewReader(r.Body, params["boundary"])
+	meta, err := mr.NextPart()
+	if err != nil || meta.FormName() != "metadata" {
+		writeError(w, http.StatusBadRequest, "the first part must be named metadata")
+		return
+	}
+	var p exchange.Publication
+	dec := json.NewDecoder(io.LimitReader(meta, maxBody))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		writeError(w, http.StatusBadRequest, "metadata: "+err.Error())
+		return
+	}
+	file, err := mr.NextPart()
+	if err != nil || file.FormName() != "file" {
+		writeError(w, http.StatusBadRequest, "the second part must be named file")
+		return
+	}
+	if p.FileName == "" {
+		p.FileName = file.FileName()
+	}
+	e, err := s.catalogue.Publish(r.Context(), p, file)
+	var ve *exchange.ValidationError
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &ve):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.As(err, &tooBig):
+		writeError(w, http.StatusRequestEntityTooLarge, "the file exceeds the upload limit")
+	case err != nil:
+		writeError(w, http.StatusInternalServerError, strings.TrimSpace(err.Error()))
+	default:
+		writeJSON(w, http.StatusOK, e)
+	}
+}
