@@ -22,6 +22,7 @@ import (
 	"github.com/xborder/xborder"
 	"github.com/xborder/xborder/audit"
 	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/node"
 	"github.com/xborder/xborder/node/api"
 )
@@ -125,6 +126,9 @@ func runDemo(ctx context.Context, g *globals, dir string, once bool, timeout tim
 		return err
 	}
 	if err := demoRegistry(ctx, g, nodes); err != nil {
+		return err
+	}
+	if err := demoCatalogue(ctx, g, dir, nodes); err != nil {
 		return err
 	}
 	if err := demoAudit(ctx, g, nodes); err != nil {
@@ -424,4 +428,74 @@ func demoAudit(ctx context.Context, g *globals, nodes []*demoNode) error {
 		fmt.Fprintf(g.out, "  %-14s %d records, head %.16s: verified\n", n.name, rep.Records, rep.Head)
 	}
 	return nil
+}
+
+// demoDatasets are generated sample datasets for the three themes.
+var demoDatasets = []struct {
+	owner string
+	pub   exchange.Publication
+	rows  func(i int) string
+}{
+	{"fr-grandest", exchange.Publication{ID: "icu-admissions-2025", Title: "ICU admissions 2025, Grand Est hospitals",
+		Description: "Daily intensive-care admissions by hospital and age band (synthetic sample).", Theme: "health",
+		Classification: "sensitive", PersonalData: true, License: "CC-BY-NC-4.0", Keywords: []string{"icu", "hospital", "covid"}},
+		func(i int) string {
+			return fmt.Sprintf("2025-01-%02d,CHU-%d,%d-%d,%d\n", i%28+1, i%7, (i%9)*10, (i%9)*10+9, i%13)
+		}},
+	{"de-bw", exchange.Publication{ID: "machine-sensor-logs", Title: "Machine sensor logs, Stuttgart plants",
+		Description: "Vibration and temperature of CNC machines for predictive maintenance (synthetic sample).", Theme: "industry",
+		Classification: "restricted", License: "DL-DE-BY-2.0", Keywords: []string{"sensors", "maintenance"}},
+		func(i int) string {
+			return fmt.Sprintf("%d,cnc-%d,%.2f,%.1f\n", 1735689600+i*60, i%12, float64(i%97)/10, 40+float64(i%23)/2)
+		}},
+	{"ch-basel", exchange.Publication{ID: "crop-yield-upper-rhine", Title: "Crop yield, Upper Rhine plain",
+		Description: "Yearly yield per parcel and crop for bioeconomy models (synthetic sample).", Theme: "bioeconomy",
+		Classification: "open", License: "CC-BY-4.0", Keywords: []string{"agriculture", "yield"}},
+		func(i int) string {
+			return fmt.Sprintf("parcel-%d,%s,%d,%.2f\n", i, []string{"maize", "wheat", "rapeseed"}[i%3], 2015+i%10, 5+float64(i%40)/10)
+		}},
+}
+
+// demoCatalogue publishes the sample datasets and shows the federation
+// catalogue from Luxembourg, which holds none of them.
+func demoCatalogue(ctx context.Context, g *globals, dir string, nodes []*demoNode) error {
+	byName := map[string]*demoNode{}
+	for _, n := range nodes {
+		byName[n.name] = n
+	}
+	fmt.Fprintln(g.out, "\nCatalogue:")
+	for _, d := range demoDatasets {
+		path := filepath.Join(dir, d.pub.ID+".csv")
+		var b strings.Builder
+		for i := range 2000 {
+			b.WriteString(d.rows(i))
+		}
+		if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+			return err
+		}
+		var e exchange.Entry
+		if err := byName[d.owner].client.upload(ctx, "/v1/datasets", d.pub, path, &e); err != nil {
+			return fmt.Errorf("%s publishes %s: %w", d.owner, d.pub.ID, err)
+		}
+		fmt.Fprintf(g.out, "  %s published %s (%s, %s, %d bytes)\n", d.owner, e.Ref(), e.Theme, e.Classification, e.Size)
+	}
+	lu := byName["lu-luxembourg"]
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var l api.CatalogueList
+		if err := lu.client.get(ctx, "/v1/catalogue", &l); err != nil {
+			return err
+		}
+		if len(l.Entries) == len(demoDatasets) {
+			fmt.Fprintln(g.out, "  the federation catalogue as lu-luxembourg sees it:")
+			for _, e := range l.Entries {
+				fmt.Fprintf(g.out, "    %-36s %-2s %-10s %-12s %s\n", e.Ref(), e.Country, e.Theme, e.Classification, e.Title)
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("lu-luxembourg sees %d of %d entries after 30s", len(l.Entries), len(demoDatasets))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
