@@ -413,7 +413,12 @@ func (c *Catalogue) Search(f Filter) []Listing {
 		}
 	}
 	c.mu.RUnlock()
-	slices.SortFunc(out, func(a, b Listing) int { return strings.Compare(a.Ref(), b.Ref()) })
+	slices.SortFunc(out, func(a, b Listing) int {
+		if c := strings.Compare(a.Owner, b.Owner); c != 0 {
+			return c
+		}
+		return strings.Compare(a.ID, b.ID)
+	})
 	return out
 }
 

@@ -48,7 +48,7 @@ type catNode struct {
 	cat *Catalogue
 }
 
-func newCatFederation(t *testing.T, names ...string) []*catNode {
+func newCatFederation(t testing.TB, names ...string) []*catNode {
 	t.Helper()
 	reg := catRegistry{members: map[peer.ID]Member{}}
 	var nodes []*catNode
@@ -64,12 +64,20 @@ func newCatFederation(t *testing.T, names ...string) []*catNode {
 		reg.members[h.ID()] = m
 		nodes = append(nodes, &catNode{m: m, h: h})
 	}
-	for _, n := range nodes {
+	// Small federations are fully meshed; large ones connect each node to
+	// its next six on a ring (gossip spreads announcements, pulls dial the
+	// owner directly), as a real federation's partial connectivity would.
+	for i, n := range nodes {
 		for _, o := range nodes {
-			if o != n {
-				if err := n.h.Connect(context.Background(), peer.AddrInfo{ID: o.h.ID(), Addrs: o.h.Addrs()}); err != nil {
-					t.Fatal(err)
-				}
+			n.h.Peerstore().AddAddrs(o.h.ID(), o.h.Addrs(), time.Hour)
+		}
+		for j := 1; j < len(nodes); j++ {
+			if len(nodes) > 10 && j > 6 {
+				break
+			}
+			o := nodes[(i+j)%len(nodes)]
+			if err := n.h.Connect(context.Background(), peer.AddrInfo{ID: o.h.ID(), Addrs: o.h.Addrs()}); err != nil {
+				t.Fatal(err)
 			}
 		}
 	}
@@ -95,7 +103,7 @@ func newCatFederation(t *testing.T, names ...string) []*catNode {
 	return nodes
 }
 
-func publish(t *testing.T, n *catNode, id, class string, partners ...string) Entry {
+func publish(t testing.TB, n *catNode, id, class string, partners ...string) Entry {
 	t.Helper()
 	e, err := n.cat.Publish(context.Background(), Publication{ID: id, Title: "Dataset " + id, Description: "about " + id,
 		Theme: "health", Classification: class, Partners: partners, License: "CC-BY-4.0", Keywords: []string{"icu"}, FileName: id + ".csv"},
@@ -106,7 +114,7 @@ func publish(t *testing.T, n *catNode, id, class string, partners ...string) Ent
 	return e
 }
 
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {

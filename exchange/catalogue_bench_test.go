@@ -1,0 +1,76 @@
+package exchange
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// BenchmarkCatalogueConvergence publishes on one node and measures the
+// time until the entry is visible on every other node, with five
+// in-process members on loopback. Run with -benchtime=1x.
+func BenchmarkCatalogueConvergence(b *testing.B) {
+	for _, size := range []int{5} {
+		b.Run(fmt.Sprintf("nodes=%d", size), func(b *testing.B) {
+			names := make([]string, size)
+			for i := range names {
+				names[i] = fmt.Sprintf("m%02d", i)
+			}
+			nodes := newCatFederation(b, names...)
+			waitFor(b, 60*time.Second, "gossip mesh", func() bool {
+				return len(nodes[0].ps.ListPeers("/xborder/test/catalogue")) >= min(size-1, 4)
+			})
+			const publishes = 20
+			var lat []time.Duration
+			for b.Loop() {
+				lat = lat[:0]
+				for i := range publishes {
+					pub := nodes[i%size]
+					id := fmt.Sprintf("conv-%d-%d", i, time.Now().UnixNano())
+					t0 := time.Now()
+					publish(b, pub, id, "open")
+					for _, n := range nodes {
+						if n == pub {
+							continue
+						}
+						waitFor(b, 30*time.Second, "convergence", func() bool { _, err := n.cat.Get(pub.m.Name, id); return err == nil })
+					}
+					lat = append(lat, time.Since(t0))
+				}
+			}
+			slices.Sort(lat)
+			b.ReportMetric(float64(lat[len(lat)/2].Milliseconds()), "p50_ms")
+			b.ReportMetric(float64(lat[len(lat)*99/100].Milliseconds()), "p99_ms")
+		})
+	}
+}
+
+// BenchmarkCatalogueListing10k measures what GET /v1/catalogue does with
+// 10 000 entries in the catalogue: search and JSON encoding.
+func BenchmarkCatalogueListing10k(b *testing.B) {
+	nodes := newCatFederation(b, "fr-grandest")
+	c := nodes[0].cat
+	for i := range 10_000 {
+		_, err := c.Publish(context.Background(), Publication{ID: fmt.Sprintf("ds-%05d", i), Title: "Dataset " + fmt.Sprint(i),
+			Description: "sensor data from plant " + fmt.Sprint(i%50), Theme: Themes[i%3], Classification: "open", Keywords: []string{"k"}},
+			strings.NewReader(fmt.Sprint(i)))
+		if err != nil {
+			b.Fatal(err)
+		}
+	}
+	var n int
+	for b.Loop() {
+		l := c.Search(Filter{})
+		raw, _ := json.Marshal(l)
+		n = len(l)
+		_, _ = io.Discard.Write(raw)
+	}
+	if n != 10_000 {
+		b.Fatalf("listed %d entries", n)
+	}
+}
