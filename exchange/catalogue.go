@@ -94,6 +94,9 @@ type Catalogue struct {
 	own    map[string]Entry       // by id, tombstones included
 	remote map[string]RemoteEntry // by owner/id
 	peers  map[string]PeerState   // by owner name
+	// listed holds each live entry's Listing, encoded once when it changes,
+	// so that listing the whole catalogue costs no encoding; by owner/id.
+	listed map[string][]byte
 
 	syncing map[string]bool // owners with a pull in flight
 	again   map[string]bool // owners announced again during a pull
@@ -111,7 +114,7 @@ func OpenCatalogue(cfg CatalogueConfig, h host.Host, ps *pubsub.PubSub, self Mem
 		log = slog.New(slog.DiscardHandler)
 	}
 	c = &Catalogue{cfg: cfg, host: h, ps: ps, self: self, authz: authz, reg: reg, log: log,
-		own: map[string]Entry{}, remote: map[string]RemoteEntry{}, peers: map[string]PeerState{},
+		own: map[string]Entry{}, remote: map[string]RemoteEntry{}, peers: map[string]PeerState{}, listed: map[string][]byte{},
 		syncing: map[string]bool{}, again: map[string]bool{}}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	defer func() {
@@ -149,7 +152,7 @@ func (c *Catalogue) load() error {
 			if err := json.Unmarshal(v, &e); err != nil {
 				return err
 			}
-			c.own[e.ID] = e
+			c.setOwn(e)
 			return nil
 		}); err != nil {
 			return err
@@ -159,7 +162,7 @@ func (c *Catalogue) load() error {
 			if err := json.Unmarshal(v, &e); err != nil {
 				return err
 			}
-			c.remote[string(k)] = e
+			c.setRemote(e)
 			return nil
 		}); err != nil {
 			return err
@@ -289,7 +292,7 @@ func (c *Catalogue) Publish(ctx context.Context, p Publication, content io.Reade
 		return err
 	})
 	if err == nil {
-		c.own[e.ID] = e
+		c.setOwn(e)
 	}
 	c.mu.Unlock()
 	if err != nil {
@@ -297,6 +300,50 @@ func (c *Catalogue) Publish(ctx context.Context, p Publication, content io.Reade
 	}
 	c.announce(ctx)
 	return e, nil
+}
+
+// setOwn records an own entry in memory; c.mu is held.
+func (c *Catalogue) setOwn(e Entry) {
+	c.own[e.ID] = e
+	if e.Withdrawn {
+		delete(c.listed, e.Ref())
+		return
+	}
+	c.listed[e.Ref()], _ = json.Marshal(Listing{Entry: e, Local: true})
+}
+
+// setRemote records a partner's entry in memory; c.mu is held.
+func (c *Catalogue) setRemote(r RemoteEntry) {
+	c.remote[r.Ref()] = r
+	c.listed[r.Ref()], _ = json.Marshal(Listing{Entry: r.Entry, FetchedAt: r.FetchedAt})
+}
+
+// dropRemote forgets a partner's entry; c.mu is held.
+func (c *Catalogue) dropRemote(ref string) {
+	delete(c.remote, ref)
+	delete(c.listed, ref)
+}
+
+// ListingJSON is the whole federation catalogue as a JSON array of
+// listings, sorted by owner/id, assembled from entries encoded when they
+// changed: listing ten thousand entries encodes none of them.
+func (c *Catalogue) ListingJSON() []byte {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	refs := slices.Sorted(maps.Keys(c.listed))
+	size := 2
+	for _, r := range refs {
+		size += len(c.listed[r]) + 1
+	}
+	out := make([]byte, 0, size)
+	out = append(out, '[')
+	for i, r := range refs {
+		if i > 0 {
+			out = append(out, ',')
+		}
+		out = append(out, c.listed[r]...)
+	}
+	return append(out, ']')
 }
 
 // Withdraw removes an own entry from the catalogue; partners drop it on
@@ -314,7 +361,7 @@ func (c *Catalogue) Withdraw(ctx context.Context, id string) (Entry, error) {
 		return err
 	})
 	if err == nil {
-		c.own[id] = e
+		c.setOwn(e)
 	}
 	c.mu.Unlock()
 	if err != nil {

@@ -81,8 +81,10 @@ func newCatFederation(t testing.TB, names ...string) []*catNode {
 			}
 		}
 	}
+	// Gossip lives until the test's cleanup cancels it.
+	ctx, cancel := context.WithCancel(context.Background())
 	for _, n := range nodes {
-		ps, err := pubsub.NewGossipSub(context.Background(), n.h)
+		ps, err := pubsub.NewGossipSub(ctx, n.h)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -97,6 +99,9 @@ func newCatFederation(t testing.TB, names ...string) []*catNode {
 	t.Cleanup(func() {
 		for _, n := range nodes {
 			_ = n.cat.Close()
+		}
+		cancel()
+		for _, n := range nodes {
 			_ = n.h.Close()
 		}
 	})

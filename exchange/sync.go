@@ -189,7 +189,7 @@ func (c *Catalogue) apply(owner Member, page deltaPage) error {
 				if err := remote.Delete(key); err != nil {
 					return err
 				}
-				delete(c.remote, e.Ref())
+				c.dropRemote(e.Ref())
 				continue
 			}
 			if e.Country == "" {
@@ -199,7 +199,7 @@ func (c *Catalogue) apply(owner Member, page deltaPage) error {
 			if err := putJSON(remote, key, re); err != nil {
 				return err
 			}
-			c.remote[e.Ref()] = re
+			c.setRemote(re)
 		}
 		version := page.Next
 		if !page.More {

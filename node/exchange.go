@@ -64,6 +64,9 @@ func (n *Node) Search(_ context.Context, f exchange.Filter) []exchange.Listing {
 	return n.catalogue.Search(f)
 }
 
+// ListingJSON implements api.Catalogue.
+func (n *Node) ListingJSON(context.Context) []byte { return n.catalogue.ListingJSON() }
+
 // Entry implements api.Catalogue.
 func (n *Node) Entry(_ context.Context, owner, id string) (exchange.Listing, error) {
 	return n.catalogue.Get(owner, id)

@@ -157,6 +157,8 @@ func (memCatalogue) Withdraw(_ context.Context, id string) (exchange.Entry, erro
 	return exchange.Entry{}, fmt.Errorf("%s: %w", id, exchange.ErrNotFound)
 }
 
+func (memCatalogue) ListingJSON(context.Context) []byte { return []byte("[]") }
+
 func (memCatalogue) Search(context.Context, exchange.Filter) []exchange.Listing {
 	return []exchange.Listing{}
 }

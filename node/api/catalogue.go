@@ -18,6 +18,8 @@ type Catalogue interface {
 	Publish(ctx context.Context, p exchange.Publication, content io.Reader) (exchange.Entry, error)
 	Withdraw(ctx context.Context, id string) (exchange.Entry, error)
 	Search(ctx context.Context, f exchange.Filter) []exchange.Listing
+	// ListingJSON is the unfiltered catalogue, encoded ahead of time.
+	ListingJSON(ctx context.Context) []byte
 	Entry(ctx context.Context, owner, id string) (exchange.Listing, error)
 	DCAT(ctx context.Context, baseURL string) exchange.DCATCatalog
 	CatalogueSyncs(ctx context.Context) []exchange.PeerState
@@ -37,7 +39,20 @@ func (s *Server) routeCatalogue() {
 		q := r.URL.Query()
 		f := exchange.Filter{Theme: q.Get("theme"), Country: q.Get("country"), Owner: q.Get("owner"),
 			Kind: q.Get("kind"), Classification: q.Get("classification"), Q: q.Get("q")}
-		writeJSON(w, http.StatusOK, CatalogueList{Entries: s.catalogue.Search(r.Context(), f), Peers: s.catalogue.CatalogueSyncs(r.Context())})
+		peers, _ := json.Marshal(s.catalogue.CatalogueSyncs(r.Context()))
+		var entries []byte
+		if f == (exchange.Filter{}) {
+			entries = s.catalogue.ListingJSON(r.Context())
+		} else {
+			entries, _ = json.Marshal(s.catalogue.Search(r.Context(), f))
+		}
+		// Written as is: a large catalogue is not re-encoded or indented.
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"entries":`))
+		_, _ = w.Write(entries)
+		_, _ = w.Write([]byte(`,"peers":`))
+		_, _ = w.Write(peers)
+		_, _ = w.Write([]byte("}\n"))
 	})
 	s.handle("GET /v1/catalogue/{owner}/{id}", true, func(w http.ResponseWriter, r *http.Request) {
 		l, err := s.catalogue.Entry(r.Context(), r.PathValue("owner"), r.PathValue("id"))

@@ -1,0 +1,161 @@
+package exchange
+
+import (
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// maxGrantValidity caps a grant whatever the policy allows: a grant is a
+// bearer credential for the holder's peer, and a month is as long as a
+// legal team would want one to outlive a change of policy.
+const maxGrantValidity = 30 * 24 * time.Hour
+
+// grantClaims are the claims of a grant JWT, signed by the owner.
+type grantClaims struct {
+	Issuer      string   `json:"iss"` // the owner's peer ID
+	Audience    string   `json:"aud"` // the requester's peer ID
+	Subject     string   `json:"sub"` // owner/id
+	ID          string   `json:"jti"`
+	IssuedAt    int64    `json:"iat"`
+	Expires     int64    `json:"exp"`
+	SHA256      string   `json:"sha256"`
+	Size        int64    `json:"size"`
+	Obligations []string `json:"obligations"`
+	Purpose     string   `json:"purpose"`
+	Project     string   `json:"project,omitempty"`
+}
+
+func (c grantClaims) expiresAt() time.Time { return time.Unix(c.Expires, 0) }
+
+// GrantRole says on which side of a grant this node stands.
+type GrantRole string
+
+const (
+	GrantIssued GrantRole = "issued" // this node owns the dataset and signed the grant
+	GrantHeld   GrantRole = "held"   // this node requested and received the grant
+)
+
+// GrantInfo describes a grant this node issued or holds.
+type GrantInfo struct {
+	ID          string    `json:"id"`
+	Role        GrantRole `json:"role"`
+	Resource    string    `json:"resource"` // owner/id
+	Owner       string    `json:"owner"`    // member name
+	OwnerPeer   string    `json:"owner_peer"`
+	Holder      string    `json:"holder"` // member name
+	HolderPeer  string    `json:"holder_peer"`
+	SHA256      string    `json:"sha256"`
+	Size        int64     `json:"size"`
+	Purpose     string    `json:"purpose"`
+	Project     string    `json:"project,omitempty"`
+	Obligations []string  `json:"obligations"`
+	IssuedAt    time.Time `json:"issued_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+	// Token is the grant JWT, kept for held grants so that a transfer can
+	// be started (again) later.
+	Token string `json:"token,omitempty"`
+}
+
+// grantInfo describes a grant from its claims.
+func grantInfo(role GrantRole, c grantClaims, owner, holder string, token string) GrantInfo {
+	return GrantInfo{
+		ID: c.ID, Role: role, Resource: c.Subject,
+		Owner: owner, OwnerPeer: c.Issuer, Holder: holder, HolderPeer: c.Audience,
+		SHA256: c.SHA256, Size: c.Size, Purpose: c.Purpose, Project: c.Project,
+		Obligations: c.Obligations,
+		IssuedAt:    time.Unix(c.IssuedAt, 0).UTC(), ExpiresAt: c.expiresAt().UTC(),
+		Token: token,
+	}
+}
+
+// grantValidity is how long a grant lasts for a decision: what the policy
+// allows, capped by maxGrantValidity. Zero means the policy set none.
+func grantValidity(maxValiditySeconds int64) time.Duration {
+	if maxValiditySeconds <= 0 {
+		return 0
+	}
+	if maxValiditySeconds > int64(maxGrantValidity/time.Second) {
+		return maxGrantValidity
+	}
+	return time.Duration(maxValiditySeconds) * time.Second
+}
+
+// checkGrantHeld verifies a grant as its holder receives or presents it:
+// signed by the owner's key, issued by owner to self for owner/id, not
+// expired. It returns an error wrapping ErrInvalidGrant.
+func checkGrantHeld(token string, owner Member, id string, self peer.ID, now time.Time) (grantClaims, error) {
+	var c grantClaims
+	if err := openToken(token, owner.PeerID, grantTokenType, &c); err != nil {
+		return grantClaims{}, fmt.Errorf("%w: %v", ErrInvalidGrant, err)
+	}
+	switch {
+	case c.Issuer != owner.PeerID.String():
+		return grantClaims{}, fmt.Errorf("%w: issued by %q, not by %s", ErrInvalidGrant, c.Issuer, owner.Name)
+	case c.Audience != self.String():
+		return grantClaims{}, fmt.Errorf("%w: issued to %q, not to this node", ErrInvalidGrant, c.Audience)
+	case c.Subject != owner.Name+"/"+id:
+		return grantClaims{}, fmt.Errorf("%w: the grant is for %q, not %s/%s", ErrInvalidGrant, c.Subject, owner.Name, id)
+	case !hexSHA256.MatchString(c.SHA256) || c.Size < 0 || c.ID == "":
+		return grantClaims{}, fmt.Errorf("%w: malformed digest, size or ID", ErrInvalidGrant)
+	case !now.Before(c.expiresAt()):
+		return grantClaims{}, fmt.Errorf("%w: %w at %s", ErrInvalidGrant, ErrGrantExpired, c.expiresAt().UTC().Format(time.RFC3339))
+	}
+	return c, nil
+}
+
+// checkGrantPresented verifies a grant as its owner receives it with a
+// transfer request from remote: signed by this node, issued to remote,
+// for dataset, not expired by this node's own clock (no skew: the owner
+// set exp itself). It returns a *RefusedError.
+func (s *Service) checkGrantPresented(token, dataset string, remote peer.ID, now time.Time) (grantClaims, Entry, error) {
+	var c grantClaims
+	if err := openToken(token, s.self.PeerID, grantTokenType, &c); err != nil {
+		return grantClaims{}, Entry{}, refusef(RefusalBadGrant, "not a grant of this node: %v", err)
+	}
+	switch {
+	case c.Issuer != s.self.PeerID.String():
+		return grantClaims{}, Entry{}, refusef(RefusalBadGrant, "grant issued by %q, not by this node", c.Issuer)
+	case c.Audience != remote.String():
+		return grantClaims{}, Entry{}, refusef(RefusalWrongPeer, "the grant was issued to another peer, not to %s", remote)
+	case !now.Before(c.expiresAt()):
+		return grantClaims{}, Entry{}, refusef(RefusalGrantExpired, "the grant expired at %s; request the dataset again", c.expiresAt().UTC().Format(time.RFC3339))
+	case c.Subject != s.self.Name+"/"+dataset:
+		return grantClaims{}, Entry{}, refusef(RefusalWrongDataset, "the grant is for %q, not %s/%s", c.Subject, s.self.Name, dataset)
+	}
+	e, ok := s.src.Lookup(dataset)
+	if !ok {
+		return grantClaims{}, Entry{}, refusef(RefusalWrongDataset, "%s/%s is no longer served", s.self.Name, dataset)
+	}
+	if e.SHA256 != c.SHA256 {
+		return grantClaims{}, Entry{}, refusef(RefusalWrongDataset, "%s/%s has changed since the grant was issued; request it again", s.self.Name, dataset)
+	}
+	return c, e, nil
+}
+
+// Grants lists the grants this node issued and holds, newest first,
+// including expired ones for a while (they are pruned grantRetention
+// after they expire).
+func (s *Service) Grants() []GrantInfo {
+	gs, err := s.db.grants()
+	if err != nil {
+		s.log.Error("list grants", "err", err)
+	}
+	sort.SliceStable(gs, func(i, j int) bool { return gs[i].IssuedAt.After(gs[j].IssuedAt) })
+	return gs
+}
+
+// Grant returns one grant by role and ID; ok is false when there is none.
+func (s *Service) Grant(role GrantRole, id string) (GrantInfo, bool) {
+	g, err := s.db.grant(role, id)
+	if err != nil {
+		if !errors.Is(err, errNoGrant) {
+			s.log.Error("read grant", "id", id, "err", err)
+		}
+		return GrantInfo{}, false
+	}
+	return g, true
+}

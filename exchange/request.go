@@ -1,0 +1,345 @@
+package exchange
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/xborder/xborder/policy"
+)
+
+// Audit record types written by the request side of the exchange.
+const (
+	RecordDecision       = "exchange.decision"
+	RecordRequestRefused = "exchange.request.refused"
+	RecordGrantIssued    = "exchange.grant.issued"
+	RecordGrantReceived  = "exchange.grant.received"
+	RecordRequestDenied  = "exchange.request.denied"
+)
+
+// Rules named by the denials the exchange gives without asking the policy.
+const (
+	ruleUnknownResource = "exchange.unknown_resource"
+	ruleNoDecision      = "exchange.no_decision"
+)
+
+// Request asks owner for a dataset or model on behalf of researcher, who
+// this node vouches for. The owner's decision comes back in the Answer.
+//
+// When the owner allows, the Answer carries a grant that has been checked
+// (signed by the owner, for this node, for owner/id) and stored in
+// exchange.db. When it denies, the Answer carries the decision and the
+// error is a *policy.DeniedError with the same decision. When the owner
+// could not verify the request, the error is a *RefusedError.
+func (s *Service) Request(ctx context.Context, owner Member, id, purpose, project string, researcher policy.Researcher) (Answer, error) {
+	if !s.begin() {
+		return Answer{}, ErrServiceClosed
+	}
+	defer s.wg.Done()
+	if owner.Name == "" || owner.PeerID == "" || id == "" || strings.Contains(id, "/") {
+		return Answer{}, fmt.Errorf("request %s/%s: %w", owner.Name, id, ErrBadName)
+	}
+	if researcher.Sub == "" {
+		return Answer{}, errors.New("request: the researcher has no subject")
+	}
+	resource := owner.Name + "/" + id
+	now := s.now()
+	token, err := signRequest(s.key, requestClaims{
+		Issuer: s.self.PeerID.String(), Audience: owner.PeerID.String(), ID: newTokenID(),
+		IssuedAt: now.Unix(), Expires: now.Add(s.cfg.RequestTTL).Unix(),
+		Researcher: researcher, Resource: resource, Purpose: purpose, Project: project,
+	})
+	if err != nil {
+		return Answer{}, fmt.Errorf("request %s: %w", resource, err)
+	}
+	var fr answerFrame
+	if err := s.roundTrip(ctx, owner.PeerID, RequestProtocol, requestFrame{Token: token}, &fr); err != nil {
+		return Answer{}, fmt.Errorf("request %s: %w", resource, err)
+	}
+	if fr.Code != "" {
+		return Answer{}, &RefusedError{Code: fr.Code, Reason: fr.Reason}
+	}
+	ans := fr.Answer
+	ans.Decision.MaxValidity = time.Duration(ans.Decision.MaxValiditySeconds) * time.Second
+	subject := s.self.Name + " -> " + resource
+	if !ans.Decision.Allow {
+		// A grant next to a denial is the owner's bug; never keep it.
+		ans.Grant, ans.GrantID, ans.ExpiresAt = "", "", time.Time{}
+		s.rec.Record(RecordRequestDenied, subject, deniedRecord{
+			Owner: owner.Name, Reasons: ans.Decision.Reasons, Rules: ans.Decision.Rules, Bundle: ans.Decision.Bundle,
+			Purpose: purpose, Project: project, Researcher: researcher.Sub,
+		})
+		return ans, &policy.DeniedError{Point: policy.ExchangeDecision, Decision: ans.Decision}
+	}
+	gc, err := checkGrantHeld(ans.Grant, owner, id, s.self.PeerID, s.now())
+	if err == nil && gc.ID != ans.GrantID {
+		err = fmt.Errorf("%w: grant ID %q, answer says %q", ErrInvalidGrant, gc.ID, ans.GrantID)
+	}
+	if err != nil {
+		return Answer{}, fmt.Errorf("answer of %s: %w", owner.Name, err)
+	}
+	ans.ExpiresAt = gc.expiresAt().UTC()
+	info := grantInfo(GrantHeld, gc, owner.Name, s.self.Name, ans.Grant)
+	if err := s.db.putGrant(info); err != nil {
+		return ans, fmt.Errorf("store grant %s: %w", gc.ID, err)
+	}
+	s.rec.Record(RecordGrantReceived, subject, grantRecord{
+		GrantID: gc.ID, SHA256: gc.SHA256, Size: gc.Size, ExpiresAt: info.ExpiresAt,
+		Obligations: gc.Obligations, Purpose: gc.Purpose, Project: gc.Project,
+	})
+	return ans, nil
+}
+
+// roundTrip sends one frame on a new stream to p and reads one back,
+// within StreamTimeout and ctx; cancelling ctx or closing the service
+// resets the stream.
+func (s *Service) roundTrip(ctx context.Context, p peer.ID, proto protocol.ID, req, resp any) error {
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.StreamTimeout)
+	defer cancel()
+	// Close must not wait for a dial in progress.
+	stopOnClose := context.AfterFunc(s.ctx, cancel)
+	defer stopOnClose()
+	st, err := s.host.NewStream(ctx, p, proto)
+	if err != nil {
+		if s.ctx.Err() != nil {
+			return ErrServiceClosed
+		}
+		return fmt.Errorf("open %s stream: %w", proto, err)
+	}
+	if !s.track(st) {
+		_ = st.Reset()
+		return ErrServiceClosed
+	}
+	defer s.untrack(st)
+	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
+	defer stop()
+	_ = st.SetDeadline(streamDeadline(ctx, s.now(), s.cfg.StreamTimeout))
+	err = writeExchangeFrame(st, s.cfg.MaxMessage, req)
+	if err == nil {
+		_ = st.CloseWrite()
+		err = readExchangeFrame(st, s.cfg.MaxMessage, resp)
+	}
+	if err != nil {
+		_ = st.Reset()
+		switch {
+		case s.ctx.Err() != nil:
+			return ErrServiceClosed
+		case ctx.Err() != nil:
+			return ctx.Err()
+		}
+		return err
+	}
+	_ = st.Close()
+	return nil
+}
+
+// handleRequest answers one request stream (owner side).
+func (s *Service) handleRequest(st network.Stream) {
+	if !s.adopt(st) {
+		_ = st.Reset()
+		return
+	}
+	defer s.release(st)
+	remote := st.Conn().RemotePeer()
+	_ = st.SetDeadline(s.now().Add(s.cfg.StreamTimeout))
+	var req requestFrame
+	if err := readExchangeFrame(st, s.cfg.MaxMessage, &req); err != nil {
+		s.log.Warn("reset request stream", "peer", remote, "reason", err)
+		_ = st.Reset()
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.StreamTimeout)
+	defer cancel()
+	reply := s.answerRequest(ctx, remote, req.Token)
+	if err := writeExchangeFrame(st, s.cfg.MaxMessage, reply); err != nil {
+		s.log.Warn("reset request stream", "peer", remote, "reason", fmt.Errorf("write answer: %w", err))
+		_ = st.Reset()
+		return
+	}
+	_ = st.Close()
+}
+
+// answerRequest verifies a request from remote, decides it and, when the
+// policy allows, issues a grant. Verification failures become refusals;
+// a denial is an answer like an allowance.
+func (s *Service) answerRequest(ctx context.Context, remote peer.ID, token string) answerFrame {
+	now := s.now()
+	member, ok := s.reg.MemberByPeer(remote)
+	if !ok {
+		return s.refuseRequest(remote.String(), remote, refusef(RefusalNotMember, "peer %s is not a member of the federation", remote))
+	}
+	c, err := verifyRequestToken(token, remote, s.self.PeerID, now)
+	if err != nil {
+		return s.refuseRequest(member.Name, remote, err)
+	}
+	if err := s.db.useNonce(remote.String(), c.ID, c.nonceExpiry(), now); err != nil {
+		if errors.Is(err, ErrReplay) {
+			return s.refuseRequest(member.Name, remote, refusef(RefusalReplay, "request %s was already received", c.ID))
+		}
+		s.log.Error("record request nonce", "err", err)
+		return s.refuseRequest(member.Name, remote, refusef(RefusalInternal, "the owner could not record the request"))
+	}
+	subject := member.Name + " -> " + c.Resource
+	d, e, inputSum, err := s.decide(ctx, member, c, now)
+	if err != nil {
+		s.log.Error("evaluate exchange policy", "subject", subject, "err", err)
+		return s.refuseRequest(member.Name, remote, refusef(RefusalInternal, "the owner could not evaluate its policy"))
+	}
+	s.rec.Record(RecordDecision, subject, decisionRecord{
+		Allow: d.Allow, Reasons: d.Reasons, Rules: d.Rules, Bundle: d.Bundle, InputSHA256: inputSum,
+		RequestID: c.ID, Requester: remote.String(), Researcher: c.Researcher.Sub,
+		Purpose: c.Purpose, Project: c.Project,
+	})
+	if !d.Allow {
+		return answerFrame{Answer: Answer{Decision: d}}
+	}
+	validity := grantValidity(d.MaxValiditySeconds)
+	if validity == 0 {
+		s.log.Error("the exchange policy allowed without max_validity_s; no grant issued", "subject", subject, "bundle", d.Bundle)
+		return s.refuseRequest(member.Name, remote, refusef(RefusalInternal, "the owner's policy allowed the request without a validity; no grant was issued"))
+	}
+	gc := grantClaims{
+		Issuer: s.self.PeerID.String(), Audience: remote.String(), Subject: c.Resource, ID: newTokenID(),
+		IssuedAt: now.Unix(), Expires: now.Add(validity).Unix(),
+		SHA256: e.SHA256, Size: e.Size, Obligations: nonNil(d.Obligations), Purpose: c.Purpose, Project: c.Project,
+	}
+	grant, err := signToken(s.key, s.self.PeerID, grantTokenType, gc)
+	if err == nil {
+		// A grant is issued only once it is on record here.
+		err = s.db.putGrant(grantInfo(GrantIssued, gc, s.self.Name, member.Name, ""))
+	}
+	if err != nil {
+		s.log.Error("issue grant", "subject", subject, "err", err)
+		return s.refuseRequest(member.Name, remote, refusef(RefusalInternal, "the owner could not issue the grant"))
+	}
+	s.rec.Record(RecordGrantIssued, subject, grantRecord{
+		GrantID: gc.ID, SHA256: gc.SHA256, Size: gc.Size, ExpiresAt: gc.expiresAt().UTC(),
+		Obligations: gc.Obligations, Purpose: gc.Purpose, Project: gc.Project, Holder: remote.String(),
+	})
+	return answerFrame{Answer: Answer{Decision: d, Grant: grant, GrantID: gc.ID, ExpiresAt: gc.expiresAt().UTC()}}
+}
+
+// decide builds the policy input for a verified request and asks the
+// Authorizer. A resource this node does not serve is denied here, with a
+// reason, without a policy evaluation.
+func (s *Service) decide(ctx context.Context, m Member, c requestClaims, now time.Time) (policy.Decision, Entry, string, error) {
+	owner, id, ok := strings.Cut(c.Resource, "/")
+	if !ok || owner != s.self.Name {
+		return denial(ruleUnknownResource, fmt.Sprintf("%q is not a resource of %s, which received the request.", c.Resource, s.self.Name)), Entry{}, "", nil
+	}
+	e, ok := s.src.Lookup(id)
+	if !ok || e.Withdrawn {
+		return denial(ruleUnknownResource, fmt.Sprintf("%s publishes no dataset or model %q (it may have been withdrawn).", s.self.Name, id)), Entry{}, "", nil
+	}
+	in := policy.ExchangeInput{
+		Requester: policy.Requester{
+			Node:       policy.Node{Node: m.Name, PeerID: m.PeerID.String(), Country: m.Country, Org: m.Org},
+			Researcher: c.Researcher,
+		},
+		Resource: policy.Resource{
+			Kind: e.Kind, ID: e.ID, Owner: s.self.Name, Theme: e.Theme, Classification: e.Classification,
+			PersonalData: e.PersonalData, License: e.License, RequiresProject: e.RequiresProject,
+			Partners: nonNil(e.Partners),
+		},
+		Purpose:    c.Purpose,
+		Agreements: nonNilAgreements(s.reg.Agreements(s.self.Name + "/" + id)),
+		Self:       policy.Node{Node: s.self.Name, PeerID: s.self.PeerID.String(), Country: s.self.Country, Org: s.self.Org},
+		Time:       now.UTC(),
+	}
+	if c.Project != "" {
+		if p, ok := s.reg.Project(c.Project); ok {
+			in.Project = &p
+		}
+	}
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return policy.Decision{}, Entry{}, "", err
+	}
+	sum := sha256.Sum256(raw)
+	d, err := s.authz.Exchange(ctx, in)
+	if errors.Is(err, policy.ErrNoDecision) {
+		d, err = denial(ruleNoDecision, "The owner's policy gave no decision for this request, so it is denied."), nil
+	}
+	if err != nil {
+		return policy.Decision{}, Entry{}, "", err
+	}
+	return d, e, hex.EncodeToString(sum[:]), nil
+}
+
+func denial(rule, reason string) policy.Decision {
+	return policy.Decision{Reasons: []string{reason}, Rules: []string{rule}, Obligations: []string{}}
+}
+
+// refuseRequest records a refusal and turns it into the answer frame.
+func (s *Service) refuseRequest(who string, remote peer.ID, err error) answerFrame {
+	var r *RefusedError
+	if !errors.As(err, &r) {
+		r = refusef(RefusalInternal, "%v", err)
+	}
+	s.log.Info("request refused", "peer", remote, "code", r.Code, "reason", r.Reason)
+	s.rec.Record(RecordRequestRefused, who+" -> "+s.self.Name, refusalRecord{Peer: remote.String(), Code: r.Code, Reason: r.Reason})
+	return answerFrame{Code: r.Code, Reason: r.Reason}
+}
+
+func nonNil(v []string) []string {
+	if v == nil {
+		return []string{}
+	}
+	return v
+}
+
+func nonNilAgreements(v []policy.Agreement) []policy.Agreement {
+	if v == nil {
+		return []policy.Agreement{}
+	}
+	return v
+}
+
+// Details of the audit records (JSON through the Recorder).
+type (
+	decisionRecord struct {
+		Allow       bool     `json:"allow"`
+		Reasons     []string `json:"reasons"`
+		Rules       []string `json:"rules"`
+		Bundle      string   `json:"bundle"`
+		InputSHA256 string   `json:"input_sha256,omitempty"`
+		RequestID   string   `json:"request_id"`
+		Requester   string   `json:"requester"`
+		Researcher  string   `json:"researcher"`
+		Purpose     string   `json:"purpose"`
+		Project     string   `json:"project,omitempty"`
+	}
+	deniedRecord struct {
+		Owner      string   `json:"owner"`
+		Reasons    []string `json:"reasons"`
+		Rules      []string `json:"rules"`
+		Bundle     string   `json:"bundle"`
+		Researcher string   `json:"researcher"`
+		Purpose    string   `json:"purpose"`
+		Project    string   `json:"project,omitempty"`
+	}
+	refusalRecord struct {
+		Peer   string      `json:"peer"`
+		Code   RefusalCode `json:"code"`
+		Reason string      `json:"reason"`
+	}
+	grantRecord struct {
+		GrantID     string    `json:"grant_id"`
+		SHA256      string    `json:"sha256"`
+		Size        int64     `json:"size"`
+		ExpiresAt   time.Time `json:"expires_at"`
+		Obligations []string  `json:"obligations"`
+		Purpose     string    `json:"purpose"`
+		Project     string    `json:"project,omitempty"`
+		Holder      string    `json:"holder,omitempty"`
+	}
+)
