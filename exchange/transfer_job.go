@@ -56,6 +56,9 @@ type JobStatus struct {
 	SHA256     string    `json:"sha256"`
 	// Attempts counts the streams opened, resumes included.
 	Attempts int `json:"attempts"`
+	// Integrity is set when the job failed because the content did not
+	// match the grant's SHA-256.
+	Integrity bool `json:"integrity_failure,omitempty"`
 }
 
 // Job is a transfer owned by the Service: it outlives the context of the
@@ -117,6 +120,8 @@ func (j *Job) Status() JobStatus {
 	}
 	if j.err != nil {
 		st.Error = j.err.Error()
+		var ie *IntegrityError
+		st.Integrity = errors.As(j.err, &ie)
 	}
 	if j.state == JobDone {
 		st.Path = j.final

@@ -2,11 +2,15 @@ package node
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/xborder/xborder/exchange"
+	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -79,3 +83,81 @@ func (n *Node) DCAT(_ context.Context, baseURL string) exchange.DCATCatalog {
 
 // CatalogueSyncs implements api.Catalogue.
 func (n *Node) CatalogueSyncs(context.Context) []exchange.PeerState { return n.catalogue.Peers() }
+
+// auditRecorder lets the exchange write to the node's audit trail.
+type auditRecorder struct{ n *Node }
+
+func (r auditRecorder) Record(typ, subject string, details any) { r.n.record(typ, subject, details) }
+
+// member finds a member by name for the exchange.
+func (n *Node) member(name string) (exchange.Member, error) {
+	for _, m := range n.registryMembers() {
+		if m.Name == name {
+			pid, err := peer.Decode(m.PeerID)
+			if err != nil {
+				return exchange.Member{}, err
+			}
+			return exchange.Member{Name: m.Name, Country: m.Country, Org: m.Org, PeerID: pid}, nil
+		}
+	}
+	return exchange.Member{}, fmt.Errorf("%q is not a member of the federation: %w", name, exchange.ErrNotFound)
+}
+
+// RequestAccess implements api.Exchange: it asks the owner on behalf of
+// the calling researcher, whom this node vouches for.
+func (n *Node) RequestAccess(ctx context.Context, u api.User, owner, id, purpose, project string) (exchange.Answer, error) {
+	m, err := n.member(owner)
+	if err != nil {
+		return exchange.Answer{}, err
+	}
+	return n.exchange.Request(ctx, m, id, purpose, project, policy.Researcher{Sub: u.Subject, Org: u.Org, Role: u.Role})
+}
+
+// StartFetch implements api.Exchange: it uses a valid grant this node
+// holds for the resource, or requests one, then starts the transfer job.
+func (n *Node) StartFetch(ctx context.Context, u api.User, owner, id, purpose, project string) (exchange.JobStatus, error) {
+	m, err := n.member(owner)
+	if err != nil {
+		return exchange.JobStatus{}, err
+	}
+	token := ""
+	now := time.Now()
+	for _, g := range n.exchange.Grants() {
+		if g.Role == exchange.GrantHeld && g.Resource == owner+"/"+id && g.ExpiresAt.After(now.Add(time.Minute)) && g.Token != "" {
+			token = g.Token
+			break
+		}
+	}
+	if token == "" {
+		if purpose == "" {
+			return exchange.JobStatus{}, errors.New("no valid grant is held for " + owner + "/" + id + ": give a purpose to request one")
+		}
+		ans, err := n.exchange.Request(ctx, m, id, purpose, project, policy.Researcher{Sub: u.Subject, Org: u.Org, Role: u.Role})
+		if err != nil {
+			return exchange.JobStatus{}, err
+		}
+		token = ans.Grant
+	}
+	job, err := n.exchange.Fetch(ctx, m, id, token)
+	if err != nil {
+		return exchange.JobStatus{}, err
+	}
+	return job.Status(), nil
+}
+
+// Transfers implements api.Exchange.
+func (n *Node) Transfers(context.Context) []exchange.JobStatus { return n.exchange.Jobs() }
+
+// Transfer implements api.Exchange.
+func (n *Node) Transfer(_ context.Context, id string) (exchange.JobStatus, bool) {
+	return n.exchange.Job(id)
+}
+
+// Grants implements api.Exchange; tokens stay inside the node.
+func (n *Node) Grants(context.Context) []exchange.GrantInfo {
+	gs := n.exchange.Grants()
+	for i := range gs {
+		gs[i].Token = ""
+	}
+	return gs
+}

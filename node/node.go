@@ -76,6 +76,7 @@ type Node struct {
 
 	pubsub    *pubsub.PubSub
 	catalogue *exchange.Catalogue
+	exchange  *exchange.Service
 	// registry is set once raft is open; the gater reads it concurrently.
 	registry atomic.Pointer[consensus.Registry]
 	joining  bool // not a founding member: waits to be voted in
@@ -262,6 +263,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		n.host, n.pubsub, self, n.policy, exchangeRegistry{n}, n.log.With("component", "catalogue")); err != nil {
 		return fmt.Errorf("open catalogue: %w", err)
 	}
+	if n.exchange, err = exchange.NewService(exchange.DefaultConfig(), n.host, n.id.Key, self, n.catalogue, n.policy,
+		exchangeRegistry{n}, auditRecorder{n}, n.dataDir, n.log.With("component", "exchange")); err != nil {
+		return fmt.Errorf("start exchange: %w", err)
+	}
 	// Catch up with every member now connected, and with each one that
 	// connects later.
 	cat := n.catalogue
@@ -307,6 +312,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Registry:   n,
 		Audit:      n,
 		Catalogue:  n,
+		Exchange:   n,
 		Tokens:     &api.Verifier{Key: n.id.PublicKey(), NodeID: n.id.PeerID.String()},
 		Authz:      n,
 		Log:        n.log,
@@ -368,6 +374,9 @@ func (n *Node) Close() error {
 			cancel()
 		} else if n.apiLn != nil {
 			errs = append(errs, n.apiLn.Close())
+		}
+		if n.exchange != nil {
+			errs = append(errs, n.exchange.Close())
 		}
 		// The catalogue leaves its topic while gossip still runs.
 		if n.catalogue != nil {

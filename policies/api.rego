@@ -35,6 +35,7 @@ permissions := {
 		{"method": "GET", "path": "/v1/grants", "below": false},
 		{"method": "POST", "path": "/v1/requests", "below": false},
 		{"method": "POST", "path": "/v1/fetch", "below": false},
+		{"method": "GET", "path": "/v1/transfers", "below": true},
 	],
 	"legal": [
 		{"method": "GET", "path": "/v1/policy", "below": true},

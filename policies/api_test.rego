@@ -48,6 +48,8 @@ test_researcher_permissions if {
 	may("researcher", "GET", "/v1/grants")
 	may("researcher", "POST", "/v1/requests")
 	may("researcher", "POST", "/v1/fetch")
+	may("researcher", "GET", "/v1/transfers")
+	may("researcher", "GET", "/v1/transfers/t-1/content")
 	may("researcher", "get", "/v1/catalogue")
 	d := call("researcher", "POST", "/v1/requests")
 	d.rules == ["researcher_role"]
@@ -66,6 +68,7 @@ test_researcher_refusals if {
 	not may("researcher", "POST", "/v1/catalogue")
 	not may("researcher", "GET", "/v1/grants/g-1")
 	not may("researcher", "GET", "/v1/catalogues")
+	not may("researcher", "DELETE", "/v1/transfers/t-1")
 	not may("researcher", "DELETE", "/v1/projects/fr-de-oncology")
 }
 

@@ -114,6 +114,9 @@ Global flags read environment variables when not given:
 		newAuditCmd(g),
 		newDatasetCmd(g),
 		newCatalogueCmd(g),
+		newRequestCmd(g),
+		newFetchCmd(g),
+		newGrantsCmd(g),
 		newDemoCmd(g),
 		newVersionCmd(g),
 	)

@@ -175,6 +175,26 @@ func (memCatalogue) CatalogueSyncs(context.Context) []exchange.PeerState {
 	return []exchange.PeerState{}
 }
 
+// memExchange answers every request with a denial.
+type memExchange struct{}
+
+func (memExchange) RequestAccess(context.Context, User, string, string, string, string) (exchange.Answer, error) {
+	d := policy.Decision{Reasons: []string{"Sensitive data is shared only within a joint project."}, Rules: []string{"sensitive_requires_project"}}
+	return exchange.Answer{Decision: d}, &policy.DeniedError{Point: policy.ExchangeDecision, Decision: d}
+}
+
+func (memExchange) StartFetch(context.Context, User, string, string, string, string) (exchange.JobStatus, error) {
+	return exchange.JobStatus{ID: "j1", State: exchange.JobRunning}, nil
+}
+
+func (memExchange) Transfers(context.Context) []exchange.JobStatus { return []exchange.JobStatus{} }
+
+func (memExchange) Transfer(context.Context, string) (exchange.JobStatus, bool) {
+	return exchange.JobStatus{}, false
+}
+
+func (memExchange) Grants(context.Context) []exchange.GrantInfo { return []exchange.GrantInfo{} }
+
 type fixture struct {
 	key    ed25519.PrivateKey
 	server *Server
@@ -194,6 +214,7 @@ func newFixture(t *testing.T) *fixture {
 		Registry:  &memRegistry{projects: map[string]consensus.Project{}},
 		Audit:     memAudit{},
 		Catalogue: memCatalogue{},
+		Exchange:  memExchange{},
 		Tokens:    &Verifier{Key: key.Public().(ed25519.PublicKey), NodeID: nodeID},
 		Authz:     roleAuthorizer{},
 		Log:       slog.New(slog.DiscardHandler), Registerer: reg, Gatherer: reg,
@@ -517,5 +538,17 @@ func TestPublishTakesMultipartMetadataThenFile(t *testing.T) {
 	}
 	if code, _ := f.post(t, "/v1/datasets", op, `{}`); code != http.StatusUnsupportedMediaType {
 		t.Fatalf("json body: %d", code)
+	}
+}
+
+func TestRequestDenialCarriesReasons(t *testing.T) {
+	f := newFixture(t)
+	code, body := f.post(t, "/v1/requests", f.token(t, RoleOperator, time.Hour), `{"owner":"fr-grandest","id":"icu","purpose":"research"}`)
+	var e Error
+	if code != http.StatusForbidden || json.Unmarshal(body, &e) != nil || !e.Denied || e.Rules[0] != "sensitive_requires_project" {
+		t.Fatalf("denial: %d %s", code, body)
+	}
+	if code, _ := f.get(t, "/v1/transfers/nope/content", f.token(t, RoleOperator, time.Hour)); code != http.StatusNotFound {
+		t.Fatalf("content of an unknown transfer: %d", code)
 	}
 }

@@ -56,6 +56,7 @@ type Server struct {
 	registry  Registry
 	audit     Audit
 	catalogue Catalogue
+	exchange  Exchange
 	log       *slog.Logger
 	mux       *http.ServeMux
 	http      *http.Server
@@ -70,6 +71,7 @@ type Deps struct {
 	Registry  Registry
 	Audit     Audit
 	Catalogue Catalogue
+	Exchange  Exchange
 	Tokens    TokenVerifier
 	Authz     Authorizer
 	Log       *slog.Logger
@@ -83,7 +85,7 @@ type Deps struct {
 func NewServer(d Deps) *Server {
 	log := d.Log
 	s := &Server{
-		backend: d.Backend, policies: d.Policies, registry: d.Registry, audit: d.Audit, catalogue: d.Catalogue, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
+		backend: d.Backend, policies: d.Policies, registry: d.Registry, audit: d.Audit, catalogue: d.Catalogue, exchange: d.Exchange, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xborder_api_requests_total",
 			Help: "Local API requests, by route and HTTP status code.",
@@ -124,6 +126,7 @@ func NewServer(d Deps) *Server {
 	s.routeRegistry()
 	s.routeAudit()
 	s.routeCatalogue()
+	s.routeExchange()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.requests.WithLabelValues("unmatched", "404").Inc()
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))

@@ -1,0 +1,133 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"os"
+
+	"github.com/xborder/xborder/exchange"
+	"github.com/xborder/xborder/policy"
+)
+
+// Exchange is the request, grant and transfer service as the API exposes it.
+type Exchange interface {
+	RequestAccess(ctx context.Context, u User, owner, id, purpose, project string) (exchange.Answer, error)
+	StartFetch(ctx context.Context, u User, owner, id, purpose, project string) (exchange.JobStatus, error)
+	Transfers(ctx context.Context) []exchange.JobStatus
+	Transfer(ctx context.Context, id string) (exchange.JobStatus, bool)
+	Grants(ctx context.Context) []exchange.GrantInfo
+}
+
+// AccessRequest is the body of POST /v1/requests and POST /v1/fetch.
+type AccessRequest struct {
+	Owner   string `json:"owner"`
+	ID      string `json:"id"`
+	Purpose string `json:"purpose"`
+	Project string `json:"project,omitempty"`
+}
+
+// AccessAnswer is the answer of an allowed request.
+type AccessAnswer struct {
+	Allow       bool        `json:"allow"`
+	Reasons     []string    `json:"reasons"`
+	Rules       []string    `json:"rules"`
+	Obligations []string    `json:"obligations"`
+	Bundle      string      `json:"bundle"`
+	Grant       *GrantBrief `json:"grant,omitempty"`
+}
+
+// GrantBrief names a grant without its token.
+type GrantBrief struct {
+	ID        string `json:"id"`
+	ExpiresAt string `json:"expires_at"`
+}
+
+func (s *Server) routeExchange() {
+	s.handle("POST /v1/requests", true, func(w http.ResponseWriter, r *http.Request) {
+		var req AccessRequest
+		if code, err := decodeBody(w, r, &req); err != nil {
+			writeError(w, code, err.Error())
+			return
+		}
+		u, _ := UserFrom(r.Context())
+		ans, err := s.exchange.RequestAccess(r.Context(), u, req.Owner, req.ID, req.Purpose, req.Project)
+		if err != nil {
+			writeExchangeError(w, err)
+			return
+		}
+		d := ans.Decision
+		out := AccessAnswer{Allow: d.Allow, Reasons: d.Reasons, Rules: d.Rules, Obligations: d.Obligations, Bundle: d.Bundle}
+		if ans.GrantID != "" {
+			out.Grant = &GrantBrief{ID: ans.GrantID, ExpiresAt: ans.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z")}
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	s.handle("POST /v1/fetch", true, func(w http.ResponseWriter, r *http.Request) {
+		var req AccessRequest
+		if code, err := decodeBody(w, r, &req); err != nil {
+			writeError(w, code, err.Error())
+			return
+		}
+		u, _ := UserFrom(r.Context())
+		job, err := s.exchange.StartFetch(r.Context(), u, req.Owner, req.ID, req.Purpose, req.Project)
+		if err != nil {
+			writeExchangeError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusAccepted, job)
+	})
+	s.handle("GET /v1/transfers", true, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.exchange.Transfers(r.Context()))
+	})
+	s.handle("GET /v1/transfers/{id}", true, func(w http.ResponseWriter, r *http.Request) {
+		job, ok := s.exchange.Transfer(r.Context(), r.PathValue("id"))
+		if !ok {
+			writeError(w, http.StatusNotFound, "no transfer "+r.PathValue("id"))
+			return
+		}
+		writeJSON(w, http.StatusOK, job)
+	})
+	// The verified file of a finished transfer, for the CLI to write where
+	// the researcher asked.
+	s.handle("GET /v1/transfers/{id}/content", true, func(w http.ResponseWriter, r *http.Request) {
+		job, ok := s.exchange.Transfer(r.Context(), r.PathValue("id"))
+		if !ok || job.State != exchange.JobDone {
+			writeError(w, http.StatusNotFound, "no finished transfer "+r.PathValue("id"))
+			return
+		}
+		f, err := os.Open(job.Path)
+		if err != nil {
+			writeError(w, http.StatusInternalServerError, err.Error())
+			return
+		}
+		defer f.Close()
+		w.Header().Set("Content-Type", "application/octet-stream")
+		w.Header().Set("X-Xborder-Sha256", job.SHA256)
+		http.ServeContent(w, r, "", job.FinishedAt, f)
+	})
+	s.handle("GET /v1/grants", true, func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.exchange.Grants(r.Context()))
+	})
+}
+
+// writeExchangeError: a policy denial is 403 with its reasons; a refusal
+// by the owner 403; an integrity failure 502; an unknown member 404.
+func writeExchangeError(w http.ResponseWriter, err error) {
+	var denied *policy.DeniedError
+	var refused *exchange.RefusedError
+	var integrity *exchange.IntegrityError
+	switch {
+	case errors.As(err, &denied):
+		writeJSON(w, http.StatusForbidden, Error{Error: err.Error(), Code: http.StatusForbidden, Denied: true,
+			Reasons: denied.Decision.Reasons, Rules: denied.Decision.Rules})
+	case errors.As(err, &refused):
+		writeError(w, http.StatusForbidden, err.Error())
+	case errors.As(err, &integrity):
+		writeError(w, http.StatusBadGateway, err.Error())
+	case errors.Is(err, exchange.ErrNotFound):
+		writeError(w, http.StatusNotFound, err.Error())
+	default:
+		writeError(w, http.StatusBadGateway, err.Error())
+	}
+}
