@@ -131,6 +131,9 @@ func runDemo(ctx context.Context, g *globals, dir string, once bool, timeout tim
 	if err := demoCatalogue(ctx, g, dir, nodes); err != nil {
 		return err
 	}
+	if err := demoExchange(ctx, g, dir, nodes); err != nil {
+		return err
+	}
 	if err := demoAudit(ctx, g, nodes); err != nil {
 		return err
 	}
@@ -351,8 +354,8 @@ func tail(path string) string {
 }
 
 // demoRegistry walks through the replicated registry: Basel registers a
-// Franco-German-Swiss project, Stuttgart a Franco-German one, and every
-// region reads both from its own replica.
+// Franco-German-Swiss project and every region reads it from its own
+// replica.
 func demoRegistry(ctx context.Context, g *globals, nodes []*demoNode) error {
 	byName := map[string]*demoNode{}
 	for _, n := range nodes {
@@ -364,8 +367,6 @@ func demoRegistry(ctx context.Context, g *globals, nodes []*demoNode) error {
 	}{
 		{"ch-basel", consensus.ProjectProposal{ID: "upper-rhine-bioeconomy", Title: "Upper Rhine bioeconomy: crop yield models",
 			Themes: []string{"bioeconomy", "industry"}, Partners: []string{"ch-basel", "fr-grandest", "de-bw"}}},
-		{"de-bw", consensus.ProjectProposal{ID: "fr-de-oncology", Title: "Franco-German oncology imaging",
-			Themes: []string{"health"}, Partners: []string{"de-bw", "fr-grandest"}, EthicsRef: "CPP-EST-2026-114"}},
 	}
 	fmt.Fprintln(g.out, "\nReplicated registry:")
 	for _, pr := range projects {
@@ -498,4 +499,76 @@ func demoCatalogue(ctx context.Context, g *globals, dir string, nodes []*demoNod
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// demoExchange: a researcher in Baden-Württemberg asks Grand Est for
+// sensitive health data, is refused with the reasons, Grand Est registers
+// the Franco-German project that covers it, the request is allowed and the
+// transfer verified.
+func demoExchange(ctx context.Context, g *globals, dir string, nodes []*demoNode) error {
+	byName := map[string]*demoNode{}
+	for _, n := range nodes {
+		byName[n.name] = n
+	}
+	fr, de := byName["fr-grandest"], byName["de-bw"]
+	id, err := node.LoadKey(filepath.Join(de.dir, node.KeyFile))
+	if err != nil {
+		return err
+	}
+	tok, err := api.IssueToken(id.Key, id.PeerID.String(), api.User{Subject: "alice@uni-freiburg.de", Role: api.RoleResearcher,
+		Org: "Universität Freiburg"}, time.Hour, time.Now())
+	if err != nil {
+		return err
+	}
+	alice := &client{base: de.client.base, token: tok, http: de.client.http}
+	req := api.AccessRequest{Owner: "fr-grandest", ID: "icu-admissions-2025", Purpose: "research"}
+
+	fmt.Fprintln(g.out, "\nCross-border request (alice@uni-freiburg.de, researcher at de-bw):")
+	var ans api.AccessAnswer
+	err = alice.post(ctx, "/v1/requests", req, &ans)
+	var ee *exitErr
+	if !errors.As(err, &ee) || ee.code != exitDenied {
+		return fmt.Errorf("the request without a project should be denied, got %v", err)
+	}
+	fmt.Fprintf(g.out, "  without a project: %s\n", strings.ReplaceAll(ee.err.Error(), "\n", "\n  "))
+
+	p := consensus.ProjectProposal{ID: "fr-de-oncology", Title: "Franco-German oncology imaging", Themes: []string{"health"},
+		Partners: []string{"fr-grandest", "de-bw"}, Datasets: []string{"fr-grandest/icu-admissions-2025"}, EthicsRef: "CPP-EST-2026-114"}
+	var res api.Committed
+	if err := fr.client.post(ctx, "/v1/projects", p, &res); err != nil {
+		return fmt.Errorf("fr-grandest proposes %s: %w", p.ID, err)
+	}
+	fmt.Fprintf(g.out, "  fr-grandest registers %q with de-bw, listing the dataset, ethics approval %s (index %d)\n", p.ID, p.EthicsRef, res.Index)
+
+	req.Project = p.ID
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err = alice.post(ctx, "/v1/requests", req, &ans)
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // the owner's replica applies the project
+	}
+	if err != nil {
+		return fmt.Errorf("the request within the project: %w", err)
+	}
+	fmt.Fprintf(g.out, "  within the project: allowed (%s)\n", strings.Join(ans.Rules, ", "))
+	for _, o := range ans.Obligations {
+		fmt.Fprintf(g.out, "    obligation: %s\n", o)
+	}
+	var job exchange.JobStatus
+	if err := alice.post(ctx, "/v1/fetch", req, &job); err != nil {
+		return err
+	}
+	for job.State == exchange.JobRunning {
+		time.Sleep(50 * time.Millisecond)
+		if err := alice.get(ctx, "/v1/transfers/"+job.ID, &job); err != nil {
+			return err
+		}
+	}
+	if job.State != exchange.JobDone {
+		return fmt.Errorf("transfer failed: %s", job.Error)
+	}
+	fmt.Fprintf(g.out, "  fetched %d bytes peer to peer, sha256 %.16s… verified\n", job.Size, job.SHA256)
+	return nil
 }
