@@ -1,9 +1,11 @@
 package exchange
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -204,4 +206,39 @@ func TestPublicationValidation(t *testing.T) {
 			t.Errorf("accepted %+v", p)
 		}
 	}
+}
+
+func TestDCATExportListsOpenEntriesWithChecksums(t *testing.T) {
+	nodes := newCatFederation(t, "ch-basel")
+	ch := nodes[0]
+	open := publish(t, ch, "crop-yield", "open")
+	publish(t, ch, "patients", "sensitive")
+	cat := ch.cat.DCAT("https://xborder.basel.example")
+	if cat.Type != "dcat:Catalog" || len(cat.Datasets) != 1 {
+		t.Fatalf("catalog %+v", cat)
+	}
+	d := cat.Datasets[0]
+	if d.Identifier != "ch-basel/crop-yield" || d.Theme != "http://publications.europa.eu/resource/authority/data-theme/HEAL" ||
+		d.Spatial != "http://publications.europa.eu/resource/authority/country/FRA" ||
+		d.Distribution[0].Checksum.Value != open.SHA256 || d.Distribution[0].ByteSize != open.Size {
+		t.Fatalf("dataset %+v", d)
+	}
+}
+
+func FuzzCatalogueMessages(f *testing.F) {
+	f.Add([]byte(`{"node":"fr-grandest","version":3,"digest":"ab"}`))
+	f.Add([]byte(`{"owner":"fr-grandest","version":2,"entries":[{"id":"x","owner":"y","version":1}],"next":2,"more":false}`))
+	f.Add([]byte(`{"since":1}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var a announcement
+		_ = decodeStrict(data, &a)
+		var p deltaPage
+		_ = decodeStrict(data, &p)
+		var r deltaRequest
+		_ = decodeStrict(data, &r)
+		var framed bytes.Buffer
+		_ = catalogueSend(&framed, json.RawMessage(`{"since":1}`))
+		_ = catalogueRecv(bytes.NewReader(append(framed.Bytes(), data...)), 64, &r)
+		_ = catalogueRecv(bytes.NewReader(data), 64, &r)
+	})
 }

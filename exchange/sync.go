@@ -170,6 +170,10 @@ func (c *Catalogue) Pull(ctx context.Context, owner Member) error {
 		if !page.More {
 			return nil
 		}
+		if page.Next <= since {
+			s.Reset()
+			return fmt.Errorf("catalogue of %s: a page that does not advance (%d after %d)", owner.Name, page.Next, since)
+		}
 		since = page.Next
 	}
 }
