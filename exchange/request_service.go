@@ -50,7 +50,7 @@ func DefaultConfig() ExchangeConfig {
 		MaxMessage: 1 << 20,
 		// The size of go-libp2p's default yamux stream window: a bigger
 		// chunk only waits longer for window updates between deadlines.
-		ChunkSize:           256 << 10,
+		ChunkSize:           1 << 20,
 		StreamTimeout:       30 * time.Second,
 		IdleTimeout:         30 * time.Second,
 		MaxTransfersPerPeer: 4,

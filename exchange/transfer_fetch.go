@@ -96,6 +96,9 @@ func (s *Service) fetchOnce(ctx context.Context, j *Job, redial bool) error {
 	j.mu.Lock()
 	j.attempts++
 	j.mu.Unlock()
+	if err := j.catchUpDigest(offset); err != nil {
+		return &localError{err}
+	}
 
 	dialCtx := ctx
 	if redial {
@@ -160,6 +163,8 @@ func (s *Service) receiveContent(st network.Stream, f *os.File, j *Job, n int64)
 			if _, err := f.Write(buf[:k]); err != nil {
 				return &localError{err}
 			}
+			j.digest.Write(buf[:k])
+			j.hashed += int64(k)
 			n -= int64(k)
 			j.received.Add(int64(k))
 		}
@@ -173,24 +178,48 @@ func (s *Service) receiveContent(st network.Stream, f *os.File, j *Job, n int64)
 	return nil
 }
 
-// verifyDownload hashes the complete partial file: on a match it takes
-// its final name, otherwise it is deleted.
-func (s *Service) verifyDownload(j *Job) error {
+// catchUpDigest makes the running digest cover exactly the first offset
+// bytes of the partial file. Bytes received by this job are hashed as they
+// arrive; a partial file left by an earlier run, or cut back, is read once.
+func (j *Job) catchUpDigest(offset int64) error {
+	if j.digest != nil && j.hashed == offset {
+		return nil
+	}
+	j.digest, j.hashed = sha256.New(), 0
+	if offset == 0 {
+		return nil
+	}
 	f, err := os.Open(j.partial)
 	if err != nil {
-		return &localError{err}
+		return err
 	}
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	f.Close()
+	defer f.Close()
+	n, err := io.Copy(j.digest, io.LimitReader(f, offset))
+	j.hashed = n
+	if err == nil && n != offset {
+		err = fmt.Errorf("partial file shorter than %d bytes", offset)
+	}
+	return err
+}
+
+// verifyDownload compares the digest of the complete partial file with
+// the grant's: on a match the file takes its final name, otherwise it is
+// deleted.
+func (s *Service) verifyDownload(j *Job) error {
+	info, err := os.Stat(j.partial)
 	if err != nil {
 		return &localError{err}
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); n != j.claims.Size || got != j.claims.SHA256 {
+	n := info.Size()
+	if err := j.catchUpDigest(n); err != nil {
+		return &localError{err}
+	}
+	if got := hex.EncodeToString(j.digest.Sum(nil)); n != j.claims.Size || got != j.claims.SHA256 {
 		if err := os.Remove(j.partial); err != nil {
 			s.log.Error("remove corrupt download", "path", j.partial, "err", err)
 		}
 		j.received.Store(0)
+		j.digest, j.hashed = nil, 0
 		return &IntegrityError{Owner: j.owner.Name, Dataset: j.dataset, Want: j.claims.SHA256, Got: got, Size: n}
 	}
 	if err := os.Rename(j.partial, j.final); err != nil {

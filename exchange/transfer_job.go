@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -76,6 +77,11 @@ type Job struct {
 	done    chan struct{}
 
 	received atomic.Int64
+
+	// digest hashes the partial file as it is written; hashed is how many
+	// bytes of it the digest covers. Only the job's own goroutine uses them.
+	digest hash.Hash
+	hashed int64
 
 	mu       sync.Mutex
 	state    JobState

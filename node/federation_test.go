@@ -15,7 +15,7 @@ import (
 // operators build one: init each data dir, collect identity cards, write
 // one genesis, start every node from it.
 type testFed struct {
-	t     *testing.T
+	t     testing.TB
 	dirs  []string
 	cfgs  []Config
 	cards []Card
@@ -29,7 +29,7 @@ var countries = map[string]string{
 var fiveCountries = []string{"fr-grandest", "de-bw", "ch-basel", "be-wallonie", "lu-luxembourg"}
 
 // freePort returns a port that is free for both TCP and UDP on loopback.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
 	for range 50 {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -48,7 +48,7 @@ func freePort(t *testing.T) int {
 	return 0
 }
 
-func testConfig(t *testing.T, name string) Config {
+func testConfig(t testing.TB, name string) Config {
 	cfg := DefaultConfig()
 	cfg.Name, cfg.Country, cfg.Org = name, countries[name], "Region "+name
 	if cfg.Country == "" {
@@ -70,7 +70,7 @@ func testConfig(t *testing.T, name string) Config {
 
 // newTestFed initialises one data dir per name and a genesis listing them
 // all. withAddrs decides which members' addresses the genesis carries.
-func newTestFed(t *testing.T, federation string, names []string, withAddrs func(i int) bool) *testFed {
+func newTestFed(t testing.TB, federation string, names []string, withAddrs func(i int) bool) *testFed {
 	t.Helper()
 	f := &testFed{t: t, gen: &Genesis{Federation: federation}}
 	for i, name := range names {
@@ -129,7 +129,7 @@ func (f *testFed) startAll() []*Node {
 }
 
 // eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(within)
 	for !cond() {

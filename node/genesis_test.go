@@ -143,7 +143,7 @@ func FuzzParseGenesis(f *testing.F) {
 	})
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -16,11 +16,11 @@ func writeFile(path string, data []byte) error { return os.WriteFile(path, data,
 
 // testLogger sends a node's logs to the test log, so they show up only
 // when a test fails.
-func testLogger(t *testing.T, name string) *slog.Logger {
+func testLogger(t testing.TB, name string) *slog.Logger {
 	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", name)
 }
 
-type tWriter struct{ t *testing.T }
+type tWriter struct{ t testing.TB }
 
 func (w tWriter) Write(p []byte) (int, error) {
 	w.t.Log(string(p[:len(p)-1]))

@@ -3,11 +3,15 @@ package node
 import (
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
@@ -27,6 +31,37 @@ func protocolVersion(federationID string) string { return protocolVersionPrefix 
 // version; ok is false when the peer is not an xborder node.
 func federationOf(pv string) (id string, ok bool) {
 	return strings.CutPrefix(pv, protocolVersionPrefix)
+}
+
+// initialStreamWindow is yamux's initial per-stream receive window. The
+// default 256 KiB caps a bulk transfer whose receiver also hashes and
+// writes to disk well below what the connection carries; a larger initial
+// window lets dataset transfers run at the speed of the TLS connection.
+const initialStreamWindow = 2 << 20
+
+func muxer() *yamux.Transport {
+	t := *yamux.DefaultTransport
+	t.InitialStreamWindowSize = initialStreamWindow
+	return &t
+}
+
+// quicFallback is how long a dial waits for TCP before trying QUIC.
+const quicFallback = 500 * time.Millisecond
+
+// tcpFirst ranks TCP addresses before QUIC ones: a dataset transfer over
+// TCP+TLS+yamux runs at the speed of the TLS connection, over QUIC at a
+// fraction of it (BENCHMARKS.md); QUIC stays the fallback when TCP does
+// not connect.
+func tcpFirst(addrs []ma.Multiaddr) []network.AddrDelay {
+	out := make([]network.AddrDelay, 0, len(addrs))
+	for _, a := range addrs {
+		d := time.Duration(0)
+		if _, err := a.ValueForProtocol(ma.P_QUIC_V1); err == nil {
+			d = quicFallback
+		}
+		out = append(out, network.AddrDelay{Addr: a, Delay: d})
+	}
+	return out
 }
 
 // newHost builds the libp2p host: TCP and QUIC, TLS preferred over Noise,
@@ -59,7 +94,8 @@ func newHost(cfg *Config, id Identity, fedID string, g *gater, reg prometheus.Re
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Transport(libp2pquic.NewTransport),
-		libp2p.DefaultMuxers,
+		libp2p.Muxer(yamux.ID, muxer()),
+		libp2p.SwarmOpts(swarm.WithDialRanker(tcpFirst)),
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionGater(g),
 		libp2p.ConnectionManager(cm),
