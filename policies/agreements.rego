@@ -17,12 +17,11 @@
 #     EU/EEA or an adequate country, and only for research-like purposes.
 #
 # Reference data: data.data.purposes and data.data.jurisdictions
-# (policies/data/*.json).
+# (policies/data/*.json), imported below as purposes and jurisdictions.
 package xborder.agreements
 
-purposes := data.data.purposes
-
-jurisdictions := data.data.jurisdictions
+import data.data.jurisdictions
+import data.data.purposes
 
 # ---------------------------------------------------------------------------
 # The decision, assembled from the rules below.
@@ -63,34 +62,31 @@ max_validity_s := floor((until_ns - now_ns) / 1000000000) if {
 # Facts about the proposed agreement.
 # ---------------------------------------------------------------------------
 
-agreement := input.agreement if {
-	is_object(input.agreement)
-} else := {}
+# The proposal is input.agreement (named agreement in the sentences), its
+# model input.agreement.model; a field that is missing reads as "" in the
+# sentences.
+agreement := input.agreement
 
-agreement_id := sprintf("%v", [object.get(agreement, "id", "")])
+agreement_id := sprintf("%v", [object.get(input, ["agreement", "id"], "")])
 
-model := agreement.model if {
-	is_object(agreement.model)
-} else := {}
+model_owner := sprintf("%v", [object.get(input, ["agreement", "model", "owner"], "")])
 
-model_owner := sprintf("%v", [object.get(model, "owner", "")])
-
-model_ref := sprintf("%s/%v", [model_owner, object.get(model, "id", "")])
+model_ref := sprintf("%s/%v", [model_owner, object.get(input, ["agreement", "model", "id"], "")])
 
 self_node := sprintf("%v", [object.get(input, ["self", "node"], "")])
 
-party_nodes := {p.node | some p in agreement.parties}
+party_nodes := {p.node | some p in input.agreement.parties}
 
-agreement_purposes := {p | some p in agreement.purposes}
+agreement_purposes := {p | some p in input.agreement.purposes}
 
 purposes_text := concat(", ", sort(agreement_purposes))
 
 vocabulary := concat(", ", sort(object.keys(purposes)))
 
 # Dates: RFC 3339 timestamps, e.g. 2026-01-01T00:00:00Z.
-from_ns := time.parse_rfc3339_ns(agreement.valid_from)
+from_ns := time.parse_rfc3339_ns(input.agreement.valid_from)
 
-until_ns := time.parse_rfc3339_ns(agreement.valid_until)
+until_ns := time.parse_rfc3339_ns(input.agreement.valid_until)
 
 now_ns := time.parse_rfc3339_ns(input.time)
 
@@ -122,17 +118,17 @@ safe_country(cc) if jurisdictions.adequacy[cc]
 # the model itself may carry information about the persons in its training
 # data (memorisation, membership inference), so it is treated like the data.
 trained_on_personal_health if {
-	model.personal_data == true
-	model.theme == "health"
+	input.agreement.model.personal_data == true
+	input.agreement.model.theme == "health"
 }
 
 trained_on_personal_health if {
-	some d in model.training_datasets
+	some d in input.agreement.model.training_datasets
 	d.personal_data == true
 }
 
 # The regions whose datasets trained the model.
-training_owners := {d.owner | some d in model.training_datasets}
+training_owners := {d.owner | some d in input.agreement.model.training_datasets}
 
 # ---------------------------------------------------------------------------
 # Refusals.
@@ -233,7 +229,7 @@ deny contains {
 	"reason": sprintf("The model %s was trained on personal health data, and party %s is in %s, which is neither in the EU/EEA nor covered by an EU adequacy decision (GDPR art. 45).", [model_ref, p.node, country_label(party_country(p))]),
 } if {
 	trained_on_personal_health
-	some p in agreement.parties
+	some p in input.agreement.parties
 	not safe_country(party_country(p))
 }
 
@@ -287,5 +283,5 @@ obligation_set contains sprintf("Use and share the model %s only under agreement
 # Framework covers only certified organisations).
 obligation_set contains sprintf("For party %s: %s", [p.node, jurisdictions.adequacy[party_country(p)].condition]) if {
 	trained_on_personal_health
-	some p in agreement.parties
+	some p in input.agreement.parties
 }

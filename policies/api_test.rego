@@ -148,3 +148,45 @@ test_non_string_method_refused if {
 	d := call("researcher", 5, "/v1/status")
 	d.reasons == ["The researcher role may not call  /v1/status."]
 }
+
+# The tables are written as the allow rules expect: methods in capitals (HEAD
+# is never listed, it counts as GET) and canonical paths.
+test_tables_list_capital_methods_and_canonical_paths if {
+	tables := array.concat([api.every_role], [t | some t in api.permissions])
+	every table in tables {
+		every m, paths in table {
+			m == upper(m)
+			m != "HEAD"
+			every p, scope in paths {
+				api.canonical with input as {"path": p}
+				scope in {"only", "and below"}
+			}
+		}
+	}
+}
+
+test_head_and_lower_case_methods if {
+	may("researcher", "HEAD", "/v1/status")
+	may("researcher", "head", "/v1/catalogue/x")
+	may("auditor", "Get", "/v1/grants")
+	not may("researcher", "HEAD", "/v1/requests")
+	not may("legal", "post", "/v1/policy/files")
+}
+
+test_non_string_path_refused if {
+	d := call("researcher", "GET", 5)
+	d.rules == ["not_permitted", "path_not_canonical"]
+	d.reasons == [
+		"The researcher role may not call GET .",
+		`The path "" is not in canonical form (it must start with / and have no empty, . or .. segments).`,
+	]
+}
+
+test_every_role_paths_and_below if {
+	docs := {"GET": {"/v1/docs": "and below"}}
+	api.allow with input as {"user": user("auditor"), "method": "GET", "path": "/v1/docs/api"} with api.every_role as docs
+	d := api.decision with input as {"user": user("auditor"), "method": "HEAD", "path": "/v1/docs/api"} with api.every_role as docs
+	d.rules == ["every_role"]
+	d.reasons == ["Every role may call HEAD /v1/docs/api."]
+	not api.allow with input as {"user": user("auditor"), "method": "GET", "path": "/v1/docs/../audit"} with api.every_role as docs
+}

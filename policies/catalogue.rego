@@ -13,14 +13,23 @@
 # researchers can find them and ask. Confidential entries are visible only to
 # their owner and to the partners the owner named. An entry without a known
 # classification is hidden until its owner classifies it.
+#
+# How the rules are written: a rule that shows the entry adds its name to
+# shows, a rule that hides it adds its name to hides, and the sentence for
+# each rule name is written right below the rule, in sentence["name"]. The
+# visibility needs only the names, so the sentences are written only when a
+# decision is explained. The rules test the entry's fields directly
+# (input.entry.classification == "confidential"), which lets the engine skip
+# at once the rules that cannot apply to an entry.
 package xborder.catalogue
 
 default visible := false
 
-# Visible when a rule shows the entry and no rule hides it.
+# Visible when a rule shows the entry and no rule hides it (by the rules'
+# names; the sentences are only written for the decision).
 visible if {
-	count(shown) > 0
-	count(hidden) == 0
+	count(shows) > 0
+	count(hides) == 0
 }
 
 # Why the entry is hidden, as sentences.
@@ -41,54 +50,56 @@ fired := sort([[h.rule, h.reason] | some h in hidden]) if {
 	count(shown) > 0
 } else := [["no_rule_shows", "No rule of this node's policy shows this entry to your node, so it is hidden."]]
 
-entry := input.entry if {
-	is_object(input.entry)
-} else := {}
+# The rules that show or hide the entry, each with its sentence.
+shown := {{"rule": r, "reason": sentence[r]} | some r in shows}
 
+hidden := {{"rule": r, "reason": sentence[r]} | some r in hides}
+
+# Facts about the entry and the requester, for the sentences; a missing field
+# counts as "".
 requester_node := object.get(input, ["requester", "node"], "")
 
-entry_ref := sprintf("%v/%v", [object.get(entry, "owner", ""), object.get(entry, "id", "")])
+entry_ref := sprintf("%v/%v", [object.get(input, ["entry", "owner"], ""), object.get(input, ["entry", "id"], "")])
 
-classification := object.get(entry, "classification", "")
+classification := object.get(input, ["entry", "classification"], "")
 
-owner_or_named_partner if requester_node == entry.owner
+owner_or_named_partner if requester_node == input.entry.owner
 
-owner_or_named_partner if requester_node in entry.partners
+owner_or_named_partner if requester_node in input.entry.partners
 
 # Metadata of open, restricted and sensitive entries are public within the
 # federation: finding data is not getting it (the data itself is protected
 # by exchange.rego; catalogue metadata holds no personal data).
-shown contains {
-	"rule": "metadata_visible",
-	"reason": sprintf("The entry %s is %v; its metadata is visible to every member, and access to the data is decided for each request.", [entry_ref, classification]),
-} if {
-	classification in {"open", "restricted", "sensitive"}
+shows contains "metadata_visible" if {
+	input.entry.classification in {"open", "restricted", "sensitive"}
 }
+
+sentence["metadata_visible"] := sprintf("The entry %s is %v; its metadata is visible to every member, and access to the data is decided for each request.", [entry_ref, classification])
 
 # Confidential entries: even their existence is shared only with the
 # partners the owner named (trade secrets, Directive (EU) 2016/943, and
 # confidentiality agreed with data providers).
-shown contains {
-	"rule": "confidential_named_partner",
-	"reason": sprintf("The entry %s is confidential and visible to your node because the owner named it.", [entry_ref]),
-} if {
-	classification == "confidential"
+shows contains "confidential_named_partner" if {
+	input.entry.classification == "confidential"
 	requester_node != ""
 	owner_or_named_partner
 }
 
-hidden contains {
-	"rule": "confidential_not_named",
-	"reason": sprintf("The entry %s is confidential; its owner shows it only to the partners it named, and your node %v is not one of them.", [entry_ref, requester_node]),
-} if {
-	classification == "confidential"
+sentence["confidential_named_partner"] := sprintf("The entry %s is confidential and visible to your node because the owner named it.", [entry_ref])
+
+hides contains "confidential_not_named" if {
+	input.entry.classification == "confidential"
 	not owner_or_named_partner
 }
 
+sentence["confidential_not_named"] := sprintf("The entry %s is confidential; its owner shows it only to the partners it named, and your node %v is not one of them.", [entry_ref, requester_node])
+
 # Without a known classification we cannot tell what the entry reveals.
-hidden contains {
-	"rule": "unknown_classification",
-	"reason": sprintf("The entry %s has the classification %v, which is none of open, restricted, sensitive or confidential; it is hidden until its owner classifies it.", [entry_ref, json.marshal(classification)]),
-} if {
-	not classification in {"open", "restricted", "sensitive", "confidential"}
+hides contains "unknown_classification" if {
+	not input.entry.classification == "open"
+	not input.entry.classification == "restricted"
+	not input.entry.classification == "sensitive"
+	not input.entry.classification == "confidential"
 }
+
+sentence["unknown_classification"] := sprintf("The entry %s has the classification %v, which is none of open, restricted, sensitive or confidential; it is hidden until its owner classifies it.", [entry_ref, json.marshal(classification)])

@@ -21,12 +21,25 @@
 #   - models: in addition, an active model-sharing agreement in force.
 #
 # Reference data: data.data.purposes (policies/data/purposes.json) and
-# data.data.jurisdictions (policies/data/jurisdictions.json).
+# data.data.jurisdictions (policies/data/jurisdictions.json), imported below
+# as purposes and jurisdictions.
+#
+# How the rules are written: this policy decides every cross-border request,
+# so its rules are written to be checked quickly; the order of the lines in a
+# rule does not change what the rule means.
+#   - A rule that only concerns some resources starts with a test on the
+#     request itself, such as input.resource.classification == "confidential"
+#     or input.resource.kind == "model": the engine then skips the rule at
+#     once for every other resource.
+#   - A refusal starts with the line a proper request fails, such as
+#     "not purpose_known" or, for the project refusals, "not project_ok" (the
+#     project is not in order); so a proper request is cleared at the first
+#     line of each refusal.
+#   - A reason sentence is only written when its rule applies.
 package xborder.exchange
 
-purposes := data.data.purposes
-
-jurisdictions := data.data.jurisdictions
+import data.data.jurisdictions
+import data.data.purposes
 
 day_s := 86400
 
@@ -36,76 +49,90 @@ day_s := 86400
 
 default allow := false
 
-# Allowed when at least one rule grants and no rule refuses.
+# Allowed when no rule refuses and at least one rule grants.
 allow if {
-	count(grants) > 0
 	count(deny) == 0
+	count(grants) > 0
 }
 
+# When allowed, the grants explain the decision, sorted by rule name, with
+# their obligations and how long the grant may last. When refused, the
+# refusals explain it (see fired below).
 decision := {
-	"allow": allow,
+	"allow": true,
+	"reasons": [r | some [_, r] in granted],
+	"rules": [n | some [n, _] in granted],
+	"obligations": sort(obligation_set),
+	"max_validity_s": max_validity_s,
+} if {
+	allow
+	granted := sort([[g.rule, g.reason] | some g in grants])
+} else := {
+	"allow": false,
 	"reasons": [r | some [_, r] in fired],
 	"rules": [n | some [n, _] in fired],
-	"obligations": obligations,
-	"max_validity_s": max_validity_s,
+	"obligations": [],
+	"max_validity_s": 0,
 }
 
-# The rules that explain the decision, sorted by rule name: the refusals when
-# refused, otherwise the grants.
+# The rules that explain a refusal, sorted by rule name: the refusals, or,
+# when no rule applies at all, no_rule_allows.
 fired := sort([[d.rule, d.reason] | some d in deny]) if {
 	count(deny) > 0
-} else := sort([[g.rule, g.reason] | some g in grants]) if {
-	count(grants) > 0
 } else := [["no_rule_allows", "No rule of this node's policy allows this request, so it is refused."]]
-
-obligations := sort(obligation_set) if {
-	allow
-} else := []
 
 max_validity_s := min(limits) if {
 	allow
 } else := 0
 
 # ---------------------------------------------------------------------------
-# Facts about the request, with safe defaults for missing fields.
+# Facts about the request. A field that is missing or not text counts as "".
 # ---------------------------------------------------------------------------
 
-text(x) := x if {
-	is_string(x)
+owner := input.resource.owner if {
+	is_string(input.resource.owner)
 } else := ""
 
-resource := input.resource if {
-	is_object(input.resource)
-} else := {}
+resource_id := input.resource.id if {
+	is_string(input.resource.id)
+} else := ""
 
-owner := text(object.get(resource, "owner", ""))
+resource_ref := concat("/", [owner, resource_id])
 
-resource_ref := concat("/", [owner, text(object.get(resource, "id", ""))])
-
-kind := text(object.get(resource, "kind", ""))
+kind := input.resource.kind if {
+	is_string(input.resource.kind)
+} else := ""
 
 # "dataset" or "model", for the sentences.
 noun := kind if {
 	kind in {"dataset", "model"}
 } else := "resource"
 
-classification := text(object.get(resource, "classification", ""))
+classification := input.resource.classification if {
+	is_string(input.resource.classification)
+} else := ""
 
-personal_data if resource.personal_data == true
+requester_node := input.requester.node if {
+	is_string(input.requester.node)
+} else := ""
 
-requester_node := text(object.get(input, ["requester", "node"], ""))
+requester_country := upper(input.requester.country) if {
+	is_string(input.requester.country)
+} else := ""
 
-requester_country := upper(text(object.get(input, ["requester", "country"], "")))
-
-purpose := text(object.get(input, "purpose", ""))
+purpose := input.purpose if {
+	is_string(input.purpose)
+} else := ""
 
 has_project if is_object(input.project)
 
-project := input.project if {
-	has_project
-} else := {}
+project_id := input.project.id if {
+	is_string(input.project.id)
+} else := ""
 
-project_id := text(object.get(project, "id", ""))
+project_status := input.project.status if {
+	is_string(input.project.status)
+} else := ""
 
 # "Germany (DE)"; just the code for a country the lists do not name.
 country_label(cc) := sprintf("%s (%s)", [jurisdictions.eu[cc].name, cc]) if {
@@ -125,13 +152,13 @@ vocabulary := concat(", ", sort(object.keys(purposes)))
 # Personal data about health are a special category of personal data
 # (GDPR art. 9(1)), whatever classification the owner gave them.
 personal_health if {
-	personal_data
-	resource.theme == "health"
+	input.resource.personal_data == true
+	input.resource.theme == "health"
 }
 
 # Sensitive and confidential data, and personal health data, get the
 # strictest handling.
-special if classification in {"sensitive", "confidential"}
+special if input.resource.classification in {"sensitive", "confidential"}
 
 special if personal_health
 
@@ -139,19 +166,19 @@ special if personal_health
 # personal data is handled as restricted data (GDPR art. 5(1)(b) and 6:
 # personal data are processed only for specified purposes, on a legal basis).
 open_with_personal_data if {
-	classification == "open"
-	personal_data
+	input.resource.classification == "open"
+	input.resource.personal_data == true
 	not personal_health
 }
 
 handling := "special" if {
 	special
 } else := "restricted" if {
-	classification == "restricted"
+	input.resource.classification == "restricted"
 } else := "restricted" if {
 	open_with_personal_data
 } else := "open" if {
-	classification == "open"
+	input.resource.classification == "open"
 }
 
 # ---------------------------------------------------------------------------
@@ -173,23 +200,22 @@ purpose_research_like if purposes[purpose].research == true
 # data, and whenever the owner marked the resource as project-only.
 project_needed if special
 
-project_needed if resource.requires_project == true
+project_needed if input.resource.requires_project == true
 
-project_active if project.status == "active"
+project_lists_resource if resource_ref in input.project.datasets
 
-project_lists_resource if resource_ref in project.datasets
+project_lists_requester if requester_node in input.project.partners
 
-project_lists_requester if requester_node in project.partners
-
+# The project is active and lists both the resource and the requester.
 project_ok if {
-	project_active
+	input.project.status == "active"
 	project_lists_resource
 	project_lists_requester
 }
 
-ethics_ref := trim_space(text(object.get(project, "ethics_ref", "")))
-
-ethics_ok if ethics_ref != ""
+ethics_ref := trim_space(input.project.ethics_ref) if {
+	is_string(input.project.ethics_ref)
+} else := ""
 
 # Where the GDPR applies: the EU and the EEA.
 requester_in_eu_eea if jurisdictions.eu[requester_country]
@@ -199,22 +225,16 @@ requester_in_eu_eea if jurisdictions.eea[requester_country]
 # Where the EU recognises the protection as adequate (GDPR art. 45).
 requester_adequate if jurisdictions.adequacy[requester_country]
 
-transfer_ok if requester_in_eu_eea
-
-transfer_ok if requester_adequate
-
 # Transfer rules apply to personal data and to all specially handled data.
-transfer_rules_apply if personal_data
+transfer_rules_apply if input.resource.personal_data == true
 
 transfer_rules_apply if special
 
-confidential_partner if requester_node in resource.partners
+confidential_partner if requester_node in input.resource.partners
 
 # ---------------------------------------------------------------------------
 # Models: the model-sharing agreement.
 # ---------------------------------------------------------------------------
-
-is_model if kind == "model"
 
 now_ns := time.parse_rfc3339_ns(input.time)
 
@@ -239,7 +259,7 @@ agreement_ok(a) if {
 }
 
 valid_agreements contains a if {
-	is_model
+	input.resource.kind == "model"
 	some a in input.agreements
 	agreement_ok(a)
 }
@@ -268,8 +288,8 @@ deny contains {
 	"rule": "own_resource",
 	"reason": sprintf("Your node %s owns %s; a node uses its own data locally, so there is no cross-border exchange to grant.", [owner, resource_ref]),
 } if {
+	input.requester.node == input.resource.owner
 	requester_node != ""
-	requester_node == owner
 }
 
 # Only datasets and models are exchanged.
@@ -277,7 +297,8 @@ deny contains {
 	"rule": "unknown_kind",
 	"reason": sprintf("%s is of kind %q; only datasets and models can be requested.", [resource_ref, kind]),
 } if {
-	not kind in {"dataset", "model"}
+	not input.resource.kind == "dataset"
+	not input.resource.kind == "model"
 }
 
 # Every resource must carry one of the four classifications; without one we
@@ -286,7 +307,10 @@ deny contains {
 	"rule": "unknown_classification",
 	"reason": sprintf("%s has the classification %q, which is none of open, restricted, sensitive or confidential; the owner must classify it before it can be shared.", [resource_ref, classification]),
 } if {
-	not classification in {"open", "restricted", "sensitive", "confidential"}
+	not input.resource.classification == "open"
+	not input.resource.classification == "restricted"
+	not input.resource.classification == "sensitive"
+	not input.resource.classification == "confidential"
 }
 
 # Purpose limitation (GDPR art. 5(1)(b)): every request states its purpose.
@@ -294,7 +318,7 @@ deny contains {
 	"rule": "purpose_missing",
 	"reason": sprintf("The request states no purpose; say what the %s will be used for.", [noun]),
 } if {
-	not purpose_stated
+	trim_space(purpose) == ""
 }
 
 # Restricted, sensitive, confidential and personal data are shared only for a
@@ -303,9 +327,9 @@ deny contains {
 	"rule": "unknown_purpose",
 	"reason": sprintf("The purpose %q is not in the federation's purpose vocabulary (%s); %s is shared only for one of those.", [purpose, vocabulary, resource_ref]),
 } if {
-	handling in {"restricted", "special"}
-	purpose_stated
 	not purpose_known
+	purpose_stated
+	handling in {"restricted", "special"}
 }
 
 # Personal health data may be processed only for scientific research,
@@ -315,9 +339,11 @@ deny contains {
 	"rule": "health_data_research_only",
 	"reason": sprintf("%s holds personal health data (GDPR art. 9), which are shared only for research, statistics or public health (GDPR art. 89); the purpose %q is not one of those.", [resource_ref, purpose]),
 } if {
-	personal_health
-	purpose_known
+	# personal health data:
+	input.resource.personal_data == true
+	input.resource.theme == "health"
 	not purpose_research_like
+	purpose_known
 }
 
 # The joint-project requirement: named after why it applies.
@@ -335,18 +361,19 @@ deny contains {
 	"rule": project_rule,
 	"reason": sprintf("%s; the request names no project, or one the registry does not know.", [project_requirement]),
 } if {
-	project_needed
+	not project_ok
 	not has_project
+	project_needed
 }
 
 # The project must be running.
 deny contains {
 	"rule": "project_not_active",
-	"reason": sprintf("Project %s is %s, not active; %s is shared only within an active project.", [project_id, text(object.get(project, "status", "")), resource_ref]),
+	"reason": sprintf("Project %s is %s, not active; %s is shared only within an active project.", [project_id, project_status, resource_ref]),
 } if {
-	project_needed
+	not input.project.status == "active"
 	has_project
-	not project_active
+	project_needed
 }
 
 # The project must list the resource: the owner attached it to the project.
@@ -354,9 +381,10 @@ deny contains {
 	"rule": "dataset_not_in_project",
 	"reason": sprintf("Project %s does not list %s; its owner must attach it to the project first.", [project_id, resource_ref]),
 } if {
-	project_needed
+	not project_ok
 	has_project
 	not project_lists_resource
+	project_needed
 }
 
 # The requester must be a partner of the project.
@@ -364,9 +392,10 @@ deny contains {
 	"rule": "requester_not_in_project",
 	"reason": sprintf("Your node %s is not a partner of project %s; only the project's partners receive its data.", [requester_node, project_id]),
 } if {
-	project_needed
+	not project_ok
 	has_project
 	not project_lists_requester
+	project_needed
 }
 
 # Research on special-category data needs an ethics approval (GDPR art. 9(2)(j)
@@ -375,9 +404,9 @@ deny contains {
 	"rule": "ethics_approval_missing",
 	"reason": sprintf("Project %s has no ethics approval reference; sensitive and personal health data are shared only with an ethics approval.", [project_id]),
 } if {
-	special
+	ethics_ref == ""
 	has_project
-	not ethics_ok
+	special
 }
 
 # Transfers of personal data out of the EU/EEA need an adequacy decision
@@ -388,7 +417,8 @@ deny contains {
 	"reason": sprintf("Your node is in %s, which is neither in the EU/EEA nor covered by an EU adequacy decision (GDPR art. 45); %s may not be transferred there.", [country_label(requester_country), resource_ref]),
 } if {
 	transfer_rules_apply
-	not transfer_ok
+	not requester_in_eu_eea
+	not requester_adequate
 }
 
 # Confidential data go only to the partners the owner named.
@@ -396,7 +426,7 @@ deny contains {
 	"rule": "confidential_not_partner",
 	"reason": sprintf("%s is confidential and shared only with the partners its owner named; your node %s is not one of them.", [resource_ref, requester_node]),
 } if {
-	classification == "confidential"
+	input.resource.classification == "confidential"
 	not confidential_partner
 }
 
@@ -407,7 +437,7 @@ deny contains {
 	"rule": "model_requires_agreement",
 	"reason": sprintf("The model %s is shared only under an active model-sharing agreement in force now that names %s and your node %s as parties and covers the purpose %q; no agreement in the registry does.", [resource_ref, owner, requester_node, purpose]),
 } if {
-	is_model
+	input.resource.kind == "model"
 	count(valid_agreements) == 0
 }
 
@@ -453,7 +483,7 @@ agreement_problem contains {
 }
 
 deny contains p if {
-	is_model
+	input.resource.kind == "model"
 	count(valid_agreements) == 0
 	some p in agreement_problem
 }
@@ -468,6 +498,7 @@ grants contains {
 	"rule": "open_data",
 	"reason": sprintf("%s is open data without personal data; any member may use it for the stated purpose %q.", [resource_ref, purpose]),
 } if {
+	input.resource.classification == "open"
 	handling == "open"
 	cross_border
 	purpose_stated
@@ -478,6 +509,8 @@ grants contains {
 	"rule": "restricted_data",
 	"reason": sprintf("%s is restricted data, shared for %q, a purpose in the federation's vocabulary.", [resource_ref, purpose]),
 } if {
+	# restricted data, or open data holding personal data:
+	input.resource.classification in {"restricted", "open"}
 	handling == "restricted"
 	cross_border
 	purpose_known
@@ -488,6 +521,7 @@ grants contains {
 	"rule": "personal_data_not_open",
 	"reason": sprintf("%s is marked open but holds personal data; personal data are never open data, so the rules for restricted data apply.", [resource_ref]),
 } if {
+	input.resource.classification == "open"
 	open_with_personal_data
 	cross_border
 	purpose_known
@@ -498,11 +532,11 @@ grants contains {
 	"rule": "sensitive_data",
 	"reason": sprintf("%s is %s data, shared for %q within the active joint project %s, which has the ethics approval %s.", [resource_ref, classification, purpose, project_id, ethics_ref]),
 } if {
-	classification in {"sensitive", "confidential"}
+	input.resource.classification in {"sensitive", "confidential"}
 	cross_border
 	purpose_known
 	project_ok
-	ethics_ok
+	ethics_ref != ""
 }
 
 # Personal health data (GDPR art. 9): research-like purpose, approved project.
@@ -510,11 +544,13 @@ grants contains {
 	"rule": "health_data_research",
 	"reason": sprintf("%s holds personal health data (GDPR art. 9); it is shared for %q, a research-like purpose (GDPR art. 9(2)(j) and 89), within the active joint project %s, which has the ethics approval %s.", [resource_ref, purpose, project_id, ethics_ref]),
 } if {
-	personal_health
+	# personal health data:
+	input.resource.personal_data == true
+	input.resource.theme == "health"
 	cross_border
 	purpose_research_like
 	project_ok
-	ethics_ok
+	ethics_ref != ""
 }
 
 # Restricted data the owner marked project-only, within its project.
@@ -522,8 +558,8 @@ grants contains {
 	"rule": "within_project",
 	"reason": sprintf("The request is made within the active joint project %s, which lists %s and your node %s as a partner.", [project_id, resource_ref, requester_node]),
 } if {
+	input.resource.requires_project == true
 	not special
-	project_needed
 	cross_border
 	project_ok
 }
@@ -534,8 +570,8 @@ grants contains {
 	"reason": sprintf("Your node is in %s, where the GDPR applies (EU/EEA).", [country_label(requester_country)]),
 } if {
 	transfer_rules_apply
-	cross_border
 	requester_in_eu_eea
+	cross_border
 }
 
 # The recipient is in a country with an EU adequacy decision (GDPR art. 45).
@@ -544,8 +580,8 @@ grants contains {
 	"reason": sprintf("Your node is in %s, which the EU recognises as giving adequate protection to personal data (GDPR art. 45, %s).", [country_label(requester_country), jurisdictions.adequacy[requester_country].decision]),
 } if {
 	transfer_rules_apply
-	cross_border
 	requester_adequate
+	cross_border
 }
 
 # Confidential data: the requester is a partner the owner named.
@@ -553,7 +589,7 @@ grants contains {
 	"rule": "confidential_partner",
 	"reason": sprintf("%s is confidential and its owner named your node %s among the partners who may receive it.", [resource_ref, requester_node]),
 } if {
-	classification == "confidential"
+	input.resource.classification == "confidential"
 	cross_border
 	confidential_partner
 }
@@ -563,6 +599,7 @@ grants contains {
 	"rule": "model_agreement",
 	"reason": sprintf("The model is shared under agreement %s, in force until %s, which names %s and your node %s as parties and covers the purpose %q.", [chosen_agreement_id, chosen_agreement_until, owner, requester_node, purpose]),
 } if {
+	input.resource.kind == "model"
 	cross_border
 	count(valid_agreements) > 0
 }
@@ -584,12 +621,14 @@ obligation_set contains o if {
 
 # A model is used only under its agreement.
 obligation_set contains sprintf("Use the model only under agreement %s.", [chosen_agreement_id]) if {
+	input.resource.kind == "model"
 	count(valid_agreements) > 0
 }
 
 # Adequacy decisions limited to some recipients (e.g. the EU-US Data Privacy
 # Framework covers only certified organisations).
 obligation_set contains jurisdictions.adequacy[requester_country].condition if {
+	requester_adequate
 	transfer_rules_apply
 }
 
@@ -598,18 +637,25 @@ obligation_set contains jurisdictions.adequacy[requester_country].condition if {
 # ---------------------------------------------------------------------------
 
 # Open data: 90 days.
-limits contains 90 * day_s if handling == "open"
+limits contains 90 * day_s if {
+	input.resource.classification == "open"
+	handling == "open"
+}
 
 # Restricted data: 60 days.
-limits contains 60 * day_s if handling == "restricted"
+limits contains 60 * day_s if {
+	input.resource.classification in {"restricted", "open"}
+	handling == "restricted"
+}
 
 # Sensitive, confidential and personal health data: 30 days (storage
 # limitation, GDPR art. 5(1)(e)).
-limits contains 30 * day_s if handling == "special"
+limits contains 30 * day_s if special
 
 # Models: 90 days, and never beyond the end of the agreement.
-limits contains 90 * day_s if is_model
+limits contains 90 * day_s if input.resource.kind == "model"
 
 limits contains floor((chosen_agreement_until_ns - now_ns) / 1000000000) if {
+	input.resource.kind == "model"
 	count(valid_agreements) > 0
 }

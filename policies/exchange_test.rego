@@ -592,3 +592,22 @@ test_missing_resource_denied if {
 	d.rules == ["unknown_classification", "unknown_kind"]
 	refused(d, "unknown_kind", `/ is of kind ""; only datasets and models can be requested.`)
 }
+
+test_non_text_fields_read_as_empty if {
+	d := decide({
+		"requester": object.union(de_requester, {"node": 5, "country": 49}),
+		"project": object.union(oncology, {"id": 7, "status": 1, "partners": ["fr-grandest"], "datasets": []}),
+	})
+	d.rules == ["dataset_not_in_project", "project_not_active", "requester_not_in_project", "transfer_not_adequate"]
+	refused(d, "project_not_active", "Project  is , not active; fr-grandest/icu-admissions-2025 is shared only within an active project.")
+	refused(d, "requester_not_in_project", "Your node  is not a partner of project ; only the project's partners receive its data.")
+	refused(d, "transfer_not_adequate", "Your node is in , which is neither in the EU/EEA nor covered by an EU adequacy decision (GDPR art. 45); fr-grandest/icu-admissions-2025 may not be transferred there.")
+}
+
+# A grant lasts as long as the shortest limit that applies; 0 if none did.
+test_grant_without_limit_lasts_zero if {
+	d := exchange.decision with input as request({}) with exchange.limits as set()
+	d.allow == true
+	d.rules == ["health_data_research", "sensitive_data", "transfer_eu_eea"]
+	d.max_validity_s == 0
+}

@@ -14,10 +14,11 @@
 #   - naming the organisation that answers for the node;
 #   - with a name no member already uses.
 #
-# Reference data: data.data.jurisdictions (policies/data/jurisdictions.json).
+# Reference data: data.data.jurisdictions (policies/data/jurisdictions.json),
+# imported below as jurisdictions.
 package xborder.membership
 
-jurisdictions := data.data.jurisdictions
+import data.data.jurisdictions
 
 default allow := false
 
@@ -48,27 +49,34 @@ obligations := sort(obligation_set) if {
 # Facts about the candidate.
 # ---------------------------------------------------------------------------
 
-text(x) := x if {
-	is_string(x)
+# A field that is missing or not text counts as "".
+name := input.candidate.name if {
+	is_string(input.candidate.name)
 } else := ""
 
-name := text(object.get(input, ["candidate", "name"], ""))
+org := trim_space(input.candidate.org) if {
+	is_string(input.candidate.org)
+} else := ""
 
-org := trim_space(text(object.get(input, ["candidate", "org"], "")))
-
-country := upper(text(object.get(input, ["candidate", "country"], "")))
+country := upper(input.candidate.country) if {
+	is_string(input.candidate.country)
+} else := ""
 
 member_names := {m.name | some m in input.members}
 
-all_countries := object.union_n([
-	jurisdictions.cooperation_area,
-	jurisdictions.adequacy,
-	jurisdictions.eea,
-	jurisdictions.eu,
-])
+# The country's name, from the first list that names it.
+country_name := n if {
+	n := jurisdictions.eu[country].name
+} else := n if {
+	n := jurisdictions.eea[country].name
+} else := n if {
+	n := jurisdictions.adequacy[country].name
+} else := n if {
+	n := jurisdictions.cooperation_area[country].name
+}
 
-country_label := sprintf("%s (%s)", [all_countries[country].name, country]) if {
-	all_countries[country]
+country_label := sprintf("%s (%s)", [country_name, country]) if {
+	country_name
 } else := country if {
 	country != ""
 } else := "no country"

@@ -102,3 +102,9 @@ test_non_string_org_refused if {
 	d := vote(object.union(saarland, {"org": 42}))
 	d.rules == ["org_missing"]
 }
+
+test_country_named_only_in_cooperation_area if {
+	area := object.union(data.data.jurisdictions.cooperation_area, {"XX": {"name": "Neverland"}})
+	d := vote({"name": "xx-region", "country": "XX", "org": "Somewhere"}) with data.data.jurisdictions.cooperation_area as area
+	refused(d, "country_not_adequate", "The candidate xx-region is in Neverland (XX), which is neither in the EU/EEA nor covered by an EU adequacy decision (GDPR art. 45), so personal data could not be shared with it.")
+}

@@ -14,6 +14,10 @@
 # personal health data within registered joint projects, so the registry
 # must only contain projects and attachments that their members agreed to.
 # In particular, only a dataset's owner attaches it to a project.
+#
+# How the rules are written: each rule starts with the command it is about
+# (input.command.op == "project.attach"), which lets the engine skip at once
+# the rules of every other command.
 package xborder.registry
 
 # ---------------------------------------------------------------------------
@@ -42,7 +46,9 @@ fired := sort([[d.rule, d.reason] | some d in deny]) if {
 } else := [["no_rule_allows", "No rule of this node's policy allows this registry command, so it is not proposed."]]
 
 # ---------------------------------------------------------------------------
-# Facts, with safe defaults.
+# Facts, with safe defaults: a text field that is missing or not text counts
+# as "". The rules read other fields directly (input.command.args.themes,
+# input.state.project.status): a missing one simply fails the test.
 # ---------------------------------------------------------------------------
 
 text(x) := x if {
@@ -53,15 +59,21 @@ obj(x) := x if {
 	is_object(x)
 } else := {}
 
-op := text(object.get(input, ["command", "op"], ""))
+op := input.command.op if {
+	is_string(input.command.op)
+} else := ""
 
 args := obj(object.get(input, ["command", "args"], {}))
 
 state := obj(object.get(input, "state", {}))
 
-member := text(object.get(input, ["member", "node"], ""))
+member := input.member.node if {
+	is_string(input.member.node)
+} else := ""
 
-arg_id := text(object.get(args, "id", ""))
+arg_id := input.command.args.id if {
+	is_string(input.command.args.id)
+} else := ""
 
 known_ops := {
 	"project.propose", "project.join", "project.attach", "project.close",
@@ -86,15 +98,13 @@ well_formed(ds) if dataset_owner(ds)
 # state: {"countries": {member name: country}, "project_exists": bool}
 # ---------------------------------------------------------------------------
 
-proposing if op == "project.propose"
-
 countries := obj(object.get(state, "countries", {}))
 
-proposed_themes := {t | some t in args.themes}
+proposed_themes := {t | some t in input.command.args.themes}
 
-proposed_partners := {p | some p in args.partners}
+proposed_partners := {p | some p in input.command.args.partners}
 
-proposed_datasets := {d | some d in args.datasets}
+proposed_datasets := {d | some d in input.command.args.datasets}
 
 partner_countries := {countries[p] | some p in proposed_partners}
 
@@ -102,7 +112,7 @@ deny contains {
 	"rule": "project_id_missing",
 	"reason": "The project has no id; give it a short unique id such as fr-de-oncology.",
 } if {
-	proposing
+	input.command.op == "project.propose"
 	trim_space(arg_id) == ""
 }
 
@@ -110,15 +120,15 @@ deny contains {
 	"rule": "project_exists",
 	"reason": sprintf("A project with the id %s already exists; choose another id.", [arg_id]),
 } if {
-	proposing
-	state.project_exists == true
+	input.command.op == "project.propose"
+	input.state.project_exists == true
 }
 
 deny contains {
 	"rule": "title_missing",
 	"reason": sprintf("Project %s has no title; give it a title partners will recognise.", [arg_id]),
 } if {
-	proposing
+	input.command.op == "project.propose"
 	trim_space(text(object.get(args, "title", ""))) == ""
 }
 
@@ -128,7 +138,7 @@ deny contains {
 	"rule": "themes_missing",
 	"reason": sprintf("Project %s names no theme; choose among health, industry and bioeconomy.", [arg_id]),
 } if {
-	proposing
+	input.command.op == "project.propose"
 	count(proposed_themes) == 0
 }
 
@@ -136,7 +146,7 @@ deny contains {
 	"rule": "unknown_theme",
 	"reason": sprintf("Project %s names the theme %v, which is none of health, industry and bioeconomy.", [arg_id, json.marshal(t)]),
 } if {
-	proposing
+	input.command.op == "project.propose"
 	some t in proposed_themes
 	not t in themes_allowed
 }
@@ -146,7 +156,7 @@ deny contains {
 	"rule": "proposer_not_partner",
 	"reason": sprintf("Your node %s is not among the partners of project %s; a member proposes only projects it takes part in.", [member, arg_id]),
 } if {
-	proposing
+	input.command.op == "project.propose"
 	not member in proposed_partners
 }
 
@@ -154,7 +164,7 @@ deny contains {
 	"rule": "partner_not_member",
 	"reason": sprintf("%v is not a member of the federation, so it cannot be a partner of project %s.", [p, arg_id]),
 } if {
-	proposing
+	input.command.op == "project.propose"
 	some p in proposed_partners
 	not countries[p]
 }
@@ -164,7 +174,7 @@ deny contains {
 	"rule": "single_country",
 	"reason": sprintf("The partners of project %s are members from fewer than two countries; a joint cross-border project needs partners from at least two.", [arg_id]),
 } if {
-	proposing
+	input.command.op == "project.propose"
 	count(partner_countries) < 2
 }
 
@@ -175,7 +185,7 @@ deny contains {
 	"rule": "dataset_not_own",
 	"reason": sprintf("The dataset %s belongs to %s, not to your node %s; each partner attaches its own datasets (project attach) once the project exists.", [ds, dataset_owner(ds), member]),
 } if {
-	proposing
+	input.command.op == "project.propose"
 	some ds in proposed_datasets
 	dataset_owner(ds) != member
 }
@@ -184,7 +194,7 @@ deny contains {
 	"rule": "dataset_malformed",
 	"reason": sprintf("The dataset %v is not of the form owner/id.", [json.marshal(ds)]),
 } if {
-	proposing
+	input.command.op == "project.propose"
 	some ds in proposed_datasets
 	not well_formed(ds)
 }
@@ -193,32 +203,30 @@ grants contains {
 	"rule": "project_propose",
 	"reason": sprintf("Your node %s may propose the joint project %s with %s.", [member, arg_id, concat(", ", sort(proposed_partners - {member}))]),
 } if {
-	proposing
+	input.command.op == "project.propose"
 }
 
 # ---------------------------------------------------------------------------
 # Commands on an existing project; state: {"project": {...}}
 # ---------------------------------------------------------------------------
 
-project_ops := {"project.join", "project.attach", "project.close"}
-
-has_project if is_object(state.project)
+has_project if is_object(input.state.project)
 
 project := obj(object.get(state, "project", {}))
 
 project_id := text(object.get(project, "id", arg_id))
 
-project_active if project.status == "active"
+project_active if input.state.project.status == "active"
 
-member_is_partner if member in project.partners
+member_is_partner if member in input.state.project.partners
 
-member_is_lead if project.lead == member
+member_is_lead if input.state.project.lead == member
 
 deny contains {
 	"rule": "project_unknown",
 	"reason": sprintf("The registry knows no project %s.", [arg_id]),
 } if {
-	op in project_ops
+	input.command.op in {"project.join", "project.attach", "project.close"}
 	not has_project
 }
 
@@ -226,7 +234,7 @@ deny contains {
 	"rule": "project_not_active",
 	"reason": sprintf("Project %s is %s, not active.", [project_id, text(object.get(project, "status", ""))]),
 } if {
-	op in project_ops
+	input.command.op in {"project.join", "project.attach", "project.close"}
 	has_project
 	not project_active
 }
@@ -236,7 +244,7 @@ deny contains {
 	"rule": "already_partner",
 	"reason": sprintf("Your node %s is already a partner of project %s.", [member, project_id]),
 } if {
-	op == "project.join"
+	input.command.op == "project.join"
 	member_is_partner
 }
 
@@ -244,17 +252,19 @@ grants contains {
 	"rule": "project_join",
 	"reason": sprintf("Your node %s may join the active project %s.", [member, project_id]),
 } if {
-	op == "project.join"
+	input.command.op == "project.join"
 }
 
 # project.attach {id, dataset}: a partner attaches its own dataset.
-attach_dataset := text(object.get(args, "dataset", ""))
+attach_dataset := input.command.args.dataset if {
+	is_string(input.command.args.dataset)
+} else := ""
 
 deny contains {
 	"rule": "not_partner",
 	"reason": sprintf("Your node %s is not a partner of project %s; join it before attaching datasets.", [member, project_id]),
 } if {
-	op == "project.attach"
+	input.command.op == "project.attach"
 	has_project
 	not member_is_partner
 }
@@ -263,7 +273,7 @@ deny contains {
 	"rule": "dataset_not_own",
 	"reason": sprintf("The dataset %s belongs to %s, not to your node %s; only a dataset's owner attaches it to a project.", [attach_dataset, dataset_owner(attach_dataset), member]),
 } if {
-	op == "project.attach"
+	input.command.op == "project.attach"
 	dataset_owner(attach_dataset) != member
 }
 
@@ -271,7 +281,7 @@ deny contains {
 	"rule": "dataset_malformed",
 	"reason": sprintf("The dataset %v is not of the form owner/id.", [json.marshal(attach_dataset)]),
 } if {
-	op == "project.attach"
+	input.command.op == "project.attach"
 	not well_formed(attach_dataset)
 }
 
@@ -279,15 +289,15 @@ deny contains {
 	"rule": "dataset_already_attached",
 	"reason": sprintf("The dataset %s is already attached to project %s.", [attach_dataset, project_id]),
 } if {
-	op == "project.attach"
-	attach_dataset in project.datasets
+	input.command.op == "project.attach"
+	attach_dataset in input.state.project.datasets
 }
 
 grants contains {
 	"rule": "project_attach",
 	"reason": sprintf("Your node %s may attach its dataset %s to project %s.", [member, attach_dataset, project_id]),
 } if {
-	op == "project.attach"
+	input.command.op == "project.attach"
 }
 
 # project.close {id}: only the lead closes its project.
@@ -295,7 +305,7 @@ deny contains {
 	"rule": "not_lead",
 	"reason": sprintf("Only the lead of project %s (%s) may close it.", [project_id, text(object.get(project, "lead", ""))]),
 } if {
-	op == "project.close"
+	input.command.op == "project.close"
 	has_project
 	not member_is_lead
 }
@@ -304,14 +314,14 @@ grants contains {
 	"rule": "project_close",
 	"reason": sprintf("Your node %s leads project %s and may close it.", [member, project_id]),
 } if {
-	op == "project.close"
+	input.command.op == "project.close"
 }
 
 # ---------------------------------------------------------------------------
 # Membership; see also membership.rego, which decides how a member votes.
 # ---------------------------------------------------------------------------
 
-member_names := {m.name | some m in state.members}
+member_names := {m.name | some m in input.state.members}
 
 candidate_name := text(object.get(args, ["candidate", "name"], ""))
 
@@ -320,7 +330,7 @@ deny contains {
 	"rule": "proposer_not_member",
 	"reason": sprintf("Your node %s is not a member of the federation; only members propose new partners.", [member]),
 } if {
-	op == "member.propose"
+	input.command.op == "member.propose"
 	not member in member_names
 }
 
@@ -328,7 +338,7 @@ deny contains {
 	"rule": "candidate_name_missing",
 	"reason": "The candidate has no name; give the node name it was initialised with.",
 } if {
-	op == "member.propose"
+	input.command.op == "member.propose"
 	trim_space(candidate_name) == ""
 }
 
@@ -336,7 +346,7 @@ deny contains {
 	"rule": "member_name_taken",
 	"reason": sprintf("A member named %s already exists; the candidate needs another name.", [candidate_name]),
 } if {
-	op == "member.propose"
+	input.command.op == "member.propose"
 	candidate_name in member_names
 }
 
@@ -344,21 +354,21 @@ grants contains {
 	"rule": "member_propose",
 	"reason": sprintf("Your node %s may propose %s as a new member; the members then vote.", [member, candidate_name]),
 } if {
-	op == "member.propose"
+	input.command.op == "member.propose"
 }
 
 # member.vote {candidate, vote}; state {"pending": bool}
 vote_candidate := text(object.get(args, "candidate", ""))
 
-pending if state.pending == true
+pending if input.state.pending == true
 
-vote_valid if args.vote in {"yes", "no"}
+vote_valid if input.command.args.vote in {"yes", "no"}
 
 deny contains {
 	"rule": "no_pending_proposal",
 	"reason": sprintf("There is no pending proposal to admit %s; propose the member first.", [vote_candidate]),
 } if {
-	op == "member.vote"
+	input.command.op == "member.vote"
 	not pending
 }
 
@@ -366,7 +376,7 @@ deny contains {
 	"rule": "invalid_vote",
 	"reason": sprintf("A vote is yes or no, not %v.", [json.marshal(object.get(args, "vote", null))]),
 } if {
-	op == "member.vote"
+	input.command.op == "member.vote"
 	not vote_valid
 }
 
@@ -374,28 +384,26 @@ grants contains {
 	"rule": "member_vote",
 	"reason": sprintf("Your node %s may vote on the pending proposal to admit %s.", [member, vote_candidate]),
 } if {
-	op == "member.vote"
+	input.command.op == "member.vote"
 }
 
 # ---------------------------------------------------------------------------
 # Model-sharing agreements; state {"agreement": {"parties", "status"}}
 # ---------------------------------------------------------------------------
 
-agreement_ops := {"agreement.commit", "agreement.revoke"}
-
-has_agreement if is_object(state.agreement)
+has_agreement if is_object(input.state.agreement)
 
 agreement := obj(object.get(state, "agreement", {}))
 
-member_is_party if member in agreement.parties
+member_is_party if member in input.state.agreement.parties
 
-agreement_active if agreement.status == "active"
+agreement_active if input.state.agreement.status == "active"
 
 deny contains {
 	"rule": "agreement_unknown",
 	"reason": sprintf("The registry knows no agreement %s.", [arg_id]),
 } if {
-	op in agreement_ops
+	input.command.op in {"agreement.commit", "agreement.revoke"}
 	not has_agreement
 }
 
@@ -404,7 +412,7 @@ deny contains {
 	"rule": "not_party",
 	"reason": sprintf("Your node %s is not a party to agreement %s; only its parties commit or revoke it.", [member, arg_id]),
 } if {
-	op in agreement_ops
+	input.command.op in {"agreement.commit", "agreement.revoke"}
 	has_agreement
 	not member_is_party
 }
@@ -413,7 +421,7 @@ deny contains {
 	"rule": "agreement_not_active",
 	"reason": sprintf("Agreement %s is %s, not active, so there is nothing to revoke.", [arg_id, text(object.get(agreement, "status", ""))]),
 } if {
-	op == "agreement.revoke"
+	input.command.op == "agreement.revoke"
 	has_agreement
 	not agreement_active
 }
@@ -422,14 +430,14 @@ grants contains {
 	"rule": "agreement_commit",
 	"reason": sprintf("Your node %s is a party to agreement %s and may commit it to the registry.", [member, arg_id]),
 } if {
-	op == "agreement.commit"
+	input.command.op == "agreement.commit"
 }
 
 grants contains {
 	"rule": "agreement_revoke",
 	"reason": sprintf("Your node %s is a party to the active agreement %s and may revoke it.", [member, arg_id]),
 } if {
-	op == "agreement.revoke"
+	input.command.op == "agreement.revoke"
 }
 
 # ---------------------------------------------------------------------------

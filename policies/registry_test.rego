@@ -331,3 +331,17 @@ test_non_string_op if {
 	d := decide(fr, 42, {}, {})
 	d.rules == ["unknown_op"]
 }
+
+test_non_string_fields if {
+	d := decide({"node": 9}, "project.attach", {"id": 7, "dataset": 8}, {"project": {"id": "p", "status": 5, "partners": [], "datasets": []}})
+	d.rules == ["dataset_malformed", "not_partner", "project_not_active"]
+	d.reasons == [
+		`The dataset "" is not of the form owner/id.`,
+		"Your node  is not a partner of project p; join it before attaching datasets.",
+		"Project p is , not active.",
+	]
+	refused(
+		decide(de, "project.close", {"id": "p"}, {"project": {"id": "p", "status": "active", "lead": 3}}),
+		"not_lead", "Only the lead of project p () may close it.",
+	)
+}
