@@ -287,7 +287,14 @@ func (c *Catalogue) Publish(ctx context.Context, p Publication, content io.Reade
 	if old, ok := c.own[p.ID]; ok && !old.Withdrawn {
 		e.Issued = old.Issued
 	}
-	err = c.db.Update(func(tx *bolt.Tx) (err error) {
+	return c.commitOwn(ctx, e)
+}
+
+// commitOwn stores an own entry under a new version, mirrors it in memory
+// and announces the version. It is called with c.mu held and releases it
+// before announcing.
+func (c *Catalogue) commitOwn(ctx context.Context, e Entry) (Entry, error) {
+	err := c.db.Update(func(tx *bolt.Tx) (err error) {
 		e, err = putOwn(tx, e)
 		return err
 	})
@@ -356,19 +363,7 @@ func (c *Catalogue) Withdraw(ctx context.Context, id string) (Entry, error) {
 		return Entry{}, fmt.Errorf("%s/%s: %w", c.self.Name, id, ErrNotFound)
 	}
 	e.Withdrawn, e.Modified = true, time.Now().UTC().Truncate(time.Second)
-	err := c.db.Update(func(tx *bolt.Tx) (err error) {
-		e, err = putOwn(tx, e)
-		return err
-	})
-	if err == nil {
-		c.setOwn(e)
-	}
-	c.mu.Unlock()
-	if err != nil {
-		return Entry{}, err
-	}
-	c.announce(ctx)
-	return e, nil
+	return c.commitOwn(ctx, e)
 }
 
 // Lookup returns an own entry that is not withdrawn (exchange.Source).

@@ -231,14 +231,14 @@ func FuzzCatalogueMessages(f *testing.F) {
 	f.Add([]byte(`{"since":1}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var a announcement
-		_ = decodeStrict(data, &a)
+		_ = decodeExchangeJSON(data, &a)
 		var p deltaPage
-		_ = decodeStrict(data, &p)
+		_ = decodeExchangeJSON(data, &p)
 		var r deltaRequest
-		_ = decodeStrict(data, &r)
+		_ = decodeExchangeJSON(data, &r)
 		var framed bytes.Buffer
-		_ = catalogueSend(&framed, json.RawMessage(`{"since":1}`))
-		_ = catalogueRecv(bytes.NewReader(append(framed.Bytes(), data...)), 64, &r)
-		_ = catalogueRecv(bytes.NewReader(data), 64, &r)
+		_ = writeExchangeFrame(&framed, 64, json.RawMessage(`{"since":1}`))
+		_ = readExchangeFrame(bytes.NewReader(append(framed.Bytes(), data...)), 64, &r)
+		_ = readExchangeFrame(bytes.NewReader(data), 64, &r)
 	})
 }

@@ -1,9 +1,7 @@
 package exchange
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,48 +12,6 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	bolt "go.etcd.io/bbolt"
 )
-
-// catalogueSend writes one length-prefixed JSON message.
-func catalogueSend(w io.Writer, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	var n [4]byte
-	binary.BigEndian.PutUint32(n[:], uint32(len(raw)))
-	if _, err := w.Write(n[:]); err != nil {
-		return err
-	}
-	_, err = w.Write(raw)
-	return err
-}
-
-// catalogueRecv reads one length-prefixed JSON message of at most limit
-// bytes, refusing unknown fields.
-func catalogueRecv(r io.Reader, limit uint32, v any) error {
-	var n [4]byte
-	if _, err := io.ReadFull(r, n[:]); err != nil {
-		return err
-	}
-	size := binary.BigEndian.Uint32(n[:])
-	if size > limit {
-		return fmt.Errorf("message of %d bytes exceeds the %d-byte limit", size, limit)
-	}
-	raw := make([]byte, size)
-	if _, err := io.ReadFull(r, raw); err != nil {
-		return err
-	}
-	return decodeStrict(raw, v)
-}
-
-func decodeStrict(raw []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("malformed message: %w", err)
-	}
-	return nil
-}
 
 // serveDelta answers a member's request for the entries changed since a
 // version, each filtered by this node's catalogue policy for that member.
@@ -72,7 +28,7 @@ func (c *Catalogue) serveDelta(s network.Stream) {
 	}
 	for {
 		var req deltaRequest
-		if err := catalogueRecv(s, maxAnnouncement, &req); err != nil {
+		if err := readExchangeFrame(s, maxAnnouncement, &req); err != nil {
 			if !errors.Is(err, io.EOF) {
 				c.log.Warn("bad catalogue request; stream reset", "peer", requester.Name, "err", err)
 				s.Reset()
@@ -85,7 +41,7 @@ func (c *Catalogue) serveDelta(s network.Stream) {
 			s.Reset()
 			return
 		}
-		if err := catalogueSend(s, page); err != nil {
+		if err := writeExchangeFrame(s, maxDeltaFrame, page); err != nil {
 			s.Reset()
 			return
 		}
@@ -154,12 +110,12 @@ func (c *Catalogue) Pull(ctx context.Context, owner Member) error {
 		_ = s.SetDeadline(dl)
 	}
 	for {
-		if err := catalogueSend(s, deltaRequest{Since: since}); err != nil {
+		if err := writeExchangeFrame(s, maxAnnouncement, deltaRequest{Since: since}); err != nil {
 			s.Reset()
 			return err
 		}
 		var page deltaPage
-		if err := catalogueRecv(s, maxDeltaFrame, &page); err != nil {
+		if err := readExchangeFrame(s, maxDeltaFrame, &page); err != nil {
 			s.Reset()
 			c.notePeer(owner.Name, 0, err)
 			return fmt.Errorf("catalogue of %s: %w", owner.Name, err)
@@ -258,7 +214,7 @@ func (c *Catalogue) listen() {
 			continue
 		}
 		var a announcement
-		if err := decodeStrict(msg.Data, &a); err != nil {
+		if err := decodeExchangeJSON(msg.Data, &a); err != nil {
 			c.log.Debug("bad catalogue announcement", "from", msg.ReceivedFrom, "err", err)
 			continue
 		}
