@@ -202,7 +202,11 @@ func (b *Bundle) eval(ctx context.Context, p Point, input any) (any, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown decision point %s", p)
 	}
-	rs, err := pq.Eval(ctx, rego.EvalInput(input))
+	in, err := toValue(input)
+	if err != nil {
+		return nil, fmt.Errorf("evaluate %s: %w", p, err)
+	}
+	rs, err := pq.Eval(ctx, rego.EvalParsedInput(in))
 	if err != nil {
 		return nil, fmt.Errorf("evaluate %s: %w", p, err)
 	}
