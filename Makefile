@@ -9,10 +9,10 @@ PKGS     := ./...
 OPA_VERSION := v1.22.3
 OPA      := bin/opa
 
-.PHONY: help build test demo lint policy-test bench clean
+.PHONY: help build test demo lint policy-test bench clean testnet testnet-down testnet-test testnet-bench
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 build: ## build the static binary into bin/xborder
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/xborder
@@ -43,6 +43,24 @@ $(OPA): ## the upstream opa binary, built from the Go module proxy
 bench: ## benchmarks with their baselines: node start-up and footprint, policy decisions
 	$(GO) run ./bench/startup
 	$(GO) test -run '^$$' -bench . -benchtime 1x -cpu 1 ./policy/
+
+# The five-country Docker testnet (testnet/README.md). NETEM=1 emulates WAN
+# latency between the countries where the kernel has netem.
+NETEM         ?= 0
+TESTNET_COUNT ?= 1
+TESTNET_RUN   ?= Scenario
+
+testnet: build ## five-country Docker testnet: image FROM scratch, keys, genesis, up, wait (NETEM=1: WAN latency)
+	NETEM=$(NETEM) testnet/testnet.sh up
+
+testnet-down: ## remove the testnet's containers, network, volumes and generated keys
+	testnet/testnet.sh down
+
+testnet-test: testnet ## the testnet scenarios against the containers (TESTNET_COUNT=3 repeats them)
+	$(GO) test -tags testnet -count=$(TESTNET_COUNT) -timeout 40m -v -run '$(TESTNET_RUN)' ./testnet/
+
+testnet-bench: testnet ## testnet benchmarks: catalogue convergence, commit latency, failover, transfer vs TLS
+	$(GO) test -tags testnet -count=1 -timeout 40m -v -run '^$$' -bench . -benchtime 1x ./testnet/
 
 clean: ## remove build output and demo data
 	rm -rf bin demo-data

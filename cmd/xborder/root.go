@@ -118,6 +118,7 @@ Global flags read environment variables when not given:
 		newFetchCmd(g),
 		newGrantsCmd(g),
 		newDemoCmd(g),
+		newHealthcheckCmd(g),
 		newVersionCmd(g),
 	)
 	return root

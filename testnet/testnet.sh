@@ -1,0 +1,178 @@
+#!/usr/bin/env bash
+# The five-country Docker testnet: up | down | wait | info | load-volumes.
+#
+#   testnet/testnet.sh up      build the image, generate keys and genesis on
+#                              first use, start the five nodes, wait until
+#                              ready, print how to reach them (NETEM=1 also
+#                              emulates WAN latency, see testnet/netem.sh)
+#   testnet/testnet.sh wait    wait until every node is ready, meshed, with one leader
+#   testnet/testnet.sh info    the API URL and admin token of each node
+#   testnet/testnet.sh down    remove containers, network, volumes and the generated state
+#
+# Everything generated lives in testnet/.state/ (git-ignored): the nodes'
+# data dirs as `xborder init` wrote them (key, config, admin.token, genesis),
+# federation.json and the image build context. Each node's data dir is
+# copied into its own Docker volume before its first start.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+STATE=testnet/.state
+BIN=${BIN:-bin/xborder}
+IMAGE=xborder-testnet:latest
+PROJECT=xborder-testnet
+NETWORK=xborder-testnet
+FEDERATION=grand-est-testnet
+WAIT_TIMEOUT=${WAIT_TIMEOUT:-180}
+UID_GID=65532
+
+# name country org ip api-port
+NODES=(
+  "fr-grandest FR Région_Grand_Est 10.207.74.11 17401"
+  "de-bw DE Land_Baden-Württemberg 10.207.74.12 17402"
+  "ch-basel CH Kanton_Basel-Stadt 10.207.74.13 17403"
+  "be-wallonie BE Région_wallonne 10.207.74.14 17404"
+  "lu-luxembourg LU Grand-Duché_de_Luxembourg 10.207.74.15 17405"
+)
+
+die() { echo "testnet: $*" >&2; exit 1; }
+log() { echo "testnet: $*" >&2; }
+
+need_docker() {
+  command -v docker >/dev/null 2>&1 || die "docker is not installed: the testnet needs Docker Engine"
+  docker info >/dev/null 2>&1 || die "the Docker daemon does not answer (docker info failed): start it, or run as a user allowed to use it"
+  if command -v docker-compose >/dev/null 2>&1; then
+    COMPOSE=(docker-compose -p "$PROJECT" -f testnet/docker-compose.yml)
+  elif docker compose version >/dev/null 2>&1; then
+    COMPOSE=(docker compose -p "$PROJECT" -f testnet/docker-compose.yml)
+  else
+    die "neither docker-compose nor 'docker compose' is installed"
+  fi
+}
+
+build() {
+  [ -x "$BIN" ] || die "$BIN is missing: run 'make build' (or 'make testnet')"
+  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/tlscopy ./testnet/cmd/tlscopy
+  rm -rf "$STATE/image"
+  mkdir -p "$STATE/image/data"
+  cp "$BIN" "$STATE/image/xborder"
+  cp bin/tlscopy "$STATE/image/tlscopy"
+  log "building $IMAGE (FROM scratch)"
+  docker build -q -t "$IMAGE" -f testnet/Dockerfile "$STATE/image" >/dev/null
+}
+
+generate() {
+  rm -rf "$STATE/nodes" "$STATE/federation.json" "$STATE/loaded"
+  mkdir -p "$STATE/nodes"
+  local dirs=()
+  for n in "${NODES[@]}"; do
+    read -r name cc org ip port <<<"$n"
+    "$BIN" --data "$STATE/nodes/$name" init --name "$name" --country "$cc" --org "${org//_/ }" \
+      --listen /ip4/0.0.0.0/tcp/7400,/ip4/0.0.0.0/udp/7400/quic-v1 \
+      --advertise "/ip4/$ip/tcp/7400,/ip4/$ip/udp/7400/quic-v1" \
+      --api 0.0.0.0:7401 >/dev/null 2>&1 || die "xborder init $name failed"
+    dirs+=("$STATE/nodes/$name")
+  done
+  "$BIN" genesis --federation "$FEDERATION" --out "$STATE/federation.json" "${dirs[@]}" >"$STATE/federation.id"
+  for d in "${dirs[@]}"; do cp "$STATE/federation.json" "$d/federation.json"; done
+  log "federation $FEDERATION $(cut -c1-16 "$STATE/federation.id")…: keys and genesis in $STATE/"
+}
+
+# load_volume NAME DIR: copies a data dir into the (created, stopped)
+# container's /data volume; the tar headers make the image's user (65532)
+# the owner (docker cp keeps them; `-a` would look the user up on the host).
+load_volume() {
+  tar -C "$2" --owner=$UID_GID --group=$UID_GID -cf - . | docker cp - "$1:/data"
+}
+
+running() { [ "$(docker inspect -f '{{.State.Running}}' "$1" 2>/dev/null)" = true ]; }
+
+up() {
+  need_docker
+  build
+  if [ ! -f "$STATE/federation.json" ]; then
+    generate
+  fi
+  if [ ! -f "$STATE/loaded" ]; then
+    # Fresh volumes: create the containers, copy each data dir in.
+    "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
+    "${COMPOSE[@]}" up --no-start
+    for n in "${NODES[@]}"; do
+      read -r name _ <<<"$n"
+      load_volume "$name" "$STATE/nodes/$name"
+    done
+    touch "$STATE/loaded"
+  fi
+  "${COMPOSE[@]}" up -d
+  if [ "${NETEM:-0}" = 1 ]; then
+    testnet/netem.sh on
+  fi
+  wait_ready
+  info
+}
+
+# status NAME PORT: the node's status as JSON, or nothing.
+status() {
+  "$BIN" --addr "http://127.0.0.1:$2" --token "$(cat "$STATE/nodes/$1/admin.token")" status --json 2>/dev/null || true
+}
+
+wait_ready() {
+  [ -f "$STATE/federation.json" ] || die "no testnet state: run 'make testnet' first"
+  local start=$SECONDS
+  while :; do
+    local ok=0 leaders=0 why=""
+    for n in "${NODES[@]}"; do
+      read -r name _ _ _ port <<<"$n"
+      local s
+      s=$(status "$name" "$port")
+      if ! running "$name"; then why="$why $name:not-running"; continue; fi
+      if ! grep -q '"ready": true' <<<"$s"; then why="$why $name:not-ready"; continue; fi
+      if ! grep -q '"peers_connected": 4' <<<"$s"; then why="$why $name:not-meshed"; continue; fi
+      grep -q '"state": "leader"' <<<"$s" && leaders=$((leaders + 1))
+      ok=$((ok + 1))
+    done
+    if [ "$ok" = 5 ] && [ "$leaders" = 1 ]; then
+      log "five nodes ready, full mesh, one raft leader ($((SECONDS - start)) s)"
+      return 0
+    fi
+    [ "$leaders" -gt 1 ] && why="$why leaders:$leaders"
+    [ "$ok" = 5 ] && [ "$leaders" = 0 ] && why="$why no-leader-yet"
+    if [ $((SECONDS - start)) -ge "$WAIT_TIMEOUT" ]; then
+      for n in "${NODES[@]}"; do read -r name _ <<<"$n"; echo "--- $name" >&2; docker logs --tail 15 "$name" >&2 || true; done
+      die "not ready after ${WAIT_TIMEOUT}s:$why"
+    fi
+    sleep 0.5
+  done
+}
+
+info() {
+  echo
+  echo "Five-country testnet (federation $FEDERATION, network $NETWORK 10.207.74.0/24):"
+  printf '  %-14s %-24s %-16s %s\n' NODE API P2P "ADMIN TOKEN"
+  for n in "${NODES[@]}"; do
+    read -r name _ _ ip port <<<"$n"
+    printf '  %-14s %-24s %-16s %s\n' "$name" "http://127.0.0.1:$port" "$ip:7400" "$STATE/nodes/$name/admin.token"
+  done
+  echo
+  echo "Talk to a node:"
+  echo "  XBORDER_ADDR=http://127.0.0.1:17402 XBORDER_TOKEN=\$(cat $STATE/nodes/de-bw/admin.token) $BIN status"
+  echo "Researcher token:  $BIN --data $STATE/nodes/de-bw token issue --sub alice@uni-freiburg.de --role researcher"
+  echo "Scenarios:         make testnet-test    Faults: see testnet/README.md    Stop: make testnet-down"
+}
+
+down() {
+  need_docker
+  testnet/netem.sh off >/dev/null 2>&1 || true
+  docker rm -f xb-stranger >/dev/null 2>&1 || true
+  docker volume rm -f xborder-testnet-stranger >/dev/null 2>&1 || true
+  "${COMPOSE[@]}" down -v --remove-orphans
+  rm -rf "$STATE"
+  log "containers, network, volumes and $STATE removed"
+}
+
+case "${1:-}" in
+  up) up ;;
+  wait) need_docker; wait_ready ;;
+  info) info ;;
+  down) down ;;
+  *) echo "usage: $0 up|wait|info|down" >&2; exit 2 ;;
+esac
