@@ -7,9 +7,11 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -124,6 +126,10 @@ func (f *fsm) view(fn func(tx *bolt.Tx) error) error {
 
 // Apply implements raft.FSM. It returns one error (nil when applied) per
 // coalesced command.
+//
+// The commands of an entry are decoded and their signatures checked
+// first, in parallel: that depends on the command bytes alone, not on the
+// state. They are then applied in log order in one bbolt transaction.
 func (f *fsm) Apply(l *raft.Log) any {
 	if l.Type != raft.LogCommand {
 		return nil
@@ -135,19 +141,21 @@ func (f *fsm) Apply(l *raft.Log) any {
 		return []error{reject("entry", "malformed log entry: %v", err)}
 	}
 	results := make([]error, len(e.Cmds))
+	if f.appliedIndex() >= l.Index {
+		// Already applied before a restart: the state has it.
+		return results
+	}
+	cmds := checkCommands(e.Cmds)
 	var changes []MembershipChange
 	f.mu.RLock()
 	err := f.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
 		if u64(meta.Get(keyApplied)) >= l.Index {
-			// Already applied before a restart: the state has it.
-			for i := range results {
-				results[i] = nil
-			}
 			return nil
 		}
-		for i, c := range e.Cmds {
-			ch, err := applyCommand(tx, []byte(c))
+		members := memberIndex{tx: tx}
+		for i := range cmds {
+			ch, err := applyCommand(tx, &cmds[i], &members)
 			results[i] = err
 			changes = append(changes, ch...)
 		}
@@ -166,19 +174,91 @@ func (f *fsm) Apply(l *raft.Log) any {
 	return results
 }
 
-// applyCommand verifies and applies one command inside the transaction.
-// A refused command changes nothing.
-func applyCommand(tx *bolt.Tx, signed []byte) ([]MembershipChange, error) {
-	c, err := parseCommand(signed)
-	if err != nil {
-		return nil, reject("command", "%v", err)
+// appliedIndex is the last log index applied to the state.
+func (f *fsm) appliedIndex() uint64 {
+	var idx uint64
+	_ = f.view(func(tx *bolt.Tx) error {
+		idx = u64(tx.Bucket(bMeta).Get(keyApplied))
+		return nil
+	})
+	return idx
+}
+
+// checkedCommand is a command decoded and its signature checked, before
+// it meets the state.
+type checkedCommand struct {
+	signedCommand
+	parseErr error // not a signed command
+	sigErr   error // the signature does not verify against the key of By
+}
+
+// checkCommands decodes the commands of one entry and verifies their
+// signatures, spread over the available cores.
+func checkCommands(cmds []string) []checkedCommand {
+	out := make([]checkedCommand, len(cmds))
+	check := func(i int) {
+		c := &out[i]
+		if c.signedCommand, c.parseErr = parseCommand([]byte(cmds[i])); c.parseErr == nil {
+			c.sigErr = c.verify()
+		}
 	}
-	by, ok := memberByPeer(tx, c.By)
+	workers := min(runtime.GOMAXPROCS(0), len(cmds))
+	if workers <= 1 {
+		for i := range cmds {
+			check(i)
+		}
+		return out
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(cmds); i = int(next.Add(1)) - 1 {
+				check(i)
+			}
+		})
+	}
+	wg.Wait()
+	return out
+}
+
+// memberIndex finds members by peer ID within one transaction; it is
+// rebuilt after an operation that may change membership.
+type memberIndex struct {
+	tx     *bolt.Tx
+	byPeer map[string]Member
+}
+
+func (mi *memberIndex) get(pid string) (Member, bool) {
+	if mi.byPeer == nil {
+		mi.byPeer = map[string]Member{}
+		_ = mi.tx.Bucket(bMembers).ForEach(func(_, raw []byte) error {
+			var m Member
+			if json.Unmarshal(raw, &m) == nil {
+				mi.byPeer[m.PeerID] = m // the last in key order wins, as memberByPeer
+			}
+			return nil
+		})
+	}
+	m, ok := mi.byPeer[pid]
+	return m, ok
+}
+
+func (mi *memberIndex) invalidate() { mi.byPeer = nil }
+
+// applyCommand applies one checked command inside the transaction. A
+// refused command changes nothing.
+func applyCommand(tx *bolt.Tx, cc *checkedCommand, members *memberIndex) ([]MembershipChange, error) {
+	if cc.parseErr != nil {
+		return nil, reject("command", "%v", cc.parseErr)
+	}
+	c := cc.Command
+	by, ok := members.get(c.By)
 	if !ok {
 		return nil, reject(c.Op, "%s is not a member of the federation", c.By)
 	}
-	if err := verifyCommand(signed, c.By); err != nil {
-		return nil, reject(c.Op, "%v", err)
+	if cc.sigErr != nil {
+		return nil, reject(c.Op, "%v", cc.sigErr)
 	}
 	// Replays: a nonce is accepted once, and only within the window.
 	meta := tx.Bucket(bMeta)
@@ -192,6 +272,9 @@ func applyCommand(tx *bolt.Tx, signed []byte) ([]MembershipChange, error) {
 	// Each op validates everything before it writes, so a refusal leaves
 	// no partial change.
 	changes, err := runOp(tx, c, by)
+	if c.Op == OpMemberPropose || c.Op == OpMemberVote {
+		members.invalidate()
+	}
 	if err != nil {
 		return nil, err
 	}
