@@ -249,8 +249,13 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("load policies: %w", l.err)
 	}
 	n.policy = l.engine
+	policyChanged := make(chan struct{}, 1)
 	n.policy.OnReload = func(i policy.Info) {
 		n.record(auditPolicyReload, i.Hash, map[string]any{"hash": i.Hash, "files": len(i.Files)})
+		select {
+		case policyChanged <- struct{}{}:
+		default: // a declaration is already due
+		}
 	}
 	n.policy.OnRefused = func(err error) {
 		n.record(auditPolicyRefused, n.policy.Info().Hash, map[string]any{"error": err.Error(), "active": n.policy.Info().Hash})
@@ -287,6 +292,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	go func() {
 		defer n.wg.Done()
 		n.anchorLoop(ctx)
+	}()
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		n.policyLoop(ctx, policyChanged)
 	}()
 	if err := n.policy.Watch(); err != nil {
 		return fmt.Errorf("watch policies: %w", err)

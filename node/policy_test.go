@@ -140,3 +140,45 @@ func TestShippedExchangePolicyDecidesThroughTheNode(t *testing.T) {
 		t.Fatalf("sensitive data within a project: %+v", d)
 	}
 }
+
+func TestMembersDeclareTheirPolicyBundleInTheRegistry(t *testing.T) {
+	f := newTestFed(t, "grand-est-ai", fiveCountries[:3], nil)
+	nodes := f.startAll()
+	ctx := context.Background()
+	declared := func(n *Node, member, hash string) func() bool {
+		return func() bool {
+			peers, err := n.PeerPolicies(ctx)
+			if err != nil {
+				return false
+			}
+			for _, p := range peers {
+				if p.Member == member {
+					return p.Declared && p.Hash == hash && p.SameAsLocal == (hash == n.policy.Info().Hash)
+				}
+			}
+			return false
+		}
+	}
+	for _, n := range nodes {
+		for _, m := range nodes {
+			eventually(t, 30*time.Second, n.cfg.Name+" sees the bundle "+m.cfg.Name+" runs", declared(n, m.cfg.Name, m.policy.Info().Hash))
+		}
+	}
+	// Basel's legal team changes a rule: once reloaded, every member sees
+	// that Basel now decides with another bundle.
+	basel := nodes[2]
+	before := basel.policy.Info().Hash
+	file := filepath.Join(basel.cfg.PoliciesPath(basel.dataDir), "exchange.rego")
+	src, err := os.ReadFile(file)
+	must(t, err)
+	must(t, os.WriteFile(file, append(src, []byte("\n# Reviewed by the Basel legal team.\n")...), 0o644))
+	info, err := basel.ReloadPolicy(ctx)
+	must(t, err)
+	if info.Hash == before {
+		t.Fatal("the bundle hash did not change with the file")
+	}
+	// declared also checks that the others no longer call it the same as theirs.
+	for _, n := range nodes {
+		eventually(t, 30*time.Second, n.cfg.Name+" sees Basel's new bundle", declared(n, "ch-basel", info.Hash))
+	}
+}

@@ -60,6 +60,7 @@ permissions := {
 			"/v1/projects": "and below",
 			"/v1/agreements": "and below",
 			"/v1/grants": "only",
+			"/v1/policy/peers": "only",
 		},
 	},
 }

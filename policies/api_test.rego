@@ -75,6 +75,7 @@ test_researcher_refusals if {
 test_legal_permissions if {
 	may("legal", "GET", "/v1/policy")
 	may("legal", "GET", "/v1/policy/files/exchange.rego")
+	may("legal", "GET", "/v1/policy/peers")
 	may("legal", "POST", "/v1/policy/reload")
 	may("legal", "POST", "/v1/policy/eval")
 	may("legal", "GET", "/v1/projects")
@@ -99,6 +100,7 @@ test_auditor_permissions if {
 	may("auditor", "GET", "/v1/projects/fr-de-oncology")
 	may("auditor", "GET", "/v1/agreements")
 	may("auditor", "GET", "/v1/grants")
+	may("auditor", "GET", "/v1/policy/peers")
 	may("auditor", "HEAD", "/v1/audit")
 	call("auditor", "GET", "/v1/audit/verify").rules == ["auditor_role"]
 }
@@ -106,6 +108,7 @@ test_auditor_permissions if {
 test_auditor_refusals if {
 	not may("auditor", "POST", "/v1/audit")
 	not may("auditor", "POST", "/v1/policy/reload")
+	not may("auditor", "GET", "/v1/policy")
 	not may("auditor", "GET", "/v1/catalogue")
 	not may("auditor", "POST", "/v1/fetch")
 	reasons("auditor", "POST", "/v1/fetch") == {"The auditor role may not call POST /v1/fetch."}

@@ -283,6 +283,22 @@ func TestStatusPeersAndTokensAgainstARunningNode(t *testing.T) {
 		t.Fatalf("audit verify: %d %q %q", code, out, errs)
 	}
 
+	// Each member declares its policy bundle; a partner's is shown by name.
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		code, out, _ := xb(t, "--data", fr, "policy", "show", "--peer", "de-bw")
+		if code == 0 && strings.Contains(out, "de-bw") && strings.HasSuffix(strings.TrimSpace(out), "yes") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("policy show --peer de-bw: %d %q", code, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, _, errs := xb(t, "--data", fr, "policy", "show", "--peer", "nl-limburg"); code != exitUsage || !strings.Contains(errs, "not a member") {
+		t.Fatalf("policy show for a non-member: %d %q", code, errs)
+	}
+
 	// An unreachable node gets a clear message.
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	dead := l.Addr().String()

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -196,27 +199,75 @@ func readInput(path string) ([]byte, error) {
 }
 
 func newPolicyShowCmd(g *globals) *cobra.Command {
+	var peerName string
+	var all bool
 	cmd := &cobra.Command{
-		Use:   "show",
-		Short: "Show the running node's active policy bundle",
+		Use:   "show [--peer NAME | --peers]",
+		Short: "Show the running node's active policy bundle, or the one a partner declared",
+		Long: `show prints the hash, load time and files of the policy bundle the node
+decides with. Every node declares the hash of its active bundle in the
+registry at start and after each reload; --peer NAME shows what partner
+NAME declared and whether it runs the same bundle as this node, --peers
+lists every member.`,
 		Example: `  xborder policy show
-  xborder policy show --json | jq .hash`,
+  xborder policy show --json | jq .hash
+  xborder policy show --peer de-bw
+  xborder policy show --peers`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			c, err := g.newClient()
 			if err != nil {
 				return err
 			}
-			var info policy.Info
-			if err := c.get(cmd.Context(), "/v1/policy", &info); err != nil {
+			if peerName == "" && !all {
+				var info policy.Info
+				if err := c.get(cmd.Context(), "/v1/policy", &info); err != nil {
+					return err
+				}
+				if g.json {
+					return printJSON(g.out, info)
+				}
+				return printPolicyInfo(g, info)
+			}
+			var peers []api.PeerPolicy
+			if err := c.get(cmd.Context(), "/v1/policy/peers", &peers); err != nil {
 				return err
 			}
-			if g.json {
-				return printJSON(g.out, info)
+			if peerName != "" {
+				i := slices.IndexFunc(peers, func(p api.PeerPolicy) bool { return p.Member == peerName })
+				if i < 0 {
+					names := make([]string, len(peers))
+					for j, p := range peers {
+						names[j] = p.Member
+					}
+					return usageErr(fmt.Errorf("%q is not a member of the federation (members: %s)", peerName, strings.Join(names, ", ")))
+				}
+				peers = peers[i : i+1]
 			}
-			return printPolicyInfo(g, info)
+			if g.json {
+				if peerName != "" {
+					return printJSON(g.out, peers[0])
+				}
+				return printJSON(g.out, peers)
+			}
+			rows := make([][]string, 0, len(peers))
+			for _, p := range peers {
+				if !p.Declared {
+					rows = append(rows, []string{p.Member, "(not declared yet)", "-", "-"})
+					continue
+				}
+				same := "no"
+				if p.SameAsLocal {
+					same = "yes"
+				}
+				rows = append(rows, []string{p.Member, p.Hash, p.DeclaredAt.Format(time.RFC3339), same})
+			}
+			return printTable(g.out, []string{"MEMBER", "BUNDLE", "DECLARED", "SAME AS THIS NODE"}, rows)
 		},
 	}
+	cmd.Flags().StringVar(&peerName, "peer", "", "show the bundle member NAME declared in the registry")
+	cmd.Flags().BoolVar(&all, "peers", false, "list the bundle every member declared")
+	cmd.MarkFlagsMutuallyExclusive("peer", "peers")
 	cmd.Flags().BoolVar(&g.json, "json", false, "print JSON")
 	return cmd
 }

@@ -552,3 +552,8 @@ func TestRequestDenialCarriesReasons(t *testing.T) {
 		t.Fatalf("content of an unknown transfer: %d", code)
 	}
 }
+
+func (p fixedPolicies) PeerPolicies(context.Context) ([]PeerPolicy, error) {
+	return []PeerPolicy{{Member: "de-bw", Hash: strings.Repeat("cd", 32), Declared: true, SameAsLocal: true,
+		DeclaredAt: time.Date(2026, 11, 26, 8, 1, 0, 0, time.UTC)}, {Member: "lu-luxembourg"}}, nil
+}

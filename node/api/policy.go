@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/xborder/xborder/policy"
 )
@@ -21,6 +22,18 @@ type PolicyReloadError struct {
 	Active policy.Info `json:"active"`
 }
 
+// PeerPolicy is the policy bundle a member declared active in the
+// registry, as `policy show --peer` and GET /v1/policy/peers report it.
+type PeerPolicy struct {
+	Member     string    `json:"member"`
+	Hash       string    `json:"hash,omitempty"`
+	DeclaredAt time.Time `json:"declared_at,omitzero"`
+	// Declared is false for a member that has not published its bundle.
+	Declared bool `json:"declared"`
+	// SameAsLocal: the member runs the bundle this node runs.
+	SameAsLocal bool `json:"same_as_local"`
+}
+
 // PolicyEvalRequest is the body of POST /v1/policy/eval.
 type PolicyEvalRequest struct {
 	Query   string          `json:"query"`
@@ -31,6 +44,14 @@ type PolicyEvalRequest struct {
 func (s *Server) routePolicy() {
 	s.handle("GET /v1/policy", true, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.policies.PolicyInfo())
+	})
+	s.handle("GET /v1/policy/peers", true, func(w http.ResponseWriter, r *http.Request) {
+		peers, err := s.policies.PeerPolicies(r.Context())
+		if err != nil {
+			writeError(w, http.StatusServiceUnavailable, "the registry is not available: "+err.Error())
+			return
+		}
+		writeJSON(w, http.StatusOK, peers)
 	})
 	s.handle("POST /v1/policy/reload", true, func(w http.ResponseWriter, r *http.Request) {
 		info, err := s.policies.ReloadPolicy(r.Context())

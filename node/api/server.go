@@ -42,6 +42,8 @@ type Policies interface {
 	PolicyInfo() policy.Info
 	ReloadPolicy(ctx context.Context) (policy.Info, error)
 	EvalPolicy(ctx context.Context, query string, input map[string]any, explain policy.Explain) (policy.EvalResult, error)
+	// PeerPolicies lists the bundle each member declared in the registry.
+	PeerPolicies(ctx context.Context) ([]PeerPolicy, error)
 }
 
 //go:embed openapi.json
