@@ -81,6 +81,7 @@ func recv(args []string) error {
 	fs := flag.NewFlagSet("recv", flag.ExitOnError)
 	addr := fs.String("addr", "", "host:port of the sender")
 	out := fs.String("out", "", "file to write")
+	keep := fs.Bool("keep", false, "keep the received file (by default it is removed once measured: the image has no rm)")
 	_ = fs.Parse(args)
 	var conn *tls.Conn
 	var err error
@@ -113,6 +114,9 @@ func recv(args []string) error {
 		return err
 	}
 	secs := time.Since(start).Seconds()
+	if !*keep {
+		_ = os.Remove(*out)
+	}
 	return json.NewEncoder(os.Stdout).Encode(map[string]any{
 		"bytes": n, "seconds": secs, "mb_per_s": float64(n) / (1 << 20) / secs, "sha256": hex.EncodeToString(h.Sum(nil)),
 	})
