@@ -121,6 +121,9 @@ func runOp(tx *bolt.Tx, c Command, by Member) ([]MembershipChange, error) {
 		}
 		return nil, put(tx, bPolicies, by.Name, PolicyHash{Member: by.Name, Hash: a.Hash, TS: c.TS})
 	default:
+		if handled, err := runAgreementOp(tx, c, by); handled {
+			return nil, err
+		}
 		return nil, reject(c.Op, "unknown operation %q", c.Op)
 	}
 }

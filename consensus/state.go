@@ -73,7 +73,7 @@ var (
 
 	// stateBuckets are what the state hash covers: the registry's content,
 	// not the bookkeeping of how far the log was applied.
-	stateBuckets = [][]byte{bMembers, bProjects, bProposals, bAnchors, bPolicies}
+	stateBuckets = [][]byte{bMembers, bProjects, bProposals, bAnchors, bPolicies, bAgreements}
 
 	keyApplied = []byte("applied_index")
 	keyMaxTS   = []byte("max_ts")
@@ -96,7 +96,7 @@ func putU64(v uint64) []byte {
 }
 
 func initBuckets(tx *bolt.Tx) error {
-	for _, b := range [][]byte{bMeta, bMembers, bProjects, bProposals, bAnchors, bPolicies, bNonces, bNonceTS} {
+	for _, b := range [][]byte{bMeta, bMembers, bProjects, bProposals, bAnchors, bPolicies, bAgreements, bNonces, bNonceTS} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}
