@@ -215,6 +215,8 @@ type Publication struct {
 	Keywords        []string `json:"keywords"`
 	MediaType       string   `json:"media_type"`
 	FileName        string   `json:"file_name"` // for the media type when none is given
+	// Model is the model card; required for kind model, refused for datasets.
+	Model *ModelCard `json:"model,omitempty"`
 }
 
 var entryID = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
@@ -251,6 +253,14 @@ func (p *Publication) Validate() error {
 	if p.Classification == "confidential" && len(p.Partners) == 0 {
 		add("partners: a confidential entry names the partners who may see it")
 	}
+	switch {
+	case p.Kind == KindModel && p.Model == nil:
+		add("model: a model entry carries a model card (task, architecture, training datasets, metrics, intended and excluded uses)")
+	case p.Kind == KindModel:
+		probs = append(probs, p.Model.problems()...)
+	case p.Model != nil:
+		add("model: only a model entry carries a model card")
+	}
 	if len(probs) > 0 {
 		return &ValidationError{Problems: probs}
 	}
@@ -282,7 +292,7 @@ func (c *Catalogue) Publish(ctx context.Context, p Publication, content io.Reade
 		Publisher: c.self.Org, Country: c.self.Country, Theme: p.Theme, Classification: p.Classification,
 		Partners: sortedSet(p.Partners), PersonalData: p.PersonalData, RequiresProject: p.RequiresProject,
 		License: p.License, Keywords: sortedSet(p.Keywords), MediaType: media, Size: size, SHA256: sum,
-		Issued: now, Modified: now}
+		Issued: now, Modified: now, Model: p.Model.normalized()}
 	c.mu.Lock()
 	if old, ok := c.own[p.ID]; ok && !old.Withdrawn {
 		e.Issued = old.Issued

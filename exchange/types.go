@@ -47,6 +47,8 @@ type Entry struct {
 	Version uint64 `json:"version"`
 	// Withdrawn marks a tombstone: the owner removed the entry.
 	Withdrawn bool `json:"withdrawn,omitempty"`
+	// Model is the model card of a model entry.
+	Model *ModelCard `json:"model,omitempty"`
 }
 
 // Ref is the federation-wide name of an entry.
