@@ -222,29 +222,45 @@ func checkCommands(cmds []string) []checkedCommand {
 	return out
 }
 
-// memberIndex finds members by peer ID within one transaction; it is
-// rebuilt after an operation that may change membership.
+// memberIndex finds members by peer ID and by name within one
+// transaction; it is rebuilt after an operation that may change
+// membership.
 type memberIndex struct {
 	tx     *bolt.Tx
 	byPeer map[string]Member
+	byName map[string]Member
 }
 
-func (mi *memberIndex) get(pid string) (Member, bool) {
-	if mi.byPeer == nil {
-		mi.byPeer = map[string]Member{}
-		_ = mi.tx.Bucket(bMembers).ForEach(func(_, raw []byte) error {
-			var m Member
-			if json.Unmarshal(raw, &m) == nil {
-				mi.byPeer[m.PeerID] = m // the last in key order wins, as memberByPeer
-			}
-			return nil
-		})
+func (mi *memberIndex) load() {
+	if mi.byPeer != nil {
+		return
 	}
+	mi.byPeer, mi.byName = map[string]Member{}, map[string]Member{}
+	_ = mi.tx.Bucket(bMembers).ForEach(func(k, raw []byte) error {
+		var m Member
+		if json.Unmarshal(raw, &m) == nil {
+			mi.byPeer[m.PeerID] = m // the last in key order wins, as memberByPeer
+			mi.byName[string(k)] = m
+		}
+		return nil
+	})
+}
+
+// get finds a member by peer ID.
+func (mi *memberIndex) get(pid string) (Member, bool) {
+	mi.load()
 	m, ok := mi.byPeer[pid]
 	return m, ok
 }
 
-func (mi *memberIndex) invalidate() { mi.byPeer = nil }
+// named finds a member by name.
+func (mi *memberIndex) named(name string) (Member, bool) {
+	mi.load()
+	m, ok := mi.byName[name]
+	return m, ok
+}
+
+func (mi *memberIndex) invalidate() { mi.byPeer, mi.byName = nil, nil }
 
 // applyCommand applies one checked command inside the transaction. A
 // refused command changes nothing.
@@ -271,7 +287,7 @@ func applyCommand(tx *bolt.Tx, cc *checkedCommand, members *memberIndex) ([]Memb
 	}
 	// Each op validates everything before it writes, so a refusal leaves
 	// no partial change.
-	changes, err := runOp(tx, c, by)
+	changes, err := runOp(tx, c, by, members)
 	if c.Op == OpMemberPropose || c.Op == OpMemberVote {
 		members.invalidate()
 	}

@@ -66,14 +66,14 @@ type PolicyArgs struct {
 	Hash string `json:"hash"`
 }
 
-func runOp(tx *bolt.Tx, c Command, by Member) ([]MembershipChange, error) {
+func runOp(tx *bolt.Tx, c Command, by Member, members *memberIndex) ([]MembershipChange, error) {
 	switch c.Op {
 	case OpProjectPropose:
 		var a ProjectProposal
 		if err := decodeArgs(c, &a); err != nil {
 			return nil, err
 		}
-		return nil, proposeProject(tx, c, by, a)
+		return nil, proposeProject(tx, c, by, a, members)
 	case OpProjectJoin, OpProjectClose:
 		var a ProjectRef
 		if err := decodeArgs(c, &a); err != nil {
@@ -128,7 +128,7 @@ func runOp(tx *bolt.Tx, c Command, by Member) ([]MembershipChange, error) {
 	}
 }
 
-func proposeProject(tx *bolt.Tx, c Command, by Member, a ProjectProposal) error {
+func proposeProject(tx *bolt.Tx, c Command, by Member, a ProjectProposal, members *memberIndex) error {
 	if !idPattern.MatchString(a.ID) {
 		return reject(c.Op, "project id %q must be lower-case letters, digits, '.', '_' or '-'", a.ID)
 	}
@@ -151,8 +151,8 @@ func proposeProject(tx *bolt.Tx, c Command, by Member, a ProjectProposal) error 
 	}
 	countries := map[string]bool{}
 	for _, p := range a.Partners {
-		m, err := get[Member](tx, bMembers, p)
-		if err != nil {
+		m, ok := members.named(p)
+		if !ok {
 			return reject(c.Op, "partner %q is not a member of the federation", p)
 		}
 		countries[m.Country] = true

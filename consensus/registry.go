@@ -349,7 +349,7 @@ func (r *Registry) commit(batch []*pending) {
 		return
 	}
 	f := r.raft.Apply(data, r.cfg.ApplyTimeout)
-	if err := f.Error(); err != nil {
+	if err := r.wait(f); err != nil {
 		for _, p := range batch {
 			p.done <- result{err: err}
 		}
@@ -362,6 +362,27 @@ func (r *Registry) commit(batch []*pending) {
 			res.err = errs[i]
 		}
 		p.done <- res
+	}
+}
+
+// wait returns the future's error, or ErrClosed once the registry closes.
+// raft never resolves an apply future whose entry was committed but not yet
+// handed to the FSM when it shut down, so waiting on the future alone could
+// block Close for ever; the goroutine left waiting on such a future is the
+// only thing left behind.
+func (r *Registry) wait(f raft.ApplyFuture) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	select {
+	case err := <-done:
+		return err
+	case <-r.ctx.Done():
+		select {
+		case err := <-done:
+			return err
+		default:
+			return ErrClosed
+		}
 	}
 }
 
