@@ -27,6 +27,9 @@ type grantClaims struct {
 	Obligations []string `json:"obligations"`
 	Purpose     string   `json:"purpose"`
 	Project     string   `json:"project,omitempty"`
+	// Agreement names the model-sharing agreement a model grant is issued
+	// under; the owner refuses the transfer once it no longer authorises.
+	Agreement string `json:"agreement,omitempty"`
 }
 
 func (c grantClaims) expiresAt() time.Time { return time.Unix(c.Expires, 0) }
@@ -52,6 +55,7 @@ type GrantInfo struct {
 	Size        int64     `json:"size"`
 	Purpose     string    `json:"purpose"`
 	Project     string    `json:"project,omitempty"`
+	Agreement   string    `json:"agreement,omitempty"`
 	Obligations []string  `json:"obligations"`
 	IssuedAt    time.Time `json:"issued_at"`
 	ExpiresAt   time.Time `json:"expires_at"`
@@ -65,7 +69,7 @@ func grantInfo(role GrantRole, c grantClaims, owner, holder string, token string
 	return GrantInfo{
 		ID: c.ID, Role: role, Resource: c.Subject,
 		Owner: owner, OwnerPeer: c.Issuer, Holder: holder, HolderPeer: c.Audience,
-		SHA256: c.SHA256, Size: c.Size, Purpose: c.Purpose, Project: c.Project,
+		SHA256: c.SHA256, Size: c.Size, Purpose: c.Purpose, Project: c.Project, Agreement: c.Agreement,
 		Obligations: c.Obligations,
 		IssuedAt:    time.Unix(c.IssuedAt, 0).UTC(), ExpiresAt: c.expiresAt().UTC(),
 		Token: token,
@@ -133,7 +137,31 @@ func (s *Service) checkGrantPresented(token, dataset string, remote peer.ID, now
 	if e.SHA256 != c.SHA256 {
 		return grantClaims{}, Entry{}, refusef(RefusalWrongDataset, "%s/%s has changed since the grant was issued; request it again", s.self.Name, dataset)
 	}
+	if c.Agreement != "" {
+		if err := s.agreementStillAuthorises(c, now); err != nil {
+			return grantClaims{}, Entry{}, err
+		}
+	}
 	return c, e, nil
+}
+
+// agreementStillAuthorises refuses a model grant whose agreement was
+// revoked or has expired since the grant was issued: from the moment the
+// registry says so, no more bytes of the model leave this node under it.
+func (s *Service) agreementStillAuthorises(c grantClaims, now time.Time) error {
+	for _, a := range s.reg.Agreements(c.Subject) {
+		if a.ID != c.Agreement {
+			continue
+		}
+		switch {
+		case a.Status != "active":
+			return refusef(RefusalAgreementEnded, "agreement %s, under which the grant was issued, is %s; the model is no longer shared under it", a.ID, a.Status)
+		case !now.Before(a.ValidUntil):
+			return refusef(RefusalAgreementEnded, "agreement %s, under which the grant was issued, expired at %s", a.ID, a.ValidUntil.UTC().Format(time.RFC3339))
+		}
+		return nil
+	}
+	return refusef(RefusalAgreementEnded, "agreement %s, under which the grant was issued, is not in the registry", c.Agreement)
 }
 
 // Grants lists the grants this node issued and holds, newest first,

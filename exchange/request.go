@@ -94,7 +94,7 @@ func (s *Service) Request(ctx context.Context, owner Member, id, purpose, projec
 	}
 	s.rec.Record(RecordGrantReceived, subject, grantRecord{
 		GrantID: gc.ID, SHA256: gc.SHA256, Size: gc.Size, ExpiresAt: info.ExpiresAt,
-		Obligations: gc.Obligations, Purpose: gc.Purpose, Project: gc.Project,
+		Obligations: gc.Obligations, Purpose: gc.Purpose, Project: gc.Project, Agreement: gc.Agreement,
 	})
 	return ans, nil
 }
@@ -211,6 +211,7 @@ func (s *Service) answerRequest(ctx context.Context, remote peer.ID, token strin
 		Issuer: s.self.PeerID.String(), Audience: remote.String(), Subject: c.Resource, ID: newTokenID(),
 		IssuedAt: now.Unix(), Expires: now.Add(validity).Unix(),
 		SHA256: e.SHA256, Size: e.Size, Obligations: nonNil(d.Obligations), Purpose: c.Purpose, Project: c.Project,
+		Agreement: d.Agreement,
 	}
 	grant, err := signToken(s.key, s.self.PeerID, grantTokenType, gc)
 	if err == nil {
@@ -223,7 +224,7 @@ func (s *Service) answerRequest(ctx context.Context, remote peer.ID, token strin
 	}
 	s.rec.Record(RecordGrantIssued, subject, grantRecord{
 		GrantID: gc.ID, SHA256: gc.SHA256, Size: gc.Size, ExpiresAt: gc.expiresAt().UTC(),
-		Obligations: gc.Obligations, Purpose: gc.Purpose, Project: gc.Project, Holder: remote.String(),
+		Obligations: gc.Obligations, Purpose: gc.Purpose, Project: gc.Project, Agreement: gc.Agreement, Holder: remote.String(),
 	})
 	return answerFrame{Answer: Answer{Decision: d, Grant: grant, GrantID: gc.ID, ExpiresAt: gc.expiresAt().UTC()}}
 }
@@ -340,6 +341,7 @@ type (
 		Obligations []string  `json:"obligations"`
 		Purpose     string    `json:"purpose"`
 		Project     string    `json:"project,omitempty"`
+		Agreement   string    `json:"agreement,omitempty"`
 		Holder      string    `json:"holder,omitempty"`
 	}
 )

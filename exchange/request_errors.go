@@ -50,6 +50,9 @@ const (
 	RefusalBusy         RefusalCode = "busy"          // too many concurrent transfers for this peer; retry later
 	RefusalUnavailable  RefusalCode = "unavailable"   // the owner cannot read the blob
 	RefusalInternal     RefusalCode = "internal"      // the owner failed (policy evaluation, storage)
+	// RefusalAgreementEnded: the model-sharing agreement a grant names was
+	// revoked or expired.
+	RefusalAgreementEnded RefusalCode = "agreement_ended"
 )
 
 // RefusedError is an owner's refusal. It wraps ErrRefused.

@@ -41,9 +41,6 @@ func (r exchangeRegistry) Project(id string) (policy.Project, bool) {
 	return policyProject(p), true
 }
 
-// Agreements: model-sharing agreements are not in the registry yet.
-func (r exchangeRegistry) Agreements(string) []policy.Agreement { return nil }
-
 // Publish implements api.Catalogue.
 func (n *Node) Publish(ctx context.Context, p exchange.Publication, content io.Reader) (exchange.Entry, error) {
 	e, err := n.catalogue.Publish(ctx, p, content)
@@ -123,6 +120,11 @@ func (n *Node) StartFetch(ctx context.Context, u api.User, owner, id, purpose, p
 	token := ""
 	now := time.Now()
 	for _, g := range n.exchange.Grants() {
+		// A model grant whose agreement was revoked or expired would be
+		// refused by the owner: ask again instead, and get the reasons.
+		if g.Agreement != "" && !n.agreementAuthorises(g.Agreement, now) {
+			continue
+		}
 		if g.Role == exchange.GrantHeld && g.Resource == owner+"/"+id && g.ExpiresAt.After(now.Add(time.Minute)) && g.Token != "" {
 			token = g.Token
 			break

@@ -77,6 +77,8 @@ type Node struct {
 	pubsub    *pubsub.PubSub
 	catalogue *exchange.Catalogue
 	exchange  *exchange.Service
+	// agreements negotiates model-sharing agreements over the exchange.
+	agreements *exchange.Agreements
 	// registry is set once raft is open; the gater reads it concurrently.
 	registry atomic.Pointer[consensus.Registry]
 	joining  bool // not a founding member: waits to be voted in
@@ -272,6 +274,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		exchangeRegistry{n}, auditRecorder{n}, n.dataDir, n.log.With("component", "exchange")); err != nil {
 		return fmt.Errorf("start exchange: %w", err)
 	}
+	if n.agreements, err = exchange.NewAgreements(n.exchange, n.catalogue, n.policy, exchangeRegistry{n}); err != nil {
+		return fmt.Errorf("start agreements: %w", err)
+	}
 	// Catch up with every member now connected, and with each one that
 	// connects later.
 	cat := n.catalogue
@@ -323,6 +328,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Audit:      n,
 		Catalogue:  n,
 		Exchange:   n,
+		Agreements: n,
 		Tokens:     &api.Verifier{Key: n.id.PublicKey(), NodeID: n.id.PeerID.String()},
 		Authz:      n,
 		Log:        n.log,
@@ -384,6 +390,9 @@ func (n *Node) Close() error {
 			cancel()
 		} else if n.apiLn != nil {
 			errs = append(errs, n.apiLn.Close())
+		}
+		if n.agreements != nil {
+			n.agreements.Close()
 		}
 		if n.exchange != nil {
 			errs = append(errs, n.exchange.Close())

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
@@ -91,7 +92,21 @@ func (n *Node) SubmitRegistry(ctx context.Context, op string, args any) (uint64,
 		details["error"] = err.Error()
 	}
 	n.record(auditRegistrySubmit, op, details)
+	if err == nil {
+		waitApplied(ctx, reg, idx)
+	}
 	return idx, err
+}
+
+// waitApplied waits, within ctx and a few seconds, until the local replica
+// has applied index: a member reads its own writes (a revocation stops this
+// node's own grants as soon as the command returns), even when the leader
+// committed the command before this follower applied it.
+func waitApplied(ctx context.Context, reg *consensus.Registry, index uint64) {
+	deadline := time.Now().Add(5 * time.Second)
+	for reg.AppliedIndex() < index && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // registryInput builds the facts the registry policy needs for a command.
@@ -124,6 +139,19 @@ func (n *Node) registryInput(reg *consensus.Registry, op string, args any) (poli
 			list = append(list, map[string]any{"name": m.Name, "country": m.Country})
 		}
 		in.State["members"] = list
+	case consensus.AgreementCommit:
+		// The policy reads the agreement being committed: its id and
+		// parties, all of whom signed it.
+		text, err := a.Document.Agreement()
+		if err != nil {
+			return in, err
+		}
+		in.Command.Args["id"] = text.ID
+		in.State["agreement"] = map[string]any{"parties": toAnySlice(text.Parties), "status": "signed"}
+	case consensus.AgreementRevocation:
+		if r, err := reg.Agreement(a.ID); err == nil {
+			in.State["agreement"] = map[string]any{"parties": toAnySlice(r.Parties), "status": r.Status}
+		}
 	case consensus.Vote:
 		props, err := reg.Proposals()
 		if err != nil {
@@ -252,4 +280,12 @@ func toMap(v any) map[string]any {
 		return map[string]any{}
 	}
 	return m
+}
+
+func toAnySlice(ss []string) []any {
+	out := make([]any, len(ss))
+	for i, s := range ss {
+		out[i] = s
+	}
+	return out
 }

@@ -4,7 +4,8 @@
 # Asked by the node that owns the resource, once per request:
 #   data.xborder.exchange.decision
 #
-# The answer is {allow, reasons, rules, obligations, max_validity_s}. Nothing
+# The answer is {allow, reasons, rules, obligations, max_validity_s} and,
+# when a model is allowed, the agreement it is shared under. Nothing
 # is shared unless a rule below grants it and no rule below refuses it. When
 # the request is refused, every refusal that applies is listed, each with the
 # name of the rule that fired, so the researcher can fix all of them at once.
@@ -64,6 +65,7 @@ decision := {
 	"rules": [n | some [n, _] in granted],
 	"obligations": sort(obligation_set),
 	"max_validity_s": max_validity_s,
+	"agreement": agreement_used,
 } if {
 	allow
 	granted := sort([[g.rule, g.reason] | some g in grants])
@@ -272,6 +274,12 @@ ranked_agreements := sort([[0 - time.parse_rfc3339_ns(a.valid_until), a.id] |
 chosen_agreement_id := ranked_agreements[0][1]
 
 chosen_agreement_until_ns := 0 - ranked_agreements[0][0]
+
+# The agreement a model is shared under, named in the grant; "" for data.
+agreement_used := chosen_agreement_id if {
+	input.resource.kind == "model"
+	count(valid_agreements) > 0
+} else := ""
 
 chosen_agreement_until := [a.valid_until |
 	some a in valid_agreements

@@ -329,6 +329,7 @@ test_open_data_any_member_any_purpose if {
 	granted(d, "open_data", `fr-grandest/air-quality-2025 is open data without personal data; any member may use it for the stated purpose "journalism".`)
 	d.rules == ["open_data"]
 	d.obligations == []
+	d.agreement == ""
 	d.max_validity_s == 90 * day_s
 }
 
@@ -447,6 +448,7 @@ test_model_under_agreement_allowed if {
 	d.rules == ["model_agreement", "restricted_data"]
 	granted(d, "model_agreement", `The model is shared under agreement agr-1, in force until 2027-01-01T00:00:00Z, which names fr-grandest and your node de-bw as parties and covers the purpose "research".`)
 	d.obligations == ["Use the model only under agreement agr-1."]
+	d.agreement == "agr-1"
 
 	# 35 days and 14 hours until the agreement ends, less than 60 days.
 	d.max_validity_s == (35 * day_s) + (14 * 3600)
@@ -477,6 +479,7 @@ test_model_validity_ends_with_agreement if {
 
 test_model_longest_agreement_is_used if {
 	d := decide(model_request({"agreements": [agr1, agr_long]}))
+	d.agreement == "agr-7"
 	d.obligations == ["Use the model only under agreement agr-7."]
 	d.max_validity_s == 60 * day_s
 }

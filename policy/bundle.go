@@ -281,6 +281,13 @@ func decodeDecision(p Point, v any) (Decision, error) {
 	if d.Obligations, err = strs("obligations"); err != nil {
 		return Decision{}, err
 	}
+	if raw, present := obj["agreement"]; present {
+		a, ok := raw.(string)
+		if !ok {
+			return Decision{}, &ShapeError{Point: p, Field: "agreement", Want: "a string", Got: raw}
+		}
+		d.Agreement = a
+	}
 	if raw, present := obj["max_validity_s"]; present {
 		n, ok := asSeconds(raw)
 		if !ok {

@@ -35,6 +35,9 @@ type Decision struct {
 	MaxValidity time.Duration `json:"-"`
 	// MaxValiditySeconds mirrors MaxValidity on the wire.
 	MaxValiditySeconds int64 `json:"max_validity_s"`
+	// Agreement names the model-sharing agreement a model is shared under
+	// (exchange decisions on models); empty otherwise.
+	Agreement string `json:"agreement,omitempty"`
 	// Bundle is the hash of the policy bundle that decided.
 	Bundle string `json:"bundle"`
 }

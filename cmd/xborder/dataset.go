@@ -1,8 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/url"
+	"os"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,20 +20,36 @@ func newDatasetCmd(g *globals) *cobra.Command {
 		Short: "Publish and withdraw this node's datasets and models",
 	}
 	var p exchange.Publication
+	var cardFile string
 	publish := &cobra.Command{
 		Use:   "publish FILE --id ID --title T --description D --theme health|industry|bioeconomy --classification open|restricted|sensitive|confidential",
 		Short: "Store a file and publish it in the federation catalogue",
 		Long: `publish stores FILE under its SHA-256 in the node's data dir and publishes
 its metadata (DCAT-AP fields) in the catalogue; partners see it on their next
 sync, filtered by this node's catalogue policy. Publishing an existing ID
-updates the entry.`,
+updates the entry.
+
+A model (--kind model) carries a model card, a JSON file given with
+--model-card: {"task", "architecture", "training_datasets": ["OWNER/ID"],
+"metrics": {"name": number}, "intended_uses": [], "excluded_uses": []}.
+Its training datasets are the model's provenance: every region whose data
+trained it must be a party to any agreement that shares it.`,
 		Example: `  xborder dataset publish icu-2025.csv --id icu-2025 --title "ICU admissions 2025" \
       --description "Daily ICU admissions in Grand Est hospitals" --theme health \
-      --classification sensitive --personal-data --license CC-BY-4.0 --keywords icu,hospital`,
+      --classification sensitive --personal-data --license CC-BY-4.0 --keywords icu,hospital
+  xborder dataset publish tumour-seg.onnx --kind model --id tumour-seg --title "Tumour segmentation" \
+      --theme health --classification restricted --license research-only --model-card card.json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := requireFlags(cmd, "id", "title", "theme", "classification"); err != nil {
 				return err
+			}
+			if cardFile != "" {
+				card, err := readModelCard(cardFile)
+				if err != nil {
+					return usageErr(err)
+				}
+				p.Model = card
 			}
 			c, err := g.newClient()
 			if err != nil {
@@ -60,6 +79,7 @@ updates the entry.`,
 	f.StringVar(&p.License, "license", "", "license (e.g. CC-BY-4.0)")
 	f.StringSliceVar(&p.Keywords, "keywords", nil, "keywords")
 	f.StringVar(&p.MediaType, "media-type", "", "media type (default: from the file)")
+	f.StringVar(&cardFile, "model-card", "", "the model card of a model (JSON file)")
 	publish.Flags().BoolVar(&g.json, "json", false, "print JSON")
 	withdraw := &cobra.Command{
 		Use:     "withdraw ID",
@@ -142,4 +162,20 @@ sync is shown).`,
 	fl.StringVar(&f.Q, "q", "", "words in the title, description or keywords")
 	fl.BoolVar(&g.json, "json", false, "print JSON")
 	return cmd
+}
+
+// readModelCard reads a model card file, refusing unknown fields so that a
+// misspelt field is not silently dropped.
+func readModelCard(path string) (*exchange.ModelCard, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("model card: %w", err)
+	}
+	var card exchange.ModelCard
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&card); err != nil {
+		return nil, fmt.Errorf("model card %s: %w", path, err)
+	}
+	return &card, nil
 }

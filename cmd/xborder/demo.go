@@ -134,6 +134,9 @@ func runDemo(ctx context.Context, g *globals, dir string, once bool, timeout tim
 	if err := demoExchange(ctx, g, dir, nodes); err != nil {
 		return err
 	}
+	if err := demoAgreement(ctx, g, dir, nodes); err != nil {
+		return err
+	}
 	if err := demoAudit(ctx, g, nodes); err != nil {
 		return err
 	}
@@ -511,16 +514,10 @@ func demoExchange(ctx context.Context, g *globals, dir string, nodes []*demoNode
 		byName[n.name] = n
 	}
 	fr, de := byName["fr-grandest"], byName["de-bw"]
-	id, err := node.LoadKey(filepath.Join(de.dir, node.KeyFile))
+	alice, err := researcherClient(de, "alice@uni-freiburg.de", "Universität Freiburg")
 	if err != nil {
 		return err
 	}
-	tok, err := api.IssueToken(id.Key, id.PeerID.String(), api.User{Subject: "alice@uni-freiburg.de", Role: api.RoleResearcher,
-		Org: "Universität Freiburg"}, time.Hour, time.Now())
-	if err != nil {
-		return err
-	}
-	alice := &client{base: de.client.base, token: tok, http: de.client.http}
 	req := api.AccessRequest{Owner: "fr-grandest", ID: "icu-admissions-2025", Purpose: "research"}
 
 	fmt.Fprintln(g.out, "\nCross-border request (alice@uni-freiburg.de, researcher at de-bw):")
@@ -556,19 +553,146 @@ func demoExchange(ctx context.Context, g *globals, dir string, nodes []*demoNode
 	for _, o := range ans.Obligations {
 		fmt.Fprintf(g.out, "    obligation: %s\n", o)
 	}
-	var job exchange.JobStatus
-	if err := alice.post(ctx, "/v1/fetch", req, &job); err != nil {
+	job, err := fetchAndWait(ctx, alice, req)
+	if err != nil {
 		return err
+	}
+	fmt.Fprintf(g.out, "  fetched %d bytes peer to peer, sha256 %.16s… verified\n", job.Size, job.SHA256)
+	return nil
+}
+
+// researcherClient is a client with a researcher's token minted by n.
+func researcherClient(n *demoNode, sub, org string) (*client, error) {
+	id, err := node.LoadKey(filepath.Join(n.dir, node.KeyFile))
+	if err != nil {
+		return nil, err
+	}
+	tok, err := api.IssueToken(id.Key, id.PeerID.String(), api.User{Subject: sub, Role: api.RoleResearcher, Org: org}, time.Hour, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	return &client{base: n.client.base, token: tok, http: n.client.http}, nil
+}
+
+// fetchAndWait starts a fetch and follows the transfer to its end.
+func fetchAndWait(ctx context.Context, c *client, req api.AccessRequest) (exchange.JobStatus, error) {
+	var job exchange.JobStatus
+	if err := c.post(ctx, "/v1/fetch", req, &job); err != nil {
+		return job, err
 	}
 	for job.State == exchange.JobRunning {
 		time.Sleep(50 * time.Millisecond)
-		if err := alice.get(ctx, "/v1/transfers/"+job.ID, &job); err != nil {
-			return err
+		if err := c.get(ctx, "/v1/transfers/"+job.ID, &job); err != nil {
+			return job, err
 		}
 	}
 	if job.State != exchange.JobDone {
-		return fmt.Errorf("transfer failed: %s", job.Error)
+		return job, fmt.Errorf("transfer failed: %s", job.Error)
 	}
-	fmt.Fprintf(g.out, "  fetched %d bytes peer to peer, sha256 %.16s… verified\n", job.Size, job.SHA256)
+	return job, nil
+}
+
+// demoAgreement: Grand Est shares a tumour-segmentation model with
+// Baden-Württemberg and Basel under a signed agreement; a researcher in
+// Freiburg fetches it; Grand Est revokes the agreement and the next fetch
+// is denied.
+func demoAgreement(ctx context.Context, g *globals, dir string, nodes []*demoNode) error {
+	byName := map[string]*demoNode{}
+	for _, n := range nodes {
+		byName[n.name] = n
+	}
+	fr, de, ch := byName["fr-grandest"], byName["de-bw"], byName["ch-basel"]
+	fmt.Fprintln(g.out, "\nModel-sharing agreement:")
+	path := filepath.Join(dir, "tumour-seg.onnx")
+	if err := os.WriteFile(path, []byte(strings.Repeat("synthetic model weights\n", 40000)), 0o644); err != nil {
+		return err
+	}
+	pub := exchange.Publication{ID: "tumour-seg", Kind: exchange.KindModel, Title: "Tumour segmentation on CT",
+		Description: "3D U-Net segmenting liver tumours on CT (synthetic weights).", Theme: "health",
+		Classification: "restricted", License: "research-only", Keywords: []string{"oncology", "imaging"},
+		Model: &exchange.ModelCard{Task: "liver tumour segmentation on CT", Architecture: "3D U-Net, 31 M parameters",
+			TrainingDatasets: []string{"fr-grandest/icu-admissions-2025"}, Metrics: map[string]float64{"dice": 0.87},
+			IntendedUses: []string{"research"}, ExcludedUses: []string{"diagnosis without a radiologist"}}}
+	var e exchange.Entry
+	if err := fr.client.upload(ctx, "/v1/datasets", pub, path, &e); err != nil {
+		return fmt.Errorf("fr-grandest publishes the model: %w", err)
+	}
+	fmt.Fprintf(g.out, "  fr-grandest published the model %s, trained on %s\n", e.Ref(), strings.Join(e.Model.TrainingDatasets, ", "))
+	for _, n := range []*demoNode{de, ch} {
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var l exchange.Listing
+			err := n.client.get(ctx, "/v1/catalogue/fr-grandest/tumour-seg", &l)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s does not see the model after 30s: %w", n.name, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	prop := api.AgreementProposal{ID: "seg-share-2026", Model: e.Ref(), Parties: []string{"fr-grandest", "de-bw", "ch-basel"},
+		Purposes: []string{"research"}, Conditions: "Research use only; no re-identification; results shared with all parties.",
+		ValidUntil: time.Now().AddDate(1, 0, 0)}
+	var v api.AgreementView
+	if err := fr.client.post(ctx, "/v1/agreements", prop, &v); err != nil {
+		return fmt.Errorf("fr-grandest proposes the agreement: %w", err)
+	}
+	fmt.Fprintf(g.out, "  fr-grandest proposes %q to de-bw and ch-basel for research; each party's policy decides:\n", v.ID)
+	for _, p := range v.PartyStates {
+		fmt.Fprintf(g.out, "    %-12s accepts (%s)\n", p.Member, strings.Join(p.Decision.Rules, ", "))
+	}
+	for _, n := range []*demoNode{de, ch, fr} {
+		if err := n.client.post(ctx, "/v1/agreements/"+v.ID+"/sign", struct{}{}, &v); err != nil {
+			return fmt.Errorf("%s signs: %w", n.name, err)
+		}
+		fmt.Fprintf(g.out, "    %-12s signed\n", n.name)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var a api.AgreementAnswer
+		if err := de.client.get(ctx, "/v1/agreements/"+v.ID, &a); err == nil && a.Agreement.Status == "active" {
+			fmt.Fprintf(g.out, "  the last signature committed it to the registry: %d signatures; de-bw reads it as %s\n", len(a.Agreement.Document.Signatures), a.Agreement.Status)
+			break
+		}
+		if time.Now().After(deadline) {
+			return errors.New("de-bw does not see the agreement active after 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	bob, err := researcherClient(de, "bob@uni-freiburg.de", "Universität Freiburg")
+	if err != nil {
+		return err
+	}
+	req := api.AccessRequest{Owner: "fr-grandest", ID: "tumour-seg", Purpose: "research"}
+	job, err := fetchAndWait(ctx, bob, req)
+	if err != nil {
+		return fmt.Errorf("de-bw fetches the model: %w", err)
+	}
+	fmt.Fprintf(g.out, "  bob@uni-freiburg.de (de-bw) fetched the model under the agreement: %d bytes, sha256 %.16s… verified\n", job.Size, job.SHA256)
+
+	if err := fr.client.post(ctx, "/v1/agreements/"+v.ID+"/revoke", api.RevokeRequest{Reason: "the model is being retrained"}, &v); err != nil {
+		return fmt.Errorf("fr-grandest revokes: %w", err)
+	}
+	fmt.Fprintln(g.out, "  fr-grandest revokes the agreement (the model is being retrained)")
+	deadline = time.Now().Add(30 * time.Second)
+	for {
+		var a api.AgreementAnswer
+		if err := de.client.get(ctx, "/v1/agreements/"+v.ID, &a); err == nil && a.Agreement.Status == "revoked" {
+			break
+		}
+		if time.Now().After(deadline) {
+			return errors.New("de-bw does not see the revocation after 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_, err = fetchAndWait(ctx, bob, req)
+	var ee *exitErr
+	if !errors.As(err, &ee) || ee.code != exitDenied {
+		return fmt.Errorf("the fetch after the revocation should be denied, got %v", err)
+	}
+	fmt.Fprintf(g.out, "  de-bw fetches again: %s\n", strings.ReplaceAll(ee.err.Error(), "\n", "\n  "))
 	return nil
 }

@@ -109,7 +109,7 @@ Global flags read environment variables when not given:
 		newPeersCmd(g),
 		newTokenCmd(g),
 		newPolicyCmd(g),
-		newProjectCmd(g),
+		newProjectCmd(g), newAgreementCmd(g),
 		newMemberCmd(g),
 		newAuditCmd(g),
 		newDatasetCmd(g),

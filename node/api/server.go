@@ -51,32 +51,34 @@ var openAPI []byte
 
 // Server is the local HTTP API of one node.
 type Server struct {
-	backend   Backend
-	tokens    TokenVerifier
-	authz     Authorizer
-	policies  Policies
-	registry  Registry
-	audit     Audit
-	catalogue Catalogue
-	exchange  Exchange
-	log       *slog.Logger
-	mux       *http.ServeMux
-	http      *http.Server
-	requests  *prometheus.CounterVec
-	routes    []string // "METHOD /path", for the OpenAPI consistency test
+	backend    Backend
+	tokens     TokenVerifier
+	authz      Authorizer
+	policies   Policies
+	registry   Registry
+	audit      Audit
+	catalogue  Catalogue
+	exchange   Exchange
+	agreements Agreements
+	log        *slog.Logger
+	mux        *http.ServeMux
+	http       *http.Server
+	requests   *prometheus.CounterVec
+	routes     []string // "METHOD /path", for the OpenAPI consistency test
 }
 
 // Deps are what the API serves and how it checks its callers.
 type Deps struct {
-	Backend   Backend
-	Policies  Policies
-	Registry  Registry
-	Audit     Audit
-	Catalogue Catalogue
-	Exchange  Exchange
-	Tokens    TokenVerifier
-	Authz     Authorizer
-	Log       *slog.Logger
+	Backend    Backend
+	Policies   Policies
+	Registry   Registry
+	Audit      Audit
+	Catalogue  Catalogue
+	Exchange   Exchange
+	Agreements Agreements
+	Tokens     TokenVerifier
+	Authz      Authorizer
+	Log        *slog.Logger
 	// Registerer receives the API's metrics; Gatherer serves /metrics
 	// (usually the same registry).
 	Registerer prometheus.Registerer
@@ -87,7 +89,7 @@ type Deps struct {
 func NewServer(d Deps) *Server {
 	log := d.Log
 	s := &Server{
-		backend: d.Backend, policies: d.Policies, registry: d.Registry, audit: d.Audit, catalogue: d.Catalogue, exchange: d.Exchange, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
+		backend: d.Backend, policies: d.Policies, registry: d.Registry, audit: d.Audit, catalogue: d.Catalogue, exchange: d.Exchange, agreements: d.Agreements, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xborder_api_requests_total",
 			Help: "Local API requests, by route and HTTP status code.",
@@ -129,6 +131,7 @@ func NewServer(d Deps) *Server {
 	s.routeAudit()
 	s.routeCatalogue()
 	s.routeExchange()
+	s.routeAgreements()
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.requests.WithLabelValues("unmatched", "404").Inc()
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))

@@ -1,0 +1,596 @@
+package exchange
+
+import (
+	"context"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/policy"
+)
+
+// AgreementProtocol carries model-sharing agreement negotiation: the
+// proposer offers the text to every party, each party's policy answers,
+// and each party's signature travels back to the proposer, who commits the
+// fully signed document to the registry. Frames as on RequestProtocol.
+const AgreementProtocol = "/xborder/agreement/1.0.0"
+
+// Audit record types of the negotiation.
+const (
+	RecordAgreementDecision = "agreement.decision"
+	RecordAgreementSigned   = "agreement.signed"
+)
+
+// Roles a node plays in a negotiation.
+const (
+	RoleProposer = "proposer"
+	RoleParty    = "party"
+)
+
+// AgreementPolicy is the node's policy engine, as the negotiation asks it
+// whether to sign.
+type AgreementPolicy interface {
+	Agreement(ctx context.Context, in policy.AgreementInput) (policy.Decision, error)
+}
+
+// AgreementRegistry is what the negotiation needs from the registry.
+type AgreementRegistry interface {
+	MemberByPeer(p peer.ID) (Member, bool)
+	MemberByName(name string) (Member, bool)
+	// CommittedAgreement returns an agreement already in the registry.
+	CommittedAgreement(id string) (consensus.AgreementRecord, bool)
+	// CommitAgreement has a fully signed document committed.
+	CommitAgreement(ctx context.Context, doc consensus.SignedAgreement) error
+}
+
+// PartyState is where one party stands on a draft, as far as this node
+// knows.
+type PartyState struct {
+	Member string `json:"member"`
+	// Decision is the party's policy answer, when this node heard it.
+	Decision *policy.Decision `json:"decision,omitempty"`
+	// Error says why the party could not be asked.
+	Error  string `json:"error,omitempty"`
+	Signed bool   `json:"signed"`
+}
+
+// Refused reports whether this party's policy said no or it could not be
+// asked.
+func (p PartyState) Refused() bool { return p.Error != "" || (p.Decision != nil && !p.Decision.Allow) }
+
+// Draft is an agreement under negotiation, as this node holds it: at the
+// proposer, every party's answer and every signature received; at another
+// party, its own answer and signature.
+type Draft struct {
+	Agreement consensus.Agreement       `json:"agreement"`
+	Document  consensus.SignedAgreement `json:"document"`
+	Role      string                    `json:"role"`
+	Parties   []PartyState              `json:"parties"`
+	Committed bool                      `json:"committed"`
+	Updated   time.Time                 `json:"updated"`
+}
+
+func (d *Draft) party(name string) *PartyState {
+	for i := range d.Parties {
+		if d.Parties[i].Member == name {
+			return &d.Parties[i]
+		}
+	}
+	return nil
+}
+
+// Refusals lists the parties that refused or could not be asked.
+func (d Draft) Refusals() []PartyState {
+	var out []PartyState
+	for _, p := range d.Parties {
+		if p.Refused() {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// AgreementRefusedError is a proposal that at least one party's policy
+// refused (or a party that could not be reached); the draft says who and
+// why.
+type AgreementRefusedError struct{ Draft Draft }
+
+func (e *AgreementRefusedError) Error() string {
+	var parts []string
+	for _, p := range e.Draft.Refusals() {
+		switch {
+		case p.Error != "":
+			parts = append(parts, fmt.Sprintf("%s could not be asked: %s", p.Member, p.Error))
+		default:
+			parts = append(parts, fmt.Sprintf("%s refused: %s", p.Member, strings.Join(p.Decision.Reasons, " ")))
+		}
+	}
+	return fmt.Sprintf("agreement %s is not accepted by every party: %s", e.Draft.Agreement.ID, strings.Join(parts, "; "))
+}
+
+// Errors of the negotiation.
+var (
+	ErrAgreementExists = errors.New("an agreement with this id already exists")
+	ErrNoDraft         = errors.New("no agreement with this id awaits this node")
+	ErrUnreachable     = errors.New("the party could not be reached")
+)
+
+// Agreements negotiates model-sharing agreements on behalf of this node.
+// It shares the exchange service's host, key, streams and exchange.db.
+type Agreements struct {
+	s   *Service
+	cat *Catalogue
+	pol AgreementPolicy
+	reg AgreementRegistry
+	mu  sync.Mutex // serialises read-modify-write of drafts
+}
+
+var exchangeAgreements = []byte("agreement_drafts")
+
+// NewAgreements registers AgreementProtocol on the service's host.
+func NewAgreements(s *Service, cat *Catalogue, pol AgreementPolicy, reg AgreementRegistry) (*Agreements, error) {
+	if s == nil || cat == nil || pol == nil || reg == nil {
+		return nil, errors.New("agreements: service, catalogue, policy and registry are required")
+	}
+	if err := s.db.db.Update(func(tx *bolt.Tx) error {
+		_, err := tx.CreateBucketIfNotExists(exchangeAgreements)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("agreements: %w", err)
+	}
+	g := &Agreements{s: s, cat: cat, pol: pol, reg: reg}
+	s.host.SetStreamHandler(AgreementProtocol, g.handle)
+	return g, nil
+}
+
+// Close removes the stream handler; the service's Close ends the streams.
+func (g *Agreements) Close() { g.s.host.RemoveStreamHandler(AgreementProtocol) }
+
+// Propose sends a new agreement to every party after this node's own
+// policy accepted it. The proposer is this node. It returns the draft
+// with each party's answer; an *AgreementRefusedError when any party
+// refused, or a *policy.DeniedError when this node's own policy did.
+func (g *Agreements) Propose(ctx context.Context, a consensus.Agreement) (Draft, error) {
+	a.CreatedBy = g.s.self.Name
+	if a.Created.IsZero() {
+		a.Created = g.s.now()
+	}
+	a = a.Normalize()
+	if err := a.Validate(); err != nil {
+		return Draft{}, &ValidationError{Problems: []string{err.Error()}}
+	}
+	var unknown []string
+	for _, p := range a.Parties {
+		if _, ok := g.reg.MemberByName(p); !ok {
+			unknown = append(unknown, p)
+		}
+	}
+	if len(unknown) > 0 {
+		return Draft{}, &ValidationError{Problems: []string{"parties: not members of the federation: " + strings.Join(unknown, ", ")}}
+	}
+	if _, ok := g.reg.CommittedAgreement(a.ID); ok {
+		return Draft{}, fmt.Errorf("agreement %s: %w in the registry", a.ID, ErrAgreementExists)
+	}
+	if old, ok, err := g.load(a.ID); err != nil {
+		return Draft{}, err
+	} else if ok && len(old.Refusals()) == 0 {
+		return Draft{}, fmt.Errorf("agreement %s: %w on this node (%s)", a.ID, ErrAgreementExists, old.Role)
+	}
+
+	d, err := g.decide(ctx, a)
+	if err != nil {
+		return Draft{}, err
+	}
+	draft := Draft{Agreement: a, Document: consensus.NewSignedAgreement(a), Role: RoleProposer}
+	for _, p := range a.Parties {
+		draft.Parties = append(draft.Parties, PartyState{Member: p})
+	}
+	draft.party(g.s.self.Name).Decision = &d
+	if !d.Allow {
+		return Draft{}, &policy.DeniedError{Point: policy.AgreementDecision, Decision: d}
+	}
+	var wg sync.WaitGroup
+	for i := range draft.Parties {
+		p := &draft.Parties[i]
+		if p.Member == g.s.self.Name {
+			continue
+		}
+		wg.Go(func() {
+			d, err := g.offer(ctx, p.Member, draft.Document)
+			if err != nil {
+				p.Error = err.Error()
+				return
+			}
+			p.Decision = &d
+		})
+	}
+	wg.Wait()
+	g.mu.Lock()
+	err = g.store(&draft)
+	g.mu.Unlock()
+	if err != nil {
+		return Draft{}, err
+	}
+	if len(draft.Refusals()) > 0 {
+		return draft, &AgreementRefusedError{Draft: draft}
+	}
+	return draft, nil
+}
+
+// offer sends the text to one party and returns its policy's answer.
+func (g *Agreements) offer(ctx context.Context, party string, doc consensus.SignedAgreement) (policy.Decision, error) {
+	m, ok := g.reg.MemberByName(party)
+	if !ok {
+		return policy.Decision{}, fmt.Errorf("%s is not a member", party)
+	}
+	var reply agreementReply
+	if err := g.s.roundTrip(ctx, m.PeerID, AgreementProtocol, agreementFrame{Offer: &doc}, &reply); err != nil {
+		return policy.Decision{}, err
+	}
+	if reply.Code != "" {
+		return policy.Decision{}, &RefusedError{Code: reply.Code, Reason: reply.Reason}
+	}
+	if reply.Decision == nil {
+		return policy.Decision{}, errors.New("the party answered without a decision")
+	}
+	return *reply.Decision, nil
+}
+
+// Sign adds this node's signature to a draft it accepted, after asking
+// its policy again (the policy may have changed since the proposal). At
+// the proposer the signature is kept; at another party it is sent to the
+// proposer. When the last party signs, the proposer commits the document.
+func (g *Agreements) Sign(ctx context.Context, id string) (Draft, error) {
+	draft, ok, err := g.load(id)
+	if err != nil {
+		return Draft{}, err
+	}
+	if !ok {
+		if _, committed := g.reg.CommittedAgreement(id); committed {
+			return Draft{}, fmt.Errorf("agreement %s: %w in the registry, signed by every party", id, ErrAgreementExists)
+		}
+		return Draft{}, fmt.Errorf("agreement %s: %w (a party receives an agreement when it is proposed)", id, ErrNoDraft)
+	}
+	if draft.Committed {
+		return draft, fmt.Errorf("agreement %s: %w in the registry, signed by every party", id, ErrAgreementExists)
+	}
+	a := draft.Agreement
+	d, err := g.decide(ctx, a)
+	if err != nil {
+		return Draft{}, err
+	}
+	if !d.Allow {
+		return Draft{}, &policy.DeniedError{Point: policy.AgreementDecision, Decision: d}
+	}
+	sig, err := consensus.SignAgreement(a, g.s.self.Name, g.s.key)
+	if err != nil {
+		return Draft{}, err
+	}
+	g.s.rec.Record(RecordAgreementSigned, a.ID, map[string]any{"model": a.Model, "parties": a.Parties, "proposer": a.CreatedBy})
+	if draft.Role == RoleProposer {
+		return g.addSignature(ctx, a.ID, draft.Document.Payload, g.s.self.Name, sig)
+	}
+	proposer, ok := g.reg.MemberByName(a.CreatedBy)
+	if !ok {
+		return Draft{}, fmt.Errorf("the proposer %s is no longer a member", a.CreatedBy)
+	}
+	var reply agreementReply
+	frame := agreementFrame{Signature: &signatureFrame{ID: a.ID, Payload: draft.Document.Payload, Signature: sig}}
+	if err := g.s.roundTrip(ctx, proposer.PeerID, AgreementProtocol, frame, &reply); err != nil {
+		return Draft{}, fmt.Errorf("send the signature to the proposer %s: %w: %w", a.CreatedBy, ErrUnreachable, err)
+	}
+	if reply.Code != "" {
+		return Draft{}, fmt.Errorf("the proposer %s refused the signature: %w", a.CreatedBy, &RefusedError{Code: reply.Code, Reason: reply.Reason})
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	draft, _, err = g.load(id)
+	if err != nil {
+		return Draft{}, err
+	}
+	draft.Document = draft.Document.Add(sig)
+	for _, name := range reply.Signed {
+		if p := draft.party(name); p != nil {
+			p.Signed = true
+		}
+	}
+	draft.Committed = reply.Committed
+	return draft, g.store(&draft)
+}
+
+// addSignature records a verified signature at the proposer and commits
+// the document once every party signed. It returns the updated draft.
+func (g *Agreements) addSignature(ctx context.Context, id, payload, signer string, sig consensus.AgreementSignature) (Draft, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	draft, ok, err := g.load(id)
+	if err != nil {
+		return Draft{}, err
+	}
+	if !ok || draft.Role != RoleProposer {
+		return Draft{}, fmt.Errorf("agreement %s: %w as its proposer", id, ErrNoDraft)
+	}
+	if rs := draft.Refusals(); len(rs) > 0 {
+		names := make([]string, len(rs))
+		for i, r := range rs {
+			names[i] = r.Member
+		}
+		return Draft{}, fmt.Errorf("agreement %s was refused by %s; it cannot be signed (propose a new one)", id, strings.Join(names, ", "))
+	}
+	if draft.Document.Payload != payload {
+		return Draft{}, fmt.Errorf("the signature is over another text than agreement %s as proposed", id)
+	}
+	if who, err := sig.Signer(); err != nil || who != signer {
+		return Draft{}, fmt.Errorf("the signature is not by %s", signer)
+	}
+	p := draft.party(signer)
+	if p == nil {
+		return Draft{}, fmt.Errorf("%s is not a party to agreement %s", signer, id)
+	}
+	if !p.Signed {
+		m, ok := g.reg.MemberByName(signer)
+		if !ok {
+			return Draft{}, fmt.Errorf("%s is not a member", signer)
+		}
+		pub, err := memberKey(m.PeerID)
+		if err != nil {
+			return Draft{}, err
+		}
+		if err := sig.Verify(payload, pub); err != nil {
+			return Draft{}, fmt.Errorf("the signature of %s does not verify: %w", signer, err)
+		}
+		draft.Document = draft.Document.Add(sig)
+		p.Signed = true
+	}
+	if !draft.Committed && slices.IndexFunc(draft.Parties, func(p PartyState) bool { return !p.Signed }) < 0 {
+		err := g.reg.CommitAgreement(ctx, draft.Document)
+		if err != nil && !strings.Contains(err.Error(), "already exists") {
+			_ = g.store(&draft)
+			return draft, fmt.Errorf("every party signed agreement %s, but the registry did not commit it: %w", id, err)
+		}
+		draft.Committed = true
+	}
+	return draft, g.store(&draft)
+}
+
+// decide asks this node's policy whether it signs a, from what this node
+// knows of the model and the parties.
+func (g *Agreements) decide(ctx context.Context, a consensus.Agreement) (policy.Decision, error) {
+	owner, id, _ := strings.Cut(a.Model, "/")
+	model, err := g.cat.Get(owner, id)
+	if err != nil || model.Kind != KindModel {
+		d := policy.Decision{Rules: []string{"model_unknown"}, Reasons: []string{fmt.Sprintf(
+			"This node does not know a model %s in the federation catalogue, so it cannot judge agreement %s; the model's owner must publish it (visible to this node) first.", a.Model, a.ID)}}
+		g.recordDecision(a, d)
+		return d, nil
+	}
+	in := policy.AgreementInput{
+		Agreement: policy.AgreementDraft{ID: a.ID, Purposes: a.Purposes, ValidFrom: a.ValidFrom, ValidUntil: a.ValidUntil,
+			Conditions: a.Conditions, Model: policy.ModelRef{Owner: owner, ID: id, PersonalData: model.PersonalData, Theme: model.Theme}},
+		Self: g.node(g.s.self.Name),
+		Time: g.s.now().UTC(),
+	}
+	in.Proposer = g.node(a.CreatedBy)
+	for _, p := range a.Parties {
+		in.Agreement.Parties = append(in.Agreement.Parties, g.node(p))
+	}
+	if model.Model != nil {
+		for _, ref := range model.Model.TrainingDatasets {
+			o, did, _ := strings.Cut(ref, "/")
+			// A training dataset this node cannot see counts as personal
+			// data: the stricter rules apply to what cannot be checked.
+			ds := policy.DatasetRef{Owner: o, ID: did, PersonalData: true}
+			if l, err := g.cat.Get(o, did); err == nil {
+				ds.PersonalData = l.PersonalData
+			}
+			in.Agreement.Model.TrainingDatasets = append(in.Agreement.Model.TrainingDatasets, ds)
+		}
+	}
+	d, err := g.pol.Agreement(ctx, in)
+	if err != nil {
+		return policy.Decision{}, fmt.Errorf("agreements policy: %w", err)
+	}
+	g.recordDecision(a, d)
+	return d, nil
+}
+
+func (g *Agreements) recordDecision(a consensus.Agreement, d policy.Decision) {
+	g.s.rec.Record(RecordAgreementDecision, a.ID, map[string]any{"model": a.Model, "proposer": a.CreatedBy,
+		"allow": d.Allow, "reasons": d.Reasons, "rules": d.Rules, "bundle": d.Bundle})
+}
+
+func (g *Agreements) node(name string) policy.Node {
+	m, _ := g.reg.MemberByName(name)
+	return policy.Node{Node: name, Country: m.Country, Org: m.Org, PeerID: m.PeerID.String()}
+}
+
+// Drafts lists the agreements under negotiation on this node.
+func (g *Agreements) Drafts() ([]Draft, error) {
+	var out []Draft
+	err := g.s.db.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(exchangeAgreements).ForEach(func(_, raw []byte) error {
+			var d Draft
+			if err := json.Unmarshal(raw, &d); err != nil {
+				return err
+			}
+			out = append(out, d)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Draft returns one draft held here.
+func (g *Agreements) Draft(id string) (Draft, bool, error) { return g.load(id) }
+
+func (g *Agreements) load(id string) (Draft, bool, error) {
+	var d Draft
+	var ok bool
+	err := g.s.db.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(exchangeAgreements).Get([]byte(id))
+		if raw == nil {
+			return nil
+		}
+		ok = true
+		return json.Unmarshal(raw, &d)
+	})
+	return d, ok, err
+}
+
+func (g *Agreements) store(d *Draft) error {
+	d.Updated = g.s.now().UTC()
+	raw, err := json.Marshal(d)
+	if err != nil {
+		return err
+	}
+	return g.s.db.db.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket(exchangeAgreements).Put([]byte(d.Agreement.ID), raw)
+	})
+}
+
+// agreementFrame is a request on AgreementProtocol: an offer (the text,
+// no signature) or a party's signature for the proposer.
+type agreementFrame struct {
+	Offer     *consensus.SignedAgreement `json:"offer,omitempty"`
+	Signature *signatureFrame            `json:"signature,omitempty"`
+}
+
+type signatureFrame struct {
+	ID        string                       `json:"id"`
+	Payload   string                       `json:"payload"`
+	Signature consensus.AgreementSignature `json:"signature"`
+}
+
+// agreementReply answers a frame: the party's decision on an offer, or
+// the signatures the proposer holds after a signature; Code and Reason
+// when the frame was refused.
+type agreementReply struct {
+	Decision  *policy.Decision `json:"decision,omitempty"`
+	Signed    []string         `json:"signed,omitempty"`
+	Committed bool             `json:"committed,omitempty"`
+	Code      RefusalCode      `json:"code,omitempty"`
+	Reason    string           `json:"reason,omitempty"`
+}
+
+func (g *Agreements) handle(st network.Stream) {
+	s := g.s
+	if !s.adopt(st) {
+		_ = st.Reset()
+		return
+	}
+	defer s.release(st)
+	remote := st.Conn().RemotePeer()
+	_ = st.SetDeadline(s.now().Add(s.cfg.StreamTimeout))
+	var f agreementFrame
+	if err := readExchangeFrame(st, s.cfg.MaxMessage, &f); err != nil {
+		s.log.Warn("reset agreement stream", "peer", remote, "reason", err)
+		_ = st.Reset()
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.StreamTimeout)
+	defer cancel()
+	reply := g.answer(ctx, remote, f)
+	if reply.Code != "" {
+		s.log.Info("agreement frame refused", "peer", remote, "code", reply.Code, "reason", reply.Reason)
+	}
+	if err := writeExchangeFrame(st, s.cfg.MaxMessage, reply); err != nil {
+		s.log.Warn("reset agreement stream", "peer", remote, "reason", fmt.Errorf("write reply: %w", err))
+		_ = st.Reset()
+		return
+	}
+	_ = st.Close()
+}
+
+func refuseFrame(code RefusalCode, format string, args ...any) agreementReply {
+	return agreementReply{Code: code, Reason: fmt.Sprintf(format, args...)}
+}
+
+// answer handles one frame from remote.
+func (g *Agreements) answer(ctx context.Context, remote peer.ID, f agreementFrame) agreementReply {
+	m, ok := g.reg.MemberByPeer(remote)
+	if !ok {
+		return refuseFrame(RefusalNotMember, "peer %s is not a member of the federation", remote)
+	}
+	switch {
+	case f.Offer != nil && f.Signature == nil:
+		return g.answerOffer(ctx, m, *f.Offer)
+	case f.Signature != nil && f.Offer == nil:
+		draft, err := g.addSignature(ctx, f.Signature.ID, f.Signature.Payload, m.Name, f.Signature.Signature)
+		if err != nil {
+			return refuseFrame(RefusalBadToken, "%v", err)
+		}
+		reply := agreementReply{Committed: draft.Committed, Signed: []string{}}
+		for _, p := range draft.Parties {
+			if p.Signed {
+				reply.Signed = append(reply.Signed, p.Member)
+			}
+		}
+		return reply
+	}
+	return refuseFrame(RefusalBadToken, "a frame carries either an offer or a signature")
+}
+
+// answerOffer decides an offer from its proposer and keeps it as a draft.
+func (g *Agreements) answerOffer(ctx context.Context, from Member, doc consensus.SignedAgreement) agreementReply {
+	a, err := doc.Agreement()
+	if err == nil {
+		err = a.Validate()
+	}
+	switch {
+	case err != nil:
+		return refuseFrame(RefusalBadToken, "the offered agreement is malformed: %v", err)
+	case len(doc.Signatures) > 0:
+		return refuseFrame(RefusalBadToken, "an offer carries no signature")
+	case a.CreatedBy != from.Name:
+		return refuseFrame(RefusalBadToken, "agreement %s was proposed by %s, not by %s", a.ID, a.CreatedBy, from.Name)
+	case !a.HasParty(g.s.self.Name):
+		return refuseFrame(RefusalBadToken, "this node %s is not a party to agreement %s", g.s.self.Name, a.ID)
+	}
+	if _, ok := g.reg.CommittedAgreement(a.ID); ok {
+		return refuseFrame(RefusalBadToken, "agreement %s already exists in the registry", a.ID)
+	}
+	d, err := g.decide(ctx, a)
+	if err != nil {
+		g.s.log.Error("agreements policy", "agreement", a.ID, "err", err)
+		return refuseFrame(RefusalInternal, "this node could not evaluate its agreements policy")
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if old, ok, _ := g.load(a.ID); ok && old.Document.Payload != doc.Payload && !old.Committed && len(old.Refusals()) == 0 && old.Role == RoleProposer {
+		return refuseFrame(RefusalBadToken, "this node is negotiating another agreement %s", a.ID)
+	}
+	draft := Draft{Agreement: a, Document: consensus.NewSignedAgreement(a), Role: RoleParty}
+	for _, p := range a.Parties {
+		draft.Parties = append(draft.Parties, PartyState{Member: p})
+	}
+	draft.party(g.s.self.Name).Decision = &d
+	if err := g.store(&draft); err != nil {
+		g.s.log.Error("store agreement draft", "agreement", a.ID, "err", err)
+		return refuseFrame(RefusalInternal, "this node could not store the draft")
+	}
+	return agreementReply{Decision: &d}
+}
+
+// memberKey is the Ed25519 key embedded in a member's peer ID.
+func memberKey(p peer.ID) (ed25519.PublicKey, error) {
+	pub, err := p.ExtractPublicKey()
+	if err != nil || pub.Type() != crypto.Ed25519 {
+		return nil, fmt.Errorf("peer %s has no Ed25519 key", p)
+	}
+	raw, err := pub.Raw()
+	if err != nil {
+		return nil, err
+	}
+	return ed25519.PublicKey(raw), nil
+}

@@ -1,0 +1,184 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/exchange"
+)
+
+// Agreements are the node's model-sharing agreements: negotiated over
+// /xborder/agreement/1.0.0, committed to the registry once every party
+// signed.
+type Agreements interface {
+	ProposeAgreement(ctx context.Context, a consensus.Agreement) (AgreementView, error)
+	SignAgreement(ctx context.Context, id string) (AgreementView, error)
+	RevokeAgreement(ctx context.Context, id, reason string) (AgreementView, error)
+	Agreements(ctx context.Context) ([]AgreementView, uint64, error)
+	Agreement(ctx context.Context, id string) (AgreementView, uint64, error)
+}
+
+// Statuses of an agreement as a node shows it, besides the registry's
+// active, revoked, expired and pending (committed, not in force yet).
+const (
+	AgreementNegotiating = "negotiating" // proposed, not signed by every party yet
+	AgreementRefused     = "refused"     // a party's policy refused it
+)
+
+// AgreementView is an agreement as this node knows it: its text, where the
+// negotiation stands for each party, and what the registry says.
+type AgreementView struct {
+	consensus.Agreement
+	Status      string                `json:"status"`
+	Role        string                `json:"role,omitempty"` // this node's part in the negotiation
+	PartyStates []exchange.PartyState `json:"party_states"`
+	InRegistry  bool                  `json:"in_registry"`
+	CommittedBy string                `json:"committed_by,omitempty"`
+	Committed   time.Time             `json:"committed_at,omitzero"`
+	RevokedBy   string                `json:"revoked_by,omitempty"`
+	Revoked     time.Time             `json:"revoked_at,omitzero"`
+	// RevokeReason is what the revoking party said.
+	RevokeReason string                    `json:"revoke_reason,omitempty"`
+	Document     consensus.SignedAgreement `json:"document"`
+}
+
+// AgreementProposal is the body of POST /v1/agreements.
+type AgreementProposal struct {
+	ID         string    `json:"id"`
+	Model      string    `json:"model"` // owner/id
+	Parties    []string  `json:"parties"`
+	Purposes   []string  `json:"purposes"`
+	Conditions string    `json:"conditions"`
+	ValidFrom  time.Time `json:"valid_from,omitzero"` // default: now
+	ValidUntil time.Time `json:"valid_until"`
+}
+
+// AgreementList is the answer of GET /v1/agreements.
+type AgreementList struct {
+	Agreements   []AgreementView `json:"agreements"`
+	AppliedIndex uint64          `json:"applied_index"`
+}
+
+// AgreementAnswer is the answer of GET /v1/agreements/{id}.
+type AgreementAnswer struct {
+	Agreement    AgreementView `json:"agreement"`
+	AppliedIndex uint64        `json:"applied_index"`
+}
+
+// RevokeRequest is the body of POST /v1/agreements/{id}/revoke.
+type RevokeRequest struct {
+	Reason string `json:"reason"`
+}
+
+func (s *Server) routeAgreements() {
+	s.handle("GET /v1/agreements", true, func(w http.ResponseWriter, r *http.Request) {
+		list, idx, err := s.agreements.Agreements(r.Context())
+		if err != nil {
+			writeAgreementError(w, err)
+			return
+		}
+		if list == nil {
+			list = []AgreementView{}
+		}
+		writeJSON(w, http.StatusOK, AgreementList{Agreements: list, AppliedIndex: idx})
+	})
+	s.handle("GET /v1/agreements/{id}", true, func(w http.ResponseWriter, r *http.Request) {
+		a, idx, err := s.agreements.Agreement(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeAgreementError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, AgreementAnswer{Agreement: a, AppliedIndex: idx})
+	})
+	s.handle("POST /v1/agreements", true, func(w http.ResponseWriter, r *http.Request) {
+		var p AgreementProposal
+		if code, err := decodeBody(w, r, &p); err != nil {
+			writeError(w, code, err.Error())
+			return
+		}
+		if p.ValidFrom.IsZero() {
+			p.ValidFrom = time.Now()
+		}
+		a := consensus.Agreement{ID: p.ID, Model: p.Model, Parties: p.Parties, Purposes: p.Purposes,
+			Conditions: p.Conditions, ValidFrom: p.ValidFrom, ValidUntil: p.ValidUntil}
+		v, err := s.agreements.ProposeAgreement(r.Context(), a)
+		var refused *exchange.AgreementRefusedError
+		if errors.As(err, &refused) {
+			// Which party refused, and why: the body is the agreement with
+			// every party's answer.
+			writeJSON(w, http.StatusForbidden, AgreementRefusal{Error: Error{Error: err.Error(), Code: http.StatusForbidden,
+				Denied: true, Reasons: refusalReasons(refused.Draft)}, Agreement: v})
+			return
+		}
+		if err != nil {
+			writeAgreementError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, v)
+	})
+	s.handle("POST /v1/agreements/{id}/sign", true, func(w http.ResponseWriter, r *http.Request) {
+		v, err := s.agreements.SignAgreement(r.Context(), r.PathValue("id"))
+		if err != nil {
+			writeAgreementError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+	s.handle("POST /v1/agreements/{id}/revoke", true, func(w http.ResponseWriter, r *http.Request) {
+		var req RevokeRequest
+		if r.ContentLength != 0 {
+			if code, err := decodeBody(w, r, &req); err != nil {
+				writeError(w, code, err.Error())
+				return
+			}
+		}
+		v, err := s.agreements.RevokeAgreement(r.Context(), r.PathValue("id"), req.Reason)
+		if err != nil {
+			writeAgreementError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	})
+}
+
+// AgreementRefusal is the 403 answer of a proposal some party refused.
+type AgreementRefusal struct {
+	Error
+	Agreement AgreementView `json:"agreement"`
+}
+
+// refusalReasons names each refusing party in front of its reasons.
+func refusalReasons(d exchange.Draft) []string {
+	var out []string
+	for _, p := range d.Refusals() {
+		if p.Error != "" {
+			out = append(out, p.Member+" could not be asked: "+p.Error)
+			continue
+		}
+		for _, r := range p.Decision.Reasons {
+			out = append(out, p.Member+": "+r)
+		}
+	}
+	return out
+}
+
+// writeAgreementError maps negotiation errors to HTTP answers, and
+// registry and policy errors as for other registry writes.
+func writeAgreementError(w http.ResponseWriter, err error) {
+	var invalid *exchange.ValidationError
+	switch {
+	case errors.As(err, &invalid):
+		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, exchange.ErrAgreementExists):
+		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, exchange.ErrNoDraft):
+		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, exchange.ErrRefused), errors.Is(err, exchange.ErrUnreachable):
+		writeError(w, http.StatusBadGateway, err.Error())
+	default:
+		writeRegistryError(w, err)
+	}
+}
