@@ -100,6 +100,7 @@ type Catalogue struct {
 
 	syncing map[string]bool // owners with a pull in flight
 	again   map[string]bool // owners announced again during a pull
+	changed chan struct{}   // an own change was announced: re-announce at the fast rate again
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -115,7 +116,7 @@ func OpenCatalogue(cfg CatalogueConfig, h host.Host, ps *pubsub.PubSub, self Mem
 	}
 	c = &Catalogue{cfg: cfg, host: h, ps: ps, self: self, authz: authz, reg: reg, log: log,
 		own: map[string]Entry{}, remote: map[string]RemoteEntry{}, peers: map[string]PeerState{}, listed: map[string][]byte{},
-		syncing: map[string]bool{}, again: map[string]bool{}}
+		syncing: map[string]bool{}, again: map[string]bool{}, changed: make(chan struct{}, 1)}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -316,6 +317,10 @@ func (c *Catalogue) commitOwn(ctx context.Context, e Entry) (Entry, error) {
 		return Entry{}, err
 	}
 	c.announce(ctx)
+	select {
+	case c.changed <- struct{}{}:
+	default:
+	}
 	return e, nil
 }
 

@@ -12,10 +12,12 @@ import (
 )
 
 // BenchmarkCatalogueConvergence publishes on one node and measures the
-// time until the entry is visible on every other node, with five
-// in-process members on loopback. Run with -benchtime=1x.
+// time until the entry is visible on every other node, with 5 and 50
+// in-process members on loopback (at 50 each member starts connected to
+// six others; pulls dial the owner). Run with -benchtime=1x; -bench
+// 'BenchmarkCatalogueConvergence/nodes=5$' runs the small case alone.
 func BenchmarkCatalogueConvergence(b *testing.B) {
-	for _, size := range []int{5} {
+	for _, size := range []int{5, 50} {
 		b.Run(fmt.Sprintf("nodes=%d", size), func(b *testing.B) {
 			names := make([]string, size)
 			for i := range names {
@@ -23,7 +25,12 @@ func BenchmarkCatalogueConvergence(b *testing.B) {
 			}
 			nodes := newCatFederation(b, names...)
 			waitFor(b, 60*time.Second, "gossip mesh", func() bool {
-				return len(nodes[0].ps.ListPeers("/xborder/test/catalogue")) >= min(size-1, 4)
+				for _, n := range nodes {
+					if len(n.ps.ListPeers("/xborder/test/catalogue")) < min(size-1, 4) {
+						return false
+					}
+				}
+				return true
 			})
 			const publishes = 20
 			var lat []time.Duration

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -52,6 +53,13 @@ type catNode struct {
 
 func newCatFederation(t testing.TB, names ...string) []*catNode {
 	t.Helper()
+	return newCatFederationWith(t, nil, names...)
+}
+
+// newCatFederationWith starts a federation whose catalogue configuration
+// tune adjusts.
+func newCatFederationWith(t testing.TB, tune func(*CatalogueConfig), names ...string) []*catNode {
+	t.Helper()
 	reg := catRegistry{members: map[peer.ID]Member{}}
 	var nodes []*catNode
 	countries := []string{"FR", "DE", "CH", "BE", "LU"}
@@ -92,20 +100,34 @@ func newCatFederation(t testing.TB, names ...string) []*catNode {
 		}
 		cfg := DefaultCatalogueConfig(t.TempDir(), "/xborder/test/catalogue")
 		cfg.AnnounceEvery = 200 * time.Millisecond
+		if tune != nil {
+			tune(&cfg)
+		}
 		n.ps = ps
 		n.cat, err = OpenCatalogue(cfg, n.h, ps, n.m, catAuthz{}, reg, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
+	// Every member's connections close before any host does: a host that
+	// closes while members still send it identify pushes (each catalogue's
+	// Close changes its protocols) can stall in libp2p's event bus, as seen
+	// with 50 members.
 	t.Cleanup(func() {
+		var wg sync.WaitGroup
 		for _, n := range nodes {
-			_ = n.cat.Close()
+			wg.Go(func() { _ = n.cat.Close() })
 		}
+		wg.Wait()
+		for _, n := range nodes {
+			wg.Go(func() { _ = n.h.Network().Close() })
+		}
+		wg.Wait()
+		for _, n := range nodes {
+			wg.Go(func() { _ = n.h.Close() })
+		}
+		wg.Wait()
 		cancel()
-		for _, n := range nodes {
-			_ = n.h.Close()
-		}
 	})
 	return nodes
 }
@@ -190,6 +212,88 @@ func TestCatalogueCacheSurvivesAnOfflineOwner(t *testing.T) {
 	}
 	if ps := de.cat.Peers(); len(ps) != 1 || ps[0].SyncedAt.IsZero() {
 		t.Fatalf("peer state %+v", ps)
+	}
+}
+
+func TestCataloguePullIsRetriedAfterAFailure(t *testing.T) {
+	// No re-announcement during the test: only the retry can fetch.
+	nodes := newCatFederationWith(t, func(c *CatalogueConfig) { c.AnnounceEvery = time.Hour }, "fr-grandest", "de-bw")
+	fr, de := nodes[0], nodes[1]
+	fr.h.RemoveStreamHandler(CatalogueProtocol)
+	publish(t, fr, "air-quality", "open")
+	de.cat.PullAsync(fr.m)
+	waitFor(t, 20*time.Second, "the first pull fails", func() bool {
+		ps := de.cat.Peers()
+		return len(ps) == 1 && ps[0].LastError != ""
+	})
+	fr.h.SetStreamHandler(CatalogueProtocol, fr.cat.serveDelta)
+	waitFor(t, 20*time.Second, "a retry fetches the entry", func() bool {
+		_, err := de.cat.Get("fr-grandest", "air-quality")
+		return err == nil
+	})
+}
+
+func TestCatalogueReannouncementsSlowDown(t *testing.T) {
+	const every = 100 * time.Millisecond
+	nodes := newCatFederationWith(t, func(c *CatalogueConfig) { c.AnnounceEvery = every }, "fr-grandest", "de-bw")
+	fr, de := nodes[0], nodes[1]
+	// A plain gossip peer on the topic observes the announcements.
+	h, err := libp2p.New(libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableMetrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(func() { cancel(); _ = h.Close() })
+	for _, n := range nodes {
+		if err := h.Connect(ctx, peer.AddrInfo{ID: n.h.ID(), Addrs: n.h.Addrs()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ps, err := pubsub.NewGossipSub(ctx, h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	topic, err := ps.Join("/xborder/test/catalogue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := topic.Subscribe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Cancel()
+	waitFor(t, 20*time.Second, "the observer joins the topic", func() bool {
+		return len(fr.ps.ListPeers("/xborder/test/catalogue")) == 2 && len(topic.ListPeers()) == 2
+	})
+	publish(t, fr, "air-quality", "open")
+	var at []time.Time
+	for len(at) < 6 {
+		msg, err := sub.Next(ctx)
+		if err != nil {
+			t.Fatalf("%d announcements of fr-grandest seen: %v", len(at), err)
+		}
+		switch from, _ := peer.IDFromBytes(msg.From); from {
+		case de.h.ID():
+			t.Fatal("an empty catalogue was re-announced")
+		case fr.h.ID():
+			at = append(at, time.Now())
+		}
+	}
+	// At a fixed rate the gaps would stay near every; backing off, the
+	// sixth announcement comes at least 4 intervals after the fifth.
+	if gap := at[5].Sub(at[4]); gap < 4*every {
+		t.Fatalf("re-announcements of an unchanged version did not slow down: %v apart (every %v)", gap, every)
+	}
+}
+
+func TestJittered(t *testing.T) {
+	for range 1000 {
+		if d := jittered(time.Second); d < 750*time.Millisecond || d > 1250*time.Millisecond {
+			t.Fatalf("jittered(1s) = %v", d)
+		}
+	}
+	if jittered(0) != 0 {
+		t.Fatal("jittered(0) != 0")
 	}
 }
 
