@@ -108,9 +108,16 @@ func (s *Server) routeAgreements() {
 		var refused *exchange.AgreementRefusedError
 		if errors.As(err, &refused) {
 			// Which party refused, and why: the body is the agreement with
-			// every party's answer.
-			writeJSON(w, http.StatusForbidden, AgreementRefusal{Error: Error{Error: err.Error(), Code: http.StatusForbidden,
-				Denied: true, Reasons: refusalReasons(refused.Draft)}, Agreement: v})
+			// every party's answer. A party that could not be asked is not a
+			// policy refusal: 502, unless another party refused.
+			code, denied := http.StatusBadGateway, false
+			for _, p := range refused.Draft.Refusals() {
+				if p.Error == "" {
+					code, denied = http.StatusForbidden, true
+				}
+			}
+			writeJSON(w, code, AgreementRefusal{Error: Error{Error: err.Error(), Code: code,
+				Denied: denied, Reasons: refusalReasons(refused.Draft)}, Agreement: v})
 			return
 		}
 		if err != nil {
