@@ -484,32 +484,13 @@ type agreementReply struct {
 }
 
 func (g *Agreements) handle(st network.Stream) {
-	s := g.s
-	if !s.adopt(st) {
-		_ = st.Reset()
-		return
-	}
-	defer s.release(st)
-	remote := st.Conn().RemotePeer()
-	_ = st.SetDeadline(s.now().Add(s.cfg.StreamTimeout))
-	var f agreementFrame
-	if err := readExchangeFrame(st, s.cfg.MaxMessage, &f); err != nil {
-		s.log.Warn("reset agreement stream", "peer", remote, "reason", err)
-		_ = st.Reset()
-		return
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.StreamTimeout)
-	defer cancel()
-	reply := g.answer(ctx, remote, f)
-	if reply.Code != "" {
-		s.log.Info("agreement frame refused", "peer", remote, "code", reply.Code, "reason", reply.Reason)
-	}
-	if err := writeExchangeFrame(st, s.cfg.MaxMessage, reply); err != nil {
-		s.log.Warn("reset agreement stream", "peer", remote, "reason", fmt.Errorf("write reply: %w", err))
-		_ = st.Reset()
-		return
-	}
-	_ = st.Close()
+	serveOne(g.s, st, "agreement", func(ctx context.Context, remote peer.ID, f agreementFrame) agreementReply {
+		reply := g.answer(ctx, remote, f)
+		if reply.Code != "" {
+			g.s.log.Info("agreement frame refused", "peer", remote, "code", reply.Code, "reason", reply.Reason)
+		}
+		return reply
+	})
 }
 
 func refuseFrame(code RefusalCode, format string, args ...any) agreementReply {

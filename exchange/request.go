@@ -144,28 +144,9 @@ func (s *Service) roundTrip(ctx context.Context, p peer.ID, proto protocol.ID, r
 
 // handleRequest answers one request stream (owner side).
 func (s *Service) handleRequest(st network.Stream) {
-	if !s.adopt(st) {
-		_ = st.Reset()
-		return
-	}
-	defer s.release(st)
-	remote := st.Conn().RemotePeer()
-	_ = st.SetDeadline(s.now().Add(s.cfg.StreamTimeout))
-	var req requestFrame
-	if err := readExchangeFrame(st, s.cfg.MaxMessage, &req); err != nil {
-		s.log.Warn("reset request stream", "peer", remote, "reason", err)
-		_ = st.Reset()
-		return
-	}
-	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.StreamTimeout)
-	defer cancel()
-	reply := s.answerRequest(ctx, remote, req.Token)
-	if err := writeExchangeFrame(st, s.cfg.MaxMessage, reply); err != nil {
-		s.log.Warn("reset request stream", "peer", remote, "reason", fmt.Errorf("write answer: %w", err))
-		_ = st.Reset()
-		return
-	}
-	_ = st.Close()
+	serveOne(s, st, "request", func(ctx context.Context, remote peer.ID, req requestFrame) answerFrame {
+		return s.answerRequest(ctx, remote, req.Token)
+	})
 }
 
 // answerRequest verifies a request from remote, decides it and, when the

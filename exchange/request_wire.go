@@ -2,11 +2,15 @@ package exchange
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"io"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/xborder/xborder/policy"
 )
@@ -109,4 +113,33 @@ func decodeExchangeJSON(raw []byte, v any) error {
 		return fmt.Errorf("malformed message: data after the JSON value")
 	}
 	return nil
+}
+
+// serveOne answers a request-reply stream: one frame in, one frame out,
+// within StreamTimeout. A malformed or oversized frame resets the stream
+// with a logged reason; the answer is computed under the service's
+// context, so Close cancels it.
+func serveOne[Req, Reply any](s *Service, st network.Stream, what string, answer func(ctx context.Context, remote peer.ID, req Req) Reply) {
+	if !s.adopt(st) {
+		_ = st.Reset()
+		return
+	}
+	defer s.release(st)
+	remote := st.Conn().RemotePeer()
+	_ = st.SetDeadline(s.now().Add(s.cfg.StreamTimeout))
+	var req Req
+	if err := readExchangeFrame(st, s.cfg.MaxMessage, &req); err != nil {
+		s.log.Warn("reset "+what+" stream", "peer", remote, "reason", err)
+		_ = st.Reset()
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.StreamTimeout)
+	defer cancel()
+	reply := answer(ctx, remote, req)
+	if err := writeExchangeFrame(st, s.cfg.MaxMessage, reply); err != nil {
+		s.log.Warn("reset "+what+" stream", "peer", remote, "reason", fmt.Errorf("write answer: %w", err))
+		_ = st.Reset()
+		return
+	}
+	_ = st.Close()
 }
