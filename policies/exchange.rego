@@ -363,47 +363,49 @@ project_requirement := sprintf("%s is sensitive, confidential or personal health
 	special
 } else := sprintf("The owner shares %s only within an active joint project of the federation registry", [resource_ref])
 
+# The project refusals below are looked at only when a project is needed and
+# the one named is not in order (not active, or not listing the resource and
+# the requester); a request within a proper project passes them all here.
+deny contains refusal if {
+	not project_ok
+	project_needed
+	some refusal in project_refusal
+}
+
 # Sensitive, confidential and personal health data, and resources the owner
 # marked project-only, are shared only within a registered joint project.
-deny contains {
+project_refusal contains {
 	"rule": project_rule,
 	"reason": sprintf("%s; the request names no project, or one the registry does not know.", [project_requirement]),
 } if {
-	not project_ok
 	not has_project
-	project_needed
 }
 
 # The project must be running.
-deny contains {
+project_refusal contains {
 	"rule": "project_not_active",
 	"reason": sprintf("Project %s is %s, not active; %s is shared only within an active project.", [project_id, project_status, resource_ref]),
 } if {
 	not input.project.status == "active"
 	has_project
-	project_needed
 }
 
 # The project must list the resource: the owner attached it to the project.
-deny contains {
+project_refusal contains {
 	"rule": "dataset_not_in_project",
 	"reason": sprintf("Project %s does not list %s; its owner must attach it to the project first.", [project_id, resource_ref]),
 } if {
-	not project_ok
 	has_project
 	not project_lists_resource
-	project_needed
 }
 
 # The requester must be a partner of the project.
-deny contains {
+project_refusal contains {
 	"rule": "requester_not_in_project",
 	"reason": sprintf("Your node %s is not a partner of project %s; only the project's partners receive its data.", [requester_node, project_id]),
 } if {
-	not project_ok
 	has_project
 	not project_lists_requester
-	project_needed
 }
 
 # Research on special-category data needs an ethics approval (GDPR art. 9(2)(j)
