@@ -197,7 +197,7 @@ func Load(ctx context.Context, dir string) (*Bundle, error) {
 }
 
 // eval evaluates one decision point on an input.
-func (b *Bundle) eval(ctx context.Context, p Point, input any) (any, error) {
+func (b *Bundle) eval(ctx context.Context, p Point, input any) (ast.Value, error) {
 	pq, ok := b.queries[p]
 	if !ok {
 		return nil, fmt.Errorf("unknown decision point %s", p)
@@ -206,14 +206,23 @@ func (b *Bundle) eval(ctx context.Context, p Point, input any) (any, error) {
 	if err != nil {
 		return nil, fmt.Errorf("evaluate %s: %w", p, err)
 	}
-	rs, err := pq.Eval(ctx, rego.EvalParsedInput(in))
+	vc := getRuleCache()
+	defer putRuleCache(vc)
+	rs, err := pq.Eval(ctx, rego.EvalParsedInput(in),
+		rego.EvalMetrics(noMetrics),
+		rego.EvalVirtualCache(vc),
+		rego.EvalGenerateJSON(keepTerm))
 	if err != nil {
 		return nil, fmt.Errorf("evaluate %s: %w", p, err)
 	}
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {
 		return nil, fmt.Errorf("%s: %w", p, ErrNoDecision)
 	}
-	return rs[0].Expressions[0].Value, nil
+	t, ok := rs[0].Expressions[0].Value.(*ast.Term)
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", p, ErrNoDecision)
+	}
+	return t.Value, nil
 }
 
 // decide evaluates a decision point whose value is a decision object.
@@ -233,41 +242,59 @@ func (b *Bundle) boolean(ctx context.Context, p Point, input any) (bool, error) 
 	if err != nil {
 		return false, err
 	}
-	allow, ok := v.(bool)
+	allow, ok := v.(ast.Boolean)
 	if !ok {
-		return false, &ShapeError{Point: p, Field: "the value", Want: "a boolean", Got: v}
+		return false, &ShapeError{Point: p, Field: "the value", Want: "a boolean", Got: asJSON(v)}
 	}
-	return allow, nil
+	return bool(allow), nil
+}
+
+// asJSON is a value as a Go value, for error messages.
+func asJSON(v ast.Value) any {
+	if v == nil {
+		return nil
+	}
+	x, err := ast.JSON(v)
+	if err != nil {
+		return v.String()
+	}
+	return x
 }
 
 // decodeDecision checks the shape of a decision object field by field.
-func decodeDecision(p Point, v any) (Decision, error) {
-	obj, ok := v.(map[string]any)
+func decodeDecision(p Point, v ast.Value) (Decision, error) {
+	obj, ok := v.(ast.Object)
 	if !ok {
-		return Decision{}, &ShapeError{Point: p, Field: "the decision", Want: "an object", Got: v}
+		return Decision{}, &ShapeError{Point: p, Field: "the decision", Want: "an object", Got: asJSON(v)}
+	}
+	get := func(field string) ast.Value {
+		if t := obj.Get(ast.StringTerm(field)); t != nil {
+			return t.Value
+		}
+		return nil
 	}
 	var d Decision
-	allow, ok := obj["allow"].(bool)
+	allow, ok := get("allow").(ast.Boolean)
 	if !ok {
-		return Decision{}, &ShapeError{Point: p, Field: "allow", Want: "a boolean", Got: obj["allow"]}
+		return Decision{}, &ShapeError{Point: p, Field: "allow", Want: "a boolean", Got: asJSON(get("allow"))}
 	}
-	d.Allow = allow
+	d.Allow = bool(allow)
 	strs := func(field string) ([]string, error) {
-		raw, present := obj[field]
-		if !present {
+		raw := get(field)
+		if raw == nil {
 			return []string{}, nil
 		}
-		list, ok := raw.([]any)
+		list, ok := raw.(*ast.Array)
 		if !ok {
-			return nil, &ShapeError{Point: p, Field: field, Want: "an array of strings", Got: raw}
+			return nil, &ShapeError{Point: p, Field: field, Want: "an array of strings", Got: asJSON(raw)}
 		}
-		out := make([]string, 0, len(list))
-		for _, x := range list {
-			s, ok := x.(string)
+		out := make([]string, 0, list.Len())
+		for i := range list.Len() {
+			s, ok := list.Elem(i).Value.(ast.String)
 			if !ok {
-				return nil, &ShapeError{Point: p, Field: field, Want: "an array of strings", Got: raw}
+				return nil, &ShapeError{Point: p, Field: field, Want: "an array of strings", Got: asJSON(raw)}
 			}
-			out = append(out, s)
+			out = append(out, string(s))
 		}
 		return out, nil
 	}
@@ -281,17 +308,17 @@ func decodeDecision(p Point, v any) (Decision, error) {
 	if d.Obligations, err = strs("obligations"); err != nil {
 		return Decision{}, err
 	}
-	if raw, present := obj["agreement"]; present {
-		a, ok := raw.(string)
+	if raw := get("agreement"); raw != nil {
+		a, ok := raw.(ast.String)
 		if !ok {
-			return Decision{}, &ShapeError{Point: p, Field: "agreement", Want: "a string", Got: raw}
+			return Decision{}, &ShapeError{Point: p, Field: "agreement", Want: "a string", Got: asJSON(raw)}
 		}
-		d.Agreement = a
+		d.Agreement = string(a)
 	}
-	if raw, present := obj["max_validity_s"]; present {
+	if raw := get("max_validity_s"); raw != nil {
 		n, ok := asSeconds(raw)
 		if !ok {
-			return Decision{}, &ShapeError{Point: p, Field: "max_validity_s", Want: "a non-negative number", Got: raw}
+			return Decision{}, &ShapeError{Point: p, Field: "max_validity_s", Want: "a non-negative number", Got: asJSON(raw)}
 		}
 		d.MaxValiditySeconds = n
 		d.MaxValidity = time.Duration(n) * time.Second
@@ -299,26 +326,14 @@ func decodeDecision(p Point, v any) (Decision, error) {
 	return d, nil
 }
 
-// asSeconds accepts the number forms OPA returns (json.Number, ints, floats).
-func asSeconds(v any) (int64, bool) {
-	var f float64
-	switch n := v.(type) {
-	case interface{ Float64() (float64, error) }:
-		x, err := n.Float64()
-		if err != nil {
-			return 0, false
-		}
-		f = x
-	case float64:
-		f = n
-	case int:
-		f = float64(n)
-	case int64:
-		f = float64(n)
-	default:
+// asSeconds accepts a non-negative number, truncated to whole seconds.
+func asSeconds(v ast.Value) (int64, bool) {
+	n, ok := v.(ast.Number)
+	if !ok {
 		return 0, false
 	}
-	if f < 0 {
+	f, ok := n.Float64()
+	if !ok || f < 0 {
 		return 0, false
 	}
 	return int64(f), true

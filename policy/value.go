@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -46,9 +47,9 @@ func valueOf(v reflect.Value) (ast.Value, error) {
 	case reflect.Bool:
 		return ast.Boolean(v.Bool()), nil
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		return ast.Number(fmt.Sprint(v.Int())), nil
+		return ast.Number(strconv.FormatInt(v.Int(), 10)), nil
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		return ast.Number(fmt.Sprint(v.Uint())), nil
+		return ast.Number(strconv.FormatUint(v.Uint(), 10)), nil
 	case reflect.Float32, reflect.Float64:
 		// encoding/json and OPA agree on the shortest representation.
 		return ast.InterfaceToValue(v.Float())
@@ -103,7 +104,7 @@ func valueOf(v reflect.Value) (ast.Value, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", f.name, err)
 			}
-			items = append(items, [2]*ast.Term{ast.StringTerm(f.name), ast.NewTerm(x)})
+			items = append(items, [2]*ast.Term{f.key, ast.NewTerm(x)})
 		}
 		return ast.NewObject(items...), nil
 	}
@@ -114,6 +115,7 @@ func valueOf(v reflect.Value) (ast.Value, error) {
 // field is one JSON field of a struct type.
 type field struct {
 	name      string
+	key       *ast.Term // the name as a term, shared by every value of the type
 	index     []int
 	omitEmpty bool
 }
@@ -156,7 +158,7 @@ func structFields(t reflect.Type) []field {
 			if name == "" {
 				name = sf.Name
 			}
-			f := field{name: name, index: idx, omitEmpty: strings.Contains(","+opts+",", ",omitempty,")}
+			f := field{name: name, key: ast.StringTerm(name), index: idx, omitEmpty: strings.Contains(","+opts+",", ",omitempty,")}
 			if depth == 0 {
 				out = append(out, f)
 				seen[name] = true
