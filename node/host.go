@@ -2,6 +2,7 @@ package node
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
 	libp2pquic "github.com/libp2p/go-libp2p/p2p/transport/quic"
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	"github.com/libp2p/go-libp2p/x/rate"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -64,6 +66,30 @@ func tcpFirst(addrs []ma.Multiaddr) []network.AddrDelay {
 	return out
 }
 
+// connRateLimiter bounds how fast connections to or from one IP are
+// opened. go-libp2p's default (0.2 per second per IPv4 address, burst 16)
+// suits a public DHT node but not a federation member: during a partition
+// raft redials its partners at every election timeout and the mesh redials
+// with backoff, each attempt (TCP and QUIC) taking a token, so the bucket
+// for a partner's address stays empty and the member never reconnects
+// after the heal while it keeps retrying ("rate limit exceeded"). This
+// limit stays far above members' redial rates and still bounds a flood
+// from one address; loopback is not limited.
+func connRateLimiter() *rate.Limiter {
+	perIP := rate.Limit{RPS: 20, Burst: 200}
+	return &rate.Limiter{
+		NetworkPrefixLimits: []rate.PrefixLimit{
+			{Prefix: netip.MustParsePrefix("127.0.0.0/8"), Limit: rate.Limit{}},
+			{Prefix: netip.MustParsePrefix("::1/128"), Limit: rate.Limit{}},
+		},
+		SubnetRateLimiter: rate.SubnetLimiter{
+			IPv4SubnetLimits: []rate.SubnetLimit{{PrefixLength: 32, Limit: perIP}},
+			IPv6SubnetLimits: []rate.SubnetLimit{{PrefixLength: 56, Limit: perIP}},
+			GracePeriod:      time.Minute,
+		},
+	}
+}
+
 // newHost builds the libp2p host: TCP and QUIC, TLS preferred over Noise,
 // a resource manager with the configured system limits, the membership
 // gater, a connection manager that never trims members, and ping.
@@ -76,7 +102,8 @@ func newHost(cfg *Config, id Identity, fedID string, g *gater, reg prometheus.Re
 			FD:      rcmgr.LimitVal(cfg.Limits.MaxFDs),
 		},
 	}
-	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.Build(rcmgr.DefaultLimits.AutoScale())))
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(limits.Build(rcmgr.DefaultLimits.AutoScale())),
+		rcmgr.WithConnRateLimiters(connRateLimiter()))
 	if err != nil {
 		return nil, fmt.Errorf("resource manager: %w", err)
 	}
