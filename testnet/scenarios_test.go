@@ -337,12 +337,9 @@ func TestScenario5LeaderKilled(t *testing.T) {
 		return nil
 	})
 	acked := w.halt()
-	_, first := func() (int, time.Time) {
-		w2 := &writer{acked: acked}
-		return w2.ackedSince(killed)
-	}()
-	t.Logf("killed leader %s; new leader %s; first write acknowledged %v after the kill; %d writes acknowledged in all",
-		leader.Name, newLeader, first.Sub(killed).Round(time.Millisecond), len(acked))
+	after, _ := (&writer{acked: acked}).ackedSince(killed)
+	t.Logf("killed leader %s; new leader %s; %d writes acknowledged, %d of them after the kill (BenchmarkFailover times the failover)",
+		leader.Name, newLeader, len(acked), after)
 
 	docker(t, "start", leader.Name)
 	for _, n := range nodes(t) {
