@@ -349,3 +349,38 @@ func TestInvalidCommandsAreRejectedTheSameWayEverywhere(t *testing.T) {
 func (r *Registry) submitOnceOrLeader(ctx context.Context, signed []byte) (uint64, error) {
 	return r.submitSigned(ctx, signed)
 }
+
+// A command that reaches the leader long after it was signed (held in a
+// connection's buffers through a partition) is refused, not committed
+// behind its submitter's back.
+func TestLeaderRefusesStaleForwardedCommands(t *testing.T) {
+	c := newCluster(t, 3, 3)
+	c.openAll(3)
+	leader := c.waitLeader()
+	var follower *tnode
+	for _, tn := range c.nodes {
+		if tn != leader {
+			follower = tn
+			break
+		}
+	}
+	ctx := context.Background()
+	old := time.Now().Add(-StaleAfter - time.Minute).UnixMilli()
+	signed, err := SignCommand(follower.key, follower.id, OpProjectPropose, project("late", follower.name, leader.name), old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := follower.reg.submitOnceOrLeader(ctx, signed); !errors.Is(err, ErrStale) {
+		t.Fatalf("a command signed %s ago: %v, want ErrStale", StaleAfter+time.Minute, err)
+	}
+	fresh, _ := SignCommand(follower.key, follower.id, OpProjectPropose, project("on-time", follower.name, leader.name), time.Now().UnixMilli())
+	if _, err := follower.reg.submitOnceOrLeader(ctx, fresh); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 20*time.Second, "identical replicas", c.sameState(c.nodes...))
+	for _, tn := range c.nodes {
+		if _, err := tn.reg.Project("late"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("%s committed the stale command", tn.name)
+		}
+	}
+}

@@ -66,6 +66,14 @@ func DefaultConfig(dir string) Config {
 var (
 	ErrNoLeader = errors.New("the registry has no leader (a majority of voters is unreachable)")
 	ErrClosed   = errors.New("the registry is closed")
+	// ErrOutcomeUnknown: the command reached the leader (or its queue) but
+	// no answer came back in time. It may still be committed, until the
+	// leader's staleness bound (StaleAfter) has passed: read the registry
+	// before submitting it again.
+	ErrOutcomeUnknown = errors.New("the command reached the leader, but whether it was committed is unknown")
+	// ErrStale: the leader refused a command signed more than StaleAfter
+	// ago; it was not applied.
+	ErrStale = errors.New("the leader refused a stale command")
 )
 
 // Registry is one member's replica of the federation registry.
@@ -229,10 +237,13 @@ func (r *Registry) Submit(ctx context.Context, op string, args any) (uint64, err
 func (r *Registry) submitSigned(ctx context.Context, signed []byte) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.ApplyTimeout)
 	defer cancel()
-	retried := false
+	retried, delivered := false, false
 	for {
 		idx, err := r.submitOnce(ctx, signed)
 		var rej *RejectedError
+		if errors.Is(err, errMaybeApplied) {
+			delivered = true
+		}
 		switch {
 		case err == nil:
 			return idx, nil
@@ -243,13 +254,16 @@ func (r *Registry) submitSigned(ctx context.Context, signed []byte) (uint64, err
 				return 0, nil
 			}
 			return 0, err
-		case errors.Is(err, ErrClosed):
+		case errors.Is(err, ErrClosed), errors.Is(err, ErrStale):
 			return 0, err
 		}
 		retried = true
 		r.log.Debug("registry submit retry", "err", err)
 		select {
 		case <-ctx.Done():
+			if delivered {
+				return 0, fmt.Errorf("%w (last error: %v)", ErrOutcomeUnknown, err)
+			}
 			return 0, fmt.Errorf("%w (last error: %v)", ErrNoLeader, err)
 		case <-time.After(50 * time.Millisecond):
 		}
@@ -286,11 +300,15 @@ func (r *Registry) propose(ctx context.Context, signed []byte) (uint64, error) {
 	case res := <-p.done:
 		return res.index, res.err
 	case <-ctx.Done():
-		return 0, ctx.Err()
+		return 0, fmt.Errorf("%w: %w", errMaybeApplied, ctx.Err()) // queued: it may still be committed
 	case <-r.ctx.Done():
 		return 0, ErrClosed
 	}
 }
+
+// errMaybeApplied marks a submit attempt that may have reached the log:
+// the command was queued or sent to the leader, and no answer came back.
+var errMaybeApplied = errors.New("sent without an answer")
 
 // inflight bounds the entries the leader has in flight: enough to keep
 // replication busy while the previous entry is applied, few enough that
@@ -399,26 +417,51 @@ func (r *Registry) forward(ctx context.Context, leader peer.ID, signed []byte) (
 	}
 	if err := writeFrame(s, signed); err != nil {
 		s.Reset()
-		return 0, err
+		// Bytes may have left in a stream buffer: a silent partition can
+		// deliver them when it heals.
+		return 0, fmt.Errorf("%w: send to leader %s: %w", errMaybeApplied, leader, err)
 	}
 	_ = s.CloseWrite()
 	raw, err := readFrame(s)
 	if err != nil {
 		s.Reset()
-		return 0, fmt.Errorf("read leader's answer: %w", err)
+		return 0, fmt.Errorf("%w: read leader's answer: %w", errMaybeApplied, err)
 	}
 	var rep forwardReply
 	if err := json.Unmarshal(raw, &rep); err != nil {
-		return 0, fmt.Errorf("leader's answer: %w", err)
+		return 0, fmt.Errorf("%w: leader's answer: %w", errMaybeApplied, err)
 	}
 	switch {
 	case rep.Rejected != "":
 		return 0, &RejectedError{Op: rep.Op, Reason: rep.Rejected}
+	case rep.Stale:
+		return 0, fmt.Errorf("%w: %s", ErrStale, rep.Error)
+	case rep.NotLeader:
+		return 0, errors.New(rep.Error) // refused before it was queued
 	case rep.Error != "":
-		return 0, errors.New(rep.Error)
+		return 0, fmt.Errorf("%w: %s", errMaybeApplied, rep.Error)
 	}
 	return rep.Index, nil
 }
+
+// commandAge is how long ago, by this clock, a signed command says it was
+// signed, and whether that is beyond StaleAfter. A command that does not
+// parse is left to the FSM to refuse.
+func commandAge(signed []byte) (time.Duration, bool) {
+	c, err := parseCommand(signed)
+	if err != nil {
+		return 0, false
+	}
+	age := time.Since(time.UnixMilli(c.TS))
+	return age, age > StaleAfter
+}
+
+// StaleAfter bounds how late a forwarded command may reach the leader,
+// by the leader's clock against the command's timestamp: a command that
+// sat in a connection's buffers through a partition is refused instead of
+// committed long after its submitter gave up. It allows for clock skew
+// between members far beyond NTP's.
+const StaleAfter = 2 * time.Minute
 
 // handleForward is the leader's side of forwarding.
 func (r *Registry) handleForward(s network.Stream) {
@@ -431,7 +474,9 @@ func (r *Registry) handleForward(s network.Stream) {
 	}
 	var rep forwardReply
 	if r.raft.State() != raft.Leader {
-		rep.Error = "not the leader"
+		rep.Error, rep.NotLeader = "not the leader", true
+	} else if age, stale := commandAge(signed); stale {
+		rep.Error, rep.Stale = fmt.Sprintf("the command was signed %s ago, more than %s: its submitter no longer waits for it; submit it again", age.Round(time.Second), StaleAfter), true
 	} else {
 		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.ApplyTimeout)
 		idx, err := r.propose(ctx, signed)

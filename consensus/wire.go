@@ -18,7 +18,10 @@ type forwardReply struct {
 	Index    uint64 `json:"index,omitempty"`
 	Rejected string `json:"rejected,omitempty"` // the FSM's reason
 	Op       string `json:"op,omitempty"`
-	Error    string `json:"error,omitempty"` // not applied: not leader, timeout...
+	Error    string `json:"error,omitempty"` // no index: see NotLeader and Stale, else the outcome is unknown (timeout...)
+	// NotLeader and Stale: refused before it was queued, never applied.
+	NotLeader bool `json:"not_leader,omitempty"`
+	Stale     bool `json:"stale,omitempty"`
 }
 
 // writeFrame writes a length-prefixed message.

@@ -142,7 +142,8 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, op string, args 
 
 // writeRegistryError maps registry and policy errors to HTTP answers:
 // 403 with reasons for a policy denial, 409 for a command the registry
-// refused, 404 for a missing record, 503 without a leader.
+// refused, 404 for a missing record, 503 without a leader (not applied),
+// 504 when the leader got the command but no answer came (it may commit).
 func writeRegistryError(w http.ResponseWriter, err error) {
 	var denied *policy.DeniedError
 	var rejected *consensus.RejectedError
@@ -156,7 +157,10 @@ func writeRegistryError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, consensus.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, consensus.ErrNoLeader), errors.Is(err, consensus.ErrClosed), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, consensus.ErrOutcomeUnknown):
+		// Not a failure to retry blindly: the command may yet commit.
+		writeError(w, http.StatusGatewayTimeout, err.Error()+"; read the registry before submitting it again")
+	case errors.Is(err, consensus.ErrNoLeader), errors.Is(err, consensus.ErrStale), errors.Is(err, consensus.ErrClosed), errors.Is(err, context.DeadlineExceeded):
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 	default:
 		writeError(w, http.StatusInternalServerError, err.Error())
