@@ -27,6 +27,7 @@ import (
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/node/api"
+	"github.com/xborder/xborder/node/console"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -321,6 +322,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			}
 		}()
 	}
+	web, err := console.New(console.Deps{Node: n, Key: n.id.PublicKey(), NodeID: n.id.PeerID.String(),
+		Name: n.cfg.Name, Log: n.log.With("component", "console")})
+	if err != nil {
+		return fmt.Errorf("web console: %w", err)
+	}
 	n.api = api.NewServer(api.Deps{
 		Backend:    n,
 		Policies:   n,
@@ -331,6 +337,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Agreements: n,
 		Tokens:     &api.Verifier{Key: n.id.PublicKey(), NodeID: n.id.PeerID.String()},
 		Authz:      n,
+		Console:    web,
 		Log:        n.log,
 		Registerer: n.reg,
 		Gatherer:   n.reg,

@@ -108,6 +108,7 @@ Global flags read environment variables when not given:
 		newStatusCmd(g),
 		newPeersCmd(g),
 		newTokenCmd(g),
+		newConsoleCmd(g),
 		newPolicyCmd(g),
 		newProjectCmd(g), newAgreementCmd(g),
 		newMemberCmd(g),

@@ -78,7 +78,10 @@ type Deps struct {
 	Agreements Agreements
 	Tokens     TokenVerifier
 	Authz      Authorizer
-	Log        *slog.Logger
+	// Console, when set, serves the web console under /console/ (and
+	// the home page / redirects to it).
+	Console http.Handler
+	Log     *slog.Logger
 	// Registerer receives the API's metrics; Gatherer serves /metrics
 	// (usually the same registry).
 	Registerer prometheus.Registerer
@@ -132,6 +135,10 @@ func NewServer(d Deps) *Server {
 	s.routeCatalogue()
 	s.routeExchange()
 	s.routeAgreements()
+	if d.Console != nil {
+		s.mux.Handle("/console/", d.Console)
+		s.mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusSeeOther))
+	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		s.requests.WithLabelValues("unmatched", "404").Inc()
 		writeError(w, http.StatusNotFound, fmt.Sprintf("no such endpoint: %s %s (see /v1/openapi.json)", r.Method, r.URL.Path))

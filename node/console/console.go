@@ -1,0 +1,480 @@
+// Package console is the node's web console: server-rendered pages over
+// the same node services, token rules and API policy as the local HTTP API
+// (node/api), served by `xborder run` on the API address under /console/.
+//
+// A user signs in with a one-time code that `xborder console` mints with
+// the node's key; the session lives in an HttpOnly, SameSite=Strict cookie.
+// Every page and every form names the API route it stands for, and the
+// node's data.xborder.api.allow decides, for the session's role, whether
+// the page shows the link or form and whether the server carries it out.
+package console
+
+import (
+	"context"
+	"crypto/ed25519"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/xborder/xborder/node/api"
+)
+
+//go:embed templates/*.html
+var templatesFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Node is what the console shows and acts on: the services the local API
+// serves, and the API policy that decides what each role may do.
+type Node interface {
+	api.Backend
+	api.Policies
+	api.Registry
+	api.Audit
+	api.Catalogue
+	api.Exchange
+	api.Agreements
+	api.Authorizer
+}
+
+// Deps are what the console needs from the node.
+type Deps struct {
+	Node Node
+	// Key and NodeID verify sign-in codes (the node's public key and peer
+	// ID, as for API tokens).
+	Key    ed25519.PublicKey
+	NodeID string
+	// Name is the node's member name, shown in every page's header.
+	Name string
+	Log  *slog.Logger
+	// Now is the clock (default time.Now), for tests.
+	Now func() time.Time
+}
+
+// Prefix is where the console is mounted.
+const Prefix = "/console/"
+
+const sessionCookie = "xborder_session"
+
+// Limits on what a form may send.
+const (
+	maxForm    = 1 << 20
+	maxPublish = 8 << 30
+)
+
+// Console serves the web console.
+type Console struct {
+	node     Node
+	name     string
+	log      *slog.Logger
+	now      func() time.Time
+	sessions *sessions
+	msgs     messages
+	pages    map[string]*template.Template
+	mux      *http.ServeMux
+	static   http.Handler
+}
+
+// New builds the console. It fails only when its embedded templates or
+// catalogues are broken.
+func New(d Deps) (*Console, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.New(slog.DiscardHandler)
+	}
+	msgs, err := loadMessages()
+	if err != nil {
+		return nil, err
+	}
+	c := &Console{node: d.Node, name: d.Name, log: d.Log, now: d.Now, msgs: msgs,
+		sessions: newSessions(d.Key, d.NodeID, d.Now), mux: http.NewServeMux()}
+	if c.pages, err = parsePages(); err != nil {
+		return nil, err
+	}
+	sub, _ := fs.Sub(staticFS, "static")
+	c.static = http.StripPrefix(Prefix+"static/", http.FileServerFS(sub))
+	c.routes()
+	return c, nil
+}
+
+// ServeHTTP serves every path under Prefix, with the console's security
+// headers on every answer.
+func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "+
+		"connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cross-Origin-Opener-Policy", "same-origin")
+	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+	if !strings.HasPrefix(r.URL.Path, Prefix+"static/") {
+		h.Set("Cache-Control", "no-store")
+	}
+	c.mux.ServeHTTP(w, r)
+}
+
+// access names the API route a console page or form stands for: the
+// session's role needs data.xborder.api.allow for it.
+type access func(r *http.Request) (method, path string)
+
+// apiRoute is an access to a fixed route, or one whose {name} segments
+// are the console route's path values.
+func apiRoute(method, pattern string) access {
+	return func(r *http.Request) (string, string) {
+		p := pattern
+		for {
+			i := strings.IndexByte(p, '{')
+			if i < 0 {
+				return method, p
+			}
+			j := strings.IndexByte(p[i:], '}')
+			p = p[:i] + r.PathValue(p[i+1:i+j]) + p[i+j+1:]
+		}
+	}
+}
+
+// rc is one request's state: its session, language and the API policy's
+// answers so far.
+type rc struct {
+	c     *Console
+	w     http.ResponseWriter
+	r     *http.Request
+	sess  *session
+	lang  string
+	allow map[string]bool
+}
+
+// may asks the node's API policy whether the session's role may call
+// method path; the answer is kept for the rest of the request.
+func (x *rc) may(method, path string) bool {
+	if x.sess == nil {
+		return false
+	}
+	k := method + " " + path
+	if v, ok := x.allow[k]; ok {
+		return v
+	}
+	ok, err := x.c.node.AllowAPI(x.r.Context(), x.sess.user, method, path)
+	if err != nil {
+		x.c.log.Error("API policy failed; console action denied", "err", err, "method", method, "path", path)
+		ok = false
+	}
+	x.allow[k] = ok
+	return ok
+}
+
+func (x *rc) t(key string, args ...any) string { return x.c.msgs.text(x.lang, key, args...) }
+
+func (x *rc) user() api.User {
+	if x.sess == nil {
+		return api.User{}
+	}
+	return x.sess.user
+}
+
+func (x *rc) ctx() context.Context { return x.r.Context() }
+
+type handler func(x *rc)
+
+type routeOpts struct {
+	public   bool  // no session needed
+	maxBody  int64 // POST bodies
+	jsonAuth bool  // answer 401 instead of redirecting to the sign-in page
+}
+
+// handle registers a console route: the session is required (GET without
+// one redirects to the sign-in page), a POST must carry the session's CSRF
+// token, and the API policy must allow the role the API route of need.
+func (c *Console) handle(pattern string, need access, h handler, opts ...routeOpts) {
+	var o routeOpts
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	if o.maxBody == 0 {
+		o.maxBody = maxForm
+	}
+	c.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		x := &rc{c: c, w: w, r: r, lang: pickLang(w, r), allow: map[string]bool{}}
+		if ck, err := r.Cookie(sessionCookie); err == nil {
+			x.sess, _ = c.sessions.get(ck.Value)
+		}
+		post := r.Method == http.MethodPost
+		if post {
+			r.Body = http.MaxBytesReader(w, r.Body, o.maxBody)
+		}
+		if o.public && !post {
+			h(x)
+			return
+		}
+		if x.sess == nil {
+			switch {
+			case post:
+				c.fail(x, http.StatusForbidden, x.t("error.no_session"))
+			case o.jsonAuth:
+				writeJSON(w, http.StatusUnauthorized, map[string]string{"error": "not signed in"})
+			default:
+				http.Redirect(w, r, Prefix+"signin", http.StatusSeeOther)
+			}
+			return
+		}
+		if post && !c.csrfOK(x) {
+			c.fail(x, http.StatusForbidden, x.t("error.csrf"))
+			return
+		}
+		if need != nil {
+			method, path := need(r)
+			if !x.may(method, path) {
+				c.fail(x, http.StatusForbidden, x.t("error.forbidden", x.sess.user.Role, method, path))
+				return
+			}
+		}
+		h(x)
+	})
+}
+
+// csrfOK checks a POST: from this origin when the browser says, and with
+// the session's token in the form.
+func (c *Console) csrfOK(x *rc) bool {
+	r := x.r
+	if o := r.Header.Get("Origin"); o != "" && o != "null" {
+		u, err := url.Parse(o)
+		if err != nil || u.Host != r.Host {
+			return false
+		}
+	}
+	if ct := r.Header.Get("Content-Type"); strings.HasPrefix(ct, "multipart/form-data") {
+		if err := r.ParseMultipartForm(32 << 20); err != nil {
+			return false
+		}
+	} else if err := r.ParseForm(); err != nil {
+		return false
+	}
+	return sameToken(r.PostForm.Get("csrf"), x.sess.csrf)
+}
+
+// page is what every template gets.
+type page struct {
+	x      *rc
+	Title  string // message key
+	Active string // nav item
+	Flash  string
+	Data   any
+}
+
+func (p *page) T(key string, args ...any) string { return p.x.t(key, args...) }
+func (p *page) May(method, path string) bool     { return p.x.may(method, path) }
+func (p *page) SignedIn() bool                   { return p.x.sess != nil }
+func (p *page) User() api.User                   { return p.x.user() }
+func (p *page) CSRF() string {
+	if p.x.sess == nil {
+		return ""
+	}
+	return p.x.sess.csrf
+}
+func (p *page) Lang() string          { return p.x.lang }
+func (p *page) Langs() []string       { return Languages }
+func (p *page) NodeName() string      { return p.x.c.name }
+func (p *page) Path() string          { return p.x.r.URL.Path }
+func (p *page) Query(k string) string { return p.x.r.URL.Query().Get(k) }
+
+// LangHref is this page in another language: the same address for a page
+// read with GET, the home page after a form.
+func (p *page) LangHref(l string) string {
+	if p.x.r.Method != http.MethodGet {
+		return Prefix + "?lang=" + url.QueryEscape(l)
+	}
+	q := p.x.r.URL.Query()
+	q.Del("ok")
+	q.Set("lang", l)
+	return p.x.r.URL.Path + "?" + q.Encode()
+}
+
+// navItem is a link of the header, shown when the role may read its page.
+type navItem struct {
+	Key, Href string
+	Active    bool
+}
+
+var nav = []struct{ key, href, method, path string }{
+	{"nav.federation", Prefix, "GET", "/v1/peers"},
+	{"nav.catalogue", Prefix + "catalogue", "GET", "/v1/catalogue"},
+	{"nav.transfers", Prefix + "transfers", "GET", "/v1/transfers"},
+	{"nav.projects", Prefix + "projects", "GET", "/v1/projects"},
+	{"nav.agreements", Prefix + "agreements", "GET", "/v1/agreements"},
+	{"nav.audit", Prefix + "audit", "GET", "/v1/audit"},
+	{"nav.policies", Prefix + "policies", "GET", "/v1/policy"},
+}
+
+func (p *page) Nav() []navItem {
+	if p.x.sess == nil {
+		return nil
+	}
+	var out []navItem
+	for _, n := range nav {
+		if p.x.may(n.method, n.path) {
+			out = append(out, navItem{Key: n.key, Href: n.href, Active: p.Active == n.key})
+		}
+	}
+	return out
+}
+
+// render writes a page with its status code.
+func (c *Console) render(x *rc, code int, name string, p *page) {
+	p.x = x
+	if p.Flash == "" {
+		if ok := x.r.URL.Query().Get("ok"); ok != "" {
+			if _, known := c.msgs[defaultLang]["flash."+ok]; known {
+				p.Flash = x.t("flash." + ok)
+			}
+		}
+	}
+	t, ok := c.pages[name]
+	if !ok {
+		panic("console: no template " + name)
+	}
+	var b strings.Builder
+	if err := t.ExecuteTemplate(&b, "layout", p); err != nil {
+		c.log.Error("console template failed", "page", name, "err", err)
+		http.Error(x.w, "the page could not be rendered", http.StatusInternalServerError)
+		return
+	}
+	x.w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	x.w.Header().Set("Content-Language", x.lang)
+	x.w.WriteHeader(code)
+	_, _ = x.w.Write([]byte(b.String()))
+}
+
+// failure is the data of the error page.
+type failure struct {
+	Code    int
+	Message string
+	Reasons []string
+	Rules   []string
+	Back    string
+}
+
+func (c *Console) fail(x *rc, code int, msg string, reasons ...string) {
+	c.render(x, code, "error.html", &page{Title: "error.title", Data: failure{Code: code, Message: msg, Reasons: reasons}})
+}
+
+// failErr renders a node error with its policy reasons, if any, and the
+// HTTP status the API would answer.
+func (c *Console) failErr(x *rc, err error, back string) {
+	code, reasons, rules := classify(err)
+	c.render(x, code, "error.html", &page{Title: "error.title",
+		Data: failure{Code: code, Message: err.Error(), Reasons: reasons, Rules: rules, Back: back}})
+}
+
+func (c *Console) redirect(x *rc, to string) {
+	http.Redirect(x.w, x.r, to, http.StatusSeeOther)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// routes registers every page.
+func (c *Console) routes() {
+	public := routeOpts{public: true}
+	c.mux.HandleFunc("GET "+Prefix+"static/", c.static.ServeHTTP)
+	c.handle("GET "+Prefix+"signin", nil, c.signin, public)
+	c.handle("POST "+Prefix+"signout", nil, c.signout)
+	c.handle("GET "+Prefix+"{$}", apiRoute("GET", "/v1/peers"), c.federation)
+
+	c.handle("GET "+Prefix+"catalogue", apiRoute("GET", "/v1/catalogue"), c.catalogue)
+	c.handle("GET "+Prefix+"catalogue/{owner}/{id}", apiRoute("GET", "/v1/catalogue/{owner}/{id}"), c.entry)
+	c.handle("POST "+Prefix+"catalogue/{owner}/{id}/request", apiRoute("POST", "/v1/requests"), c.request)
+	c.handle("POST "+Prefix+"catalogue/{owner}/{id}/fetch", apiRoute("POST", "/v1/fetch"), c.fetch)
+	c.handle("POST "+Prefix+"catalogue/{owner}/{id}/withdraw", apiRoute("DELETE", "/v1/datasets/{id}"), c.withdraw)
+	c.handle("GET "+Prefix+"publish", apiRoute("POST", "/v1/datasets"), c.publishForm)
+	c.handle("POST "+Prefix+"publish", apiRoute("POST", "/v1/datasets"), c.publish, routeOpts{maxBody: maxPublish})
+	c.handle("GET "+Prefix+"transfers", apiRoute("GET", "/v1/transfers"), c.transfers)
+	c.handle("GET "+Prefix+"transfers/{id}", apiRoute("GET", "/v1/transfers/{id}"), c.transfer)
+	c.handle("GET "+Prefix+"transfers/{id}/status", apiRoute("GET", "/v1/transfers/{id}"), c.transferStatus, routeOpts{jsonAuth: true})
+	c.handle("GET "+Prefix+"transfers/{id}/content", apiRoute("GET", "/v1/transfers/{id}/content"), c.transferContent)
+
+	c.handle("GET "+Prefix+"projects", apiRoute("GET", "/v1/projects"), c.projects)
+	c.handle("POST "+Prefix+"projects", apiRoute("POST", "/v1/projects"), c.proposeProject)
+	c.handle("GET "+Prefix+"projects/{id}", apiRoute("GET", "/v1/projects/{id}"), c.project)
+	c.handle("POST "+Prefix+"projects/{id}/join", apiRoute("POST", "/v1/projects/{id}/join"), c.joinProject)
+	c.handle("POST "+Prefix+"projects/{id}/attach", apiRoute("POST", "/v1/projects/{id}/attach"), c.attachDataset)
+
+	c.handle("GET "+Prefix+"agreements", apiRoute("GET", "/v1/agreements"), c.agreementList)
+	c.handle("POST "+Prefix+"agreements", apiRoute("POST", "/v1/agreements"), c.proposeAgreement)
+	c.handle("GET "+Prefix+"agreements/{id}", apiRoute("GET", "/v1/agreements/{id}"), c.agreement)
+	c.handle("POST "+Prefix+"agreements/{id}/sign", apiRoute("POST", "/v1/agreements/{id}/sign"), c.signAgreement)
+	c.handle("POST "+Prefix+"agreements/{id}/revoke", apiRoute("POST", "/v1/agreements/{id}/revoke"), c.revokeAgreement)
+
+	c.handle("GET "+Prefix+"audit", apiRoute("GET", "/v1/audit"), c.auditList)
+	c.handle("GET "+Prefix+"audit/verify", apiRoute("GET", "/v1/audit/verify"), c.auditVerify)
+
+	c.handle("GET "+Prefix+"policies", apiRoute("GET", "/v1/policy"), c.policies)
+	c.handle("POST "+Prefix+"policies/reload", apiRoute("POST", "/v1/policy/reload"), c.reloadPolicy)
+	c.handle("GET "+Prefix+"policies/playground", apiRoute("POST", "/v1/policy/eval"), c.playground)
+	c.handle("POST "+Prefix+"policies/playground", apiRoute("POST", "/v1/policy/eval"), c.evaluate)
+
+	c.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
+		x := &rc{c: c, w: w, r: r, lang: pickLang(w, r), allow: map[string]bool{}}
+		if ck, err := r.Cookie(sessionCookie); err == nil {
+			x.sess, _ = c.sessions.get(ck.Value)
+		}
+		c.fail(x, http.StatusNotFound, x.t("error.not_found"))
+	})
+}
+
+// signin exchanges a one-time code for a session, then redirects to the
+// home page so that the code leaves the address bar; without a code it
+// says how to get one.
+func (c *Console) signin(x *rc) {
+	code := x.r.URL.Query().Get("code")
+	if code == "" {
+		c.render(x, http.StatusOK, "signin.html", &page{Title: "signin.title"})
+		return
+	}
+	sess, err := c.sessions.exchange(code)
+	if err != nil {
+		c.log.Warn("console sign-in refused", "err", err)
+		c.render(x, http.StatusUnauthorized, "signin.html", &page{Title: "signin.title", Data: x.t("signin.refused", strings.TrimPrefix(err.Error(), ErrBadCode.Error()+": "))})
+		return
+	}
+	c.log.Info("console sign-in", "sub", sess.user.Subject, "role", sess.user.Role)
+	http.SetCookie(x.w, &http.Cookie{Name: sessionCookie, Value: sess.id, Path: "/", Expires: sess.expires,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: x.r.TLS != nil})
+	c.redirect(x, Prefix)
+}
+
+func (c *Console) signout(x *rc) {
+	c.sessions.end(x.sess.id)
+	http.SetCookie(x.w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: x.r.TLS != nil})
+	x.sess = nil
+	c.render(x, http.StatusOK, "signin.html", &page{Title: "signin.title", Flash: x.t("flash.signed_out")})
+}
+
+var errNotOwn = errors.New("not an entry of this node")
+
+func formList(v string) []string {
+	var out []string
+	for f := range strings.FieldsFuncSeq(v, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func fmtErr(format string, args ...any) error { return fmt.Errorf(format, args...) }

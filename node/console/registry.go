@@ -1,0 +1,240 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/exchange"
+	"github.com/xborder/xborder/node/api"
+)
+
+type projectsData struct {
+	Projects []consensus.Project
+	Index    uint64
+	Themes   []string
+	Members  []string
+	Datasets []string // own and remote entries, for the proposal form
+	Error    string
+}
+
+func (c *Console) projectsData(x *rc) (projectsData, error) {
+	ps, idx, err := c.node.Projects(x.ctx())
+	d := projectsData{Projects: ps, Index: idx, Themes: exchange.Themes}
+	for _, p := range c.node.Peers(x.ctx()) {
+		d.Members = append(d.Members, p.Name)
+	}
+	if x.may("GET", "/v1/catalogue") {
+		for _, l := range c.node.Search(x.ctx(), exchange.Filter{Kind: exchange.KindDataset}) {
+			d.Datasets = append(d.Datasets, l.Ref())
+		}
+	}
+	return d, err
+}
+
+func (c *Console) projects(x *rc) {
+	d, err := c.projectsData(x)
+	if err != nil {
+		c.failErr(x, err, Prefix)
+		return
+	}
+	c.render(x, http.StatusOK, "projects.html", &page{Title: "projects.title", Active: "nav.projects", Data: d})
+}
+
+func (c *Console) proposeProject(x *rc) {
+	f := x.r.PostFormValue
+	p := consensus.ProjectProposal{ID: strings.TrimSpace(f("id")), Title: strings.TrimSpace(f("title")),
+		Themes: x.r.PostForm["themes"], Partners: formList(f("partners")), Datasets: formList(f("datasets")),
+		EthicsRef: strings.TrimSpace(f("ethics"))}
+	if _, err := c.node.SubmitRegistry(x.ctx(), consensus.OpProjectPropose, p); err != nil {
+		c.failErr(x, err, Prefix+"projects")
+		return
+	}
+	c.waitForProject(x, p.ID, func(consensus.Project) bool { return true })
+	c.redirect(x, Prefix+"projects/"+p.ID+"?ok=proposed")
+}
+
+// waitForProject waits a moment for the local replica to apply a command
+// this node just had committed, so that the next page shows it.
+func (c *Console) waitForProject(x *rc, id string, done func(consensus.Project) bool) {
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		if p, _, err := c.node.Project(x.ctx(), id); err == nil && done(p) {
+			return
+		}
+		select {
+		case <-x.ctx().Done():
+			return
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+type projectData struct {
+	consensus.Project
+	Self     string
+	Member   bool
+	Datasets []string
+}
+
+func (c *Console) project(x *rc) {
+	p, _, err := c.node.Project(x.ctx(), x.r.PathValue("id"))
+	if err != nil {
+		c.failErr(x, err, Prefix+"projects")
+		return
+	}
+	d := projectData{Project: p, Self: c.name, Member: slices.Contains(p.Partners, c.name)}
+	if x.may("GET", "/v1/catalogue") {
+		for _, l := range c.node.Search(x.ctx(), exchange.Filter{Kind: exchange.KindDataset}) {
+			if !slices.Contains(p.Datasets, l.Ref()) {
+				d.Datasets = append(d.Datasets, l.Ref())
+			}
+		}
+	}
+	c.render(x, http.StatusOK, "project.html", &page{Title: "project.title", Active: "nav.projects", Data: d})
+}
+
+func (c *Console) joinProject(x *rc) {
+	id := x.r.PathValue("id")
+	if _, err := c.node.SubmitRegistry(x.ctx(), consensus.OpProjectJoin, consensus.ProjectRef{ID: id}); err != nil {
+		c.failErr(x, err, Prefix+"projects/"+id)
+		return
+	}
+	c.waitForProject(x, id, func(p consensus.Project) bool { return slices.Contains(p.Partners, c.name) })
+	c.redirect(x, Prefix+"projects/"+id+"?ok=joined")
+}
+
+func (c *Console) attachDataset(x *rc) {
+	id := x.r.PathValue("id")
+	ds := strings.TrimSpace(x.r.PostFormValue("dataset"))
+	if _, err := c.node.SubmitRegistry(x.ctx(), consensus.OpProjectAttach, consensus.DatasetAttachment{ID: id, Dataset: ds}); err != nil {
+		c.failErr(x, err, Prefix+"projects/"+id)
+		return
+	}
+	c.waitForProject(x, id, func(p consensus.Project) bool { return slices.Contains(p.Datasets, ds) })
+	c.redirect(x, Prefix+"projects/"+id+"?ok=attached")
+}
+
+type agreementsData struct {
+	Agreements []api.AgreementView
+	Models     []string
+	Members    []string
+	Purposes   []string
+	From       string
+	Until      string
+}
+
+func (c *Console) agreementList(x *rc) {
+	list, _, err := c.node.Agreements(x.ctx())
+	if err != nil {
+		c.failErr(x, err, Prefix)
+		return
+	}
+	now := c.now().UTC()
+	d := agreementsData{Agreements: list, Purposes: c.purposes(x), From: now.Format("2006-01-02"), Until: now.AddDate(1, 0, -1).Format("2006-01-02")}
+	for _, p := range c.node.Peers(x.ctx()) {
+		d.Members = append(d.Members, p.Name)
+	}
+	if x.may("GET", "/v1/catalogue") {
+		for _, l := range c.node.Search(x.ctx(), exchange.Filter{Kind: exchange.KindModel}) {
+			d.Models = append(d.Models, l.Ref())
+		}
+	}
+	c.render(x, http.StatusOK, "agreements.html", &page{Title: "agreements.title", Active: "nav.agreements", Data: d})
+}
+
+func parseDay(s string) (time.Time, error) {
+	return time.Parse("2006-01-02", strings.TrimSpace(s))
+}
+
+func (c *Console) proposeAgreement(x *rc) {
+	f := x.r.PostFormValue
+	a := consensus.Agreement{ID: strings.TrimSpace(f("id")), Model: strings.TrimSpace(f("model")),
+		Parties: formList(f("parties")), Purposes: formList(f("purposes")), Conditions: strings.TrimSpace(f("conditions"))}
+	var err error
+	if a.ValidFrom = c.now(); strings.TrimSpace(f("from")) != "" {
+		if a.ValidFrom, err = parseDay(f("from")); err != nil {
+			c.failErr(x, errors.Join(errBadForm, errors.New(x.t("agreements.bad_date", f("from")))), Prefix+"agreements")
+			return
+		}
+		if a.ValidFrom.Before(c.now()) && a.ValidFrom.After(c.now().Add(-24*time.Hour)) {
+			a.ValidFrom = c.now() // today: from now on
+		}
+	}
+	if a.ValidUntil, err = parseDay(f("until")); err != nil {
+		c.failErr(x, errors.Join(errBadForm, errors.New(x.t("agreements.bad_date", f("until")))), Prefix+"agreements")
+		return
+	}
+	a.ValidUntil = a.ValidUntil.Add(24*time.Hour - time.Second) // to the end of that day
+	v, err := c.node.ProposeAgreement(x.ctx(), a)
+	var refused *exchange.AgreementRefusedError
+	if errors.As(err, &refused) {
+		c.render(x, http.StatusForbidden, "agreement.html", &page{Title: "agreement.title", Active: "nav.agreements",
+			Flash: x.t("agreement.refused"), Data: c.agreementData(v)})
+		return
+	}
+	if err != nil {
+		c.failErr(x, err, Prefix+"agreements")
+		return
+	}
+	c.redirect(x, Prefix+"agreements/"+v.ID+"?ok=agreement_proposed")
+}
+
+type agreementData struct {
+	api.AgreementView
+	Self       string
+	Party      bool
+	SelfSigned bool
+	Refused    bool
+	Signed     int
+}
+
+func (c *Console) agreementData(v api.AgreementView) agreementData {
+	d := agreementData{AgreementView: v, Self: c.name, Party: slices.Contains(v.Parties, c.name)}
+	for _, p := range v.PartyStates {
+		if p.Signed {
+			d.Signed++
+			if p.Member == c.name {
+				d.SelfSigned = true
+			}
+		}
+		if p.Refused() {
+			d.Refused = true
+		}
+	}
+	if v.InRegistry {
+		d.Signed = len(v.Document.Signatures)
+		d.SelfSigned = d.Party
+	}
+	return d
+}
+
+func (c *Console) agreement(x *rc) {
+	v, _, err := c.node.Agreement(x.ctx(), x.r.PathValue("id"))
+	if err != nil {
+		c.failErr(x, err, Prefix+"agreements")
+		return
+	}
+	c.render(x, http.StatusOK, "agreement.html", &page{Title: "agreement.title", Active: "nav.agreements", Data: c.agreementData(v)})
+}
+
+func (c *Console) signAgreement(x *rc) {
+	id := x.r.PathValue("id")
+	if _, err := c.node.SignAgreement(x.ctx(), id); err != nil {
+		c.failErr(x, err, Prefix+"agreements/"+id)
+		return
+	}
+	c.redirect(x, Prefix+"agreements/"+id+"?ok=signed")
+}
+
+func (c *Console) revokeAgreement(x *rc) {
+	id := x.r.PathValue("id")
+	if _, err := c.node.RevokeAgreement(x.ctx(), id, strings.TrimSpace(x.r.PostFormValue("reason"))); err != nil {
+		c.failErr(x, err, Prefix+"agreements/"+id)
+		return
+	}
+	c.redirect(x, Prefix+"agreements/"+id+"?ok=revoked")
+}
