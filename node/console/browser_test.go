@@ -1,0 +1,389 @@
+package console_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/xborder/xborder"
+	"github.com/xborder/xborder/exchange"
+	"github.com/xborder/xborder/node"
+	"github.com/xborder/xborder/node/api"
+	"github.com/xborder/xborder/node/console"
+)
+
+// The browser test drives headless Chromium through the console of a
+// two-region federation (Grand Est and Baden-Württemberg) started in this
+// process. It needs the chromium binary (CI installs Debian's package);
+// without it the test fails, saying so.
+//
+// Screenshots of every page go to $XBORDER_CONSOLE_SCREENSHOTS when set,
+// else to a directory the test logs (under the test's temporary dir).
+
+// freePort returns a port free for both TCP and UDP on loopback.
+func freePort(t *testing.T) int {
+	t.Helper()
+	for range 50 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
+		l.Close()
+		if err == nil {
+			u.Close()
+			return port
+		}
+	}
+	t.Fatal("no free port")
+	return 0
+}
+
+type region struct {
+	n   *node.Node
+	id  node.Identity
+	cfg node.Config
+	// host is how the browser reaches this node's API: each region gets
+	// its own host name, so that the browser keeps one session cookie each.
+	host string
+}
+
+func startFederation(t *testing.T, names, countries []string) []*region {
+	t.Helper()
+	gen := &node.Genesis{Federation: "grand-est-ai"}
+	var dirs []string
+	var cfgs []node.Config
+	for i, name := range names {
+		dir := filepath.Join(t.TempDir(), name)
+		cfg := node.DefaultConfig()
+		cfg.Name, cfg.Country, cfg.Org = name, countries[i], "Region "+name
+		port := freePort(t)
+		cfg.Listen = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port), fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", port)}
+		cfg.API = "127.0.0.1:0"
+		cfg.Discovery.MDNS = false
+		cfg.Discovery.RedialMin = node.Duration(100 * time.Millisecond)
+		cfg.Discovery.RedialMax = node.Duration(time.Second)
+		cfg.AuditAnchorInterval = node.Duration(time.Second)
+		if _, err := node.Init(dir, cfg, xborder.Policies()); err != nil {
+			t.Fatal(err)
+		}
+		card, err := node.IdentityCard(dir, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gen.Members = append(gen.Members, card)
+		dirs, cfgs = append(dirs, dir), append(cfgs, cfg)
+	}
+	hosts := []string{"127.0.0.1", "localhost"}
+	var out []*region
+	for i, dir := range dirs {
+		if err := os.WriteFile(cfgs[i].GenesisPath(dir), gen.Marshal(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", cfgs[i].Name)
+		n, err := node.Open(dir, cfgs[i], node.WithLogger(log))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := n.Start(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = n.Close() })
+		id, err := node.LoadKey(filepath.Join(dir, node.KeyFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, port, _ := net.SplitHostPort(n.APIAddr())
+		out = append(out, &region{n: n, id: id, cfg: cfgs[i], host: net.JoinHostPort(hosts[i%2], port)})
+	}
+	return out
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("not within %v: %s", within, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// chromium finds the browser or fails the test with what to do.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Fatal("the console's browser tests need Chromium, which is not installed: " +
+		"install it (Debian/Ubuntu: apt-get install -y chromium) or put chromium on the PATH; .ci/run installs it")
+	return ""
+}
+
+// ui drives one browser tab.
+type ui struct {
+	t    *testing.T
+	ctx  context.Context
+	shot string // screenshot dir
+	n    int
+}
+
+func (u *ui) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	u.t.Helper()
+	if err := chromedp.Do(u.ctx, steps...); err != nil {
+		html, _ := chromedp.Run(u.ctx, chromedp.OuterHTML(chromedp.CSS("main")))
+		loc, _ := chromedp.Run(u.ctx, chromedp.Location())
+		u.t.Fatalf("%s: %v\nat %s:\n%s", what, err, loc, html)
+	}
+}
+
+func (u *ui) text(sel string) string {
+	u.t.Helper()
+	s, err := chromedp.Run(u.ctx, chromedp.Text(chromedp.CSS(sel)))
+	if err != nil {
+		u.t.Fatalf("text of %s: %v", sel, err)
+	}
+	return s
+}
+
+// has reports whether the page has an element matching sel now.
+func (u *ui) has(sel string) bool {
+	u.t.Helper()
+	n, err := chromedp.Run(u.ctx, chromedp.Evaluate[bool](fmt.Sprintf("document.querySelector(%q) !== null", sel)))
+	if err != nil {
+		u.t.Fatalf("query %s: %v", sel, err)
+	}
+	return n
+}
+
+func (u *ui) screenshot(name string) {
+	u.t.Helper()
+	png, err := chromedp.Run(u.ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		u.t.Fatalf("screenshot %s: %v", name, err)
+	}
+	u.n++
+	if err := os.WriteFile(filepath.Join(u.shot, fmt.Sprintf("%02d-%s.png", u.n, name)), png, 0o644); err != nil {
+		u.t.Fatal(err)
+	}
+}
+
+func (u *ui) signIn(r *region, role, sub string) {
+	u.t.Helper()
+	code, err := console.IssueSignInCode(r.id.Key, r.id.PeerID.String(), api.User{Subject: sub, Role: role, Org: r.cfg.Org}, 0, time.Now())
+	if err != nil {
+		u.t.Fatal(err)
+	}
+	u.do("sign in as "+role, chromedp.Navigate("http://"+r.host+console.Prefix+"signin?code="+url.QueryEscape(code)),
+		chromedp.WaitVisible(chromedp.CSS("#members")))
+	loc, _ := chromedp.Run(u.ctx, chromedp.Location())
+	if strings.Contains(loc, "code=") {
+		u.t.Fatalf("the sign-in code stays in the address bar: %s", loc)
+	}
+	if got := u.text("#user"); got != sub {
+		u.t.Fatalf("signed in as %q, want %q", got, sub)
+	}
+}
+
+func TestConsoleInABrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a federation and a browser")
+	}
+	exe := chromium(t)
+	shots := os.Getenv("XBORDER_CONSOLE_SCREENSHOTS")
+	if shots == "" {
+		shots = filepath.Join(t.TempDir(), "screenshots")
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots: %s", shots)
+
+	regions := startFederation(t, []string{"fr-grandest", "de-bw"}, []string{"FR", "DE"})
+	fr, de := regions[0], regions[1]
+	ctx := context.Background()
+	eventually(t, 60*time.Second, "the two regions connect", func() bool {
+		return fr.n.Status(ctx).PeersConnected == 1 && de.n.Status(ctx).PeersConnected == 1
+	})
+	// Grand Est publishes its sensitive ICU data and a model trained on it.
+	_, err := fr.n.Publish(ctx, exchange.Publication{ID: "icu-admissions", Title: "ICU admissions 2025", Description: "Daily ICU admissions by hospital and age band.",
+		Theme: "health", Classification: "sensitive", PersonalData: true, Keywords: []string{"icu", "covid"}, FileName: "icu.csv"},
+		strings.NewReader(strings.Repeat("2025-01-01,CHU-1,40-49,3\n", 200000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = fr.n.Publish(ctx, exchange.Publication{ID: "tumour-seg", Kind: exchange.KindModel, Title: "Tumour segmentation", Theme: "health",
+		Classification: "restricted", License: "research-only", FileName: "tumour-seg.onnx",
+		Model: &exchange.ModelCard{Task: "tumour segmentation on CT", Architecture: "3D U-Net", TrainingDatasets: []string{"fr-grandest/icu-admissions"},
+			Metrics: map[string]float64{"dice": 0.87}, IntendedUses: []string{"research"}, ExcludedUses: []string{"diagnosis"}}},
+		strings.NewReader(strings.Repeat("weights ", 4000)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 60*time.Second, "de-bw sees Grand Est's entries", func() bool {
+		_, e1 := de.n.Entry(ctx, "fr-grandest", "icu-admissions")
+		_, e2 := de.n.Entry(ctx, "fr-grandest", "tumour-seg")
+		return e1 == nil && e2 == nil
+	})
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true), chromedp.WindowSize(1280, 900))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	defer cancelBrowser()
+	tctx, cancel := context.WithTimeout(bctx, 5*time.Minute)
+	defer cancel()
+	u := &ui{t: t, ctx: tctx, shot: shots}
+
+	// 1. A researcher in Baden-Württemberg signs in, sees the federation,
+	// finds the ICU dataset and is refused, with the reasons.
+	u.signIn(de, api.RoleResearcher, "alice@uni-freiburg.de")
+	u.do("the map shows both members", chromedp.WaitVisible(chromedp.CSS(`#map .member.self`)), chromedp.WaitVisible(chromedp.CSS(`tr[data-member="fr-grandest"]`)))
+	u.screenshot("federation")
+	u.do("search the catalogue", chromedp.Click(chromedp.CSS(`nav a[href="/console/catalogue"]`)), chromedp.WaitVisible(chromedp.CSS("#filters")),
+		chromedp.SendKeys(chromedp.CSS("#q"), "ICU"), chromedp.SetValue(chromedp.CSS("#f-theme"), "health"),
+		chromedp.Click(chromedp.CSS("#search")), chromedp.WaitVisible(chromedp.CSS(`a[data-ref="fr-grandest/icu-admissions"]`)))
+	if u.has(`a[data-ref="fr-grandest/tumour-seg"]`) {
+		t.Fatal("the search for ICU lists the model")
+	}
+	u.screenshot("catalogue-search")
+	u.do("open the dataset", chromedp.Click(chromedp.CSS(`a[data-ref="fr-grandest/icu-admissions"]`)), chromedp.WaitVisible(chromedp.CSS("#request-form")))
+	if got := u.text("#entry-title"); got != "ICU admissions 2025" {
+		t.Fatalf("entry title %q", got)
+	}
+	u.screenshot("dataset")
+	u.do("request without a project", chromedp.SendKeys(chromedp.CSS("#purpose"), "research"),
+		chromedp.Click(chromedp.CSS("#request")), chromedp.WaitVisible(chromedp.CSS("#verdict")))
+	if v, reasons := u.text("#verdict"), u.text("#reasons"); v != "Denied" || !strings.Contains(reasons, "joint project") {
+		t.Fatalf("request without a project: %q %q", v, reasons)
+	}
+	u.screenshot("request-denied")
+
+	// What a researcher must not see or do.
+	for _, hidden := range []string{`nav a[href="/console/audit"]`, `nav a[href="/console/policies"]`} {
+		if u.has(hidden) {
+			t.Fatalf("a researcher sees %s", hidden)
+		}
+	}
+	u.do("open the projects", chromedp.Navigate("http://"+de.host+console.Prefix+"projects"), chromedp.WaitVisible(chromedp.CSS("#projects")))
+	if u.has("#project-form") {
+		t.Fatal("a researcher sees the project proposal form")
+	}
+	u.do("open the audit trail by address", chromedp.Navigate("http://"+de.host+console.Prefix+"audit"), chromedp.WaitVisible(chromedp.CSS("#error-message")))
+	if msg := u.text("#error-message"); !strings.Contains(msg, "researcher role may not") {
+		t.Fatalf("a researcher opens the audit trail: %q", msg)
+	}
+	u.screenshot("researcher-refused")
+
+	// 2. Grand Est's operator proposes the Franco-German project that
+	// lists the dataset.
+	u.signIn(fr, api.RoleOperator, "ops@grandest.fr")
+	u.do("propose the project", chromedp.Navigate("http://"+fr.host+console.Prefix+"projects"), chromedp.WaitVisible(chromedp.CSS("#project-form")),
+		chromedp.SendKeys(chromedp.CSS("#pr-id"), "fr-de-oncology"), chromedp.SendKeys(chromedp.CSS("#pr-title"), "Franco-German oncology"),
+		chromedp.Click(chromedp.CSS("#pr-theme-health")), chromedp.SendKeys(chromedp.CSS("#pr-partners"), "fr-grandest, de-bw"),
+		chromedp.SendKeys(chromedp.CSS("#pr-datasets"), "fr-grandest/icu-admissions"), chromedp.SendKeys(chromedp.CSS("#pr-ethics"), "CPP-EST-2026-114"))
+	u.screenshot("project-form")
+	u.do("submit the project", chromedp.Click(chromedp.CSS("#pr-submit")), chromedp.WaitVisible(chromedp.CSS("#project-title")))
+	if ds := u.text("#project-datasets"); !strings.Contains(ds, "fr-grandest/icu-admissions") {
+		t.Fatalf("project datasets: %q", ds)
+	}
+	u.screenshot("project")
+	eventually(t, 30*time.Second, "de-bw's replica has the project", func() bool {
+		_, _, err := de.n.Project(ctx, "fr-de-oncology")
+		return err == nil
+	})
+
+	// 3. The researcher asks again within the project, is allowed, and
+	// fetches the data with live progress.
+	u.signIn(de, api.RoleResearcher, "alice@uni-freiburg.de")
+	u.do("request within the project", chromedp.Navigate("http://"+de.host+console.Prefix+"catalogue/fr-grandest/icu-admissions"),
+		chromedp.WaitVisible(chromedp.CSS("#request-form")), chromedp.SendKeys(chromedp.CSS("#purpose"), "research"),
+		chromedp.SetValue(chromedp.CSS("#project"), "fr-de-oncology"), chromedp.Click(chromedp.CSS("#request")), chromedp.WaitVisible(chromedp.CSS("#verdict")))
+	if v := u.text("#verdict"); v != "Allowed" || !u.has("#obligations") {
+		t.Fatalf("request within the project: %q %q", v, u.text("#reasons"))
+	}
+	u.screenshot("request-allowed")
+	u.do("fetch", chromedp.Click(chromedp.CSS("#fetch")), chromedp.WaitVisible(chromedp.CSS("#progress")))
+	u.do("the transfer completes", chromedp.WaitVisible(chromedp.CSS("#done")))
+	if sum := u.text("#sha256"); len(sum) != 64 || u.text("#state") != "done" {
+		t.Fatalf("transfer: %q %q", sum, u.text("#state"))
+	}
+	u.screenshot("transfer-done")
+
+	// 4. A model-sharing agreement: Grand Est proposes and signs, then
+	// Baden-Württemberg's operator signs, which commits it.
+	u.signIn(fr, api.RoleOperator, "ops@grandest.fr")
+	u.do("propose the agreement", chromedp.Navigate("http://"+fr.host+console.Prefix+"agreements"), chromedp.WaitVisible(chromedp.CSS("#agreement-form")),
+		chromedp.SendKeys(chromedp.CSS("#ag-id"), "seg-2026"), chromedp.SendKeys(chromedp.CSS("#ag-model"), "fr-grandest/tumour-seg"),
+		chromedp.SendKeys(chromedp.CSS("#ag-parties"), "fr-grandest, de-bw"), chromedp.SendKeys(chromedp.CSS("#ag-purposes"), "research"),
+		chromedp.SendKeys(chromedp.CSS("#ag-conditions"), "Research use only; no re-identification."),
+		chromedp.Click(chromedp.CSS("#ag-submit")), chromedp.WaitVisible(chromedp.CSS("#parties")))
+	u.do("sign as Grand Est", chromedp.Click(chromedp.CSS("#sign")), chromedp.WaitNotPresent(chromedp.CSS("#sign")), chromedp.WaitVisible(chromedp.CSS("#flash")))
+	u.signIn(de, api.RoleOperator, "ops@bw.de")
+	u.do("sign as Baden-Württemberg", chromedp.Navigate("http://"+de.host+console.Prefix+"agreements/seg-2026"), chromedp.WaitVisible(chromedp.CSS("#sign")),
+		chromedp.Click(chromedp.CSS("#sign")), chromedp.WaitNotPresent(chromedp.CSS("#sign")), chromedp.WaitVisible(chromedp.CSS("#flash")))
+	eventually(t, 30*time.Second, "the agreement is committed", func() bool {
+		a, _, err := de.n.Agreement(ctx, "seg-2026")
+		return err == nil && a.InRegistry
+	})
+	u.do("reload the agreement", chromedp.Navigate("http://"+de.host+console.Prefix+"agreements/seg-2026"), chromedp.WaitVisible(chromedp.CSS("#agreement-status")))
+	if st := u.text("#agreement-status"); !strings.HasPrefix(st, "active") || !strings.Contains(st, "2 of 2") {
+		t.Fatalf("agreement status: %q", st)
+	}
+	u.screenshot("agreement-signed")
+
+	// 5. Grand Est's auditor verifies the audit trail.
+	u.signIn(fr, api.RoleAuditor, "audit@grandest.fr")
+	u.do("list the audit trail", chromedp.Navigate("http://"+fr.host+console.Prefix+"audit"), chromedp.WaitVisible(chromedp.CSS("#records")))
+	u.screenshot("audit")
+	u.do("verify", chromedp.Click(chromedp.CSS("#verify-link")), chromedp.WaitVisible(chromedp.CSS("#verify-verdict")))
+	if v := u.text("#verify-verdict"); !strings.Contains(v, "trail verifies") {
+		t.Fatalf("audit verify: %q", v)
+	}
+	u.screenshot("audit-verify")
+
+	// 6. Grand Est's legal team uses the decision playground, prefilled
+	// from the last request it decided, in French.
+	u.signIn(fr, api.RoleLegal, "dpo@grandest.fr")
+	u.do("open the policies", chromedp.Navigate("http://"+fr.host+console.Prefix+"policies?lang=fr"), chromedp.WaitVisible(chromedp.CSS("#policy-hash")))
+	if h := u.text("h1"); h != "Politiques" {
+		t.Fatalf("policies page in French: %q", h)
+	}
+	u.screenshot("policies-fr")
+	u.do("open the playground", chromedp.Click(chromedp.CSS("#playground-link")), chromedp.WaitVisible(chromedp.CSS("#input")))
+	in, err := chromedp.Run(tctx, chromedp.Value(chromedp.CSS("#input")))
+	if err != nil || !strings.Contains(in, "alice@uni-freiburg.de") || !strings.Contains(in, "fr-de-oncology") {
+		t.Fatalf("the playground's input is not the last request: %v\n%s", err, in)
+	}
+	u.do("evaluate", chromedp.Click(chromedp.CSS("#evaluate")), chromedp.WaitVisible(chromedp.CSS("#verdict")))
+	if v, rules := u.text("#verdict"), u.text("#rules"); v != "Autorisé" || rules == "" {
+		t.Fatalf("playground: %q %q", v, rules)
+	}
+	u.screenshot("playground")
+	// Legal may not publish or see the catalogue.
+	if u.has(`nav a[href="/console/catalogue"]`) {
+		t.Fatal("legal sees the catalogue")
+	}
+}
