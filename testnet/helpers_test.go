@@ -184,15 +184,43 @@ type (
 		Connected bool   `json:"connected"`
 	}
 	publication struct {
-		ID             string   `json:"id"`
-		Title          string   `json:"title"`
-		Description    string   `json:"description"`
-		Theme          string   `json:"theme"`
-		Classification string   `json:"classification"`
-		Partners       []string `json:"partners,omitempty"`
-		PersonalData   bool     `json:"personal_data"`
-		License        string   `json:"license"`
-		Keywords       []string `json:"keywords,omitempty"`
+		ID             string     `json:"id"`
+		Title          string     `json:"title"`
+		Description    string     `json:"description"`
+		Theme          string     `json:"theme"`
+		Classification string     `json:"classification"`
+		Partners       []string   `json:"partners,omitempty"`
+		PersonalData   bool       `json:"personal_data"`
+		License        string     `json:"license"`
+		Keywords       []string   `json:"keywords,omitempty"`
+		Kind           string     `json:"kind,omitempty"`
+		Model          *modelCard `json:"model,omitempty"`
+	}
+	modelCard struct {
+		Task             string             `json:"task"`
+		Architecture     string             `json:"architecture"`
+		TrainingDatasets []string           `json:"training_datasets"`
+		Metrics          map[string]float64 `json:"metrics"`
+		IntendedUses     []string           `json:"intended_uses"`
+		ExcludedUses     []string           `json:"excluded_uses"`
+	}
+	partyState struct {
+		Member   string `json:"member"`
+		Decision *struct {
+			Allow   bool     `json:"allow"`
+			Reasons []string `json:"reasons"`
+		} `json:"decision"`
+		Signed bool `json:"signed"`
+	}
+	agreement struct {
+		ID          string       `json:"id"`
+		Status      string       `json:"status"`
+		InRegistry  bool         `json:"in_registry"`
+		PartyStates []partyState `json:"party_states"`
+		RevokedBy   string       `json:"revoked_by"`
+		Document    struct {
+			Signatures []json.RawMessage `json:"signatures"`
+		} `json:"document"`
 	}
 	entry struct {
 		Owner          string `json:"owner"`
