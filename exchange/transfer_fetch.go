@@ -141,7 +141,7 @@ func (s *Service) fetchOnce(ctx context.Context, j *Job, redial bool) error {
 			"the owner offers %d bytes with SHA-256 %s from offset %d; the grant says %d bytes with %s from %d",
 			hdr.Size, hdr.SHA256, hdr.Offset, j.claims.Size, j.claims.SHA256, offset)}
 	}
-	if err := s.receiveContent(st, f, j, hdr.Size-offset); err != nil {
+	if err := s.receiveContent(st, f, j, offset, hdr.Size-offset); err != nil {
 		_ = st.Reset()
 		return err
 	}
@@ -152,16 +152,28 @@ func (s *Service) fetchOnce(ctx context.Context, j *Job, redial bool) error {
 	return nil
 }
 
-// receiveContent appends n bytes from the stream to f, each read under a
-// fresh IdleTimeout deadline.
-func (s *Service) receiveContent(st network.Stream, f *os.File, j *Job, n int64) error {
+// writebackEvery is how many received bytes the requester lets
+// accumulate in the page cache before handing them to the disk.
+const writebackEvery = 8 << 20
+
+// receiveContent appends n bytes from the stream to f, whose end is at
+// offset, each read under a fresh IdleTimeout deadline. Every
+// writebackEvery bytes it starts writing them to the disk (startWriteback),
+// so the disk works while the network does and the fsync that follows
+// waits for the last few MiB instead of the whole file.
+func (s *Service) receiveContent(st network.Stream, f *os.File, j *Job, offset, n int64) error {
 	buf := make([]byte, s.cfg.ChunkSize)
+	pos, flushed := offset, offset
 	for n > 0 {
 		_ = st.SetReadDeadline(s.now().Add(s.cfg.IdleTimeout))
 		k, rerr := st.Read(buf[:min(int64(len(buf)), n)])
 		if k > 0 {
 			if _, err := f.Write(buf[:k]); err != nil {
 				return &localError{err}
+			}
+			if pos += int64(k); pos-flushed >= writebackEvery {
+				startWriteback(f, flushed, pos-flushed)
+				flushed = pos
 			}
 			j.digest.Write(buf[:k])
 			j.hashed += int64(k)
