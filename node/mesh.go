@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/p2p/protocol/ping"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // memberTag protects member connections from the connection manager.
@@ -98,6 +99,7 @@ func (m *mesh) start(ctx context.Context) error {
 	go func() {
 		defer m.wg.Done()
 		defer sub.Close()
+		m.catchUp(ctx)
 		m.watch(ctx, sub)
 	}()
 	go func() {
@@ -207,39 +209,64 @@ func (m *mesh) watch(ctx context.Context, sub event.Subscription) {
 }
 
 func (m *mesh) identified(ctx context.Context, e event.EvtPeerIdentificationCompleted) {
-	if !m.isMember(e.Peer) {
+	m.verify(ctx, e.Peer, e.ProtocolVersion, e.Conn.RemoteMultiaddr())
+}
+
+// catchUp verifies the members that connected and were identified before
+// the mesh subscribed to identification events: an inbound connection can
+// complete while the node is still starting, and its event would be lost.
+// A member identified twice (here and by its event) is verified once.
+func (m *mesh) catchUp(ctx context.Context) {
+	for _, p := range m.host.Network().Peers() {
+		if !m.isMember(p) {
+			continue
+		}
+		v, err := m.host.Peerstore().Get(p, "ProtocolVersion")
+		pv, _ := v.(string)
+		conns := m.host.Network().ConnsToPeer(p)
+		if err != nil || pv == "" || len(conns) == 0 {
+			continue // not identified yet: its event will come
+		}
+		m.verify(ctx, p, pv, conns[0].RemoteMultiaddr())
+	}
+}
+
+// verify admits an identified member of this federation to the mesh, or
+// disconnects one that runs another federation's genesis.
+func (m *mesh) verify(ctx context.Context, p peer.ID, protocolVersion string, addr ma.Multiaddr) {
+	if !m.isMember(p) {
 		return
 	}
-	theirs, ok := federationOf(e.ProtocolVersion)
+	theirs, ok := federationOf(protocolVersion)
 	if !ok || theirs != m.fedID {
 		m.metrics.federationRefusals.Inc()
-		m.gater.refuse(e.Peer)
+		m.gater.refuse(p)
 		m.log.Warn("disconnecting member: it runs another federation's genesis",
-			"peer", e.Peer, "their_federation", theirs, "our_federation", m.fedID,
+			"peer", p, "their_federation", theirs, "our_federation", m.fedID,
 			"retry_after", refusalPeriod)
-		_ = m.host.Network().ClosePeer(e.Peer)
+		_ = m.host.Network().ClosePeer(p)
 		return
 	}
 	m.mu.Lock()
-	first := !m.verified[e.Peer]
-	m.verified[e.Peer] = true
+	first := !m.verified[p]
+	m.verified[p] = true
 	m.mu.Unlock()
 	if !first {
 		return
 	}
-	m.host.ConnManager().Protect(e.Peer, memberTag)
-	m.log.Info("member connected", "peer", e.Peer, "addr", e.Conn.RemoteMultiaddr())
+	m.host.ConnManager().Protect(p, memberTag)
+	m.log.Info("member connected", "peer", p, "addr", addr)
 	m.updateGauge()
 	m.mu.Lock()
 	fn := m.onVerified
 	m.mu.Unlock()
 	if fn != nil {
-		fn(e.Peer)
+		fn(p)
 	}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		m.pingOnce(ctx, e.Peer)
+		m.pingOnce(ctx, p)
 	}()
 }
 
