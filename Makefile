@@ -9,7 +9,7 @@ PKGS     := ./...
 OPA_VERSION := v1.22.3
 OPA      := bin/opa
 
-.PHONY: help build test demo lint policy-test bench clean testnet testnet-down testnet-test testnet-bench
+.PHONY: help build test chromium demo lint policy-test bench clean testnet testnet-down testnet-test testnet-bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -17,8 +17,21 @@ help: ## list the targets
 build: ## build the static binary into bin/xborder
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/xborder
 
-test: lint policy-test ## lint, the shipped policies under stock OPA, every Go test with -race
+test: lint policy-test chromium ## lint, the shipped policies under stock OPA, every Go test with -race
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# The web console's browser tests drive headless Chromium: installed from
+# Debian's packages when it is missing and apt-get can (root or sudo);
+# otherwise this says what to install and stops.
+chromium:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  if command -v apt-get >/dev/null; then \
+	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
+	    echo "installing Debian's chromium for the console's browser tests"; \
+	    $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends chromium; \
+	  fi; \
+	  command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
+	    { echo "chromium is missing: the console's browser tests need it (Debian: apt-get install chromium)" >&2; exit 1; }; }
 
 demo: build ## run a five-country federation on loopback (DEMO_ONCE=1 stops after the checks)
 	$(BIN) demo --dir demo-data

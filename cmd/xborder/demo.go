@@ -145,6 +145,10 @@ func runDemo(ctx context.Context, g *globals, dir string, once bool, timeout tim
 		fmt.Fprintf(g.out, "  XBORDER_ADDR=%s XBORDER_TOKEN=$(cat %s) xborder peers\n",
 			n.client.base, filepath.Join(n.dir, node.AdminTokenFile))
 	}
+	fmt.Fprintln(g.out, "\nOpen the web console (a one-time sign-in link):")
+	fmt.Fprintf(g.out, "  xborder --data %s console --role researcher --sub alice@uni-freiburg.de\n", filepath.Join(dir, "de-bw"))
+	fmt.Fprintf(g.out, "  xborder --data %s console --role legal --sub dpo@bs.ch\n", filepath.Join(dir, "ch-basel"))
+	fmt.Fprintf(g.out, "  xborder --data %s console --role operator --sub ops@lu\n", filepath.Join(dir, "lu-luxembourg"))
 	if once {
 		fmt.Fprintln(g.out, "\nDEMO_ONCE: stopping the federation.")
 		return nil

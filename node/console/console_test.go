@@ -388,6 +388,15 @@ func TestSignInCodeIsSingleUseAndShortLived(t *testing.T) {
 	if resp := tc.get(tc.browser(), Prefix+"signin?code="+url.QueryEscape(code)); resp.code != http.StatusUnauthorized || !strings.Contains(resp.body, "already used") {
 		t.Fatalf("second use: %d %s", resp.code, resp.body)
 	}
+	// A code minted before the node started (so possibly used before a
+	// restart, when the used codes were forgotten) is refused.
+	early, err := IssueSignInCode(tc.key, testNodeID, api.User{Subject: "early@example.org", Role: api.RoleResearcher}, 0, tc.clock().Add(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp := tc.get(tc.browser(), Prefix+"signin?code="+url.QueryEscape(early)); resp.code != http.StatusUnauthorized || !strings.Contains(resp.body, "before this node started") {
+		t.Fatalf("a code minted before the start: %d %s", resp.code, resp.body)
+	}
 	// An expired code.
 	late := tc.code(api.RoleOperator)
 	tc.advance(CodeTTL + time.Minute)

@@ -95,11 +95,14 @@ type session struct {
 }
 
 // sessions holds the console's sessions and the sign-in codes already
-// used, in memory: a restarted node signs everybody out.
+// used, in memory: a restarted node signs everybody out. Codes minted
+// before the node started are refused, so a code used before a restart
+// cannot be used again after it.
 type sessions struct {
-	key    ed25519.PublicKey
-	nodeID string
-	now    func() time.Time
+	key     ed25519.PublicKey
+	nodeID  string
+	now     func() time.Time
+	started time.Time
 
 	mu    sync.Mutex
 	byID  map[string]*session
@@ -108,7 +111,8 @@ type sessions struct {
 }
 
 func newSessions(key ed25519.PublicKey, nodeID string, now func() time.Time) *sessions {
-	return &sessions{key: key, nodeID: nodeID, now: now, byID: map[string]*session{}, used: map[string]time.Time{}, limit: 10000}
+	return &sessions{key: key, nodeID: nodeID, now: now, started: now().Truncate(time.Second),
+		byID: map[string]*session{}, used: map[string]time.Time{}, limit: 10000}
 }
 
 // exchange verifies a sign-in code and, the first time only, opens a
@@ -150,6 +154,9 @@ func (s *sessions) exchange(code string) (*session, error) {
 	}
 	jti, _ := tok.JwtID()
 	exp, _ := tok.Expiration()
+	if iat, ok := tok.IssuedAt(); !ok || iat.Before(s.started) {
+		return nil, fmt.Errorf("%w: it was minted before this node started; run `xborder console` again", ErrBadCode)
+	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
