@@ -223,12 +223,13 @@ func netemState() string {
 // BenchmarkTransfer fetches a large open dataset DE←FR over xborder and
 // copies the same blob between the same two containers over one plain TLS
 // 1.3 connection (tlscopy, written to disk and hashed as xborder does),
-// alternating, twice each. TESTNET_TRANSFER_MIB sets the size (default 256).
+// alternating, twice each. TESTNET_TRANSFER_MIB sets the size (default
+// 1024, the 1 GiB the goal names).
 func BenchmarkTransfer(b *testing.B) {
 	healthy(b, settle)
 	ctx := context.Background()
 	fr, de := byName(b, "fr-grandest"), byName(b, "de-bw")
-	mib := 256
+	mib := 1024
 	if v, err := strconv.Atoi(os.Getenv("TESTNET_TRANSFER_MIB")); err == nil && v > 0 {
 		mib = v
 	}
