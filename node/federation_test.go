@@ -3,12 +3,12 @@ package node
 import (
 	"context"
 	"fmt"
-	"net"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/xborder/xborder"
+	"github.com/xborder/xborder/internal/loopback"
 )
 
 // testFed is a federation of in-process nodes on loopback, built the way
@@ -28,24 +28,14 @@ var countries = map[string]string{
 
 var fiveCountries = []string{"fr-grandest", "de-bw", "ch-basel", "be-wallonie", "lu-luxembourg"}
 
-// freePort returns a port that is free for both TCP and UDP on loopback.
+// freePort returns a port free for both TCP and UDP on loopback.
 func freePort(t testing.TB) int {
 	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
+	p, err := loopback.FreePort(true)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port")
-	return 0
+	return p
 }
 
 func testConfig(t testing.TB, name string) Config {

@@ -34,7 +34,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -49,6 +48,8 @@ import (
 	"syscall"
 	"text/tabwriter"
 	"time"
+
+	"github.com/xborder/xborder/internal/loopback"
 )
 
 // Goals the ratios are checked against.
@@ -272,11 +273,11 @@ func report(w io.Writer, nodeSize, bareSize int64, sizeLabel string, nodeRuns, b
 // `xborder run` from exec until /readyz answers 200.
 func measureNode(ctx context.Context, bin, work, label string, idle time.Duration) (sample, error) {
 	dir := filepath.Join(work, "node-"+label)
-	p2p, err := freeLoopbackPort(true)
+	p2p, err := loopback.FreePort(true)
 	if err != nil {
 		return sample{}, fmt.Errorf("node %s: %w", label, err)
 	}
-	apiPort, err := freeLoopbackPort(false)
+	apiPort, err := loopback.FreePort(false)
 	if err != nil {
 		return sample{}, fmt.Errorf("node %s: %w", label, err)
 	}
@@ -337,7 +338,7 @@ func measureNode(ctx context.Context, bin, work, label string, idle time.Duratio
 
 // measureBare times bench/barehost from exec until it prints "ready".
 func measureBare(ctx context.Context, bin string, idle time.Duration) (sample, error) {
-	port, err := freeLoopbackPort(true)
+	port, err := loopback.FreePort(true)
 	if err != nil {
 		return sample{}, fmt.Errorf("bare host: %w", err)
 	}
@@ -560,29 +561,6 @@ func moduleRoot(ctx context.Context) (string, error) {
 		return "", errors.New("not inside the xborder module: run from the repository (go run ./bench/startup)")
 	}
 	return filepath.Dir(gomod), nil
-}
-
-// freeLoopbackPort asks the kernel for a free port, free for UDP too when
-// the port also carries QUIC (the same scheme as `xborder demo`).
-func freeLoopbackPort(udpToo bool) (int, error) {
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, fmt.Errorf("find a free port: %w", err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		if !udpToo {
-			l.Close()
-			return port, nil
-		}
-		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port, nil
-		}
-	}
-	return 0, errors.New("find a free port: no loopback port free for both TCP and UDP")
 }
 
 // memory is a process's resident memory, in bytes.

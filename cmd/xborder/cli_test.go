@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xborder/xborder/internal/loopback"
 	"github.com/xborder/xborder/node"
 	"github.com/xborder/xborder/node/api"
 )
@@ -26,7 +27,7 @@ func xb(t *testing.T, args ...string) (int, string, string) {
 
 func port(t *testing.T) int {
 	t.Helper()
-	p, err := freeLoopbackPort(true)
+	p, err := loopback.FreePort(true)
 	if err != nil {
 		t.Fatal(err)
 	}

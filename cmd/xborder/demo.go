@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -23,6 +22,7 @@ import (
 	"github.com/xborder/xborder/audit"
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/exchange"
+	"github.com/xborder/xborder/internal/loopback"
 	"github.com/xborder/xborder/node"
 	"github.com/xborder/xborder/node/api"
 )
@@ -191,11 +191,11 @@ func initDemo(dir string) ([]*demoNode, *node.Genesis, error) {
 	gen := &node.Genesis{Federation: "grand-est-demo"}
 	var nodes []*demoNode
 	for _, m := range demoMembers {
-		p2p, err := freeLoopbackPort(true)
+		p2p, err := loopback.FreePort(true)
 		if err != nil {
 			return nil, nil, err
 		}
-		apiPort, err := freeLoopbackPort(false)
+		apiPort, err := loopback.FreePort(false)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -231,29 +231,6 @@ func initDemo(dir string) ([]*demoNode, *node.Genesis, error) {
 		return nil, nil, err
 	}
 	return nodes, gen, nil
-}
-
-// freeLoopbackPort asks the kernel for a free port (free for UDP too when
-// the port also carries QUIC).
-func freeLoopbackPort(udpToo bool) (int, error) {
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return 0, err
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		if !udpToo {
-			l.Close()
-			return port, nil
-		}
-		u, err := net.ListenPacket("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port, nil
-		}
-	}
-	return 0, errors.New("no free loopback port")
 }
 
 func (n *demoNode) start(exe, genesis string) error {

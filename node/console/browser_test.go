@@ -17,6 +17,7 @@ import (
 
 	"github.com/xborder/xborder"
 	"github.com/xborder/xborder/exchange"
+	"github.com/xborder/xborder/internal/loopback"
 	"github.com/xborder/xborder/node"
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/node/console"
@@ -31,23 +32,13 @@ import (
 // else to a directory the test logs (under the test's temporary dir).
 
 // freePort returns a port free for both TCP and UDP on loopback.
-func freePort(t *testing.T) int {
+func freePort(t testing.TB) int {
 	t.Helper()
-	for range 50 {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		port := l.Addr().(*net.TCPAddr).Port
-		u, err := net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port))
-		l.Close()
-		if err == nil {
-			u.Close()
-			return port
-		}
+	p, err := loopback.FreePort(true)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no free port")
-	return 0
+	return p
 }
 
 type region struct {
