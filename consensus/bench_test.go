@@ -68,14 +68,16 @@ func BenchmarkRegistry(b *testing.B) {
 		}
 		ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 		one, lat1 := run(1, 200)
-		cpu0, wall0 := processCPU(), time.Now()
+		cpu0, wall0, idx0 := processCPU(), time.Now(), leader.reg.raft.LastIndex()
 		many, lat64 := run(64, 4000)
-		cpu, wall := processCPU()-cpu0, time.Since(wall0)
+		cpu, wall, entries := processCPU()-cpu0, time.Since(wall0), leader.reg.raft.LastIndex()-idx0
 		// The CPU the whole federation spent per commit (five replicas,
 		// the clients, the network) and the share of the machine it got:
 		// on a busy machine the 64-client figure is bounded by that share.
 		b.ReportMetric(float64(cpu.Microseconds())/4000, "cpu_us/commit_64clients")
 		b.ReportMetric(cpu.Seconds()/wall.Seconds(), "cpu_cores_64clients")
+		// How many commands the leader coalesced into one log entry.
+		b.ReportMetric(4000/float64(max(entries, 1)), "cmds/entry_64clients")
 		b.ReportMetric(one, "commits/s_1client")
 		b.ReportMetric(many, "commits/s_64clients")
 		b.ReportMetric(many/one, "64/1_ratio")

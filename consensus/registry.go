@@ -97,15 +97,23 @@ type Registry struct {
 
 	mu        sync.Mutex
 	listeners []func(MembershipChange)
+
+	// forwarding streams (forward.go)
+	fwdMu    sync.Mutex
+	sessions map[peer.ID]*fwdSession     // to leaders, as a follower
+	served   map[network.Stream]struct{} // from followers, as the leader
+	closing  bool
 }
 
 // pending is a command waiting for its batch to commit.
 type pending struct {
+	id   uint64 // a forwarded command's ID on its stream
 	cmd  []byte
 	done chan result
 }
 
 type result struct {
+	id    uint64
 	index uint64
 	err   error
 }
@@ -123,7 +131,8 @@ func Open(cfg Config, h host.Host, key ed25519.PrivateKey, genesis []Member, log
 		return nil, err
 	}
 	r = &Registry{cfg: cfg, host: h, self: h.ID(), key: key, log: log,
-		queue: make(chan *pending, 4096), changes: make(chan MembershipChange, 64)}
+		queue: make(chan *pending, 4096), changes: make(chan MembershipChange, 64),
+		sessions: map[peer.ID]*fwdSession{}, served: map[network.Stream]struct{}{}}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	defer func() {
 		if err != nil {
@@ -183,6 +192,7 @@ func Open(cfg Config, h host.Host, key ed25519.PrivateKey, genesis []Member, log
 		}
 	}
 	h.SetStreamHandler(RegistryProtocol, r.handleForward)
+	h.SetStreamHandler(RegistryPipelineProtocol, r.handlePipeline)
 	r.wg.Add(2)
 	go func() { defer r.wg.Done(); r.batch() }()
 	go func() { defer r.wg.Done(); r.reconcile() }()
@@ -362,20 +372,20 @@ func (r *Registry) commit(batch []*pending) {
 	data, err := json.Marshal(e)
 	if err != nil {
 		for _, p := range batch {
-			p.done <- result{err: err}
+			p.done <- result{id: p.id, err: err}
 		}
 		return
 	}
 	f := r.raft.Apply(data, r.cfg.ApplyTimeout)
 	if err := r.wait(f); err != nil {
 		for _, p := range batch {
-			p.done <- result{err: err}
+			p.done <- result{id: p.id, err: err}
 		}
 		return
 	}
 	errs, _ := f.Response().([]error)
 	for i, p := range batch {
-		res := result{index: f.Index()}
+		res := result{id: p.id, index: f.Index()}
 		if i < len(errs) {
 			res.err = errs[i]
 		}
@@ -401,98 +411,6 @@ func (r *Registry) wait(f raft.ApplyFuture) error {
 		default:
 			return ErrClosed
 		}
-	}
-}
-
-// forward sends a command to the leader and waits for its answer.
-func (r *Registry) forward(ctx context.Context, leader peer.ID, signed []byte) (uint64, error) {
-	ctx = network.WithForceDirectDial(ctx, "registry forward")
-	s, err := r.host.NewStream(ctx, leader, RegistryProtocol)
-	if err != nil {
-		return 0, fmt.Errorf("reach leader %s: %w", leader, err)
-	}
-	defer s.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = s.SetDeadline(dl)
-	}
-	if err := writeFrame(s, signed); err != nil {
-		s.Reset()
-		// Bytes may have left in a stream buffer: a silent partition can
-		// deliver them when it heals.
-		return 0, fmt.Errorf("%w: send to leader %s: %w", errMaybeApplied, leader, err)
-	}
-	_ = s.CloseWrite()
-	raw, err := readFrame(s)
-	if err != nil {
-		s.Reset()
-		return 0, fmt.Errorf("%w: read leader's answer: %w", errMaybeApplied, err)
-	}
-	var rep forwardReply
-	if err := json.Unmarshal(raw, &rep); err != nil {
-		return 0, fmt.Errorf("%w: leader's answer: %w", errMaybeApplied, err)
-	}
-	switch {
-	case rep.Rejected != "":
-		return 0, &RejectedError{Op: rep.Op, Reason: rep.Rejected}
-	case rep.Stale:
-		return 0, fmt.Errorf("%w: %s", ErrStale, rep.Error)
-	case rep.NotLeader:
-		return 0, errors.New(rep.Error) // refused before it was queued
-	case rep.Error != "":
-		return 0, fmt.Errorf("%w: %s", errMaybeApplied, rep.Error)
-	}
-	return rep.Index, nil
-}
-
-// commandAge is how long ago, by this clock, a signed command says it was
-// signed, and whether that is beyond StaleAfter. A command that does not
-// parse is left to the FSM to refuse.
-func commandAge(signed []byte) (time.Duration, bool) {
-	c, err := parseCommand(signed)
-	if err != nil {
-		return 0, false
-	}
-	age := time.Since(time.UnixMilli(c.TS))
-	return age, age > StaleAfter
-}
-
-// StaleAfter bounds how late a forwarded command may reach the leader,
-// by the leader's clock against the command's timestamp: a command that
-// sat in a connection's buffers through a partition is refused instead of
-// committed long after its submitter gave up. It allows for clock skew
-// between members far beyond NTP's.
-const StaleAfter = 2 * time.Minute
-
-// handleForward is the leader's side of forwarding.
-func (r *Registry) handleForward(s network.Stream) {
-	defer s.Close()
-	_ = s.SetDeadline(time.Now().Add(r.cfg.ApplyTimeout + 5*time.Second))
-	signed, err := readFrame(s)
-	if err != nil {
-		s.Reset()
-		return
-	}
-	var rep forwardReply
-	if r.raft.State() != raft.Leader {
-		rep.Error, rep.NotLeader = "not the leader", true
-	} else if age, stale := commandAge(signed); stale {
-		rep.Error, rep.Stale = fmt.Sprintf("the command was signed %s ago, more than %s: its submitter no longer waits for it; submit it again", age.Round(time.Second), StaleAfter), true
-	} else {
-		ctx, cancel := context.WithTimeout(r.ctx, r.cfg.ApplyTimeout)
-		idx, err := r.propose(ctx, signed)
-		cancel()
-		var rej *RejectedError
-		switch {
-		case errors.As(err, &rej):
-			rep.Op, rep.Rejected = rej.Op, rej.Reason
-		case err != nil:
-			rep.Error = err.Error()
-		default:
-			rep.Index = idx
-		}
-	}
-	if err := writeJSONFrame(s, rep); err != nil {
-		s.Reset()
 	}
 }
 
@@ -683,7 +601,9 @@ func (r *Registry) Close() error {
 		r.cancel()
 		if r.host != nil {
 			r.host.RemoveStreamHandler(RegistryProtocol)
+			r.host.RemoveStreamHandler(RegistryPipelineProtocol)
 		}
+		r.closeForwarding()
 		if r.raft != nil {
 			errs = append(errs, r.raft.Shutdown().Error())
 		}

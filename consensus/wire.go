@@ -7,8 +7,14 @@ import (
 	"io"
 )
 
-// RegistryProtocol carries commands from a member to the raft leader.
+// RegistryProtocol carries commands from a member to the raft leader,
+// one command per stream.
 const RegistryProtocol = "/xborder/registry/1.0.0"
+
+// RegistryPipelineProtocol carries many commands from a member to the
+// raft leader on one stream: request frames are an 8-byte ID and a signed
+// command, reply frames an 8-byte ID and a forwardReply, in any order.
+const RegistryPipelineProtocol = "/xborder/registry/1.1.0"
 
 // maxFrame bounds a forwarded message.
 const maxFrame = maxCommandBytes + 4096
@@ -56,4 +62,33 @@ func writeJSONFrame(w io.Writer, v any) error {
 		return err
 	}
 	return writeFrame(w, b)
+}
+
+// writeIDFrame writes a length-prefixed message that starts with an ID.
+func writeIDFrame(w io.Writer, id uint64, b []byte) error {
+	var hdr [12]byte
+	binary.BigEndian.PutUint32(hdr[:4], uint32(8+len(b)))
+	binary.BigEndian.PutUint64(hdr[4:], id)
+	if _, err := w.Write(hdr[:]); err != nil {
+		return err
+	}
+	_, err := w.Write(b)
+	return err
+}
+
+// readIDFrame reads a message written by writeIDFrame.
+func readIDFrame(r io.Reader) (uint64, []byte, error) {
+	var hdr [12]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		return 0, nil, err
+	}
+	size := binary.BigEndian.Uint32(hdr[:4])
+	if size < 8 || size-8 > maxFrame {
+		return 0, nil, fmt.Errorf("message of %d bytes is not an ID and at most %d bytes", size, maxFrame)
+	}
+	b := make([]byte, size-8)
+	if _, err := io.ReadFull(r, b); err != nil {
+		return 0, nil, err
+	}
+	return binary.BigEndian.Uint64(hdr[4:]), b, nil
 }
