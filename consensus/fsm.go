@@ -67,6 +67,11 @@ type fsm struct {
 
 	// onChange is called after a commit that changed membership.
 	onChange func(MembershipChange)
+
+	// members is the member index as of the last applied entry, kept
+	// for the next one; nil after a membership op or a restore. Only
+	// raft's FSM goroutine (Apply, Restore) touches it.
+	members *memberIndex
 }
 
 // fsmOptions: the state is not synced on every apply. The raft log is
@@ -147,13 +152,17 @@ func (f *fsm) Apply(l *raft.Log) any {
 	}
 	cmds := checkCommands(e.Cmds)
 	var changes []MembershipChange
+	var members memberIndex
 	f.mu.RLock()
 	err := f.db.Update(func(tx *bolt.Tx) error {
 		meta := tx.Bucket(bMeta)
 		if u64(meta.Get(keyApplied)) >= l.Index {
 			return nil
 		}
-		members := memberIndex{tx: tx}
+		members = memberIndex{tx: tx}
+		if f.members != nil {
+			members.byPeer, members.byName = f.members.byPeer, f.members.byName
+		}
 		for i := range cmds {
 			ch, err := applyCommand(tx, &cmds[i], &members)
 			results[i] = err
@@ -165,6 +174,13 @@ func (f *fsm) Apply(l *raft.Log) any {
 	if err != nil {
 		// A storage failure must not let replicas diverge silently.
 		panic(fmt.Sprintf("registry: apply index %d: %v", l.Index, err))
+	}
+	// The index is a function of the members bucket, which only member
+	// ops change (and they invalidate it).
+	f.members = nil
+	if members.byPeer != nil {
+		members.tx = nil
+		f.members = &members
 	}
 	if f.onChange != nil {
 		for _, ch := range changes {
@@ -385,6 +401,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.members = nil
 	if err := f.db.Close(); err != nil {
 		return err
 	}

@@ -151,7 +151,12 @@ func Open(cfg Config, h host.Host, key ed25519.PrivateKey, genesis []Member, log
 		}
 		r.notify(c)
 	}
-	if r.store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db")}); err != nil {
+	// The log store syncs every write (raft needs that), but not bbolt's
+	// free-page list: bbolt rebuilds it by scanning the file when it
+	// opens after a crash, and writing it on every append costs a page
+	// write per entry that grows with the file.
+	logOpts := &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType}
+	if r.store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db"), BoltOptions: logOpts}); err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{log}})
