@@ -5,8 +5,10 @@
 //
 // Every change is a command {op, args, by, nonce, ts} signed by the
 // submitting member's Ed25519 key (a JWS). A follower forwards it to the
-// leader over /xborder/registry/1.0.0; the leader coalesces concurrent
-// commands into one log entry; every member's FSM verifies each signature
+// leader on one pipelined stream per leader, /xborder/registry/1.1.0
+// (one stream per command, /xborder/registry/1.0.0, with a leader that
+// lacks it); the leader coalesces concurrent commands into one log entry;
+// every member's FSM verifies each signature
 // against the member key it holds, checks the command's preconditions and
 // applies it deterministically: no clock, no network, no map-order
 // dependence. Reads are served from the local replica.
