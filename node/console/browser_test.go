@@ -149,6 +149,33 @@ func (u *ui) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	}
 }
 
+// submit clicks sel, which loads a new page (a form or a link), and waits
+// until the new document is there: a wait for an element that the old page
+// also shows would otherwise succeed on the old page.
+func submit(sel string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		if _, err := chromedp.Evaluate[chromedp.Void](`document.documentElement.dataset.stale = "1"`)(ctx, t); err != nil {
+			return chromedp.Void{}, err
+		}
+		if _, err := chromedp.Click(chromedp.CSS(sel))(ctx, t); err != nil {
+			return chromedp.Void{}, err
+		}
+		// Evaluating while the page navigates fails; ask again until the
+		// new document answers.
+		for {
+			fresh, err := chromedp.Evaluate[bool](`document.readyState === "complete" && !document.documentElement.dataset.stale`)(ctx, t)
+			if err == nil && fresh {
+				return chromedp.Void{}, nil
+			}
+			select {
+			case <-ctx.Done():
+				return chromedp.Void{}, fmt.Errorf("the page after clicking %s did not load: %w", sel, ctx.Err())
+			case <-time.After(50 * time.Millisecond):
+			}
+		}
+	}
+}
+
 func (u *ui) text(sel string) string {
 	u.t.Helper()
 	s, err := chromedp.Run(u.ctx, chromedp.Text(chromedp.CSS(sel)))
@@ -255,7 +282,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	u.screenshot("federation")
 	u.do("search the catalogue", chromedp.Click(chromedp.CSS(`nav a[href="/console/catalogue"]`)), chromedp.WaitVisible(chromedp.CSS("#filters")),
 		chromedp.SendKeys(chromedp.CSS("#q"), "ICU"), chromedp.SetValue(chromedp.CSS("#f-theme"), "health"),
-		chromedp.Click(chromedp.CSS("#search")), chromedp.WaitVisible(chromedp.CSS(`a[data-ref="fr-grandest/icu-admissions"]`)))
+		submit("#search"), chromedp.WaitVisible(chromedp.CSS(`a[data-ref="fr-grandest/icu-admissions"]`)))
 	if u.has(`a[data-ref="fr-grandest/tumour-seg"]`) {
 		t.Fatal("the search for ICU lists the model")
 	}
@@ -266,7 +293,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	u.screenshot("dataset")
 	u.do("request without a project", chromedp.SendKeys(chromedp.CSS("#purpose"), "research"),
-		chromedp.Click(chromedp.CSS("#request")), chromedp.WaitVisible(chromedp.CSS("#verdict")))
+		submit("#request"), chromedp.WaitVisible(chromedp.CSS("#verdict")))
 	if v, reasons := u.text("#verdict"), u.text("#reasons"); v != "Denied" || !strings.Contains(reasons, "joint project") {
 		t.Fatalf("request without a project: %q %q", v, reasons)
 	}
@@ -311,7 +338,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	u.signIn(de, api.RoleResearcher, "alice@uni-freiburg.de")
 	u.do("request within the project", chromedp.Navigate("http://"+de.host+console.Prefix+"catalogue/fr-grandest/icu-admissions"),
 		chromedp.WaitVisible(chromedp.CSS("#request-form")), chromedp.SendKeys(chromedp.CSS("#purpose"), "research"),
-		chromedp.SetValue(chromedp.CSS("#project"), "fr-de-oncology"), chromedp.Click(chromedp.CSS("#request")), chromedp.WaitVisible(chromedp.CSS("#verdict")))
+		chromedp.SetValue(chromedp.CSS("#project"), "fr-de-oncology"), submit("#request"), chromedp.WaitVisible(chromedp.CSS("#verdict")))
 	if v := u.text("#verdict"); v != "Allowed" || !u.has("#obligations") {
 		t.Fatalf("request within the project: %q %q", v, u.text("#reasons"))
 	}
@@ -368,7 +395,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if err != nil || !strings.Contains(in, "alice@uni-freiburg.de") || !strings.Contains(in, "fr-de-oncology") {
 		t.Fatalf("the playground's input is not the last request: %v\n%s", err, in)
 	}
-	u.do("evaluate", chromedp.Click(chromedp.CSS("#evaluate")), chromedp.WaitVisible(chromedp.CSS("#verdict")))
+	u.do("evaluate", submit("#evaluate"), chromedp.WaitVisible(chromedp.CSS("#verdict")))
 	if v, rules := u.text("#verdict"), u.text("#rules"); v != "Autorisé" || rules == "" {
 		t.Fatalf("playground: %q %q", v, rules)
 	}
