@@ -164,6 +164,11 @@ down() {
   testnet/netem.sh off >/dev/null 2>&1 || true
   docker rm -f xb-stranger >/dev/null 2>&1 || true
   docker volume rm -f xborder-testnet-stranger >/dev/null 2>&1 || true
+  # A container killed mid-scenario can leave a stale endpoint that keeps
+  # the network from being removed: disconnect whatever is left first.
+  for ep in $(docker network inspect -f '{{range $k, $v := .Containers}}{{$v.Name}} {{end}}' xborder-testnet 2>/dev/null); do
+    docker network disconnect -f xborder-testnet "$ep" >/dev/null 2>&1 || true
+  done
   "${COMPOSE[@]}" down -v --remove-orphans
   rm -rf "$STATE"
   log "containers, network, volumes and $STATE removed"
