@@ -169,7 +169,13 @@ down() {
   for ep in $(docker network inspect -f '{{range $k, $v := .Containers}}{{$v.Name}} {{end}}' xborder-testnet 2>/dev/null); do
     docker network disconnect -f xborder-testnet "$ep" >/dev/null 2>&1 || true
   done
-  "${COMPOSE[@]}" down -v --remove-orphans
+  if ! "${COMPOSE[@]}" down -v --remove-orphans; then
+    # The containers are gone; a network the daemon still holds an
+    # endpoint for is left behind (a Docker daemon restart clears it).
+    # Remove the volumes anyway and say so rather than fail the teardown.
+    docker volume rm -f $(docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT") >/dev/null 2>&1 || true
+    log "warning: the network could not be removed (a stale endpoint in the Docker daemon); restart dockerd to clear it"
+  fi
   rm -rf "$STATE"
   log "containers, network, volumes and $STATE removed"
 }
