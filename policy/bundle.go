@@ -19,6 +19,8 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 	"github.com/open-policy-agent/opa/v1/storage"
 	"github.com/open-policy-agent/opa/v1/storage/inmem"
+
+	"github.com/xborder/xborder/policy/irvm"
 )
 
 // File is one file of a bundle.
@@ -39,6 +41,15 @@ type Bundle struct {
 	compiler *ast.Compiler
 	store    storage.Store
 	queries  map[Point]rego.PreparedEvalQuery
+	// program runs the decision points from OPA's plan of them (see package
+	// irvm); planned says which points it runs. The others, and every
+	// evaluation the program fails, go to the prepared topdown queries.
+	program *irvm.Program
+	planned map[Point]string
+
+	// PlanError says why the decisions are not run from OPA's plan, when
+	// they are not (they are then all evaluated by topdown).
+	PlanError string
 }
 
 // isPolicyFile selects what a bundle is made of: Rego modules and JSON data.
@@ -193,10 +204,49 @@ func Load(ctx context.Context, dir string) (*Bundle, error) {
 	if len(missing) > 0 {
 		return nil, &CompileError{Dir: dir, Err: fmt.Errorf("the policy does not define %s", strings.Join(missing, ", "))}
 	}
+	b.plan(ctx, res)
 	return b, nil
 }
 
-// eval evaluates one decision point on an input.
+// plan has OPA's planner plan every decision point and prepares the plans
+// to run. A policy the planner or the program cannot handle is still a good
+// policy: its decisions are then all taken by topdown, as PlanError says.
+func (b *Bundle) plan(ctx context.Context, res *loader.Result) {
+	modules := make(map[string][]byte, len(res.Modules))
+	for name, f := range res.Modules {
+		modules[name] = f.Raw
+	}
+	entrypoints := make([]string, len(Points))
+	for i, p := range Points {
+		entrypoints[i] = p.entrypoint()
+	}
+	pol, err := irvm.Plan(ctx, modules, entrypoints...)
+	if err == nil {
+		var data ast.Value
+		data, err = ast.InterfaceToValue(res.Documents)
+		if err == nil {
+			b.program, err = irvm.Compile(pol, data)
+		}
+	}
+	if err != nil {
+		b.PlanError = err.Error()
+		return
+	}
+	b.planned = make(map[Point]string, len(Points))
+	for i, p := range Points {
+		b.planned[p] = entrypoints[i]
+	}
+}
+
+// entrypoint is the point as the planner names it: data.xborder.api.allow
+// is xborder/api/allow.
+func (p Point) entrypoint() string {
+	return strings.ReplaceAll(strings.TrimPrefix(string(p), "data."), ".", "/")
+}
+
+// eval evaluates one decision point on an input: with the planned program
+// when there is one, else (and whenever the program fails) with topdown,
+// whose error messages name the policy's file and line.
 func (b *Bundle) eval(ctx context.Context, p Point, input any) (ast.Value, error) {
 	pq, ok := b.queries[p]
 	if !ok {
@@ -206,6 +256,40 @@ func (b *Bundle) eval(ctx context.Context, p Point, input any) (ast.Value, error
 	if err != nil {
 		return nil, fmt.Errorf("evaluate %s: %w", p, err)
 	}
+	if entry, ok := b.planned[p]; ok {
+		rs, err := b.program.Eval(ctx, entry, ast.NewTerm(in))
+		if err == nil {
+			return planResult(p, rs)
+		}
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("evaluate %s: %w", p, ctx.Err())
+		}
+		// Fall through: topdown says what went wrong, with its location.
+	}
+	return b.evalTopdown(ctx, p, pq, in)
+}
+
+// planResult reads a plan's result set: one {"result": value}, or none when
+// the decision point is undefined for the input.
+func planResult(p Point, rs []*ast.Term) (ast.Value, error) {
+	if len(rs) == 0 {
+		return nil, fmt.Errorf("%s: %w", p, ErrNoDecision)
+	}
+	obj, ok := rs[0].Value.(ast.Object)
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", p, ErrNoDecision)
+	}
+	v := obj.Get(resultKey)
+	if v == nil {
+		return nil, fmt.Errorf("%s: %w", p, ErrNoDecision)
+	}
+	return v.Value, nil
+}
+
+var resultKey = ast.StringTerm("result")
+
+// evalTopdown evaluates a decision point with OPA's topdown evaluator.
+func (b *Bundle) evalTopdown(ctx context.Context, p Point, pq rego.PreparedEvalQuery, in ast.Value) (ast.Value, error) {
 	vc := getRuleCache()
 	defer putRuleCache(vc)
 	rs, err := pq.Eval(ctx, rego.EvalParsedInput(in),

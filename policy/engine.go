@@ -21,10 +21,13 @@ const reloadDebounce = 200 * time.Millisecond
 
 // Info describes the active bundle and the last failed reload, if any.
 type Info struct {
-	Dir         string    `json:"dir"`
-	Hash        string    `json:"hash"`
-	LoadedAt    time.Time `json:"loaded_at"`
-	Files       []File    `json:"files"`
+	Dir      string    `json:"dir"`
+	Hash     string    `json:"hash"`
+	LoadedAt time.Time `json:"loaded_at"`
+	Files    []File    `json:"files"`
+	// Evaluator is "plan" when decisions run from OPA's plan of the policy
+	// (package irvm), "topdown: <why>" when OPA's evaluator takes them all.
+	Evaluator   string    `json:"evaluator"`
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
 }
@@ -65,6 +68,7 @@ func NewEngine(ctx context.Context, dir string, log *slog.Logger) (*Engine, erro
 	}
 	e := &Engine{dir: dir, log: log}
 	e.active.Store(b)
+	logPlan(log, b)
 	return e, nil
 }
 
@@ -86,6 +90,7 @@ func (e *Engine) Reload(ctx context.Context) (Info, error) {
 	}
 	old := e.active.Swap(b)
 	e.failure.Store(nil)
+	logPlan(e.log, b)
 	if old.Hash != b.Hash {
 		e.log.Info("policy reloaded", "hash", b.Hash, "previous", old.Hash, "files", len(b.Files))
 	}
@@ -95,10 +100,21 @@ func (e *Engine) Reload(ctx context.Context) (Info, error) {
 	return e.Info(), nil
 }
 
+// logPlan warns when a policy's decisions cannot run from OPA's plan: they
+// are still taken, by topdown, only more slowly.
+func logPlan(log *slog.Logger, b *Bundle) {
+	if b.PlanError != "" {
+		log.Warn("policy decisions evaluated by topdown, not from the plan", "hash", b.Hash, "why", b.PlanError)
+	}
+}
+
 // Info returns the active bundle's description.
 func (e *Engine) Info() Info {
 	b := e.active.Load()
-	i := Info{Dir: b.Dir, Hash: b.Hash, LoadedAt: b.LoadedAt, Files: b.Files}
+	i := Info{Dir: b.Dir, Hash: b.Hash, LoadedAt: b.LoadedAt, Files: b.Files, Evaluator: "plan"}
+	if b.PlanError != "" {
+		i.Evaluator = "topdown: " + b.PlanError
+	}
 	if f := e.failure.Load(); f != nil {
 		i.LastError, i.LastErrorAt = f.err, f.at
 	}

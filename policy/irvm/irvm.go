@@ -1,0 +1,884 @@
+// Package irvm evaluates Rego policies from the plan OPA's own planner makes
+// of them: the intermediate representation (package ir) that OPA compiles to
+// WebAssembly. Running the plan directly, with values in OPA's ast form and
+// OPA's own built-in functions, costs a fraction of OPA's tree-walking
+// evaluator (topdown) for the same decision, because the planner has already
+// resolved every reference, rule index and variable binding that topdown
+// works out again on each evaluation.
+//
+// The semantics are those of OPA's WebAssembly compiler
+// (internal/compiler/wasm), statement for statement: an undefined statement
+// leaves its block, a break leaves as many enclosing blocks as it says, a rule
+// function that takes only input and data is evaluated once per evaluation
+// (memoised; a with statement opens a fresh memo), conflicts are errors.
+//
+// A Program refuses, at Compile time, a plan it cannot run (a statement or a
+// built-in function it does not know): the caller then keeps using topdown.
+// An evaluation error carries no location; the caller is expected to repeat
+// the evaluation with topdown to report OPA's own error message.
+package irvm
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/ir"
+	"github.com/open-policy-agent/opa/v1/metrics"
+	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/open-policy-agent/opa/v1/topdown/builtins"
+)
+
+// ErrConflict is a rule with two different values for one input, or an
+// object built with two values for one key.
+var ErrConflict = errors.New("conflicting values")
+
+// Program is a planned policy ready to evaluate. It is safe for concurrent
+// use: every evaluation has its own state.
+type Program struct {
+	strings  []*ast.Term
+	numbers  []*ast.Term // MakeNumberRefStmt constants, by string index
+	funcs    map[string]*function
+	byPath   map[string]*function // CallDynamicStmt targets, by joined path
+	nfuncs   int
+	builtins map[string]builtin
+	plans    map[string]*plan
+	data     *ast.Term
+}
+
+type function struct {
+	index   int
+	fn      *ir.Func
+	memo    bool // takes only input and data
+	nlocals int
+}
+
+type plan struct {
+	p       *ir.Plan
+	nlocals int
+}
+
+// builtin is one of OPA's built-in functions, or a faster equivalent for the
+// few that every decision calls many times.
+type builtin struct {
+	name string
+	fast func(args []*ast.Term) (*ast.Term, bool)
+	opa  topdown.BuiltinFunc
+}
+
+// Compile prepares a planned policy; data is the base document the policy
+// reads under data (its JSON files). It fails on a plan it cannot run.
+func Compile(pol *ir.Policy, data ast.Value) (*Program, error) {
+	p := &Program{
+		funcs:    map[string]*function{},
+		byPath:   map[string]*function{},
+		builtins: map[string]builtin{},
+		plans:    map[string]*plan{},
+		data:     ast.NewTerm(data),
+	}
+	if pol.Static != nil {
+		p.strings = make([]*ast.Term, len(pol.Static.Strings))
+		p.numbers = make([]*ast.Term, len(pol.Static.Strings))
+		for i, s := range pol.Static.Strings {
+			p.strings[i] = ast.StringTerm(s.Value)
+			if _, err := strconv.ParseFloat(s.Value, 64); err == nil {
+				p.numbers[i] = ast.NumberTerm(json.Number(s.Value))
+			}
+		}
+		for _, b := range pol.Static.BuiltinFuncs {
+			bi, err := lookupBuiltin(b.Name)
+			if err != nil {
+				return nil, err
+			}
+			p.builtins[b.Name] = bi
+		}
+	}
+	if pol.Funcs != nil {
+		for i, f := range pol.Funcs.Funcs {
+			if len(f.Params) < 2 {
+				return nil, fmt.Errorf("irvm: function %s takes %d parameters, want at least input and data", f.Name, len(f.Params))
+			}
+			fn := &function{index: i, fn: f, memo: len(f.Params) == 2}
+			n, err := p.check(f)
+			if err != nil {
+				return nil, fmt.Errorf("irvm: function %s: %w", f.Name, err)
+			}
+			fn.nlocals = n
+			p.funcs[f.Name] = fn
+			if len(f.Path) > 0 {
+				p.byPath[joinPath(f.Path)] = fn
+			}
+		}
+		p.nfuncs = len(pol.Funcs.Funcs)
+	}
+	if pol.Plans != nil {
+		for _, pl := range pol.Plans.Plans {
+			n, err := p.check(pl)
+			if err != nil {
+				return nil, fmt.Errorf("irvm: plan %s: %w", pl.Name, err)
+			}
+			p.plans[pl.Name] = &plan{p: pl, nlocals: n}
+		}
+	}
+	// A call to a name that is neither a planned function nor a built-in
+	// would only fail at evaluation time: refuse it now.
+	var unknown error
+	_ = ir.Walk(visitor(func(x any) {
+		if c, ok := x.(*ir.CallStmt); ok && unknown == nil {
+			if _, ok := p.funcs[c.Func]; ok {
+				return
+			}
+			if _, ok := p.builtins[c.Func]; ok {
+				return
+			}
+			unknown = fmt.Errorf("irvm: call to unknown function %s", c.Func)
+		}
+	}), pol)
+	if unknown != nil {
+		return nil, unknown
+	}
+	return p, nil
+}
+
+// Plans lists the names of the plans (the entrypoints) the program has.
+func (p *Program) Plans() []string {
+	out := make([]string, 0, len(p.plans))
+	for name := range p.plans {
+		out = append(out, name)
+	}
+	return out
+}
+
+// check finds the number of locals a function or plan uses and refuses
+// statements this package does not run.
+func (p *Program) check(x any) (int, error) {
+	maxLocal := ir.Local(1)
+	see := func(l ir.Local) {
+		if l > maxLocal {
+			maxLocal = l
+		}
+	}
+	var bad error
+	operands := func(ops ...ir.Operand) {
+		for _, o := range ops {
+			switch v := o.Value.(type) {
+			case ir.Local:
+				see(v)
+			case ir.StringIndex:
+				if int(v) < 0 || int(v) >= len(p.strings) {
+					bad = fmt.Errorf("string constant %d of %d", v, len(p.strings))
+				}
+			case ir.Bool:
+			default:
+				bad = fmt.Errorf("operand %T is not supported", v)
+			}
+		}
+	}
+	err := ir.Walk(visitor(func(x any) {
+		switch s := x.(type) {
+		case *ir.Func:
+			for _, l := range s.Params {
+				see(l)
+			}
+			see(s.Return)
+		case *ir.ReturnLocalStmt:
+			see(s.Source)
+		case *ir.CallStmt:
+			see(s.Result)
+			operands(s.Args...)
+		case *ir.CallDynamicStmt:
+			see(s.Result)
+			operands(s.Path...)
+			for _, l := range s.Args {
+				see(l)
+			}
+		case *ir.DotStmt:
+			see(s.Target)
+			operands(s.Source, s.Key)
+		case *ir.LenStmt:
+			see(s.Target)
+			operands(s.Source)
+		case *ir.ScanStmt:
+			see(s.Source)
+			see(s.Key)
+			see(s.Value)
+		case *ir.AssignIntStmt:
+			see(s.Target)
+		case *ir.AssignVarStmt:
+			see(s.Target)
+			operands(s.Source)
+		case *ir.AssignVarOnceStmt:
+			see(s.Target)
+			operands(s.Source)
+		case *ir.ResetLocalStmt:
+			see(s.Target)
+		case *ir.MakeNullStmt:
+			see(s.Target)
+		case *ir.MakeNumberIntStmt:
+			see(s.Target)
+		case *ir.MakeNumberRefStmt:
+			see(s.Target)
+			if s.Index < 0 || s.Index >= len(p.numbers) || p.numbers[s.Index] == nil {
+				bad = fmt.Errorf("number constant %d is not a number", s.Index)
+			}
+		case *ir.MakeArrayStmt:
+			see(s.Target)
+		case *ir.MakeObjectStmt:
+			see(s.Target)
+		case *ir.MakeSetStmt:
+			see(s.Target)
+		case *ir.IsDefinedStmt:
+			see(s.Source)
+		case *ir.IsUndefinedStmt:
+			see(s.Source)
+		case *ir.ArrayAppendStmt:
+			see(s.Array)
+			operands(s.Value)
+		case *ir.ObjectInsertStmt:
+			see(s.Object)
+			operands(s.Key, s.Value)
+		case *ir.ObjectInsertOnceStmt:
+			see(s.Object)
+			operands(s.Key, s.Value)
+		case *ir.ObjectMergeStmt:
+			see(s.A)
+			see(s.B)
+			see(s.Target)
+		case *ir.SetAddStmt:
+			see(s.Set)
+			operands(s.Value)
+		case *ir.EqualStmt:
+			operands(s.A, s.B)
+		case *ir.NotEqualStmt:
+			operands(s.A, s.B)
+		case *ir.IsArrayStmt:
+			operands(s.Source)
+		case *ir.IsObjectStmt:
+			operands(s.Source)
+		case *ir.IsSetStmt:
+			operands(s.Source)
+		case *ir.ResultSetAddStmt:
+			see(s.Value)
+		case *ir.WithStmt:
+			see(s.Local)
+			operands(s.Value)
+			for _, i := range s.Path {
+				if i < 0 || i >= len(p.strings) {
+					bad = fmt.Errorf("with path refers to string %d of %d", i, len(p.strings))
+				}
+			}
+		case *ir.BlockStmt, *ir.BreakStmt, *ir.NotStmt, *ir.NopStmt:
+		case ir.Stmt:
+			bad = fmt.Errorf("statement %T is not supported", s)
+		}
+	}), x)
+	if err != nil {
+		return 0, err
+	}
+	if bad != nil {
+		return 0, bad
+	}
+	return int(maxLocal) + 1, nil
+}
+
+type visitor func(x any)
+
+func (v visitor) Before(any)                      {}
+func (v visitor) Visit(x any) (ir.Visitor, error) { v(x); return v, nil }
+func (v visitor) After(any)                       {}
+
+func joinPath(path []string) string {
+	n := 0
+	for _, s := range path {
+		n += len(s) + 1
+	}
+	b := make([]byte, 0, n)
+	for i, s := range path {
+		if i > 0 {
+			b = append(b, '/')
+		}
+		b = append(b, s...)
+	}
+	return string(b)
+}
+
+// Eval runs one plan on an input and returns the values of its result set:
+// for a plan made from an entrypoint, objects {"result": value}; none when
+// the entrypoint is undefined.
+func (p *Program) Eval(ctx context.Context, name string, input *ast.Term) ([]*ast.Term, error) {
+	pl, ok := p.plans[name]
+	if !ok {
+		return nil, fmt.Errorf("irvm: no plan %s", name)
+	}
+	s := &state{prog: p, memo: make([]memoEntry, p.nfuncs)}
+	s.bctx = topdown.BuiltinContext{
+		Context: ctx,
+		Metrics: metrics.NoOp(),
+		Seed:    rand.Reader,
+		Time:    ast.NumberTerm(json.Number(strconv.FormatInt(time.Now().UnixNano(), 10))),
+		Cache:   builtins.Cache{},
+	}
+	locals := make([]*ast.Term, pl.nlocals)
+	locals[ir.Input] = input
+	locals[ir.Data] = p.data
+	for _, b := range pl.p.Blocks {
+		r, err := s.block(b, locals)
+		if err != nil {
+			return nil, err
+		}
+		if r.returned {
+			break
+		}
+	}
+	return s.results, nil
+}
+
+type memoEntry struct {
+	set   bool
+	value *ast.Term
+}
+
+// state is one evaluation.
+type state struct {
+	prog    *Program
+	memo    []memoEntry
+	bctx    topdown.BuiltinContext
+	results []*ast.Term
+	args    []*ast.Term // scratch for built-in arguments
+}
+
+// exit is how a block ended: it ran to its end (leave < 0); it was left
+// (leave == 0: a statement was undefined, or a break 0), or it was left along
+// with leave more enclosing blocks; or a return statement ended the function.
+type exit struct {
+	leave    int
+	returned bool
+	value    *ast.Term
+}
+
+var ran = exit{leave: -1}
+
+func (s *state) operand(o ir.Operand, locals []*ast.Term) *ast.Term {
+	switch v := o.Value.(type) {
+	case ir.Local:
+		return locals[v]
+	case ir.StringIndex:
+		return s.prog.strings[v]
+	case ir.Bool:
+		return ast.InternedTerm(bool(v))
+	}
+	return nil
+}
+
+// nested turns how a nested block ended into what its enclosing block does:
+// go on (ok), or end itself as out says.
+func nested(r exit) (exit, bool) {
+	if r.returned {
+		return r, false
+	}
+	if r.leave <= 0 {
+		return exit{}, true
+	}
+	return exit{leave: r.leave - 1}, false
+}
+
+func (s *state) block(b *ir.Block, locals []*ast.Term) (exit, error) {
+	for _, stmt := range b.Stmts {
+		switch st := stmt.(type) {
+		case *ir.DotStmt:
+			src := s.operand(st.Source, locals)
+			if src == nil {
+				return exit{}, nil
+			}
+			v := dot(src.Value, s.operand(st.Key, locals))
+			if v == nil {
+				return exit{}, nil
+			}
+			locals[st.Target] = v
+
+		case *ir.CallStmt:
+			v, err := s.call(st, locals)
+			if err != nil {
+				return exit{}, err
+			}
+			if v == nil {
+				return exit{}, nil
+			}
+			locals[st.Result] = v
+
+		case *ir.AssignVarStmt:
+			locals[st.Target] = s.operand(st.Source, locals)
+
+		case *ir.AssignVarOnceStmt:
+			v := s.operand(st.Source, locals)
+			if cur := locals[st.Target]; cur != nil && v != nil && cur.Value.Compare(v.Value) != 0 {
+				return exit{}, fmt.Errorf("%w: complete rules must not produce multiple outputs", ErrConflict)
+			}
+			locals[st.Target] = v
+
+		case *ir.EqualStmt:
+			a, b := s.operand(st.A, locals), s.operand(st.B, locals)
+			if a == nil || b == nil || a.Value.Compare(b.Value) != 0 {
+				return exit{}, nil
+			}
+
+		case *ir.NotEqualStmt:
+			a, b := s.operand(st.A, locals), s.operand(st.B, locals)
+			if a == nil || b == nil || a.Value.Compare(b.Value) == 0 {
+				return exit{}, nil
+			}
+
+		case *ir.IsDefinedStmt:
+			if locals[st.Source] == nil {
+				return exit{}, nil
+			}
+
+		case *ir.IsUndefinedStmt:
+			if locals[st.Source] != nil {
+				return exit{}, nil
+			}
+
+		case *ir.ResetLocalStmt:
+			locals[st.Target] = nil
+
+		case *ir.BlockStmt:
+			for _, inner := range st.Blocks {
+				r, err := s.block(inner, locals)
+				if err != nil {
+					return exit{}, err
+				}
+				if out, goOn := nested(r); !goOn {
+					return out, nil
+				}
+			}
+
+		case *ir.BreakStmt:
+			return exit{leave: int(st.Index)}, nil
+
+		case *ir.NotStmt:
+			r, err := s.block(st.Block, locals)
+			if err != nil {
+				return exit{}, err
+			}
+			if r.leave < 0 && !r.returned {
+				return exit{}, nil // the negated block held: the not is undefined
+			}
+			if out, goOn := nested(r); !goOn {
+				return out, nil
+			}
+
+		case *ir.ScanStmt:
+			out, goOn, err := s.scan(st, locals)
+			if err != nil {
+				return exit{}, err
+			}
+			if !goOn {
+				return out, nil
+			}
+
+		case *ir.ReturnLocalStmt:
+			return exit{returned: true, value: locals[st.Source]}, nil
+
+		case *ir.MakeObjectStmt:
+			locals[st.Target] = ast.NewTerm(ast.NewObject())
+
+		case *ir.MakeArrayStmt:
+			locals[st.Target] = ast.NewTerm(ast.NewArrayWithCapacity(int(st.Capacity)))
+
+		case *ir.MakeSetStmt:
+			locals[st.Target] = ast.NewTerm(ast.NewSet())
+
+		case *ir.MakeNullStmt:
+			locals[st.Target] = ast.InternedNullTerm
+
+		case *ir.MakeNumberIntStmt:
+			locals[st.Target] = ast.InternedTerm(int(st.Value))
+
+		case *ir.MakeNumberRefStmt:
+			locals[st.Target] = s.prog.numbers[st.Index]
+
+		case *ir.AssignIntStmt:
+			locals[st.Target] = ast.InternedTerm(int(st.Value))
+
+		case *ir.LenStmt:
+			src := s.operand(st.Source, locals)
+			if src == nil {
+				return exit{}, nil
+			}
+			n, ok := length(src.Value)
+			if !ok {
+				return exit{}, nil
+			}
+			locals[st.Target] = ast.InternedTerm(n)
+
+		case *ir.IsArrayStmt:
+			if v := s.operand(st.Source, locals); v == nil || !isArray(v.Value) {
+				return exit{}, nil
+			}
+
+		case *ir.IsObjectStmt:
+			if v := s.operand(st.Source, locals); v == nil || !isObject(v.Value) {
+				return exit{}, nil
+			}
+
+		case *ir.IsSetStmt:
+			if v := s.operand(st.Source, locals); v == nil || !isSet(v.Value) {
+				return exit{}, nil
+			}
+
+		case *ir.ArrayAppendStmt:
+			arr, ok := locals[st.Array].Value.(*ast.Array)
+			v := s.operand(st.Value, locals)
+			if !ok || v == nil {
+				return exit{}, errors.New("irvm: array append to a non-array or of an undefined value")
+			}
+			locals[st.Array].Value = arr.Append(v) // in place: every alias sees it
+
+		case *ir.ObjectInsertStmt:
+			obj, ok := locals[st.Object].Value.(ast.Object)
+			k, v := s.operand(st.Key, locals), s.operand(st.Value, locals)
+			if !ok || k == nil || v == nil {
+				return exit{}, errors.New("irvm: object insert into a non-object or of an undefined value")
+			}
+			obj.Insert(k, v)
+
+		case *ir.ObjectInsertOnceStmt:
+			obj, ok := locals[st.Object].Value.(ast.Object)
+			k, v := s.operand(st.Key, locals), s.operand(st.Value, locals)
+			if !ok || k == nil || v == nil {
+				return exit{}, errors.New("irvm: object insert into a non-object or of an undefined value")
+			}
+			if cur := obj.Get(k); cur != nil {
+				if cur.Value.Compare(v.Value) != 0 {
+					return exit{}, fmt.Errorf("%w: object keys must be unique", ErrConflict)
+				}
+				continue
+			}
+			obj.Insert(k, v)
+
+		case *ir.ObjectMergeStmt:
+			a, okA := locals[st.A].Value.(ast.Object)
+			b, okB := locals[st.B].Value.(ast.Object)
+			if !okA || !okB {
+				return exit{}, fmt.Errorf("%w: merge of a non-object", ErrConflict)
+			}
+			m, ok := a.Merge(b)
+			if !ok {
+				return exit{}, fmt.Errorf("%w: objects do not merge", ErrConflict)
+			}
+			locals[st.Target] = ast.NewTerm(m)
+
+		case *ir.SetAddStmt:
+			set, ok := locals[st.Set].Value.(ast.Set)
+			v := s.operand(st.Value, locals)
+			if !ok || v == nil {
+				return exit{}, errors.New("irvm: set add to a non-set or of an undefined value")
+			}
+			set.Add(v)
+
+		case *ir.WithStmt:
+			out, goOn, err := s.with(st, locals)
+			if err != nil {
+				return exit{}, err
+			}
+			if !goOn {
+				return out, nil
+			}
+
+		case *ir.CallDynamicStmt:
+			out, goOn, err := s.callDynamic(st, locals)
+			if err != nil {
+				return exit{}, err
+			}
+			if !goOn {
+				return out, nil
+			}
+
+		case *ir.ResultSetAddStmt:
+			if v := locals[st.Value]; v != nil {
+				s.results = append(s.results, v)
+			}
+
+		case *ir.NopStmt:
+
+		default:
+			return exit{}, fmt.Errorf("irvm: statement %T is not supported", stmt)
+		}
+	}
+	return ran, nil
+}
+
+// scan runs the block once per element of a collection, in OPA's order:
+// arrays by index, objects and sets by sorted key. Inside the block, break 0
+// (or an undefined statement) goes on with the next element and break 1
+// ends the scan, as in OPA's WebAssembly.
+func (s *state) scan(st *ir.ScanStmt, locals []*ast.Term) (exit, bool, error) {
+	src := locals[st.Source]
+	if src == nil {
+		return exit{}, false, nil
+	}
+	var (
+		out  exit
+		goOn = true
+		err  error
+	)
+	// each returns false to stop.
+	each := func(k, v *ast.Term) bool {
+		locals[st.Key], locals[st.Value] = k, v
+		var r exit
+		r, err = s.block(st.Block, locals)
+		if err != nil {
+			return false
+		}
+		switch {
+		case r.returned:
+			out, goOn = r, false
+			return false
+		case r.leave <= 0:
+			return true
+		case r.leave == 1:
+			return false
+		default:
+			out, goOn = exit{leave: r.leave - 2}, false
+			return false
+		}
+	}
+	switch c := src.Value.(type) {
+	case *ast.Array:
+		for i := range c.Len() {
+			if !each(ast.InternedTerm(i), c.Elem(i)) {
+				break
+			}
+		}
+	case ast.Object:
+		for _, k := range sortedKeys(c) {
+			if !each(k, c.Get(k)) {
+				break
+			}
+		}
+	case ast.Set:
+		for _, e := range sortedSet(c) {
+			if !each(e, e) {
+				break
+			}
+		}
+	}
+	// A scan never makes its enclosing block undefined by itself.
+	return out, goOn, err
+}
+
+func sortedKeys(o ast.Object) []*ast.Term {
+	keys := make([]*ast.Term, 0, o.Len())
+	o.Foreach(func(k, _ *ast.Term) { keys = append(keys, k) })
+	return keys
+}
+
+func sortedSet(set ast.Set) []*ast.Term {
+	elems := make([]*ast.Term, 0, set.Len())
+	set.Foreach(func(e *ast.Term) { elems = append(elems, e) })
+	return elems
+}
+
+// with runs a block with the input or data replaced, or a path in it
+// upserted, and a fresh memo; both are restored afterwards.
+func (s *state) with(st *ir.WithStmt, locals []*ast.Term) (exit, bool, error) {
+	saved := locals[st.Local]
+	v := s.operand(st.Value, locals)
+	if v == nil {
+		return exit{}, false, errors.New("irvm: with an undefined value")
+	}
+	if len(st.Path) == 0 {
+		locals[st.Local] = v
+	} else {
+		locals[st.Local] = upsert(saved, st.Path, s.prog.strings, v)
+	}
+	memo := s.memo
+	s.memo = make([]memoEntry, s.prog.nfuncs)
+	r, err := s.block(st.Block, locals)
+	s.memo = memo
+	locals[st.Local] = saved
+	if err != nil {
+		return exit{}, false, err
+	}
+	if r.leave == 0 && !r.returned {
+		return exit{}, false, nil // the block was undefined: so is the with
+	}
+	if r.leave < 0 && !r.returned {
+		return exit{}, true, nil
+	}
+	out, goOn := nested(r)
+	return out, goOn, nil
+}
+
+// upsert returns a copy of doc with value at path, making objects on the way
+// and replacing what is not an object.
+func upsert(doc *ast.Term, path []int, strs []*ast.Term, value *ast.Term) *ast.Term {
+	var obj ast.Object
+	if doc != nil {
+		if o, ok := doc.Value.(ast.Object); ok {
+			obj = o.Copy()
+		}
+	}
+	if obj == nil {
+		obj = ast.NewObject()
+	}
+	key := strs[path[0]]
+	if len(path) == 1 {
+		obj.Insert(key, value)
+	} else {
+		obj.Insert(key, upsert(obj.Get(key), path[1:], strs, value))
+	}
+	return ast.NewTerm(obj)
+}
+
+// callDynamic calls the data function the path names, if one does; else the
+// caller's fallback block (the base document) runs.
+func (s *state) callDynamic(st *ir.CallDynamicStmt, locals []*ast.Term) (exit, bool, error) {
+	parts := make([]string, len(st.Path))
+	for i, o := range st.Path {
+		t := s.operand(o, locals)
+		if t == nil {
+			return exit{}, false, nil
+		}
+		str, ok := t.Value.(ast.String)
+		if !ok {
+			return exit{}, false, nil
+		}
+		parts[i] = string(str)
+	}
+	fn, ok := s.prog.byPath[joinPath(parts)]
+	if !ok {
+		return exit{}, false, nil // no such function: break 0, look in data
+	}
+	args := make([]*ast.Term, len(st.Args))
+	for i, l := range st.Args {
+		args[i] = locals[l]
+	}
+	v, err := s.invoke(fn, args)
+	if err != nil {
+		return exit{}, false, err
+	}
+	locals[st.Result] = v
+	if v == nil {
+		return exit{leave: 3}, false, nil // the function is defined, its value is not
+	}
+	return exit{}, true, nil
+}
+
+func (s *state) call(st *ir.CallStmt, locals []*ast.Term) (*ast.Term, error) {
+	if fn, ok := s.prog.funcs[st.Func]; ok {
+		if fn.memo {
+			if m := s.memo[fn.index]; m.set {
+				return m.value, nil
+			}
+		}
+		args := make([]*ast.Term, len(st.Args))
+		for i, a := range st.Args {
+			args[i] = s.operand(a, locals)
+		}
+		return s.invoke(fn, args)
+	}
+	bi := s.prog.builtins[st.Func]
+	args := s.args[:0]
+	for _, a := range st.Args {
+		v := s.operand(a, locals)
+		if v == nil {
+			return nil, nil
+		}
+		args = append(args, v)
+	}
+	s.args = args[:0]
+	if bi.fast != nil {
+		v, ok := bi.fast(args)
+		if ok {
+			return v, nil
+		}
+	}
+	var result *ast.Term
+	// OPA's built-ins may keep their argument slice: give them their own.
+	own := make([]*ast.Term, len(args))
+	copy(own, args)
+	err := bi.opa(s.bctx, own, func(t *ast.Term) error { result = t; return nil })
+	if err != nil {
+		return nil, err
+	}
+	return result, nil
+}
+
+// invoke runs a planned function (a rule, or a function of the policy).
+func (s *state) invoke(fn *function, args []*ast.Term) (*ast.Term, error) {
+	if fn.memo {
+		if m := s.memo[fn.index]; m.set {
+			return m.value, nil
+		}
+	}
+	locals := make([]*ast.Term, fn.nlocals)
+	for i, p := range fn.fn.Params {
+		if i < len(args) {
+			locals[p] = args[i]
+		}
+	}
+	var value *ast.Term
+	for _, b := range fn.fn.Blocks {
+		r, err := s.block(b, locals)
+		if err != nil {
+			return nil, err
+		}
+		if r.returned {
+			value = r.value
+			break
+		}
+	}
+	if fn.memo {
+		s.memo[fn.index] = memoEntry{set: true, value: value}
+	}
+	return value, nil
+}
+
+// dot looks key up in a collection: an object's value, an array's element,
+// or the element itself when a set holds it.
+func dot(src ast.Value, key *ast.Term) *ast.Term {
+	if key == nil {
+		return nil
+	}
+	switch c := src.(type) {
+	case ast.Object:
+		return c.Get(key)
+	case *ast.Array:
+		n, ok := key.Value.(ast.Number)
+		if !ok {
+			return nil
+		}
+		i, ok := n.Int()
+		if !ok || i < 0 || i >= c.Len() {
+			return nil
+		}
+		return c.Elem(i)
+	case ast.Set:
+		if c.Contains(key) {
+			return key
+		}
+	}
+	return nil
+}
+
+func length(v ast.Value) (int, bool) {
+	switch c := v.(type) {
+	case *ast.Array:
+		return c.Len(), true
+	case ast.Object:
+		return c.Len(), true
+	case ast.Set:
+		return c.Len(), true
+	}
+	return 0, false
+}
+
+func isArray(v ast.Value) bool  { _, ok := v.(*ast.Array); return ok }
+func isObject(v ast.Value) bool { _, ok := v.(ast.Object); return ok }
+func isSet(v ast.Value) bool    { _, ok := v.(ast.Set); return ok }
