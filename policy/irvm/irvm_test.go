@@ -1,0 +1,226 @@
+package irvm
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/ir"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"github.com/open-policy-agent/opa/v1/topdown"
+	"github.com/open-policy-agent/opa/v1/util"
+)
+
+// Each case is a small policy exercising one construct of the planner's
+// output, evaluated by irvm and by OPA's topdown on the same inputs.
+var cases = []struct {
+	name   string
+	module string
+	data   string // JSON base document
+	inputs []string
+}{
+	{"else chains and functions", `package t
+label(x) := "big" if { x > 10 } else := "small" if { x > 0 } else := "none"
+r := [label(input.a), label(input.b), label(-1)]`, ``, []string{`{"a": 11, "b": 3}`, `{"a": "x"}`, `{}`}},
+
+	{"negation", `package t
+default r := false
+r if { not input.a; not input.b == 1 }`, ``, []string{`{}`, `{"a": true}`, `{"b": 1}`, `{"a": false}`}},
+
+	{"every", `package t
+r if { every x in input.xs { x > 1 } }
+s := true if { every k, v in input.o { k != v } } else := false`, ``,
+		[]string{`{"xs": [2, 3]}`, `{"xs": [1, 3]}`, `{"xs": []}`, `{"xs": "no"}`, `{"o": {"a": "a"}}`, `{"o": {"a": "b"}}`}},
+
+	{"with replaces input and data, and rules see it", `package t
+x := input.v
+lim := data.cfg.limit
+r := [x, y, lim, z] if {
+	y := x with input.v as 7
+	z := lim with data.cfg.limit as 99
+}`, `{"cfg": {"limit": 3}}`, []string{`{"v": 1}`, `{}`}},
+
+	{"conflicting values are an error", `package t
+r := 1 if input.a
+r := 2 if input.b`, ``, []string{`{"a": true}`, `{"a": true, "b": true}`, `{}`}},
+
+	{"comprehensions, iteration order, sets and objects", `package t
+arr := [k | some k, _ in input.o]
+vals := [v | some v in input.s]
+obj := {k: count(v) | some k, v in input.o}
+set contains x if { some x in input.xs; x != "b" }
+pairs := [[i, x] | some i, x in input.xs]`, ``,
+		[]string{`{"o": {"z": [1], "a": [1, 2], "m": []}, "s": ["c", "a", "b"], "xs": ["b", "a", "b", "c"]}`, `{"o": 3, "xs": {"k": "v"}}`}},
+
+	{"dynamic references into data rules", `package t
+import data.lib
+r := lib[input.name]
+s := data.lib[input.name].x`, `{"lib": {"plain": 5}}`, []string{`{"name": "one"}`, `{"name": "two"}`, `{"name": "plain"}`, `{"name": "nope"}`}},
+
+	{"partial object rules and multi-key refs", `package t
+perm[role][method] := true if { some role in input.roles; some method in ["GET", "POST"] }
+ok if perm[input.role][input.method]`, ``, []string{`{"roles": ["a", "b"], "role": "a", "method": "GET"}`, `{"roles": ["a"], "role": "b", "method": "GET"}`}},
+
+	{"numbers and arithmetic", `package t
+r := [1 == 1.0, 3 / 2, 7 % 3, floor(2.5), min({3, 1.5}), 10 * 0.1, 1 < 2.5]`, ``, []string{`{}`}},
+
+	{"strings and built-ins that cache", `package t
+r := {
+	"s": sprintf("%s has %d (%v)", [input.a, count(input.a), input.b]),
+	"m": regex.match("^[a-z]+-[0-9]+$", input.a),
+	"u": upper(trim_space(input.a)),
+	"j": concat("/", split(input.a, "-")),
+}`, ``, []string{`{"a": "abc-12", "b": [1]}`, `{"a": "x"}`, `{"a": 5}`}},
+
+	{"array patterns", `package t
+r := x if { [x, "b"] = input.a }
+s := [y, z] if { [[y], z] := input.p }`, ``, []string{`{"a": [1, "b"], "p": [[2], 3]}`, `{"a": [1, "c"], "p": [[2, 3], 3]}`, `{"a": [1]}`}},
+}
+
+func withTopdown(t *testing.T, module, data, query string, input ast.Value, strict bool) ([]ast.Value, error) {
+	t.Helper()
+	opts := []func(*rego.Rego){rego.Query(query), rego.Module("t.rego", module), rego.StrictBuiltinErrors(strict),
+		rego.ParsedInput(input)}
+	if data != "" {
+		opts = append(opts, rego.Store(storeOf(t, data)))
+	}
+	rs, err := rego.New(opts...).Eval(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	var out []ast.Value
+	for _, r := range rs {
+		v, err := ast.InterfaceToValue(r.Expressions[0].Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func TestAgreesWithTopdown(t *testing.T) {
+	ctx := context.Background()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			mod, err := ast.ParseModuleWithOpts("t.rego", c.module, ast.ParserOptions{RegoVersion: ast.RegoV1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var entrypoints []string
+			seen := map[string]bool{}
+			for _, r := range mod.Rules {
+				name := r.Head.Ref()[0].Value.(ast.Var).String()
+				if !seen[name] && r.Head.Args == nil {
+					seen[name] = true
+					entrypoints = append(entrypoints, "t/"+name)
+				}
+			}
+			pol, err := Plan(ctx, map[string][]byte{"t.rego": []byte(c.module)}, entrypoints...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			data := ast.Value(ast.NewObject())
+			if c.data != "" {
+				data = ast.MustParseTerm(c.data).Value
+			}
+			prog, err := Compile(pol, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, in := range c.inputs {
+				input := ast.MustParseTerm(in)
+				for _, e := range entrypoints {
+					query := "data." + strings.ReplaceAll(e, "/", ".")
+					rs, gerr := prog.Eval(ctx, e, input)
+					want, werr := withTopdown(t, c.module, c.data, query, input.Value, true)
+					switch {
+					case gerr != nil:
+						// A built-in's error or a conflict: the caller repeats
+						// the evaluation with topdown, whose answer stands.
+						var te *topdownErr
+						if !errors.As(gerr, &te) && !errors.Is(gerr, ErrConflict) {
+							t.Fatalf("%s on %s: irvm error %v (topdown: %v)", e, in, gerr, werr)
+						}
+						continue
+					case werr != nil:
+						// Where a built-in fails and another expression of the
+						// same body is undefined, which one is met first
+						// depends on the evaluator; the value is then the one
+						// topdown gives when built-in errors make undefined.
+						want, werr = withTopdown(t, c.module, c.data, query, input.Value, false)
+						if werr != nil {
+							t.Fatalf("%s on %s: topdown error %v without strict built-in errors", e, in, werr)
+						}
+					}
+					var got []ast.Value
+					for _, r := range rs {
+						got = append(got, r.Value.(ast.Object).Get(ast.StringTerm("result")).Value)
+					}
+					if len(got) != len(want) || (len(got) == 1 && asJSON(t, got[0]).Compare(want[0]) != 0) {
+						t.Fatalf("%s on %s:\nirvm    %v\ntopdown %v", e, in, got, want)
+					}
+				}
+			}
+		})
+	}
+}
+
+type topdownErr = topdown.Error
+
+// asJSON is a value as rego's result sets give it: sets become arrays.
+func asJSON(t *testing.T, v ast.Value) ast.Value {
+	x, err := ast.JSON(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := ast.InterfaceToValue(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestConflictIsAnError(t *testing.T) {
+	ctx := context.Background()
+	pol, err := Plan(ctx, map[string][]byte{"t.rego": []byte("package t\nr := 1 if input.a\nr := 2 if input.b\n")}, "t/r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := Compile(pol, ast.NewObject())
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = prog.Eval(ctx, "t/r", ast.MustParseTerm(`{"a": true, "b": true}`))
+	if !errors.Is(err, ErrConflict) {
+		t.Fatalf("err = %v, want a conflict", err)
+	}
+}
+
+func TestRefusesWhatItCannotRun(t *testing.T) {
+	ctx := context.Background()
+	pol, err := Plan(ctx, map[string][]byte{"t.rego": []byte("package t\nr := http.send({\"method\": \"GET\", \"url\": input.u})\n")}, "t/r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Compile(pol, ast.NewObject()); err == nil || !strings.Contains(err.Error(), "http.send") {
+		t.Fatalf("Compile = %v, want a refusal naming http.send", err)
+	}
+	bad := &ir.Policy{Funcs: &ir.Funcs{Funcs: []*ir.Func{{Name: "f", Params: []ir.Local{0}}}}}
+	if _, err := Compile(bad, ast.NewObject()); err == nil {
+		t.Fatal("a function without the data parameter compiled")
+	}
+}
+
+func storeOf(t *testing.T, data string) storage.Store {
+	t.Helper()
+	var doc map[string]any
+	if err := util.UnmarshalJSON([]byte(data), &doc); err != nil {
+		t.Fatal(err)
+	}
+	return inmem.NewFromObject(doc)
+}
