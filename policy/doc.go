@@ -4,6 +4,13 @@
 // decisions. The node reloads the directory on change, on SIGHUP and on
 // request; a reload that fails leaves the last good policy in force.
 //
+// Decisions are taken from OPA's plan of the policy (the intermediate
+// representation `opa build -t plan` writes, run by package irvm), which
+// costs a fraction of OPA's tree-walking evaluator, topdown. Topdown stays:
+// it takes every decision of a policy the planner cannot plan, repeats any
+// evaluation the plan fails so that the error names file and line, and
+// serves ad-hoc evaluation with explanations.
+//
 // The package also wraps OPA's own tools for legal teams: the test runner,
 // the formatter and ad-hoc evaluation with explanations, so that
 // `xborder policy ...` and the stock `opa` binary agree on the same files.
@@ -14,6 +21,10 @@
 //     pass the registry facts a decision needs (the project named, the
 //     agreements for the resource), never the whole registry, so the cost of
 //     a decision does not grow with the registry.
+//   - A built-in function's error makes the plan's evaluation fail and
+//     topdown's answer (with strict built-in errors) stands. Where topdown
+//     would meet such an error in a body the plan finds undefined first, the
+//     plan's answer is the one topdown gives without strict built-in errors.
 //   - Test files (*_test.rego) are compiled by Check and run by Test, but are
 //     not part of the bundle that decides; they do not change its hash.
 //   - The package must not import libp2p, raft or exchange.

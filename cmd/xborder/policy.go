@@ -274,6 +274,9 @@ lists every member.`,
 
 func printPolicyInfo(g *globals, info policy.Info) error {
 	fields := [][2]string{{"bundle", info.Hash}, {"loaded", info.LoadedAt.Local().Format("2006-01-02 15:04:05")}, {"directory", info.Dir}}
+	if info.Evaluator != "" {
+		fields = append(fields, [2]string{"evaluated", info.Evaluator})
+	}
 	if info.LastError != "" {
 		fields = append(fields, [2]string{"last reload refused", info.LastErrorAt.Local().Format("2006-01-02 15:04:05") + ": " + info.LastError})
 	}

@@ -25,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -49,6 +50,16 @@ type Program struct {
 	builtins map[string]builtin
 	plans    map[string]*plan
 	data     *ast.Term
+
+	calls     map[*ir.CallStmt]callee // every call, resolved once
+	stackSize int                     // locals of all functions and the largest plan
+	states    sync.Pool               // of *state, reused between evaluations
+}
+
+// callee is what a call statement calls: a planned function or a built-in.
+type callee struct {
+	fn *function
+	bi *builtin
 }
 
 type function struct {
@@ -125,22 +136,43 @@ func Compile(pol *ir.Policy, data ast.Value) (*Program, error) {
 			p.plans[pl.Name] = &plan{p: pl, nlocals: n}
 		}
 	}
-	// A call to a name that is neither a planned function nor a built-in
-	// would only fail at evaluation time: refuse it now.
+	// Resolve every call now; a call to a name that is neither a planned
+	// function nor a built-in would only fail at evaluation time.
+	p.calls = map[*ir.CallStmt]callee{}
 	var unknown error
 	_ = ir.Walk(visitor(func(x any) {
-		if c, ok := x.(*ir.CallStmt); ok && unknown == nil {
-			if _, ok := p.funcs[c.Func]; ok {
-				return
-			}
-			if _, ok := p.builtins[c.Func]; ok {
-				return
-			}
-			unknown = fmt.Errorf("irvm: call to unknown function %s", c.Func)
+		c, ok := x.(*ir.CallStmt)
+		if !ok || unknown != nil {
+			return
 		}
+		if fn, ok := p.funcs[c.Func]; ok {
+			p.calls[c] = callee{fn: fn}
+			return
+		}
+		if bi, ok := p.builtins[c.Func]; ok {
+			p.calls[c] = callee{bi: &bi}
+			return
+		}
+		unknown = fmt.Errorf("irvm: call to unknown function %s", c.Func)
 	}), pol)
 	if unknown != nil {
 		return nil, unknown
+	}
+	// Rego has no recursion, so no function is on the call stack twice: the
+	// locals of all functions and of the largest plan always fit.
+	largest := 0
+	for _, pl := range p.plans {
+		largest = max(largest, pl.nlocals)
+	}
+	p.stackSize = largest
+	for _, fn := range p.funcs {
+		p.stackSize += fn.nlocals
+	}
+	p.states.New = func() any {
+		st := &state{prog: p, memo: make([]memoEntry, p.nfuncs), stack: make([]*ast.Term, p.stackSize)}
+		st.onResult = func(t *ast.Term) error { st.result = t; return nil }
+		st.onKey, st.onElem = st.pushKey, st.pushElem
+		return st
 	}
 	return p, nil
 }
@@ -315,15 +347,10 @@ func (p *Program) Eval(ctx context.Context, name string, input *ast.Term) ([]*as
 	if !ok {
 		return nil, fmt.Errorf("irvm: no plan %s", name)
 	}
-	s := &state{prog: p, memo: make([]memoEntry, p.nfuncs)}
-	s.bctx = topdown.BuiltinContext{
-		Context: ctx,
-		Metrics: metrics.NoOp(),
-		Seed:    rand.Reader,
-		Time:    ast.NumberTerm(json.Number(strconv.FormatInt(time.Now().UnixNano(), 10))),
-		Cache:   builtins.Cache{},
-	}
-	locals := make([]*ast.Term, pl.nlocals)
+	s := p.states.Get().(*state)
+	defer s.release()
+	s.ctx = ctx
+	locals := s.push(pl.nlocals)
 	locals[ir.Input] = input
 	locals[ir.Data] = p.data
 	for _, b := range pl.p.Blocks {
@@ -335,7 +362,49 @@ func (p *Program) Eval(ctx context.Context, name string, input *ast.Term) ([]*as
 			break
 		}
 	}
-	return s.results, nil
+	out := s.results
+	s.results = nil
+	return out, nil
+}
+
+// release empties the state and returns it to the program's pool.
+func (s *state) release() {
+	clear(s.stack[:s.top])
+	s.top = 0
+	clear(s.memo)
+	s.results = nil
+	s.keys = s.keys[:0]
+	s.ctx = nil
+	s.bctx = nil
+	s.result = nil
+	s.prog.states.Put(s)
+}
+
+// push takes n locals off the stack; pop gives them back, emptied.
+func (s *state) push(n int) []*ast.Term {
+	f := s.stack[s.top : s.top+n : s.top+n]
+	s.top += n
+	return f
+}
+
+func (s *state) pop(f []*ast.Term) {
+	clear(f)
+	s.top -= len(f)
+}
+
+// builtinContext is what OPA's built-ins get, made on the first call that
+// needs one.
+func (s *state) builtinContext() *topdown.BuiltinContext {
+	if s.bctx == nil {
+		s.bctx = &topdown.BuiltinContext{
+			Context: s.ctx,
+			Metrics: metrics.NoOp(),
+			Seed:    rand.Reader,
+			Time:    ast.NumberTerm(json.Number(strconv.FormatInt(time.Now().UnixNano(), 10))),
+			Cache:   builtins.Cache{},
+		}
+	}
+	return s.bctx
 }
 
 type memoEntry struct {
@@ -346,10 +415,19 @@ type memoEntry struct {
 // state is one evaluation.
 type state struct {
 	prog    *Program
+	ctx     context.Context
 	memo    []memoEntry
-	bctx    topdown.BuiltinContext
+	stack   []*ast.Term // the locals of the functions being run
+	top     int
+	keys    []*ast.Term // the sorted keys of the collections being scanned
+	bctx    *topdown.BuiltinContext
 	results []*ast.Term
 	args    []*ast.Term // scratch for built-in arguments
+
+	result   *ast.Term             // a built-in's output
+	onResult func(*ast.Term) error // stores it; made once per state
+	onKey    func(k, v *ast.Term)  // pushKey, bound once
+	onElem   func(e *ast.Term)     // pushElem, bound once
 }
 
 // exit is how a block ended: it ran to its end (leave < 0); it was left
@@ -537,7 +615,7 @@ func (s *state) block(b *ir.Block, locals []*ast.Term) (exit, error) {
 			if !ok || v == nil {
 				return exit{}, errors.New("irvm: array append to a non-array or of an undefined value")
 			}
-			locals[st.Array].Value = arr.Append(v) // in place: every alias sees it
+			*arr = *arr.Append(v) // in place: every alias sees it
 
 		case *ir.ObjectInsertStmt:
 			obj, ok := locals[st.Object].Value.(ast.Object)
@@ -622,66 +700,59 @@ func (s *state) scan(st *ir.ScanStmt, locals []*ast.Term) (exit, bool, error) {
 	if src == nil {
 		return exit{}, false, nil
 	}
-	var (
-		out  exit
-		goOn = true
-		err  error
-	)
-	// each returns false to stop.
-	each := func(k, v *ast.Term) bool {
-		locals[st.Key], locals[st.Value] = k, v
-		var r exit
-		r, err = s.block(st.Block, locals)
-		if err != nil {
-			return false
-		}
-		switch {
-		case r.returned:
-			out, goOn = r, false
-			return false
-		case r.leave <= 0:
-			return true
-		case r.leave == 1:
-			return false
-		default:
-			out, goOn = exit{leave: r.leave - 2}, false
-			return false
-		}
-	}
 	switch c := src.Value.(type) {
 	case *ast.Array:
 		for i := range c.Len() {
-			if !each(ast.InternedTerm(i), c.Elem(i)) {
-				break
+			if out, goOn, stop, err := s.scanOne(st, locals, ast.InternedTerm(i), c.Elem(i)); stop {
+				return out, goOn, err
 			}
 		}
-	case ast.Object:
-		for _, k := range sortedKeys(c) {
-			if !each(k, c.Get(k)) {
-				break
-			}
+	case ast.Object, ast.Set:
+		// The keys go on a stack shared by nested scans, so that scanning
+		// does not allocate once the stack has grown.
+		base := len(s.keys)
+		if o, ok := c.(ast.Object); ok {
+			o.Foreach(s.onKey)
+		} else {
+			c.(ast.Set).Foreach(s.onElem)
 		}
-	case ast.Set:
-		for _, e := range sortedSet(c) {
-			if !each(e, e) {
-				break
+		end := len(s.keys)
+		defer func() { s.keys = s.keys[:base] }()
+		for i := base; i < end; i++ {
+			k, v := s.keys[i], s.keys[i]
+			if o, ok := c.(ast.Object); ok {
+				v = o.Get(k)
+			}
+			if out, goOn, stop, err := s.scanOne(st, locals, k, v); stop {
+				return out, goOn, err
 			}
 		}
 	}
 	// A scan never makes its enclosing block undefined by itself.
-	return out, goOn, err
+	return exit{}, true, nil
 }
 
-func sortedKeys(o ast.Object) []*ast.Term {
-	keys := make([]*ast.Term, 0, o.Len())
-	o.Foreach(func(k, _ *ast.Term) { keys = append(keys, k) })
-	return keys
-}
+func (s *state) pushKey(k, _ *ast.Term) { s.keys = append(s.keys, k) }
 
-func sortedSet(set ast.Set) []*ast.Term {
-	elems := make([]*ast.Term, 0, set.Len())
-	set.Foreach(func(e *ast.Term) { elems = append(elems, e) })
-	return elems
+func (s *state) pushElem(e *ast.Term) { s.keys = append(s.keys, e) }
+
+// scanOne runs a scan's block for one element; stop says whether the scan
+// ends there, and then out and goOn what the enclosing block does.
+func (s *state) scanOne(st *ir.ScanStmt, locals []*ast.Term, k, v *ast.Term) (out exit, goOn, stop bool, err error) {
+	locals[st.Key], locals[st.Value] = k, v
+	r, err := s.block(st.Block, locals)
+	switch {
+	case err != nil:
+		return exit{}, false, true, err
+	case r.returned:
+		return r, false, true, nil
+	case r.leave <= 0:
+		return exit{}, true, false, nil
+	case r.leave == 1:
+		return exit{}, true, true, nil
+	default:
+		return exit{leave: r.leave - 2}, false, true, nil
+	}
 }
 
 // with runs a block with the input or data replaced, or a path in it
@@ -771,19 +842,21 @@ func (s *state) callDynamic(st *ir.CallDynamicStmt, locals []*ast.Term) (exit, b
 }
 
 func (s *state) call(st *ir.CallStmt, locals []*ast.Term) (*ast.Term, error) {
-	if fn, ok := s.prog.funcs[st.Func]; ok {
+	c := s.prog.calls[st]
+	if fn := c.fn; fn != nil {
 		if fn.memo {
 			if m := s.memo[fn.index]; m.set {
 				return m.value, nil
 			}
 		}
-		args := make([]*ast.Term, len(st.Args))
+		frame := s.push(fn.nlocals)
 		for i, a := range st.Args {
-			args[i] = s.operand(a, locals)
+			if i < len(fn.fn.Params) {
+				frame[fn.fn.Params[i]] = s.operand(a, locals)
+			}
 		}
-		return s.invoke(fn, args)
+		return s.run(fn, frame)
 	}
-	bi := s.prog.builtins[st.Func]
 	args := s.args[:0]
 	for _, a := range st.Args {
 		v := s.operand(a, locals)
@@ -793,39 +866,47 @@ func (s *state) call(st *ir.CallStmt, locals []*ast.Term) (*ast.Term, error) {
 		args = append(args, v)
 	}
 	s.args = args[:0]
-	if bi.fast != nil {
-		v, ok := bi.fast(args)
-		if ok {
+	if c.bi.fast != nil {
+		if v, ok := c.bi.fast(args); ok {
 			return v, nil
 		}
 	}
-	var result *ast.Term
 	// OPA's built-ins may keep their argument slice: give them their own.
 	own := make([]*ast.Term, len(args))
 	copy(own, args)
-	err := bi.opa(s.bctx, own, func(t *ast.Term) error { result = t; return nil })
-	if err != nil {
+	s.result = nil
+	if err := c.bi.opa(*s.builtinContext(), own, s.onResult); err != nil {
 		return nil, err
 	}
-	return result, nil
+	v := s.result
+	s.result = nil
+	return v, nil
 }
 
-// invoke runs a planned function (a rule, or a function of the policy).
+// invoke runs a planned function (a rule, or a function of the policy) on
+// arguments.
 func (s *state) invoke(fn *function, args []*ast.Term) (*ast.Term, error) {
 	if fn.memo {
 		if m := s.memo[fn.index]; m.set {
 			return m.value, nil
 		}
 	}
-	locals := make([]*ast.Term, fn.nlocals)
+	frame := s.push(fn.nlocals)
 	for i, p := range fn.fn.Params {
 		if i < len(args) {
-			locals[p] = args[i]
+			frame[p] = args[i]
 		}
 	}
+	return s.run(fn, frame)
+}
+
+// run runs a function whose parameters are in frame, then gives the frame
+// back.
+func (s *state) run(fn *function, frame []*ast.Term) (*ast.Term, error) {
+	defer s.pop(frame)
 	var value *ast.Term
 	for _, b := range fn.fn.Blocks {
-		r, err := s.block(b, locals)
+		r, err := s.block(b, frame)
 		if err != nil {
 			return nil, err
 		}
