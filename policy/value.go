@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -62,11 +63,11 @@ func valueOf(v reflect.Value) (ast.Value, error) {
 		}
 		terms := make([]*ast.Term, v.Len())
 		for i := range terms {
-			x, err := valueOf(v.Index(i))
+			t, err := termOf(v.Index(i))
 			if err != nil {
 				return nil, err
 			}
-			terms[i] = ast.NewTerm(x)
+			terms[i] = t
 		}
 		return ast.NewArray(terms...), nil
 	case reflect.Map:
@@ -79,11 +80,11 @@ func valueOf(v reflect.Value) (ast.Value, error) {
 		items := make([][2]*ast.Term, 0, v.Len())
 		it := v.MapRange()
 		for it.Next() {
-			x, err := valueOf(it.Value())
+			t, err := termOf(it.Value())
 			if err != nil {
 				return nil, err
 			}
-			items = append(items, [2]*ast.Term{ast.StringTerm(it.Key().String()), ast.NewTerm(x)})
+			items = append(items, [2]*ast.Term{stringTerm(it.Key().String()), t})
 		}
 		return ast.NewObject(items...), nil
 	case reflect.Struct:
@@ -100,16 +101,68 @@ func valueOf(v reflect.Value) (ast.Value, error) {
 			if f.omitEmpty && fv.IsZero() && fv.Kind() != reflect.Struct {
 				continue
 			}
-			x, err := valueOf(fv)
+			t, err := termOf(fv)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", f.name, err)
 			}
-			items = append(items, [2]*ast.Term{f.key, ast.NewTerm(x)})
+			items = append(items, [2]*ast.Term{f.key, t})
 		}
 		return ast.NewObject(items...), nil
 	}
 	// Anything else (channels, functions) cannot be an input document.
 	return nil, fmt.Errorf("an input of type %s cannot be converted to a policy document", v.Type())
+}
+
+// termOf converts a value to a term; strings and booleans come from shared
+// terms where possible.
+func termOf(v reflect.Value) (*ast.Term, error) {
+	switch v.Kind() {
+	case reflect.String:
+		if v.Type() != reflect.TypeFor[json.Number]() {
+			return stringTerm(v.String()), nil
+		}
+	case reflect.Bool:
+		return ast.InternedTerm(v.Bool()), nil
+	case reflect.Interface:
+		if !v.IsNil() {
+			return termOf(v.Elem())
+		}
+	}
+	x, err := valueOf(v)
+	if err != nil {
+		return nil, err
+	}
+	return ast.NewTerm(x), nil
+}
+
+// The same few hundred strings (member names, countries, classifications,
+// themes, purposes, project and dataset ids) come back in every input.
+// Their terms are made once and shared: terms are never changed after they
+// are made, by OPA or by the plan's evaluator, which only changes the
+// collections it makes itself. The table stops growing at a bound, past
+// which strings get terms of their own.
+const (
+	internMax    = 8192
+	internMaxLen = 128
+)
+
+var (
+	interned  sync.Map // string -> *ast.Term
+	internedN atomic.Int64
+)
+
+func stringTerm(s string) *ast.Term {
+	if t, ok := interned.Load(s); ok {
+		return t.(*ast.Term)
+	}
+	t := ast.StringTerm(s)
+	if len(s) <= internMaxLen && internedN.Load() < internMax {
+		if prev, loaded := interned.LoadOrStore(s, t); loaded {
+			return prev.(*ast.Term)
+		}
+		internedN.Add(1)
+	}
+	return t
 }
 
 // field is one JSON field of a struct type.

@@ -136,6 +136,7 @@ func Compile(pol *ir.Policy, data ast.Value) (*Program, error) {
 			p.plans[pl.Name] = &plan{p: pl, nlocals: n}
 		}
 	}
+	fuse(pol)
 	// Resolve every call now; a call to a name that is neither a planned
 	// function nor a built-in would only fail at evaluation time.
 	p.calls = map[*ir.CallStmt]callee{}
@@ -562,6 +563,20 @@ func (s *state) block(b *ir.Block, locals []*ast.Term) (exit, error) {
 		case *ir.ReturnLocalStmt:
 			return exit{returned: true, value: locals[st.Source]}, nil
 
+		case *makeArrayOf:
+			v, ok := s.arrayOf(st, locals)
+			if !ok {
+				return exit{}, errors.New("irvm: array of an undefined value")
+			}
+			locals[st.Target] = v
+
+		case *makeObjectOf:
+			v, ok := s.objectOf(st, locals)
+			if !ok {
+				return exit{}, errors.New("irvm: object of an undefined value")
+			}
+			locals[st.Target] = v
+
 		case *ir.MakeObjectStmt:
 			locals[st.Target] = ast.NewTerm(ast.NewObject())
 
@@ -871,11 +886,11 @@ func (s *state) call(st *ir.CallStmt, locals []*ast.Term) (*ast.Term, error) {
 			return v, nil
 		}
 	}
-	// OPA's built-ins may keep their argument slice: give them their own.
-	own := make([]*ast.Term, len(args))
-	copy(own, args)
+	// OPA's topdown reuses the argument slice it hands a built-in, so
+	// built-ins do not keep it; neither does this scratch slice outlive the
+	// call.
 	s.result = nil
-	if err := c.bi.opa(*s.builtinContext(), own, s.onResult); err != nil {
+	if err := c.bi.opa(*s.builtinContext(), args, s.onResult); err != nil {
 		return nil, err
 	}
 	v := s.result
