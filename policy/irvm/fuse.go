@@ -103,3 +103,24 @@ func (s *state) objectOf(st *makeObjectOf, locals []*ast.Term) (*ast.Term, bool)
 	}
 	return ast.NewTerm(ast.NewObject(items...)), true
 }
+
+// resolvedCall is a call statement with what it calls looked up once.
+type resolvedCall struct {
+	*ir.CallStmt
+	callee callee
+}
+
+// resolveCalls replaces the call statements of the policy's blocks.
+func resolveCalls(pol *ir.Policy, calls map[*ir.CallStmt]callee) {
+	_ = ir.Walk(visitor(func(x any) {
+		b, ok := x.(*ir.Block)
+		if !ok {
+			return
+		}
+		for i, st := range b.Stmts {
+			if c, ok := st.(*ir.CallStmt); ok {
+				b.Stmts[i] = &resolvedCall{CallStmt: c, callee: calls[c]}
+			}
+		}
+	}), pol)
+}

@@ -39,6 +39,10 @@ import (
 // object built with two values for one key.
 var ErrConflict = errors.New("conflicting values")
 
+// ErrInternal is a fault of this evaluator, caught: the evaluation's answer
+// must come from elsewhere.
+var ErrInternal = errors.New("irvm: internal error")
+
 // Program is a planned policy ready to evaluate. It is safe for concurrent
 // use: every evaluation has its own state.
 type Program struct {
@@ -159,6 +163,7 @@ func Compile(pol *ir.Policy, data ast.Value) (*Program, error) {
 	if unknown != nil {
 		return nil, unknown
 	}
+	resolveCalls(pol, p.calls)
 	// Rego has no recursion, so no function is on the call stack twice: the
 	// locals of all functions and of the largest plan always fit.
 	largest := 0
@@ -169,12 +174,7 @@ func Compile(pol *ir.Policy, data ast.Value) (*Program, error) {
 	for _, fn := range p.funcs {
 		p.stackSize += fn.nlocals
 	}
-	p.states.New = func() any {
-		st := &state{prog: p, memo: make([]memoEntry, p.nfuncs), stack: make([]*ast.Term, p.stackSize)}
-		st.onResult = func(t *ast.Term) error { st.result = t; return nil }
-		st.onKey, st.onElem = st.pushKey, st.pushElem
-		return st
-	}
+	p.states.New = func() any { return p.newState() }
 	return p, nil
 }
 
@@ -343,13 +343,22 @@ func joinPath(path []string) string {
 // Eval runs one plan on an input and returns the values of its result set:
 // for a plan made from an entrypoint, objects {"result": value}; none when
 // the entrypoint is undefined.
-func (p *Program) Eval(ctx context.Context, name string, input *ast.Term) ([]*ast.Term, error) {
+func (p *Program) Eval(ctx context.Context, name string, input *ast.Term) (_ []*ast.Term, err error) {
 	pl, ok := p.plans[name]
 	if !ok {
 		return nil, fmt.Errorf("irvm: no plan %s", name)
 	}
 	s := p.states.Get().(*state)
-	defer s.release()
+	// A fault of this evaluator must not take the node down: it becomes an
+	// error, on which the caller asks topdown instead. The state it leaves
+	// is not reused.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", ErrInternal, r)
+			return
+		}
+		s.release()
+	}()
 	s.ctx = ctx
 	locals := s.push(pl.nlocals)
 	locals[ir.Input] = input
@@ -368,6 +377,14 @@ func (p *Program) Eval(ctx context.Context, name string, input *ast.Term) ([]*as
 	return out, nil
 }
 
+// newState makes the state of one evaluation at a time.
+func (p *Program) newState() *state {
+	st := &state{prog: p, memo: make([]memoEntry, p.nfuncs), stack: make([]*ast.Term, p.stackSize)}
+	st.onResult = func(t *ast.Term) error { st.result = t; return nil }
+	st.onKey, st.onElem = st.pushKey, st.pushElem
+	return st
+}
+
 // release empties the state and returns it to the program's pool.
 func (s *state) release() {
 	clear(s.stack[:s.top])
@@ -381,8 +398,13 @@ func (s *state) release() {
 	s.prog.states.Put(s)
 }
 
-// push takes n locals off the stack; pop gives them back, emptied.
+// push takes n locals off the stack; pop gives them back, emptied. The
+// stack holds the locals of every function at once, so it cannot overflow
+// (Rego has no recursion); push checks anyway.
 func (s *state) push(n int) []*ast.Term {
+	if s.top+n > len(s.stack) {
+		panic(fmt.Sprintf("stack of %d locals exceeded", len(s.stack)))
+	}
 	f := s.stack[s.top : s.top+n : s.top+n]
 	s.top += n
 	return f
@@ -480,8 +502,18 @@ func (s *state) block(b *ir.Block, locals []*ast.Term) (exit, error) {
 			}
 			locals[st.Target] = v
 
+		case *resolvedCall:
+			v, err := s.call(st.CallStmt, st.callee, locals)
+			if err != nil {
+				return exit{}, err
+			}
+			if v == nil {
+				return exit{}, nil
+			}
+			locals[st.Result] = v
+
 		case *ir.CallStmt:
-			v, err := s.call(st, locals)
+			v, err := s.call(st, s.prog.calls[st], locals)
 			if err != nil {
 				return exit{}, err
 			}
@@ -856,8 +888,7 @@ func (s *state) callDynamic(st *ir.CallDynamicStmt, locals []*ast.Term) (exit, b
 	return exit{}, true, nil
 }
 
-func (s *state) call(st *ir.CallStmt, locals []*ast.Term) (*ast.Term, error) {
-	c := s.prog.calls[st]
+func (s *state) call(st *ir.CallStmt, c callee, locals []*ast.Term) (*ast.Term, error) {
 	if fn := c.fn; fn != nil {
 		if fn.memo {
 			if m := s.memo[fn.index]; m.set {

@@ -224,3 +224,19 @@ func storeOf(t *testing.T, data string) storage.Store {
 	}
 	return inmem.NewFromObject(doc)
 }
+
+func TestFaultBecomesAnError(t *testing.T) {
+	ctx := context.Background()
+	pol, err := Plan(ctx, map[string][]byte{"t.rego": []byte("package t\nr := count(input.xs)\n")}, "t/r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog, err := Compile(pol, ast.NewObject())
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog.stackSize = 1 // a stack too small for the plan: push faults
+	if _, err := prog.Eval(ctx, "t/r", ast.MustParseTerm(`{"xs": [1]}`)); !errors.Is(err, ErrInternal) {
+		t.Fatalf("err = %v, want ErrInternal", err)
+	}
+}
