@@ -128,11 +128,36 @@ func termOf(v reflect.Value) (*ast.Term, error) {
 			return termOf(v.Elem())
 		}
 	}
+	if v.Kind() == reflect.Struct && v.Type() != timeType && v.Type().Comparable() {
+		return structTerm(v)
+	}
 	x, err := valueOf(v)
 	if err != nil {
 		return nil, err
 	}
 	return ast.NewTerm(x), nil
+}
+
+// structTerm converts a struct whose fields are all comparable (a node, a
+// researcher: the same few values in every input) once per distinct value,
+// and shares the term, under the same rules as stringTerm.
+func structTerm(v reflect.Value) (*ast.Term, error) {
+	key := v.Interface()
+	if t, ok := internedStructs.Load(key); ok {
+		return t.(*ast.Term), nil
+	}
+	x, err := valueOf(v)
+	if err != nil {
+		return nil, err
+	}
+	t := ast.NewTerm(x)
+	if internedStructsN.Load() < internMax {
+		if prev, loaded := internedStructs.LoadOrStore(key, t); loaded {
+			return prev.(*ast.Term), nil
+		}
+		internedStructsN.Add(1)
+	}
+	return t, nil
 }
 
 // The same few hundred strings (member names, countries, classifications,
@@ -149,6 +174,9 @@ const (
 var (
 	interned  sync.Map // string -> *ast.Term
 	internedN atomic.Int64
+
+	internedStructs  sync.Map // comparable struct value -> *ast.Term
+	internedStructsN atomic.Int64
 )
 
 func stringTerm(s string) *ast.Term {
