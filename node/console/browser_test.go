@@ -389,6 +389,9 @@ func TestConsoleInABrowser(t *testing.T) {
 	if h := u.text("h1"); h != "Politiques" {
 		t.Fatalf("policies page in French: %q", h)
 	}
+	if e := u.text("#evaluator"); !strings.Contains(e, "plan") {
+		t.Fatalf("the shipped policies are not evaluated from their plan: %q", e)
+	}
 	u.screenshot("policies-fr")
 	u.do("open the playground", chromedp.Click(chromedp.CSS("#playground-link")), chromedp.WaitVisible(chromedp.CSS("#input")))
 	in, err := chromedp.Run(tctx, chromedp.Value(chromedp.CSS("#input")))
