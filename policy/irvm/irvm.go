@@ -477,7 +477,7 @@ func (s *state) operand(o ir.Operand, locals []*ast.Term) *ast.Term {
 }
 
 // nested turns how a nested block ended into what its enclosing block does:
-// go on (ok), or end itself as out says.
+// go on (goOn), or end itself as the returned exit says.
 func nested(r exit) (exit, bool) {
 	if r.returned {
 		return r, false
