@@ -26,7 +26,6 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
-	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
@@ -380,6 +379,7 @@ func (p *Program) Eval(ctx context.Context, name string, input *ast.Term) (_ []*
 // newState makes the state of one evaluation at a time.
 func (p *Program) newState() *state {
 	st := &state{prog: p, memo: make([]memoEntry, p.nfuncs), stack: make([]*ast.Term, p.stackSize)}
+	st.bctx = topdown.BuiltinContext{Metrics: metrics.NoOp(), Seed: rand.Reader, Cache: builtins.Cache{}}
 	st.onResult = func(t *ast.Term) error { st.result = t; return nil }
 	st.onKey, st.onElem = st.pushKey, st.pushElem
 	return st
@@ -393,7 +393,8 @@ func (s *state) release() {
 	s.results = nil
 	s.keys = s.keys[:0]
 	s.ctx = nil
-	s.bctx = nil
+	s.bctx.Context = nil
+	clear(s.bctx.Cache)
 	s.result = nil
 	s.prog.states.Put(s)
 }
@@ -415,19 +416,14 @@ func (s *state) pop(f []*ast.Term) {
 	s.top -= len(f)
 }
 
-// builtinContext is what OPA's built-ins get, made on the first call that
-// needs one.
+// builtinContext is what OPA's built-ins get. It has no clock: the
+// built-ins that read one (time.now_ns, io.jwt.decode_verify, http.send)
+// are refused at Compile.
 func (s *state) builtinContext() *topdown.BuiltinContext {
-	if s.bctx == nil {
-		s.bctx = &topdown.BuiltinContext{
-			Context: s.ctx,
-			Metrics: metrics.NoOp(),
-			Seed:    rand.Reader,
-			Time:    ast.NumberTerm(json.Number(strconv.FormatInt(time.Now().UnixNano(), 10))),
-			Cache:   builtins.Cache{},
-		}
+	if s.bctx.Context == nil {
+		s.bctx.Context = s.ctx
 	}
-	return s.bctx
+	return &s.bctx
 }
 
 type memoEntry struct {
@@ -443,7 +439,7 @@ type state struct {
 	stack   []*ast.Term // the locals of the functions being run
 	top     int
 	keys    []*ast.Term // the sorted keys of the collections being scanned
-	bctx    *topdown.BuiltinContext
+	bctx    topdown.BuiltinContext // made once; its cache is emptied after each evaluation
 	results []*ast.Term
 	args    []*ast.Term // scratch for built-in arguments
 
