@@ -438,7 +438,7 @@ type state struct {
 	memo    []memoEntry
 	stack   []*ast.Term // the locals of the functions being run
 	top     int
-	keys    []*ast.Term // the sorted keys of the collections being scanned
+	keys    []*ast.Term            // the sorted keys of the collections being scanned
 	bctx    topdown.BuiltinContext // made once; its cache is emptied after each evaluation
 	results []*ast.Term
 	args    []*ast.Term // scratch for built-in arguments
