@@ -2,6 +2,8 @@ package irvm
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/topdown"
@@ -102,4 +104,63 @@ var fast = map[string]func(args []*ast.Term) (*ast.Term, bool){
 		_, ok := a[0].Value.(ast.Null)
 		return ast.InternedTerm(ok), true
 	},
+}
+
+func init() {
+	fast["sprintf"] = sprintfStrings
+}
+
+// sprintfStrings is sprintf for the common case of the policies' sentences:
+// text arguments only, and only the verbs %s, %v and %q without flags,
+// width or precision (and %%). It writes what fmt.Sprintf would, without
+// boxing each argument; anything else goes to OPA's sprintf.
+func sprintfStrings(a []*ast.Term) (*ast.Term, bool) {
+	format, ok := a[0].Value.(ast.String)
+	if !ok {
+		return nil, false
+	}
+	args, ok := a[1].Value.(*ast.Array)
+	if !ok {
+		return nil, false
+	}
+	f := string(format)
+	var b strings.Builder
+	b.Grow(len(f) + 16*args.Len())
+	next := 0
+	for i := 0; i < len(f); i++ {
+		c := f[i]
+		if c != '%' {
+			b.WriteByte(c)
+			continue
+		}
+		if i+1 >= len(f) {
+			return nil, false
+		}
+		i++
+		verb := f[i]
+		if verb == '%' {
+			b.WriteByte('%')
+			continue
+		}
+		if verb != 's' && verb != 'v' && verb != 'q' {
+			return nil, false // flags, width, other verbs: fmt's rules
+		}
+		if next >= args.Len() {
+			return nil, false // fmt writes %!s(MISSING)
+		}
+		s, ok := args.Elem(next).Value.(ast.String)
+		if !ok {
+			return nil, false
+		}
+		next++
+		if verb == 'q' {
+			b.WriteString(strconv.Quote(string(s)))
+		} else {
+			b.WriteString(string(s))
+		}
+	}
+	if next != args.Len() {
+		return nil, false // fmt appends %!(EXTRA ...)
+	}
+	return ast.InternedTerm(b.String()), true
 }
