@@ -185,9 +185,10 @@ func asJSON(t *testing.T, v ast.Value) ast.Value {
 	return out
 }
 
-func TestConflictIsAnError(t *testing.T) {
-	ctx := context.Background()
-	pol, err := Plan(ctx, map[string][]byte{"t.rego": []byte("package t\nr := 1 if input.a\nr := 2 if input.b\n")}, "t/r")
+// program plans and compiles a one-module policy with the entrypoint t/r.
+func program(t *testing.T, module string) *Program {
+	t.Helper()
+	pol, err := Plan(context.Background(), map[string][]byte{"t.rego": []byte(module)}, "t/r")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +196,12 @@ func TestConflictIsAnError(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = prog.Eval(ctx, "t/r", ast.MustParseTerm(`{"a": true, "b": true}`))
+	return prog
+}
+
+func TestConflictIsAnError(t *testing.T) {
+	prog := program(t, "package t\nr := 1 if input.a\nr := 2 if input.b\n")
+	_, err := prog.Eval(context.Background(), "t/r", ast.MustParseTerm(`{"a": true, "b": true}`))
 	if !errors.Is(err, ErrConflict) {
 		t.Fatalf("err = %v, want a conflict", err)
 	}
@@ -226,17 +232,9 @@ func storeOf(t *testing.T, data string) storage.Store {
 }
 
 func TestFaultBecomesAnError(t *testing.T) {
-	ctx := context.Background()
-	pol, err := Plan(ctx, map[string][]byte{"t.rego": []byte("package t\nr := count(input.xs)\n")}, "t/r")
-	if err != nil {
-		t.Fatal(err)
-	}
-	prog, err := Compile(pol, ast.NewObject())
-	if err != nil {
-		t.Fatal(err)
-	}
+	prog := program(t, "package t\nr := count(input.xs)\n")
 	prog.stackSize = 1 // a stack too small for the plan: push faults
-	if _, err := prog.Eval(ctx, "t/r", ast.MustParseTerm(`{"xs": [1]}`)); !errors.Is(err, ErrInternal) {
+	if _, err := prog.Eval(context.Background(), "t/r", ast.MustParseTerm(`{"xs": [1]}`)); !errors.Is(err, ErrInternal) {
 		t.Fatalf("err = %v, want ErrInternal", err)
 	}
 }
