@@ -605,14 +605,22 @@ func (s *state) block(b *ir.Block, locals []*ast.Term) (exit, error) {
 			}
 			locals[st.Target] = v
 
+		// Many collections a decision makes stay empty (the refusals of a
+		// request that is granted, the agreements of a dataset): each starts
+		// as a shared empty value, replaced in its term by a collection of
+		// its own when the first element comes.
 		case *ir.MakeObjectStmt:
-			locals[st.Target] = ast.NewTerm(ast.NewObject())
+			locals[st.Target] = ast.NewTerm(emptyObject)
 
 		case *ir.MakeArrayStmt:
-			locals[st.Target] = ast.NewTerm(ast.NewArrayWithCapacity(int(st.Capacity)))
+			if st.Capacity > 0 {
+				locals[st.Target] = ast.NewTerm(ast.NewArrayWithCapacity(int(st.Capacity)))
+			} else {
+				locals[st.Target] = ast.NewTerm(emptyArray)
+			}
 
 		case *ir.MakeSetStmt:
-			locals[st.Target] = ast.NewTerm(ast.NewSet())
+			locals[st.Target] = ast.NewTerm(emptySet)
 
 		case *ir.MakeNullStmt:
 			locals[st.Target] = ast.InternedNullTerm
@@ -653,15 +661,16 @@ func (s *state) block(b *ir.Block, locals []*ast.Term) (exit, error) {
 			}
 
 		case *ir.ArrayAppendStmt:
-			arr, ok := locals[st.Array].Value.(*ast.Array)
+			t := locals[st.Array]
+			arr, ok := t.Value.(*ast.Array)
 			v := s.operand(st.Value, locals)
 			if !ok || v == nil {
 				return exit{}, errors.New("irvm: array append to a non-array or of an undefined value")
 			}
-			*arr = *arr.Append(v) // in place: every alias sees it
+			t.Value = arr.Append(v) // in the term: every local that holds it sees it
 
 		case *ir.ObjectInsertStmt:
-			obj, ok := locals[st.Object].Value.(ast.Object)
+			obj, ok := ownObject(locals[st.Object])
 			k, v := s.operand(st.Key, locals), s.operand(st.Value, locals)
 			if !ok || k == nil || v == nil {
 				return exit{}, errors.New("irvm: object insert into a non-object or of an undefined value")
@@ -669,7 +678,7 @@ func (s *state) block(b *ir.Block, locals []*ast.Term) (exit, error) {
 			obj.Insert(k, v)
 
 		case *ir.ObjectInsertOnceStmt:
-			obj, ok := locals[st.Object].Value.(ast.Object)
+			obj, ok := ownObject(locals[st.Object])
 			k, v := s.operand(st.Key, locals), s.operand(st.Value, locals)
 			if !ok || k == nil || v == nil {
 				return exit{}, errors.New("irvm: object insert into a non-object or of an undefined value")
@@ -695,7 +704,7 @@ func (s *state) block(b *ir.Block, locals []*ast.Term) (exit, error) {
 			locals[st.Target] = ast.NewTerm(m)
 
 		case *ir.SetAddStmt:
-			set, ok := locals[st.Set].Value.(ast.Set)
+			set, ok := ownSet(locals[st.Set])
 			v := s.operand(st.Value, locals)
 			if !ok || v == nil {
 				return exit{}, errors.New("irvm: set add to a non-set or of an undefined value")
@@ -732,6 +741,33 @@ func (s *state) block(b *ir.Block, locals []*ast.Term) (exit, error) {
 		}
 	}
 	return ran, nil
+}
+
+// The shared empty collections; never changed.
+var (
+	emptyObject = ast.NewObject()
+	emptyArray  = ast.NewArray()
+	emptySet    = ast.NewSet()
+)
+
+// ownObject and ownSet return the collection a term holds, first giving the
+// term one of its own if it holds the shared empty one.
+func ownObject(t *ast.Term) (ast.Object, bool) {
+	obj, ok := t.Value.(ast.Object)
+	if ok && obj == emptyObject {
+		obj = ast.NewObject()
+		t.Value = obj
+	}
+	return obj, ok
+}
+
+func ownSet(t *ast.Term) (ast.Set, bool) {
+	set, ok := t.Value.(ast.Set)
+	if ok && set == emptySet {
+		set = ast.NewSet()
+		t.Value = set
+	}
+	return set, ok
 }
 
 // scan runs the block once per element of a collection, in OPA's order:
