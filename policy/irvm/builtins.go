@@ -123,9 +123,14 @@ func sprintfStrings(a []*ast.Term) (*ast.Term, bool) {
 	if !ok {
 		return nil, false
 	}
-	f := string(format)
+	return sprintfText(string(format), args.Len(), args.Elem)
+}
+
+// sprintfText writes format with the n arguments arg(0) ... arg(n-1), or
+// says it does not apply.
+func sprintfText(f string, n int, arg func(int) *ast.Term) (*ast.Term, bool) {
 	var b strings.Builder
-	b.Grow(len(f) + 16*args.Len())
+	b.Grow(len(f) + 16*n)
 	next := 0
 	for i := 0; i < len(f); i++ {
 		c := f[i]
@@ -145,10 +150,14 @@ func sprintfStrings(a []*ast.Term) (*ast.Term, bool) {
 		if verb != 's' && verb != 'v' && verb != 'q' {
 			return nil, false // flags, width, other verbs: fmt's rules
 		}
-		if next >= args.Len() {
+		if next >= n {
 			return nil, false // fmt writes %!s(MISSING)
 		}
-		s, ok := args.Elem(next).Value.(ast.String)
+		t := arg(next)
+		if t == nil {
+			return nil, false
+		}
+		s, ok := t.Value.(ast.String)
 		if !ok {
 			return nil, false
 		}
@@ -159,7 +168,7 @@ func sprintfStrings(a []*ast.Term) (*ast.Term, bool) {
 			b.WriteString(string(s))
 		}
 	}
-	if next != args.Len() {
+	if next != n {
 		return nil, false // fmt appends %!(EXTRA ...)
 	}
 	return ast.InternedTerm(b.String()), true

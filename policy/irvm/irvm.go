@@ -55,6 +55,7 @@ type Program struct {
 	data     *ast.Term
 
 	calls     map[*ir.CallStmt]callee // every call, resolved once
+	sprintf   topdown.BuiltinFunc     // OPA's, for the fused sprintf calls sprintfText does not write
 	stackSize int                     // locals of all functions and the largest plan
 	states    sync.Pool               // of *state, reused between evaluations
 }
@@ -140,6 +141,8 @@ func Compile(pol *ir.Policy, data ast.Value) (*Program, error) {
 		}
 	}
 	fuse(pol)
+	fuseSprintf(pol)
+	p.sprintf = topdown.GetBuiltin("sprintf")
 	// Resolve every call now; a call to a name that is neither a planned
 	// function nor a built-in would only fail at evaluation time.
 	p.calls = map[*ir.CallStmt]callee{}
@@ -590,6 +593,16 @@ func (s *state) block(b *ir.Block, locals []*ast.Term) (exit, error) {
 
 		case *ir.ReturnLocalStmt:
 			return exit{returned: true, value: locals[st.Source]}, nil
+
+		case *sprintfOf:
+			v, err := s.sprintf(st, locals)
+			if err != nil {
+				return exit{}, err
+			}
+			if v == nil {
+				return exit{}, nil
+			}
+			locals[st.Result] = v
 
 		case *makeArrayOf:
 			v, ok := s.arrayOf(st, locals)

@@ -76,6 +76,13 @@ r := {
 	"j": concat("/", split(input.a, "-")),
 }`, ``, []string{`{"a": "abc-12", "b": [1]}`, `{"a": "x"}`, `{"a": 5}`}},
 
+	{"sentences: sprintf in else chains, comprehensions and partial sets", `package t
+msgs := [sprintf("%s-%s", [x, y]) | some x in input.xs; y := upper(x)]
+label := sprintf("%s is %q", [input.a, input.b]) if input.a else := sprintf("none %s", ["x"])
+reasons contains sprintf("%s", [x]) if some x in input.xs
+reasons contains sprintf("%d items, %v", [count(input.xs), input.xs])
+r := [msgs, label, reasons]`, ``, []string{`{"xs": ["a", "b"], "a": "x", "b": "y\n"}`, `{"xs": [], "a": false}`, `{"xs": [1, "c"]}`}},
+
 	{"array patterns", `package t
 r := x if { [x, "b"] = input.a }
 s := [y, z] if { [[y], z] := input.p }`, ``, []string{`{"a": [1, "b"], "p": [[2], 3]}`, `{"a": [1, "c"], "p": [[2, 3], 3]}`, `{"a": [1]}`}},
@@ -267,5 +274,52 @@ func TestSprintfStrings(t *testing.T) {
 		if got.Value.Compare(want.Value) != 0 {
 			t.Errorf("sprintf(%s, %s) = %v, OPA says %v", c.format, c.args, got, want)
 		}
+	}
+}
+
+// fuseSprintf joins an argument array and its sprintf only when nothing can
+// read the array afterwards.
+func TestFuseSprintfOnlyDeadArrays(t *testing.T) {
+	str := func(i int) ir.Operand { return ir.Operand{Value: ir.StringIndex(i)} }
+	loc := func(l int) ir.Operand { return ir.Operand{Value: ir.Local(l)} }
+	pair := func() []ir.Stmt {
+		return []ir.Stmt{
+			&makeArrayOf{Values: []ir.Operand{str(0)}, Target: 5},
+			&ir.CallStmt{Func: "sprintf", Args: []ir.Operand{str(1), loc(5)}, Result: 6},
+		}
+	}
+	read := &ir.AssignVarStmt{Source: loc(5), Target: 7}
+	write := &ir.AssignVarStmt{Source: str(2), Target: 5}
+	nested := func(stmts ...ir.Stmt) ir.Stmt { return &ir.BlockStmt{Blocks: []*ir.Block{{Stmts: stmts}}} }
+	for _, c := range []struct {
+		name  string
+		stmts []ir.Stmt
+		fused bool
+	}{
+		{"nothing reads it", pair(), true},
+		{"read afterwards", append(pair(), read), false},
+		{"read in a later block", append(pair(), nested(read)), false},
+		{"written, then read", append(pair(), write, read), true},
+		{"written in a block the reader is not in", append(pair(), nested(write), read), false},
+		{"written in the reader's block", append(pair(), nested(write, read)), true},
+		{"remade by another pair", append(pair(), pair()...), true},
+		{"read earlier in the loop", []ir.Stmt{&ir.ScanStmt{Source: 0, Key: 8, Value: 9,
+			Block: &ir.Block{Stmts: append([]ir.Stmt{read}, pair()...)}}}, false},
+		{"written earlier in the loop", []ir.Stmt{&ir.ScanStmt{Source: 0, Key: 8, Value: 9,
+			Block: &ir.Block{Stmts: append([]ir.Stmt{write, read}, pair()...)}}}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b := &ir.Block{Stmts: c.stmts}
+			fuseSprintfIn([]*ir.Block{b})
+			var fused bool
+			_ = ir.Walk(visitor(func(x any) {
+				if _, ok := x.(*sprintfOf); ok {
+					fused = true
+				}
+			}), b)
+			if fused != c.fused {
+				t.Fatalf("fused = %v, want %v", fused, c.fused)
+			}
+		})
 	}
 }
