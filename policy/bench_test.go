@@ -54,22 +54,19 @@ func (r registryFacts) request(rng *rand.Rand, now time.Time) ExchangeInput {
 
 type latency struct{ p50, p99 time.Duration }
 
-func measure(n int, f func(i int)) latency {
-	d := make([]time.Duration, n)
-	for i := range n {
-		t0 := time.Now()
-		f(i)
-		d[i] = time.Since(t0)
-	}
+// percentiles sorts the durations and reads p50 and p99 off them.
+func percentiles(d []time.Duration) latency {
 	slices.Sort(d)
-	return latency{p50: d[n/2], p99: d[n*99/100]}
+	return latency{p50: d[len(d)/2], p99: d[len(d)*99/100]}
 }
 
 // BenchmarkExchangeDecision measures exchange.decision with the shipped
-// policies at 10 and at 10 000 projects (10 000 datasets), next to one
-// Ed25519 signature verification measured in the same run, and next to the
-// same decisions taken by topdown instead of from the plan. Run it with
-// -benchtime=1x: each run makes its own fixed number of decisions.
+// policies at 10 and at 10 000 projects (10 000 datasets) next to one
+// Ed25519 signature verification, the three interleaved one of each in
+// turn so that each ratio compares operations made under the same
+// conditions of a machine whose speed drifts; then the same large-registry
+// decisions taken by topdown instead of from the plan. Run it with
+// -benchtime=1x: each run makes its own fixed number of operations.
 func BenchmarkExchangeDecision(b *testing.B) {
 	ctx := context.Background()
 	e, err := NewEngine(ctx, "../policies", nil)
@@ -78,65 +75,79 @@ func BenchmarkExchangeDecision(b *testing.B) {
 	}
 	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	const n = 5000
-	run := func(facts registryFacts) latency {
+	requests := func(facts registryFacts) []ExchangeInput {
 		rng := rand.New(rand.NewPCG(1, 2))
 		inputs := make([]ExchangeInput, n)
 		for i := range inputs {
 			inputs[i] = facts.request(rng, now)
 		}
-		measure(n/10, func(i int) { _, _ = e.Exchange(ctx, inputs[i]) }) // warm-up
-		return measure(n, func(i int) {
-			d, err := e.Exchange(ctx, inputs[i])
-			if err != nil || !d.Allow {
-				b.Fatalf("decision %+v, %v", d, err)
-			}
-		})
+		return inputs
+	}
+	small, large := requests(newRegistryFacts(10, 10)), requests(newRegistryFacts(10_000, 10_000))
+	decide := func(in ExchangeInput) {
+		d, err := e.Exchange(ctx, in)
+		if err != nil || !d.Allow {
+			b.Fatalf("decision %+v, %v", d, err)
+		}
 	}
 	pub, key, _ := ed25519.GenerateKey(crand.Reader)
 	msg := make([]byte, 512) // about the size of a signed request
 	sig := ed25519.Sign(key, msg)
-	verify := func() latency {
-		return measure(n, func(int) {
-			if !ed25519.Verify(pub, msg, sig) {
-				b.Fatal("verification failed")
-			}
-		})
+	verify := func() {
+		if !ed25519.Verify(pub, msg, sig) {
+			b.Fatal("verification failed")
+		}
 	}
-	// The same decisions taken by OPA's topdown evaluator instead of from
-	// the plan, for comparison.
 	bundle := e.Bundle()
 	pq := bundle.queries[ExchangeDecision]
-	runTopdown := func(facts registryFacts) latency {
-		rng := rand.New(rand.NewPCG(1, 2))
-		inputs := make([]ExchangeInput, n)
-		for i := range inputs {
-			inputs[i] = facts.request(rng, now)
+	topdown := func(in ExchangeInput) {
+		v, err := toValue(in)
+		if err != nil {
+			b.Fatal(err)
 		}
-		return measure(n, func(i int) {
-			in, err := toValue(inputs[i])
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := bundle.evalTopdown(ctx, ExchangeDecision, pq, in); err != nil {
-				b.Fatal(err)
-			}
-		})
+		if _, err := bundle.evalTopdown(ctx, ExchangeDecision, pq, v); err != nil {
+			b.Fatal(err)
+		}
+	}
+	timed := func(f func()) time.Duration {
+		t0 := time.Now()
+		f()
+		return time.Since(t0)
 	}
 	for b.Loop() {
-		small := run(newRegistryFacts(10, 10))
-		large := run(newRegistryFacts(10_000, 10_000))
-		v := verify()
-		td := runTopdown(newRegistryFacts(10_000, 10_000))
-		b.ReportMetric(float64(td.p50.Nanoseconds())/1e3, "topdown_large_p50_µs")
-		b.ReportMetric(float64(td.p50)/float64(large.p50), "topdown/plan")
+		for i := range n / 10 { // warm-up
+			decide(small[i])
+			decide(large[i])
+		}
+		ds, dl, dv, dt := make([]time.Duration, n), make([]time.Duration, n), make([]time.Duration, n), make([]time.Duration, n)
+		for i := range n {
+			// The order turns, so that neither size always follows the
+			// other (the garbage one leaves is collected by the next).
+			if i%2 == 0 {
+				ds[i] = timed(func() { decide(small[i]) })
+				dl[i] = timed(func() { decide(large[i]) })
+			} else {
+				dl[i] = timed(func() { decide(large[i]) })
+				ds[i] = timed(func() { decide(small[i]) })
+			}
+			dv[i] = timed(verify)
+		}
+		// Topdown, a comparison only, after: its garbage would weigh on
+		// the decisions interleaved with it.
+		for i := range n {
+			dt[i] = timed(func() { topdown(large[i]) })
+		}
+		sm, lg, v, td := percentiles(ds), percentiles(dl), percentiles(dv), percentiles(dt)
 		us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
-		b.ReportMetric(us(small.p50), "small_p50_µs")
-		b.ReportMetric(us(small.p99), "small_p99_µs")
-		b.ReportMetric(us(large.p50), "large_p50_µs")
-		b.ReportMetric(us(large.p99), "large_p99_µs")
-		b.ReportMetric(float64(large.p50)/float64(small.p50), "large/small_p50")
+		b.ReportMetric(us(sm.p50), "small_p50_µs")
+		b.ReportMetric(us(sm.p99), "small_p99_µs")
+		b.ReportMetric(us(lg.p50), "large_p50_µs")
+		b.ReportMetric(us(lg.p99), "large_p99_µs")
+		b.ReportMetric(float64(lg.p50)/float64(sm.p50), "large/small_p50")
 		b.ReportMetric(us(v.p50), "ed25519_verify_p50_µs")
-		b.ReportMetric(float64(large.p50)/float64(v.p50), "decision/verify")
-		b.ReportMetric(1e9/float64(large.p50.Nanoseconds()), "decisions/s/core")
+		b.ReportMetric(float64(lg.p50)/float64(v.p50), "decision/verify")
+		b.ReportMetric(1e9/float64(lg.p50.Nanoseconds()), "decisions/s/core")
+		b.ReportMetric(us(td.p50), "topdown_large_p50_µs")
+		b.ReportMetric(float64(td.p50)/float64(lg.p50), "topdown/plan")
 	}
 }
