@@ -87,7 +87,9 @@ type builtin struct {
 }
 
 // Compile prepares a planned policy; data is the base document the policy
-// reads under data (its JSON files). It fails on a plan it cannot run.
+// reads under data (its JSON files). It fails on a plan it cannot run. It
+// rewrites the plan's blocks in place (fused statements, resolved calls:
+// see fuse.go and sprintf.go), so a plan is compiled once.
 func Compile(pol *ir.Policy, data ast.Value) (*Program, error) {
 	p := &Program{
 		funcs:    map[string]*function{},
@@ -178,15 +180,6 @@ func Compile(pol *ir.Policy, data ast.Value) (*Program, error) {
 	}
 	p.states.New = func() any { return p.newState() }
 	return p, nil
-}
-
-// Plans lists the names of the plans (the entrypoints) the program has.
-func (p *Program) Plans() []string {
-	out := make([]string, 0, len(p.plans))
-	for name := range p.plans {
-		out = append(out, name)
-	}
-	return out
 }
 
 // check finds the number of locals a function or plan uses and refuses
@@ -344,7 +337,9 @@ func joinPath(path []string) string {
 
 // Eval runs one plan on an input and returns the values of its result set:
 // for a plan made from an entrypoint, objects {"result": value}; none when
-// the entrypoint is undefined.
+// the entrypoint is undefined. The values may share parts with the input,
+// the data and other evaluations (the empty collections): they are read,
+// never changed.
 func (p *Program) Eval(ctx context.Context, name string, input *ast.Term) (_ []*ast.Term, err error) {
 	pl, ok := p.plans[name]
 	if !ok {
