@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -341,5 +343,48 @@ func sortStrings(s []string) {
 		for j := i; j > 0 && s[j] < s[j-1]; j-- {
 			s[j], s[j-1] = s[j-1], s[j]
 		}
+	}
+}
+
+// A policy whose decisions the planner's output cannot run (here a rule
+// that calls http.send, which irvm refuses) still loads and decides, by
+// topdown, and says so.
+func TestUnplannablePolicyDecidesByTopdown(t *testing.T) {
+	ctx := context.Background()
+	dir := copyDir(t, "../policies")
+	f, err := os.OpenFile(filepath.Join(dir, "api.rego"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Never true: the decisions stay those of the shipped policy.
+	_, err = f.WriteString("\nallow if {\n\tinput.method == \"NEVER\"\n\thttp.send({\"method\": \"GET\", \"url\": \"http://127.0.0.1:1\"}).status_code == 200\n}\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := NewEngine(ctx, dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info := e.Info()
+	if !strings.HasPrefix(info.Evaluator, "topdown: ") || !strings.Contains(info.Evaluator, "http.send") {
+		t.Fatalf("evaluator = %q, want topdown because of http.send", info.Evaluator)
+	}
+	ok, err := e.APIAllow(ctx, APIInput{User: APIUser{Sub: "a", Role: "auditor"}, Method: "GET", Path: "/v1/audit"})
+	if err != nil || !ok {
+		t.Fatalf("auditor GET /v1/audit: %v, %v", ok, err)
+	}
+	ok, err = e.APIAllow(ctx, APIInput{User: APIUser{Sub: "r", Role: "researcher"}, Method: "POST", Path: "/v1/policy/reload"})
+	if err != nil || ok {
+		t.Fatalf("researcher POST /v1/policy/reload: %v, %v", ok, err)
+	}
+	shipped, err := NewEngine(ctx, "../policies", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ev := shipped.Info().Evaluator; ev != "plan" {
+		t.Fatalf("the shipped policies are evaluated by %q", ev)
 	}
 }
