@@ -73,6 +73,11 @@ func BenchmarkExchangeDecision(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	defer e.Close()
+	e.Bundle().Plan(ctx) // decisions from the plan, once it is made
+	if ev := e.Info().Evaluator; ev != "plan" {
+		b.Fatalf("evaluator %q", ev)
+	}
 	now := time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC)
 	const n = 5000
 	requests := func(facts registryFacts) []ExchangeInput {

@@ -12,6 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/open-policy-agent/opa/v1/ast"
@@ -38,18 +40,39 @@ type Bundle struct {
 	Files    []File
 	LoadedAt time.Time
 
-	compiler *ast.Compiler
-	store    storage.Store
-	queries  map[Point]rego.PreparedEvalQuery
-	// program runs the decision points from OPA's plan of them (see package
-	// irvm); planned says which points it runs. The others, and every
-	// evaluation the program fails, go to the prepared topdown queries.
-	program *irvm.Program
-	planned map[Point]string
+	compiler  *ast.Compiler
+	store     storage.Store
+	queries   map[Point]rego.PreparedEvalQuery
+	modules   map[string][]byte // the Rego sources, for the planner
+	documents map[string]any    // the data files
+	// Decisions run from OPA's plan of the decision points (package irvm)
+	// once Plan has made it; until then, for a policy the plan cannot run,
+	// and for every evaluation the plan fails, the prepared topdown queries
+	// take them.
+	planOnce sync.Once
+	planned  atomic.Pointer[planned]
+}
 
-	// PlanError says why the decisions are not run from OPA's plan, when
-	// they are not (they are then all evaluated by topdown).
-	PlanError string
+// planned is the outcome of Plan: the program and the entrypoint of each
+// point it runs, or why there is none.
+type planned struct {
+	program *irvm.Program
+	points  map[Point]string
+	err     string
+}
+
+// Evaluator says what takes the bundle's decisions: "plan", "planning" (the
+// plan is being made; topdown decides meanwhile) or "topdown: " and why
+// the plan cannot.
+func (b *Bundle) Evaluator() string {
+	p := b.planned.Load()
+	switch {
+	case p == nil:
+		return "planning"
+	case p.err != "":
+		return "topdown: " + p.err
+	}
+	return "plan"
 }
 
 // isPolicyFile selects what a bundle is made of: Rego modules and JSON data.
@@ -204,38 +227,45 @@ func Load(ctx context.Context, dir string) (*Bundle, error) {
 	if len(missing) > 0 {
 		return nil, &CompileError{Dir: dir, Err: fmt.Errorf("the policy does not define %s", strings.Join(missing, ", "))}
 	}
-	b.plan(ctx, res)
+	b.modules = make(map[string][]byte, len(res.Modules))
+	for name, f := range res.Modules {
+		b.modules[name] = f.Raw
+	}
+	b.documents = res.Documents
 	return b, nil
 }
 
-// plan has OPA's planner plan every decision point and prepares the plans
-// to run. A policy the planner or the program cannot handle is still a good
-// policy: its decisions are then all taken by topdown, as PlanError says.
-func (b *Bundle) plan(ctx context.Context, res *loader.Result) {
-	modules := make(map[string][]byte, len(res.Modules))
-	for name, f := range res.Modules {
-		modules[name] = f.Raw
-	}
-	entrypoints := make([]string, len(Points))
-	for i, p := range Points {
-		entrypoints[i] = p.entrypoint()
-	}
-	pol, err := irvm.Plan(ctx, modules, entrypoints...)
-	if err == nil {
-		var data ast.Value
-		data, err = ast.InterfaceToValue(res.Documents)
-		if err == nil {
-			b.program, err = irvm.Compile(pol, data)
+// Plan has OPA's planner plan every decision point and prepares the plans
+// to run; from then on they take the decisions. It takes a few hundred
+// milliseconds, so the engine runs it in the background after a load:
+// topdown decides meanwhile. A policy the planner or irvm cannot handle is
+// still a good policy: its decisions stay with topdown, as Evaluator says.
+// Plan runs once per bundle; later calls wait for the first.
+func (b *Bundle) Plan(ctx context.Context) {
+	b.planOnce.Do(func() {
+		entrypoints := make([]string, len(Points))
+		for i, p := range Points {
+			entrypoints[i] = p.entrypoint()
 		}
-	}
-	if err != nil {
-		b.PlanError = err.Error()
-		return
-	}
-	b.planned = make(map[Point]string, len(Points))
-	for i, p := range Points {
-		b.planned[p] = entrypoints[i]
-	}
+		out := &planned{}
+		pol, err := irvm.Plan(ctx, b.modules, entrypoints...)
+		if err == nil {
+			var data ast.Value
+			data, err = ast.InterfaceToValue(b.documents)
+			if err == nil {
+				out.program, err = irvm.Compile(pol, data)
+			}
+		}
+		if err != nil {
+			out.err = err.Error()
+		} else {
+			out.points = make(map[Point]string, len(Points))
+			for i, p := range Points {
+				out.points[p] = entrypoints[i]
+			}
+		}
+		b.planned.Store(out)
+	})
 }
 
 // entrypoint is the point as the planner names it: data.xborder.api.allow
@@ -256,8 +286,8 @@ func (b *Bundle) eval(ctx context.Context, p Point, input any) (ast.Value, error
 	if err != nil {
 		return nil, fmt.Errorf("evaluate %s: %w", p, err)
 	}
-	if entry, ok := b.planned[p]; ok {
-		rs, err := b.program.Eval(ctx, entry, ast.NewTerm(in))
+	if pl := b.planned.Load(); pl != nil && pl.program != nil {
+		rs, err := pl.program.Eval(ctx, pl.points[p], ast.NewTerm(in))
 		if err == nil {
 			return planResult(p, rs)
 		}

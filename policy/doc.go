@@ -6,8 +6,10 @@
 //
 // Decisions are taken from OPA's plan of the policy (the intermediate
 // representation `opa build -t plan` writes, run by package irvm), which
-// costs a fraction of OPA's tree-walking evaluator, topdown. Topdown stays:
-// it takes every decision of a policy the planner cannot plan, repeats any
+// costs a fraction of OPA's tree-walking evaluator, topdown. The engine
+// makes the plan in the background after each load. Topdown stays: it
+// decides while the plan is being made, takes every decision of a policy
+// the planner cannot plan, repeats any
 // evaluation the plan fails so that the error names file and line, and
 // serves ad-hoc evaluation with explanations.
 //

@@ -26,7 +26,9 @@ type Info struct {
 	LoadedAt time.Time `json:"loaded_at"`
 	Files    []File    `json:"files"`
 	// Evaluator is "plan" when decisions run from OPA's plan of the policy
-	// (package irvm), "topdown: <why>" when OPA's evaluator takes them all.
+	// (package irvm), "planning" for the moment after a load when topdown
+	// takes them while the plan is made, "topdown: <why>" when it takes
+	// them all.
 	Evaluator   string    `json:"evaluator"`
 	LastError   string    `json:"last_error,omitempty"`
 	LastErrorAt time.Time `json:"last_error_at,omitzero"`
@@ -52,9 +54,11 @@ type Engine struct {
 	OnReload  func(Info)
 	OnRefused func(error)
 
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	once   sync.Once
+	cancel   context.CancelFunc // stops Watch
+	bg       context.Context    // of background planning
+	bgCancel context.CancelFunc
+	wg       sync.WaitGroup
+	once     sync.Once
 }
 
 // NewEngine loads the policy directory; the first load must succeed.
@@ -67,8 +71,9 @@ func NewEngine(ctx context.Context, dir string, log *slog.Logger) (*Engine, erro
 		return nil, err
 	}
 	e := &Engine{dir: dir, log: log}
+	e.bg, e.bgCancel = context.WithCancel(context.Background())
 	e.active.Store(b)
-	logPlan(log, b)
+	e.plan(b)
 	return e, nil
 }
 
@@ -90,7 +95,7 @@ func (e *Engine) Reload(ctx context.Context) (Info, error) {
 	}
 	old := e.active.Swap(b)
 	e.failure.Store(nil)
-	logPlan(e.log, b)
+	e.plan(b)
 	if old.Hash != b.Hash {
 		e.log.Info("policy reloaded", "hash", b.Hash, "previous", old.Hash, "files", len(b.Files))
 	}
@@ -100,21 +105,24 @@ func (e *Engine) Reload(ctx context.Context) (Info, error) {
 	return e.Info(), nil
 }
 
-// logPlan warns when a policy's decisions cannot run from OPA's plan: they
-// are still taken, by topdown, only more slowly.
-func logPlan(log *slog.Logger, b *Bundle) {
-	if b.PlanError != "" {
-		log.Warn("policy decisions evaluated by topdown, not from the plan", "hash", b.Hash, "why", b.PlanError)
-	}
+// plan makes the bundle's plan in the background (Close waits for it) and
+// warns when the decisions cannot run from it: they are still taken, by
+// topdown, only more slowly.
+func (e *Engine) plan(b *Bundle) {
+	e.wg.Add(1)
+	go func() {
+		defer e.wg.Done()
+		b.Plan(e.bg)
+		if ev := b.Evaluator(); ev != "plan" {
+			e.log.Warn("policy decisions evaluated by topdown, not from the plan", "hash", b.Hash, "why", ev)
+		}
+	}()
 }
 
 // Info returns the active bundle's description.
 func (e *Engine) Info() Info {
 	b := e.active.Load()
-	i := Info{Dir: b.Dir, Hash: b.Hash, LoadedAt: b.LoadedAt, Files: b.Files, Evaluator: "plan"}
-	if b.PlanError != "" {
-		i.Evaluator = "topdown: " + b.PlanError
-	}
+	i := Info{Dir: b.Dir, Hash: b.Hash, LoadedAt: b.LoadedAt, Files: b.Files, Evaluator: b.Evaluator()}
 	if f := e.failure.Load(); f != nil {
 		i.LastError, i.LastErrorAt = f.err, f.at
 	}
@@ -245,6 +253,7 @@ func (e *Engine) Close() error {
 		if e.cancel != nil {
 			e.cancel()
 		}
+		e.bgCancel()
 		e.wg.Wait()
 	})
 	return nil

@@ -15,6 +15,13 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
+// closeEngine stops an engine's background work (planning, watching).
+func closeEngine(e *Engine) {
+	if e != nil {
+		e.Close()
+	}
+}
+
 // copyDir copies a testdata bundle into a temp dir the test may change.
 func copyDir(t *testing.T, src string) string {
 	t.Helper()
@@ -53,6 +60,7 @@ func openData(purpose string) ExchangeInput {
 func TestEngineDecidesWithTypedInputsAndOutputs(t *testing.T) {
 	ctx := context.Background()
 	e, err := NewEngine(ctx, "testdata/minimal", nil)
+	t.Cleanup(func() { closeEngine(e) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -162,6 +170,7 @@ func TestDecisionOfTheWrongShapeIsAnError(t *testing.T) {
 			dir := copyDir(t, "testdata/minimal")
 			write(t, dir, "exchange.rego", "package xborder.exchange\n\n"+body+"\n")
 			e, err := NewEngine(ctx, dir, nil)
+			t.Cleanup(func() { closeEngine(e) })
 			if err != nil {
 				// Some conflicts are caught at compile time already.
 				var ce *CompileError
@@ -186,6 +195,7 @@ func TestUndefinedDecisionIsNoDecision(t *testing.T) {
 	dir := copyDir(t, "testdata/minimal")
 	write(t, dir, "registry.rego", "package xborder.registry\n\ndecision := {\"allow\": true} if input.command.op == \"project.propose\"\n")
 	e, err := NewEngine(ctx, dir, nil)
+	t.Cleanup(func() { closeEngine(e) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -199,6 +209,7 @@ func TestFailedReloadKeepsTheLastGoodPolicy(t *testing.T) {
 	ctx := context.Background()
 	dir := copyDir(t, "testdata/minimal")
 	e, err := NewEngine(ctx, dir, nil)
+	t.Cleanup(func() { closeEngine(e) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -229,6 +240,7 @@ func TestWatchReloadsOnFileChange(t *testing.T) {
 	ctx := context.Background()
 	dir := copyDir(t, "testdata/minimal")
 	e, err := NewEngine(ctx, dir, nil)
+	t.Cleanup(func() { closeEngine(e) })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,6 +266,7 @@ func TestDecisionsDuringReloadsAreConsistent(t *testing.T) {
 	ctx := context.Background()
 	dir := copyDir(t, "testdata/minimal")
 	e, err := NewEngine(ctx, dir, nil)
+	t.Cleanup(func() { closeEngine(e) })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,8 +40,10 @@ func TestPlannedDecisionsMatchTopdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if b.PlanError != "" {
-		t.Fatalf("the shipped policies are not planned: %s", b.PlanError)
+	b.Plan(ctx)
+	pl := b.planned.Load()
+	if pl.err != "" {
+		t.Fatalf("the shipped policies are not planned: %s", pl.err)
 	}
 	gens := map[Point]func(r *rand.Rand) any{
 		ExchangeDecision:   genExchange,
@@ -72,7 +74,7 @@ func TestPlannedDecisionsMatchTopdown(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				rs, perr := b.program.Eval(ctx, b.planned[p], ast.NewTerm(v))
+				rs, perr := pl.program.Eval(ctx, pl.points[p], ast.NewTerm(v))
 				var planned ast.Value
 				if perr == nil {
 					planned, perr = planResult(p, rs)
@@ -365,9 +367,11 @@ func TestUnplannablePolicyDecidesByTopdown(t *testing.T) {
 		t.Fatal(err)
 	}
 	e, err := NewEngine(ctx, dir, nil)
+	t.Cleanup(func() { closeEngine(e) })
 	if err != nil {
 		t.Fatal(err)
 	}
+	e.Bundle().Plan(ctx) // waits for the engine's own planning
 	info := e.Info()
 	if !strings.HasPrefix(info.Evaluator, "topdown: ") || !strings.Contains(info.Evaluator, "http.send") {
 		t.Fatalf("evaluator = %q, want topdown because of http.send", info.Evaluator)
@@ -381,9 +385,11 @@ func TestUnplannablePolicyDecidesByTopdown(t *testing.T) {
 		t.Fatalf("researcher POST /v1/policy/reload: %v, %v", ok, err)
 	}
 	shipped, err := NewEngine(ctx, "../policies", nil)
+	t.Cleanup(func() { closeEngine(shipped) })
 	if err != nil {
 		t.Fatal(err)
 	}
+	shipped.Bundle().Plan(ctx)
 	if ev := shipped.Info().Evaluator; ev != "plan" {
 		t.Fatalf("the shipped policies are evaluated by %q", ev)
 	}
