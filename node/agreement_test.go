@@ -158,7 +158,9 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 	}
 
 	// Expiry: an agreement past its end authorises nothing, revoked or not.
-	expiring := proposal("seg-short", now.Add(3*time.Second), "research")
+	// It must last long enough to be proposed and signed by all three on a
+	// loaded machine, counted from now, not from the start of the test.
+	expiring := proposal("seg-short", time.Now().UTC().Add(8*time.Second), "research")
 	_, err = fr.ProposeAgreement(ctx, expiring)
 	must(t, err)
 	for _, n := range []*Node{de, ch, fr} {

@@ -243,29 +243,75 @@ func Load(ctx context.Context, dir string) (*Bundle, error) {
 // Plan runs once per bundle; later calls wait for the first.
 func (b *Bundle) Plan(ctx context.Context) {
 	b.planOnce.Do(func() {
-		entrypoints := make([]string, len(Points))
-		for i, p := range Points {
-			entrypoints[i] = p.entrypoint()
-		}
-		out := &planned{}
-		pol, err := irvm.Plan(ctx, b.modules, entrypoints...)
-		if err == nil {
-			var data ast.Value
-			data, err = ast.InterfaceToValue(b.documents)
-			if err == nil {
-				out.program, err = irvm.Compile(pol, data)
-			}
-		}
-		if err != nil {
-			out.err = err.Error()
-		} else {
-			out.points = make(map[Point]string, len(Points))
-			for i, p := range Points {
-				out.points[p] = entrypoints[i]
-			}
-		}
-		b.planned.Store(out)
+		e := plans.entry(b.Hash)
+		// The plan is shared through the cache: one caller's cancellation
+		// must not become every bundle's failure.
+		e.once.Do(func() { e.planned = b.makePlan(context.WithoutCancel(ctx)) })
+		b.planned.Store(e.planned)
 	})
+}
+
+// plans keeps the plans of the last few bundles by hash, so that the nodes
+// of one process (a test's whole federation) plan the same bundle once,
+// and a reload back to a bundle seen before does not plan it again. A
+// program is safe for concurrent use, and the hash covers every file.
+var plans = planCache{max: 8}
+
+type planCache struct {
+	mu      sync.Mutex
+	max     int
+	entries map[string]*planEntry
+	order   []string // oldest first
+}
+
+type planEntry struct {
+	once    sync.Once
+	planned *planned
+}
+
+func (c *planCache) entry(hash string) *planEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[hash]; ok {
+		return e
+	}
+	if c.entries == nil {
+		c.entries = map[string]*planEntry{}
+	}
+	if len(c.order) == c.max {
+		delete(c.entries, c.order[0])
+		c.order = c.order[1:]
+	}
+	e := &planEntry{}
+	c.entries[hash] = e
+	c.order = append(c.order, hash)
+	return e
+}
+
+// makePlan plans every decision point of the bundle.
+func (b *Bundle) makePlan(ctx context.Context) *planned {
+	entrypoints := make([]string, len(Points))
+	for i, p := range Points {
+		entrypoints[i] = p.entrypoint()
+	}
+	out := &planned{}
+	pol, err := irvm.Plan(ctx, b.modules, entrypoints...)
+	if err == nil {
+		var data ast.Value
+		data, err = ast.InterfaceToValue(b.documents)
+		if err == nil {
+			out.program, err = irvm.Compile(pol, data)
+		}
+	}
+	if err != nil {
+		out.err = err.Error()
+		return out
+	}
+	out.points = make(map[Point]string, len(Points))
+	for i, p := range Points {
+		out.points[p] = entrypoints[i]
+	}
+	return out
 }
 
 // entrypoint is the point as the planner names it: data.xborder.api.allow

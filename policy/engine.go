@@ -54,11 +54,9 @@ type Engine struct {
 	OnReload  func(Info)
 	OnRefused func(error)
 
-	cancel   context.CancelFunc // stops Watch
-	bg       context.Context    // of background planning
-	bgCancel context.CancelFunc
-	wg       sync.WaitGroup
-	once     sync.Once
+	cancel context.CancelFunc // stops Watch
+	wg     sync.WaitGroup     // Watch and background planning
+	once   sync.Once
 }
 
 // NewEngine loads the policy directory; the first load must succeed.
@@ -71,7 +69,6 @@ func NewEngine(ctx context.Context, dir string, log *slog.Logger) (*Engine, erro
 		return nil, err
 	}
 	e := &Engine{dir: dir, log: log}
-	e.bg, e.bgCancel = context.WithCancel(context.Background())
 	e.active.Store(b)
 	e.plan(b)
 	return e, nil
@@ -112,7 +109,7 @@ func (e *Engine) plan(b *Bundle) {
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
-		b.Plan(e.bg)
+		b.Plan(context.Background())
 		if ev := b.Evaluator(); ev != "plan" {
 			e.log.Warn("policy decisions evaluated by topdown, not from the plan", "hash", b.Hash, "why", ev)
 		}
@@ -253,7 +250,6 @@ func (e *Engine) Close() error {
 		if e.cancel != nil {
 			e.cancel()
 		}
-		e.bgCancel()
 		e.wg.Wait()
 	})
 	return nil

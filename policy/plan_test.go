@@ -394,3 +394,25 @@ func TestUnplannablePolicyDecidesByTopdown(t *testing.T) {
 		t.Fatalf("the shipped policies are evaluated by %q", ev)
 	}
 }
+
+// Bundles of the same files share one plan: a federation of nodes in one
+// process plans its policy once.
+func TestSameBundlePlannedOnce(t *testing.T) {
+	ctx := context.Background()
+	a, err := Load(ctx, "../policies")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := Load(ctx, copyDir(t, "../policies"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Hash != b.Hash {
+		t.Fatalf("the same files hash differently: %s, %s", a.Hash, b.Hash)
+	}
+	a.Plan(ctx)
+	b.Plan(ctx)
+	if pa, pb := a.planned.Load(), b.planned.Load(); pa == nil || pa != pb {
+		t.Fatalf("plans %p and %p, want one", pa, pb)
+	}
+}
