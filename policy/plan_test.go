@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -315,7 +316,7 @@ func mutateOne(r *rand.Rand, v any, depth int) any {
 			keys = append(keys, k)
 		}
 		// map order is random; sort for a reproducible stream
-		sortStrings(keys)
+		slices.Sort(keys)
 		k := keys[r.IntN(len(keys))]
 		switch {
 		case r.IntN(4) == 0 || depth > 3:
@@ -337,14 +338,6 @@ func mutateOne(r *rand.Rand, v any, depth int) any {
 		return x
 	default:
 		return pick[any](r, nil, 0, 1.5, false, true, "", "fr-grandest", []any{}, map[string]any{})
-	}
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
 	}
 }
 

@@ -21,7 +21,7 @@ func lookupBuiltin(name string) (builtin, error) {
 	if f == nil {
 		return builtin{}, fmt.Errorf("irvm: unknown built-in function %s", name)
 	}
-	return builtin{name: name, fast: fast[name], opa: f}, nil
+	return builtin{fast: fast[name], opa: f}, nil
 }
 
 var refused = map[string]bool{

@@ -54,10 +54,9 @@ type Program struct {
 	plans    map[string]*plan
 	data     *ast.Term
 
-	calls     map[*ir.CallStmt]callee // every call, resolved once
-	sprintf   topdown.BuiltinFunc     // OPA's, for the fused sprintf calls sprintfText does not write
-	stackSize int                     // locals of all functions and the largest plan
-	states    sync.Pool               // of *state, reused between evaluations
+	sprintf   topdown.BuiltinFunc // OPA's, for the fused sprintf calls sprintfText does not write
+	stackSize int                 // locals of all functions and the largest plan
+	states    sync.Pool           // of *state, reused between evaluations
 }
 
 // callee is what a call statement calls: a planned function or a built-in.
@@ -81,7 +80,6 @@ type plan struct {
 // builtin is one of OPA's built-in functions, or a faster equivalent for the
 // few that every decision calls many times.
 type builtin struct {
-	name string
 	fast func(args []*ast.Term) (*ast.Term, bool)
 	opa  topdown.BuiltinFunc
 }
@@ -147,7 +145,7 @@ func Compile(pol *ir.Policy, data ast.Value) (*Program, error) {
 	p.sprintf = topdown.GetBuiltin("sprintf")
 	// Resolve every call now; a call to a name that is neither a planned
 	// function nor a built-in would only fail at evaluation time.
-	p.calls = map[*ir.CallStmt]callee{}
+	calls := map[*ir.CallStmt]callee{}
 	var unknown error
 	_ = ir.Walk(visitor(func(x any) {
 		c, ok := x.(*ir.CallStmt)
@@ -155,11 +153,11 @@ func Compile(pol *ir.Policy, data ast.Value) (*Program, error) {
 			return
 		}
 		if fn, ok := p.funcs[c.Func]; ok {
-			p.calls[c] = callee{fn: fn}
+			calls[c] = callee{fn: fn}
 			return
 		}
 		if bi, ok := p.builtins[c.Func]; ok {
-			p.calls[c] = callee{bi: &bi}
+			calls[c] = callee{bi: &bi}
 			return
 		}
 		unknown = fmt.Errorf("irvm: call to unknown function %s", c.Func)
@@ -167,7 +165,7 @@ func Compile(pol *ir.Policy, data ast.Value) (*Program, error) {
 	if unknown != nil {
 		return nil, unknown
 	}
-	resolveCalls(pol, p.calls)
+	resolveCalls(pol, calls)
 	// Rego has no recursion, so no function is on the call stack twice: the
 	// locals of all functions and of the largest plan always fit.
 	largest := 0
@@ -498,16 +496,6 @@ func (s *state) block(b *ir.Block, locals []*ast.Term) (exit, error) {
 
 		case *resolvedCall:
 			v, err := s.call(st.CallStmt, st.callee, locals)
-			if err != nil {
-				return exit{}, err
-			}
-			if v == nil {
-				return exit{}, nil
-			}
-			locals[st.Result] = v
-
-		case *ir.CallStmt:
-			v, err := s.call(st, s.prog.calls[st], locals)
 			if err != nil {
 				return exit{}, err
 			}
