@@ -17,6 +17,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/xborder/xborder/internal/boltfile"
 )
 
 // MaxVoters bounds the raft voters; later members replicate as non-voters,
@@ -81,9 +83,9 @@ type fsm struct {
 var fsmOptions = &bolt.Options{Timeout: 5e9, NoSync: true, NoFreelistSync: true}
 
 func openFSM(path string, genesis []Member) (*fsm, error) {
-	db, err := bolt.Open(path, 0o600, fsmOptions)
+	db, err := boltfile.Open(path, fsmOptions, boltfile.ResyncFromPartners)
 	if err != nil {
-		return nil, fmt.Errorf("open registry %s: %w", path, err)
+		return nil, err
 	}
 	f := &fsm{path: path, db: db}
 	if err := db.Update(func(tx *bolt.Tx) error {
@@ -408,7 +410,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := os.Rename(tmp, f.path); err != nil {
 		return err
 	}
-	db, err := bolt.Open(f.path, 0o600, fsmOptions)
+	db, err := boltfile.Open(f.path, fsmOptions, boltfile.ResyncFromPartners)
 	if err != nil {
 		return fmt.Errorf("reopen restored registry: %w", err)
 	}
