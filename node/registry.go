@@ -133,6 +133,14 @@ func (n *Node) registryInput(reg *consensus.Registry, op string, args any) (poli
 		in.State["project"] = projectFacts(reg, a.ID)
 	case consensus.DatasetAttachment:
 		in.State["project"] = projectFacts(reg, a.ID)
+	case consensus.Approval:
+		in.State["project"] = projectFacts(reg, a.ID)
+		if a.Member != "" {
+			i := slices.IndexFunc(members, func(m consensus.Member) bool { return m.Name == a.Member })
+			if i >= 0 {
+				in.State["candidate"] = map[string]any{"name": members[i].Name, "country": members[i].Country}
+			}
+		}
 	case consensus.MemberChange:
 		list := make([]any, 0, len(members))
 		for _, m := range members {
@@ -162,12 +170,24 @@ func (n *Node) registryInput(reg *consensus.Registry, op string, args any) (poli
 	return in, nil
 }
 
+// projectFacts is a project as the registry policy reads it: the fields of
+// policy.Project and the changes that wait for approval, each with its
+// approvers and those still awaited.
 func projectFacts(reg *consensus.Registry, id string) any {
 	p, err := reg.Project(id)
 	if err != nil {
 		return nil
 	}
-	return toMap(policyProject(p))
+	facts := toMap(policyProject(p))
+	pending := make([]any, 0, len(p.Pending))
+	for _, c := range p.Pending {
+		pending = append(pending, map[string]any{
+			"kind": c.Kind, "member": c.Member, "dataset": c.Dataset, "by": c.By,
+			"approvals": toAnySlice(c.Approvals), "approvers": toAnySlice(p.Approvers(c)), "awaiting": toAnySlice(p.Awaiting(c)),
+		})
+	}
+	facts["pending"] = pending
+	return facts
 }
 
 func policyProject(p consensus.Project) policy.Project {

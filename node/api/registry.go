@@ -27,8 +27,34 @@ type ProjectList struct {
 
 // ProjectAnswer is the answer of GET /v1/projects/{id}.
 type ProjectAnswer struct {
-	Project      consensus.Project `json:"project"`
-	AppliedIndex uint64            `json:"applied_index"`
+	Project consensus.Project `json:"project"`
+	// Pending are the project's changes waiting for approvals, each with
+	// the approvers still awaited.
+	Pending      []PendingStatus `json:"pending"`
+	AppliedIndex uint64          `json:"applied_index"`
+}
+
+// PendingStatus is a pending join or attachment and who must still approve.
+type PendingStatus struct {
+	consensus.PendingChange
+	Approvers []string `json:"approvers"`
+	Awaiting  []string `json:"awaiting"`
+}
+
+// PendingOf lists a project's pending changes with their approvers.
+func PendingOf(p consensus.Project) []PendingStatus {
+	out := make([]PendingStatus, 0, len(p.Pending))
+	for _, c := range p.Pending {
+		out = append(out, PendingStatus{PendingChange: c, Approvers: p.Approvers(c), Awaiting: p.Awaiting(c)})
+	}
+	return out
+}
+
+// ApproveRequest is the body of POST /v1/projects/{id}/approve: exactly
+// one of member (a pending join) and dataset (a pending attachment).
+type ApproveRequest struct {
+	Member  string `json:"member,omitempty"`
+	Dataset string `json:"dataset,omitempty"`
 }
 
 // MemberList is the answer of GET /v1/members.
@@ -71,7 +97,7 @@ func (s *Server) routeRegistry() {
 			writeRegistryError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, ProjectAnswer{Project: p, AppliedIndex: idx})
+		writeJSON(w, http.StatusOK, ProjectAnswer{Project: p, Pending: PendingOf(p), AppliedIndex: idx})
 	})
 	s.handle("POST /v1/projects", true, func(w http.ResponseWriter, r *http.Request) {
 		var p consensus.ProjectProposal
@@ -94,6 +120,18 @@ func (s *Server) routeRegistry() {
 			return
 		}
 		s.submit(w, r, consensus.OpProjectAttach, consensus.DatasetAttachment{ID: r.PathValue("id"), Dataset: a.Dataset})
+	})
+	s.handle("POST /v1/projects/{id}/approve", true, func(w http.ResponseWriter, r *http.Request) {
+		var a ApproveRequest
+		if code, err := decodeBody(w, r, &a); err != nil {
+			writeError(w, code, err.Error())
+			return
+		}
+		if (a.Member == "") == (a.Dataset == "") {
+			writeError(w, http.StatusBadRequest, "name exactly one of member (a pending join) and dataset (a pending attachment)")
+			return
+		}
+		s.submit(w, r, consensus.OpProjectApprove, consensus.Approval{ID: r.PathValue("id"), Member: a.Member, Dataset: a.Dataset})
 	})
 	s.handle("GET /v1/members", true, func(w http.ResponseWriter, r *http.Request) {
 		ms, ps, idx, err := s.registry.Members(r.Context())
