@@ -191,12 +191,24 @@ func resetDemoDir(dir string) error {
 func initDemo(dir string) ([]*demoNode, *node.Genesis, error) {
 	gen := &node.Genesis{Federation: "grand-est-demo"}
 	var nodes []*demoNode
+	// The kernel may hand a just-released port out again: each port is
+	// given to one listener only.
+	taken := map[int]bool{}
+	freePort := func(udpToo bool) (int, error) {
+		for {
+			p, err := loopback.FreePort(udpToo)
+			if err != nil || !taken[p] {
+				taken[p] = true
+				return p, err
+			}
+		}
+	}
 	for _, m := range demoMembers {
-		p2p, err := loopback.FreePort(true)
+		p2p, err := freePort(true)
 		if err != nil {
 			return nil, nil, err
 		}
-		apiPort, err := loopback.FreePort(false)
+		apiPort, err := freePort(false)
 		if err != nil {
 			return nil, nil, err
 		}
