@@ -92,9 +92,16 @@ func postRegistry(g *globals, cmd *cobra.Command, path string, body any, what st
 		return err
 	}
 	if g.json {
-		return printJSON(g.out, res)
+		if err := printJSON(g.out, res); err != nil {
+			return err
+		}
+	} else if !res.NotApplied {
+		fmt.Fprintf(g.out, "%s (committed at index %d)\n", what, res.Index)
 	}
-	fmt.Fprintf(g.out, "%s (committed at index %d)\n", what, res.Index)
+	if res.NotApplied {
+		// Done, but not visible here yet: say so, and let scripts tell.
+		return &exitErr{code: exitNotApplied, err: fmt.Errorf("%s: %s; read it again in a moment, and check `xborder healthcheck` if it does not appear", what, res.Warning)}
+	}
 	return nil
 }
 
