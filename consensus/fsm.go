@@ -74,6 +74,9 @@ type fsm struct {
 	// for the next one; nil after a membership op or a restore. Only
 	// raft's FSM goroutine (Apply, Restore) touches it.
 	members *memberIndex
+
+	// applied wakes WaitApplied after each apply and restore.
+	applied appliedSignal
 }
 
 // fsmOptions: the state is not synced on every apply. The raft log is
@@ -177,6 +180,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 		// A storage failure must not let replicas diverge silently.
 		panic(fmt.Sprintf("registry: apply index %d: %v", l.Index, err))
 	}
+	f.applied.notify()
 	// The index is a function of the members bucket, which only member
 	// ops change (and they invalidate it).
 	f.members = nil
@@ -415,7 +419,9 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 		return fmt.Errorf("reopen restored registry: %w", err)
 	}
 	f.db = db
-	return db.Update(initBuckets)
+	err = db.Update(initBuckets)
+	f.applied.notify()
+	return err
 }
 
 // validCandidate checks a candidate's identity card.

@@ -3,10 +3,10 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
@@ -70,7 +70,10 @@ func (n *Node) SubmitRegistry(ctx context.Context, op string, args any) (uint64,
 	if err != nil {
 		return 0, fmt.Errorf("registry policy: %w", err)
 	}
-	n.recordDecision(auditRegistryDecision, op, in, d)
+	// A command is proposed only once this node's decision is on record.
+	if err := n.recordDecision(auditRegistryDecision, op, in, d); err != nil {
+		return 0, err
+	}
 	if !d.Allow {
 		return 0, &policy.DeniedError{Point: policy.RegistryDecision, Decision: d}
 	}
@@ -81,7 +84,9 @@ func (n *Node) SubmitRegistry(ctx context.Context, op string, args any) (uint64,
 		if err != nil {
 			return 0, err
 		}
-		n.recordDecision(auditRegistryDecision, "membership.vote "+v.Candidate, v, md)
+		if err := n.recordDecision(auditRegistryDecision, "membership.vote "+v.Candidate, v, md); err != nil {
+			return 0, err
+		}
 		if !md.Allow {
 			return 0, &policy.DeniedError{Point: policy.MembershipDecision, Decision: md}
 		}
@@ -91,22 +96,52 @@ func (n *Node) SubmitRegistry(ctx context.Context, op string, args any) (uint64,
 	if err != nil {
 		details["error"] = err.Error()
 	}
-	n.record(auditRegistrySubmit, op, details)
-	if err == nil {
-		waitApplied(ctx, reg, idx)
+	// The command is committed: a failure to record the submission is
+	// logged (and makes the node not ready), the decision is on record.
+	_ = n.record(auditRegistrySubmit, op, details)
+	if err != nil || idx == 0 {
+		return idx, err
 	}
-	return idx, err
+	return idx, n.waitApplied(ctx, idx)
 }
 
-// waitApplied waits, within ctx and a few seconds, until the local replica
-// has applied index: a member reads its own writes (a revocation stops this
+// waitApplied waits, within ctx and applyWait, until the local replica has
+// applied index: a member reads its own writes (a revocation stops this
 // node's own grants as soon as the command returns), even when the leader
-// committed the command before this follower applied it.
-func waitApplied(ctx context.Context, reg *consensus.Registry, index uint64) {
-	deadline := time.Now().Add(5 * time.Second)
-	for reg.AppliedIndex() < index && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(2 * time.Millisecond)
+// committed the command before this follower applied it. When the wait
+// ends first, the write is committed but not visible here: the error is a
+// *consensus.NotAppliedError, and the node is not ready until its
+// replica has caught up.
+func (n *Node) waitApplied(ctx context.Context, index uint64) error {
+	w := n.appliedWaiter()
+	if w == nil {
+		return consensus.ErrClosed
 	}
+	wctx, cancel := context.WithTimeout(ctx, applyWait)
+	defer cancel()
+	err := w.WaitApplied(wctx, index)
+	var na *consensus.NotAppliedError
+	switch {
+	case err == nil:
+		n.registryHealth.observe(nil)
+	case errors.As(err, &na) && ctx.Err() == nil:
+		n.log.Warn("registry write committed but not applied here in time", "index", index, "applied", na.Applied)
+		n.registryHealth.observe(err)
+	}
+	return err
+}
+
+// appliedWaiter is the local replica as writes wait for it; nil before the
+// registry is open.
+func (n *Node) appliedWaiter() appliedWaiter {
+	reg := n.registry.Load()
+	if reg == nil {
+		return nil
+	}
+	if n.wrapApplied != nil {
+		return n.wrapApplied(reg)
+	}
+	return reg
 }
 
 // registryInput builds the facts the registry policy needs for a command.

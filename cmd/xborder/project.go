@@ -189,6 +189,15 @@ func postProjectChange(g *globals, cmd *cobra.Command, id, verb string, body any
 	if err := c.post(cmd.Context(), path+"/"+verb, body, &res); err != nil {
 		return err
 	}
+	if res.NotApplied {
+		// Committed, but this node's replica cannot show what it did yet.
+		if g.json {
+			if err := printJSON(g.out, res); err != nil {
+				return err
+			}
+		}
+		return &exitErr{code: exitNotApplied, err: fmt.Errorf("%s %s: %s; read it again in a moment (project show %s), and check `xborder healthcheck` if it does not appear", verb, id, res.Warning, id)}
+	}
 	var p api.ProjectAnswer
 	if err := c.get(cmd.Context(), path, &p); err != nil {
 		return err
@@ -222,9 +231,16 @@ func postRegistry(g *globals, cmd *cobra.Command, path string, body any, what st
 		return err
 	}
 	if g.json {
-		return printJSON(g.out, res)
+		if err := printJSON(g.out, res); err != nil {
+			return err
+		}
+	} else if !res.NotApplied {
+		fmt.Fprintf(g.out, "%s (committed at index %d)\n", what, res.Index)
 	}
-	fmt.Fprintf(g.out, "%s (committed at index %d)\n", what, res.Index)
+	if res.NotApplied {
+		// Done, but not visible here yet: say so, and let scripts tell.
+		return &exitErr{code: exitNotApplied, err: fmt.Errorf("%s: %s; read it again in a moment, and check `xborder healthcheck` if it does not appear", what, res.Warning)}
+	}
 	return nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -64,9 +65,13 @@ type MemberList struct {
 	AppliedIndex uint64               `json:"applied_index"`
 }
 
-// Committed is the answer of a registry write.
+// Committed is the answer of a registry write: 200 once the local replica
+// applied it; 202 with NotApplied when the registry committed it but this
+// node's replica had not applied it in time (reads here lag behind).
 type Committed struct {
-	Index uint64 `json:"index"`
+	Index      uint64 `json:"index"`
+	NotApplied bool   `json:"not_applied,omitempty"`
+	Warning    string `json:"warning,omitempty"`
 }
 
 // VoteRequest is the body of POST /v1/members/{name}/vote.
@@ -171,6 +176,11 @@ func (s *Server) routeRegistry() {
 
 func (s *Server) submit(w http.ResponseWriter, r *http.Request, op string, args any) {
 	idx, err := s.registry.SubmitRegistry(r.Context(), op, args)
+	var na *consensus.NotAppliedError
+	if errors.As(err, &na) {
+		writeJSON(w, http.StatusAccepted, Committed{Index: na.Index, NotApplied: true, Warning: err.Error()})
+		return
+	}
 	if err != nil {
 		writeRegistryError(w, err)
 		return
@@ -193,6 +203,8 @@ func writeRegistryError(w http.ResponseWriter, err error) {
 		})
 	case errors.As(err, &rejected):
 		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, exchange.ErrAuditUnavailable):
+		writeError(w, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, consensus.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, consensus.ErrOutcomeUnknown):
