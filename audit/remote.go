@@ -180,7 +180,12 @@ func FetchAndVerify(ctx context.Context, h host.Host, p peer.ID, pub ed25519.Pub
 	if !ans.Allow {
 		return Report{}, &RefusedError{Peer: p, Reasons: ans.Reasons}
 	}
-	r := bufio.NewReaderSize(s, 64<<10)
+	return readTrail(bufio.NewReaderSize(s, 64<<10), func() { _ = s.SetDeadline(time.Now().Add(frameTimeout)) }, pub, anchors)
+}
+
+// readTrail reads a partner's batches from r and verifies them as they
+// come; beforeFrame runs before each frame is read (a fresh deadline).
+func readTrail(r io.Reader, beforeFrame func(), pub ed25519.PublicKey, anchors []Anchor) (Report, error) {
 	var b batch
 	i, done := 0, false
 	next := func() (Link, *Record, bool, error) {
@@ -188,7 +193,7 @@ func FetchAndVerify(ctx context.Context, h host.Host, p peer.ID, pub ed25519.Pub
 			if done {
 				return Link{}, nil, false, nil
 			}
-			_ = s.SetDeadline(time.Now().Add(frameTimeout))
+			beforeFrame()
 			b = batch{}
 			if err := readFrame(r, &b); err != nil {
 				return Link{}, nil, false, fmt.Errorf("read the partner's trail: %w", err)
