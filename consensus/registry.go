@@ -265,8 +265,11 @@ func (r *Registry) submitSigned(ctx context.Context, signed []byte) (uint64, err
 		case errors.As(err, &rej):
 			if retried && strings.HasPrefix(rej.Reason, "replayed command") {
 				// An earlier attempt was committed although its answer
-				// was lost: the command is applied.
-				return 0, nil
+				// was lost: the command is applied, before the entry
+				// that refused the replay, so that entry's index is one
+				// at which a replica reflects it (a member reads its own
+				// write once it has applied the index Submit returns).
+				return idx, nil
 			}
 			return 0, err
 		case errors.Is(err, ErrClosed), errors.Is(err, ErrStale):
