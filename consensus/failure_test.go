@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -212,4 +213,33 @@ func TestRetriedCommittedCommandReturnsAnIndexThatHoldsIt(t *testing.T) {
 	if _, err := follower.reg.Project("retried"); err != nil {
 		t.Fatalf("at the index Submit returned, %s does not hold the write: %v", follower.name, err)
 	}
+}
+
+// A leader cut off while it commits a command has appended it to its log
+// and may have sent it to the others; whether it commits is unknown (the
+// next leader may hold it, or this one may be elected again with it), so
+// Submit must not say "no leader", which promises it never took effect.
+func TestLeaderCutOffWhileCommittingReportsAnUnknownOutcome(t *testing.T) {
+	c := newCluster(t, 3, 3)
+	c.openAll(3)
+	for attempt := range 5 {
+		leader := c.waitLeader()
+		c.partition(leader)
+		before := leader.reg.raft.LastIndex()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, err := leader.reg.Submit(ctx, OpProjectPropose, project(fmt.Sprintf("cut-%d", attempt), leader.name, followerOf(c, leader).name))
+		cancel()
+		appended := leader.reg.raft.LastIndex() > before
+		c.heal()
+		if !appended {
+			// The leader had stepped down before the command reached its
+			// log: "no leader" is then the truth. Try again.
+			continue
+		}
+		if err == nil || errors.Is(err, ErrNoLeader) || !errors.Is(err, ErrOutcomeUnknown) {
+			t.Fatalf("a command in the log of a leader cut off: %v, want ErrOutcomeUnknown", err)
+		}
+		return
+	}
+	t.Fatal("in five attempts, no command reached the log of a leader before it stepped down")
 }

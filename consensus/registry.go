@@ -386,6 +386,11 @@ func (r *Registry) commit(batch []*pending) {
 	}
 	f := r.raft.Apply(data, r.cfg.ApplyTimeout)
 	if err := r.wait(f); err != nil {
+		if errors.Is(err, raft.ErrLeadershipLost) {
+			// The entry is in this member's log and may be in others':
+			// the next leader may commit it.
+			err = fmt.Errorf("%w: %w", errMaybeApplied, err)
+		}
 		for _, p := range batch {
 			p.done <- result{id: p.id, err: err}
 		}
