@@ -2,6 +2,7 @@ package consensus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -152,4 +153,93 @@ func TestMinorityCannotCommitAndCatchesUpAfterHealing(t *testing.T) {
 	if _, err := c.nodes[0].reg.Project("minority"); err == nil {
 		t.Fatal("the write refused during the cut appeared later")
 	}
+}
+
+// A command whose answer was lost and that its member submits again is
+// refused as a replay: Submit reports it applied, with an index at which
+// the member's replica holds it, so that reading one's own write (waiting
+// for the index Submit returned) sees it. A zero index let the member
+// answer before its replica had the write.
+func TestRetriedCommittedCommandReturnsAnIndexThatHoldsIt(t *testing.T) {
+	c := newCluster(t, 3, 3)
+	c.openAll(3)
+	leader := c.waitLeader()
+	follower := followerOf(c, leader)
+	ctx := context.Background()
+	signed, err := SignCommand(follower.key, follower.id, OpProjectPropose, project("retried", follower.name, leader.name), time.Now().UnixMilli())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first attempt commits, but its answer never reaches the
+	// follower, which meanwhile loses the leader and tries again.
+	first, err := leader.reg.submitSigned(ctx, signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.partition(follower)
+	eventually(t, 30*time.Second, follower.name+" has no leader", func() bool {
+		addr, _ := follower.reg.raft.LeaderWithID()
+		return addr == ""
+	})
+	type answer struct {
+		idx uint64
+		err error
+	}
+	done := make(chan answer, 1)
+	started := make(chan struct{})
+	go func() {
+		close(started)
+		idx, err := follower.reg.submitSigned(ctx, signed)
+		done <- answer{idx, err}
+	}()
+	// The cut lasts until the follower has heard from no leader for a
+	// second after its submit began: the submit found no leader and
+	// retries.
+	<-started
+	began := time.Now()
+	eventually(t, 30*time.Second, follower.name+" hears from no leader for a second", func() bool {
+		last, err := time.ParseDuration(follower.reg.raft.Stats()["last_contact"])
+		return err == nil && time.Since(began) > time.Second && last > time.Since(began)
+	})
+	c.heal()
+	a := <-done
+	if a.err != nil {
+		t.Fatalf("the retried command: %v, want it reported applied", a.err)
+	}
+	if a.idx <= first {
+		t.Fatalf("the retried command reported index %d; it was committed at %d", a.idx, first)
+	}
+	eventually(t, 30*time.Second, follower.name+" applies the index Submit returned", func() bool { return follower.reg.AppliedIndex() >= a.idx })
+	if _, err := follower.reg.Project("retried"); err != nil {
+		t.Fatalf("at the index Submit returned, %s does not hold the write: %v", follower.name, err)
+	}
+}
+
+// A leader cut off while it commits a command has appended it to its log
+// and may have sent it to the others; whether it commits is unknown (the
+// next leader may hold it, or this one may be elected again with it), so
+// Submit must not say "no leader", which promises it never took effect.
+func TestLeaderCutOffWhileCommittingReportsAnUnknownOutcome(t *testing.T) {
+	c := newCluster(t, 3, 3)
+	c.openAll(3)
+	for attempt := range 5 {
+		leader := c.waitLeader()
+		c.partition(leader)
+		before := leader.reg.raft.LastIndex()
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		_, err := leader.reg.Submit(ctx, OpProjectPropose, project(fmt.Sprintf("cut-%d", attempt), leader.name, followerOf(c, leader).name))
+		cancel()
+		appended := leader.reg.raft.LastIndex() > before
+		c.heal()
+		if !appended {
+			// The leader had stepped down before the command reached its
+			// log: "no leader" is then the truth. Try again.
+			continue
+		}
+		if err == nil || errors.Is(err, ErrNoLeader) || !errors.Is(err, ErrOutcomeUnknown) {
+			t.Fatalf("a command in the log of a leader cut off: %v, want ErrOutcomeUnknown", err)
+		}
+		return
+	}
+	t.Fatal("in five attempts, no command reached the log of a leader before it stepped down")
 }

@@ -277,8 +277,11 @@ func (r *Registry) submitSigned(ctx context.Context, signed []byte) (uint64, err
 		case errors.As(err, &rej):
 			if retried && strings.HasPrefix(rej.Reason, "replayed command") {
 				// An earlier attempt was committed although its answer
-				// was lost: the command is applied.
-				return 0, nil
+				// was lost: the command is applied, before the entry
+				// that refused the replay, so that entry's index is one
+				// at which a replica reflects it (a member reads its own
+				// write once it has applied the index Submit returns).
+				return idx, nil
 			}
 			return 0, err
 		case errors.Is(err, ErrClosed), errors.Is(err, ErrStale):
@@ -395,6 +398,11 @@ func (r *Registry) commit(batch []*pending) {
 	}
 	f := r.raft.Apply(data, r.cfg.ApplyTimeout)
 	if err := r.wait(f); err != nil {
+		if errors.Is(err, raft.ErrLeadershipLost) {
+			// The entry is in this member's log and may be in others':
+			// the next leader may commit it.
+			err = fmt.Errorf("%w: %w", errMaybeApplied, err)
+		}
 		for _, p := range batch {
 			p.done <- result{id: p.id, err: err}
 		}

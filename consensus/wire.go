@@ -21,7 +21,7 @@ const maxFrame = maxCommandBytes + 4096
 
 // forwardReply is the leader's answer to a forwarded command.
 type forwardReply struct {
-	Index    uint64 `json:"index,omitempty"`
+	Index    uint64 `json:"index,omitempty"`    // also with Rejected: the entry that refused it
 	Rejected string `json:"rejected,omitempty"` // the FSM's reason
 	Op       string `json:"op,omitempty"`
 	Error    string `json:"error,omitempty"` // no index: see NotLeader and Stale, else the outcome is unknown (timeout...)
