@@ -389,7 +389,7 @@ func (m *mesh) dialDue(ctx context.Context) {
 				// (the connection closing unverified) grows it.
 				return
 			}
-			held := m.backOff(p, st)
+			held := m.backOff(st)
 			m.log.Debug("member unreachable", "peer", p, "err", err, "retry_in", time.Until(st.next).Round(time.Millisecond))
 			if held {
 				m.gater.holdDials(p, st.next)
@@ -425,10 +425,10 @@ func (m *mesh) dial(ctx context.Context, p peer.ID) error {
 	return nil
 }
 
-// backOff schedules the next dial to p after a failure and grows its
-// backoff; m.mu is held. It reports whether p has refused this node, whose
-// dials the gater then holds until the next one is due.
-func (m *mesh) backOff(p peer.ID, st *dialState) bool {
+// backOff schedules the next dial to a member after a failure and grows
+// its backoff; m.mu is held. It reports whether the member has refused
+// this node, whose dials the gater then holds until the next one is due.
+func (m *mesh) backOff(st *dialState) bool {
 	// Full jitter keeps five nodes that restart together from dialling
 	// each other in lockstep.
 	st.next = time.Now().Add(st.backoff/2 + rand.N(st.backoff/2+1))
@@ -448,7 +448,7 @@ func (m *mesh) refusedBy(p peer.ID) {
 		return
 	}
 	st.refusals++
-	m.backOff(p, st)
+	m.backOff(st)
 	next, refusals := st.next, st.refusals
 	m.mu.Unlock()
 	m.gater.holdDials(p, next)
