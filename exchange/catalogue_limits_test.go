@@ -73,7 +73,7 @@ func TestCatalogueSyncOfManyLargeEntriesIsPaged(t *testing.T) {
 	storeOwn(t, fr.cat, entries)
 
 	// The owner announces its version; the partner pulls it all.
-	waitFor(t, 90*time.Second, fmt.Sprintf("de-bw syncs all %d entries (%d MB)", count, total>>20), func() bool {
+	waitFor(t, 120*time.Second, fmt.Sprintf("de-bw syncs all %d entries (%d MB)", count, total>>20), func() bool {
 		return remoteCount(de) == count
 	})
 	if ps := de.cat.Peers(); len(ps) != 1 || ps[0].LastError != "" || ps[0].Version != fr.cat.Version() {
