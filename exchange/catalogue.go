@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"math"
 	"mime"
 	"net/http"
 	"path/filepath"
@@ -41,19 +42,58 @@ type CatalogueConfig struct {
 	AnnounceEvery time.Duration
 	// PageSize bounds the entries in one delta message.
 	PageSize int
+	// PageBytes bounds the encoded entries of one delta message, so that
+	// a page stays under the reader's frame cap whatever the entries;
+	// between MaxEntryBytes (one entry always fits) and the frame cap
+	// less a page's envelope.
+	PageBytes int
 	// StreamTimeout bounds one delta exchange.
 	StreamTimeout time.Duration
 }
 
 // DefaultCatalogueConfig returns the defaults for a data dir.
 func DefaultCatalogueConfig(dataDir, topic string) CatalogueConfig {
-	return CatalogueConfig{DataDir: dataDir, Topic: topic, AnnounceEvery: 5 * time.Second, PageSize: 500, StreamTimeout: 30 * time.Second}
+	return CatalogueConfig{DataDir: dataDir, Topic: topic, AnnounceEvery: 5 * time.Second, PageSize: 500,
+		PageBytes: 4 << 20, StreamTimeout: 30 * time.Second}
+}
+
+// Validate checks the configuration's fields against each other and the
+// protocol's frame cap.
+func (c CatalogueConfig) Validate() error {
+	var probs []string
+	add := func(f string, a ...any) { probs = append(probs, fmt.Sprintf(f, a...)) }
+	if c.DataDir == "" {
+		add("data dir: empty")
+	}
+	if c.Topic == "" {
+		add("topic: empty")
+	}
+	if c.AnnounceEvery <= 0 {
+		add("announce every: %v is not positive", c.AnnounceEvery)
+	}
+	if c.PageSize < 1 {
+		add("page size: %d, at least 1", c.PageSize)
+	}
+	if c.PageBytes < MaxEntryBytes || c.PageBytes > maxDeltaFrame-pageEnvelope {
+		add("page bytes: %d, between %d and %d", c.PageBytes, MaxEntryBytes, maxDeltaFrame-pageEnvelope)
+	}
+	if c.StreamTimeout <= 0 {
+		add("stream timeout: %v is not positive", c.StreamTimeout)
+	}
+	if len(probs) > 0 {
+		return fmt.Errorf("catalogue config: %s", strings.Join(probs, "; "))
+	}
+	return nil
 }
 
 // maxAnnouncement and maxDeltaFrame cap what a member reads from others.
+// pageEnvelope bounds what a delta page adds to its entries (owner name,
+// versions, commas); the owner's name is a member name of at most 63
+// bytes.
 const (
 	maxAnnouncement = 1 << 10
 	maxDeltaFrame   = 16 << 20
+	pageEnvelope    = 4 << 10
 )
 
 // announcement is all that travels over gossip: no metadata.
@@ -111,6 +151,9 @@ type Catalogue struct {
 // OpenCatalogue opens node.db and the blob store, joins the announcement
 // topic and serves deltas to members.
 func OpenCatalogue(cfg CatalogueConfig, h host.Host, ps *pubsub.PubSub, self Member, authz Authorizer, reg Registry, log *slog.Logger) (_ *Catalogue, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -263,6 +306,7 @@ func (p *Publication) Validate() error {
 	case p.Model != nil:
 		add("model: only a model entry carries a model card")
 	}
+	probs = append(probs, p.limitProblems()...)
 	if len(probs) > 0 {
 		return &ValidationError{Problems: probs}
 	}
@@ -273,6 +317,9 @@ func (p *Publication) Validate() error {
 // announces the new catalogue version.
 func (c *Catalogue) Publish(ctx context.Context, p Publication, content io.Reader) (Entry, error) {
 	if err := p.Validate(); err != nil {
+		return Entry{}, err
+	}
+	if err := c.checkEntrySize(p); err != nil {
 		return Entry{}, err
 	}
 	head := make([]byte, 512)
@@ -300,6 +347,30 @@ func (c *Catalogue) Publish(ctx context.Context, p Publication, content io.Reade
 		e.Issued = old.Issued
 	}
 	return c.commitOwn(ctx, e)
+}
+
+// checkEntrySize refuses, before anything is stored, a publication whose
+// entry would encode to more than MaxEntryBytes: it measures the entry
+// with the largest values the fields Publish fills in can take.
+func (c *Catalogue) checkEntrySize(p Publication) error {
+	media := p.MediaType
+	if media == "" {
+		media = mime.TypeByExtension(filepath.Ext(p.FileName))
+	}
+	if media == "" {
+		media = strings.Repeat("m", 64) // longer than any sniffed type
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	e := Entry{ID: p.ID, Kind: p.Kind, Title: p.Title, Description: p.Description, Owner: c.self.Name,
+		Publisher: c.self.Org, Country: c.self.Country, Theme: p.Theme, Classification: p.Classification,
+		Partners: sortedSet(p.Partners), PersonalData: p.PersonalData, RequiresProject: p.RequiresProject,
+		License: p.License, Keywords: sortedSet(p.Keywords), MediaType: media, Size: math.MaxInt64,
+		SHA256: strings.Repeat("0", sha256.Size*2), Issued: now, Modified: now, Version: math.MaxUint64,
+		Model: p.Model.normalized()}
+	if n := encodedSize(e); n > MaxEntryBytes {
+		return &ValidationError{Problems: []string{fmt.Sprintf("entry: %d bytes as JSON, limit %d bytes", n, MaxEntryBytes)}}
+	}
+	return nil
 }
 
 // commitOwn stores an own entry under a new version, mirrors it in memory

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -17,7 +18,9 @@ import (
 // serveDelta answers a member's request for the entries changed since a
 // version, each filtered by this node's catalogue policy for that member.
 // An entry the member may not see travels as a bare tombstone, so that a
-// copy it saw before is dropped.
+// copy it saw before is dropped. Every reset of the stream is logged with
+// its reason: a partner whose sync stops must be explainable from the
+// owner's log.
 func (c *Catalogue) serveDelta(s network.Stream) {
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(c.cfg.StreamTimeout))
@@ -38,11 +41,13 @@ func (c *Catalogue) serveDelta(s network.Stream) {
 		}
 		page, err := c.delta(c.ctx, requester, req.Since)
 		if err != nil {
-			c.log.Error("catalogue delta", "err", err)
+			c.log.Error("catalogue delta not built; stream reset", "peer", requester.Name, "since", req.Since, "err", err)
 			s.Reset()
 			return
 		}
 		if err := writeExchangeFrame(s, maxDeltaFrame, page); err != nil {
+			c.log.Warn("catalogue delta not sent; stream reset", "peer", requester.Name, "since", req.Since,
+				"entries", len(page.Entries), "err", err)
 			s.Reset()
 			return
 		}
@@ -52,7 +57,12 @@ func (c *Catalogue) serveDelta(s network.Stream) {
 	}
 }
 
-// delta builds one page of own entries changed after since.
+// delta builds one page of own entries changed after since: at most
+// PageSize entries whose encodings add up to at most PageBytes (one entry
+// at least, which MaxEntryBytes keeps under the frame cap), so that no
+// page exceeds the reader's frame cap whatever the entries. An own entry
+// over the entry limits (stored before they existed) is served as a
+// tombstone, with a logged reason, rather than stop the partner's sync.
 func (c *Catalogue) delta(ctx context.Context, requester Member, since uint64) (deltaPage, error) {
 	page := deltaPage{Owner: c.self.Name, Entries: []Entry{}}
 	var changed []Entry
@@ -74,24 +84,46 @@ func (c *Catalogue) delta(ctx context.Context, requester Member, since uint64) (
 	if err != nil {
 		return page, err
 	}
+	size := 0
 	for _, e := range changed {
-		page.Next = e.Version
-		if !e.Withdrawn {
-			visible, err := c.authz.CatalogueVisible(ctx, visibleInput(requester, e))
-			if err != nil {
-				c.log.Error("catalogue policy failed; entry withheld", "entry", e.Ref(), "err", err)
-			}
-			if err == nil && visible {
-				page.Entries = append(page.Entries, e)
-				continue
-			}
+		out, n := c.served(ctx, requester, e)
+		n++ // and its comma
+		if len(page.Entries) > 0 && size+n > c.cfg.PageBytes {
+			page.More = true
+			break
 		}
-		page.Entries = append(page.Entries, Entry{ID: e.ID, Owner: e.Owner, Version: e.Version, Withdrawn: true})
+		page.Entries = append(page.Entries, out)
+		size += n
+		page.Next = e.Version
 	}
 	if !page.More {
 		page.Next = page.Version
 	}
 	return page, nil
+}
+
+// served is what the requester gets of an own entry, and its encoded
+// size: the entry, or a tombstone when it is withdrawn, over the entry
+// limits or not visible to the requester.
+func (c *Catalogue) served(ctx context.Context, requester Member, e Entry) (Entry, int) {
+	tomb := Entry{ID: e.ID, Owner: e.Owner, Version: e.Version, Withdrawn: true}
+	if e.Withdrawn {
+		return tomb, encodedSize(tomb)
+	}
+	probs, size := entryLimits(e)
+	if len(probs) > 0 {
+		c.log.Warn("catalogue entry over the entry limits served as withdrawn; republish it within them",
+			"entry", e.Ref(), "peer", requester.Name, "problems", strings.Join(probs, "; "))
+		return tomb, encodedSize(tomb)
+	}
+	visible, err := c.authz.CatalogueVisible(ctx, visibleInput(requester, e))
+	if err != nil {
+		c.log.Error("catalogue policy failed; entry withheld", "entry", e.Ref(), "err", err)
+	}
+	if err == nil && visible {
+		return e, size
+	}
+	return tomb, encodedSize(tomb)
 }
 
 // Pull fetches a member's changes since the version this node holds.
@@ -136,7 +168,9 @@ func (c *Catalogue) Pull(ctx context.Context, owner Member) error {
 }
 
 // apply stores a page of a member's entries. Every entry is stored under
-// the member it came from, whatever owner it claims.
+// the member it came from, whatever owner it claims. An entry over the
+// entry limits is refused on its own, with a logged reason, and any copy
+// held before is dropped: the rest of the page, and the sync, go on.
 func (c *Catalogue) apply(owner Member, page deltaPage) error {
 	now := time.Now().UTC()
 	c.mu.Lock()
@@ -146,6 +180,13 @@ func (c *Catalogue) apply(owner Member, page deltaPage) error {
 		for _, e := range page.Entries {
 			e.Owner = owner.Name
 			key := []byte(e.Ref())
+			if !e.Withdrawn {
+				if probs := entryLimitProblems(e); len(probs) > 0 {
+					c.log.Warn("catalogue entry from a partner refused: over the entry limits",
+						"owner", owner.Name, "id", truncated(e.ID, 140), "problems", strings.Join(probs, "; "))
+					e.Withdrawn = true
+				}
+			}
 			if e.Withdrawn {
 				if err := remote.Delete(key); err != nil {
 					return err
@@ -324,4 +365,12 @@ func (c *Catalogue) PullAsync(owner Member) {
 			c.mu.Unlock()
 		}
 	}()
+}
+
+// truncated shortens a string from a partner before it is logged.
+func truncated(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

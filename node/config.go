@@ -72,6 +72,11 @@ type DiscoveryConfig struct {
 	// to an unreachable member.
 	RedialMin Duration `yaml:"redial_min"`
 	RedialMax Duration `yaml:"redial_max"`
+	// RefusedRedialMax bounds the backoff for a member that refuses this
+	// node (closes its connections before they can be verified): a
+	// candidate waiting for its vote, a node that runs another genesis.
+	// Members dial a candidate themselves once it is voted in.
+	RefusedRedialMax Duration `yaml:"refused_redial_max"`
 }
 
 // LimitsConfig are the resource manager's system-wide limits.
@@ -112,10 +117,11 @@ func DefaultConfig() Config {
 		Policies: PoliciesDir,
 		Log:      LogConfig{Level: "info", Format: "auto"},
 		Discovery: DiscoveryConfig{
-			MDNS:      true,
-			DHT:       true,
-			RedialMin: Duration(250 * time.Millisecond),
-			RedialMax: Duration(30 * time.Second),
+			MDNS:             true,
+			DHT:              true,
+			RedialMin:        Duration(250 * time.Millisecond),
+			RedialMax:        Duration(30 * time.Second),
+			RefusedRedialMax: Duration(5 * time.Minute),
 		},
 		Limits: LimitsConfig{
 			MaxConnections: 128,
@@ -176,6 +182,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Discovery.RedialMax < c.Discovery.RedialMin {
 		p.addf("discovery.redial_max: %v is less than discovery.redial_min %v", c.Discovery.RedialMax.Std(), c.Discovery.RedialMin.Std())
+	}
+	if c.Discovery.RefusedRedialMax < c.Discovery.RedialMax {
+		p.addf("discovery.refused_redial_max: %v is less than discovery.redial_max %v", c.Discovery.RefusedRedialMax.Std(), c.Discovery.RedialMax.Std())
 	}
 	if c.Limits.MaxConnections < 8 {
 		p.addf("limits.max_connections: %d is too low; a federation member needs at least 8", c.Limits.MaxConnections)

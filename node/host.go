@@ -91,8 +91,10 @@ func connRateLimiter() *rate.Limiter {
 }
 
 // newHost builds the libp2p host: TCP and QUIC, TLS preferred over Noise,
-// a resource manager with the configured system limits, the membership
-// gater, a connection manager that never trims members, and ping.
+// a resource manager with the configured system limits (and the gater's
+// check of recently refused endpoints before any inbound handshake), the
+// membership gater, a connection manager that never trims members, and
+// ping.
 func newHost(cfg *Config, id Identity, fedID string, g *gater, reg prometheus.Registerer) (host.Host, error) {
 	limits := rcmgr.PartialLimitConfig{
 		System: rcmgr.ResourceLimits{
@@ -123,7 +125,7 @@ func newHost(cfg *Config, id Identity, fedID string, g *gater, reg prometheus.Re
 		libp2p.Transport(libp2pquic.NewTransport),
 		libp2p.Muxer(yamux.ID, muxer()),
 		libp2p.SwarmOpts(swarm.WithDialRanker(tcpFirst)),
-		libp2p.ResourceManager(rm),
+		libp2p.ResourceManager(gatedResources{ResourceManager: rm, g: g}),
 		libp2p.ConnectionGater(g),
 		libp2p.ConnectionManager(cm),
 		libp2p.Ping(true),

@@ -38,6 +38,16 @@ type peerFinder interface {
 // from their genesis addresses (or the DHT, or mDNS), redials with
 // exponential backoff, verifies that each connected member runs the same
 // federation, and pings members for their round-trip time.
+//
+// A dial succeeds when the member is verified, not when the connection is
+// up: a member that refuses this node (its gater refuses a candidate not
+// yet voted in, or a node with another genesis) lets the security
+// handshake finish and closes the connection about 200 ms later, so
+// host.Connect returns nil. Such a refusal counts as a failure: the member
+// is redialled with backoff up to refusedMax (minutes), and the gater holds
+// every dial to it (raft, DHT, catalogue) until the next attempt is due,
+// instead of a handshake in a tight loop that costs the member a fifth of
+// a core.
 type mesh struct {
 	host     host.Host
 	self     peer.ID
@@ -48,6 +58,9 @@ type mesh struct {
 	log      *slog.Logger
 	metrics  *metrics
 	min, max time.Duration
+	// refusedMax bounds the backoff for a member that refused this node
+	// and has not admitted it since.
+	refusedMax time.Duration
 
 	wake chan struct{}
 
@@ -66,11 +79,26 @@ type dialState struct {
 	backoff  time.Duration
 	next     time.Time
 	inflight bool
+	// refusals counts the connections the member closed before they could
+	// be verified, since it was last verified.
+	refusals int
 }
 
-func newMesh(h host.Host, members []peer.ID, fedID string, g *gater, log *slog.Logger, m *metrics, min, max time.Duration) *mesh {
+// ceiling is the largest backoff for the member: refusedMax once it has
+// refused this node, max otherwise.
+func (m *mesh) ceiling(st *dialState) time.Duration {
+	if st.refusals > 0 {
+		return m.refusedMax
+	}
+	return m.max
+}
+
+func newMesh(h host.Host, members []peer.ID, fedID string, g *gater, log *slog.Logger, m *metrics, min, max, refusedMax time.Duration) *mesh {
+	if refusedMax < max {
+		refusedMax = max
+	}
 	ms := &mesh{
-		host: h, self: h.ID(), fedID: fedID, gater: g, log: log, metrics: m, min: min, max: max,
+		host: h, self: h.ID(), fedID: fedID, gater: g, log: log, metrics: m, min: min, max: max, refusedMax: refusedMax,
 		wake:     make(chan struct{}, 1),
 		verified: map[peer.ID]bool{},
 		state:    map[peer.ID]*dialState{},
@@ -199,6 +227,8 @@ func (m *mesh) watch(ctx context.Context, sub event.Subscription) {
 					m.host.ConnManager().Unprotect(e.Peer, memberTag)
 					if wasVerified {
 						m.log.Info("member disconnected", "peer", e.Peer)
+					} else {
+						m.refusedBy(e.Peer)
 					}
 					m.updateGauge()
 					m.poke()
@@ -250,10 +280,14 @@ func (m *mesh) verify(ctx context.Context, p peer.ID, protocolVersion string, ad
 	m.mu.Lock()
 	first := !m.verified[p]
 	m.verified[p] = true
+	if st := m.state[p]; st != nil {
+		st.backoff, st.next, st.refusals = m.min, time.Time{}, 0
+	}
 	m.mu.Unlock()
 	if !first {
 		return
 	}
+	m.gater.releaseDials(p)
 	m.host.ConnManager().Protect(p, memberTag)
 	m.log.Info("member connected", "peer", p, "addr", addr)
 	m.updateGauge()
@@ -337,8 +371,7 @@ func (m *mesh) dialDue(ctx context.Context) {
 	for _, p := range m.members {
 		st := m.state[p]
 		if m.host.Network().Connectedness(p) == network.Connected {
-			st.backoff = m.min
-			continue
+			continue // verified resets the backoff; a refusal grows it
 		}
 		if st.inflight || now.Before(st.next) {
 			continue
@@ -351,18 +384,16 @@ func (m *mesh) dialDue(ctx context.Context) {
 			m.mu.Lock()
 			defer m.mu.Unlock()
 			st.inflight = false
-			if err == nil {
-				st.backoff = m.min
+			if err == nil || ctx.Err() != nil {
+				// Connected: verification resets the backoff, a refusal
+				// (the connection closing unverified) grows it.
 				return
 			}
-			if ctx.Err() != nil {
-				return
+			held := m.backOff(st)
+			m.log.Debug("member unreachable", "peer", p, "err", err, "retry_in", time.Until(st.next).Round(time.Millisecond))
+			if held {
+				m.gater.holdDials(p, st.next)
 			}
-			// Full jitter keeps five nodes that restart together from
-			// dialling each other in lockstep.
-			st.next = time.Now().Add(st.backoff/2 + rand.N(st.backoff/2+1))
-			st.backoff = min(2*st.backoff, m.max)
-			m.log.Debug("member unreachable", "peer", p, "err", err, "retry_in", st.backoff)
 		}()
 	}
 }
@@ -394,6 +425,38 @@ func (m *mesh) dial(ctx context.Context, p peer.ID) error {
 	return nil
 }
 
+// backOff schedules the next dial to a member after a failure and grows
+// its backoff; m.mu is held. It reports whether the member has refused
+// this node, whose dials the gater then holds until the next one is due.
+func (m *mesh) backOff(st *dialState) bool {
+	// Full jitter keeps five nodes that restart together from dialling
+	// each other in lockstep.
+	st.next = time.Now().Add(st.backoff/2 + rand.N(st.backoff/2+1))
+	st.backoff = min(2*st.backoff, m.ceiling(st))
+	return st.refusals > 0
+}
+
+// refusedBy handles a member's connection that closed before it could be
+// verified: the member refused this node. The next dial waits out a
+// backoff that grows up to refusedMax, and the gater holds every other
+// dial to the member until then.
+func (m *mesh) refusedBy(p peer.ID) {
+	m.mu.Lock()
+	st := m.state[p]
+	if st == nil {
+		m.mu.Unlock()
+		return
+	}
+	st.refusals++
+	m.backOff(st)
+	next, refusals := st.next, st.refusals
+	m.mu.Unlock()
+	m.gater.holdDials(p, next)
+	m.metrics.dials.WithLabelValues("refused").Inc()
+	m.log.Info("member closed the connection before it was verified (this node is not admitted, or runs another genesis); backing off",
+		"peer", p, "refusals", refusals, "retry_in", time.Until(next).Round(time.Millisecond))
+}
+
 // HandlePeerFound is the mDNS callback: a member seen on the LAN gets its
 // addresses recorded and is dialled at once.
 func (m *mesh) HandlePeerFound(ai peer.AddrInfo) {
@@ -402,7 +465,9 @@ func (m *mesh) HandlePeerFound(ai peer.AddrInfo) {
 	}
 	m.host.Peerstore().AddAddrs(ai.ID, ai.Addrs, peerstore.RecentlyConnectedAddrTTL)
 	m.mu.Lock()
-	if st := m.state[ai.ID]; st != nil {
+	if st := m.state[ai.ID]; st != nil && st.refusals == 0 {
+		// A member that refused this node is not dialled sooner for
+		// being seen on the LAN.
 		st.next = time.Time{}
 	}
 	m.mu.Unlock()

@@ -28,11 +28,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}),
 		dials: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xborder_dials_total",
-			Help: "Dials to federation members, by result (ok, error).",
+			Help: "Dials to federation members, by result (ok, error, refused: the member closed the connection before it was verified).",
 		}, []string{"result"}),
 		gaterRejections: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xborder_gater_rejections_total",
-			Help: "Connections refused by the membership gater, by stage (dial, secured).",
+			Help: "Connections refused by the membership gater, by stage (dial; accept: from an endpoint refused recently, before the handshake; secured: after the handshake).",
 		}, []string{"stage"}),
 		federationRefusals: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "xborder_federation_mismatch_total",

@@ -226,7 +226,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		}
 	}
 	n.mesh = newMesh(n.host, memberIDs, n.fedID, g, n.log, n.metrics,
-		n.cfg.Discovery.RedialMin.Std(), n.cfg.Discovery.RedialMax.Std())
+		n.cfg.Discovery.RedialMin.Std(), n.cfg.Discovery.RedialMax.Std(), n.cfg.Discovery.RefusedRedialMax.Std())
 	if n.cfg.Discovery.DHT {
 		n.dht, err = dht.New(n.host,
 			dht.Mode(dht.ModeServer),
