@@ -45,8 +45,15 @@ func (s *Service) Request(ctx context.Context, owner Member, id, purpose, projec
 		return Answer{}, ErrServiceClosed
 	}
 	defer s.wg.Done()
-	if owner.Name == "" || owner.PeerID == "" || id == "" || strings.Contains(id, "/") {
+	if !validName(owner.Name) || owner.PeerID == "" {
 		return Answer{}, fmt.Errorf("request %s/%s: %w", owner.Name, id, ErrBadName)
+	}
+	if err := ValidateID(id); err != nil {
+		return Answer{}, fmt.Errorf("request %s/%s: %w", owner.Name, id, err)
+	}
+	if owner.PeerID == s.self.PeerID {
+		return Answer{}, &ValidationError{What: "request", Err: ErrOwnResource,
+			Problems: []string{fmt.Sprintf("%s/%s is an entry of this node; a node requests only other members' entries", owner.Name, id)}}
 	}
 	if researcher.Sub == "" {
 		return Answer{}, errors.New("request: the researcher has no subject")

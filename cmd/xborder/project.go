@@ -39,6 +39,11 @@ func newProjectProposeCmd(g *globals) *cobra.Command {
 			if err := requireFlags(cmd, "id", "title", "themes", "partners"); err != nil {
 				return err
 			}
+			for _, d := range p.Datasets {
+				if _, _, err := splitRef(d); err != nil {
+					return err
+				}
+			}
 			return postRegistry(g, cmd, "/v1/projects", p, "proposed project "+p.ID)
 		},
 	}
@@ -72,6 +77,9 @@ func newProjectAttachCmd(g *globals) *cobra.Command {
 		Example: "  xborder project attach fr-de-oncology fr-grandest/icu-2025",
 		Args:    usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, _, err := splitRef(args[1]); err != nil {
+				return err
+			}
 			return postRegistry(g, cmd, "/v1/projects/"+url.PathEscape(args[0])+"/attach", api.AttachRequest{Dataset: args[1]},
 				"attached "+args[1]+" to "+args[0])
 		},
