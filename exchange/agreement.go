@@ -124,6 +124,9 @@ var (
 	ErrAgreementExists = errors.New("an agreement with this id already exists")
 	ErrNoDraft         = errors.New("no agreement with this id awaits this node")
 	ErrUnreachable     = errors.New("the party could not be reached")
+	// ErrAgreementRefused is wrapped when a party signs an agreement that
+	// another party refused: it can never be completed.
+	ErrAgreementRefused = errors.New("an agreement a party refused cannot be signed")
 )
 
 // Agreements negotiates model-sharing agreements on behalf of this node.
@@ -363,7 +366,7 @@ func (g *Agreements) addSignature(ctx context.Context, id, payload, signer strin
 		for i, r := range rs {
 			names[i] = r.Member
 		}
-		return Draft{}, fmt.Errorf("agreement %s was refused by %s; it cannot be signed (propose a new one)", id, strings.Join(names, ", "))
+		return Draft{}, fmt.Errorf("agreement %s was refused by %s; %w (propose a new one)", id, strings.Join(names, ", "), ErrAgreementRefused)
 	}
 	if draft.Document.Payload != payload {
 		return Draft{}, fmt.Errorf("the signature is over another text than agreement %s as proposed", id)

@@ -206,6 +206,32 @@ func TestClientMistakesAre4xxWithAReason(t *testing.T) {
 			}
 		})
 	}
+	// Signing an agreement a party refused is a conflict, not a failure of
+	// the node: de-bw refuses a model it cannot see (confidential, shown
+	// only to lu-luxembourg).
+	card["training_datasets"] = []string{}
+	ct, body := multipartBody(t, map[string]any{"id": "secret-seg", "kind": "model", "title": "Secret segmentation", "theme": "health",
+		"classification": "confidential", "partners": []string{"lu-luxembourg"}, "model": card}, []byte("weights"))
+	if code, _, raw := fr.call(t, http.MethodPost, "/v1/datasets", ct, body); code != http.StatusOK {
+		t.Fatalf("publish the confidential model: %d %s", code, raw)
+	}
+	proposal := `{"id":"secret-2026","model":"fr-grandest/secret-seg","parties":["fr-grandest","de-bw"],"purposes":["research"],"valid_until":"2027-01-01T00:00:00Z"}`
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		// 502 while de-bw cannot be reached yet; 403 once it refused.
+		code, e, raw := fr.call(t, http.MethodPost, "/v1/agreements", "application/json", strings.NewReader(proposal))
+		if code == http.StatusForbidden && e.Denied && strings.Contains(strings.Join(e.Reasons, " "), "de-bw: ") {
+			break
+		}
+		if code != http.StatusBadGateway || time.Now().After(deadline) {
+			t.Fatalf("proposal of a model de-bw cannot see: %d %.600s", code, raw)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if code, e, raw := fr.call(t, http.MethodPost, "/v1/agreements/secret-2026/sign", "", nil); code != http.StatusConflict || !strings.Contains(e.Error, "refused by de-bw") {
+		t.Errorf("signing an agreement de-bw refused: %d %.600s", code, raw)
+	}
+
 	// Publishing follows the same ID rule as requests and fetches.
 	for _, id := range []string{"icu.partial", "a..b", "Upper", "-x", strings.Repeat("a", 129)} {
 		ct, body := multipartBody(t, map[string]any{"id": id, "title": "T", "theme": "health", "classification": "open"}, []byte("a,b\n"))

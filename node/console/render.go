@@ -172,7 +172,7 @@ func classify(err error) (code int, reasons, rules []string) {
 		return http.StatusConflict, nil, nil
 	case errors.Is(err, exchange.ErrNotFound), errors.Is(err, consensus.ErrNotFound), errors.Is(err, exchange.ErrNoDraft):
 		return http.StatusNotFound, nil, nil
-	case errors.Is(err, exchange.ErrAgreementExists), errors.Is(err, exchange.ErrTransferRunning):
+	case errors.Is(err, exchange.ErrAgreementExists), errors.Is(err, exchange.ErrAgreementRefused), errors.Is(err, exchange.ErrTransferRunning):
 		return http.StatusConflict, nil, nil
 	case errors.Is(err, exchange.ErrBadName):
 		return http.StatusBadRequest, nil, nil
