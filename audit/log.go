@@ -14,6 +14,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/xborder/xborder/internal/boltfile"
 )
 
 // Record is one entry of the trail.
@@ -60,9 +62,10 @@ type Log struct {
 
 // Open opens (or creates) the trail at path, signing with key.
 func Open(path string, key ed25519.PrivateKey) (*Log, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	// The trail is this node's own: no partner holds a copy to resync from.
+	db, err := boltfile.Open(path, &bolt.Options{Timeout: 5 * time.Second}, boltfile.RestoreFromBackup)
 	if err != nil {
-		return nil, fmt.Errorf("open audit log %s: %w", path, err)
+		return nil, err
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bRecords, bMeta} {

@@ -332,11 +332,12 @@ func TestInvalidCommandsAreRejectedTheSameWayEverywhere(t *testing.T) {
 	_, err = a.reg.Submit(ctx, "project.delete", ProjectRef{ID: "p1"})
 	rejected("unknown op", err, "unknown operation")
 
-	// Every replica holds exactly the same state: p1 with m0, m1, m3.
+	// Every replica holds exactly the same state: p1 with m0 and m1, and
+	// m3's join waiting for the lead's approval.
 	eventually(t, 20*time.Second, "identical replicas", c.sameState(c.nodes[:5]...))
 	for _, tn := range c.nodes[:5] {
 		p, err := tn.reg.Project("p1")
-		if err != nil || len(p.Partners) != 3 {
+		if _, pending := p.PendingJoin(c3.name); err != nil || len(p.Partners) != 2 || !pending {
 			t.Fatalf("%s: p1 = %+v %v", tn.name, p, err)
 		}
 		if _, err := tn.reg.Project("p2"); !errors.Is(err, ErrNotFound) {

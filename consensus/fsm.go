@@ -17,6 +17,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/xborder/xborder/internal/boltfile"
 )
 
 // MaxVoters bounds the raft voters; later members replicate as non-voters,
@@ -72,6 +74,9 @@ type fsm struct {
 	// for the next one; nil after a membership op or a restore. Only
 	// raft's FSM goroutine (Apply, Restore) touches it.
 	members *memberIndex
+
+	// applied wakes WaitApplied after each apply and restore.
+	applied appliedSignal
 }
 
 // fsmOptions: the state is not synced on every apply. The raft log is
@@ -81,9 +86,9 @@ type fsm struct {
 var fsmOptions = &bolt.Options{Timeout: 5e9, NoSync: true, NoFreelistSync: true}
 
 func openFSM(path string, genesis []Member) (*fsm, error) {
-	db, err := bolt.Open(path, 0o600, fsmOptions)
+	db, err := boltfile.Open(path, fsmOptions, boltfile.ResyncFromPartners)
 	if err != nil {
-		return nil, fmt.Errorf("open registry %s: %w", path, err)
+		return nil, err
 	}
 	f := &fsm{path: path, db: db}
 	if err := db.Update(func(tx *bolt.Tx) error {
@@ -175,6 +180,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 		// A storage failure must not let replicas diverge silently.
 		panic(fmt.Sprintf("registry: apply index %d: %v", l.Index, err))
 	}
+	f.applied.notify()
 	// The index is a function of the members bucket, which only member
 	// ops change (and they invalidate it).
 	f.members = nil
@@ -408,12 +414,14 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := os.Rename(tmp, f.path); err != nil {
 		return err
 	}
-	db, err := bolt.Open(f.path, 0o600, fsmOptions)
+	db, err := boltfile.Open(f.path, fsmOptions, boltfile.ResyncFromPartners)
 	if err != nil {
 		return fmt.Errorf("reopen restored registry: %w", err)
 	}
 	f.db = db
-	return db.Update(initBuckets)
+	err = db.Update(initBuckets)
+	f.applied.notify()
+	return err
 }
 
 // validCandidate checks a candidate's identity card.

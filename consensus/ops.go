@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -13,6 +14,7 @@ const (
 	OpProjectJoin    = "project.join"
 	OpProjectAttach  = "project.attach"
 	OpProjectClose   = "project.close"
+	OpProjectApprove = "project.approve"
 	OpMemberPropose  = "member.propose"
 	OpMemberVote     = "member.vote"
 	OpAnchorPut      = "anchor.put"
@@ -38,6 +40,14 @@ type ProjectRef struct {
 type DatasetAttachment struct {
 	ID      string `json:"id"`
 	Dataset string `json:"dataset"` // owner/id
+}
+
+// Approval is the argument of project.approve: it names one pending
+// change of the project, a member's join or a dataset's attachment.
+type Approval struct {
+	ID      string `json:"id"`
+	Member  string `json:"member,omitempty"`  // the candidate of a pending join
+	Dataset string `json:"dataset,omitempty"` // owner/id of a pending attachment
 }
 
 // MemberChange is the argument of member.propose.
@@ -86,6 +96,12 @@ func runOp(tx *bolt.Tx, c Command, by Member, members *memberIndex) ([]Membershi
 			return nil, err
 		}
 		return nil, changeProject(tx, c, by, a.ID, a.Dataset)
+	case OpProjectApprove:
+		var a Approval
+		if err := decodeArgs(c, &a); err != nil {
+			return nil, err
+		}
+		return nil, approve(tx, c, by, a)
 	case OpMemberPropose:
 		var a MemberChange
 		if err := decodeArgs(c, &a); err != nil {
@@ -168,12 +184,29 @@ func proposeProject(tx *bolt.Tx, c Command, by Member, a ProjectProposal, member
 	}
 	p := Project{
 		ID: a.ID, Title: a.Title, Themes: sortedSet(a.Themes), Lead: by.Name, Partners: sortedSet(a.Partners),
-		Datasets: sortedSet(a.Datasets), EthicsRef: strings.TrimSpace(a.EthicsRef), Created: c.TS, Status: "active",
+		Datasets: []string{}, EthicsRef: strings.TrimSpace(a.EthicsRef), Created: c.TS, Status: "active",
+	}
+	// The lead's own datasets are in at once; another partner's dataset
+	// waits for its owner's approval: naming a partner's data in a
+	// proposal must not hand it to the others.
+	for _, d := range sortedSet(a.Datasets) {
+		if datasetOwner(d) == by.Name {
+			p.Datasets = append(p.Datasets, d)
+			continue
+		}
+		p.Pending = append(p.Pending, PendingChange{Kind: PendingAttach, Dataset: d, By: by.Name, Requested: c.TS,
+			Approvals: []string{by.Name}})
 	}
 	return put(tx, bProjects, p.ID, p)
 }
 
-// changeProject applies join (dataset == "" and op join), attach and close.
+func datasetOwner(d string) string {
+	owner, _, _ := strings.Cut(d, "/")
+	return owner
+}
+
+// changeProject applies join (a request until approved), attach (at once
+// when the owner is a partner, else a request) and close.
 func changeProject(tx *bolt.Tx, c Command, by Member, id, dataset string) error {
 	p, err := get[Project](tx, bProjects, id)
 	if err != nil {
@@ -188,11 +221,13 @@ func changeProject(tx *bolt.Tx, c Command, by Member, id, dataset string) error 
 		if partner {
 			return reject(c.Op, "%s is already a partner of %q", by.Name, id)
 		}
-		p.Partners = sortedSet(append(p.Partners, by.Name))
-	case OpProjectAttach:
-		if !partner {
-			return reject(c.Op, "only a partner of %q may attach datasets", id)
+		if i, ok := p.PendingJoin(by.Name); ok {
+			return reject(c.Op, "%s has already asked to join %q; it waits for %s", by.Name, id,
+				strings.Join(p.Awaiting(p.Pending[i]), ", "))
 		}
+		p.Pending = append(p.Pending, PendingChange{Kind: PendingJoin, Member: by.Name, By: by.Name, Requested: c.TS,
+			Approvals: []string{}})
+	case OpProjectAttach:
 		owner, rest, ok := strings.Cut(dataset, "/")
 		if !ok || rest == "" || owner != by.Name {
 			return reject(c.Op, "dataset %q must be %s/ID: a member attaches its own datasets", dataset, by.Name)
@@ -200,12 +235,73 @@ func changeProject(tx *bolt.Tx, c Command, by Member, id, dataset string) error 
 		if slices.Contains(p.Datasets, dataset) {
 			return reject(c.Op, "dataset %q is already attached to %q", dataset, id)
 		}
-		p.Datasets = sortedSet(append(p.Datasets, dataset))
+		if _, ok := p.PendingAttachment(dataset); ok {
+			return reject(c.Op, "dataset %q already waits for approval to be attached to %q", dataset, id)
+		}
+		if partner {
+			p.Datasets = sortedSet(append(p.Datasets, dataset))
+			break
+		}
+		// The owner is not in the project: its lead decides whether the
+		// project takes the data.
+		p.Pending = append(p.Pending, PendingChange{Kind: PendingAttach, Dataset: dataset, By: by.Name, Requested: c.TS,
+			Approvals: []string{by.Name}})
 	case OpProjectClose:
 		if p.Lead != by.Name {
 			return reject(c.Op, "only the lead, %s, may close %q", p.Lead, id)
 		}
 		p.Status, p.Closed = "closed", c.TS
+		p.Pending = nil // nothing can be approved any more
+	}
+	return put(tx, bProjects, p.ID, p)
+}
+
+// approve records one required approval of a pending change and applies
+// the change once every required approver has approved.
+func approve(tx *bolt.Tx, c Command, by Member, a Approval) error {
+	p, err := get[Project](tx, bProjects, a.ID)
+	if err != nil {
+		return reject(c.Op, "no project %q", a.ID)
+	}
+	if p.Status != "active" {
+		return reject(c.Op, "project %q is closed", a.ID)
+	}
+	var i int
+	var ok bool
+	var what string
+	switch {
+	case a.Member != "" && a.Dataset == "":
+		i, ok = p.PendingJoin(a.Member)
+		what = fmt.Sprintf("%s joining %q", a.Member, a.ID)
+	case a.Dataset != "" && a.Member == "":
+		i, ok = p.PendingAttachment(a.Dataset)
+		what = fmt.Sprintf("attaching %s to %q", a.Dataset, a.ID)
+	default:
+		return reject(c.Op, "an approval names either a member or a dataset")
+	}
+	if !ok {
+		return reject(c.Op, "nothing waits for approval: no pending %s", what)
+	}
+	ch := p.Pending[i]
+	if !slices.Contains(p.Approvers(ch), by.Name) {
+		return reject(c.Op, "%s is not asked to approve %s (the approvers are %s)", by.Name, what, strings.Join(p.Approvers(ch), ", "))
+	}
+	if slices.Contains(ch.Approvals, by.Name) {
+		return reject(c.Op, "%s has already approved %s", by.Name, what)
+	}
+	ch.Approvals = sortedSet(append(ch.Approvals, by.Name))
+	p.Pending[i] = ch
+	if len(p.Awaiting(ch)) == 0 {
+		p.Pending = slices.Delete(p.Pending, i, i+1)
+		switch ch.Kind {
+		case PendingJoin:
+			p.Partners = sortedSet(append(p.Partners, ch.Member))
+		case PendingAttach:
+			p.Datasets = sortedSet(append(p.Datasets, ch.Dataset))
+		}
+		if len(p.Pending) == 0 {
+			p.Pending = nil
+		}
 	}
 	return put(tx, bProjects, p.ID, p)
 }

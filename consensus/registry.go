@@ -22,6 +22,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/xborder/xborder/internal/boltfile"
 )
 
 // Config tunes the registry's raft.
@@ -122,7 +124,7 @@ type result struct {
 // host. Founding members bootstrap the cluster from the genesis on their
 // first start; a node with raft state never bootstraps again, and a member
 // admitted later waits for the leader to add it.
-func Open(cfg Config, h host.Host, key ed25519.PrivateKey, genesis []Member, log *slog.Logger) (r *Registry, err error) {
+func Open(cfg Config, h host.Host, key ed25519.PrivateKey, genesis []Member, log *slog.Logger) (_ *Registry, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -130,11 +132,12 @@ func Open(cfg Config, h host.Host, key ed25519.PrivateKey, genesis []Member, log
 	if err := os.MkdirAll(raftDir, 0o700); err != nil {
 		return nil, err
 	}
-	r = &Registry{cfg: cfg, host: h, self: h.ID(), key: key, log: log,
+	r := &Registry{cfg: cfg, host: h, self: h.ID(), key: key, log: log,
 		queue: make(chan *pending, 4096), changes: make(chan MembershipChange, 64),
 		sessions: map[peer.ID]*fwdSession{}, served: map[network.Stream]struct{}{}}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	defer func() {
+		// r, not the named result, which a failed return sets to nil.
 		if err != nil {
 			_ = r.Close()
 		}
@@ -156,7 +159,16 @@ func Open(cfg Config, h host.Host, key ed25519.PrivateKey, genesis []Member, log
 	// opens after a crash, and writing it on every append costs a page
 	// write per entry that grows with the file.
 	logOpts := &bolt.Options{Timeout: 5 * time.Second, NoFreelistSync: true, FreelistType: bolt.FreelistMapType}
-	if r.store, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(raftDir, "raft.db"), BoltOptions: logOpts}); err != nil {
+	logPath := filepath.Join(raftDir, "raft.db")
+	// raft-boltdb opens the file itself: check it first, so that bbolt's
+	// walk of a damaged file at open cannot panic where nobody recovers.
+	if err := boltfile.Check(logPath, logOpts, boltfile.ResyncFromPartners); err != nil {
+		return nil, fmt.Errorf("open raft log: %w", err)
+	}
+	if err := boltfile.Guard(logPath, boltfile.ResyncFromPartners, func() (err error) {
+		r.store, err = raftboltdb.New(raftboltdb.Options{Path: logPath, BoltOptions: logOpts})
+		return err
+	}); err != nil {
 		return nil, fmt.Errorf("open raft log: %w", err)
 	}
 	hlog := hclog.New(&hclog.LoggerOptions{Name: "raft", Level: hclog.Warn, Output: slogWriter{log}})

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -35,6 +37,70 @@ type Project struct {
 	Created   int64    `json:"created"`
 	Closed    int64    `json:"closed,omitempty"`
 	Status    string   `json:"status"` // active or closed
+	// Pending are the changes that wait for approvals: a member's request
+	// to join and the attachment of a dataset whose owner is not a
+	// partner. A pending member is not a partner and gets nothing that
+	// partners get.
+	Pending []PendingChange `json:"pending,omitempty"`
+}
+
+// Kinds of pending project changes.
+const (
+	PendingJoin   = "join"
+	PendingAttach = "attach"
+)
+
+// PendingChange is a join or an attachment waiting for its approvals.
+type PendingChange struct {
+	Kind      string   `json:"kind"`              // join or attach
+	Member    string   `json:"member,omitempty"`  // join: the candidate
+	Dataset   string   `json:"dataset,omitempty"` // attach: owner/id
+	By        string   `json:"by"`                // who asked
+	Requested int64    `json:"requested"`         // ts of the request
+	Approvals []string `json:"approvals"`         // who approved, sorted
+}
+
+// Approvers are the members whose approval a pending change needs, sorted.
+// A join needs the lead and the owner of every dataset attached to the
+// project at the time of each approval (a dataset attached while a join
+// waits adds its owner); an attachment needs the dataset's owner and,
+// when the owner is not a partner, the lead.
+func (p Project) Approvers(c PendingChange) []string {
+	var need []string
+	switch c.Kind {
+	case PendingJoin:
+		need = append(need, p.Lead)
+		for _, d := range p.Datasets {
+			if owner, _, ok := strings.Cut(d, "/"); ok {
+				need = append(need, owner)
+			}
+		}
+		need = slices.DeleteFunc(need, func(n string) bool { return n == c.Member })
+	case PendingAttach:
+		owner, _, _ := strings.Cut(c.Dataset, "/")
+		need = append(need, owner)
+		if !slices.Contains(p.Partners, owner) {
+			need = append(need, p.Lead)
+		}
+	}
+	return sortedSet(need)
+}
+
+// Awaiting are the approvers of a pending change who have not approved it.
+func (p Project) Awaiting(c PendingChange) []string {
+	return slices.DeleteFunc(p.Approvers(c), func(n string) bool { return slices.Contains(c.Approvals, n) })
+}
+
+// PendingJoin finds the pending join of member.
+func (p Project) PendingJoin(member string) (int, bool) {
+	i := slices.IndexFunc(p.Pending, func(c PendingChange) bool { return c.Kind == PendingJoin && c.Member == member })
+	return i, i >= 0
+}
+
+// PendingAttachment finds the pending attachment of dataset.
+func (p Project) PendingAttachment(dataset string) (int, bool) {
+	i := slices.IndexFunc(p.Pending, func(c PendingChange) bool { return c.Kind == PendingAttach && c.Dataset == dataset })
+	return i, i >= 0
 }
 
 // Proposal is a pending membership change and its votes.

@@ -317,7 +317,10 @@ func (g *Agreements) Sign(ctx context.Context, id string) (Draft, error) {
 	if err != nil {
 		return Draft{}, err
 	}
-	g.s.rec.Record(RecordAgreementSigned, a.ID, map[string]any{"model": a.Model, "parties": a.Parties, "proposer": a.CreatedBy})
+	// A signature leaves this node only once it is on record.
+	if err := g.s.record(RecordAgreementSigned, a.ID, map[string]any{"model": a.Model, "parties": a.Parties, "proposer": a.CreatedBy}); err != nil {
+		return Draft{}, fmt.Errorf("sign agreement %s: %w", a.ID, err)
+	}
 	if draft.Role == RoleProposer {
 		return g.addSignature(ctx, a.ID, draft.Document.Payload, g.s.self.Name, sig)
 	}
@@ -412,7 +415,9 @@ func (g *Agreements) decide(ctx context.Context, a consensus.Agreement) (policy.
 	if err != nil || model.Kind != KindModel {
 		d := policy.Decision{Rules: []string{"model_unknown"}, Reasons: []string{fmt.Sprintf(
 			"This node does not know a model %s in the federation catalogue, so it cannot judge agreement %s; the model's owner must publish it (visible to this node) first.", a.Model, a.ID)}}
-		g.recordDecision(a, d)
+		if err := g.recordDecision(a, d); err != nil {
+			return policy.Decision{}, err
+		}
 		return d, nil
 	}
 	in := policy.AgreementInput{
@@ -441,12 +446,16 @@ func (g *Agreements) decide(ctx context.Context, a consensus.Agreement) (policy.
 	if err != nil {
 		return policy.Decision{}, fmt.Errorf("agreements policy: %w", err)
 	}
-	g.recordDecision(a, d)
+	if err := g.recordDecision(a, d); err != nil {
+		return policy.Decision{}, err
+	}
 	return d, nil
 }
 
-func (g *Agreements) recordDecision(a consensus.Agreement, d policy.Decision) {
-	g.s.rec.Record(RecordAgreementDecision, a.ID, map[string]any{"model": a.Model, "proposer": a.CreatedBy,
+// recordDecision keeps the decision in the audit trail; a decision that
+// cannot be kept is not used.
+func (g *Agreements) recordDecision(a consensus.Agreement, d policy.Decision) error {
+	return g.s.record(RecordAgreementDecision, a.ID, map[string]any{"model": a.Model, "proposer": a.CreatedBy,
 		"allow": d.Allow, "reasons": d.Reasons, "rules": d.Rules, "bundle": d.Bundle})
 }
 

@@ -109,15 +109,16 @@ type Catalogue struct {
 
 // OpenCatalogue opens node.db and the blob store, joins the announcement
 // topic and serves deltas to members.
-func OpenCatalogue(cfg CatalogueConfig, h host.Host, ps *pubsub.PubSub, self Member, authz Authorizer, reg Registry, log *slog.Logger) (c *Catalogue, err error) {
+func OpenCatalogue(cfg CatalogueConfig, h host.Host, ps *pubsub.PubSub, self Member, authz Authorizer, reg Registry, log *slog.Logger) (_ *Catalogue, err error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c = &Catalogue{cfg: cfg, host: h, ps: ps, self: self, authz: authz, reg: reg, log: log,
+	c := &Catalogue{cfg: cfg, host: h, ps: ps, self: self, authz: authz, reg: reg, log: log,
 		own: map[string]Entry{}, remote: map[string]RemoteEntry{}, peers: map[string]PeerState{}, listed: map[string][]byte{},
 		syncing: map[string]bool{}, again: map[string]bool{}, changed: make(chan struct{}, 1)}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	defer func() {
+		// c, not the named result, which a failed return sets to nil.
 		if err != nil {
 			_ = c.Close()
 		}

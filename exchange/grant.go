@@ -3,6 +3,7 @@ package exchange
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"time"
 
@@ -142,7 +143,34 @@ func (s *Service) checkGrantPresented(token, dataset string, remote peer.ID, now
 			return grantClaims{}, Entry{}, err
 		}
 	}
+	if c.Project != "" {
+		if err := s.projectStillAuthorises(c, remote); err != nil {
+			return grantClaims{}, Entry{}, err
+		}
+	}
 	return c, e, nil
+}
+
+// projectStillAuthorises refuses a grant issued within a joint project
+// once that project is closed, or once the holder is no longer one of its
+// partners (or no longer a member): a grant lasts no longer than the
+// project it was issued for, whatever its expiry says.
+func (s *Service) projectStillAuthorises(c grantClaims, holder peer.ID) error {
+	p, ok := s.reg.Project(c.Project)
+	switch {
+	case !ok:
+		return refusef(RefusalProjectClosed, "project %s, within which the grant was issued, is not in the registry; the data is no longer shared under it", c.Project)
+	case p.Status != "active":
+		return refusef(RefusalProjectClosed, "project %s, within which the grant was issued, is %s; the data is no longer shared under it", c.Project, p.Status)
+	}
+	m, ok := s.reg.MemberByPeer(holder)
+	if !ok {
+		return refusef(RefusalNotMember, "peer %s is no longer a member of the federation", holder)
+	}
+	if !slices.Contains(p.Partners, m.Name) {
+		return refusef(RefusalNotAPartner, "%s is not a partner of project %s, within which the grant was issued; only its partners receive data under it", m.Name, c.Project)
+	}
+	return nil
 }
 
 // agreementStillAuthorises refuses a model grant whose agreement was

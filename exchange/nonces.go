@@ -8,6 +8,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/xborder/xborder/internal/boltfile"
 )
 
 // ExchangeDBFile is the bbolt file, under the data dir, that holds the
@@ -34,9 +36,9 @@ type exchangeDB struct {
 func openExchangeDB(path string) (*exchangeDB, error) {
 	// A locked file (another process, or a store not closed) fails after
 	// the timeout instead of blocking the node's start forever.
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	db, err := boltfile.Open(path, &bolt.Options{Timeout: 2 * time.Second}, boltfile.RestoreFromBackup)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{exchangeNonces, exchangeGrants} {

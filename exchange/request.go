@@ -84,7 +84,8 @@ func (s *Service) Request(ctx context.Context, owner Member, id, purpose, projec
 	if !ans.Decision.Allow {
 		// A grant next to a denial is the owner's bug; never keep it.
 		ans.Grant, ans.GrantID, ans.ExpiresAt = "", "", time.Time{}
-		s.rec.Record(RecordRequestDenied, subject, deniedRecord{
+		// A denial is no action: it stands even if its record fails.
+		_ = s.record(RecordRequestDenied, subject, deniedRecord{
 			Owner: owner.Name, Reasons: ans.Decision.Reasons, Rules: ans.Decision.Rules, Bundle: ans.Decision.Bundle,
 			Purpose: purpose, Project: project, Researcher: researcher.Sub,
 		})
@@ -99,13 +100,16 @@ func (s *Service) Request(ctx context.Context, owner Member, id, purpose, projec
 	}
 	ans.ExpiresAt = gc.expiresAt().UTC()
 	info := grantInfo(GrantHeld, gc, owner.Name, s.self.Name, ans.Grant)
+	// The grant is kept (and so usable) only once its receipt is on record.
+	if err := s.record(RecordGrantReceived, subject, grantRecord{
+		GrantID: gc.ID, SHA256: gc.SHA256, Size: gc.Size, ExpiresAt: info.ExpiresAt,
+		Obligations: gc.Obligations, Purpose: gc.Purpose, Project: gc.Project, Agreement: gc.Agreement,
+	}); err != nil {
+		return Answer{}, fmt.Errorf("request %s: grant %s not kept: %w", resource, gc.ID, err)
+	}
 	if err := s.db.putGrant(info); err != nil {
 		return ans, fmt.Errorf("store grant %s: %w", gc.ID, err)
 	}
-	s.rec.Record(RecordGrantReceived, subject, grantRecord{
-		GrantID: gc.ID, SHA256: gc.SHA256, Size: gc.Size, ExpiresAt: info.ExpiresAt,
-		Obligations: gc.Obligations, Purpose: gc.Purpose, Project: gc.Project, Agreement: gc.Agreement,
-	})
 	return ans, nil
 }
 
@@ -186,11 +190,14 @@ func (s *Service) answerRequest(ctx context.Context, remote peer.ID, token strin
 		return s.refuseRequest(member.Name, remote, refusef(RefusalInternal, "the owner could not evaluate its policy"))
 	}
 	d, e := dd.reply, dd.entry
-	s.rec.Record(RecordDecision, subject, decisionRecord{
+	// No decision leaves this node unless it is on record.
+	if err := s.record(RecordDecision, subject, decisionRecord{
 		Allow: dd.record.Allow, Reasons: dd.record.Reasons, Rules: dd.record.Rules, Bundle: dd.record.Bundle, InputSHA256: dd.inputSum,
 		RequestID: c.ID, Requester: remote.String(), Researcher: c.Researcher.Sub,
 		Purpose: c.Purpose, Project: c.Project,
-	})
+	}); err != nil {
+		return s.refuseRequest(member.Name, remote, auditRefusal("decide requests"))
+	}
 	if !d.Allow {
 		return answerFrame{Answer: Answer{Decision: d}}
 	}
@@ -206,18 +213,22 @@ func (s *Service) answerRequest(ctx context.Context, remote peer.ID, token strin
 		Agreement: d.Agreement,
 	}
 	grant, err := signToken(s.key, s.self.PeerID, grantTokenType, gc)
-	if err == nil {
-		// A grant is issued only once it is on record here.
-		err = s.db.putGrant(grantInfo(GrantIssued, gc, s.self.Name, member.Name, ""))
-	}
 	if err != nil {
 		s.log.Error("issue grant", "subject", subject, "err", err)
 		return s.refuseRequest(member.Name, remote, refusef(RefusalInternal, "the owner could not issue the grant"))
 	}
-	s.rec.Record(RecordGrantIssued, subject, grantRecord{
+	// A grant is issued only once it is in the audit trail and in
+	// exchange.db; a grant the trail does not know is never stored or sent.
+	if err := s.record(RecordGrantIssued, subject, grantRecord{
 		GrantID: gc.ID, SHA256: gc.SHA256, Size: gc.Size, ExpiresAt: gc.expiresAt().UTC(),
 		Obligations: gc.Obligations, Purpose: gc.Purpose, Project: gc.Project, Agreement: gc.Agreement, Holder: remote.String(),
-	})
+	}); err != nil {
+		return s.refuseRequest(member.Name, remote, auditRefusal("issue grants"))
+	}
+	if err := s.db.putGrant(grantInfo(GrantIssued, gc, s.self.Name, member.Name, "")); err != nil {
+		s.log.Error("store issued grant", "subject", subject, "err", err)
+		return s.refuseRequest(member.Name, remote, refusef(RefusalInternal, "the owner could not issue the grant"))
+	}
 	return answerFrame{Answer: Answer{Decision: d, Grant: grant, GrantID: gc.ID, ExpiresAt: gc.expiresAt().UTC()}}
 }
 
@@ -304,7 +315,8 @@ func (s *Service) refuseRequest(who string, remote peer.ID, err error) answerFra
 		r = refusef(RefusalInternal, "%v", err)
 	}
 	s.log.Info("request refused", "peer", remote, "code", r.Code, "reason", r.Reason)
-	s.rec.Record(RecordRequestRefused, who+" -> "+s.self.Name, refusalRecord{Peer: remote.String(), Code: r.Code, Reason: r.Reason})
+	// A refusal is no action: it is sent even if its record fails.
+	_ = s.record(RecordRequestRefused, who+" -> "+s.self.Name, refusalRecord{Peer: remote.String(), Code: r.Code, Reason: r.Reason})
 	return answerFrame{Code: r.Code, Reason: r.Reason}
 }
 

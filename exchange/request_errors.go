@@ -36,6 +36,9 @@ var (
 	// ErrOwnResource is wrapped when a node is asked to request or fetch
 	// one of its own entries.
 	ErrOwnResource = errors.New("the entry belongs to this node")
+	// ErrAuditUnavailable is wrapped when this node's audit trail cannot
+	// be written: an action whose record cannot be kept does not happen.
+	ErrAuditUnavailable = errors.New("the audit trail cannot be written; the node refuses to act until it can")
 )
 
 // RefusalCode says why an owner refused, in a form requesters branch on
@@ -59,6 +62,15 @@ const (
 	// RefusalAgreementEnded: the model-sharing agreement a grant names was
 	// revoked or expired.
 	RefusalAgreementEnded RefusalCode = "agreement_ended"
+	// RefusalProjectClosed: the joint project a grant was issued within
+	// is closed, or no longer in the registry.
+	RefusalProjectClosed RefusalCode = "project_closed"
+	// RefusalNotAPartner: the requester is not (or no longer) a partner of
+	// the joint project the grant was issued within.
+	RefusalNotAPartner RefusalCode = "not_a_partner"
+	// RefusalAuditUnavailable: the owner cannot write its audit trail, so
+	// it neither decides nor serves until it can (a requester may retry).
+	RefusalAuditUnavailable RefusalCode = "audit_unavailable"
 )
 
 // RefusedError is an owner's refusal. It wraps ErrRefused.
@@ -72,6 +84,12 @@ func (e *RefusedError) Error() string {
 }
 
 func (e *RefusedError) Unwrap() error { return ErrRefused }
+
+// Is makes an owner's refusal for want of an audit trail match
+// ErrAuditUnavailable, as this node's own failure does.
+func (e *RefusedError) Is(target error) bool {
+	return target == ErrAuditUnavailable && e.Code == RefusalAuditUnavailable
+}
 
 // refusef builds a refusal with a formatted reason.
 func refusef(code RefusalCode, format string, args ...any) *RefusedError {

@@ -60,14 +60,25 @@ func (a *reqAuthz) last(t *testing.T) policy.ExchangeInput {
 
 // reqRegistry lists the members and projects every node sees.
 type reqRegistry struct {
-	members  map[peer.ID]Member
+	members map[peer.ID]Member
+
+	mu       sync.Mutex
 	projects map[string]policy.Project
 }
 
 func (r *reqRegistry) MemberByPeer(p peer.ID) (Member, bool) { m, ok := r.members[p]; return m, ok }
 func (r *reqRegistry) Project(id string) (policy.Project, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	p, ok := r.projects[id]
 	return p, ok
+}
+
+// setProject changes a project, as a registry command applied would.
+func (r *reqRegistry) setProject(p policy.Project) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.projects[p.ID] = p
 }
 func (*reqRegistry) Agreements(string) []policy.Agreement { return nil }
 
@@ -80,12 +91,25 @@ type reqRecord struct {
 type reqRecorder struct {
 	mu      sync.Mutex
 	records []reqRecord
+	fail    error // while set, nothing is written and Record returns it
 }
 
-func (r *reqRecorder) Record(typ, subject string, details any) {
+func (r *reqRecorder) Record(typ, subject string, details any) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.fail != nil {
+		return r.fail
+	}
 	r.records = append(r.records, reqRecord{typ, subject, details})
+	return nil
+}
+
+// failWith makes every later Record fail with err (nil: work again), as
+// an audit trail on a full disk does.
+func (r *reqRecorder) failWith(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fail = err
 }
 
 // of returns the records of one type, in order.

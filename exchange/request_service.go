@@ -310,6 +310,21 @@ func (s *Service) pruneLoop() {
 	}
 }
 
+// record writes an audit record. A failure is logged and returned wrapping
+// ErrAuditUnavailable: callers that are about to act refuse instead.
+func (s *Service) record(typ, subject string, details any) error {
+	if err := s.rec.Record(typ, subject, details); err != nil {
+		s.log.Error("audit record not written", "type", typ, "subject", subject, "err", err)
+		return fmt.Errorf("%w: %v", ErrAuditUnavailable, err)
+	}
+	return nil
+}
+
+// auditRefusal is the refusal of an owner that cannot write its trail.
+func auditRefusal(what string) *RefusedError {
+	return refusef(RefusalAuditUnavailable, "the owner's audit trail cannot be written, so it refuses to %s until it can; try again later", what)
+}
+
 // streamDeadline is the earlier of now+d and ctx's deadline.
 func streamDeadline(ctx context.Context, now time.Time, d time.Duration) time.Time {
 	dl := now.Add(d)

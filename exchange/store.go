@@ -4,10 +4,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/xborder/xborder/internal/boltfile"
 )
 
 // The catalogue's buckets in node.db.
@@ -45,9 +46,9 @@ func versionKey(v uint64) []byte {
 }
 
 func openStore(path string) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := boltfile.Open(path, &bolt.Options{Timeout: 5 * time.Second}, boltfile.RestoreFromBackup)
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, err
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bEntries, bByVersion, bRemote, bPeers, bCatMeta} {

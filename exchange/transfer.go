@@ -30,6 +30,8 @@ type transferRecord struct {
 	Code    string `json:"code,omitempty"`
 	Error   string `json:"error,omitempty"`
 	Path    string `json:"path,omitempty"`
+	// Researcher is the subject who started the job (requester side).
+	Researcher string `json:"researcher,omitempty"`
 }
 
 // handleTransfer serves one transfer stream (owner side): it checks the
@@ -79,23 +81,31 @@ func (s *Service) handleTransfer(st network.Stream) {
 	}
 	defer blob.Close()
 	rec := transferRecord{Side: "owner", Peer: remote.String(), GrantID: gc.ID, SHA256: e.SHA256, Size: e.Size, Offset: req.Offset}
+	// Not a byte leaves before the transfer is on record.
+	if err := s.record(RecordTransferStarted, subject, rec); err != nil {
+		s.refuseTransfer(st, member.Name, remote, auditRefusal("serve transfers"))
+		return
+	}
 	if err := writeExchangeFrame(st, s.cfg.MaxMessage, transferHeader{Size: e.Size, SHA256: e.SHA256, Offset: req.Offset}); err != nil {
 		s.log.Warn("reset transfer stream", "peer", remote, "reason", fmt.Errorf("write header: %w", err))
 		_ = st.Reset()
+		rec.Error = err.Error()
+		_ = s.record(RecordTransferFailed, subject, rec)
 		return
 	}
-	s.rec.Record(RecordTransferStarted, subject, rec)
 	sent, err := s.sendContent(st, blob, e.Size-req.Offset)
 	rec.Bytes = sent
 	if err != nil {
 		_ = st.Reset()
 		rec.Error = err.Error()
 		s.log.Info("transfer broken", "subject", subject, "sent", sent, "err", err)
-		s.rec.Record(RecordTransferFailed, subject, rec)
+		_ = s.record(RecordTransferFailed, subject, rec)
 		return
 	}
 	_ = st.Close()
-	s.rec.Record(RecordTransferCompleted, subject, rec)
+	// The bytes are gone: a failure to record the end is logged; the
+	// start is on record already.
+	_ = s.record(RecordTransferCompleted, subject, rec)
 }
 
 // sendContent copies n bytes of blob to the stream.
@@ -155,7 +165,7 @@ func (s *Service) refuseTransfer(st network.Stream, who string, remote peer.ID, 
 		r = refusef(RefusalInternal, "%v", err)
 	}
 	s.log.Info("transfer refused", "peer", remote, "code", r.Code, "reason", r.Reason)
-	s.rec.Record(RecordTransferRefused, who+" -> "+s.self.Name, refusalRecord{Peer: remote.String(), Code: r.Code, Reason: r.Reason})
+	_ = s.record(RecordTransferRefused, who+" -> "+s.self.Name, refusalRecord{Peer: remote.String(), Code: r.Code, Reason: r.Reason})
 	if err := writeExchangeFrame(st, s.cfg.MaxMessage, transferHeader{Code: r.Code, Reason: r.Reason}); err != nil {
 		_ = st.Reset()
 		return

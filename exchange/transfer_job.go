@@ -56,6 +56,8 @@ type JobStatus struct {
 	// Integrity is set when the job failed because the content did not
 	// match the grant's SHA-256.
 	Integrity bool `json:"integrity_failure,omitempty"`
+	// Requester is the subject of the researcher who started the job.
+	Requester string `json:"requester,omitempty"`
 }
 
 // Job is a transfer owned by the Service: it outlives the context of the
@@ -63,6 +65,7 @@ type JobStatus struct {
 // expires, or the Service closes.
 type Job struct {
 	id      string
+	by      string // the requester's subject
 	owner   Member
 	dataset string
 	grant   string
@@ -116,7 +119,7 @@ func (j *Job) Status() JobStatus {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	st := JobStatus{
-		ID: j.id, Owner: j.owner.Name, Dataset: j.dataset, GrantID: j.claims.ID,
+		ID: j.id, Owner: j.owner.Name, Dataset: j.dataset, GrantID: j.claims.ID, Requester: j.by,
 		Size: j.claims.Size, Received: j.received.Load(), State: j.state,
 		StartedAt: j.started, FinishedAt: j.finished, SHA256: j.claims.SHA256, Attempts: j.attempts,
 	}
@@ -140,6 +143,13 @@ func (j *Job) ref() string { return j.owner.Name + "/" + j.dataset }
 // matches the grant. ctx bounds only the start: the job belongs to the
 // Service. At most one job per dataset runs at a time.
 func (s *Service) Fetch(ctx context.Context, owner Member, id string, grant string) (*Job, error) {
+	return s.FetchFor(ctx, "", owner, id, grant)
+}
+
+// FetchFor is Fetch on behalf of a researcher: the job and its audit
+// records name requester (the researcher's subject), so that the node
+// shows and serves the job to them alone.
+func (s *Service) FetchFor(ctx context.Context, requester string, owner Member, id string, grant string) (*Job, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -158,7 +168,7 @@ func (s *Service) Fetch(ctx context.Context, owner Member, id string, grant stri
 		return nil, fmt.Errorf("fetch %s/%s: %w", owner.Name, id, err)
 	}
 	j := &Job{
-		id: newTokenID()[:16], owner: owner, dataset: id, grant: grant, claims: gc,
+		id: newTokenID()[:16], by: requester, owner: owner, dataset: id, grant: grant, claims: gc,
 		partial: filepath.Join(dir, id+partialSuffix), final: filepath.Join(dir, id),
 		started: s.now().UTC(), done: make(chan struct{}), state: JobRunning,
 	}
@@ -228,17 +238,20 @@ func (s *Service) trimJobsLocked() {
 func (s *Service) runJob(j *Job) {
 	subject := s.self.Name + " -> " + j.ref()
 	rec := transferRecord{Side: "requester", Peer: j.owner.PeerID.String(), GrantID: j.claims.ID, JobID: j.id,
-		SHA256: j.claims.SHA256, Size: j.claims.Size}
+		SHA256: j.claims.SHA256, Size: j.claims.Size, Researcher: j.by}
 	if fi, err := os.Stat(j.partial); err == nil {
 		rec.Offset = fi.Size()
 	}
-	s.rec.Record(RecordTransferStarted, subject, rec)
 
 	// The owner refuses an expired grant: there is no point in retrying
 	// past it.
 	ctx, cancel := context.WithDeadline(s.ctx, j.claims.expiresAt())
 	defer cancel()
-	err := s.download(ctx, j)
+	// Nothing is fetched unless the start is on record.
+	err := s.record(RecordTransferStarted, subject, rec)
+	if err == nil {
+		err = s.download(ctx, j)
+	}
 	if err == nil {
 		err = s.verifyDownload(j)
 	}
@@ -270,11 +283,13 @@ func (s *Service) runJob(j *Job) {
 			rec.Code = string(r.Code)
 		}
 		s.log.Warn("transfer failed", "job", j.id, "subject", subject, "err", err)
-		s.rec.Record(RecordTransferFailed, subject, rec)
+		_ = s.record(RecordTransferFailed, subject, rec)
 	} else {
 		rec.Path = j.final
 		s.log.Info("transfer completed", "job", j.id, "subject", subject, "bytes", rec.Bytes)
-		s.rec.Record(RecordTransferCompleted, subject, rec)
+		// The file is verified and in place; a failure to record it is
+		// logged, and serving it locally needs a record of its own.
+		_ = s.record(RecordTransferCompleted, subject, rec)
 	}
 
 	// Done only once the outcome is on record and the dataset can be

@@ -78,7 +78,9 @@ type Registry interface {
 	Agreements(ref string) []policy.Agreement
 }
 
-// Recorder writes the audit trail.
+// Recorder writes the audit trail. Record returns an error when the
+// record could not be written; the exchange then does not act (it
+// refuses to decide, to issue or to serve) rather than act unrecorded.
 type Recorder interface {
-	Record(typ, subject string, details any)
+	Record(typ, subject string, details any) error
 }

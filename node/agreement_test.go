@@ -146,10 +146,10 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 	must(t, err)
 	job := j.Status()
 	eventually(t, 30*time.Second, "the transfer under the old grant ends", func() bool {
-		st, ok := de.Transfer(ctx, job.ID)
+		st, ok := de.Transfer(ctx, operator, job.ID)
 		return ok && st.State != exchange.JobRunning
 	})
-	if st, _ := de.Transfer(ctx, job.ID); st.State != exchange.JobFailed || !strings.Contains(st.Error, "revoked") {
+	if st, _ := de.Transfer(ctx, operator, job.ID); st.State != exchange.JobFailed || !strings.Contains(st.Error, "revoked") {
 		t.Fatalf("transfer under a revoked agreement: %+v", st)
 	}
 	_, err = de.StartFetch(ctx, researcher, "fr-grandest", "tumour-seg", "research", "")

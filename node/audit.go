@@ -6,10 +6,12 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/xborder/xborder/audit"
 	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -22,14 +24,15 @@ const (
 	auditRegistrySubmit   = "registry.submit"
 )
 
-// record appends to the audit trail; a failure is logged, never hidden.
-func (n *Node) record(typ, subject string, details any) {
-	if n.audit == nil {
-		return
-	}
-	if _, err := n.audit.Append(typ, subject, details); err != nil {
+// record appends to the audit trail. A failure is logged, turns the node
+// not ready, and is returned wrapping exchange.ErrAuditUnavailable: a
+// caller about to act refuses instead.
+func (n *Node) record(typ, subject string, details any) error {
+	if err := n.appendAudit(typ, subject, details); err != nil {
 		n.log.Error("audit append failed", "type", typ, "err", err)
+		return fmt.Errorf("%w: %v", exchange.ErrAuditUnavailable, err)
 	}
+	return nil
 }
 
 // digest is the hex SHA-256 of a value's JSON: records name inputs without
@@ -40,8 +43,8 @@ func digest(v any) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func (n *Node) recordDecision(typ, subject string, input any, d policy.Decision) {
-	n.record(typ, subject, map[string]any{
+func (n *Node) recordDecision(typ, subject string, input any, d policy.Decision) error {
+	return n.record(typ, subject, map[string]any{
 		"allow": d.Allow, "reasons": d.Reasons, "rules": d.Rules, "obligations": d.Obligations,
 		"bundle": d.Bundle, "input_sha256": digest(input),
 	})

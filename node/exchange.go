@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -83,7 +84,9 @@ func (n *Node) CatalogueSyncs(context.Context) []exchange.PeerState { return n.c
 // auditRecorder lets the exchange write to the node's audit trail.
 type auditRecorder struct{ n *Node }
 
-func (r auditRecorder) Record(typ, subject string, details any) { r.n.record(typ, subject, details) }
+func (r auditRecorder) Record(typ, subject string, details any) error {
+	return r.n.appendAudit(typ, subject, details)
+}
 
 // member finds a member by name for the exchange.
 func (n *Node) member(name string) (exchange.Member, error) {
@@ -140,19 +143,63 @@ func (n *Node) StartFetch(ctx context.Context, u api.User, owner, id, purpose, p
 		}
 		token = ans.Grant
 	}
-	job, err := n.exchange.Fetch(ctx, m, id, token)
+	job, err := n.exchange.FetchFor(ctx, u.Subject, m, id, token)
 	if err != nil {
 		return exchange.JobStatus{}, err
 	}
 	return job.Status(), nil
 }
 
+// Audit record type of a verified transfer's content served to a local user.
+const auditTransferDownloaded = "exchange.transfer.downloaded"
+
+// seesTransfer: operators and auditors see every transfer; anyone else
+// only those they started.
+func seesTransfer(u api.User, job exchange.JobStatus) bool {
+	return u.Role == api.RoleOperator || u.Role == api.RoleAuditor || (job.Requester != "" && job.Requester == u.Subject)
+}
+
 // Transfers implements api.Exchange.
-func (n *Node) Transfers(context.Context) []exchange.JobStatus { return n.exchange.Jobs() }
+func (n *Node) Transfers(_ context.Context, u api.User) []exchange.JobStatus {
+	jobs := n.exchange.Jobs()
+	out := jobs[:0]
+	for _, j := range jobs {
+		if seesTransfer(u, j) {
+			out = append(out, j)
+		}
+	}
+	return out
+}
 
 // Transfer implements api.Exchange.
-func (n *Node) Transfer(_ context.Context, id string) (exchange.JobStatus, bool) {
-	return n.exchange.Job(id)
+func (n *Node) Transfer(_ context.Context, u api.User, id string) (exchange.JobStatus, bool) {
+	job, ok := n.exchange.Job(id)
+	if !ok || !seesTransfer(u, job) {
+		return exchange.JobStatus{}, false
+	}
+	return job, true
+}
+
+// OpenTransfer implements api.Exchange: the researcher who started a
+// finished transfer, or an operator, downloads its file, once the download
+// is on record.
+func (n *Node) OpenTransfer(_ context.Context, u api.User, id string) (exchange.JobStatus, *os.File, error) {
+	job, ok := n.exchange.Job(id)
+	if !ok || job.State != exchange.JobDone || !(u.Role == api.RoleOperator || (job.Requester != "" && job.Requester == u.Subject)) {
+		return exchange.JobStatus{}, nil, fmt.Errorf("no finished transfer %q of yours: %w", id, exchange.ErrNotFound)
+	}
+	f, err := os.Open(job.Path)
+	if err != nil {
+		return exchange.JobStatus{}, nil, fmt.Errorf("open the file of transfer %s: %w", id, err)
+	}
+	if err := n.record(auditTransferDownloaded, u.Subject+" <- "+job.Owner+"/"+job.Dataset, map[string]any{
+		"job_id": job.ID, "grant_id": job.GrantID, "sha256": job.SHA256, "size": job.Size,
+		"user": u.Subject, "role": u.Role, "org": u.Org, "requester": job.Requester,
+	}); err != nil {
+		f.Close()
+		return exchange.JobStatus{}, nil, err
+	}
+	return job, f, nil
 }
 
 // Grants implements api.Exchange; tokens stay inside the node.

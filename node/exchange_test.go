@@ -55,7 +55,7 @@ func TestSensitiveHealthDataNeedsAJointProjectThenTransfersVerified(t *testing.T
 	job, err := de.StartFetch(ctx, alice, "fr-grandest", "icu-admissions", "", "")
 	must(t, err)
 	eventually(t, 60*time.Second, "the transfer ends", func() bool {
-		st, ok := de.Transfer(ctx, job.ID)
+		st, ok := de.Transfer(ctx, operator, job.ID)
 		job = st
 		return ok && st.State != exchange.JobRunning
 	})

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"go.uber.org/goleak"
+
+	"github.com/xborder/xborder/node/api"
 )
 
 func TestMain(m *testing.M) {
@@ -48,3 +50,6 @@ func counterValue(t *testing.T, n *Node, name string) float64 {
 	}
 	return sum
 }
+
+// operator is the node's operator, who sees every transfer.
+var operator = api.User{Subject: "ops@region", Role: api.RoleOperator}

@@ -82,3 +82,64 @@ func TestIdentityCardUsesAdvertisedAddresses(t *testing.T) {
 		t.Fatal("card has no addresses")
 	}
 }
+
+// A data dir that holds any of a node's state but not its key is a node
+// whose key is missing: init refuses to give it a new identity, and says
+// how to recover; only InitNewIdentity proceeds, and never over a key.
+func TestInitNeverReplacesAnIdentity(t *testing.T) {
+	for _, name := range []string{ConfigFile, AdminTokenFile, GenesisFile, "node.db", "exchange.db", "audit.db", "registry.db", "raft"} {
+		t.Run(name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "fr")
+			must(t, os.MkdirAll(dir, 0o700))
+			if name == "raft" {
+				must(t, os.Mkdir(filepath.Join(dir, name), 0o700))
+			} else {
+				must(t, os.WriteFile(filepath.Join(dir, name), []byte("state\n"), 0o600))
+			}
+			_, err := Init(dir, validConfig(), xborder.Policies())
+			if !errors.Is(err, ErrNodeState) {
+				t.Fatalf("init over %s: %v, want ErrNodeState", name, err)
+			}
+			for _, want := range []string{name, "restore the key from backup", "--new-identity", "re-admit"} {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("the error does not say %q: %v", want, err)
+				}
+			}
+			if _, err := os.Stat(filepath.Join(dir, KeyFile)); !errors.Is(err, os.ErrNotExist) {
+				t.Fatalf("a refused init left a key: %v", err)
+			}
+			if got, _ := os.ReadFile(filepath.Join(dir, name)); name != "raft" && string(got) != "state\n" {
+				t.Fatalf("a refused init changed %s", name)
+			}
+		})
+	}
+
+	// A node that lost its key: a new identity, the state kept.
+	dir := filepath.Join(t.TempDir(), "fr")
+	old, err := Init(dir, validConfig(), xborder.Policies())
+	must(t, err)
+	must(t, os.WriteFile(filepath.Join(dir, "audit.db"), []byte("trail"), 0o600))
+	must(t, os.Remove(filepath.Join(dir, KeyFile)))
+	if _, err := Init(dir, validConfig(), xborder.Policies()); !errors.Is(err, ErrNodeState) {
+		t.Fatalf("init without the key: %v", err)
+	}
+	id, kept, err := InitNewIdentity(dir, validConfig(), xborder.Policies())
+	must(t, err)
+	if id.PeerID == old.PeerID {
+		t.Fatal("the new identity has the old peer ID")
+	}
+	if strings.Join(kept, ",") != "config.yaml,admin.token,audit.db" {
+		t.Fatalf("kept %v", kept)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "audit.db")); string(got) != "trail" {
+		t.Fatal("the new identity touched the audit trail")
+	}
+	// The key is there again: not even --new-identity replaces it.
+	key, _ := os.ReadFile(filepath.Join(dir, KeyFile))
+	if _, _, err := InitNewIdentity(dir, validConfig(), xborder.Policies()); !errors.Is(err, ErrKeyExists) {
+		t.Fatalf("a new identity over a key: %v", err)
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, KeyFile)); string(again) != string(key) {
+		t.Fatal("the key was replaced")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	ma "github.com/multiformats/go-multiaddr"
@@ -22,20 +23,77 @@ const AdminTokenFile = "admin.token"
 // mint a fresh one with `xborder token issue --role operator --out ...`.
 const AdminTokenTTL = 365 * 24 * time.Hour
 
+// ErrNodeState is returned by Init for a data dir that holds a node's
+// state but no key: a new key there would give that node another
+// identity, which its partners do not know.
+var ErrNodeState = errors.New("the data dir holds a node's state")
+
 // Init creates a node's data dir: the key (0600), config.yaml, an
 // operator token in admin.token (0600) and, from the policies given (the
 // shipped ones, usually), the policy directory the legal team adapts. It
-// refuses to touch a data dir that already holds a key.
+// refuses a data dir that already holds a key (ErrKeyExists) or, without
+// one, any of a node's state (ErrNodeState): the key may only be missing
+// from a backup.
 func Init(dataDir string, cfg Config, policies fs.FS) (Identity, error) {
+	return initDataDir(dataDir, cfg, policies, false)
+}
+
+// InitNewIdentity is Init for a node that lost its key for good: in a data
+// dir that holds its state but no key, it creates a new key, config.yaml
+// and admin.token (the old token was signed by the lost key) and leaves the
+// state in place. It returns the state it found. The node's peer ID
+// changes: its partners must admit it again. It still refuses a data dir
+// that holds a key.
+func InitNewIdentity(dataDir string, cfg Config, policies fs.FS) (Identity, []string, error) {
+	found, err := nodeState(dataDir)
+	if err != nil {
+		return Identity{}, nil, err
+	}
+	id, err := initDataDir(dataDir, cfg, policies, true)
+	return id, found, err
+}
+
+// stateFiles are what a node keeps in its data dir besides its key; a
+// policies/ directory alone is not a node (a legal team may prepare it).
+var stateFiles = []string{ConfigFile, AdminTokenFile, GenesisFile, "node.db", "exchange.db", "audit.db", "registry.db", "raft"}
+
+// nodeState lists the state files the data dir holds.
+func nodeState(dataDir string) ([]string, error) {
+	var found []string
+	for _, name := range stateFiles {
+		_, err := os.Stat(filepath.Join(dataDir, name))
+		switch {
+		case err == nil:
+			found = append(found, name)
+		case !errors.Is(err, fs.ErrNotExist):
+			return nil, err
+		}
+	}
+	return found, nil
+}
+
+func initDataDir(dataDir string, cfg Config, policies fs.FS, newIdentity bool) (Identity, error) {
 	if err := cfg.Validate(); err != nil {
 		return Identity{}, err
-	}
-	if err := os.MkdirAll(dataDir, 0o700); err != nil {
-		return Identity{}, fmt.Errorf("create data dir: %w", err)
 	}
 	keyPath := filepath.Join(dataDir, KeyFile)
 	if _, err := os.Stat(keyPath); err == nil {
 		return Identity{}, fmt.Errorf("%s: %w; refusing to overwrite the node's identity (use another --data dir)", keyPath, ErrKeyExists)
+	}
+	if !newIdentity {
+		found, err := nodeState(dataDir)
+		if err != nil {
+			return Identity{}, err
+		}
+		if len(found) > 0 {
+			return Identity{}, fmt.Errorf("%s holds %s but no key: %w; refusing to create a new identity there: "+
+				"restore the key from backup into %s, or, if it is lost for good, run init --new-identity "+
+				"(the peer ID changes and partners must re-admit the node)",
+				dataDir, strings.Join(found, ", "), ErrNodeState, keyPath)
+		}
+	}
+	if err := os.MkdirAll(dataDir, 0o700); err != nil {
+		return Identity{}, fmt.Errorf("create data dir: %w", err)
 	}
 	id, err := CreateKey(keyPath)
 	if err != nil {

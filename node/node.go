@@ -74,6 +74,16 @@ type Node struct {
 	mesh    *mesh
 	policy  *policy.Engine
 	audit   *audit.Log
+	// trail is where records are appended: the audit log, or what a test
+	// wraps around it (wrapTrail) to make its writes fail.
+	trail     auditAppender
+	wrapTrail func(auditAppender) auditAppender
+	// wrapApplied lets a test hold back what the local replica applied.
+	wrapApplied func(appliedWaiter) appliedWaiter
+	// auditHealth and registryHealth hold the last write failure of the
+	// audit trail and of the registry replica, for /readyz.
+	auditHealth    writeHealth
+	registryHealth writeHealth
 
 	pubsub    *pubsub.PubSub
 	catalogue *exchange.Catalogue
@@ -177,6 +187,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	// the host, discovery and the registry come up.
 	if n.audit, err = audit.Open(filepath.Join(n.dataDir, "audit.db"), n.id.Key); err != nil {
 		return err
+	}
+	n.trail = n.audit
+	if n.wrapTrail != nil {
+		n.trail = n.wrapTrail(n.audit)
 	}
 	compiled := make(chan policyLoad, 1)
 	go func() {
@@ -516,6 +530,7 @@ func (n *Node) Readiness(context.Context) api.Readiness {
 	if rs := n.raftStatus(); rs != nil {
 		r.Checks["registry"] = fmt.Sprintf("%s, leader %q, applied index %d", rs.State, rs.Leader, rs.AppliedIndex)
 	}
+	n.checkWrites(&r)
 	return r
 }
 

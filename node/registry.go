@@ -3,10 +3,10 @@ package node
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
@@ -74,7 +74,10 @@ func (n *Node) SubmitRegistry(ctx context.Context, op string, args any) (uint64,
 	if err != nil {
 		return 0, fmt.Errorf("registry policy: %w", err)
 	}
-	n.recordDecision(auditRegistryDecision, op, in, d)
+	// A command is proposed only once this node's decision is on record.
+	if err := n.recordDecision(auditRegistryDecision, op, in, d); err != nil {
+		return 0, err
+	}
 	if !d.Allow {
 		return 0, &policy.DeniedError{Point: policy.RegistryDecision, Decision: d}
 	}
@@ -85,7 +88,9 @@ func (n *Node) SubmitRegistry(ctx context.Context, op string, args any) (uint64,
 		if err != nil {
 			return 0, err
 		}
-		n.recordDecision(auditRegistryDecision, "membership.vote "+v.Candidate, v, md)
+		if err := n.recordDecision(auditRegistryDecision, "membership.vote "+v.Candidate, v, md); err != nil {
+			return 0, err
+		}
 		if !md.Allow {
 			return 0, &policy.DeniedError{Point: policy.MembershipDecision, Decision: md}
 		}
@@ -95,11 +100,13 @@ func (n *Node) SubmitRegistry(ctx context.Context, op string, args any) (uint64,
 	if err != nil {
 		details["error"] = err.Error()
 	}
-	n.record(auditRegistrySubmit, op, details)
-	if err == nil {
-		waitApplied(ctx, reg, idx)
+	// The command is committed: a failure to record the submission is
+	// logged (and makes the node not ready), the decision is on record.
+	_ = n.record(auditRegistrySubmit, op, details)
+	if err != nil || idx == 0 {
+		return idx, err
 	}
-	return idx, err
+	return idx, n.waitApplied(ctx, idx)
 }
 
 // checkDatasetRefs holds the datasets a project command names to the
@@ -112,6 +119,10 @@ func checkDatasetRefs(args any) error {
 		refs = a.Datasets
 	case consensus.DatasetAttachment:
 		refs = []string{a.Dataset}
+	case consensus.Approval:
+		if a.Dataset != "" {
+			refs = []string{a.Dataset}
+		}
 	}
 	for _, ref := range refs {
 		if _, _, err := exchange.ParseRef(ref); err != nil {
@@ -121,15 +132,43 @@ func checkDatasetRefs(args any) error {
 	return nil
 }
 
-// waitApplied waits, within ctx and a few seconds, until the local replica
-// has applied index: a member reads its own writes (a revocation stops this
+// waitApplied waits, within ctx and applyWait, until the local replica has
+// applied index: a member reads its own writes (a revocation stops this
 // node's own grants as soon as the command returns), even when the leader
-// committed the command before this follower applied it.
-func waitApplied(ctx context.Context, reg *consensus.Registry, index uint64) {
-	deadline := time.Now().Add(5 * time.Second)
-	for reg.AppliedIndex() < index && time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(2 * time.Millisecond)
+// committed the command before this follower applied it. When the wait
+// ends first, the write is committed but not visible here: the error is a
+// *consensus.NotAppliedError, and the node is not ready until its
+// replica has caught up.
+func (n *Node) waitApplied(ctx context.Context, index uint64) error {
+	w := n.appliedWaiter()
+	if w == nil {
+		return consensus.ErrClosed
 	}
+	wctx, cancel := context.WithTimeout(ctx, applyWait)
+	defer cancel()
+	err := w.WaitApplied(wctx, index)
+	var na *consensus.NotAppliedError
+	switch {
+	case err == nil:
+		n.registryHealth.observe(nil)
+	case errors.As(err, &na) && ctx.Err() == nil:
+		n.log.Warn("registry write committed but not applied here in time", "index", index, "applied", na.Applied)
+		n.registryHealth.observe(err)
+	}
+	return err
+}
+
+// appliedWaiter is the local replica as writes wait for it; nil before the
+// registry is open.
+func (n *Node) appliedWaiter() appliedWaiter {
+	reg := n.registry.Load()
+	if reg == nil {
+		return nil
+	}
+	if n.wrapApplied != nil {
+		return n.wrapApplied(reg)
+	}
+	return reg
 }
 
 // registryInput builds the facts the registry policy needs for a command.
@@ -156,6 +195,14 @@ func (n *Node) registryInput(reg *consensus.Registry, op string, args any) (poli
 		in.State["project"] = projectFacts(reg, a.ID)
 	case consensus.DatasetAttachment:
 		in.State["project"] = projectFacts(reg, a.ID)
+	case consensus.Approval:
+		in.State["project"] = projectFacts(reg, a.ID)
+		if a.Member != "" {
+			i := slices.IndexFunc(members, func(m consensus.Member) bool { return m.Name == a.Member })
+			if i >= 0 {
+				in.State["candidate"] = map[string]any{"name": members[i].Name, "country": members[i].Country}
+			}
+		}
 	case consensus.MemberChange:
 		list := make([]any, 0, len(members))
 		for _, m := range members {
@@ -185,12 +232,24 @@ func (n *Node) registryInput(reg *consensus.Registry, op string, args any) (poli
 	return in, nil
 }
 
+// projectFacts is a project as the registry policy reads it: the fields of
+// policy.Project and the changes that wait for approval, each with its
+// approvers and those still awaited.
 func projectFacts(reg *consensus.Registry, id string) any {
 	p, err := reg.Project(id)
 	if err != nil {
 		return nil
 	}
-	return toMap(policyProject(p))
+	facts := toMap(policyProject(p))
+	pending := make([]any, 0, len(p.Pending))
+	for _, c := range p.Pending {
+		pending = append(pending, map[string]any{
+			"kind": c.Kind, "member": c.Member, "dataset": c.Dataset, "by": c.By,
+			"approvals": toAnySlice(c.Approvals), "approvers": toAnySlice(p.Approvers(c)), "awaiting": toAnySlice(p.Awaiting(c)),
+		})
+	}
+	facts["pending"] = pending
+	return facts
 }
 
 func policyProject(p consensus.Project) policy.Project {

@@ -103,7 +103,7 @@ func BenchmarkTransfer(b *testing.B) {
 		must(b, err)
 		for job.State == exchange.JobRunning {
 			time.Sleep(5 * time.Millisecond)
-			job, _ = de.Transfer(ctx, job.ID)
+			job, _ = de.Transfer(ctx, operator, job.ID)
 		}
 		if job.State != exchange.JobDone || job.SHA256 != e.SHA256 {
 			b.Fatalf("transfer %+v", job)

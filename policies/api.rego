@@ -10,11 +10,12 @@
 # Users get a role in their token (xborder token issue --role ...):
 #   operator    runs the node: may call everything;
 #   researcher  browses the catalogue, projects, agreements and grants, and
-#               requests and fetches data;
+#               requests and fetches data (the node shows a researcher only
+#               the transfers they started);
 #   legal       reads and reloads the policies and evaluates them; reads
 #               projects and agreements;
 #   auditor     reads the audit log and verifies it; reads projects,
-#               agreements and grants.
+#               agreements and grants, and lists every transfer.
 # Every role may read the node's status and its peers.
 #
 # "and below" means the path itself and every path under it: GET
@@ -60,6 +61,7 @@ permissions := {
 			"/v1/projects": "and below",
 			"/v1/agreements": "and below",
 			"/v1/grants": "only",
+			"/v1/transfers": "only",
 			"/v1/policy/peers": "only",
 		},
 	},

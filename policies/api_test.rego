@@ -101,12 +101,14 @@ test_auditor_permissions if {
 	may("auditor", "GET", "/v1/agreements")
 	may("auditor", "GET", "/v1/grants")
 	may("auditor", "GET", "/v1/policy/peers")
+	may("auditor", "GET", "/v1/transfers")
 	may("auditor", "HEAD", "/v1/audit")
 	call("auditor", "GET", "/v1/audit/verify").rules == ["auditor_role"]
 }
 
 test_auditor_refusals if {
 	not may("auditor", "POST", "/v1/audit")
+	not may("auditor", "GET", "/v1/transfers/t-1/content")
 	not may("auditor", "POST", "/v1/policy/reload")
 	not may("auditor", "GET", "/v1/policy")
 	not may("auditor", "GET", "/v1/catalogue")

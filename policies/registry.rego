@@ -13,12 +13,19 @@
 # Why this matters legally: the exchange policy shares sensitive and
 # personal health data within registered joint projects, so the registry
 # must only contain projects and attachments that their members agreed to.
-# In particular, only a dataset's owner attaches it to a project.
+# In particular, only a dataset's owner attaches it to a project, and a
+# member that asks to join becomes a partner only once the project's lead and
+# the owner of every dataset attached to it have approved (project.approve,
+# decided here on each approver's node before its approval is signed).
 #
 # How the rules are written: each rule starts with the command it is about
 # (input.command.op == "project.attach"), which lets the engine skip at once
 # the rules of every other command.
 package xborder.registry
+
+# data.data.jurisdictions (policies/data/jurisdictions.json): where personal
+# data may go (GDPR chapter V).
+import data.data.jurisdictions
 
 # ---------------------------------------------------------------------------
 # The decision, assembled from the rules below.
@@ -76,7 +83,7 @@ arg_id := input.command.args.id if {
 } else := ""
 
 known_ops := {
-	"project.propose", "project.join", "project.attach", "project.close",
+	"project.propose", "project.join", "project.attach", "project.close", "project.approve",
 	"member.propose", "member.vote", "agreement.commit", "agreement.revoke",
 }
 
@@ -226,7 +233,7 @@ deny contains {
 	"rule": "project_unknown",
 	"reason": sprintf("The registry knows no project %s.", [arg_id]),
 } if {
-	input.command.op in {"project.join", "project.attach", "project.close"}
+	input.command.op in {"project.join", "project.attach", "project.close", "project.approve"}
 	not has_project
 }
 
@@ -234,12 +241,21 @@ deny contains {
 	"rule": "project_not_active",
 	"reason": sprintf("Project %s is %s, not active.", [project_id, text(object.get(project, "status", ""))]),
 } if {
-	input.command.op in {"project.join", "project.attach", "project.close"}
+	input.command.op in {"project.join", "project.attach", "project.close", "project.approve"}
 	has_project
 	not project_active
 }
 
-# project.join {id}
+# project.join {id}: a request; the member becomes a partner once the lead
+# and the owner of every attached dataset have approved it.
+project_pending := [c | some c in input.state.project.pending; is_object(c)]
+
+member_join_pending if {
+	some c in project_pending
+	c.kind == "join"
+	c.member == member
+}
+
 deny contains {
 	"rule": "already_partner",
 	"reason": sprintf("Your node %s is already a partner of project %s.", [member, project_id]),
@@ -248,26 +264,28 @@ deny contains {
 	member_is_partner
 }
 
+deny contains {
+	"rule": "join_pending",
+	"reason": sprintf("Your node %s has already asked to join project %s; the request waits for the approval of %s.", [member, project_id, concat(", ", awaiting_join(member))]),
+} if {
+	input.command.op == "project.join"
+	member_join_pending
+}
+
+awaiting_join(m) := [a | some c in project_pending; c.kind == "join"; c.member == m; some a in c.awaiting]
+
 grants contains {
 	"rule": "project_join",
-	"reason": sprintf("Your node %s may join the active project %s.", [member, project_id]),
+	"reason": sprintf("Your node %s may ask to join the active project %s; it becomes a partner once the lead and the owner of every dataset attached to the project have approved.", [member, project_id]),
 } if {
 	input.command.op == "project.join"
 }
 
-# project.attach {id, dataset}: a partner attaches its own dataset.
+# project.attach {id, dataset}: the owner attaches its own dataset; when the
+# owner is not a partner, the attachment waits for the lead's approval.
 attach_dataset := input.command.args.dataset if {
 	is_string(input.command.args.dataset)
 } else := ""
-
-deny contains {
-	"rule": "not_partner",
-	"reason": sprintf("Your node %s is not a partner of project %s; join it before attaching datasets.", [member, project_id]),
-} if {
-	input.command.op == "project.attach"
-	has_project
-	not member_is_partner
-}
 
 deny contains {
 	"rule": "dataset_not_own",
@@ -293,11 +311,109 @@ deny contains {
 	attach_dataset in input.state.project.datasets
 }
 
+deny contains {
+	"rule": "attach_pending",
+	"reason": sprintf("The dataset %s already waits for approval to be attached to project %s.", [attach_dataset, project_id]),
+} if {
+	input.command.op == "project.attach"
+	some c in project_pending
+	c.kind == "attach"
+	c.dataset == attach_dataset
+}
+
 grants contains {
 	"rule": "project_attach",
 	"reason": sprintf("Your node %s may attach its dataset %s to project %s.", [member, attach_dataset, project_id]),
 } if {
 	input.command.op == "project.attach"
+	member_is_partner
+}
+
+grants contains {
+	"rule": "project_attach_request",
+	"reason": sprintf("Your node %s is not a partner of project %s: it may offer its dataset %s, which is attached once the lead %s approves.", [member, project_id, attach_dataset, text(object.get(project, "lead", ""))]),
+} if {
+	input.command.op == "project.attach"
+	not member_is_partner
+}
+
+# project.approve {id, member} or {id, dataset}: an approver (the lead, a
+# dataset owner) approves a pending join or attachment.
+# state: {"project": {..., "pending": [{kind, member, dataset, approvals,
+#         approvers, awaiting}]}, "candidate": {"name", "country"} (joins)}
+approve_member := text(object.get(args, "member", ""))
+
+approve_dataset := text(object.get(args, "dataset", ""))
+
+approve_what := sprintf("%s joining project %s", [approve_member, project_id]) if {
+	approve_member != ""
+} else := sprintf("attaching %s to project %s", [approve_dataset, project_id])
+
+approved_change := c if {
+	approve_member != ""
+	approve_dataset == ""
+	some c in project_pending
+	c.kind == "join"
+	c.member == approve_member
+} else := c if {
+	approve_dataset != ""
+	approve_member == ""
+	some c in project_pending
+	c.kind == "attach"
+	c.dataset == approve_dataset
+}
+
+deny contains {
+	"rule": "nothing_pending",
+	"reason": sprintf("Nothing waits for approval: there is no pending request for %s.", [approve_what]),
+} if {
+	input.command.op == "project.approve"
+	has_project
+	not approved_change
+}
+
+deny contains {
+	"rule": "not_approver",
+	"reason": sprintf("Your node %s is not asked to approve %s; the approvers are %s.", [member, approve_what, concat(", ", approved_change.approvers)]),
+} if {
+	input.command.op == "project.approve"
+	c := approved_change
+	not member in c.approvers
+}
+
+deny contains {
+	"rule": "already_approved",
+	"reason": sprintf("Your node %s has already approved %s.", [member, approve_what]),
+} if {
+	input.command.op == "project.approve"
+	member in approved_change.approvals
+}
+
+# Approving a join lets the candidate receive this region's data as a
+# partner: only candidates where the GDPR applies or that the EU recognises
+# as adequate (GDPR art. 45) are approved by this policy.
+candidate_country := text(object.get(state, ["candidate", "country"], ""))
+
+candidate_may_receive if jurisdictions.eu[candidate_country]
+
+candidate_may_receive if jurisdictions.eea[candidate_country]
+
+candidate_may_receive if jurisdictions.adequacy[candidate_country]
+
+deny contains {
+	"rule": "candidate_jurisdiction",
+	"reason": sprintf("%s is in %v, outside the EU/EEA and without an adequacy decision of the EU (GDPR art. 45); this policy does not let it become a partner that receives this region's data.", [approve_member, json.marshal(candidate_country)]),
+} if {
+	input.command.op == "project.approve"
+	approved_change.kind == "join"
+	not candidate_may_receive
+}
+
+grants contains {
+	"rule": "project_approve",
+	"reason": sprintf("Your node %s approves %s.", [member, approve_what]),
+} if {
+	input.command.op == "project.approve"
 }
 
 # project.close {id}: only the lead closes its project.

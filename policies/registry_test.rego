@@ -140,7 +140,14 @@ test_propose_with_malformed_dataset if {
 
 test_join_active_project if {
 	d := decide(lu, "project.join", {"id": "fr-de-oncology"}, {"project": oncology})
-	allowed(d, "project_join", "Your node lu-luxembourg may join the active project fr-de-oncology.")
+	allowed(d, "project_join", "Your node lu-luxembourg may ask to join the active project fr-de-oncology; it becomes a partner once the lead and the owner of every dataset attached to the project have approved.")
+}
+
+test_join_while_pending if {
+	p := object.union(oncology, {"pending": [join_request("lu-luxembourg", [])]})
+	d := decide(lu, "project.join", {"id": "fr-de-oncology"}, {"project": p})
+	refused(d, "join_pending", "Your node lu-luxembourg has already asked to join project fr-de-oncology; the request waits for the approval of fr-grandest.")
+	d.rules == ["join_pending"]
 }
 
 test_join_unknown_project if {
@@ -170,10 +177,77 @@ test_attach_other_regions_dataset if {
 	d.rules == ["dataset_not_own"]
 }
 
-test_attach_by_non_partner if {
+test_attach_by_non_partner_is_a_request if {
 	d := decide(ch, "project.attach", {"id": "fr-de-oncology", "dataset": "ch-basel/genomics-2025"}, {"project": oncology})
-	refused(d, "not_partner", "Your node ch-basel is not a partner of project fr-de-oncology; join it before attaching datasets.")
-	d.rules == ["not_partner"]
+	allowed(d, "project_attach_request", "Your node ch-basel is not a partner of project fr-de-oncology: it may offer its dataset ch-basel/genomics-2025, which is attached once the lead fr-grandest approves.")
+}
+
+test_attach_while_pending if {
+	p := object.union(oncology, {"pending": [{"kind": "attach", "dataset": "ch-basel/genomics-2025", "approvals": ["ch-basel"], "approvers": ["ch-basel", "fr-grandest"], "awaiting": ["fr-grandest"]}]})
+	d := decide(ch, "project.attach", {"id": "fr-de-oncology", "dataset": "ch-basel/genomics-2025"}, {"project": p})
+	refused(d, "attach_pending", "The dataset ch-basel/genomics-2025 already waits for approval to be attached to project fr-de-oncology.")
+	d.rules == ["attach_pending"]
+}
+
+# ---------------------------------------------------------------------------
+# project.approve
+# ---------------------------------------------------------------------------
+
+join_request(m, approvals) := {
+	"kind": "join", "member": m, "approvals": approvals,
+	"approvers": ["fr-grandest"], "awaiting": [a | some a in ["fr-grandest"]; not a in approvals],
+}
+
+with_join(m, approvals) := {"project": object.union(oncology, {"pending": [join_request(m, approvals)]}), "candidate": {"name": m, "country": countries[m]}}
+
+test_lead_approves_a_join if {
+	d := decide(fr, "project.approve", {"id": "fr-de-oncology", "member": "lu-luxembourg"}, with_join("lu-luxembourg", []))
+	allowed(d, "project_approve", "Your node fr-grandest approves lu-luxembourg joining project fr-de-oncology.")
+}
+
+test_lead_approves_an_attachment if {
+	p := object.union(oncology, {"pending": [{"kind": "attach", "dataset": "ch-basel/genomics-2025", "approvals": ["ch-basel"], "approvers": ["ch-basel", "fr-grandest"], "awaiting": ["fr-grandest"]}]})
+	d := decide(fr, "project.approve", {"id": "fr-de-oncology", "dataset": "ch-basel/genomics-2025"}, {"project": p})
+	allowed(d, "project_approve", "Your node fr-grandest approves attaching ch-basel/genomics-2025 to project fr-de-oncology.")
+}
+
+test_bystander_cannot_approve if {
+	d := decide(de, "project.approve", {"id": "fr-de-oncology", "member": "lu-luxembourg"}, with_join("lu-luxembourg", []))
+	refused(d, "not_approver", "Your node de-bw is not asked to approve lu-luxembourg joining project fr-de-oncology; the approvers are fr-grandest.")
+	d.rules == ["not_approver"]
+}
+
+test_approve_twice if {
+	d := decide(fr, "project.approve", {"id": "fr-de-oncology", "member": "lu-luxembourg"}, with_join("lu-luxembourg", ["fr-grandest"]))
+	refused(d, "already_approved", "Your node fr-grandest has already approved lu-luxembourg joining project fr-de-oncology.")
+	d.rules == ["already_approved"]
+}
+
+test_approve_nothing_pending if {
+	d := decide(fr, "project.approve", {"id": "fr-de-oncology", "member": "ch-basel"}, with_join("lu-luxembourg", []))
+	refused(d, "nothing_pending", "Nothing waits for approval: there is no pending request for ch-basel joining project fr-de-oncology.")
+	d.rules == ["nothing_pending"]
+	d2 := decide(fr, "project.approve", {"id": "fr-de-oncology", "member": "lu-luxembourg", "dataset": "x/y"}, with_join("lu-luxembourg", []))
+	d2.rules == ["nothing_pending"]
+	d3 := decide(fr, "project.approve", {"id": "fr-de-oncology", "dataset": "x/y"}, {"project": oncology})
+	refused(d3, "nothing_pending", "Nothing waits for approval: there is no pending request for attaching x/y to project fr-de-oncology.")
+}
+
+test_approve_unknown_or_closed_project if {
+	decide(fr, "project.approve", {"id": "p", "member": "lu-luxembourg"}, {"project": null}).rules == ["project_unknown"]
+	closed := object.union(with_join("lu-luxembourg", []), {"project": object.union(oncology, {"status": "closed", "pending": [join_request("lu-luxembourg", [])]})})
+	decide(fr, "project.approve", {"id": "fr-de-oncology", "member": "lu-luxembourg"}, closed).rules == ["project_not_active"]
+}
+
+test_candidate_outside_eu_and_adequacy_is_not_approved if {
+	st := object.union(with_join("lu-luxembourg", []), {"candidate": {"name": "lu-luxembourg", "country": "CN"}})
+	d := decide(fr, "project.approve", {"id": "fr-de-oncology", "member": "lu-luxembourg"}, st)
+	refused(d, "candidate_jurisdiction", `lu-luxembourg is in "CN", outside the EU/EEA and without an adequacy decision of the EU (GDPR art. 45); this policy does not let it become a partner that receives this region's data.`)
+	d.rules == ["candidate_jurisdiction"]
+	adequate := object.union(st, {"candidate": {"name": "lu-luxembourg", "country": "CH"}})
+	decide(fr, "project.approve", {"id": "fr-de-oncology", "member": "lu-luxembourg"}, adequate).allow
+	eea := object.union(st, {"candidate": {"name": "lu-luxembourg", "country": "NO"}})
+	decide(fr, "project.approve", {"id": "fr-de-oncology", "member": "lu-luxembourg"}, eea).allow
 }
 
 test_attach_to_closed_project if {
@@ -311,13 +385,13 @@ test_non_party_cannot_revoke if {
 
 test_unknown_op if {
 	d := decide(fr, "project.delete", {"id": "fr-de-oncology"}, {"project": oncology})
-	refused(d, "unknown_op", `The registry has no command "project.delete"; the commands are agreement.commit, agreement.revoke, member.propose, member.vote, project.attach, project.close, project.join, project.propose.`)
+	refused(d, "unknown_op", `The registry has no command "project.delete"; the commands are agreement.commit, agreement.revoke, member.propose, member.vote, project.approve, project.attach, project.close, project.join, project.propose.`)
 	d.rules == ["unknown_op"]
 }
 
 test_empty_input if {
 	d := registry.decision with input as {}
-	refused(d, "unknown_op", `The registry has no command ""; the commands are agreement.commit, agreement.revoke, member.propose, member.vote, project.attach, project.close, project.join, project.propose.`)
+	refused(d, "unknown_op", `The registry has no command ""; the commands are agreement.commit, agreement.revoke, member.propose, member.vote, project.approve, project.attach, project.close, project.join, project.propose.`)
 }
 
 test_no_rule_allows_fallback if {
@@ -334,10 +408,9 @@ test_non_string_op if {
 
 test_non_string_fields if {
 	d := decide({"node": 9}, "project.attach", {"id": 7, "dataset": 8}, {"project": {"id": "p", "status": 5, "partners": [], "datasets": []}})
-	d.rules == ["dataset_malformed", "not_partner", "project_not_active"]
+	d.rules == ["dataset_malformed", "project_not_active"]
 	d.reasons == [
 		`The dataset "" is not of the form owner/id.`,
-		"Your node  is not a partner of project p; join it before attaching datasets.",
 		"Project p is , not active.",
 	]
 	refused(

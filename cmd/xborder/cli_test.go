@@ -316,3 +316,47 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+// init in a data dir whose key is missing refuses, with one line saying
+// how to recover; --new-identity proceeds and warns that partners must
+// re-admit the node.
+func TestInitWithoutTheKeyRefusesUnlessANewIdentityIsAskedFor(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "fr")
+	initNode(t, dir, "fr-grandest", "FR")
+	oldKey, err := os.ReadFile(filepath.Join(dir, node.KeyFile))
+	must(t, err)
+	must(t, os.Remove(filepath.Join(dir, node.KeyFile)))
+	token, err := os.ReadFile(filepath.Join(dir, node.AdminTokenFile))
+	must(t, err)
+
+	args := []string{"--data", dir, "init", "--name", "fr-grandest", "--country", "FR", "--org", "Région Grand Est"}
+	code, out, errs := xb(t, args...)
+	if code != exitError || out != "" {
+		t.Fatalf("init without the key: exit %d, out %q", code, out)
+	}
+	if lines := strings.Split(strings.TrimSpace(errs), "\n"); len(lines) != 1 ||
+		!strings.Contains(lines[0], "restore the key from backup") || !strings.Contains(lines[0], "--new-identity") {
+		t.Fatalf("want one line with the recovery, got %q", errs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, node.KeyFile)); !os.IsNotExist(err) {
+		t.Fatal("a refused init wrote a key")
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, node.AdminTokenFile)); !bytes.Equal(again, token) {
+		t.Fatal("a refused init replaced the admin token")
+	}
+
+	code, out, errs = xb(t, append(args, "--new-identity")...)
+	if code != 0 || !strings.HasPrefix(out, "12D3KooW") {
+		t.Fatalf("init --new-identity: exit %d, out %q, err %q", code, out, errs)
+	}
+	if !strings.Contains(errs, "new identity") || !strings.Contains(errs, "re-admit") {
+		t.Fatalf("no warning that partners must re-admit the node: %q", errs)
+	}
+	if newKey, _ := os.ReadFile(filepath.Join(dir, node.KeyFile)); bytes.Equal(newKey, oldKey) || len(newKey) == 0 {
+		t.Fatal("no new key")
+	}
+	// With the key back, even --new-identity refuses.
+	if code, _, errs := xb(t, append(args, "--new-identity")...); code != exitError || !strings.Contains(errs, "refusing to overwrite") {
+		t.Fatalf("--new-identity over a key: exit %d, %q", code, errs)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -190,12 +191,24 @@ func resetDemoDir(dir string) error {
 func initDemo(dir string) ([]*demoNode, *node.Genesis, error) {
 	gen := &node.Genesis{Federation: "grand-est-demo"}
 	var nodes []*demoNode
+	// The kernel may hand a just-released port out again: each port is
+	// given to one listener only.
+	taken := map[int]bool{}
+	freePort := func(udpToo bool) (int, error) {
+		for {
+			p, err := loopback.FreePort(udpToo)
+			if err != nil || !taken[p] {
+				taken[p] = true
+				return p, err
+			}
+		}
+	}
 	for _, m := range demoMembers {
-		p2p, err := loopback.FreePort(true)
+		p2p, err := freePort(true)
 		if err != nil {
 			return nil, nil, err
 		}
-		apiPort, err := loopback.FreePort(false)
+		apiPort, err := freePort(false)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -539,7 +552,72 @@ func demoExchange(ctx context.Context, g *globals, dir string, nodes []*demoNode
 		return err
 	}
 	fmt.Fprintf(g.out, "  fetched %d bytes peer to peer, sha256 %.16s… verified\n", job.Size, job.SHA256)
+	return demoApprovedJoin(ctx, g, byName["ch-basel"], fr, p.ID, req)
+}
+
+// demoApprovedJoin: Basel asks to join the Franco-German project; until
+// the lead (who owns the dataset) approves, Basel's researcher is refused;
+// after the approval the same request is allowed.
+func demoApprovedJoin(ctx context.Context, g *globals, ch, fr *demoNode, project string, req api.AccessRequest) error {
+	bob, err := researcherClient(ch, "bob@unibas.ch", "Universität Basel")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(g.out, "\nJoining a project (bob@unibas.ch, researcher at ch-basel):\n")
+	var p api.ProjectAnswer
+	if err := waitFor(ctx, 30*time.Second, func() error { return ch.client.get(ctx, "/v1/projects/"+project, &p) }); err != nil {
+		return fmt.Errorf("ch-basel reads %s: %w", project, err)
+	}
+	var res api.Committed
+	if err := ch.client.post(ctx, "/v1/projects/"+project+"/join", struct{}{}, &res); err != nil {
+		return fmt.Errorf("ch-basel asks to join %s: %w", project, err)
+	}
+	if err := ch.client.get(ctx, "/v1/projects/"+project, &p); err != nil {
+		return err
+	}
+	awaiting := ""
+	for _, c := range p.Pending {
+		if c.Kind == consensus.PendingJoin && c.Member == "ch-basel" {
+			awaiting = strings.Join(c.Awaiting, ", ")
+		}
+	}
+	if awaiting == "" || slices.Contains(p.Project.Partners, "ch-basel") {
+		return fmt.Errorf("ch-basel's join should be pending, the project is %+v", p)
+	}
+	fmt.Fprintf(g.out, "  ch-basel asks to join %q (index %d): pending until %s approves\n", project, res.Index, awaiting)
+	var ans api.AccessAnswer
+	err = bob.post(ctx, "/v1/requests", req, &ans)
+	var ee *exitErr
+	if !errors.As(err, &ee) || ee.code != exitDenied {
+		return fmt.Errorf("a pending member's request should be denied, got %v", err)
+	}
+	fmt.Fprintf(g.out, "  while pending: %s\n", strings.ReplaceAll(ee.err.Error(), "\n", "\n  "))
+	if err := fr.client.post(ctx, "/v1/projects/"+project+"/approve", api.ApproveRequest{Member: "ch-basel"}, &res); err != nil {
+		return fmt.Errorf("fr-grandest approves ch-basel: %w", err)
+	}
+	fmt.Fprintf(g.out, "  fr-grandest's policy allows the approval; fr-grandest approves (index %d): ch-basel is a partner\n", res.Index)
+	if err := waitFor(ctx, 30*time.Second, func() error { return bob.post(ctx, "/v1/requests", req, &ans) }); err != nil {
+		return fmt.Errorf("the request after the approval: %w", err)
+	}
+	fmt.Fprintf(g.out, "  after the approval: allowed (%s)\n", strings.Join(ans.Rules, ", "))
 	return nil
+}
+
+// waitFor retries fn until it succeeds or within passes: a replica applies
+// a command a moment after the leader committed it.
+func waitFor(ctx context.Context, within time.Duration, fn func() error) error {
+	deadline := time.Now().Add(within)
+	for {
+		err := fn()
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // researcherClient is a client with a researcher's token minted by n.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -12,6 +13,7 @@ import (
 func newInitCmd(g *globals) *cobra.Command {
 	cfg := node.DefaultConfig()
 	var listen, advertise []string
+	var newIdentity bool
 	cmd := &cobra.Command{
 		Use:   "init --name NAME --country CC --org ORG",
 		Short: "Create a node's data dir: key, config and admin token",
@@ -19,11 +21,17 @@ func newInitCmd(g *globals) *cobra.Command {
 libp2p peer ID is the node's identity in the federation, a config.yaml with
 defaults, and admin.token (mode 0600), an operator token for the local API.
 
-It refuses to overwrite an existing key: the federation knows the node by it.`,
+It never replaces an identity: it refuses a data dir that holds a key, and
+one that holds a node's state (config.yaml, admin.token, federation.json,
+node.db, exchange.db, audit.db, registry.db, raft/) without its key. Restore
+the key from backup instead. Only when the key is lost for good does
+--new-identity create a new one there, keeping the state: the node's peer ID
+changes, and its partners must re-admit it before it rejoins.`,
 		Example: `  xborder init --name fr-grandest --country FR --org "Région Grand Est"
   xborder --data /var/lib/xborder init --name de-bw --country DE --org "Land Baden-Württemberg" \
       --listen /ip4/0.0.0.0/tcp/7400,/ip4/0.0.0.0/udp/7400/quic-v1 \
-      --advertise /dns4/xborder.bw.example/tcp/7400 --api 127.0.0.1:7401`,
+      --advertise /dns4/xborder.bw.example/tcp/7400 --api 127.0.0.1:7401
+  xborder --data /var/lib/xborder init --new-identity --name de-bw --country DE --org "Land Baden-Württemberg"`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := requireFlags(cmd, "name", "country", "org"); err != nil {
@@ -33,11 +41,23 @@ It refuses to overwrite an existing key: the federation knows the node by it.`,
 				cfg.Listen = listen
 			}
 			cfg.Advertise = advertise
-			id, err := node.Init(g.data, cfg, xborder.Policies())
+			var id node.Identity
+			var kept []string
+			var err error
+			if newIdentity {
+				id, kept, err = node.InitNewIdentity(g.data, cfg, xborder.Policies())
+			} else {
+				id, err = node.Init(g.data, cfg, xborder.Policies())
+			}
 			if err != nil {
 				return err
 			}
 			fmt.Fprintf(g.out, "%s\n", id.PeerID)
+			if len(kept) > 0 {
+				fmt.Fprintf(g.err, "Warning: %s has a new identity, peer ID %s, and keeps its state (%s). "+
+					"Partners know this node by its old peer ID: they must re-admit it before it rejoins the federation.\n",
+					g.data, id.PeerID, strings.Join(kept, ", "))
+			}
 			fmt.Fprintf(g.err, "Initialised %s (%s) in %s.\nNext: share `xborder --data %s identity --json` with the federation's partners to build the genesis file.\n",
 				cfg.Name, cfg.Country, g.data, g.data)
 			return nil
@@ -50,5 +70,6 @@ It refuses to overwrite an existing key: the federation knows the node by it.`,
 	f.StringSliceVar(&listen, "listen", cfg.Listen, "libp2p listen multiaddrs")
 	f.StringSliceVar(&advertise, "advertise", nil, "multiaddrs partners dial, when they differ from the listen addresses")
 	f.StringVar(&cfg.API, "api", cfg.API, "host:port of the local API")
+	f.BoolVar(&newIdentity, "new-identity", false, "create a new key in a data dir whose key is lost (the peer ID changes: partners must re-admit the node)")
 	return cmd
 }

@@ -21,6 +21,9 @@ const (
 	exitUsage     = 2
 	exitDenied    = 3
 	exitIntegrity = 4
+	// exitNotApplied: a registry write was committed, but the local
+	// replica had not applied it when the node answered.
+	exitNotApplied = 5
 )
 
 // exitErr carries an exit code with its error.

@@ -187,10 +187,16 @@ func (memExchange) StartFetch(context.Context, User, string, string, string, str
 	return exchange.JobStatus{ID: "j1", State: exchange.JobRunning}, nil
 }
 
-func (memExchange) Transfers(context.Context) []exchange.JobStatus { return []exchange.JobStatus{} }
+func (memExchange) Transfers(context.Context, User) []exchange.JobStatus {
+	return []exchange.JobStatus{}
+}
 
-func (memExchange) Transfer(context.Context, string) (exchange.JobStatus, bool) {
+func (memExchange) Transfer(context.Context, User, string) (exchange.JobStatus, bool) {
 	return exchange.JobStatus{}, false
+}
+
+func (memExchange) OpenTransfer(_ context.Context, _ User, id string) (exchange.JobStatus, *os.File, error) {
+	return exchange.JobStatus{}, nil, fmt.Errorf("no transfer %q: %w", id, exchange.ErrNotFound)
 }
 
 func (memExchange) Grants(context.Context) []exchange.GrantInfo { return []exchange.GrantInfo{} }

@@ -14,8 +14,18 @@ import (
 type Exchange interface {
 	RequestAccess(ctx context.Context, u User, owner, id, purpose, project string) (exchange.Answer, error)
 	StartFetch(ctx context.Context, u User, owner, id, purpose, project string) (exchange.JobStatus, error)
-	Transfers(ctx context.Context) []exchange.JobStatus
-	Transfer(ctx context.Context, id string) (exchange.JobStatus, bool)
+	// Transfers lists the transfers u may see: operators and auditors
+	// all of them, anyone else those they started.
+	Transfers(ctx context.Context, u User) []exchange.JobStatus
+	// Transfer is one transfer u may see; false for one that does not
+	// exist or belongs to someone else, alike.
+	Transfer(ctx context.Context, u User, id string) (exchange.JobStatus, bool)
+	// OpenTransfer opens the verified file of a finished transfer for u to
+	// download, once the download is on the audit record: the researcher
+	// who started it, or an operator. It returns an error wrapping
+	// exchange.ErrNotFound for a transfer u may not download, and
+	// exchange.ErrAuditUnavailable when the record cannot be written.
+	OpenTransfer(ctx context.Context, u User, id string) (exchange.JobStatus, *os.File, error)
 	Grants(ctx context.Context) []exchange.GrantInfo
 }
 
@@ -77,11 +87,19 @@ func (s *Server) routeExchange() {
 		}
 		writeJSON(w, http.StatusAccepted, job)
 	})
+	// A researcher sees only the transfers they started; another's is
+	// answered like one that does not exist.
 	s.handle("GET /v1/transfers", true, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.exchange.Transfers(r.Context()))
+		u, _ := UserFrom(r.Context())
+		jobs := s.exchange.Transfers(r.Context(), u)
+		if jobs == nil {
+			jobs = []exchange.JobStatus{}
+		}
+		writeJSON(w, http.StatusOK, jobs)
 	})
 	s.handle("GET /v1/transfers/{id}", true, func(w http.ResponseWriter, r *http.Request) {
-		job, ok := s.exchange.Transfer(r.Context(), r.PathValue("id"))
+		u, _ := UserFrom(r.Context())
+		job, ok := s.exchange.Transfer(r.Context(), u, r.PathValue("id"))
 		if !ok {
 			writeError(w, http.StatusNotFound, "no transfer "+r.PathValue("id"))
 			return
@@ -89,15 +107,18 @@ func (s *Server) routeExchange() {
 		writeJSON(w, http.StatusOK, job)
 	})
 	// The verified file of a finished transfer, for the CLI to write where
-	// the researcher asked.
+	// the researcher asked. Each download is an audit record.
 	s.handle("GET /v1/transfers/{id}/content", true, func(w http.ResponseWriter, r *http.Request) {
-		job, ok := s.exchange.Transfer(r.Context(), r.PathValue("id"))
-		if !ok || job.State != exchange.JobDone {
+		u, _ := UserFrom(r.Context())
+		job, f, err := s.exchange.OpenTransfer(r.Context(), u, r.PathValue("id"))
+		switch {
+		case errors.Is(err, exchange.ErrNotFound):
 			writeError(w, http.StatusNotFound, "no finished transfer "+r.PathValue("id"))
 			return
-		}
-		f, err := os.Open(job.Path)
-		if err != nil {
+		case errors.Is(err, exchange.ErrAuditUnavailable):
+			writeError(w, http.StatusServiceUnavailable, err.Error())
+			return
+		case err != nil:
 			writeError(w, http.StatusInternalServerError, err.Error())
 			return
 		}
@@ -111,11 +132,12 @@ func (s *Server) routeExchange() {
 	})
 }
 
-// writeExchangeError: a policy denial is 403 with its reasons; a refusal
-// by the owner 403; the caller's own mistake (an invalid ID, a request to
-// this node itself, a fetch without a purpose or a grant) 400; a transfer
-// of the same dataset already running 409; an unknown member 404; an
-// integrity failure or an owner that could not be reached 502.
+// writeExchangeError: a policy denial is 403 with its reasons; the
+// caller's own mistake (an invalid ID, a request to this node itself, a
+// fetch without a purpose or a grant) 400; an audit trail that cannot be
+// written (here or at the owner) 503; a refusal by the owner 403; a
+// transfer of the same dataset already running 409; an unknown member 404;
+// an integrity failure or an owner that could not be reached 502.
 func writeExchangeError(w http.ResponseWriter, err error) {
 	var denied *policy.DeniedError
 	var refused *exchange.RefusedError
@@ -127,6 +149,10 @@ func writeExchangeError(w http.ResponseWriter, err error) {
 			Reasons: denied.Decision.Reasons, Rules: denied.Decision.Rules})
 	case errors.As(err, &invalid), errors.Is(err, exchange.ErrBadName), errors.Is(err, exchange.ErrBadID):
 		writeError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, exchange.ErrAuditUnavailable):
+		// This node's trail, or the owner's, cannot be written: nothing
+		// was decided or moved; the same request may succeed later.
+		writeError(w, http.StatusServiceUnavailable, err.Error())
 	case errors.As(err, &refused):
 		writeError(w, http.StatusForbidden, err.Error())
 	case errors.As(err, &integrity):

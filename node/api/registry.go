@@ -28,8 +28,34 @@ type ProjectList struct {
 
 // ProjectAnswer is the answer of GET /v1/projects/{id}.
 type ProjectAnswer struct {
-	Project      consensus.Project `json:"project"`
-	AppliedIndex uint64            `json:"applied_index"`
+	Project consensus.Project `json:"project"`
+	// Pending are the project's changes waiting for approvals, each with
+	// the approvers still awaited.
+	Pending      []PendingStatus `json:"pending"`
+	AppliedIndex uint64          `json:"applied_index"`
+}
+
+// PendingStatus is a pending join or attachment and who must still approve.
+type PendingStatus struct {
+	consensus.PendingChange
+	Approvers []string `json:"approvers"`
+	Awaiting  []string `json:"awaiting"`
+}
+
+// PendingOf lists a project's pending changes with their approvers.
+func PendingOf(p consensus.Project) []PendingStatus {
+	out := make([]PendingStatus, 0, len(p.Pending))
+	for _, c := range p.Pending {
+		out = append(out, PendingStatus{PendingChange: c, Approvers: p.Approvers(c), Awaiting: p.Awaiting(c)})
+	}
+	return out
+}
+
+// ApproveRequest is the body of POST /v1/projects/{id}/approve: exactly
+// one of member (a pending join) and dataset (a pending attachment).
+type ApproveRequest struct {
+	Member  string `json:"member,omitempty"`
+	Dataset string `json:"dataset,omitempty"`
 }
 
 // MemberList is the answer of GET /v1/members.
@@ -39,9 +65,13 @@ type MemberList struct {
 	AppliedIndex uint64               `json:"applied_index"`
 }
 
-// Committed is the answer of a registry write.
+// Committed is the answer of a registry write: 200 once the local replica
+// applied it; 202 with NotApplied when the registry committed it but this
+// node's replica had not applied it in time (reads here lag behind).
 type Committed struct {
-	Index uint64 `json:"index"`
+	Index      uint64 `json:"index"`
+	NotApplied bool   `json:"not_applied,omitempty"`
+	Warning    string `json:"warning,omitempty"`
 }
 
 // VoteRequest is the body of POST /v1/members/{name}/vote.
@@ -72,7 +102,7 @@ func (s *Server) routeRegistry() {
 			writeRegistryError(w, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, ProjectAnswer{Project: p, AppliedIndex: idx})
+		writeJSON(w, http.StatusOK, ProjectAnswer{Project: p, Pending: PendingOf(p), AppliedIndex: idx})
 	})
 	s.handle("POST /v1/projects", true, func(w http.ResponseWriter, r *http.Request) {
 		var p consensus.ProjectProposal
@@ -95,6 +125,18 @@ func (s *Server) routeRegistry() {
 			return
 		}
 		s.submit(w, r, consensus.OpProjectAttach, consensus.DatasetAttachment{ID: r.PathValue("id"), Dataset: a.Dataset})
+	})
+	s.handle("POST /v1/projects/{id}/approve", true, func(w http.ResponseWriter, r *http.Request) {
+		var a ApproveRequest
+		if code, err := decodeBody(w, r, &a); err != nil {
+			writeError(w, code, err.Error())
+			return
+		}
+		if (a.Member == "") == (a.Dataset == "") {
+			writeError(w, http.StatusBadRequest, "name exactly one of member (a pending join) and dataset (a pending attachment)")
+			return
+		}
+		s.submit(w, r, consensus.OpProjectApprove, consensus.Approval{ID: r.PathValue("id"), Member: a.Member, Dataset: a.Dataset})
 	})
 	s.handle("GET /v1/members", true, func(w http.ResponseWriter, r *http.Request) {
 		ms, ps, idx, err := s.registry.Members(r.Context())
@@ -134,6 +176,11 @@ func (s *Server) routeRegistry() {
 
 func (s *Server) submit(w http.ResponseWriter, r *http.Request, op string, args any) {
 	idx, err := s.registry.SubmitRegistry(r.Context(), op, args)
+	var na *consensus.NotAppliedError
+	if errors.As(err, &na) {
+		writeJSON(w, http.StatusAccepted, Committed{Index: na.Index, NotApplied: true, Warning: err.Error()})
+		return
+	}
 	if err != nil {
 		writeRegistryError(w, err)
 		return
@@ -161,6 +208,8 @@ func writeRegistryError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadRequest, err.Error())
 	case errors.As(err, &rejected):
 		writeError(w, http.StatusConflict, err.Error())
+	case errors.Is(err, exchange.ErrAuditUnavailable):
+		writeError(w, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, consensus.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
 	case errors.Is(err, consensus.ErrCommandTooLarge):

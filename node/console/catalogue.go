@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -271,13 +270,13 @@ func (c *Console) publish(x *rc) {
 }
 
 func (c *Console) transfers(x *rc) {
-	jobs := c.node.Transfers(x.ctx())
+	jobs := c.node.Transfers(x.ctx(), x.user())
 	slices.SortFunc(jobs, func(a, b exchange.JobStatus) int { return b.StartedAt.Compare(a.StartedAt) })
 	c.render(x, http.StatusOK, "transfers.html", &page{Title: "transfers.title", Active: "nav.transfers", Data: jobs})
 }
 
 func (c *Console) transfer(x *rc) {
-	job, ok := c.node.Transfer(x.ctx(), x.r.PathValue("id"))
+	job, ok := c.node.Transfer(x.ctx(), x.user(), x.r.PathValue("id"))
 	if !ok {
 		c.fail(x, http.StatusNotFound, x.t("error.not_found"))
 		return
@@ -287,7 +286,7 @@ func (c *Console) transfer(x *rc) {
 
 // transferStatus is what the page's script polls.
 func (c *Console) transferStatus(x *rc) {
-	job, ok := c.node.Transfer(x.ctx(), x.r.PathValue("id"))
+	job, ok := c.node.Transfer(x.ctx(), x.user(), x.r.PathValue("id"))
 	if !ok {
 		writeJSON(x.w, http.StatusNotFound, map[string]string{"error": "no such transfer"})
 		return
@@ -296,15 +295,17 @@ func (c *Console) transferStatus(x *rc) {
 		"error": job.Error, "sha256": job.SHA256})
 }
 
+// transferContent serves a finished transfer's file to the researcher who
+// started it (or an operator), once the download is on the audit record.
 func (c *Console) transferContent(x *rc) {
-	job, ok := c.node.Transfer(x.ctx(), x.r.PathValue("id"))
-	if !ok || job.State != exchange.JobDone {
+	job, f, err := c.node.OpenTransfer(x.ctx(), x.user(), x.r.PathValue("id"))
+	switch {
+	case errors.Is(err, exchange.ErrNotFound):
 		c.fail(x, http.StatusNotFound, x.t("error.not_found"))
 		return
-	}
-	f, err := os.Open(job.Path)
-	if err != nil {
-		c.fail(x, http.StatusInternalServerError, err.Error())
+	case err != nil:
+		code, _, _ := classify(err)
+		c.fail(x, code, err.Error())
 		return
 	}
 	defer f.Close()

@@ -78,6 +78,15 @@ type projectData struct {
 	Self     string
 	Member   bool
 	Datasets []string
+	Pending  []pendingRow
+	Asked    bool // this node's join waits for approvals
+}
+
+// pendingRow is a change that waits for approvals, as the project page
+// shows it; Approve when this node is among those awaited.
+type pendingRow struct {
+	api.PendingStatus
+	Approve bool
 }
 
 func (c *Console) project(x *rc) {
@@ -87,6 +96,12 @@ func (c *Console) project(x *rc) {
 		return
 	}
 	d := projectData{Project: p, Self: c.name, Member: slices.Contains(p.Partners, c.name)}
+	for _, ps := range api.PendingOf(p) {
+		d.Pending = append(d.Pending, pendingRow{PendingStatus: ps, Approve: slices.Contains(ps.Awaiting, c.name)})
+		if ps.Kind == consensus.PendingJoin && ps.Member == c.name {
+			d.Asked = true
+		}
+	}
 	if x.may("GET", "/v1/catalogue") {
 		for _, l := range c.node.Search(x.ctx(), exchange.Filter{Kind: exchange.KindDataset}) {
 			if !slices.Contains(p.Datasets, l.Ref()) {
@@ -103,8 +118,32 @@ func (c *Console) joinProject(x *rc) {
 		c.failErr(x, err, Prefix+"projects/"+id)
 		return
 	}
-	c.waitForProject(x, id, func(p consensus.Project) bool { return slices.Contains(p.Partners, c.name) })
-	c.redirect(x, Prefix+"projects/"+id+"?ok=joined")
+	c.waitForProject(x, id, func(p consensus.Project) bool {
+		_, asked := p.PendingJoin(c.name)
+		return asked || slices.Contains(p.Partners, c.name)
+	})
+	c.redirect(x, Prefix+"projects/"+id+"?ok=join_requested")
+}
+
+func (c *Console) approveChange(x *rc) {
+	id := x.r.PathValue("id")
+	a := consensus.Approval{ID: id, Member: strings.TrimSpace(x.r.PostFormValue("member")), Dataset: strings.TrimSpace(x.r.PostFormValue("dataset"))}
+	if (a.Member == "") == (a.Dataset == "") {
+		c.failErr(x, errors.Join(errBadForm, errors.New("name exactly one of member and dataset")), Prefix+"projects/"+id)
+		return
+	}
+	if _, err := c.node.SubmitRegistry(x.ctx(), consensus.OpProjectApprove, a); err != nil {
+		c.failErr(x, err, Prefix+"projects/"+id)
+		return
+	}
+	c.waitForProject(x, id, func(p consensus.Project) bool {
+		i, ok := p.PendingJoin(a.Member)
+		if a.Dataset != "" {
+			i, ok = p.PendingAttachment(a.Dataset)
+		}
+		return !ok || slices.Contains(p.Pending[i].Approvals, c.name)
+	})
+	c.redirect(x, Prefix+"projects/"+id+"?ok=approved")
 }
 
 func (c *Console) attachDataset(x *rc) {
@@ -114,7 +153,10 @@ func (c *Console) attachDataset(x *rc) {
 		c.failErr(x, err, Prefix+"projects/"+id)
 		return
 	}
-	c.waitForProject(x, id, func(p consensus.Project) bool { return slices.Contains(p.Datasets, ds) })
+	c.waitForProject(x, id, func(p consensus.Project) bool {
+		_, offered := p.PendingAttachment(ds)
+		return offered || slices.Contains(p.Datasets, ds)
+	})
 	c.redirect(x, Prefix+"projects/"+id+"?ok=attached")
 }
 

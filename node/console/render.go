@@ -145,6 +145,7 @@ func classify(err error) (code int, reasons, rules []string) {
 	var invalid *exchange.ValidationError
 	var rejected *consensus.RejectedError
 	var tooBig *http.MaxBytesError
+	var notApplied *consensus.NotAppliedError
 	switch {
 	case errors.As(err, &denied):
 		return http.StatusForbidden, denied.Decision.Reasons, denied.Decision.Rules
@@ -160,6 +161,8 @@ func classify(err error) (code int, reasons, rules []string) {
 			rules = append(rules, p.Decision.Rules...)
 		}
 		return http.StatusForbidden, reasons, rules
+	case errors.Is(err, exchange.ErrAuditUnavailable):
+		return http.StatusServiceUnavailable, nil, nil
 	case errors.As(err, &refused):
 		return http.StatusForbidden, nil, nil
 	case errors.As(err, &integrity):
@@ -170,6 +173,8 @@ func classify(err error) (code int, reasons, rules []string) {
 		return http.StatusRequestEntityTooLarge, nil, nil
 	case errors.As(err, &rejected):
 		return http.StatusConflict, nil, nil
+	case errors.As(err, &notApplied):
+		return http.StatusAccepted, nil, nil
 	case errors.Is(err, exchange.ErrNotFound), errors.Is(err, consensus.ErrNotFound), errors.Is(err, exchange.ErrNoDraft):
 		return http.StatusNotFound, nil, nil
 	case errors.Is(err, exchange.ErrAgreementExists), errors.Is(err, exchange.ErrAgreementRefused), errors.Is(err, exchange.ErrTransferRunning):

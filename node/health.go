@@ -1,0 +1,104 @@
+package node
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/xborder/xborder/audit"
+	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/node/api"
+)
+
+// auditAppender is the audit trail as the node writes it: *audit.Log, or
+// in tests a trail whose writes fail as on a full disk.
+type auditAppender interface {
+	Append(typ, subject string, details any) (audit.Record, error)
+}
+
+// appliedWaiter is the local registry replica as a write waits for it to
+// apply a command (*consensus.Registry).
+type appliedWaiter interface {
+	WaitApplied(ctx context.Context, index uint64) error
+	AppliedIndex() uint64
+}
+
+// applyWait bounds how long a registry write waits for the local replica
+// to apply it before saying it is committed but not applied here.
+const applyWait = 5 * time.Second
+
+// writeHealth is whether a store's last write failed: the node is not
+// ready while it does. The last write error sets it; a later successful
+// write, or probe, clears it.
+type writeHealth struct {
+	mu    sync.Mutex
+	err   error
+	since time.Time
+}
+
+func (h *writeHealth) observe(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	switch {
+	case err == nil:
+		h.err, h.since = nil, time.Time{}
+	case h.err == nil:
+		h.err, h.since = err, time.Now()
+	default:
+		h.err = err
+	}
+}
+
+func (h *writeHealth) failing() (error, time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.err, h.since
+}
+
+// auditRecovered is the record a probe writes when the trail that failed
+// can be written again: the trail itself tells how long it was down.
+const auditRecovered = "audit.recovered"
+
+// appendAudit writes a record and keeps the trail's health.
+func (n *Node) appendAudit(typ, subject string, details any) error {
+	if n.trail == nil {
+		return errors.New("the audit trail is not open")
+	}
+	_, err := n.trail.Append(typ, subject, details)
+	n.auditHealth.observe(err)
+	return err
+}
+
+// checkWrites adds the audit trail's and the registry replica's write
+// health to a readiness answer. A failing trail is probed by writing
+// the record of its recovery; a replica that had not applied a write in
+// time is ready again once it has.
+func (n *Node) checkWrites(r *api.Readiness) {
+	if err, since := n.auditHealth.failing(); err != nil && n.trail != nil {
+		if perr := n.appendAudit(auditRecovered, n.cfg.Name, map[string]any{
+			"failing_since": since.UTC(), "last_error": err.Error()}); perr != nil {
+			r.Ready = false
+			r.Checks["audit"] = fmt.Sprintf("the audit trail cannot be written since %s (%v); the node refuses to act until it can",
+				since.UTC().Format(time.RFC3339), perr)
+		} else {
+			n.log.Info("the audit trail can be written again", "failing_since", since)
+		}
+	}
+	if _, ok := r.Checks["audit"]; !ok {
+		r.Checks["audit"] = "writable"
+	}
+	err, since := n.registryHealth.failing()
+	var na *consensus.NotAppliedError
+	if errors.As(err, &na) {
+		if w := n.appliedWaiter(); w != nil && w.AppliedIndex() >= na.Index {
+			n.registryHealth.observe(nil)
+			err = nil
+		}
+	}
+	if err != nil {
+		r.Ready = false
+		r.Checks["registry_writes"] = fmt.Sprintf("since %s: %v", since.UTC().Format(time.RFC3339), err)
+	}
+}
