@@ -1,14 +1,12 @@
 package audit
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -168,108 +166,4 @@ func (l *Log) List(f Filter) ([]Record, error) {
 		return nil
 	})
 	return out, err
-}
-
-// Anchor is a head this node committed to the replicated registry.
-type Anchor struct {
-	Seq  uint64 `json:"seq"`
-	Head string `json:"head"`
-}
-
-// Report is the outcome of Verify.
-type Report struct {
-	OK      bool   `json:"ok"`
-	Records uint64 `json:"records"`
-	Head    string `json:"head"`
-	// FirstBad names the first record that does not fit, and why.
-	FirstBad *Bad      `json:"first_bad,omitempty"`
-	Anchors  []Checked `json:"anchors"`
-}
-
-// Bad is a record that breaks the chain.
-type Bad struct {
-	Seq    uint64 `json:"seq"`
-	Reason string `json:"reason"`
-}
-
-// Checked is an anchor and whether the trail still matches it.
-type Checked struct {
-	Anchor
-	OK     bool   `json:"ok"`
-	Reason string `json:"reason,omitempty"`
-}
-
-// ErrBroken is wrapped by Verify's error when the trail does not verify.
-var ErrBroken = errors.New("the audit trail does not verify")
-
-// Verify walks the whole trail: sequence numbers without gaps, each record
-// chained to the one before, each hash recomputed, each signature checked
-// against pub, and every anchor found unchanged in the trail.
-func (l *Log) Verify(pub ed25519.PublicKey, anchors []Anchor) (Report, error) {
-	rep := Report{Anchors: []Checked{}}
-	hashes := map[uint64]string{} // of the anchored records only
-	for _, a := range anchors {
-		hashes[a.Seq] = ""
-	}
-	err := l.db.View(func(tx *bolt.Tx) error {
-		c := tx.Bucket(bRecords).Cursor()
-		var prev Record
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			seq := binary.BigEndian.Uint64(k)
-			bad := func(format string, args ...any) error {
-				rep.FirstBad = &Bad{Seq: seq, Reason: fmt.Sprintf(format, args...)}
-				return ErrBroken
-			}
-			var r Record
-			dec := json.NewDecoder(bytes.NewReader(v))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&r); err != nil {
-				return bad("unreadable: %v", err)
-			}
-			if r.Seq != seq {
-				return bad("stored under seq %d but says seq %d (records moved)", seq, r.Seq)
-			}
-			if r.Seq != prev.Seq+1 {
-				return bad("follows seq %d: records %d to %d are missing", prev.Seq, prev.Seq+1, r.Seq-1)
-			}
-			if r.Prev != prev.Hash {
-				return bad("does not chain to record %d (prev %.12s, expected %.12s)", prev.Seq, r.Prev, prev.Hash)
-			}
-			if h := r.computeHash(); h != r.Hash {
-				return bad("content changed: hash %.12s, recorded %.12s", h, r.Hash)
-			}
-			hash, _ := hex.DecodeString(r.Hash)
-			sig, err := base64.RawURLEncoding.DecodeString(r.Sig)
-			if err != nil || !ed25519.Verify(pub, hash, sig) {
-				return bad("signature does not verify against the node's key")
-			}
-			if _, anchored := hashes[r.Seq]; anchored {
-				hashes[r.Seq] = r.Hash
-			}
-			prev = r
-			rep.Records++
-		}
-		rep.Head = prev.Hash
-		return nil
-	})
-	if err != nil && !errors.Is(err, ErrBroken) {
-		return rep, err
-	}
-	for _, a := range anchors {
-		ch := Checked{Anchor: a, OK: true}
-		if h := hashes[a.Seq]; h == "" {
-			ch.OK, ch.Reason = false, fmt.Sprintf("anchored record %d is not in the trail", a.Seq)
-		} else if h != a.Head {
-			ch.OK, ch.Reason = false, fmt.Sprintf("record %d was rewritten after it was anchored", a.Seq)
-		}
-		rep.Anchors = append(rep.Anchors, ch)
-		if !ch.OK && rep.FirstBad == nil {
-			rep.FirstBad = &Bad{Seq: a.Seq, Reason: ch.Reason}
-		}
-	}
-	rep.OK = rep.FirstBad == nil
-	if !rep.OK {
-		return rep, fmt.Errorf("%w: record %d: %s", ErrBroken, rep.FirstBad.Seq, rep.FirstBad.Reason)
-	}
-	return rep, nil
 }

@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -65,10 +66,13 @@ type Vote struct {
 // Yes reports whether the vote is in favour.
 func (v Vote) Yes() bool { return v.Vote == "yes" }
 
-// AnchorArgs is the argument of anchor.put.
+// AnchorArgs is the argument of anchor.put. Prev is the ID of the
+// member's latest anchor, the one this anchor extends ("" for its first):
+// a member's anchors form a chain that no command can shorten or fork.
 type AnchorArgs struct {
 	Seq  uint64 `json:"seq"`
 	Head string `json:"head"`
+	Prev string `json:"prev"`
 }
 
 // PolicyArgs is the argument of policy.put.
@@ -119,14 +123,7 @@ func runOp(tx *bolt.Tx, c Command, by Member, members *memberIndex) ([]Membershi
 		if err := decodeArgs(c, &a); err != nil {
 			return nil, err
 		}
-		prev, err := get[Anchor](tx, bAnchors, by.Name)
-		if err == nil && a.Seq <= prev.Seq {
-			return nil, reject(c.Op, "anchor seq %d does not follow the anchored seq %d", a.Seq, prev.Seq)
-		}
-		if len(a.Head) != 64 {
-			return nil, reject(c.Op, "anchor head must be a hex SHA-256")
-		}
-		return nil, put(tx, bAnchors, by.Name, Anchor{Member: by.Name, Seq: a.Seq, Head: a.Head, TS: c.TS})
+		return nil, putAnchor(tx, c, by, a)
 	case OpPolicyPut:
 		var a PolicyArgs
 		if err := decodeArgs(c, &a); err != nil {
@@ -142,6 +139,53 @@ func runOp(tx *bolt.Tx, c Command, by Member, members *memberIndex) ([]Membershi
 		}
 		return nil, reject(c.Op, "unknown operation %q", c.Op)
 	}
+}
+
+// putAnchor appends an anchor to the member's chain of anchors: it must
+// extend the latest one (name its ID) with a higher sequence number. Every
+// anchor stays in the registry, so a trail rewritten below any of them is
+// caught, however far the node later writes past it.
+func putAnchor(tx *bolt.Tx, c Command, by Member, a AnchorArgs) error {
+	if !isHexSHA256(a.Head) {
+		return reject(c.Op, "anchor head must be a lower-case hex SHA-256")
+	}
+	latest, err := get[Anchor](tx, bAnchors, by.Name)
+	switch {
+	case err == nil:
+		if a.Prev != latest.ID {
+			return reject(c.Op, "anchor does not extend %s's latest anchor (seq %d, id %.12s): it names %q", by.Name, latest.Seq, latest.ID, a.Prev)
+		}
+		if a.Seq <= latest.Seq {
+			return reject(c.Op, "anchor seq %d does not follow the anchored seq %d", a.Seq, latest.Seq)
+		}
+	case errors.Is(err, ErrNotFound):
+		if a.Prev != "" {
+			return reject(c.Op, "%s has no anchor yet, so its first anchor extends none (prev must be empty)", by.Name)
+		}
+	default:
+		return err
+	}
+	if a.Seq == 0 {
+		return reject(c.Op, "anchor seq must be at least 1")
+	}
+	next := Anchor{Member: by.Name, Seq: a.Seq, Head: a.Head, Prev: a.Prev, TS: c.TS}
+	next.ID = next.computeID()
+	if err := putAnchorLink(tx, next); err != nil {
+		return err
+	}
+	return put(tx, bAnchors, by.Name, next)
+}
+
+func isHexSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, r := range s {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 func proposeProject(tx *bolt.Tx, c Command, by Member, a ProjectProposal, members *memberIndex) error {

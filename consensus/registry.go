@@ -547,6 +547,17 @@ func (r *Registry) Anchor(member string) (Anchor, error) {
 	return a, err
 }
 
+// Anchors returns every anchor a member committed, oldest first: its
+// chain of anchors (VerifyAnchorChain checks it).
+func (r *Registry) Anchors(member string) ([]Anchor, error) {
+	var out []Anchor
+	err := r.fsm.view(func(tx *bolt.Tx) (err error) {
+		out, err = anchorChain(tx, member)
+		return err
+	})
+	return out, err
+}
+
 // Proposals lists the open membership proposals.
 func (r *Registry) Proposals() ([]Proposal, error) {
 	var out []Proposal

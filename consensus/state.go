@@ -1,6 +1,7 @@
 package consensus
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -112,12 +113,67 @@ type Proposal struct {
 	Votes      map[string]bool `json:"votes"` // member name -> yes
 }
 
-// Anchor is the latest audit chain head a member committed.
+// Anchor is an audit chain head a member committed. A member's anchors
+// form a chain: each names the ID of the one it extends.
 type Anchor struct {
 	Member string `json:"member"`
 	Seq    uint64 `json:"seq"`
 	Head   string `json:"head"`
+	Prev   string `json:"prev,omitempty"` // ID of the anchor this one extends; "" for the first
+	ID     string `json:"id,omitempty"`   // hex SHA-256 of member, seq, head and prev
 	TS     int64  `json:"ts"`
+}
+
+// computeID is the anchor's ID: what the next anchor names as its Prev.
+func (a Anchor) computeID() string {
+	h := sha256.New()
+	fmt.Fprintf(h, "xborder-anchor\x00%s\x00%d\x00%s\x00%s", a.Member, a.Seq, a.Head, a.Prev)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// VerifyAnchorChain checks that anchors, in order, form one member's
+// chain: each ID recomputes, the first extends none, each later one names
+// the one before and has a higher sequence number.
+func VerifyAnchorChain(anchors []Anchor) error {
+	prev := Anchor{}
+	for i, a := range anchors {
+		if a.ID != a.computeID() {
+			return fmt.Errorf("anchor %d (seq %d): its id does not match its content", i, a.Seq)
+		}
+		if a.Prev != prev.ID || (i > 0 && (a.Seq <= prev.Seq || a.Member != prev.Member)) {
+			return fmt.Errorf("anchor %d (seq %d) does not extend anchor %d (seq %d)", i, a.Seq, i-1, prev.Seq)
+		}
+		prev = a
+	}
+	return nil
+}
+
+// anchorKey orders a member's anchors by sequence number.
+func anchorKey(member string, seq uint64) []byte {
+	return append(append([]byte(member), 0), putU64(seq)...)
+}
+
+func putAnchorLink(tx *bolt.Tx, a Anchor) error {
+	raw, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bAnchorChain).Put(anchorKey(a.Member, a.Seq), raw)
+}
+
+// anchorChain lists a member's anchors, oldest first.
+func anchorChain(tx *bolt.Tx, member string) ([]Anchor, error) {
+	var out []Anchor
+	prefix := append([]byte(member), 0)
+	c := tx.Bucket(bAnchorChain).Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		var a Anchor
+		if err := json.Unmarshal(v, &a); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 // PolicyHash is the policy bundle a member last declared active.
@@ -128,18 +184,19 @@ type PolicyHash struct {
 }
 
 var (
-	bMeta      = []byte("meta")
-	bMembers   = []byte("members")
-	bProjects  = []byte("projects")
-	bProposals = []byte("proposals")
-	bAnchors   = []byte("anchors")
-	bPolicies  = []byte("policies")
-	bNonces    = []byte("nonces")    // nonce -> ts
-	bNonceTS   = []byte("nonces_ts") // ts|nonce -> nil, for pruning in ts order
+	bMeta        = []byte("meta")
+	bMembers     = []byte("members")
+	bProjects    = []byte("projects")
+	bProposals   = []byte("proposals")
+	bAnchors     = []byte("anchors")      // member -> its latest anchor
+	bAnchorChain = []byte("anchor_chain") // member|seq -> every anchor
+	bPolicies    = []byte("policies")
+	bNonces      = []byte("nonces")    // nonce -> ts
+	bNonceTS     = []byte("nonces_ts") // ts|nonce -> nil, for pruning in ts order
 
 	// stateBuckets are what the state hash covers: the registry's content,
 	// not the bookkeeping of how far the log was applied.
-	stateBuckets = [][]byte{bMembers, bProjects, bProposals, bAnchors, bPolicies, bAgreements}
+	stateBuckets = [][]byte{bMembers, bProjects, bProposals, bAnchors, bAnchorChain, bPolicies, bAgreements}
 
 	keyApplied = []byte("applied_index")
 	keyMaxTS   = []byte("max_ts")
@@ -162,7 +219,7 @@ func putU64(v uint64) []byte {
 }
 
 func initBuckets(tx *bolt.Tx) error {
-	for _, b := range [][]byte{bMeta, bMembers, bProjects, bProposals, bAnchors, bPolicies, bAgreements, bNonces, bNonceTS} {
+	for _, b := range [][]byte{bMeta, bMembers, bProjects, bProposals, bAnchors, bAnchorChain, bPolicies, bAgreements, bNonces, bNonceTS} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}

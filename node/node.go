@@ -103,7 +103,11 @@ type Node struct {
 	wg        sync.WaitGroup
 
 	closeOnce sync.Once
-	closeErr  error
+	// anchorMu serialises anchoring: each anchor extends the one before.
+	anchorMu sync.Mutex
+	// stopAuditServe stops answering partners' audit verifications.
+	stopAuditServe func()
+	closeErr       error
 }
 
 // Open loads the node's key and the federation's genesis from the data dir
@@ -306,6 +310,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			pull(p)
 		}
 	}
+	n.stopAuditServe = n.audit.Serve(n.host, n, n.log.With("component", "audit"))
 	n.record(auditNodeStart, n.cfg.Name, map[string]any{"version": Version, "peer_id": n.id.PeerID.String(),
 		"federation_id": n.fedID, "policy": n.policy.Info().Hash})
 	n.wg.Add(1)
@@ -423,6 +428,12 @@ func (n *Node) Close() error {
 			n.mesh.setOnVerified(nil)
 			errs = append(errs, n.catalogue.Close())
 		}
+		if n.stopAuditServe != nil {
+			n.stopAuditServe()
+		}
+		// The last records (this stop among them) are anchored while the
+		// registry and the mesh still run.
+		n.finalAnchor()
 		if n.cancel != nil {
 			n.cancel()
 		}

@@ -186,7 +186,7 @@ func (e *CompileError) Error() string {
 func (e *CompileError) Unwrap() error { return e.Err }
 
 // Load compiles a policy directory into a bundle ready to decide. Every
-// decision point must be defined.
+// decision point must be defined, but for the optional ones.
 func Load(ctx context.Context, dir string) (*Bundle, error) {
 	c, res, err := compileDir(dir, false)
 	if err != nil {
@@ -210,7 +210,9 @@ func Load(ctx context.Context, dir string) (*Bundle, error) {
 	for _, p := range Points {
 		ref := ast.MustParseRef(string(p))
 		if len(c.GetRulesExact(ref)) == 0 {
-			missing = append(missing, string(p))
+			if !optional[p] {
+				missing = append(missing, string(p))
+			}
 			continue
 		}
 		pq, err := rego.New(
@@ -290,9 +292,13 @@ func (c *planCache) entry(hash string) *planEntry {
 
 // makePlan plans every decision point of the bundle.
 func (b *Bundle) makePlan(ctx context.Context) *planned {
-	entrypoints := make([]string, len(Points))
-	for i, p := range Points {
-		entrypoints[i] = p.entrypoint()
+	var points []Point // those the bundle defines
+	var entrypoints []string
+	for _, p := range Points {
+		if _, ok := b.queries[p]; ok {
+			points = append(points, p)
+			entrypoints = append(entrypoints, p.entrypoint())
+		}
 	}
 	out := &planned{}
 	pol, err := irvm.Plan(ctx, b.modules, entrypoints...)
@@ -307,8 +313,8 @@ func (b *Bundle) makePlan(ctx context.Context) *planned {
 		out.err = err.Error()
 		return out
 	}
-	out.points = make(map[Point]string, len(Points))
-	for i, p := range Points {
+	out.points = make(map[Point]string, len(points))
+	for i, p := range points {
 		out.points[p] = entrypoints[i]
 	}
 	return out
@@ -394,6 +400,13 @@ func (b *Bundle) decide(ctx context.Context, p Point, input any) (Decision, erro
 	d, err := decodeDecision(p, v)
 	d.Bundle = b.Hash
 	return d, err
+}
+
+// Defines reports whether the bundle defines decision point p (only an
+// optional point may be missing).
+func (b *Bundle) Defines(p Point) bool {
+	_, ok := b.queries[p]
+	return ok
 }
 
 // boolean evaluates a decision point whose value is a boolean.

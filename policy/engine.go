@@ -149,6 +149,19 @@ func (e *Engine) Membership(ctx context.Context, in MembershipInput) (Decision, 
 	return e.active.Load().decide(ctx, MembershipDecision, in)
 }
 
+// Audit decides whether a partner may verify this node's audit trail with
+// the detail it asks for. A policy without data.xborder.audit.decision
+// (written before the point existed) discloses nothing and says so.
+func (e *Engine) Audit(ctx context.Context, in AuditInput) (Decision, error) {
+	b := e.active.Load()
+	if !b.Defines(AuditDecision) {
+		return Decision{Bundle: b.Hash, Rules: []string{"no_audit_policy"}, Reasons: []string{
+			"This node's policy has no data.xborder.audit.decision rule, so it discloses nothing of its audit trail; its legal team adds one (see docs/policies.md)."},
+			Obligations: []string{}}, nil
+	}
+	return b.decide(ctx, AuditDecision, in)
+}
+
 // CatalogueVisible decides whether a partner may see a catalogue entry.
 func (e *Engine) CatalogueVisible(ctx context.Context, in CatalogueInput) (bool, error) {
 	return e.active.Load().boolean(ctx, CatalogueVisible, in)

@@ -310,3 +310,46 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// A region's policy written before data.xborder.audit.decision existed
+// still loads and decides everything else; the audit point then discloses
+// nothing and says why. The shipped policy discloses the chain to members.
+func TestAPolicyWithoutTheAuditPointLoadsAndDisclosesNothing(t *testing.T) {
+	ctx := context.Background()
+	dir := copyDir(t, "../policies")
+	for _, f := range []string{"audit.rego", "audit_test.rego"} {
+		if err := os.Remove(filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e, err := NewEngine(ctx, dir, nil)
+	if err != nil {
+		t.Fatalf("a policy without the audit point: %v", err)
+	}
+	defer e.Close()
+	in := AuditInput{Requester: Node{Node: "de-bw", Country: "DE"}, Self: Node{Node: "fr-grandest", Country: "FR"}, Detail: "chain"}
+	d, err := e.Audit(ctx, in)
+	if err != nil || d.Allow || len(d.Rules) != 1 || d.Rules[0] != "no_audit_policy" {
+		t.Fatalf("audit without the point: %+v %v", d, err)
+	}
+	if ok, err := e.APIAllow(ctx, APIInput{User: APIUser{Role: "operator"}, Method: "GET", Path: "/v1/status"}); err != nil || !ok {
+		t.Fatalf("the other points still decide: %v %v", ok, err)
+	}
+	e.Bundle().Plan(ctx)
+	if ev := e.Bundle().Evaluator(); ev != "plan" {
+		t.Fatalf("a policy without the optional point is still planned: %s", ev)
+	}
+
+	shipped, err := NewEngine(ctx, "../policies", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer shipped.Close()
+	if d, err := shipped.Audit(ctx, in); err != nil || !d.Allow || d.Rules[0] != "chain_to_members" {
+		t.Fatalf("shipped audit policy, chain: %+v %v", d, err)
+	}
+	in.Detail = "records"
+	if d, err := shipped.Audit(ctx, in); err != nil || d.Allow || d.Rules[0] != "records_withheld" {
+		t.Fatalf("shipped audit policy, records: %+v %v", d, err)
+	}
+}

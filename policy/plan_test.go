@@ -53,6 +53,7 @@ func TestPlannedDecisionsMatchTopdown(t *testing.T) {
 		RegistryDecision:   genRegistry,
 		MembershipDecision: genMembership,
 		APIAllow:           genAPI,
+		AuditDecision:      genAudit,
 	}
 	for _, p := range Points {
 		gen, ok := gens[p]
@@ -274,6 +275,14 @@ func genMembership(r *rand.Rand) any {
 		Candidate: Candidate{Name: pick(r, "nl-limburg", "de-bw", "", "A b"), Country: pick(r, genCountries...),
 			Org: pick(r, "Provincie Limburg", "", " "), PeerID: "12D3KooW"},
 		Members: members, Self: Node{Node: "fr-grandest", Country: "FR"},
+	}
+}
+
+func genAudit(r *rand.Rand) any {
+	return AuditInput{
+		Requester: Node{Node: pick(r, genMembers...), Country: pick(r, genCountries...)},
+		Self:      Node{Node: "fr-grandest", Country: "FR"},
+		Detail:    pick(r, "chain", "records", "", "all"),
 	}
 }
 

@@ -18,10 +18,16 @@ const (
 	RegistryDecision   Point = "data.xborder.registry.decision"
 	MembershipDecision Point = "data.xborder.membership.decision"
 	APIAllow           Point = "data.xborder.api.allow"
+	AuditDecision      Point = "data.xborder.audit.decision"
 )
 
 // Points lists every decision point.
-var Points = []Point{ExchangeDecision, CatalogueVisible, AgreementDecision, RegistryDecision, MembershipDecision, APIAllow}
+var Points = []Point{ExchangeDecision, CatalogueVisible, AgreementDecision, RegistryDecision, MembershipDecision, APIAllow, AuditDecision}
+
+// optional are the decision points a policy may leave out (those added
+// after a region's policy directory was written): a bundle without one
+// still loads, and the point then refuses, saying why.
+var optional = map[Point]bool{AuditDecision: true}
 
 // Decision is the answer of a decision point:
 // `{allow, reasons[], rules[], obligations[], max_validity_s}` in Rego.
@@ -65,6 +71,16 @@ type Node struct {
 	PeerID  string `json:"peer_id,omitempty"`
 	Country string `json:"country"`
 	Org     string `json:"org,omitempty"`
+}
+
+// AuditInput is the input of data.xborder.audit.decision: may a partner
+// verify this node's audit trail, and see how much of it. Detail is
+// "chain" (the links the hash chain needs, nothing of the records'
+// content) or "records" (the whole records).
+type AuditInput struct {
+	Requester Node   `json:"requester"`
+	Self      Node   `json:"self"`
+	Detail    string `json:"detail"`
 }
 
 // Researcher is the person on whose behalf a node requests, vouched for by

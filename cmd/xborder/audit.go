@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -52,23 +53,42 @@ signed with the node's key, its head anchored in the replicated registry.`,
 	list.Flags().IntVar(&limit, "limit", 50, "how many records, newest first")
 	list.Flags().StringVar(&typ, "type", "", "only records of this type (e.g. registry.decision, policy.reload)")
 	list.Flags().BoolVar(&g.json, "json", false, "print JSON")
+	var peerName, detail string
 	verify := &cobra.Command{
-		Use:   "verify",
-		Short: "Verify the hash chain, the signatures and the registry anchor",
+		Use:   "verify [--peer NAME [--detail chain|records]]",
+		Short: "Verify the hash chain, the signatures and every registry anchor",
 		Long: `verify checks every record of the node's trail: sequence without gaps,
 each record chained to the one before, each hash recomputed, each signature
-checked against the node's key, and the head the node anchored in the
-registry still present unchanged. It exits 4 and names the first bad record
-on any mismatch.`,
-		Example: "  xborder audit verify\n  xborder audit verify --json",
+checked against the node's key, and every head the node anchored in the
+registry (its chain of anchors) still present unchanged. It exits 4 and
+names the first bad record on any mismatch.
+
+With --peer, this node verifies partner NAME's trail the same way: NAME sends
+its trail over libp2p (/xborder/audit/1.0.0) if its audit policy
+(data.xborder.audit.decision) allows, and it is checked against NAME's key and
+every anchor NAME committed to the registry. With --detail chain (the
+default) NAME sends only what the hash chain needs (sequence, previous hash,
+hash, signature), so verifying discloses nothing of what its records say;
+records' content is then not recomputed. Exit 3 when NAME's policy refuses.`,
+		Example: "  xborder audit verify\n  xborder audit verify --json\n  xborder audit verify --peer fr-grandest",
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if detail != "chain" && detail != "records" {
+				return usageErr(fmt.Errorf("--detail must be chain or records, not %q", detail))
+			}
 			c, err := g.newClient()
 			if err != nil {
 				return err
 			}
+			// A long trail takes a while to verify; Ctrl-C stops it.
+			c.http.Timeout = 15 * time.Minute
+			path, whose := "/v1/audit/verify", "this node's"
+			if peerName != "" {
+				path += "?" + url.Values{"peer": {peerName}, "detail": {detail}}.Encode()
+				whose = peerName + "'s"
+			}
 			var rep audit.Report
-			if err := c.get(cmd.Context(), "/v1/audit/verify", &rep); err != nil {
+			if err := c.get(cmd.Context(), path, &rep); err != nil {
 				return err
 			}
 			if g.json {
@@ -76,27 +96,37 @@ on any mismatch.`,
 					return err
 				}
 			} else {
-				fmt.Fprintf(g.out, "records: %d, head %s\n", rep.Records, rep.Head)
-				for _, a := range rep.Anchors {
-					state := "ok"
-					if !a.OK {
-						state = a.Reason
-					}
-					fmt.Fprintf(g.out, "anchor: seq %d, head %.16s: %s\n", a.Seq, a.Head, state)
+				content := ""
+				if !rep.ContentVerified {
+					content = " (links only: the records' content was not disclosed)"
 				}
-				if len(rep.Anchors) == 0 {
-					fmt.Fprintln(g.out, "anchor: none in the registry yet")
+				fmt.Fprintf(g.out, "records: %d, head %s%s\n", rep.Records, rep.Head, content)
+				bad := 0
+				for _, a := range rep.Anchors {
+					if !a.OK {
+						bad++
+						fmt.Fprintf(g.out, "anchor: seq %d, head %.16s: %s\n", a.Seq, a.Head, a.Reason)
+					}
+				}
+				switch {
+				case len(rep.Anchors) == 0:
+					fmt.Fprintln(g.out, "anchors: none in the registry yet")
+				case bad == 0:
+					last := rep.Anchors[len(rep.Anchors)-1]
+					fmt.Fprintf(g.out, "anchors: %d in the registry, every one matches (latest seq %d, head %.16s)\n", len(rep.Anchors), last.Seq, last.Head)
 				}
 			}
 			if !rep.OK {
-				return &exitErr{code: exitIntegrity, err: fmt.Errorf("audit trail broken at record %d: %s", rep.FirstBad.Seq, rep.FirstBad.Reason)}
+				return &exitErr{code: exitIntegrity, err: fmt.Errorf("%s audit trail broken at record %d: %s", whose, rep.FirstBad.Seq, rep.FirstBad.Reason)}
 			}
 			if !g.json {
-				fmt.Fprintln(g.out, "audit trail verified")
+				fmt.Fprintf(g.out, "%s audit trail verified\n", whose)
 			}
 			return nil
 		},
 	}
+	verify.Flags().StringVar(&peerName, "peer", "", "verify this partner's trail instead of this node's")
+	verify.Flags().StringVar(&detail, "detail", "chain", "with --peer: chain (links only) or records (the partner's policy decides)")
 	verify.Flags().BoolVar(&g.json, "json", false, "print JSON")
 	cmd.AddCommand(list, verify)
 	return cmd

@@ -142,6 +142,13 @@ func (memAudit) VerifyAudit(context.Context) (audit.Report, error) {
 	return audit.Report{OK: true, Records: 1, Head: strings.Repeat("a", 64), Anchors: []audit.Checked{}}, nil
 }
 
+func (memAudit) VerifyPeerAudit(_ context.Context, name string, _ audit.Detail) (audit.Report, error) {
+	if name != "de-bw" {
+		return audit.Report{}, fmt.Errorf("%w: %q", ErrUnknownPeer, name)
+	}
+	return audit.Report{OK: true, Records: 3, Anchors: []audit.Checked{}}, nil
+}
+
 // memCatalogue is an empty catalogue.
 type memCatalogue struct{}
 

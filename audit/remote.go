@@ -1,0 +1,243 @@
+package audit
+
+import (
+	"bufio"
+	"context"
+	"crypto/ed25519"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	bolt "go.etcd.io/bbolt"
+)
+
+// Protocol lets a partner verify this node's trail against the registry's
+// anchors. Every message is a length-prefixed JSON frame (4-byte
+// big-endian length) of at most MaxFrame bytes: the verifier's request,
+// the owner's answer, then batches of links (and records, when the owner's
+// policy discloses them) until a batch says done.
+const Protocol = "/xborder/audit/1.0.0"
+
+// Detail is how much of its trail a node discloses to a verifier.
+type Detail string
+
+const (
+	// DetailChain: the links only (seq, prev, hash, signature): enough to
+	// verify the chain, the signatures and every anchor, and nothing of
+	// what the records say.
+	DetailChain Detail = "chain"
+	// DetailRecords: the whole records, so that each hash is recomputed.
+	DetailRecords Detail = "records"
+)
+
+// Limits of the protocol.
+const (
+	MaxFrame     = 4 << 20
+	batchLinks   = 1024
+	batchRecords = 128
+	frameTimeout = 30 * time.Second
+)
+
+// Discloser decides whether a partner may verify this node's trail, and
+// with how much detail (in xborder, the node's audit policy).
+type Discloser interface {
+	DiscloseAudit(ctx context.Context, requester peer.ID, detail Detail) (allow bool, reasons []string, err error)
+}
+
+// RefusedError is a partner's refusal to disclose its trail.
+type RefusedError struct {
+	Peer    peer.ID
+	Reasons []string
+}
+
+func (e *RefusedError) Error() string {
+	return fmt.Sprintf("partner %s refused to disclose its audit trail: %v", e.Peer, e.Reasons)
+}
+
+type verifyRequest struct {
+	Detail Detail `json:"detail"`
+}
+
+type verifyAnswer struct {
+	Allow   bool     `json:"allow"`
+	Reasons []string `json:"reasons,omitempty"`
+	Error   string   `json:"error,omitempty"`
+}
+
+type batch struct {
+	Links   []Link   `json:"links"`
+	Records []Record `json:"records,omitempty"`
+	Done    bool     `json:"done,omitempty"`
+}
+
+// Serve answers partners' verification requests on h, each decided by d.
+// It returns a function that stops serving.
+func (l *Log) Serve(h host.Host, d Discloser, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	h.SetStreamHandler(Protocol, func(s network.Stream) {
+		if err := l.serve(ctx, s, d); err != nil {
+			log.Warn("audit verification stream reset", "peer", s.Conn().RemotePeer(), "err", err)
+			_ = s.Reset()
+			return
+		}
+		_ = s.Close()
+	})
+	return func() {
+		h.RemoveStreamHandler(Protocol)
+		cancel()
+	}
+}
+
+func (l *Log) serve(ctx context.Context, s network.Stream, d Discloser) error {
+	_ = s.SetDeadline(time.Now().Add(frameTimeout))
+	var req verifyRequest
+	if err := readFrame(s, &req); err != nil {
+		return fmt.Errorf("read request: %w", err)
+	}
+	if req.Detail != DetailChain && req.Detail != DetailRecords {
+		return writeFrame(s, verifyAnswer{Error: fmt.Sprintf("detail %q is neither %q nor %q", req.Detail, DetailChain, DetailRecords)})
+	}
+	allow, reasons, err := d.DiscloseAudit(ctx, s.Conn().RemotePeer(), req.Detail)
+	if err != nil {
+		return writeFrame(s, verifyAnswer{Error: "the owner could not decide: " + err.Error()})
+	}
+	if err := writeFrame(s, verifyAnswer{Allow: allow, Reasons: reasons}); err != nil || !allow {
+		return err
+	}
+	w := bufio.NewWriterSize(s, 64<<10)
+	per := batchLinks
+	if req.Detail == DetailRecords {
+		per = batchRecords
+	}
+	// One read transaction: the partner verifies one consistent trail.
+	err = l.db.View(func(tx *bolt.Tx) error {
+		var b batch
+		size := 0 // about what the batch's frame will take
+		flush := func(done bool) error {
+			b.Done = done
+			_ = s.SetDeadline(time.Now().Add(frameTimeout))
+			if err := writeFrame(w, b); err != nil {
+				return err
+			}
+			b = batch{}
+			return w.Flush()
+		}
+		err := l.walk(tx, 1, func(seq uint64, r *Record, derr error) error {
+			if derr != nil {
+				// A record this node cannot read is sent as a gap: the
+				// verifier reports the trail broken there.
+				return nil
+			}
+			b.Links = append(b.Links, r.Link())
+			size += 300
+			if req.Detail == DetailRecords {
+				b.Records = append(b.Records, *r)
+				size += len(r.Details) + len(r.Subject) + len(r.Type)
+			}
+			if len(b.Links) == per || size > MaxFrame/2 {
+				size = 0
+				return flush(false)
+			}
+			return ctx.Err()
+		})
+		if err != nil {
+			return err
+		}
+		return flush(true)
+	})
+	return err
+}
+
+// FetchAndVerify asks partner p for its trail with the given detail over
+// Protocol and verifies it against pub (the partner's key) and anchors
+// (the partner's anchors from the registry). A refusal is a *RefusedError.
+func FetchAndVerify(ctx context.Context, h host.Host, p peer.ID, pub ed25519.PublicKey, anchors []Anchor, detail Detail) (Report, error) {
+	s, err := h.NewStream(ctx, p, Protocol)
+	if err != nil {
+		return Report{}, fmt.Errorf("open an audit stream to %s: %w", p, err)
+	}
+	defer s.Close()
+	stop := context.AfterFunc(ctx, func() { _ = s.Reset() })
+	defer stop()
+	_ = s.SetDeadline(time.Now().Add(frameTimeout))
+	if err := writeFrame(s, verifyRequest{Detail: detail}); err != nil {
+		return Report{}, fmt.Errorf("send the audit request: %w", err)
+	}
+	var ans verifyAnswer
+	if err := readFrame(s, &ans); err != nil {
+		return Report{}, fmt.Errorf("read the partner's answer: %w", err)
+	}
+	if ans.Error != "" {
+		return Report{}, fmt.Errorf("partner %s: %s", p, ans.Error)
+	}
+	if !ans.Allow {
+		return Report{}, &RefusedError{Peer: p, Reasons: ans.Reasons}
+	}
+	r := bufio.NewReaderSize(s, 64<<10)
+	var b batch
+	i, done := 0, false
+	next := func() (Link, *Record, bool, error) {
+		for i >= len(b.Links) {
+			if done {
+				return Link{}, nil, false, nil
+			}
+			_ = s.SetDeadline(time.Now().Add(frameTimeout))
+			b = batch{}
+			if err := readFrame(r, &b); err != nil {
+				return Link{}, nil, false, fmt.Errorf("read the partner's trail: %w", err)
+			}
+			if len(b.Records) != 0 && len(b.Records) != len(b.Links) {
+				return Link{}, nil, false, errors.New("the partner sent a batch whose records do not match its links")
+			}
+			i, done = 0, b.Done
+		}
+		l := b.Links[i]
+		var rec *Record
+		if len(b.Records) > 0 {
+			rec = &b.Records[i]
+		}
+		i++
+		return l, rec, true, nil
+	}
+	return VerifyLinks(pub, anchors, next)
+}
+
+func writeFrame(w io.Writer, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if len(raw) > MaxFrame {
+		return fmt.Errorf("frame of %d bytes exceeds %d", len(raw), MaxFrame)
+	}
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(raw)))
+	if _, err := w.Write(n[:]); err != nil {
+		return err
+	}
+	_, err = w.Write(raw)
+	return err
+}
+
+func readFrame(r io.Reader, v any) error {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return err
+	}
+	size := binary.BigEndian.Uint32(n[:])
+	if size > MaxFrame {
+		return fmt.Errorf("frame of %d bytes exceeds %d", size, MaxFrame)
+	}
+	raw := make([]byte, size)
+	if _, err := io.ReadFull(r, raw); err != nil {
+		return err
+	}
+	return json.Unmarshal(raw, v)
+}
