@@ -3,6 +3,7 @@ package exchange
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -114,4 +115,26 @@ func TestOneIDRuleForPublishRequestAndFetch(t *testing.T) {
 			t.Errorf("fetch %q: %v, want ErrBadID", c.id, err)
 		}
 	}
+}
+
+// FuzzValidateID: an ID the rule accepts is always a single, plain file
+// name under DATA/downloads/OWNER, distinct from any download in progress.
+func FuzzValidateID(f *testing.F) {
+	for _, c := range idCases {
+		f.Add(c.id)
+	}
+	f.Fuzz(func(t *testing.T, id string) {
+		if ValidateID(id) != nil {
+			return
+		}
+		dir := filepath.Join("downloads", "fr-grandest")
+		p := filepath.Join(dir, id)
+		if filepath.Dir(p) != dir || filepath.Base(p) != id || strings.HasSuffix(id, partialSuffix) ||
+			strings.HasPrefix(id, ".") || strings.HasPrefix(id, "-") || len(id) > MaxIDLength {
+			t.Fatalf("ValidateID accepts %q", id)
+		}
+		if _, got, err := ParseRef("fr-grandest/" + id); err != nil || got != id {
+			t.Fatalf("ParseRef refuses fr-grandest/%q: %v", id, err)
+		}
+	})
 }
