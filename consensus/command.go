@@ -63,10 +63,14 @@ func SignCommand(key ed25519.PrivateKey, by peer.ID, op string, args any, ts int
 	signed[n] = '.'
 	b64.Encode(signed[n+1:], ed25519.Sign(key, signed[:n]))
 	if len(signed) > maxCommandBytes {
-		return nil, fmt.Errorf("command %s is %d bytes, over the %d-byte limit", op, len(signed), maxCommandBytes)
+		return nil, fmt.Errorf("%w: command %s is %d bytes, over the %d-byte limit", ErrCommandTooLarge, op, len(signed), maxCommandBytes)
 	}
 	return signed, nil
 }
+
+// ErrCommandTooLarge is wrapped when a command's arguments make it larger
+// than one registry command may be; the caller sends less.
+var ErrCommandTooLarge = errors.New("the command is too large")
 
 // ErrBadSignature is wrapped when a command's signature does not verify
 // against the key of the member it names.

@@ -124,6 +124,9 @@ var (
 	ErrAgreementExists = errors.New("an agreement with this id already exists")
 	ErrNoDraft         = errors.New("no agreement with this id awaits this node")
 	ErrUnreachable     = errors.New("the party could not be reached")
+	// ErrAgreementRefused is wrapped when a party signs an agreement that
+	// another party refused: it can never be completed.
+	ErrAgreementRefused = errors.New("an agreement a party refused cannot be signed")
 )
 
 // Agreements negotiates model-sharing agreements on behalf of this node.
@@ -167,8 +170,14 @@ func (g *Agreements) Propose(ctx context.Context, a consensus.Agreement) (Draft,
 		a.Created = g.s.now()
 	}
 	a = a.Normalize()
+	if probs := agreementDateProblems(a); len(probs) > 0 {
+		return Draft{}, &ValidationError{What: "agreement", Problems: probs}
+	}
 	if err := a.Validate(); err != nil {
-		return Draft{}, &ValidationError{Problems: []string{err.Error()}}
+		return Draft{}, &ValidationError{What: "agreement", Problems: []string{err.Error()}}
+	}
+	if _, _, err := ParseRef(a.Model); err != nil {
+		return Draft{}, &ValidationError{What: "agreement", Problems: []string{"model: " + err.Error()}, Err: ErrBadID}
 	}
 	var unknown []string
 	for _, p := range a.Parties {
@@ -177,7 +186,7 @@ func (g *Agreements) Propose(ctx context.Context, a consensus.Agreement) (Draft,
 		}
 	}
 	if len(unknown) > 0 {
-		return Draft{}, &ValidationError{Problems: []string{"parties: not members of the federation: " + strings.Join(unknown, ", ")}}
+		return Draft{}, &ValidationError{What: "agreement", Problems: []string{"parties: not members of the federation: " + strings.Join(unknown, ", ")}}
 	}
 	if _, ok := g.reg.CommittedAgreement(a.ID); ok {
 		return Draft{}, fmt.Errorf("agreement %s: %w in the registry", a.ID, ErrAgreementExists)
@@ -226,6 +235,37 @@ func (g *Agreements) Propose(ctx context.Context, a consensus.Agreement) (Draft,
 		return draft, &AgreementRefusedError{Draft: draft}
 	}
 	return draft, nil
+}
+
+// Agreement dates must fall in [EarliestAgreementDate, LatestAgreementDate):
+// the policies judge them with Rego's time built-ins, which count
+// nanoseconds since 1970 in an int64 and so end in April 2262.
+var (
+	EarliestAgreementDate = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	LatestAgreementDate   = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+// agreementDateProblems words what is wrong with an agreement's validity
+// dates, for the person who proposed them. The registry's own check
+// (consensus.Agreement.Validate) stays as it is: every replica applies it.
+func agreementDateProblems(a consensus.Agreement) []string {
+	var probs []string
+	inRange := func(field string, t time.Time) bool {
+		if t.Before(EarliestAgreementDate) || !t.Before(LatestAgreementDate) {
+			probs = append(probs, fmt.Sprintf("%s %s: date out of range; agreement dates run from %s to %s", field,
+				t.Format(time.DateOnly), EarliestAgreementDate.Format(time.DateOnly), LatestAgreementDate.AddDate(0, 0, -1).Format(time.DateOnly)))
+			return false
+		}
+		return true
+	}
+	if a.ValidFrom.IsZero() || a.ValidUntil.IsZero() {
+		return []string{"valid_from and valid_until (--from, --until) are required"}
+	}
+	fromOK, untilOK := inRange("valid_from", a.ValidFrom), inRange("valid_until", a.ValidUntil)
+	if fromOK && untilOK && !a.ValidUntil.After(a.ValidFrom) {
+		probs = append(probs, fmt.Sprintf("valid_until %s must be after valid_from %s", a.ValidUntil.Format(time.RFC3339), a.ValidFrom.Format(time.RFC3339)))
+	}
+	return probs
 }
 
 // offer sends the text to one party and returns its policy's answer.
@@ -329,7 +369,7 @@ func (g *Agreements) addSignature(ctx context.Context, id, payload, signer strin
 		for i, r := range rs {
 			names[i] = r.Member
 		}
-		return Draft{}, fmt.Errorf("agreement %s was refused by %s; it cannot be signed (propose a new one)", id, strings.Join(names, ", "))
+		return Draft{}, fmt.Errorf("agreement %s was refused by %s; %w (propose a new one)", id, strings.Join(names, ", "), ErrAgreementRefused)
 	}
 	if draft.Document.Payload != payload {
 		return Draft{}, fmt.Errorf("the signature is over another text than agreement %s as proposed", id)
@@ -536,6 +576,9 @@ func (g *Agreements) answerOffer(ctx context.Context, from Member, doc consensus
 	a, err := doc.Agreement()
 	if err == nil {
 		err = a.Validate()
+	}
+	if probs := agreementDateProblems(a); err == nil && len(probs) > 0 {
+		err = errors.New(strings.Join(probs, "; "))
 	}
 	switch {
 	case err != nil:

@@ -14,7 +14,6 @@ import (
 	"mime"
 	"net/http"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -264,21 +263,34 @@ type Publication struct {
 	Model *ModelCard `json:"model,omitempty"`
 }
 
-var entryID = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
-
-// ValidationError lists what is wrong with a publication.
-type ValidationError struct{ Problems []string }
+// ValidationError is input a caller gave that cannot be used: a
+// publication, an agreement, an ID, a request. The caller corrects it; an
+// API answers it 400 with the problems.
+type ValidationError struct {
+	// What was invalid, for the message ("agreement"); empty means a
+	// catalogue entry.
+	What     string
+	Problems []string
+	// Err, when set, is a sentinel callers branch on (ErrBadID).
+	Err error
+}
 
 func (e *ValidationError) Error() string {
-	return "invalid catalogue entry: " + strings.Join(e.Problems, "; ")
+	what := e.What
+	if what == "" {
+		what = "catalogue entry"
+	}
+	return "invalid " + what + ": " + strings.Join(e.Problems, "; ")
 }
+
+func (e *ValidationError) Unwrap() error { return e.Err }
 
 // Validate checks a publication field by field.
 func (p *Publication) Validate() error {
 	var probs []string
 	add := func(f string, a ...any) { probs = append(probs, fmt.Sprintf(f, a...)) }
-	if !entryID.MatchString(p.ID) {
-		add("id: %q must be lower-case letters, digits, '.', '_' or '-'", p.ID)
+	if why := idProblem(p.ID); why != "" {
+		add("id: %q %s (see exchange.ValidateID)", p.ID, why)
 	}
 	if p.Kind == "" {
 		p.Kind = KindDataset

@@ -114,7 +114,7 @@ func entryLimitProblems(e Entry) []string {
 // entryLimits is entryLimitProblems and the entry's encoded size.
 func entryLimits(e Entry) ([]string, int) {
 	var l limitChecker
-	if !entryID.MatchString(e.ID) {
+	if ValidateID(e.ID) != nil {
 		l.probs = append(l.probs, "id: not a catalogue entry ID")
 	}
 	l.check(entryFields{e.Title, e.Description, e.License, e.MediaType, e.Keywords, e.Partners, e.Model})

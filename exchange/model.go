@@ -22,7 +22,9 @@ type ModelCard struct {
 	ExcludedUses     []string           `json:"excluded_uses"`
 }
 
-var entryRef = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}/[a-z0-9][a-z0-9._-]{0,127}$`)
+// memberRef is the owner part of a training dataset's OWNER/ID, as member
+// names are written; the ID follows ValidateID.
+var memberRef = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}/`)
 
 // problems lists what is wrong with the card, as ValidationError lines.
 func (m *ModelCard) problems() []string {
@@ -31,7 +33,7 @@ func (m *ModelCard) problems() []string {
 		probs = append(probs, "model.task: empty; say what the model does")
 	}
 	for _, d := range m.TrainingDatasets {
-		if !entryRef.MatchString(d) {
+		if _, _, err := ParseRef(d); err != nil || !memberRef.MatchString(d) {
 			probs = append(probs, fmt.Sprintf("model.training_datasets: %q is not OWNER/ID", d))
 		}
 	}

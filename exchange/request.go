@@ -30,6 +30,9 @@ const (
 const (
 	ruleUnknownResource = "exchange.unknown_resource"
 	ruleNoDecision      = "exchange.no_decision"
+	// ruleHiddenResource is recorded at the owner only: the requester gets
+	// the answer of ruleUnknownResource.
+	ruleHiddenResource = "exchange.hidden_resource"
 )
 
 // Request asks owner for a dataset or model on behalf of researcher, who
@@ -45,8 +48,15 @@ func (s *Service) Request(ctx context.Context, owner Member, id, purpose, projec
 		return Answer{}, ErrServiceClosed
 	}
 	defer s.wg.Done()
-	if owner.Name == "" || owner.PeerID == "" || id == "" || strings.Contains(id, "/") {
+	if !validName(owner.Name) || owner.PeerID == "" {
 		return Answer{}, fmt.Errorf("request %s/%s: %w", owner.Name, id, ErrBadName)
+	}
+	if err := ValidateID(id); err != nil {
+		return Answer{}, fmt.Errorf("request %s/%s: %w", owner.Name, id, err)
+	}
+	if owner.PeerID == s.self.PeerID {
+		return Answer{}, &ValidationError{What: "request", Err: ErrOwnResource,
+			Problems: []string{fmt.Sprintf("%s/%s is an entry of this node; a node requests only other members' entries", owner.Name, id)}}
 	}
 	if researcher.Sub == "" {
 		return Answer{}, errors.New("request: the researcher has no subject")
@@ -174,14 +184,15 @@ func (s *Service) answerRequest(ctx context.Context, remote peer.ID, token strin
 		return s.refuseRequest(member.Name, remote, refusef(RefusalInternal, "the owner could not record the request"))
 	}
 	subject := member.Name + " -> " + c.Resource
-	d, e, inputSum, err := s.decide(ctx, member, c, now)
+	dd, err := s.decide(ctx, member, c, now)
 	if err != nil {
 		s.log.Error("evaluate exchange policy", "subject", subject, "err", err)
 		return s.refuseRequest(member.Name, remote, refusef(RefusalInternal, "the owner could not evaluate its policy"))
 	}
+	d, e := dd.reply, dd.entry
 	// No decision leaves this node unless it is on record.
 	if err := s.record(RecordDecision, subject, decisionRecord{
-		Allow: d.Allow, Reasons: d.Reasons, Rules: d.Rules, Bundle: d.Bundle, InputSHA256: inputSum,
+		Allow: dd.record.Allow, Reasons: dd.record.Reasons, Rules: dd.record.Rules, Bundle: dd.record.Bundle, InputSHA256: dd.inputSum,
 		RequestID: c.ID, Requester: remote.String(), Researcher: c.Researcher.Sub,
 		Purpose: c.Purpose, Project: c.Project,
 	}); err != nil {
@@ -221,17 +232,42 @@ func (s *Service) answerRequest(ctx context.Context, remote peer.ID, token strin
 	return answerFrame{Answer: Answer{Decision: d, Grant: grant, GrantID: gc.ID, ExpiresAt: gc.expiresAt().UTC()}}
 }
 
+// decision is the owner's answer to a verified request: what the
+// requester is told, and what the owner's audit trail records. They differ
+// only for an entry the catalogue policy hides from the requester.
+type decision struct {
+	reply    policy.Decision
+	record   policy.Decision
+	entry    Entry
+	inputSum string // SHA-256 of the exchange policy's input, when it was asked
+}
+
 // decide builds the policy input for a verified request and asks the
 // Authorizer. A resource this node does not serve is denied here, with a
-// reason, without a policy evaluation.
-func (s *Service) decide(ctx context.Context, m Member, c requestClaims, now time.Time) (policy.Decision, Entry, string, error) {
+// reason, without a policy evaluation; so is an entry that
+// data.xborder.catalogue.visible hides from the requester, with the very
+// same answer: a refusal never reveals that an entry the requester cannot
+// see exists. The audit record says which it was.
+func (s *Service) decide(ctx context.Context, m Member, c requestClaims, now time.Time) (decision, error) {
 	owner, id, ok := strings.Cut(c.Resource, "/")
 	if !ok || owner != s.self.Name {
-		return denial(ruleUnknownResource, fmt.Sprintf("%q is not a resource of %s, which received the request.", c.Resource, s.self.Name)), Entry{}, "", nil
+		d := denial(ruleUnknownResource, fmt.Sprintf("%q is not a resource of %s, which received the request.", c.Resource, s.self.Name))
+		return decision{reply: d, record: d}, nil
 	}
+	unknown := denial(ruleUnknownResource, fmt.Sprintf("%s publishes no dataset or model %q (it may have been withdrawn).", s.self.Name, id))
 	e, ok := s.src.Lookup(id)
 	if !ok || e.Withdrawn {
-		return denial(ruleUnknownResource, fmt.Sprintf("%s publishes no dataset or model %q (it may have been withdrawn).", s.self.Name, id)), Entry{}, "", nil
+		return decision{reply: unknown, record: unknown}, nil
+	}
+	visible, err := s.authz.CatalogueVisible(ctx, visibleInput(m, e))
+	if err != nil || !visible {
+		why := fmt.Sprintf("%s exists, but data.xborder.catalogue.visible hides it from %s, so the requester was told it is not published.", e.Ref(), m.Name)
+		if err != nil {
+			// Fail closed: an entry the policy cannot show stays hidden.
+			s.log.Error("catalogue policy failed; the entry is treated as hidden", "entry", e.Ref(), "requester", m.Name, "err", err)
+			why = fmt.Sprintf("%s exists, but the catalogue policy failed for %s (%v), so the entry stayed hidden and the requester was told it is not published.", e.Ref(), m.Name, err)
+		}
+		return decision{reply: unknown, record: denial(ruleHiddenResource, why)}, nil
 	}
 	in := policy.ExchangeInput{
 		Requester: policy.Requester{
@@ -255,7 +291,7 @@ func (s *Service) decide(ctx context.Context, m Member, c requestClaims, now tim
 	}
 	raw, err := json.Marshal(in)
 	if err != nil {
-		return policy.Decision{}, Entry{}, "", err
+		return decision{}, err
 	}
 	sum := sha256.Sum256(raw)
 	d, err := s.authz.Exchange(ctx, in)
@@ -263,9 +299,9 @@ func (s *Service) decide(ctx context.Context, m Member, c requestClaims, now tim
 		d, err = denial(ruleNoDecision, "The owner's policy gave no decision for this request, so it is denied."), nil
 	}
 	if err != nil {
-		return policy.Decision{}, Entry{}, "", err
+		return decision{}, err
 	}
-	return d, e, hex.EncodeToString(sum[:]), nil
+	return decision{reply: d, record: d, entry: e, inputSum: hex.EncodeToString(sum[:])}, nil
 }
 
 func denial(rule, reason string) policy.Decision {

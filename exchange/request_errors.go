@@ -27,9 +27,15 @@ var (
 	ErrMessageTooLarge = errors.New("message exceeds the size limit")
 	// ErrReplay is returned by the nonce store for a jti it has seen.
 	ErrReplay = errors.New("request already seen (replay)")
-	// ErrBadName is wrapped when a member name or dataset ID cannot be
-	// used as a file name under the downloads directory.
-	ErrBadName = errors.New("not a valid member name or dataset ID")
+	// ErrBadName is wrapped when a member name cannot be used as a
+	// directory name under the downloads directory.
+	ErrBadName = errors.New("not a valid member name")
+	// ErrBadID is wrapped when a dataset or model ID breaks the rule of
+	// ValidateID.
+	ErrBadID = errors.New("not a valid dataset or model ID")
+	// ErrOwnResource is wrapped when a node is asked to request or fetch
+	// one of its own entries.
+	ErrOwnResource = errors.New("the entry belongs to this node")
 	// ErrAuditUnavailable is wrapped when this node's audit trail cannot
 	// be written: an action whose record cannot be kept does not happen.
 	ErrAuditUnavailable = errors.New("the audit trail cannot be written; the node refuses to act until it can")

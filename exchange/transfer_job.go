@@ -14,17 +14,13 @@ import (
 	"time"
 )
 
-// safeName is what a member name or dataset ID must look like to become a
-// path component under DATA/downloads: no separators, no dot-dot, no
-// leading dot.
-var safeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+// memberName is what a member name must look like to become a directory
+// under DATA/downloads: no separators, no leading dot, never "..".
+var memberName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
 
-// partialSuffix marks a download in progress; it is never a dataset's
-// own name, so the final file appears only by the rename after the check.
-const partialSuffix = ".partial"
-
+// validName checks a member name; dataset and model IDs follow ValidateID.
 func validName(s string) bool {
-	return safeName.MatchString(s) && !strings.HasSuffix(s, partialSuffix)
+	return memberName.MatchString(s) && !strings.HasSuffix(s, partialSuffix)
 }
 
 // maxJobs bounds the jobs kept in memory; the oldest finished ones go
@@ -157,8 +153,11 @@ func (s *Service) FetchFor(ctx context.Context, requester string, owner Member, 
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	if !validName(owner.Name) || !validName(id) {
+	if !validName(owner.Name) {
 		return nil, fmt.Errorf("fetch %s/%s: %w", owner.Name, id, ErrBadName)
+	}
+	if err := ValidateID(id); err != nil {
+		return nil, fmt.Errorf("fetch %s/%s: %w", owner.Name, id, err)
 	}
 	gc, err := checkGrantHeld(grant, owner, id, s.self.PeerID, s.now())
 	if err != nil {

@@ -285,8 +285,8 @@ func TestTransferGrantChecks(t *testing.T) {
 		if _, err := de.svc.Fetch(ctx, fr.m, "air-quality", expired); !errors.Is(err, ErrGrantExpired) {
 			t.Errorf("expired: err = %v, want ErrGrantExpired", err)
 		}
-		if _, err := de.svc.Fetch(ctx, fr.m, "../etc", ans.Grant); !errors.Is(err, ErrBadName) {
-			t.Errorf("path traversal: err = %v, want ErrBadName", err)
+		if _, err := de.svc.Fetch(ctx, fr.m, "../etc", ans.Grant); !errors.Is(err, ErrBadID) {
+			t.Errorf("path traversal: err = %v, want ErrBadID", err)
 		}
 	})
 

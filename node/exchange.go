@@ -2,7 +2,6 @@ package node
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -135,7 +134,8 @@ func (n *Node) StartFetch(ctx context.Context, u api.User, owner, id, purpose, p
 	}
 	if token == "" {
 		if purpose == "" {
-			return exchange.JobStatus{}, errors.New("no valid grant is held for " + owner + "/" + id + ": give a purpose to request one")
+			return exchange.JobStatus{}, &exchange.ValidationError{What: "fetch",
+				Problems: []string{"no valid grant is held for " + owner + "/" + id + ": give a purpose to request one"}}
 		}
 		ans, err := n.exchange.Request(ctx, m, id, purpose, project, policy.Researcher{Sub: u.Subject, Org: u.Org, Role: u.Role})
 		if err != nil {

@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peerstore"
 
 	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/policy"
 )
@@ -62,6 +63,9 @@ func (n *Node) SubmitRegistry(ctx context.Context, op string, args any) (uint64,
 	if reg == nil {
 		return 0, consensus.ErrClosed
 	}
+	if err := checkDatasetRefs(args); err != nil {
+		return 0, err
+	}
 	in, err := n.registryInput(reg, op, args)
 	if err != nil {
 		return 0, err
@@ -103,6 +107,29 @@ func (n *Node) SubmitRegistry(ctx context.Context, op string, args any) (uint64,
 		return idx, err
 	}
 	return idx, n.waitApplied(ctx, idx)
+}
+
+// checkDatasetRefs holds the datasets a project command names to the
+// rule of exchange.ParseRef, so that a project never lists an OWNER/ID no
+// member could publish. The error is an *exchange.ValidationError.
+func checkDatasetRefs(args any) error {
+	var refs []string
+	switch a := args.(type) {
+	case consensus.ProjectProposal:
+		refs = a.Datasets
+	case consensus.DatasetAttachment:
+		refs = []string{a.Dataset}
+	case consensus.Approval:
+		if a.Dataset != "" {
+			refs = []string{a.Dataset}
+		}
+	}
+	for _, ref := range refs {
+		if _, _, err := exchange.ParseRef(ref); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // waitApplied waits, within ctx and applyWait, until the local replica has

@@ -48,6 +48,9 @@ now; dates are YYYY-MM-DD or RFC 3339.`,
 			if err := requireFlags(cmd, "id", "model", "parties", "purposes"); err != nil {
 				return err
 			}
+			if _, _, err := splitRef(p.Model); err != nil {
+				return err
+			}
 			var err error
 			if p.ValidUntil, err = parseDate(until, time.Now().AddDate(1, 0, 0)); err != nil {
 				return usageErr(fmt.Errorf("--until: %w", err))

@@ -155,11 +155,11 @@ func (c *client) send(ctx context.Context, method, path string, rd io.Reader, co
 		return fmt.Errorf("cannot reach the node at %s: %w", c.base, err)
 	}
 	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
-	if err != nil {
-		return fmt.Errorf("read answer from %s: %w", c.base, err)
-	}
 	if resp.StatusCode/100 != 2 {
+		answer, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorAnswer))
+		if err != nil {
+			return fmt.Errorf("read answer from %s: %w", c.base, err)
+		}
 		var e api.Error
 		if json.Unmarshal(answer, &e) != nil || e.Error == "" {
 			e.Error = strings.TrimSpace(string(answer))
@@ -169,11 +169,21 @@ func (c *client) send(ctx context.Context, method, path string, rd io.Reader, co
 		}
 		return &apiError{Status: resp.StatusCode, Message: e.Error, Body: answer}
 	}
-	if err := json.Unmarshal(answer, out); err != nil {
+	// An answer is decoded as it arrives, whatever its size: a federation
+	// catalogue grows with every member's entries.
+	dec := json.NewDecoder(resp.Body)
+	if err := dec.Decode(out); err != nil {
 		return fmt.Errorf("decode answer from %s%s: %w", c.base, path, err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return fmt.Errorf("decode answer from %s%s: more than one JSON document", c.base, path)
 	}
 	return nil
 }
+
+// maxErrorAnswer bounds what is read of an error answer: a message and,
+// for a refused agreement, the agreement.
+const maxErrorAnswer = 16 << 20
 
 // deniedError renders a policy refusal with each reason on its own line.
 func deniedError(reasons, rules []string) error {

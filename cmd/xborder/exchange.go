@@ -18,11 +18,12 @@ import (
 	"github.com/xborder/xborder/node/api"
 )
 
-// splitRef parses OWNER/ID.
+// splitRef parses OWNER/ID with the node's own rule (exchange.ParseRef);
+// a bad reference is a usage error.
 func splitRef(ref string) (string, string, error) {
-	owner, id, ok := strings.Cut(ref, "/")
-	if !ok || owner == "" || id == "" {
-		return "", "", usageErr(fmt.Errorf("%q is not OWNER/ID (e.g. fr-grandest/icu-2025)", ref))
+	owner, id, err := exchange.ParseRef(ref)
+	if err != nil {
+		return "", "", usageErr(err)
 	}
 	return owner, id, nil
 }

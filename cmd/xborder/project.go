@@ -46,6 +46,11 @@ func newProjectProposeCmd(g *globals) *cobra.Command {
 			if err := requireFlags(cmd, "id", "title", "themes", "partners"); err != nil {
 				return err
 			}
+			for _, d := range p.Datasets {
+				if _, _, err := splitRef(d); err != nil {
+					return err
+				}
+			}
 			return postRegistry(g, cmd, "/v1/projects", p, "proposed project "+p.ID)
 		},
 	}
@@ -118,6 +123,11 @@ with the last approval it needs.`,
 			if (member == "") == (dataset == "") {
 				return usageErr(errors.New("name exactly one of --member (a pending join) and --dataset (a pending attachment)"))
 			}
+			if dataset != "" {
+				if _, _, err := splitRef(dataset); err != nil {
+					return err
+				}
+			}
 			return postProjectChange(g, cmd, args[0], "approve", api.ApproveRequest{Member: member, Dataset: dataset}, func(p api.ProjectAnswer, _ string) string {
 				for _, c := range p.Pending {
 					if (member != "" && c.Kind == consensus.PendingJoin && c.Member == member) ||
@@ -155,6 +165,9 @@ project and attached once the project's lead approves.`,
 		Example: "  xborder project attach fr-de-oncology fr-grandest/icu-2025",
 		Args:    usageArgs(cobra.ExactArgs(2)),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if _, _, err := splitRef(args[1]); err != nil {
+				return err
+			}
 			return postProjectChange(g, cmd, args[0], "attach", api.AttachRequest{Dataset: args[1]}, func(p api.ProjectAnswer, _ string) string {
 				if slices.Contains(p.Project.Datasets, args[1]) {
 					return "attached " + args[1] + " to " + args[0]

@@ -179,7 +179,7 @@ func writeAgreementError(w http.ResponseWriter, err error) {
 	switch {
 	case errors.As(err, &invalid):
 		writeError(w, http.StatusBadRequest, err.Error())
-	case errors.Is(err, exchange.ErrAgreementExists):
+	case errors.Is(err, exchange.ErrAgreementExists), errors.Is(err, exchange.ErrAgreementRefused):
 		writeError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, exchange.ErrNoDraft):
 		writeError(w, http.StatusNotFound, err.Error())

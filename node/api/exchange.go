@@ -132,17 +132,23 @@ func (s *Server) routeExchange() {
 	})
 }
 
-// writeExchangeError: a policy denial is 403 with its reasons; an audit
-// trail that cannot be written (here or at the owner) 503; a refusal by
-// the owner 403; an integrity failure 502; an unknown member 404.
+// writeExchangeError: a policy denial is 403 with its reasons; the
+// caller's own mistake (an invalid ID, a request to this node itself, a
+// fetch without a purpose or a grant) 400; an audit trail that cannot be
+// written (here or at the owner) 503; a refusal by the owner 403; a
+// transfer of the same dataset already running 409; an unknown member 404;
+// an integrity failure or an owner that could not be reached 502.
 func writeExchangeError(w http.ResponseWriter, err error) {
 	var denied *policy.DeniedError
 	var refused *exchange.RefusedError
 	var integrity *exchange.IntegrityError
+	var invalid *exchange.ValidationError
 	switch {
 	case errors.As(err, &denied):
 		writeJSON(w, http.StatusForbidden, Error{Error: err.Error(), Code: http.StatusForbidden, Denied: true,
 			Reasons: denied.Decision.Reasons, Rules: denied.Decision.Rules})
+	case errors.As(err, &invalid), errors.Is(err, exchange.ErrBadName), errors.Is(err, exchange.ErrBadID):
+		writeError(w, http.StatusBadRequest, err.Error())
 	case errors.Is(err, exchange.ErrAuditUnavailable):
 		// This node's trail, or the owner's, cannot be written: nothing
 		// was decided or moved; the same request may succeed later.
@@ -153,6 +159,8 @@ func writeExchangeError(w http.ResponseWriter, err error) {
 		writeError(w, http.StatusBadGateway, err.Error())
 	case errors.Is(err, exchange.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, exchange.ErrTransferRunning):
+		writeError(w, http.StatusConflict, err.Error())
 	default:
 		writeError(w, http.StatusBadGateway, err.Error())
 	}

@@ -189,24 +189,31 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, op string, args 
 }
 
 // writeRegistryError maps registry and policy errors to HTTP answers:
-// 403 with reasons for a policy denial, 409 for a command the registry
-// refused, 404 for a missing record, 503 without a leader (not applied),
-// 504 when the leader got the command but no answer came (it may commit).
+// 403 with reasons for a policy denial, 400 for arguments this node
+// finds invalid before asking, 409 for a command the registry
+// refused, 404 for a missing record, 413 for a command over the registry's
+// size limit, 503 without a leader (not applied), 504 when the leader got
+// the command but no answer came (it may commit).
 func writeRegistryError(w http.ResponseWriter, err error) {
 	var denied *policy.DeniedError
 	var rejected *consensus.RejectedError
+	var invalid *exchange.ValidationError
 	switch {
 	case errors.As(err, &denied):
 		writeJSON(w, http.StatusForbidden, Error{
 			Error: "denied by this node's policy (" + string(denied.Point) + "): " + strings.Join(denied.Decision.Reasons, " "),
 			Code:  http.StatusForbidden, Denied: true, Reasons: denied.Decision.Reasons, Rules: denied.Decision.Rules,
 		})
+	case errors.As(err, &invalid):
+		writeError(w, http.StatusBadRequest, err.Error())
 	case errors.As(err, &rejected):
 		writeError(w, http.StatusConflict, err.Error())
 	case errors.Is(err, exchange.ErrAuditUnavailable):
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 	case errors.Is(err, consensus.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
+	case errors.Is(err, consensus.ErrCommandTooLarge):
+		writeError(w, http.StatusRequestEntityTooLarge, err.Error()+"; send shorter fields")
 	case errors.Is(err, consensus.ErrOutcomeUnknown):
 		// Not a failure to retry blindly: the command may yet commit.
 		writeError(w, http.StatusGatewayTimeout, err.Error()+"; read the registry before submitting it again")

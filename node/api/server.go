@@ -182,11 +182,25 @@ func (s *Server) authenticate(r *http.Request) (User, error) {
 	if h == "" {
 		return User{}, fmt.Errorf("%w: no bearer token; send `Authorization: Bearer TOKEN` (issue one with `xborder token issue`)", ErrUnauthenticated)
 	}
-	tok, ok := strings.CutPrefix(h, "Bearer ")
-	if !ok || strings.TrimSpace(tok) == "" {
+	tok, ok := bearerToken(h)
+	if !ok {
 		return User{}, fmt.Errorf("%w: the Authorization header is not `Bearer TOKEN`", ErrUnauthenticated)
 	}
-	return s.tokens.Verify(strings.TrimSpace(tok))
+	return s.tokens.Verify(tok)
+}
+
+// bearerToken reads the token of an Authorization header value
+// "Bearer TOKEN". The scheme is case-insensitive (RFC 9110 section 11.1),
+// so "bearer" and "BEARER" count; spaces or tabs may separate it from
+// the token (RFC 9110 section 11.4).
+func bearerToken(h string) (string, bool) {
+	h = strings.TrimSpace(h)
+	i := strings.IndexAny(h, " \t")
+	if i < 0 || !strings.EqualFold(h[:i], "Bearer") {
+		return "", false
+	}
+	tok := strings.TrimSpace(h[i+1:])
+	return tok, tok != ""
 }
 
 // Handler returns the API's HTTP handler (for tests and embedding).

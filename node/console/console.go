@@ -195,8 +195,9 @@ type routeOpts struct {
 }
 
 // handle registers a console route: the session is required (GET without
-// one redirects to the sign-in page), a POST must carry the session's CSRF
-// token, and the API policy must allow the role the API route of need.
+// one redirects to the sign-in page), the API policy must allow the role
+// the API route of need, and a POST must carry the session's CSRF token,
+// checked in that order.
 func (c *Console) handle(pattern string, need access, h handler, opts ...routeOpts) {
 	var o routeOpts
 	if len(opts) > 0 {
@@ -229,16 +230,19 @@ func (c *Console) handle(pattern string, need access, h handler, opts ...routeOp
 			}
 			return
 		}
-		if post && !c.csrfOK(x) {
-			c.fail(x, http.StatusForbidden, x.t("error.csrf"))
-			return
-		}
+		// The role is checked before the CSRF token, which is in the
+		// body: a form the role may not send is refused before a byte of
+		// it is read (a publish form carries the whole file).
 		if need != nil {
 			method, path := need(r)
 			if !x.may(method, path) {
 				c.fail(x, http.StatusForbidden, x.t("error.forbidden", x.sess.user.Role, method, path))
 				return
 			}
+		}
+		if post && !c.csrfOK(x) {
+			c.fail(x, http.StatusForbidden, x.t("error.csrf"))
+			return
 		}
 		h(x)
 	})

@@ -177,8 +177,12 @@ func classify(err error) (code int, reasons, rules []string) {
 		return http.StatusAccepted, nil, nil
 	case errors.Is(err, exchange.ErrNotFound), errors.Is(err, consensus.ErrNotFound), errors.Is(err, exchange.ErrNoDraft):
 		return http.StatusNotFound, nil, nil
-	case errors.Is(err, exchange.ErrAgreementExists):
+	case errors.Is(err, exchange.ErrAgreementExists), errors.Is(err, exchange.ErrAgreementRefused), errors.Is(err, exchange.ErrTransferRunning):
 		return http.StatusConflict, nil, nil
+	case errors.Is(err, exchange.ErrBadName):
+		return http.StatusBadRequest, nil, nil
+	case errors.Is(err, consensus.ErrCommandTooLarge):
+		return http.StatusRequestEntityTooLarge, nil, nil
 	case errors.Is(err, consensus.ErrNoLeader), errors.Is(err, consensus.ErrClosed), errors.Is(err, context.DeadlineExceeded):
 		return http.StatusServiceUnavailable, nil, nil
 	case errors.Is(err, errNotOwn):
