@@ -55,7 +55,13 @@ func TestJoiningAProjectGivesNothingUntilTheLeadApproves(t *testing.T) {
 	if !errors.As(err, &denied) || !slices.Contains(denied.Decision.Rules, "requester_not_in_project") {
 		t.Fatalf("request by a pending member: %v", err)
 	}
-	// A partner that is not asked cannot approve (its policy says so first).
+	// A partner that is not asked cannot approve (its policy says so first,
+	// from its own replica, once that has the join).
+	eventually(t, 20*time.Second, "de-bw's replica has the pending join", func() bool {
+		got, _, err := de.Project(ctx, p.ID)
+		_, pending := got.PendingJoin("ch-basel")
+		return err == nil && pending
+	})
 	_, err = de.SubmitRegistry(ctx, consensus.OpProjectApprove, consensus.Approval{ID: p.ID, Member: "ch-basel"})
 	if !errors.As(err, &denied) || !slices.Contains(denied.Decision.Rules, "not_approver") {
 		t.Fatalf("approval by a bystander: %v", err)
