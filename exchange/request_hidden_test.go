@@ -52,7 +52,7 @@ func TestRequestForAHiddenEntryIsAnsweredAsForAnUnknownOne(t *testing.T) {
 	}
 
 	// ask returns what de-bw's node reports and the frame on the wire.
-	ask := func() (Answer, error, []byte) {
+	ask := func() (Answer, []byte, error) {
 		t.Helper()
 		ans, err := de.svc.Request(ctx, fr.m, id, "research", "", testResearcher)
 		tok, serr := signToken(de.key, de.m.PeerID, requestTokenType, testRequestClaims(de, fr, fr.m.Name+"/"+id, time.Now()))
@@ -64,13 +64,13 @@ func TestRequestForAHiddenEntryIsAnsweredAsForAnUnknownOne(t *testing.T) {
 			t.Fatal(err)
 		}
 		wire, _ := json.Marshal(frame)
-		return ans, err, wire
+		return ans, wire, err
 	}
-	hiddenAns, hiddenErr, hiddenWire := ask()
+	hiddenAns, hiddenWire, hiddenErr := ask()
 	fr.src.mu.Lock()
 	delete(fr.src.entries, id)
 	fr.src.mu.Unlock()
-	unknownAns, unknownErr, unknownWire := ask()
+	unknownAns, unknownWire, unknownErr := ask()
 
 	var denied *policy.DeniedError
 	if !errors.As(hiddenErr, &denied) || !slices.Equal(denied.Decision.Rules, []string{ruleUnknownResource}) {

@@ -51,10 +51,12 @@ func (h *writeHealth) observe(err error) {
 	}
 }
 
-func (h *writeHealth) failing() (error, time.Time) {
+// failing returns since when writes fail and the last failure; a zero
+// time and nil while they work.
+func (h *writeHealth) failing() (time.Time, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.err, h.since
+	return h.since, h.err
 }
 
 // auditRecovered is the record a probe writes when the trail that failed
@@ -76,7 +78,7 @@ func (n *Node) appendAudit(typ, subject string, details any) error {
 // the record of its recovery; a replica that had not applied a write in
 // time is ready again once it has.
 func (n *Node) checkWrites(r *api.Readiness) {
-	if err, since := n.auditHealth.failing(); err != nil && n.trail != nil {
+	if since, err := n.auditHealth.failing(); err != nil && n.trail != nil {
 		if perr := n.appendAudit(auditRecovered, n.cfg.Name, map[string]any{
 			"failing_since": since.UTC(), "last_error": err.Error()}); perr != nil {
 			r.Ready = false
@@ -89,7 +91,7 @@ func (n *Node) checkWrites(r *api.Readiness) {
 	if _, ok := r.Checks["audit"]; !ok {
 		r.Checks["audit"] = "writable"
 	}
-	err, since := n.registryHealth.failing()
+	since, err := n.registryHealth.failing()
 	var na *consensus.NotAppliedError
 	if errors.As(err, &na) {
 		if w := n.appliedWaiter(); w != nil && w.AppliedIndex() >= na.Index {
