@@ -80,8 +80,9 @@ type plan struct {
 // builtin is one of OPA's built-in functions, or a faster equivalent for the
 // few that every decision calls many times.
 type builtin struct {
-	fast func(args []*ast.Term) (*ast.Term, bool)
-	opa  topdown.BuiltinFunc
+	fast     func(args []*ast.Term) (*ast.Term, bool)
+	opa      topdown.BuiltinFunc
+	relation bool // every output is kept, in an array, in the order OPA gives them
 }
 
 // Compile prepares a planned policy; data is the base document the policy
@@ -140,6 +141,7 @@ func Compile(pol *ir.Policy, data ast.Value) (*Program, error) {
 			p.plans[pl.Name] = &plan{p: pl, nlocals: n}
 		}
 	}
+	markDataDots(pol)
 	fuse(pol)
 	fuseSprintf(pol)
 	p.sprintf = topdown.GetBuiltin("sprintf")
@@ -489,6 +491,21 @@ func (s *state) block(b *ir.Block, locals []*ast.Term) (exit, error) {
 				return exit{}, nil
 			}
 			v := dot(src.Value, s.operand(st.Key, locals))
+			if v == nil {
+				return exit{}, nil
+			}
+			locals[st.Target] = v
+
+		case *dataDot:
+			src := s.operand(st.Source, locals)
+			if src == nil {
+				return exit{}, nil
+			}
+			key := s.operand(st.Key, locals)
+			v := dot(src.Value, key)
+			if v == nil && key != nil {
+				v = storeKey(src.Value, key)
+			}
 			if v == nil {
 				return exit{}, nil
 			}
@@ -948,6 +965,16 @@ func (s *state) call(st *ir.CallStmt, c callee, locals []*ast.Term) (*ast.Term, 
 	// OPA's topdown reuses the argument slice it hands a built-in, so
 	// built-ins do not keep it; neither does this scratch slice outlive the
 	// call.
+	if c.bi.relation {
+		var outs []*ast.Term
+		if err := c.bi.opa(*s.builtinContext(), args, func(t *ast.Term) error {
+			outs = append(outs, t)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		return ast.ArrayTerm(outs...), nil
+	}
 	s.result = nil
 	if err := c.bi.opa(*s.builtinContext(), args, s.onResult); err != nil {
 		return nil, err
