@@ -29,5 +29,11 @@
 //     plan's answer is the one topdown gives without strict built-in errors.
 //   - Test files (*_test.rego) are compiled by Check and run by Test, but are
 //     not part of the bundle that decides; they do not change its hash.
+//   - Every decision runs under its point's deadline (Deadlines; 250 ms for
+//     api.allow and catalogue.visible, 500 ms for the others by default) and
+//     stops when its caller's context ends. One that overruns is a denial,
+//     a *TimeoutError, reported through Engine.OnTimeout. A single built-in
+//     call is not interrupted (irvm checks between loop iterations and
+//     calls, topdown between evaluation steps).
 //   - The package must not import libp2p, raft or exchange.
 package policy

@@ -21,6 +21,12 @@
 // built-in function it does not know): the caller then keeps using topdown.
 // An evaluation error carries no location; the caller is expected to repeat
 // the evaluation with topdown to report OPA's own error message.
+//
+// An evaluation stops when its context is done: every loop iteration and
+// function call is counted, and every 1024th reads the context, so a
+// policy that loops for too long returns the context's error instead of
+// running on after its caller has given up. A single built-in call is not
+// interrupted.
 package irvm
 
 import (
@@ -450,6 +456,24 @@ type state struct {
 	onResult func(*ast.Term) error // stores it; made once per state
 	onKey    func(k, v *ast.Term)  // pushKey, bound once
 	onElem   func(e *ast.Term)     // pushElem, bound once
+	ticks    uint32                // loop iterations, for tick
+}
+
+// checkEvery is how many loop iterations pass between two reads of the
+// evaluation's context: often enough that a cancelled evaluation stops
+// within microseconds, rarely enough that reading it costs nothing next to
+// the iterations themselves.
+const checkEvery = 1024
+
+// tick counts one iteration of a loop (a scan's element) and, every
+// checkEvery of them, returns the context's error if the caller has given
+// up or the deadline has passed.
+func (s *state) tick() error {
+	s.ticks++
+	if s.ticks%checkEvery != 0 || s.ctx == nil {
+		return nil
+	}
+	return s.ctx.Err()
 }
 
 // exit is how a block ended: it ran to its end (leave < 0); it was left
@@ -836,6 +860,9 @@ func (s *state) pushElem(e *ast.Term) { s.keys = append(s.keys, e) }
 // scanOne runs a scan's block for one element; stop says whether the scan
 // ends there, and then out and goOn what the enclosing block does.
 func (s *state) scanOne(st *ir.ScanStmt, locals []*ast.Term, k, v *ast.Term) (out exit, goOn, stop bool, err error) {
+	if err := s.tick(); err != nil {
+		return exit{}, false, true, err
+	}
 	locals[st.Key], locals[st.Value] = k, v
 	r, err := s.block(st.Block, locals)
 	switch {
@@ -1013,6 +1040,9 @@ func (s *state) invoke(fn *function, args []*ast.Term) (*ast.Term, error) {
 // back.
 func (s *state) run(fn *function, frame []*ast.Term) (*ast.Term, error) {
 	defer s.pop(frame)
+	if err := s.tick(); err != nil {
+		return nil, err
+	}
 	var value *ast.Term
 	for _, b := range fn.fn.Blocks {
 		r, err := s.block(b, frame)
