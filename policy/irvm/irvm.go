@@ -10,7 +10,12 @@
 // (internal/compiler/wasm), statement for statement: an undefined statement
 // leaves its block, a break leaves as many enclosing blocks as it says, a rule
 // function that takes only input and data is evaluated once per evaluation
-// (memoised; a with statement opens a fresh memo), conflicts are errors.
+// (memoised; a with statement opens a fresh memo), conflicts are errors, a
+// relation built-in (walk) gives the array of all its outputs. Where topdown
+// differs from OPA's WebAssembly, topdown wins: a reference into the base
+// document looks keys up as topdown's store does (data.x[2] finds key "2").
+// OPA's conformance suite runs through Plan, Compile and Eval in this
+// package's tests with no wrong answer.
 //
 // A Program refuses, at Compile time, a plan it cannot run (a statement or a
 // built-in function it does not know): the caller then keeps using topdown.
@@ -86,8 +91,9 @@ type plan struct {
 // builtin is one of OPA's built-in functions, or a faster equivalent for the
 // few that every decision calls many times.
 type builtin struct {
-	fast func(args []*ast.Term) (*ast.Term, bool)
-	opa  topdown.BuiltinFunc
+	fast     func(args []*ast.Term) (*ast.Term, bool)
+	opa      topdown.BuiltinFunc
+	relation bool // every output is kept, in an array, in the order OPA gives them
 }
 
 // Compile prepares a planned policy; data is the base document the policy
@@ -146,6 +152,7 @@ func Compile(pol *ir.Policy, data ast.Value) (*Program, error) {
 			p.plans[pl.Name] = &plan{p: pl, nlocals: n}
 		}
 	}
+	markDataDots(pol)
 	fuse(pol)
 	fuseSprintf(pol)
 	p.sprintf = topdown.GetBuiltin("sprintf")
@@ -518,6 +525,21 @@ func (s *state) block(b *ir.Block, locals []*ast.Term) (exit, error) {
 			}
 			locals[st.Target] = v
 
+		case *dataDot:
+			src := s.operand(st.Source, locals)
+			if src == nil {
+				return exit{}, nil
+			}
+			key := s.operand(st.Key, locals)
+			v := dot(src.Value, key)
+			if v == nil && key != nil {
+				v = storeKey(src.Value, key)
+			}
+			if v == nil {
+				return exit{}, nil
+			}
+			locals[st.Target] = v
+
 		case *resolvedCall:
 			v, err := s.call(st.CallStmt, st.callee, locals)
 			if err != nil {
@@ -862,12 +884,15 @@ func (s *state) scanOne(st *ir.ScanStmt, locals []*ast.Term, k, v *ast.Term) (ou
 func (s *state) with(st *ir.WithStmt, locals []*ast.Term) (exit, bool, error) {
 	saved := locals[st.Local]
 	v := s.operand(st.Value, locals)
-	if v == nil {
-		return exit{}, false, errors.New("irvm: with an undefined value")
-	}
-	if len(st.Path) == 0 {
+	switch {
+	case len(st.Path) == 0:
+		// The planner restores the input of the enclosing body (with input
+		// as ... inside a with) from a local, which is undefined when the
+		// evaluation has no input: the block then runs without one.
 		locals[st.Local] = v
-	} else {
+	case v == nil:
+		return exit{}, false, errors.New("irvm: with an undefined value")
+	default:
 		locals[st.Local] = upsert(saved, st.Path, s.prog.strings, v)
 	}
 	memo := s.memo
@@ -975,6 +1000,16 @@ func (s *state) call(st *ir.CallStmt, c callee, locals []*ast.Term) (*ast.Term, 
 	// OPA's topdown reuses the argument slice it hands a built-in, so
 	// built-ins do not keep it; neither does this scratch slice outlive the
 	// call.
+	if c.bi.relation {
+		var outs []*ast.Term
+		if err := c.bi.opa(*s.builtinContext(), args, func(t *ast.Term) error {
+			outs = append(outs, t)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		return ast.ArrayTerm(outs...), nil
+	}
 	s.result = nil
 	if err := c.bi.opa(*s.builtinContext(), args, s.onResult); err != nil {
 		return nil, err
