@@ -172,3 +172,35 @@ func TestDeadlinesValidate(t *testing.T) {
 		}
 	}
 }
+
+// The lazy deadline ends at its deadline for those who poll it and for
+// those who wait on it, follows its parent, and is over once released.
+func TestLazyDeadline(t *testing.T) {
+	parent, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	c := newLazyDeadline(parent, time.Now().Add(50*time.Millisecond))
+	if c.Err() != nil {
+		t.Fatal("ended before its deadline")
+	}
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Done never closed at the deadline")
+	}
+	if !errors.Is(c.Err(), context.DeadlineExceeded) {
+		t.Fatalf("Err after the deadline: %v", c.Err())
+	}
+	c.release()
+
+	c = newLazyDeadline(parent, time.Now().Add(time.Hour))
+	cancel()
+	if !errors.Is(c.Err(), context.Canceled) {
+		t.Fatalf("Err after the parent ended: %v", c.Err())
+	}
+	c.release()
+	select {
+	case <-c.Done():
+	default:
+		t.Fatal("Done after release is not closed")
+	}
+}
