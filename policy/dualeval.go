@@ -44,8 +44,10 @@ const recentPerPoint = 64
 // maxTestInputs caps the distinct test inputs compared per bundle.
 const maxTestInputs = 4096
 
-// checkTimeout bounds the running of the tests and the comparisons.
-const checkTimeout = 30 * time.Second
+// checkTimeout bounds the running of the tests and the comparisons (about
+// a second for the shipped policies); a plan not checked in time is
+// refused.
+const checkTimeout = 2 * time.Minute
 
 // recentInputs keeps the inputs of the last decisions of each point, in
 // memory only: they may hold personal data, so they are never logged,
