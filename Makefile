@@ -9,7 +9,7 @@ PKGS     := ./...
 OPA_VERSION := v1.22.3
 OPA      := bin/opa
 
-.PHONY: help build test chromium demo lint policy-test bench clean testnet testnet-down testnet-test testnet-bench
+.PHONY: help build test conformance chromium demo lint policy-test bench clean testnet testnet-down testnet-test testnet-bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -17,8 +17,17 @@ help: ## list the targets
 build: ## build the static binary into bin/xborder
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/xborder
 
-test: lint policy-test chromium ## lint, the shipped policies under stock OPA, every Go test with -race
+test: lint policy-test conformance chromium ## lint, the shipped policies under stock OPA, OPA's conformance suite, every Go test with -race
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# OPA's conformance suite (its own YAML cases, from the module cache) run
+# through the planner and irvm. The -race run of `make test` checks every
+# tenth case; this runs all of them, without the race detector.
+conformance: ## OPA's conformance suite through the planner and irvm: pass / topdown / skipped, and no wrong answer
+	@mkdir -p bin
+	@$(GO) test -count=1 -timeout 10m -v -run '^TestConformance$$' ./policy/irvm/ > bin/conformance.log 2>&1 || \
+	  { grep -E 'OPA conformance|wrong|Error|FAIL' bin/conformance.log | head -50; echo "OPA conformance failed (log: bin/conformance.log)"; exit 1; }
+	@grep -o 'OPA conformance.*' bin/conformance.log
 
 # The web console's browser tests drive headless Chromium: installed from
 # Debian's packages when it is missing and apt-get can (root or sudo);

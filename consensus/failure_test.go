@@ -243,3 +243,48 @@ func TestLeaderCutOffWhileCommittingReportsAnUnknownOutcome(t *testing.T) {
 	}
 	t.Fatal("in five attempts, no command reached the log of a leader before it stepped down")
 }
+
+// A member restarted where it cannot reach a majority has its latest
+// snapshot back, older than what it had applied: Current says so, so that
+// nothing is decided from facts the registry has since changed, until the
+// member catches up.
+func TestRestartedMemberSaysItIsCatchingUpUntilItHas(t *testing.T) {
+	c := newCluster(t, 3, 3)
+	c.openAll(3)
+	c.waitLeader()
+	a, b := c.nodes[0], c.nodes[1]
+	ctx := context.Background()
+	for i := range 70 { // past the test config's snapshot threshold
+		if _, err := a.reg.Submit(ctx, OpProjectPropose, project(fmt.Sprintf("p%d", i), a.name, b.name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := a.reg.raft.Snapshot().Error(); err != nil {
+		t.Fatal(err)
+	}
+	idx, err := a.reg.Submit(ctx, OpProjectClose, ProjectRef{ID: "p69"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 10*time.Second, "a applied the closure", func() bool { return a.reg.AppliedIndex() >= idx })
+	if err := a.reg.Current(); err != nil {
+		t.Fatalf("a member that never stopped: %v", err)
+	}
+
+	// a and b stop; a comes back alone: a minority of one.
+	c.stop(b)
+	c.stop(a)
+	c.startHost(a)
+	c.open(a)
+	if err := a.reg.Current(); !errors.Is(err, ErrCatchingUp) {
+		p, _ := a.reg.Project("p69")
+		t.Fatalf("restarted in a minority: Current() = %v (p69 reads %s)", err, p.Status)
+	}
+	// Once a majority is back, it catches up and says so.
+	c.startHost(b)
+	c.open(b)
+	eventually(t, 30*time.Second, "a catches up", func() bool { return a.reg.Current() == nil })
+	if p, err := a.reg.Project("p69"); err != nil || p.Status != "closed" {
+		t.Fatalf("after catching up: %+v %v", p, err)
+	}
+}

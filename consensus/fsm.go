@@ -66,6 +66,9 @@ type fsm struct {
 	path string
 	mu   sync.RWMutex // guards db across Restore
 	db   *bolt.DB
+	// resumeAt is the index this replica had applied when it last
+	// stopped (read once at open).
+	resumeAt uint64
 
 	// onChange is called after a commit that changed membership.
 	onChange func(MembershipChange)
@@ -95,6 +98,10 @@ func openFSM(path string, genesis []Member) (*fsm, error) {
 		if err := initBuckets(tx); err != nil {
 			return err
 		}
+		// What this replica had applied when it stopped: raft restores its
+		// latest snapshot over it at start, so reads go back until the log
+		// is applied up to here again.
+		f.resumeAt = u64(tx.Bucket(bMeta).Get(keyApplied))
 		return seedGenesis(tx, genesis)
 	}); err != nil {
 		db.Close()

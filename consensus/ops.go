@@ -16,6 +16,7 @@ const (
 	OpProjectAttach  = "project.attach"
 	OpProjectClose   = "project.close"
 	OpProjectApprove = "project.approve"
+	OpProjectDecline = "project.decline"
 	OpMemberPropose  = "member.propose"
 	OpMemberVote     = "member.vote"
 	OpAnchorPut      = "anchor.put"
@@ -43,8 +44,9 @@ type DatasetAttachment struct {
 	Dataset string `json:"dataset"` // owner/id
 }
 
-// Approval is the argument of project.approve: it names one pending
-// change of the project, a member's join or a dataset's attachment.
+// Approval is the argument of project.approve and project.decline: it
+// names one pending change of the project, a member's join or a dataset's
+// attachment.
 type Approval struct {
 	ID      string `json:"id"`
 	Member  string `json:"member,omitempty"`  // the candidate of a pending join
@@ -106,6 +108,12 @@ func runOp(tx *bolt.Tx, c Command, by Member, members *memberIndex) ([]Membershi
 			return nil, err
 		}
 		return nil, approve(tx, c, by, a)
+	case OpProjectDecline:
+		var a Approval
+		if err := decodeArgs(c, &a); err != nil {
+			return nil, err
+		}
+		return nil, decline(tx, c, by, a)
 	case OpMemberPropose:
 		var a MemberChange
 		if err := decodeArgs(c, &a); err != nil {
@@ -300,19 +308,17 @@ func changeProject(tx *bolt.Tx, c Command, by Member, id, dataset string) error 
 	return put(tx, bProjects, p.ID, p)
 }
 
-// approve records one required approval of a pending change and applies
-// the change once every required approver has approved.
-func approve(tx *bolt.Tx, c Command, by Member, a Approval) error {
-	p, err := get[Project](tx, bProjects, a.ID)
+// pendingChange finds the project and the pending change an approval or
+// a refusal names, or rejects the command.
+func pendingChange(tx *bolt.Tx, c Command, a Approval) (p Project, i int, what string, err error) {
+	p, err = get[Project](tx, bProjects, a.ID)
 	if err != nil {
-		return reject(c.Op, "no project %q", a.ID)
+		return p, 0, "", reject(c.Op, "no project %q", a.ID)
 	}
 	if p.Status != "active" {
-		return reject(c.Op, "project %q is closed", a.ID)
+		return p, 0, "", reject(c.Op, "project %q is closed", a.ID)
 	}
-	var i int
 	var ok bool
-	var what string
 	switch {
 	case a.Member != "" && a.Dataset == "":
 		i, ok = p.PendingJoin(a.Member)
@@ -321,10 +327,39 @@ func approve(tx *bolt.Tx, c Command, by Member, a Approval) error {
 		i, ok = p.PendingAttachment(a.Dataset)
 		what = fmt.Sprintf("attaching %s to %q", a.Dataset, a.ID)
 	default:
-		return reject(c.Op, "an approval names either a member or a dataset")
+		return p, 0, "", reject(c.Op, "an approval names either a member or a dataset")
 	}
 	if !ok {
-		return reject(c.Op, "nothing waits for approval: no pending %s", what)
+		return p, 0, "", reject(c.Op, "nothing waits for approval: no pending %s", what)
+	}
+	return p, i, what, nil
+}
+
+// decline drops a pending change: refused by one of its approvers, or
+// withdrawn by the member that asked.
+func decline(tx *bolt.Tx, c Command, by Member, a Approval) error {
+	p, i, what, err := pendingChange(tx, c, a)
+	if err != nil {
+		return err
+	}
+	ch := p.Pending[i]
+	if ch.By != by.Name && !slices.Contains(p.Approvers(ch), by.Name) {
+		return reject(c.Op, "%s may not decline %s: only its approvers (%s) refuse it, and %s withdraws it", by.Name, what,
+			strings.Join(p.Approvers(ch), ", "), ch.By)
+	}
+	p.Pending = slices.Delete(p.Pending, i, i+1)
+	if len(p.Pending) == 0 {
+		p.Pending = nil
+	}
+	return put(tx, bProjects, p.ID, p)
+}
+
+// approve records one required approval of a pending change and applies
+// the change once every required approver has approved.
+func approve(tx *bolt.Tx, c Command, by Member, a Approval) error {
+	p, i, what, err := pendingChange(tx, c, a)
+	if err != nil {
+		return err
 	}
 	ch := p.Pending[i]
 	if !slices.Contains(p.Approvers(ch), by.Name) {

@@ -115,6 +115,21 @@ func TestJoiningAProjectNeedsTheLeadAndEveryDatasetOwner(t *testing.T) {
 		t.Fatalf("after the owner's approval: %+v", p2)
 	}
 
+	// An approver refuses a request, the member that asked withdraws one,
+	// and nobody else drops it.
+	mustSubmit(lu, OpProjectJoin, ProjectRef{ID: "p1"})
+	mustReject(submit(be, OpProjectDecline, Approval{ID: "p1", Member: lu.name}), "may not decline")
+	mustSubmit(de, OpProjectDecline, Approval{ID: "p1", Member: lu.name})
+	if got := read(de); slices.Contains(got.Partners, lu.name) || len(got.Pending) != 0 {
+		t.Fatalf("after a refusal: %+v", got)
+	}
+	mustSubmit(be, OpProjectJoin, ProjectRef{ID: "p1"})
+	mustSubmit(be, OpProjectDecline, Approval{ID: "p1", Member: be.name})
+	if got := read(be); len(got.Pending) != 0 {
+		t.Fatalf("after a withdrawal: %+v", got)
+	}
+	mustReject(submit(fr, OpProjectApprove, Approval{ID: "p1", Member: be.name}), "nothing waits")
+
 	// Closing a project drops what waits; nothing can be approved after.
 	mustSubmit(lu, OpProjectJoin, ProjectRef{ID: "p2"})
 	mustSubmit(be, OpProjectClose, ProjectRef{ID: "p2"})

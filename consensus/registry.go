@@ -587,6 +587,24 @@ func (r *Registry) AppliedIndex() uint64 {
 	return idx
 }
 
+// ErrCatchingUp is wrapped by Current while the replica is older than it
+// was when the node last stopped.
+var ErrCatchingUp = errors.New("the registry replica is catching up after a restart")
+
+// Current returns nil once the local replica is at least as new as it was
+// when the node last stopped. At start raft restores its latest snapshot
+// and applies the log after it only as a leader confirms it, so until then
+// reads may show what the registry has since undone (a revoked agreement
+// as active, a closed project as open): callers that decide with registry
+// facts refuse meanwhile. In a minority this lasts until the partition
+// heals.
+func (r *Registry) Current() error {
+	if applied := r.AppliedIndex(); applied < r.fsm.resumeAt {
+		return fmt.Errorf("%w: applied up to index %d of the %d it held before", ErrCatchingUp, applied, r.fsm.resumeAt)
+	}
+	return nil
+}
+
 // StateHash is the hash of the local replica's content.
 func (r *Registry) StateHash() string {
 	var h string

@@ -43,6 +43,7 @@ type catRegistry struct{ members map[peer.ID]Member }
 func (r catRegistry) MemberByPeer(p peer.ID) (Member, bool) { m, ok := r.members[p]; return m, ok }
 func (catRegistry) Project(string) (policy.Project, bool)   { return policy.Project{}, false }
 func (catRegistry) Agreements(string) []policy.Agreement    { return nil }
+func (catRegistry) Current() error                          { return nil }
 
 type catNode struct {
 	m   Member

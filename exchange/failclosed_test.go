@@ -157,3 +157,40 @@ func TestGrantWithinAProjectEndsWithTheProject(t *testing.T) {
 		t.Fatalf("the owner's refusals on record: %+v", refusals)
 	}
 }
+
+// An owner whose registry replica is older than before its restart (a
+// revocation or a closure may not be applied yet) neither decides nor
+// serves under a project, saying why, until it has caught up.
+func TestOwnerWhoseRegistryIsCatchingUpDecidesAndServesNothing(t *testing.T) {
+	fed := newReqFed(t, reqFedOptions{}, "fr-grandest", "de-bw")
+	fr, de := fed["fr-grandest"], fed["de-bw"]
+	fr.src.add("fr-grandest", "mobility", "open", testContent(64<<10))
+	ans, err := de.svc.Request(context.Background(), fr.m, "mobility", "research", "cardio-x", testResearcher)
+	if err != nil || ans.Grant == "" {
+		t.Fatalf("request within cardio-x: %+v %v", ans, err)
+	}
+
+	fr.reg.setBehind(errors.New("applied up to index 3 of the 9 it held before"))
+	_, err = de.svc.Request(context.Background(), fr.m, "mobility", "research", "cardio-x", testResearcher)
+	var refused *RefusedError
+	if !errors.As(err, &refused) || refused.Code != RefusalRegistryBehind || !strings.Contains(refused.Reason, "catching up after a restart") {
+		t.Fatalf("request to an owner catching up: %v", err)
+	}
+	job, err := de.svc.Fetch(context.Background(), fr.m, "mobility", ans.Grant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := waitJob(t, job)
+	if !errors.As(err, &refused) || refused.Code != RefusalRegistryBehind || st.Received != 0 {
+		t.Fatalf("transfer under a project grant from an owner catching up: %+v %v", st, err)
+	}
+
+	fr.reg.setBehind(nil)
+	job, err = de.svc.Fetch(context.Background(), fr.m, "mobility", ans.Grant)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st, err := waitJob(t, job); err != nil || st.State != JobDone {
+		t.Fatalf("transfer once caught up: %+v %v", st, err)
+	}
+}

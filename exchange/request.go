@@ -184,6 +184,10 @@ func (s *Service) answerRequest(ctx context.Context, remote peer.ID, token strin
 		return s.refuseRequest(member.Name, remote, refusef(RefusalInternal, "the owner could not record the request"))
 	}
 	subject := member.Name + " -> " + c.Resource
+	if err := s.reg.Current(); err != nil {
+		return s.refuseRequest(member.Name, remote, refusef(RefusalRegistryBehind,
+			"the owner's copy of the federation registry is catching up after a restart (%v); it decides nothing until it has, try again shortly", err))
+	}
 	dd, err := s.decide(ctx, member, c, now)
 	if err != nil {
 		s.log.Error("evaluate exchange policy", "subject", subject, "err", err)

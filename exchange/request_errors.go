@@ -71,6 +71,10 @@ const (
 	// RefusalAuditUnavailable: the owner cannot write its audit trail, so
 	// it neither decides nor serves until it can (a requester may retry).
 	RefusalAuditUnavailable RefusalCode = "audit_unavailable"
+	// RefusalRegistryBehind: the owner's registry replica is older than
+	// it was before a restart, so it neither decides nor serves until it
+	// has caught up (a requester may retry).
+	RefusalRegistryBehind RefusalCode = "registry_catching_up"
 )
 
 // RefusedError is an owner's refusal. It wraps ErrRefused.

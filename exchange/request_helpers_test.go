@@ -64,6 +64,20 @@ type reqRegistry struct {
 
 	mu       sync.Mutex
 	projects map[string]policy.Project
+	behind   error // what Current says: a replica catching up
+}
+
+func (r *reqRegistry) Current() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.behind
+}
+
+// setBehind makes the registry a replica catching up (err) or current (nil).
+func (r *reqRegistry) setBehind(err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.behind = err
 }
 
 func (r *reqRegistry) MemberByPeer(p peer.ID) (Member, bool) { m, ok := r.members[p]; return m, ok }

@@ -76,6 +76,10 @@ type Registry interface {
 	Project(id string) (policy.Project, bool)
 	// Agreements returns the agreements that concern a resource (owner/id).
 	Agreements(ref string) []policy.Agreement
+	// Current returns an error while the registry facts may be older than
+	// what this node already relied on (a replica catching up after a
+	// restart): the owner then neither decides nor serves.
+	Current() error
 }
 
 // Recorder writes the audit trail. Record returns an error when the

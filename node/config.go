@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +16,8 @@ import (
 
 	ma "github.com/multiformats/go-multiaddr"
 	"gopkg.in/yaml.v3"
+
+	"github.com/xborder/xborder/policy"
 )
 
 // ConfigFile is the name of the configuration file inside the data dir.
@@ -45,6 +48,8 @@ type Config struct {
 	Genesis string `yaml:"genesis"`
 	// Policies is the Rego policy directory, relative to the data dir.
 	Policies string `yaml:"policies"`
+	// Policy bounds how long the policy may take to decide.
+	Policy PolicyConfig `yaml:"policy"`
 
 	Log       LogConfig       `yaml:"log"`
 	Discovery DiscoveryConfig `yaml:"discovery"`
@@ -56,6 +61,29 @@ type Config struct {
 
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// PolicyConfig bounds the policy's decisions: one that takes longer than
+// its deadline is a denial ("the policy took longer than N ms to decide"),
+// counted in xborder_policy_timeouts_total.
+type PolicyConfig struct {
+	// DecisionTimeout bounds every decision point without its own entry in
+	// Timeouts.
+	DecisionTimeout Duration `yaml:"decision_timeout"`
+	// Timeouts bound single decision points, named without the
+	// data.xborder. prefix: api.allow, catalogue.visible, exchange.decision,
+	// agreements.decision, registry.decision, membership.decision,
+	// audit.decision.
+	Timeouts map[string]Duration `yaml:"timeouts"`
+}
+
+// Deadlines turns the configuration into the policy engine's deadlines.
+func (c PolicyConfig) Deadlines() (policy.Deadlines, error) {
+	d := policy.Deadlines{Default: c.DecisionTimeout.Std(), Points: make(map[policy.Point]time.Duration, len(c.Timeouts))}
+	for name, t := range c.Timeouts {
+		d.Points[policy.Point("data.xborder."+name)] = t.Std()
+	}
+	return d, d.Validate()
 }
 
 // LogConfig selects the structured log output.
@@ -115,6 +143,7 @@ func DefaultConfig() Config {
 		API:      DefaultAPIAddr,
 		Genesis:  GenesisFile,
 		Policies: PoliciesDir,
+		Policy:   defaultPolicyConfig(),
 		Log:      LogConfig{Level: "info", Format: "auto"},
 		Discovery: DiscoveryConfig{
 			MDNS:             true,
@@ -132,6 +161,15 @@ func DefaultConfig() Config {
 		AuditAnchorInterval: Duration(30 * time.Second),
 		ShutdownTimeout:     Duration(10 * time.Second),
 	}
+}
+
+func defaultPolicyConfig() PolicyConfig {
+	d := policy.DefaultDeadlines()
+	c := PolicyConfig{DecisionTimeout: Duration(d.Default), Timeouts: map[string]Duration{}}
+	for p, t := range d.Points {
+		c.Timeouts[strings.TrimPrefix(string(p), "data.xborder.")] = Duration(t)
+	}
+	return c
 }
 
 // Validate checks every field and returns a *ValidationError naming each
@@ -170,6 +208,17 @@ func (c *Config) Validate() error {
 	}
 	if c.Policies == "" {
 		p.addf("policies: the policy directory path is empty")
+	}
+	if c.Policy.DecisionTimeout <= 0 || c.Policy.DecisionTimeout.Std() > policy.MaxDecisionTimeout {
+		p.addf("policy.decision_timeout: %v must be positive and at most %v", c.Policy.DecisionTimeout.Std(), policy.MaxDecisionTimeout)
+	}
+	for _, name := range slices.Sorted(maps.Keys(c.Policy.Timeouts)) {
+		t := c.Policy.Timeouts[name]
+		if !slices.Contains(policy.Points, policy.Point("data.xborder."+name)) {
+			p.addf("policy.timeouts.%s: not a decision point (api.allow, catalogue.visible, exchange.decision, agreements.decision, registry.decision, membership.decision, audit.decision)", name)
+		} else if t <= 0 || t.Std() > policy.MaxDecisionTimeout {
+			p.addf("policy.timeouts.%s: %v must be positive and at most %v", name, t.Std(), policy.MaxDecisionTimeout)
+		}
 	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		p.addf("log.level: %q is not one of debug, info, warn, error", c.Log.Level)

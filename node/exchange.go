@@ -9,6 +9,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/policy"
@@ -27,6 +28,15 @@ func (r exchangeRegistry) MemberByPeer(p peer.ID) (exchange.Member, bool) {
 		}
 	}
 	return exchange.Member{}, false
+}
+
+// Current implements exchange.Registry.
+func (r exchangeRegistry) Current() error {
+	reg := r.n.registry.Load()
+	if reg == nil {
+		return consensus.ErrClosed
+	}
+	return reg.Current()
 }
 
 func (r exchangeRegistry) Project(id string) (policy.Project, bool) {

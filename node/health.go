@@ -103,4 +103,11 @@ func (n *Node) checkWrites(r *api.Readiness) {
 		r.Ready = false
 		r.Checks["registry_writes"] = fmt.Sprintf("since %s: %v", since.UTC().Format(time.RFC3339), err)
 	}
+	if reg := n.registry.Load(); reg != nil {
+		if err := reg.Current(); err != nil {
+			// Decisions that read the registry are refused meanwhile.
+			r.Ready = false
+			r.Checks["registry_current"] = err.Error()
+		}
+	}
 }

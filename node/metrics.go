@@ -18,6 +18,7 @@ type metrics struct {
 	dials              *prometheus.CounterVec
 	gaterRejections    *prometheus.CounterVec
 	federationRefusals prometheus.Counter
+	policyTimeouts     *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -38,6 +39,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "xborder_federation_mismatch_total",
 			Help: "Peers disconnected because they run another federation's genesis.",
 		}),
+		policyTimeouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "xborder_policy_timeouts_total",
+			Help: "Policy decisions denied because they took longer than their deadline (policy.timeouts), by decision point (api.allow, exchange.decision, ...).",
+		}, []string{"point"}),
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "xborder_build_info",
@@ -45,7 +50,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		ConstLabels: prometheus.Labels{"version": Version, "go_version": runtime.Version()},
 	})
 	build.Set(1)
-	reg.MustRegister(m.peersConnected, m.dials, m.gaterRejections, m.federationRefusals, build,
+	reg.MustRegister(m.peersConnected, m.dials, m.gaterRejections, m.federationRefusals, m.policyTimeouts, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -270,6 +270,16 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("load policies: %w", l.err)
 	}
 	n.policy = l.engine
+	deadlines, err := n.cfg.Policy.Deadlines()
+	if err == nil {
+		err = n.policy.SetDeadlines(deadlines)
+	}
+	if err != nil {
+		return fmt.Errorf("policy timeouts: %w", err)
+	}
+	n.policy.OnTimeout = func(p policy.Point) {
+		n.metrics.policyTimeouts.WithLabelValues(strings.TrimPrefix(string(p), "data.xborder.")).Inc()
+	}
 	policyChanged := make(chan struct{}, 1)
 	n.policy.OnReload = func(i policy.Info) {
 		n.record(auditPolicyReload, i.Hash, map[string]any{"hash": i.Hash, "files": len(i.Files)})

@@ -84,6 +84,7 @@ arg_id := input.command.args.id if {
 
 known_ops := {
 	"project.propose", "project.join", "project.attach", "project.close", "project.approve",
+	"project.decline",
 	"member.propose", "member.vote", "agreement.commit", "agreement.revoke",
 }
 
@@ -233,7 +234,7 @@ deny contains {
 	"rule": "project_unknown",
 	"reason": sprintf("The registry knows no project %s.", [arg_id]),
 } if {
-	input.command.op in {"project.join", "project.attach", "project.close", "project.approve"}
+	input.command.op in {"project.join", "project.attach", "project.close", "project.approve", "project.decline"}
 	not has_project
 }
 
@@ -241,7 +242,7 @@ deny contains {
 	"rule": "project_not_active",
 	"reason": sprintf("Project %s is %s, not active.", [project_id, text(object.get(project, "status", ""))]),
 } if {
-	input.command.op in {"project.join", "project.attach", "project.close", "project.approve"}
+	input.command.op in {"project.join", "project.attach", "project.close", "project.approve", "project.decline"}
 	has_project
 	not project_active
 }
@@ -367,7 +368,7 @@ deny contains {
 	"rule": "nothing_pending",
 	"reason": sprintf("Nothing waits for approval: there is no pending request for %s.", [approve_what]),
 } if {
-	input.command.op == "project.approve"
+	input.command.op in {"project.approve", "project.decline"}
 	has_project
 	not approved_change
 }
@@ -407,6 +408,25 @@ deny contains {
 	input.command.op == "project.approve"
 	approved_change.kind == "join"
 	not candidate_may_receive
+}
+
+# project.decline {id, member} or {id, dataset}: an approver refuses a
+# pending change, or the member that asked withdraws it.
+deny contains {
+	"rule": "not_approver_or_requester",
+	"reason": sprintf("Your node %s may not decline %s: only its approvers (%s) refuse it, and %s withdraws it.", [member, approve_what, concat(", ", c.approvers), text(object.get(c, "by", ""))]),
+} if {
+	input.command.op == "project.decline"
+	c := approved_change
+	not member in c.approvers
+	member != c.by
+}
+
+grants contains {
+	"rule": "project_decline",
+	"reason": sprintf("Your node %s declines %s.", [member, approve_what]),
+} if {
+	input.command.op == "project.decline"
 }
 
 grants contains {

@@ -239,6 +239,16 @@ test_approve_unknown_or_closed_project if {
 	decide(fr, "project.approve", {"id": "fr-de-oncology", "member": "lu-luxembourg"}, closed).rules == ["project_not_active"]
 }
 
+test_approver_declines_and_requester_withdraws if {
+	p := object.union(with_join("lu-luxembourg", []), {"project": object.union(oncology, {"pending": [object.union(join_request("lu-luxembourg", []), {"by": "lu-luxembourg"})]})})
+	d := decide(fr, "project.decline", {"id": "fr-de-oncology", "member": "lu-luxembourg"}, p)
+	allowed(d, "project_decline", "Your node fr-grandest declines lu-luxembourg joining project fr-de-oncology.")
+	decide(lu, "project.decline", {"id": "fr-de-oncology", "member": "lu-luxembourg"}, p).allow
+	d2 := decide(de, "project.decline", {"id": "fr-de-oncology", "member": "lu-luxembourg"}, p)
+	refused(d2, "not_approver_or_requester", "Your node de-bw may not decline lu-luxembourg joining project fr-de-oncology: only its approvers (fr-grandest) refuse it, and lu-luxembourg withdraws it.")
+	decide(fr, "project.decline", {"id": "fr-de-oncology", "member": "ch-basel"}, p).rules == ["nothing_pending"]
+}
+
 test_candidate_outside_eu_and_adequacy_is_not_approved if {
 	st := object.union(with_join("lu-luxembourg", []), {"candidate": {"name": "lu-luxembourg", "country": "CN"}})
 	d := decide(fr, "project.approve", {"id": "fr-de-oncology", "member": "lu-luxembourg"}, st)
@@ -385,13 +395,13 @@ test_non_party_cannot_revoke if {
 
 test_unknown_op if {
 	d := decide(fr, "project.delete", {"id": "fr-de-oncology"}, {"project": oncology})
-	refused(d, "unknown_op", `The registry has no command "project.delete"; the commands are agreement.commit, agreement.revoke, member.propose, member.vote, project.approve, project.attach, project.close, project.join, project.propose.`)
+	refused(d, "unknown_op", `The registry has no command "project.delete"; the commands are agreement.commit, agreement.revoke, member.propose, member.vote, project.approve, project.attach, project.close, project.decline, project.join, project.propose.`)
 	d.rules == ["unknown_op"]
 }
 
 test_empty_input if {
 	d := registry.decision with input as {}
-	refused(d, "unknown_op", `The registry has no command ""; the commands are agreement.commit, agreement.revoke, member.propose, member.vote, project.approve, project.attach, project.close, project.join, project.propose.`)
+	refused(d, "unknown_op", `The registry has no command ""; the commands are agreement.commit, agreement.revoke, member.propose, member.vote, project.approve, project.attach, project.close, project.decline, project.join, project.propose.`)
 }
 
 test_no_rule_allows_fallback if {

@@ -65,7 +65,8 @@ func percentiles(d []time.Duration) latency {
 // Ed25519 signature verification, the three interleaved one of each in
 // turn so that each ratio compares operations made under the same
 // conditions of a machine whose speed drifts; then the same large-registry
-// decisions taken by topdown instead of from the plan. Run it with
+// decisions taken by topdown instead of from the plan, and the same
+// large-registry decisions taken without a deadline. Run it with
 // -benchtime=1x: each run makes its own fixed number of operations.
 func BenchmarkExchangeDecision(b *testing.B) {
 	ctx := context.Background()
@@ -114,6 +115,13 @@ func BenchmarkExchangeDecision(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	// The same decision without its deadline (no timer, the caller's
+	// context as it is): what the deadline costs a decision.
+	bare := func(in ExchangeInput) {
+		if d, err := bundle.decide(ctx, ExchangeDecision, in); err != nil || !d.Allow {
+			b.Fatalf("decision %+v, %v", d, err)
+		}
+	}
 	timed := func(f func()) time.Duration {
 		t0 := time.Now()
 		f()
@@ -125,6 +133,7 @@ func BenchmarkExchangeDecision(b *testing.B) {
 			decide(large[i])
 		}
 		ds, dl, dv, dt := make([]time.Duration, n), make([]time.Duration, n), make([]time.Duration, n), make([]time.Duration, n)
+		db := make([]time.Duration, n)
 		for i := range n {
 			// The order turns, so that neither size always follows the
 			// other (the garbage one leaves is collected by the next).
@@ -136,13 +145,14 @@ func BenchmarkExchangeDecision(b *testing.B) {
 				ds[i] = timed(func() { decide(small[i]) })
 			}
 			dv[i] = timed(verify)
+			db[i] = timed(func() { bare(large[i]) })
 		}
 		// Topdown, a comparison only, after: its garbage would weigh on
 		// the decisions interleaved with it.
 		for i := range n {
 			dt[i] = timed(func() { topdown(large[i]) })
 		}
-		sm, lg, v, td := percentiles(ds), percentiles(dl), percentiles(dv), percentiles(dt)
+		sm, lg, v, td, bl := percentiles(ds), percentiles(dl), percentiles(dv), percentiles(dt), percentiles(db)
 		us := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }
 		b.ReportMetric(us(sm.p50), "small_p50_µs")
 		b.ReportMetric(us(sm.p99), "small_p99_µs")
@@ -152,6 +162,8 @@ func BenchmarkExchangeDecision(b *testing.B) {
 		b.ReportMetric(us(v.p50), "ed25519_verify_p50_µs")
 		b.ReportMetric(float64(lg.p50)/float64(v.p50), "decision/verify")
 		b.ReportMetric(1e9/float64(lg.p50.Nanoseconds()), "decisions/s/core")
+		b.ReportMetric(us(bl.p50), "no_deadline_large_p50_µs")
+		b.ReportMetric(us(lg.p50-bl.p50), "deadline_cost_p50_µs")
 		b.ReportMetric(us(td.p50), "topdown_large_p50_µs")
 		b.ReportMetric(float64(td.p50)/float64(lg.p50), "topdown/plan")
 	}

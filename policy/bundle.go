@@ -417,6 +417,9 @@ func (b *Bundle) evalTopdown(ctx context.Context, p Point, pq rego.PreparedEvalQ
 		rego.EvalVirtualCache(vc),
 		rego.EvalGenerateJSON(keepTerm))
 	if err != nil {
+		if ctx.Err() != nil { // topdown was cancelled: say by what
+			return nil, fmt.Errorf("evaluate %s: %w", p, ctx.Err())
+		}
 		return nil, fmt.Errorf("evaluate %s: %w", p, err)
 	}
 	if len(rs) == 0 || len(rs[0].Expressions) == 0 {

@@ -33,5 +33,11 @@
 //     topdown must agree on every input the tests give a decision point and
 //     on the inputs of the engine's last decisions (dualeval.go); Test
 //     reports each difference as a failure.
+//   - Every decision runs under its point's deadline (Deadlines; 250 ms for
+//     api.allow and catalogue.visible, 500 ms for the others by default) and
+//     stops when its caller's context ends. One that overruns is a denial,
+//     a *TimeoutError, reported through Engine.OnTimeout. A single built-in
+//     call is not interrupted (irvm checks between loop iterations and
+//     calls, topdown between evaluation steps).
 //   - The package must not import libp2p, raft or exchange.
 package policy

@@ -56,6 +56,11 @@ type Engine struct {
 	// reload with the new bundle's info; OnRefused after every refused one.
 	OnReload  func(Info)
 	OnRefused func(error)
+	// OnTimeout, when set before the first decision, is called with the
+	// decision point of every decision that overran its deadline.
+	OnTimeout func(Point)
+
+	deadlines atomic.Pointer[Deadlines]
 
 	cancel context.CancelFunc // stops Watch
 	wg     sync.WaitGroup     // Watch and background planning
@@ -73,6 +78,8 @@ func NewEngine(ctx context.Context, dir string, log *slog.Logger) (*Engine, erro
 	}
 	e := &Engine{dir: dir, log: log, recent: newRecentInputs()}
 	b.recent = e.recent
+	d := DefaultDeadlines()
+	e.deadlines.Store(&d)
 	e.active.Store(b)
 	e.plan(b)
 	return e, nil
@@ -121,6 +128,37 @@ func (e *Engine) plan(b *Bundle) {
 	}()
 }
 
+// SetDeadlines replaces the deadlines of the decisions taken from now on.
+func (e *Engine) SetDeadlines(d Deadlines) error {
+	if err := d.Validate(); err != nil {
+		return err
+	}
+	d = d.clone()
+	e.deadlines.Store(&d)
+	return nil
+}
+
+// Deadlines returns the deadlines in force.
+func (e *Engine) Deadlines() Deadlines { return e.deadlines.Load().clone() }
+
+// decide takes a decision of the active bundle under the point's deadline;
+// one that overruns is a denial that names TimeoutRule and says why,
+// returned with the *TimeoutError.
+func (e *Engine) decide(ctx context.Context, b *Bundle, p Point, in any) (Decision, error) {
+	d, err := bounded(e, ctx, p, func(ctx context.Context) (Decision, error) { return b.decide(ctx, p, in) })
+	if terr := (*TimeoutError)(nil); errors.As(err, &terr) {
+		d = Decision{Bundle: b.Hash, Rules: []string{TimeoutRule}, Reasons: []string{terr.Error()}, Obligations: []string{}}
+	}
+	return d, err
+}
+
+// boolean answers a boolean decision point under its deadline; false when
+// it overruns.
+func (e *Engine) boolean(ctx context.Context, p Point, in any) (bool, error) {
+	b := e.active.Load()
+	return bounded(e, ctx, p, func(ctx context.Context) (bool, error) { return b.boolean(ctx, p, in) })
+}
+
 // Info returns the active bundle's description.
 func (e *Engine) Info() Info {
 	b := e.active.Load()
@@ -136,22 +174,22 @@ func (e *Engine) Bundle() *Bundle { return e.active.Load() }
 
 // Exchange decides a dataset or model request.
 func (e *Engine) Exchange(ctx context.Context, in ExchangeInput) (Decision, error) {
-	return e.active.Load().decide(ctx, ExchangeDecision, in)
+	return e.decide(ctx, e.active.Load(), ExchangeDecision, in)
 }
 
 // Agreement decides whether this partner signs a proposed agreement.
 func (e *Engine) Agreement(ctx context.Context, in AgreementInput) (Decision, error) {
-	return e.active.Load().decide(ctx, AgreementDecision, in)
+	return e.decide(ctx, e.active.Load(), AgreementDecision, in)
 }
 
 // Registry decides whether a registry command may be proposed.
 func (e *Engine) Registry(ctx context.Context, in RegistryInput) (Decision, error) {
-	return e.active.Load().decide(ctx, RegistryDecision, in)
+	return e.decide(ctx, e.active.Load(), RegistryDecision, in)
 }
 
 // Membership decides this partner's vote on a candidate.
 func (e *Engine) Membership(ctx context.Context, in MembershipInput) (Decision, error) {
-	return e.active.Load().decide(ctx, MembershipDecision, in)
+	return e.decide(ctx, e.active.Load(), MembershipDecision, in)
 }
 
 // Audit decides whether a partner may verify this node's audit trail with
@@ -164,17 +202,17 @@ func (e *Engine) Audit(ctx context.Context, in AuditInput) (Decision, error) {
 			"This node's policy has no data.xborder.audit.decision rule, so it discloses nothing of its audit trail; its legal team adds one (see docs/policies.md)."},
 			Obligations: []string{}}, nil
 	}
-	return b.decide(ctx, AuditDecision, in)
+	return e.decide(ctx, b, AuditDecision, in)
 }
 
 // CatalogueVisible decides whether a partner may see a catalogue entry.
 func (e *Engine) CatalogueVisible(ctx context.Context, in CatalogueInput) (bool, error) {
-	return e.active.Load().boolean(ctx, CatalogueVisible, in)
+	return e.boolean(ctx, CatalogueVisible, in)
 }
 
 // APIAllow decides whether a local user may call an API endpoint.
 func (e *Engine) APIAllow(ctx context.Context, in APIInput) (bool, error) {
-	return e.active.Load().boolean(ctx, APIAllow, in)
+	return e.boolean(ctx, APIAllow, in)
 }
 
 // Eval evaluates an ad-hoc query against the active bundle, for the

@@ -274,10 +274,11 @@ type (
 		FinishedAt time.Time `json:"finished_at"`
 	}
 	auditReport struct {
-		OK       bool   `json:"ok"`
-		Records  uint64 `json:"records"`
-		Head     string `json:"head"`
-		FirstBad *struct {
+		OK              bool   `json:"ok"`
+		Records         uint64 `json:"records"`
+		Head            string `json:"head"`
+		ContentVerified bool   `json:"content_verified"`
+		FirstBad        *struct {
 			Seq    uint64 `json:"seq"`
 			Reason string `json:"reason"`
 		} `json:"first_bad"`

@@ -706,7 +706,8 @@ func tarDir(dir string) (io.Reader, error) {
 }
 
 // Scenario 9: every node's audit trail verifies: hash chain, signatures,
-// registry anchors; over the API and with the CLI inside the container.
+// registry anchors; over the API and with the CLI inside the container;
+// and each partner verifies another's trail over libp2p.
 func TestScenario9AuditVerifies(t *testing.T) {
 	healthy(t, settle)
 	ctx := context.Background()
@@ -723,5 +724,22 @@ func TestScenario9AuditVerifies(t *testing.T) {
 			t.Errorf("%s: %v", n.Name, err)
 		}
 		t.Logf("%-14s %d records, head %.16s: verified", n.Name, rep.Records, rep.Head)
+	}
+	// Each partner verifies the next one's trail across the network, from
+	// its hash chain's links only, against the registry's anchors.
+	all := nodes(t)
+	for i, n := range all {
+		next := all[(i+1)%len(all)]
+		var rep auditReport
+		if err := n.get(ctx, "/v1/audit/verify?peer="+next.Name, &rep); err != nil {
+			t.Errorf("%s verifies %s: %v", n.Name, next.Name, err)
+			continue
+		}
+		if !rep.OK || rep.Records == 0 || rep.ContentVerified {
+			t.Errorf("%s verifies %s: %+v", n.Name, next.Name, rep)
+		}
+		if err := xborderIn(ctx, n.Name, nil, "audit", "verify", "--peer", next.Name); err != nil {
+			t.Errorf("%s: audit verify --peer %s: %v", n.Name, next.Name, err)
+		}
 	}
 }

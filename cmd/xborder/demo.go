@@ -592,6 +592,19 @@ func demoApprovedJoin(ctx context.Context, g *globals, ch, fr *demoNode, project
 		return fmt.Errorf("a pending member's request should be denied, got %v", err)
 	}
 	fmt.Fprintf(g.out, "  while pending: %s\n", strings.ReplaceAll(ee.err.Error(), "\n", "\n  "))
+	// The lead approves from its own replica, once that has the request.
+	if err := waitFor(ctx, 30*time.Second, func() error {
+		var q api.ProjectAnswer
+		if err := fr.client.get(ctx, "/v1/projects/"+project, &q); err != nil {
+			return err
+		}
+		if _, pending := q.Project.PendingJoin("ch-basel"); !pending {
+			return errors.New("fr-grandest's replica does not have the join yet")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
 	if err := fr.client.post(ctx, "/v1/projects/"+project+"/approve", api.ApproveRequest{Member: "ch-basel"}, &res); err != nil {
 		return fmt.Errorf("fr-grandest approves ch-basel: %w", err)
 	}

@@ -28,7 +28,7 @@ get) only once the project's lead and the owner of every dataset attached to
 the project have approved it, each with "project approve" on its own node.
 A dataset whose owner is not a partner is attached once the lead approves.`,
 	}
-	cmd.AddCommand(newProjectProposeCmd(g), newProjectJoinCmd(g), newProjectApproveCmd(g),
+	cmd.AddCommand(newProjectProposeCmd(g), newProjectJoinCmd(g), newProjectApproveCmd(g), newProjectDeclineCmd(g),
 		newProjectAttachCmd(g), newProjectSimpleCmd(g, "close", "Close a project (its lead only)"),
 		newProjectListCmd(g), newProjectShowCmd(g))
 	return cmd
@@ -139,6 +139,36 @@ with the last approval it needs.`,
 					return fmt.Sprintf("approved: %s is now a partner of %s", member, args[0])
 				}
 				return fmt.Sprintf("approved: %s is now attached to %s", dataset, args[0])
+			})
+		},
+	}
+	cmd.Flags().StringVar(&member, "member", "", "the member whose join waits")
+	cmd.Flags().StringVar(&dataset, "dataset", "", "the dataset (OWNER/ID) whose attachment waits")
+	cmd.Flags().BoolVar(&g.json, "json", false, "print JSON")
+	return cmd
+}
+
+func newProjectDeclineCmd(g *globals) *cobra.Command {
+	var member, dataset string
+	cmd := &cobra.Command{
+		Use:   "decline PID (--member NAME | --dataset OWNER/ID)",
+		Short: "Refuse a pending join or attachment, or withdraw this node's own request",
+		Long: `Drops a change of a project that waits for approvals: one of its approvers
+refuses it, or the member that asked withdraws it. This node's registry
+policy decides first (data.xborder.registry.decision, op project.decline).`,
+		Example: `  xborder project decline fr-de-oncology --member ch-basel
+  xborder project decline fr-de-oncology --member lu-luxembourg   # run on lu-luxembourg: withdraw its own request`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if (member == "") == (dataset == "") {
+				return usageErr(errors.New("name exactly one of --member (a pending join) and --dataset (a pending attachment)"))
+			}
+			what := fmt.Sprintf("%s joining %s", member, args[0])
+			if dataset != "" {
+				what = fmt.Sprintf("attaching %s to %s", dataset, args[0])
+			}
+			return postProjectChange(g, cmd, args[0], "decline", api.ApproveRequest{Member: member, Dataset: dataset}, func(api.ProjectAnswer, string) string {
+				return "declined " + what
 			})
 		},
 	}

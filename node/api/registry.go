@@ -51,8 +51,9 @@ func PendingOf(p consensus.Project) []PendingStatus {
 	return out
 }
 
-// ApproveRequest is the body of POST /v1/projects/{id}/approve: exactly
-// one of member (a pending join) and dataset (a pending attachment).
+// ApproveRequest is the body of POST /v1/projects/{id}/approve and
+// /decline: exactly one of member (a pending join) and dataset (a pending
+// attachment).
 type ApproveRequest struct {
 	Member  string `json:"member,omitempty"`
 	Dataset string `json:"dataset,omitempty"`
@@ -126,18 +127,20 @@ func (s *Server) routeRegistry() {
 		}
 		s.submit(w, r, consensus.OpProjectAttach, consensus.DatasetAttachment{ID: r.PathValue("id"), Dataset: a.Dataset})
 	})
-	s.handle("POST /v1/projects/{id}/approve", true, func(w http.ResponseWriter, r *http.Request) {
-		var a ApproveRequest
-		if code, err := decodeBody(w, r, &a); err != nil {
-			writeError(w, code, err.Error())
-			return
-		}
-		if (a.Member == "") == (a.Dataset == "") {
-			writeError(w, http.StatusBadRequest, "name exactly one of member (a pending join) and dataset (a pending attachment)")
-			return
-		}
-		s.submit(w, r, consensus.OpProjectApprove, consensus.Approval{ID: r.PathValue("id"), Member: a.Member, Dataset: a.Dataset})
-	})
+	for verb, op := range map[string]string{"approve": consensus.OpProjectApprove, "decline": consensus.OpProjectDecline} {
+		s.handle("POST /v1/projects/{id}/"+verb, true, func(w http.ResponseWriter, r *http.Request) {
+			var a ApproveRequest
+			if code, err := decodeBody(w, r, &a); err != nil {
+				writeError(w, code, err.Error())
+				return
+			}
+			if (a.Member == "") == (a.Dataset == "") {
+				writeError(w, http.StatusBadRequest, "name exactly one of member (a pending join) and dataset (a pending attachment)")
+				return
+			}
+			s.submit(w, r, op, consensus.Approval{ID: r.PathValue("id"), Member: a.Member, Dataset: a.Dataset})
+		})
+	}
 	s.handle("GET /v1/members", true, func(w http.ResponseWriter, r *http.Request) {
 		ms, ps, idx, err := s.registry.Members(r.Context())
 		if err != nil {

@@ -417,6 +417,7 @@ func (c *Console) routes() {
 	c.handle("POST "+Prefix+"projects/{id}/join", apiRoute("POST", "/v1/projects/{id}/join"), c.joinProject)
 	c.handle("POST "+Prefix+"projects/{id}/attach", apiRoute("POST", "/v1/projects/{id}/attach"), c.attachDataset)
 	c.handle("POST "+Prefix+"projects/{id}/approve", apiRoute("POST", "/v1/projects/{id}/approve"), c.approveChange)
+	c.handle("POST "+Prefix+"projects/{id}/decline", apiRoute("POST", "/v1/projects/{id}/decline"), c.declineChange)
 
 	c.handle("GET "+Prefix+"agreements", apiRoute("GET", "/v1/agreements"), c.agreementList)
 	c.handle("POST "+Prefix+"agreements", apiRoute("POST", "/v1/agreements"), c.proposeAgreement)

@@ -87,6 +87,7 @@ type projectData struct {
 type pendingRow struct {
 	api.PendingStatus
 	Approve bool
+	Decline bool // an approver refuses, the member that asked withdraws
 }
 
 func (c *Console) project(x *rc) {
@@ -97,7 +98,8 @@ func (c *Console) project(x *rc) {
 	}
 	d := projectData{Project: p, Self: c.name, Member: slices.Contains(p.Partners, c.name)}
 	for _, ps := range api.PendingOf(p) {
-		d.Pending = append(d.Pending, pendingRow{PendingStatus: ps, Approve: slices.Contains(ps.Awaiting, c.name)})
+		d.Pending = append(d.Pending, pendingRow{PendingStatus: ps, Approve: slices.Contains(ps.Awaiting, c.name),
+			Decline: ps.By == c.name || slices.Contains(ps.Approvers, c.name)})
 		if ps.Kind == consensus.PendingJoin && ps.Member == c.name {
 			d.Asked = true
 		}
@@ -125,14 +127,19 @@ func (c *Console) joinProject(x *rc) {
 	c.redirect(x, Prefix+"projects/"+id+"?ok=join_requested")
 }
 
-func (c *Console) approveChange(x *rc) {
+func (c *Console) approveChange(x *rc) { c.decide(x, consensus.OpProjectApprove) }
+
+func (c *Console) declineChange(x *rc) { c.decide(x, consensus.OpProjectDecline) }
+
+// decide approves or declines a pending change of a project.
+func (c *Console) decide(x *rc, op string) {
 	id := x.r.PathValue("id")
 	a := consensus.Approval{ID: id, Member: strings.TrimSpace(x.r.PostFormValue("member")), Dataset: strings.TrimSpace(x.r.PostFormValue("dataset"))}
 	if (a.Member == "") == (a.Dataset == "") {
 		c.failErr(x, errors.Join(errBadForm, errors.New("name exactly one of member and dataset")), Prefix+"projects/"+id)
 		return
 	}
-	if _, err := c.node.SubmitRegistry(x.ctx(), consensus.OpProjectApprove, a); err != nil {
+	if _, err := c.node.SubmitRegistry(x.ctx(), op, a); err != nil {
 		c.failErr(x, err, Prefix+"projects/"+id)
 		return
 	}
@@ -141,8 +148,12 @@ func (c *Console) approveChange(x *rc) {
 		if a.Dataset != "" {
 			i, ok = p.PendingAttachment(a.Dataset)
 		}
-		return !ok || slices.Contains(p.Pending[i].Approvals, c.name)
+		return !ok || (op == consensus.OpProjectApprove && slices.Contains(p.Pending[i].Approvals, c.name))
 	})
+	if op == consensus.OpProjectDecline {
+		c.redirect(x, Prefix+"projects/"+id+"?ok=declined")
+		return
+	}
 	c.redirect(x, Prefix+"projects/"+id+"?ok=approved")
 }
 

@@ -21,7 +21,13 @@ func lookupBuiltin(name string) (builtin, error) {
 	if f == nil {
 		return builtin{}, fmt.Errorf("irvm: unknown built-in function %s", name)
 	}
-	return builtin{fast: fast[name], opa: f}, nil
+	bi := builtin{fast: fast[name], opa: f}
+	if decl, ok := ast.BuiltinMap[name]; ok && decl.Relation {
+		// A relation (walk) gives many outputs; the planner scans the
+		// collection of all of them, as OPA's WebAssembly does.
+		bi.fast, bi.relation = nil, true
+	}
+	return bi, nil
 }
 
 var refused = map[string]bool{

@@ -10,12 +10,23 @@
 // (internal/compiler/wasm), statement for statement: an undefined statement
 // leaves its block, a break leaves as many enclosing blocks as it says, a rule
 // function that takes only input and data is evaluated once per evaluation
-// (memoised; a with statement opens a fresh memo), conflicts are errors.
+// (memoised; a with statement opens a fresh memo), conflicts are errors, a
+// relation built-in (walk) gives the array of all its outputs. Where topdown
+// differs from OPA's WebAssembly, topdown wins: a reference into the base
+// document looks keys up as topdown's store does (data.x[2] finds key "2").
+// OPA's conformance suite runs through Plan, Compile and Eval in this
+// package's tests with no wrong answer.
 //
 // A Program refuses, at Compile time, a plan it cannot run (a statement or a
 // built-in function it does not know): the caller then keeps using topdown.
 // An evaluation error carries no location; the caller is expected to repeat
 // the evaluation with topdown to report OPA's own error message.
+//
+// An evaluation stops when its context is done: every loop iteration and
+// function call is counted, and every 1024th reads the context, so a
+// policy that loops for too long returns the context's error instead of
+// running on after its caller has given up. A single built-in call is not
+// interrupted.
 package irvm
 
 import (
@@ -80,8 +91,9 @@ type plan struct {
 // builtin is one of OPA's built-in functions, or a faster equivalent for the
 // few that every decision calls many times.
 type builtin struct {
-	fast func(args []*ast.Term) (*ast.Term, bool)
-	opa  topdown.BuiltinFunc
+	fast     func(args []*ast.Term) (*ast.Term, bool)
+	opa      topdown.BuiltinFunc
+	relation bool // every output is kept, in an array, in the order OPA gives them
 }
 
 // Compile prepares a planned policy; data is the base document the policy
@@ -140,6 +152,7 @@ func Compile(pol *ir.Policy, data ast.Value) (*Program, error) {
 			p.plans[pl.Name] = &plan{p: pl, nlocals: n}
 		}
 	}
+	markDataDots(pol)
 	fuse(pol)
 	fuseSprintf(pol)
 	p.sprintf = topdown.GetBuiltin("sprintf")
@@ -443,6 +456,24 @@ type state struct {
 	onResult func(*ast.Term) error // stores it; made once per state
 	onKey    func(k, v *ast.Term)  // pushKey, bound once
 	onElem   func(e *ast.Term)     // pushElem, bound once
+	ticks    uint32                // loop iterations, for tick
+}
+
+// checkEvery is how many loop iterations pass between two reads of the
+// evaluation's context: often enough that a cancelled evaluation stops
+// within microseconds, rarely enough that reading it costs nothing next to
+// the iterations themselves.
+const checkEvery = 1024
+
+// tick counts one iteration of a loop (a scan's element) and, every
+// checkEvery of them, returns the context's error if the caller has given
+// up or the deadline has passed.
+func (s *state) tick() error {
+	s.ticks++
+	if s.ticks%checkEvery != 0 || s.ctx == nil {
+		return nil
+	}
+	return s.ctx.Err()
 }
 
 // exit is how a block ended: it ran to its end (leave < 0); it was left
@@ -489,6 +520,21 @@ func (s *state) block(b *ir.Block, locals []*ast.Term) (exit, error) {
 				return exit{}, nil
 			}
 			v := dot(src.Value, s.operand(st.Key, locals))
+			if v == nil {
+				return exit{}, nil
+			}
+			locals[st.Target] = v
+
+		case *dataDot:
+			src := s.operand(st.Source, locals)
+			if src == nil {
+				return exit{}, nil
+			}
+			key := s.operand(st.Key, locals)
+			v := dot(src.Value, key)
+			if v == nil && key != nil {
+				v = storeKey(src.Value, key)
+			}
 			if v == nil {
 				return exit{}, nil
 			}
@@ -814,6 +860,9 @@ func (s *state) pushElem(e *ast.Term) { s.keys = append(s.keys, e) }
 // scanOne runs a scan's block for one element; stop says whether the scan
 // ends there, and then out and goOn what the enclosing block does.
 func (s *state) scanOne(st *ir.ScanStmt, locals []*ast.Term, k, v *ast.Term) (out exit, goOn, stop bool, err error) {
+	if err := s.tick(); err != nil {
+		return exit{}, false, true, err
+	}
 	locals[st.Key], locals[st.Value] = k, v
 	r, err := s.block(st.Block, locals)
 	switch {
@@ -835,12 +884,15 @@ func (s *state) scanOne(st *ir.ScanStmt, locals []*ast.Term, k, v *ast.Term) (ou
 func (s *state) with(st *ir.WithStmt, locals []*ast.Term) (exit, bool, error) {
 	saved := locals[st.Local]
 	v := s.operand(st.Value, locals)
-	if v == nil {
-		return exit{}, false, errors.New("irvm: with an undefined value")
-	}
-	if len(st.Path) == 0 {
+	switch {
+	case len(st.Path) == 0:
+		// The planner restores the input of the enclosing body (with input
+		// as ... inside a with) from a local, which is undefined when the
+		// evaluation has no input: the block then runs without one.
 		locals[st.Local] = v
-	} else {
+	case v == nil:
+		return exit{}, false, errors.New("irvm: with an undefined value")
+	default:
 		locals[st.Local] = upsert(saved, st.Path, s.prog.strings, v)
 	}
 	memo := s.memo
@@ -948,6 +1000,16 @@ func (s *state) call(st *ir.CallStmt, c callee, locals []*ast.Term) (*ast.Term, 
 	// OPA's topdown reuses the argument slice it hands a built-in, so
 	// built-ins do not keep it; neither does this scratch slice outlive the
 	// call.
+	if c.bi.relation {
+		var outs []*ast.Term
+		if err := c.bi.opa(*s.builtinContext(), args, func(t *ast.Term) error {
+			outs = append(outs, t)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		return ast.ArrayTerm(outs...), nil
+	}
 	s.result = nil
 	if err := c.bi.opa(*s.builtinContext(), args, s.onResult); err != nil {
 		return nil, err
@@ -978,6 +1040,9 @@ func (s *state) invoke(fn *function, args []*ast.Term) (*ast.Term, error) {
 // back.
 func (s *state) run(fn *function, frame []*ast.Term) (*ast.Term, error) {
 	defer s.pop(frame)
+	if err := s.tick(); err != nil {
+		return nil, err
+	}
 	var value *ast.Term
 	for _, b := range fn.fn.Blocks {
 		r, err := s.block(b, frame)

@@ -323,3 +323,22 @@ func TestFuseSprintfOnlyDeadArrays(t *testing.T) {
 		})
 	}
 }
+
+// A with inside a with restores the input of the enclosing body, which an
+// evaluation without input does not have: the inner body then runs without
+// input, as topdown's does.
+func TestWithInsideWithWithoutInput(t *testing.T) {
+	p := program(t, `package t
+inner := input
+r := [a, b] if {
+	a := inner with input as 1
+	b := count([x | x := inner])
+}`)
+	rs, err := p.Eval(context.Background(), "t/r", nil)
+	if err != nil {
+		t.Fatalf("evaluation without input: %v", err)
+	}
+	if len(rs) != 1 || rs[0].String() != `{"result": [1, 0]}` {
+		t.Fatalf("got %v, want one result [1, 0]", rs)
+	}
+}

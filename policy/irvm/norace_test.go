@@ -1,0 +1,5 @@
+//go:build !race
+
+package irvm_test
+
+const raceEnabled = false
