@@ -51,6 +51,9 @@ type Bundle struct {
 	// take them.
 	planOnce sync.Once
 	planned  atomic.Pointer[planned]
+	// recent, set by the engine before the bundle decides, keeps the
+	// inputs of the last decisions the plan is checked on.
+	recent *recentInputs
 }
 
 // planned is the outcome of Plan: the program and the entrypoint of each
@@ -245,11 +248,27 @@ func Load(ctx context.Context, dir string) (*Bundle, error) {
 // Plan runs once per bundle; later calls wait for the first.
 func (b *Bundle) Plan(ctx context.Context) {
 	b.planOnce.Do(func() {
-		e := plans.entry(b.Hash)
+		// The bundle's tests are read now: they are not part of its hash,
+		// but the plan is checked on them (see dualeval.go).
+		tests, testsHash, err := testSources(b.Dir)
+		if err != nil {
+			tests, testsHash = nil, "unreadable"
+		}
+		e := plans.entry(b.Hash + " " + testsHash)
 		// The plan is shared through the cache: one caller's cancellation
 		// must not become every bundle's failure.
-		e.once.Do(func() { e.planned = b.makePlan(context.WithoutCancel(ctx)) })
-		b.planned.Store(e.planned)
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), checkTimeout)
+		defer cancel()
+		e.once.Do(func() { e.planned = b.makePlan(ctx, tests) })
+		pl := e.planned
+		if pl.err == "" {
+			// The last real decisions are this engine's own: they are
+			// checked for every bundle, cached plan or not.
+			if d, same := b.checkRecent(ctx, pl); !same {
+				pl = &planned{err: d.Error()}
+			}
+		}
+		b.planned.Store(pl)
 	})
 }
 
@@ -290,8 +309,26 @@ func (c *planCache) entry(hash string) *planEntry {
 	return e
 }
 
-// makePlan plans every decision point of the bundle.
-func (b *Bundle) makePlan(ctx context.Context) *planned {
+// makePlan plans every decision point of the bundle and refuses the plan
+// unless it decides as topdown does on the inputs of the bundle's tests.
+func (b *Bundle) makePlan(ctx context.Context, tests map[string][]byte) *planned {
+	out := b.planProgram(ctx)
+	if out.err != "" {
+		return out
+	}
+	_, diffs, err := b.checkTests(ctx, out, tests)
+	switch {
+	case len(diffs) > 0:
+		return &planned{err: diffs[0].Error()}
+	case err != nil:
+		// Unchecked is refused: topdown is the reference.
+		return &planned{err: "the plan is not checked against the tests: " + err.Error()}
+	}
+	return out
+}
+
+// planProgram plans every decision point of the bundle.
+func (b *Bundle) planProgram(ctx context.Context) *planned {
 	var points []Point // those the bundle defines
 	var entrypoints []string
 	for _, p := range Points {
@@ -338,6 +375,7 @@ func (b *Bundle) eval(ctx context.Context, p Point, input any) (ast.Value, error
 	if err != nil {
 		return nil, fmt.Errorf("evaluate %s: %w", p, err)
 	}
+	b.recent.add(p, in)
 	if pl := b.planned.Load(); pl != nil && pl.program != nil {
 		rs, err := pl.program.Eval(ctx, pl.points[p], ast.NewTerm(in))
 		if err == nil {

@@ -29,6 +29,10 @@
 //     plan's answer is the one topdown gives without strict built-in errors.
 //   - Test files (*_test.rego) are compiled by Check and run by Test, but are
 //     not part of the bundle that decides; they do not change its hash.
+//     They are run by Plan, though: before a plan decides, the plan and
+//     topdown must agree on every input the tests give a decision point and
+//     on the inputs of the engine's last decisions (dualeval.go); Test
+//     reports each difference as a failure.
 //   - Every decision runs under its point's deadline (Deadlines; 250 ms for
 //     api.allow and catalogue.visible, 500 ms for the others by default) and
 //     stops when its caller's context ends. One that overruns is a denial,

@@ -48,6 +48,9 @@ type Engine struct {
 	active  atomic.Pointer[Bundle]
 	failure atomic.Pointer[reloadFailure]
 	reload  sync.Mutex // one reload at a time
+	// recent keeps the inputs of the last decisions, in memory only, for
+	// checking each new plan against topdown.
+	recent *recentInputs
 
 	// OnReload, when set before Watch, is called after every successful
 	// reload with the new bundle's info; OnRefused after every refused one.
@@ -73,7 +76,8 @@ func NewEngine(ctx context.Context, dir string, log *slog.Logger) (*Engine, erro
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{dir: dir, log: log}
+	e := &Engine{dir: dir, log: log, recent: newRecentInputs()}
+	b.recent = e.recent
 	d := DefaultDeadlines()
 	e.deadlines.Store(&d)
 	e.active.Store(b)
@@ -97,6 +101,7 @@ func (e *Engine) Reload(ctx context.Context) (Info, error) {
 		}
 		return e.Info(), err
 	}
+	b.recent = e.recent
 	old := e.active.Swap(b)
 	e.failure.Store(nil)
 	e.plan(b)

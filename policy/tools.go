@@ -59,6 +59,10 @@ type TestOptions struct {
 type TestSummary struct {
 	Passed, Failed, Errored, Skipped int
 	Coverage                         *cover.Report
+	// Compared is how many inputs of the tests both evaluators decided;
+	// each of Differences is counted in Failed too.
+	Compared    int
+	Differences []Difference
 }
 
 // OK reports whether every test passed.
@@ -128,12 +132,54 @@ func Test(ctx context.Context, dir string, o TestOptions) (TestSummary, error) {
 	if sum.Passed+sum.Failed+sum.Errored == 0 {
 		fmt.Fprintf(o.Out, "no tests found in %s: tests are rules named test_... in *_test.rego files\n", dir)
 	}
+	if err := comparePlan(ctx, dir, o.Out, &sum); err != nil {
+		return sum, err
+	}
 	if cov != nil {
 		rep := cov.Report(modules)
 		sum.Coverage = &rep
 		writeCoverage(o.Out, dir, rep, o.Verbose)
 	}
 	return sum, nil
+}
+
+// comparePlan has both evaluators decide every input the tests give a
+// decision point, as the node does before a plan takes its decisions, and
+// counts each difference as a failed test.
+func comparePlan(ctx context.Context, dir string, w io.Writer, sum *TestSummary) error {
+	b, err := Load(ctx, dir)
+	if err != nil {
+		fmt.Fprintf(w, "\nPlan and topdown not compared: %v\n", err)
+		return nil
+	}
+	pl := b.planProgram(ctx)
+	if pl.err != "" {
+		fmt.Fprintf(w, "\nPlan and topdown not compared: the policy is not planned, topdown takes every decision: %s\n", pl.err)
+		return nil
+	}
+	tests, _, err := testSources(dir)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, checkTimeout)
+	defer cancel()
+	n, diffs, err := b.checkTests(ctx, pl, tests)
+	if err != nil {
+		sum.Errored++
+		fmt.Fprintf(w, "\nERROR: plan and topdown not compared on the tests: %v\n", err)
+		return nil
+	}
+	sum.Compared, sum.Differences = n, diffs
+	sum.Failed += len(diffs)
+	if len(diffs) == 0 {
+		fmt.Fprintf(w, "\nPlan and topdown: identical on the %d inputs the tests give decision points\n", n)
+		return nil
+	}
+	fmt.Fprintf(w, "\nPlan and topdown: %d of the %d inputs the tests give decision points decided differently\n", len(diffs), n)
+	for _, d := range diffs {
+		fmt.Fprintf(w, "FAIL: %s: %s\n  plan:    %s\n  topdown: %s\n", d.Test, d.Error(), d.Plan, d.Topdown)
+	}
+	return nil
 }
 
 func writeCoverage(w io.Writer, dir string, rep cover.Report, verbose bool) {
