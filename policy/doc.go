@@ -29,5 +29,9 @@
 //     plan's answer is the one topdown gives without strict built-in errors.
 //   - Test files (*_test.rego) are compiled by Check and run by Test, but are
 //     not part of the bundle that decides; they do not change its hash.
+//   - Every path that compiles Rego (Load, Check, Test, EvalQuery,
+//     Engine.Eval) uses the same capabilities: OPA's, less the built-ins in
+//     Forbidden, which reach the network, the node's environment or files,
+//     or randomness. A module or query that calls one does not compile.
 //   - The package must not import libp2p, raft or exchange.
 package policy
