@@ -15,6 +15,8 @@ import (
 
 	ma "github.com/multiformats/go-multiaddr"
 	"gopkg.in/yaml.v3"
+
+	"github.com/xborder/xborder/policy"
 )
 
 // ConfigFile is the name of the configuration file inside the data dir.
@@ -45,6 +47,8 @@ type Config struct {
 	Genesis string `yaml:"genesis"`
 	// Policies is the Rego policy directory, relative to the data dir.
 	Policies string `yaml:"policies"`
+	// Policy selects how the policies are evaluated.
+	Policy PolicyConfig `yaml:"policy"`
 
 	Log       LogConfig       `yaml:"log"`
 	Discovery DiscoveryConfig `yaml:"discovery"`
@@ -56,6 +60,14 @@ type Config struct {
 
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// PolicyConfig selects how the policy engine evaluates decisions.
+type PolicyConfig struct {
+	// Evaluator is "plan" (decide from OPA's plan of the policy, the
+	// default) or "topdown" (never plan: OPA's tree-walking evaluator takes
+	// every decision, more slowly).
+	Evaluator string `yaml:"evaluator"`
 }
 
 // LogConfig selects the structured log output.
@@ -115,6 +127,7 @@ func DefaultConfig() Config {
 		API:      DefaultAPIAddr,
 		Genesis:  GenesisFile,
 		Policies: PoliciesDir,
+		Policy:   PolicyConfig{Evaluator: policy.EvaluatorPlan},
 		Log:      LogConfig{Level: "info", Format: "auto"},
 		Discovery: DiscoveryConfig{
 			MDNS:             true,
@@ -171,6 +184,9 @@ func (c *Config) Validate() error {
 	if c.Policies == "" {
 		p.addf("policies: the policy directory path is empty")
 	}
+	if !slices.Contains(policy.Evaluators, c.Policy.Evaluator) {
+		p.addf("policy.evaluator: %q is not one of %s", c.Policy.Evaluator, strings.Join(policy.Evaluators, ", "))
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		p.addf("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
 	}
@@ -215,6 +231,7 @@ var Settable = []struct{ Key, Help string }{
 	{"advertise", "multiaddrs to advertise instead of the listen addresses, comma-separated"},
 	{"api", "host:port of the local HTTP API"},
 	{"policies", "Rego policy directory, relative to the data dir"},
+	{"policy.evaluator", "how decisions are evaluated: plan (default) or topdown"},
 	{"log.level", "log level: debug, info, warn, error"},
 	{"log.format", "log format: auto, json, text"},
 	{"discovery.mdns", "discover members on the LAN with mDNS (true/false)"},
@@ -251,6 +268,8 @@ func (c *Config) Set(key, value string) error {
 		c.API = value
 	case "policies":
 		c.Policies = value
+	case "policy.evaluator":
+		c.Policy.Evaluator = value
 	case "log.level":
 		c.Log.Level = value
 	case "log.format":

@@ -255,6 +255,12 @@ func (b *Bundle) Plan(ctx context.Context) {
 	})
 }
 
+// topdownOnly has topdown take every decision of the bundle, for the
+// reason given, which Evaluator reports; Plan then plans nothing.
+func (b *Bundle) topdownOnly(why string) {
+	b.planOnce.Do(func() { b.planned.Store(&planned{err: why}) })
+}
+
 // plans keeps the plans of the last few bundles by hash, so that the nodes
 // of one process (a test's whole federation) plan the same bundle once,
 // and a reload back to a bundle seen before does not plan it again. A

@@ -11,7 +11,9 @@
 // decides while the plan is being made, takes every decision of a policy
 // the planner cannot plan, repeats any
 // evaluation the plan fails so that the error names file and line, and
-// serves ad-hoc evaluation with explanations.
+// serves ad-hoc evaluation with explanations. With WithEvaluator
+// (EvaluatorTopdown), the operator's policy.evaluator, the engine never
+// plans and topdown takes every decision.
 //
 // The package also wraps OPA's own tools for legal teams: the test runner,
 // the formatter and ad-hoc evaluation with explanations, so that
