@@ -48,7 +48,8 @@ type Config struct {
 	Genesis string `yaml:"genesis"`
 	// Policies is the Rego policy directory, relative to the data dir.
 	Policies string `yaml:"policies"`
-	// Policy bounds how long the policy may take to decide.
+	// Policy selects how the policies are evaluated and bounds how long a
+	// decision may take.
 	Policy PolicyConfig `yaml:"policy"`
 
 	Log       LogConfig       `yaml:"log"`
@@ -63,10 +64,15 @@ type Config struct {
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
 }
 
-// PolicyConfig bounds the policy's decisions: one that takes longer than
-// its deadline is a denial ("the policy took longer than N ms to decide"),
-// counted in xborder_policy_timeouts_total.
+// PolicyConfig selects how the policy engine evaluates decisions and bounds
+// them: a decision that takes longer than its deadline is a denial ("the
+// policy took longer than N ms to decide"), counted in
+// xborder_policy_timeouts_total.
 type PolicyConfig struct {
+	// Evaluator is "plan" (decide from OPA's plan of the policy, the
+	// default) or "topdown" (never plan: OPA's tree-walking evaluator takes
+	// every decision, more slowly).
+	Evaluator string `yaml:"evaluator"`
 	// DecisionTimeout bounds every decision point without its own entry in
 	// Timeouts.
 	DecisionTimeout Duration `yaml:"decision_timeout"`
@@ -165,7 +171,7 @@ func DefaultConfig() Config {
 
 func defaultPolicyConfig() PolicyConfig {
 	d := policy.DefaultDeadlines()
-	c := PolicyConfig{DecisionTimeout: Duration(d.Default), Timeouts: map[string]Duration{}}
+	c := PolicyConfig{Evaluator: policy.EvaluatorPlan, DecisionTimeout: Duration(d.Default), Timeouts: map[string]Duration{}}
 	for p, t := range d.Points {
 		c.Timeouts[strings.TrimPrefix(string(p), "data.xborder.")] = Duration(t)
 	}
@@ -220,6 +226,9 @@ func (c *Config) Validate() error {
 			p.addf("policy.timeouts.%s: %v must be positive and at most %v", name, t.Std(), policy.MaxDecisionTimeout)
 		}
 	}
+	if !slices.Contains(policy.Evaluators, c.Policy.Evaluator) {
+		p.addf("policy.evaluator: %q is not one of %s", c.Policy.Evaluator, strings.Join(policy.Evaluators, ", "))
+	}
 	if !slices.Contains([]string{"debug", "info", "warn", "error"}, c.Log.Level) {
 		p.addf("log.level: %q is not one of debug, info, warn, error", c.Log.Level)
 	}
@@ -264,6 +273,7 @@ var Settable = []struct{ Key, Help string }{
 	{"advertise", "multiaddrs to advertise instead of the listen addresses, comma-separated"},
 	{"api", "host:port of the local HTTP API"},
 	{"policies", "Rego policy directory, relative to the data dir"},
+	{"policy.evaluator", "how decisions are evaluated: plan (default) or topdown"},
 	{"log.level", "log level: debug, info, warn, error"},
 	{"log.format", "log format: auto, json, text"},
 	{"discovery.mdns", "discover members on the LAN with mDNS (true/false)"},
@@ -300,6 +310,8 @@ func (c *Config) Set(key, value string) error {
 		c.API = value
 	case "policies":
 		c.Policies = value
+	case "policy.evaluator":
+		c.Policy.Evaluator = value
 	case "log.level":
 		c.Log.Level = value
 	case "log.format":

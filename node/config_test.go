@@ -45,6 +45,8 @@ func TestConfigValidateNamesEachBadField(t *testing.T) {
 		{"api:", func(c *Config) { c.API = "127.0.0.1:99999" }},
 		{"log.level:", func(c *Config) { c.Log.Level = "verbose" }},
 		{"log.format:", func(c *Config) { c.Log.Format = "xml" }},
+		{"policy.evaluator:", func(c *Config) { c.Policy.Evaluator = "wasm" }},
+		{"policy.evaluator:", func(c *Config) { c.Policy.Evaluator = "" }},
 		{"discovery.redial_max:", func(c *Config) { c.Discovery.RedialMax = Duration(time.Millisecond) }},
 		{"limits.max_connections:", func(c *Config) { c.Limits.MaxConnections = 2 }},
 		{"limits.max_memory_mb:", func(c *Config) { c.Limits.MaxMemoryMB = 1 }},
@@ -142,5 +144,30 @@ func TestConfigSet(t *testing.T) {
 		if err := probe.Set(s.Key, value); err != nil {
 			t.Errorf("Settable key %q refused: %v", s.Key, err)
 		}
+	}
+}
+
+// policy.evaluator defaults to plan, is read from config.yaml, set by key,
+// and a bad value says which values are good.
+func TestConfigPolicyEvaluator(t *testing.T) {
+	if e := DefaultConfig().Policy.Evaluator; e != "plan" {
+		t.Fatalf("default policy.evaluator = %q", e)
+	}
+	c := validConfig()
+	if err := c.Set("policy.evaluator", "topdown"); err != nil || c.Policy.Evaluator != "topdown" || c.Validate() != nil {
+		t.Fatalf("Set policy.evaluator topdown: %v, %q, %v", err, c.Policy.Evaluator, c.Validate())
+	}
+	dir := t.TempDir()
+	if err := WriteConfig(dir, c); err != nil {
+		t.Fatal(err)
+	}
+	back, err := LoadConfig(dir)
+	if err != nil || back.Policy.Evaluator != "topdown" {
+		t.Fatalf("round trip: %q, %v", back.Policy.Evaluator, err)
+	}
+	c.Policy.Evaluator = "fast"
+	err = c.Validate()
+	if err == nil || !strings.Contains(err.Error(), `policy.evaluator: "fast" is not one of plan, topdown`) {
+		t.Fatalf("Validate with policy.evaluator fast = %v", err)
 	}
 }

@@ -198,7 +198,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	compiled := make(chan policyLoad, 1)
 	go func() {
-		e, err := policy.NewEngine(ctx, n.cfg.PoliciesPath(n.dataDir), n.log)
+		e, err := policy.NewEngine(ctx, n.cfg.PoliciesPath(n.dataDir), n.log, policy.WithEvaluator(n.cfg.Policy.Evaluator))
 		compiled <- policyLoad{e, err}
 	}()
 	defer func() {
@@ -485,7 +485,8 @@ func (n *Node) Status(context.Context) api.Status {
 	}
 	if n.policy != nil {
 		info := n.policy.Info()
-		s.Policy = api.PolicyStatus{Hash: info.Hash, LoadedAt: info.LoadedAt.Truncate(time.Second), LastError: info.LastError}
+		s.Policy = api.PolicyStatus{Hash: info.Hash, LoadedAt: info.LoadedAt.Truncate(time.Second), LastError: info.LastError,
+			Evaluator: info.Evaluator, EvaluatorConfigured: info.EvaluatorConfigured}
 	}
 	s.Raft = n.raftStatus()
 	if n.catalogue != nil {

@@ -182,3 +182,25 @@ func TestMembersDeclareTheirPolicyBundleInTheRegistry(t *testing.T) {
 		eventually(t, 30*time.Second, n.cfg.Name+" sees Basel's new bundle", declared(n, "ch-basel", info.Hash))
 	}
 }
+
+// A node configured with policy.evaluator topdown never plans its policy,
+// and its status (GET /v1/status, `xborder status`) says what is configured
+// and what decides.
+func TestPolicyEvaluatorTopdownShowsInStatus(t *testing.T) {
+	f := newTestFed(t, "grand-est-ai", fiveCountries[:1], nil)
+	f.cfgs[0].Policy.Evaluator = policy.EvaluatorTopdown
+	n := f.start(0)
+	st := n.Status(context.Background()).Policy
+	if st.EvaluatorConfigured != "topdown" || st.Evaluator != "topdown: policy.evaluator is topdown" {
+		t.Fatalf("status policy: %+v", st)
+	}
+	code, body := call(t, n, api.RoleOperator, "GET", "/v1/status")
+	if code != 200 || !strings.Contains(string(body), `"evaluator_configured": "topdown"`) ||
+		!strings.Contains(string(body), `"evaluator": "topdown: policy.evaluator is topdown"`) {
+		t.Fatalf("GET /v1/status: %d %s", code, body)
+	}
+	// Decisions are still taken, by topdown.
+	if code, _ := call(t, n, api.RoleResearcher, "GET", "/v1/peers"); code != 200 {
+		t.Fatalf("researcher GET /v1/peers: %d", code)
+	}
+}

@@ -152,6 +152,7 @@ func compileDir(dir string, withTests bool) (*ast.Compiler, *loader.Result, erro
 	// the path stock `opa` gives them (policies/data/x.json -> data.data).
 	res, err := loader.NewFileLoader().
 		WithRegoVersion(ast.RegoV1).
+		WithCapabilities(capabilities).
 		Filtered([]string{dir}, func(abspath string, info fs.FileInfo, depth int) bool {
 			if info.IsDir() {
 				return depth > 0 && strings.HasPrefix(info.Name(), ".")
@@ -161,10 +162,10 @@ func compileDir(dir string, withTests bool) (*ast.Compiler, *loader.Result, erro
 	if err != nil {
 		return nil, nil, &CompileError{Dir: dir, Err: err}
 	}
-	c := ast.NewCompiler().
-		WithStrict(true).
-		WithDefaultRegoVersion(ast.RegoV1).
-		WithEnablePrintStatements(false)
+	if errs := checkForbiddenModules(res.ParsedModules()); len(errs) > 0 {
+		return nil, nil, &CompileError{Dir: dir, Err: errs}
+	}
+	c := newCompiler()
 	c.Compile(res.ParsedModules())
 	if c.Failed() {
 		return nil, nil, &CompileError{Dir: dir, Err: c.Errors}
@@ -221,6 +222,7 @@ func Load(ctx context.Context, dir string) (*Bundle, error) {
 		pq, err := rego.New(
 			rego.Query(string(p)),
 			rego.Compiler(c),
+			rego.Capabilities(capabilities),
 			rego.Store(b.store),
 			rego.StrictBuiltinErrors(true),
 		).PrepareForEval(ctx)
@@ -270,6 +272,12 @@ func (b *Bundle) Plan(ctx context.Context) {
 		}
 		b.planned.Store(pl)
 	})
+}
+
+// topdownOnly has topdown take every decision of the bundle, for the
+// reason given, which Evaluator reports; Plan then plans nothing.
+func (b *Bundle) topdownOnly(why string) {
+	b.planOnce.Do(func() { b.planned.Store(&planned{err: why}) })
 }
 
 // plans keeps the plans of the last few bundles by hash, so that the nodes

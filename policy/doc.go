@@ -11,7 +11,9 @@
 // decides while the plan is being made, takes every decision of a policy
 // the planner cannot plan, repeats any
 // evaluation the plan fails so that the error names file and line, and
-// serves ad-hoc evaluation with explanations.
+// serves ad-hoc evaluation with explanations. With WithEvaluator
+// (EvaluatorTopdown), the operator's policy.evaluator, the engine never
+// plans and topdown takes every decision.
 //
 // The package also wraps OPA's own tools for legal teams: the test runner,
 // the formatter and ad-hoc evaluation with explanations, so that
@@ -39,5 +41,9 @@
 //     a *TimeoutError, reported through Engine.OnTimeout. A single built-in
 //     call is not interrupted (irvm checks between loop iterations and
 //     calls, topdown between evaluation steps).
+//   - Every path that compiles Rego (Load, Check, Test, EvalQuery,
+//     Engine.Eval) uses the same capabilities: OPA's, less the built-ins in
+//     Forbidden, which reach the network, the node's environment or files,
+//     or randomness. A module or query that calls one does not compile.
 //   - The package must not import libp2p, raft or exchange.
 package policy

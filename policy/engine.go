@@ -29,9 +29,12 @@ type Info struct {
 	// (package irvm), "planning" for the moment after a load when topdown
 	// takes them while the plan is made, "topdown: <why>" when it takes
 	// them all.
-	Evaluator   string    `json:"evaluator"`
-	LastError   string    `json:"last_error,omitempty"`
-	LastErrorAt time.Time `json:"last_error_at,omitzero"`
+	Evaluator string `json:"evaluator"`
+	// EvaluatorConfigured is the operator's policy.evaluator: "plan" or
+	// "topdown" (then Evaluator is "topdown: policy.evaluator is topdown").
+	EvaluatorConfigured string    `json:"evaluator_configured"`
+	LastError           string    `json:"last_error,omitempty"`
+	LastErrorAt         time.Time `json:"last_error_at,omitzero"`
 }
 
 type reloadFailure struct {
@@ -42,8 +45,9 @@ type reloadFailure struct {
 // Engine decides with the active bundle and swaps it atomically on reload.
 // A reload that fails keeps the last good bundle.
 type Engine struct {
-	dir string
-	log *slog.Logger
+	dir       string
+	log       *slog.Logger
+	evaluator string // EvaluatorPlan or EvaluatorTopdown
 
 	active  atomic.Pointer[Bundle]
 	failure atomic.Pointer[reloadFailure]
@@ -68,15 +72,21 @@ type Engine struct {
 }
 
 // NewEngine loads the policy directory; the first load must succeed.
-func NewEngine(ctx context.Context, dir string, log *slog.Logger) (*Engine, error) {
+func NewEngine(ctx context.Context, dir string, log *slog.Logger, opts ...Option) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{dir: dir, log: log, evaluator: EvaluatorPlan}
+	for _, o := range opts {
+		if err := o(e); err != nil {
+			return nil, err
+		}
 	}
 	b, err := Load(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
-	e := &Engine{dir: dir, log: log, recent: newRecentInputs()}
+	e.recent = newRecentInputs()
 	b.recent = e.recent
 	d := DefaultDeadlines()
 	e.deadlines.Store(&d)
@@ -116,8 +126,12 @@ func (e *Engine) Reload(ctx context.Context) (Info, error) {
 
 // plan makes the bundle's plan in the background (Close waits for it) and
 // warns when the decisions cannot run from it: they are still taken, by
-// topdown, only more slowly.
+// topdown, only more slowly. With policy.evaluator topdown it plans nothing.
 func (e *Engine) plan(b *Bundle) {
+	if e.evaluator == EvaluatorTopdown {
+		b.topdownOnly(forcedTopdown)
+		return
+	}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
@@ -162,7 +176,8 @@ func (e *Engine) boolean(ctx context.Context, p Point, in any) (bool, error) {
 // Info returns the active bundle's description.
 func (e *Engine) Info() Info {
 	b := e.active.Load()
-	i := Info{Dir: b.Dir, Hash: b.Hash, LoadedAt: b.LoadedAt, Files: b.Files, Evaluator: b.Evaluator()}
+	i := Info{Dir: b.Dir, Hash: b.Hash, LoadedAt: b.LoadedAt, Files: b.Files,
+		Evaluator: b.Evaluator(), EvaluatorConfigured: e.evaluator}
 	if f := e.failure.Load(); f != nil {
 		i.LastError, i.LastErrorAt = f.err, f.at
 	}

@@ -315,13 +315,18 @@ func EvalQuery(ctx context.Context, dir, query string, input map[string]any, exp
 
 // evalWith evaluates a query on a compiled policy and its data.
 func evalWith(ctx context.Context, c *ast.Compiler, store storage.Store, query string, input map[string]any, explain Explain) (EvalResult, error) {
-	if _, err := ast.ParseBodyWithOpts(query, ast.ParserOptions{RegoVersion: ast.RegoV1}); err != nil {
+	body, err := ast.ParseBodyWithOpts(query, ast.ParserOptions{RegoVersion: ast.RegoV1, Capabilities: capabilities})
+	if err != nil {
 		return EvalResult{}, fmt.Errorf("query %q: %w", query, err)
+	}
+	if errs := checkForbidden(body); len(errs) > 0 {
+		return EvalResult{}, fmt.Errorf("query %q: %w", query, errs)
 	}
 	buf := topdown.NewBufferTracer()
 	opts := []func(*rego.Rego){
 		rego.Query(query),
 		rego.Compiler(c),
+		rego.Capabilities(capabilities),
 		rego.Store(store),
 		rego.Input(input),
 		rego.StrictBuiltinErrors(true),

@@ -150,8 +150,15 @@ func TestConfigPrecedenceFlagEnvFileDefault(t *testing.T) {
 	if c := resolve(nil); c.Log.Level != "warn" || c.API != "0.0.0.0:9000" {
 		t.Errorf("file should beat default: %q %q", c.Log.Level, c.API)
 	}
-	if c := resolve(nil); c.Log.Format != "auto" || !c.Discovery.DHT {
+	if c := resolve(nil); c.Log.Format != "auto" || !c.Discovery.DHT || c.Policy.Evaluator != "plan" {
 		t.Errorf("defaults lost: %+v", c)
+	}
+	evalEnv := map[string]string{"XBORDER_POLICY_EVALUATOR": "topdown"}
+	if c := resolve(evalEnv); c.Policy.Evaluator != "topdown" {
+		t.Errorf("XBORDER_POLICY_EVALUATOR: %q", c.Policy.Evaluator)
+	}
+	if c := resolve(evalEnv, "--policy-evaluator", "plan"); c.Policy.Evaluator != "plan" {
+		t.Errorf("--policy-evaluator over the env: %q", c.Policy.Evaluator)
 	}
 	c, _ := node.LoadConfig(dir)
 	cmd := newRunCmd(&globals{})
@@ -358,5 +365,12 @@ func TestInitWithoutTheKeyRefusesUnlessANewIdentityIsAskedFor(t *testing.T) {
 	// With the key back, even --new-identity refuses.
 	if code, _, errs := xb(t, append(args, "--new-identity")...); code != exitError || !strings.Contains(errs, "refusing to overwrite") {
 		t.Fatalf("--new-identity over a key: exit %d, %q", code, errs)
+	}
+}
+
+func TestStatusPolicyLineShowsTheEvaluator(t *testing.T) {
+	line := policyLine(api.PolicyStatus{Hash: strings.Repeat("ab", 32), Evaluator: "topdown: policy.evaluator is topdown", EvaluatorConfigured: "topdown"})
+	if !strings.Contains(line, "evaluated topdown: policy.evaluator is topdown (configured topdown)") {
+		t.Fatalf("policy line: %q", line)
 	}
 }

@@ -277,6 +277,9 @@ func printPolicyInfo(g *globals, info policy.Info) error {
 	if info.Evaluator != "" {
 		fields = append(fields, [2]string{"evaluated", info.Evaluator})
 	}
+	if info.EvaluatorConfigured != "" {
+		fields = append(fields, [2]string{"evaluator configured", info.EvaluatorConfigured})
+	}
 	if info.LastError != "" {
 		fields = append(fields, [2]string{"last reload refused", info.LastErrorAt.Local().Format("2006-01-02 15:04:05") + ": " + info.LastError})
 	}

@@ -96,3 +96,22 @@ func TestPolicyEvalExplainsADenial(t *testing.T) {
 		t.Fatalf("missing --input: exit %d", code)
 	}
 }
+
+// `policy check`, `policy test` and `policy eval` refuse a policy that calls
+// a built-in no xborder policy may call, naming it, the file and the line.
+func TestPolicyCommandsRefuseForbiddenBuiltins(t *testing.T) {
+	dir := copyPolicies(t)
+	must(t, os.WriteFile(filepath.Join(dir, "extra.rego"), []byte("package xborder.extra\n\nsecret := opa.runtime().env\n"), 0o644))
+	input := filepath.Join(t.TempDir(), "in.json")
+	must(t, os.WriteFile(input, []byte(`{}`), 0o644))
+	for _, args := range [][]string{
+		{"policy", "check", dir},
+		{"policy", "test", dir},
+		{"policy", "eval", "data.xborder.extra.secret", "--input", input, dir},
+	} {
+		code, out, errs := xb(t, args...)
+		if code != exitError || !strings.Contains(errs, "extra.rego:3") || !strings.Contains(errs, "opa.runtime may not be called") {
+			t.Errorf("%s: exit %d\n%s\n%s", strings.Join(args[:2], " "), code, out, errs)
+		}
+	}
+}

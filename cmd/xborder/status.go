@@ -74,6 +74,9 @@ func raftLine(r *api.RaftStatus) string {
 
 func policyLine(p api.PolicyStatus) string {
 	line := fmt.Sprintf("bundle %.16s loaded %s", p.Hash, p.LoadedAt.Local().Format("2006-01-02 15:04:05"))
+	if p.Evaluator != "" {
+		line += ", evaluated " + p.Evaluator + " (configured " + p.EvaluatorConfigured + ")"
+	}
 	if p.LastError != "" {
 		line += "; last reload refused: " + p.LastError
 	}

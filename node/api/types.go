@@ -54,6 +54,11 @@ type PolicyStatus struct {
 	Hash      string    `json:"hash"`
 	LoadedAt  time.Time `json:"loaded_at"`
 	LastError string    `json:"last_error,omitempty"`
+	// Evaluator is what takes the decisions: "plan", "planning" or
+	// "topdown: " and why; EvaluatorConfigured is the operator's
+	// policy.evaluator, "plan" or "topdown".
+	Evaluator           string `json:"evaluator,omitempty"`
+	EvaluatorConfigured string `json:"evaluator_configured,omitempty"`
 }
 
 // Peer is one federation member as this node sees it (GET /v1/peers).

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"errors"
+	"html"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -137,10 +138,10 @@ func (tc *testConsole) advance(d time.Duration) {
 
 const testNodeID = "12D3KooWTestNode"
 
-func newTestConsole(t *testing.T) *testConsole {
+func newTestConsole(t *testing.T, opts ...policy.Option) *testConsole {
 	t.Helper()
 	ctx := context.Background()
-	e, err := policy.NewEngine(ctx, "../../policies", slog.New(slog.DiscardHandler))
+	e, err := policy.NewEngine(ctx, "../../policies", slog.New(slog.DiscardHandler), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -562,6 +563,23 @@ func TestCataloguesAreComplete(t *testing.T) {
 		}
 		if n == 0 {
 			t.Errorf("no %s* messages", prefix)
+		}
+	}
+}
+
+// The policies page shows the operator's policy.evaluator and what decides.
+func TestPoliciesPageShowsTheEvaluator(t *testing.T) {
+	for _, tc := range []struct{ evaluator, configured, deciding string }{
+		{policy.EvaluatorTopdown, "policy.evaluator: topdown", "OPA's topdown evaluator, as configured (policy.evaluator: topdown)"},
+		{policy.EvaluatorPlan, "policy.evaluator: plan", ""},
+	} {
+		c := newTestConsole(t, policy.WithEvaluator(tc.evaluator))
+		body := c.get(c.signIn(api.RoleLegal), Prefix+"policies").body
+		if !strings.Contains(body, `<dd id="evaluator-configured"><code>`+tc.configured+`</code></dd>`) {
+			t.Errorf("%s: the configured evaluator is not shown:\n%s", tc.evaluator, body)
+		}
+		if tc.deciding != "" && !strings.Contains(body, `<dd id="evaluator">`+html.EscapeString(tc.deciding)+`</dd>`) {
+			t.Errorf("%s: the evaluator in use is not shown:\n%s", tc.evaluator, body)
 		}
 	}
 }
