@@ -105,7 +105,7 @@ func TestJoiningAProjectNeedsTheLeadAndEveryDatasetOwner(t *testing.T) {
 	q := project("p2", be.name, de.name)
 	q.Datasets = []string{be.name + "/own", de.name + "/theirs"}
 	mustSubmit(be, OpProjectPropose, q)
-	p2, _ := de.reg.Project("p2")
+	p2, _ := be.reg.Project("p2")
 	if !slices.Equal(p2.Datasets, []string{be.name + "/own"}) {
 		t.Fatalf("a proposal attached a partner's dataset without its consent: %+v", p2)
 	}
