@@ -290,6 +290,9 @@ type Difference struct {
 }
 
 func (d Difference) Error() string {
+	if strings.HasPrefix(d.Plan, "not compared") {
+		return fmt.Sprintf("the plan was not compared with topdown on the recent decisions in time (%s)", d.Point)
+	}
 	if d.Test == "" {
 		return fmt.Sprintf("the plan differs from topdown on a recent decision (%s)", d.Point)
 	}
@@ -376,8 +379,9 @@ func (b *Bundle) checkRecent(ctx context.Context, pl *planned) (Difference, bool
 			continue
 		}
 		for _, in := range b.recent.snapshot(p) {
-			if ctx.Err() != nil {
-				return Difference{}, true
+			if err := ctx.Err(); err != nil {
+				// Not checked in time is not checked: the plan is refused.
+				return Difference{Point: p, Plan: "not compared: " + err.Error(), Topdown: "not compared"}, false
 			}
 			if d, same := b.compare(ctx, pl.program, entry, p, in); !same {
 				return d, false

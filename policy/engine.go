@@ -3,6 +3,7 @@ package policy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -234,7 +235,16 @@ func (e *Engine) APIAllow(ctx context.Context, in APIInput) (bool, error) {
 // decision playground: what would the policy in force answer to this input?
 func (e *Engine) Eval(ctx context.Context, query string, input map[string]any, explain Explain) (EvalResult, error) {
 	b := e.active.Load()
-	return evalWith(ctx, b.compiler, b.store, query, input, explain)
+	// An ad-hoc query (the playground, POST /v1/policy/eval) is bounded
+	// like a decision: a runaway query must not hold the node.
+	limit := e.deadlines.Load().Default
+	ctx, cancel := context.WithTimeout(ctx, limit)
+	defer cancel()
+	r, err := evalWith(ctx, b.compiler, b.store, query, input, explain)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return r, fmt.Errorf("the query took longer than %d ms: %w", limit.Milliseconds(), err)
+	}
+	return r, err
 }
 
 // Watch reloads the bundle whenever a file under the policy directory

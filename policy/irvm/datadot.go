@@ -1,7 +1,9 @@
 package irvm
 
 import (
+	"errors"
 	"reflect"
+	"slices"
 
 	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/ir"
@@ -42,7 +44,14 @@ func storeKey(src ast.Value, key *ast.Term) *ast.Term {
 // down the base document from data with a key that is not a string
 // constant. A local is on such a chain when its only writers are DotStmts
 // whose source is data or another local on the chain.
-func markDataDots(pol *ir.Policy) {
+//
+// Under `with data... as`, topdown looks the replaced value up plainly (a
+// number finds no key "2"), and the planner hands the replaced data to the
+// functions a body calls as their data. A function cannot tell which data
+// it was given, so a policy that both replaces data somewhere and reads
+// data with computed keys is refused (errDataDotUnderWith): topdown decides
+// it.
+func markDataDots(pol *ir.Policy) error {
 	var bodies [][]*ir.Block
 	if pol.Funcs != nil {
 		for _, f := range pol.Funcs.Funcs {
@@ -54,12 +63,38 @@ func markDataDots(pol *ir.Policy) {
 			bodies = append(bodies, p.Blocks)
 		}
 	}
+	replaced := false
 	for _, blocks := range bodies {
-		markBody(blocks)
+		replaced = replaced || writesData(blocks)
 	}
+	marked := 0
+	for _, blocks := range bodies {
+		marked += markBody(blocks, !replaced)
+	}
+	if replaced && marked > 0 {
+		return errDataDotUnderWith
+	}
+	return nil
 }
 
-func markBody(blocks []*ir.Block) {
+var errDataDotUnderWith = errors.New("the policy replaces data with `with` and reads data with computed keys, which the plan cannot look up as topdown does under `with`")
+
+// writesData reports whether a body replaces data (a `with data...`).
+func writesData(blocks []*ir.Block) bool {
+	found := false
+	for _, b := range blocks {
+		_ = ir.Walk(visitor(func(x any) {
+			if _, ok := x.(ir.Stmt); ok && slices.Contains(writtenLocals(x), ir.Data) {
+				found = true
+			}
+		}), b)
+	}
+	return found
+}
+
+// markBody marks (when rewrite) the data-chain DotStmts of one body and
+// returns how many there are.
+func markBody(blocks []*ir.Block, rewrite bool) int {
 	var dots []*ir.DotStmt
 	otherWrites := map[ir.Local]bool{ir.Data: false}
 	for _, b := range blocks {
@@ -76,7 +111,7 @@ func markBody(blocks []*ir.Block) {
 		}), b)
 	}
 	if otherWrites[ir.Data] {
-		return // data is replaced (with): leave this body as it is
+		return 0 // data is replaced (with): leave this body as it is
 	}
 	chain := map[ir.Local]bool{ir.Data: true}
 	fromChain := func(d *ir.DotStmt) bool {
@@ -102,6 +137,7 @@ func markBody(blocks []*ir.Block) {
 			}
 		}
 	}
+	marked := 0
 	for _, b := range blocks {
 		_ = ir.Walk(visitor(func(x any) {
 			blk, ok := x.(*ir.Block)
@@ -116,10 +152,14 @@ func markBody(blocks []*ir.Block) {
 				if _, ok := d.Key.Value.(ir.StringIndex); ok {
 					continue
 				}
-				blk.Stmts[i] = &dataDot{DotStmt: d}
+				marked++
+				if rewrite {
+					blk.Stmts[i] = &dataDot{DotStmt: d}
+				}
 			}
 		}), b)
 	}
+	return marked
 }
 
 // writeFields are the fields by which a statement sets or changes a local.

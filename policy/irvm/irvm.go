@@ -152,7 +152,9 @@ func Compile(pol *ir.Policy, data ast.Value) (*Program, error) {
 			p.plans[pl.Name] = &plan{p: pl, nlocals: n}
 		}
 	}
-	markDataDots(pol)
+	if err := markDataDots(pol); err != nil {
+		return nil, fmt.Errorf("irvm: %w", err)
+	}
 	fuse(pol)
 	fuseSprintf(pol)
 	p.sprintf = topdown.GetBuiltin("sprintf")
