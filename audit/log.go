@@ -18,17 +18,23 @@ import (
 
 // Record is one entry of the trail.
 type Record struct {
+	// V is the record's format: 2 for every record written now, 0 for the
+	// first format (whose hash covers the content directly).
+	V       int             `json:"v,omitempty"`
 	Seq     uint64          `json:"seq"`
 	Time    time.Time       `json:"time"`
 	Type    string          `json:"type"`    // e.g. policy.decision, registry.submit, policy.reload
 	Subject string          `json:"subject"` // what the record is about
 	Details json.RawMessage `json:"details"`
 	Prev    string          `json:"prev"` // hash of the previous record; "" for the first
-	Hash    string          `json:"hash"` // hex SHA-256 of the fields above
+	Hash    string          `json:"hash"` // hex SHA-256: see computeHash
 	Sig     string          `json:"sig"`  // base64url Ed25519 signature of the hash
 }
 
-// body is what the hash covers, in a fixed field order.
+// RecordFormat is the format of the records Append writes.
+const RecordFormat = 2
+
+// body is what the first format's hash covers, in a fixed field order.
 type body struct {
 	Seq     uint64          `json:"seq"`
 	Time    time.Time       `json:"time"`
@@ -38,10 +44,46 @@ type body struct {
 	Prev    string          `json:"prev"`
 }
 
+// content is what a record says, without its place in the chain.
+type content struct {
+	Time    time.Time       `json:"time"`
+	Type    string          `json:"type"`
+	Subject string          `json:"subject"`
+	Details json.RawMessage `json:"details"`
+}
+
+// contentHash is the hex SHA-256 of what the record says.
+func (r *Record) contentHash() string {
+	raw, _ := json.Marshal(content{Time: r.Time, Type: r.Type, Subject: r.Subject, Details: r.Details})
+	sum := sha256.Sum256(raw)
+	return hex.EncodeToString(sum[:])
+}
+
+// computeHash is the record's hash. In format 2 it is linkHash(seq, prev,
+// content hash): a partner recomputes it from the link alone, so a head
+// anchored in the registry fixes every record before it, content included,
+// without the content being shown. The first format hashed the content
+// with the chain fields at once.
 func (r *Record) computeHash() string {
+	if r.V == 2 {
+		return linkHash(r.Seq, r.Prev, r.contentHash())
+	}
 	raw, _ := json.Marshal(body{Seq: r.Seq, Time: r.Time, Type: r.Type, Subject: r.Subject, Details: r.Details, Prev: r.Prev})
 	sum := sha256.Sum256(raw)
 	return hex.EncodeToString(sum[:])
+}
+
+// linkHash binds a record's place in the chain to its content's hash.
+func linkHash(seq uint64, prev, contentHash string) string {
+	h := sha256.New()
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], seq)
+	h.Write([]byte("xborder-audit/2\x00"))
+	h.Write(n[:])
+	h.Write([]byte(prev))
+	h.Write([]byte{0})
+	h.Write([]byte(contentHash))
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 var (
@@ -104,7 +146,7 @@ func (l *Log) Append(typ, subject string, details any) (Record, error) {
 				return err
 			}
 		}
-		rec = Record{Seq: head.Seq + 1, Time: l.now().UTC().Truncate(time.Microsecond), Type: typ, Subject: subject,
+		rec = Record{V: RecordFormat, Seq: head.Seq + 1, Time: l.now().UTC().Truncate(time.Microsecond), Type: typ, Subject: subject,
 			Details: raw, Prev: head.Hash}
 		rec.Hash = rec.computeHash()
 		hash, _ := hex.DecodeString(rec.Hash)

@@ -81,8 +81,20 @@ type batch struct {
 // It returns a function that stops serving.
 func (l *Log) Serve(h host.Host, d Discloser, log *slog.Logger) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
+	slots := make(chan struct{}, maxServing)
 	h.SetStreamHandler(Protocol, func(s network.Stream) {
-		if err := l.serve(ctx, s, d); err != nil {
+		select {
+		case slots <- struct{}{}:
+			defer func() { <-slots }()
+		default:
+			_ = s.SetDeadline(time.Now().Add(frameTimeout))
+			_ = writeFrame(s, verifyAnswer{Error: "busy: other partners are verifying this node's trail; try again shortly"})
+			_ = s.Close()
+			return
+		}
+		sctx, scancel := context.WithTimeout(ctx, maxServe)
+		defer scancel()
+		if err := l.serve(sctx, s, d); err != nil {
 			log.Warn("audit verification stream reset", "peer", s.Conn().RemotePeer(), "err", err)
 			_ = s.Reset()
 			return
@@ -95,8 +107,24 @@ func (l *Log) Serve(h host.Host, d Discloser, log *slog.Logger) (stop func()) {
 	}
 }
 
+// Limits of serving: verifications at once, and how long one may take.
+const (
+	maxServing = 4
+	maxServe   = 15 * time.Minute
+)
+
+// errBatchFull ends a batch's read transaction.
+var errBatchFull = errors.New("batch full")
+
 func (l *Log) serve(ctx context.Context, s network.Stream, d Discloser) error {
-	_ = s.SetDeadline(time.Now().Add(frameTimeout))
+	deadline := func() time.Time {
+		t := time.Now().Add(frameTimeout)
+		if d, ok := ctx.Deadline(); ok && d.Before(t) {
+			return d
+		}
+		return t
+	}
+	_ = s.SetDeadline(deadline())
 	var req verifyRequest
 	if err := readFrame(s, &req); err != nil {
 		return fmt.Errorf("read request: %w", err)
@@ -116,49 +144,62 @@ func (l *Log) serve(ctx context.Context, s network.Stream, d Discloser) error {
 	if req.Detail == DetailRecords {
 		per = batchRecords
 	}
-	// One read transaction: the partner verifies one consistent trail.
-	err = l.db.View(func(tx *bolt.Tx) error {
+	// One short read transaction per batch, so that a slow reader never
+	// holds the trail's file: the trail only grows, so reading on from the
+	// next sequence number gives one consistent prefix of it.
+	next := uint64(1)
+	for {
 		var b batch
 		size := 0 // about what the batch's frame will take
-		flush := func(done bool) error {
-			b.Done = done
-			_ = s.SetDeadline(time.Now().Add(frameTimeout))
-			if err := writeFrame(w, b); err != nil {
-				return err
-			}
-			b = batch{}
-			return w.Flush()
-		}
-		err := l.walk(tx, 1, func(seq uint64, r *Record, derr error) error {
-			if derr != nil {
-				// A record this node cannot read is sent as a gap: the
-				// verifier reports the trail broken there.
+		full := false
+		err := l.db.View(func(tx *bolt.Tx) error {
+			return l.walk(tx, next, func(seq uint64, r *Record, derr error) error {
+				next = seq + 1
+				// A record this node cannot read, or whose hash no longer
+				// fits it, is sent as a gap: the verifier reports the
+				// trail broken there.
+				if derr != nil || r.computeHash() != r.Hash {
+					return nil
+				}
+				b.Links = append(b.Links, r.Link())
+				size += 300
+				if req.Detail == DetailRecords {
+					b.Records = append(b.Records, *r)
+					size += len(r.Details) + len(r.Subject) + len(r.Type)
+				}
+				if len(b.Links) == per || size > MaxFrame/2 {
+					full = true
+					return errBatchFull
+				}
 				return nil
-			}
-			b.Links = append(b.Links, r.Link())
-			size += 300
-			if req.Detail == DetailRecords {
-				b.Records = append(b.Records, *r)
-				size += len(r.Details) + len(r.Subject) + len(r.Type)
-			}
-			if len(b.Links) == per || size > MaxFrame/2 {
-				size = 0
-				return flush(false)
-			}
-			return ctx.Err()
+			})
 		})
-		if err != nil {
+		if err != nil && !errors.Is(err, errBatchFull) {
 			return err
 		}
-		return flush(true)
-	})
-	return err
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		b.Done = !full
+		_ = s.SetDeadline(deadline())
+		if err := writeFrame(w, b); err != nil {
+			return err
+		}
+		if err := w.Flush(); err != nil {
+			return err
+		}
+		if b.Done {
+			return nil
+		}
+	}
 }
 
 // FetchAndVerify asks partner p for its trail with the given detail over
 // Protocol and verifies it against pub (the partner's key) and anchors
 // (the partner's anchors from the registry). A refusal is a *RefusedError.
 func FetchAndVerify(ctx context.Context, h host.Host, p peer.ID, pub ed25519.PublicKey, anchors []Anchor, detail Detail) (Report, error) {
+	ctx, cancel := context.WithTimeout(ctx, maxServe)
+	defer cancel()
 	s, err := h.NewStream(ctx, p, Protocol)
 	if err != nil {
 		return Report{}, fmt.Errorf("open an audit stream to %s: %w", p, err)
@@ -200,6 +241,9 @@ func readTrail(r io.Reader, beforeFrame func(), pub ed25519.PublicKey, anchors [
 			}
 			if len(b.Records) != 0 && len(b.Records) != len(b.Links) {
 				return Link{}, nil, false, errors.New("the partner sent a batch whose records do not match its links")
+			}
+			if len(b.Links) > batchLinks || (len(b.Links) == 0 && !b.Done) {
+				return Link{}, nil, false, fmt.Errorf("the partner sent a batch of %d links (at most %d, and none only in the last)", len(b.Links), batchLinks)
 			}
 			i, done = 0, b.Done
 		}

@@ -3,8 +3,11 @@ package audit
 import (
 	"bytes"
 	"crypto/ed25519"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	bolt "go.etcd.io/bbolt"
@@ -76,5 +79,70 @@ func TestReadTrailVerifiesWhatTheOwnerSends(t *testing.T) {
 		if rep, err := readTrail(bytes.NewReader(bad), func() {}, pub, anchors); err == nil || rep.OK {
 			t.Fatalf("%s: a changed trail verified", detail)
 		}
+	}
+}
+
+// A partner that sends made-up links, signed with its own key, around the
+// heads it anchored does not verify: each link's hash is recomputed from
+// its sequence number, the previous hash and the content hash, so an
+// anchored head fixes every record before it.
+func TestForgedLinksAroundTheAnchorsDoNotVerify(t *testing.T) {
+	pub, key, _ := ed25519.GenerateKey(nil)
+	l, err := Open(filepath.Join(t.TempDir(), "audit.db"), key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	var links []Link
+	for i := range 6 {
+		r, err := l.Append("test.event", "subject", map[string]int{"i": i})
+		if err != nil {
+			t.Fatal(err)
+		}
+		links = append(links, r.Link())
+	}
+	anchors := []Anchor{{Seq: 3, Head: links[2].Hash}, {Seq: 6, Head: links[5].Hash}}
+	verify := func(ls []Link) (Report, error) {
+		i := 0
+		return VerifyLinks(pub, anchors, func() (Link, *Record, bool, error) {
+			if i == len(ls) {
+				return Link{}, nil, false, nil
+			}
+			i++
+			return ls[i-1], nil, true, nil
+		})
+	}
+	if rep, err := verify(links); err != nil || !rep.OK || rep.ContentVerified {
+		t.Fatalf("the honest links: %+v %v", rep, err)
+	}
+	sign := func(l *Link) {
+		h, _ := hex.DecodeString(l.Hash)
+		l.Sig = base64.RawURLEncoding.EncodeToString(ed25519.Sign(key, h))
+	}
+	// Record 2 replaced by other content, its link recomputed and signed,
+	// record 3 (anchored) re-chained to it but keeping its anchored hash.
+	forged := append([]Link(nil), links...)
+	forged[1].Content = strings.Repeat("ab", 32)
+	forged[1].Hash = linkHash(2, forged[1].Prev, forged[1].Content)
+	sign(&forged[1])
+	forged[2].Prev = forged[1].Hash
+	sign(&forged[2])
+	if rep, err := verify(forged); err == nil || rep.OK || rep.FirstBad == nil || rep.FirstBad.Seq != 3 {
+		t.Fatalf("forged links verified: %+v %v", rep.FirstBad, err)
+	}
+	// A link whose hash is made up (no content behind it) is caught at once.
+	made := append([]Link(nil), links...)
+	made[3].Hash = strings.Repeat("cd", 32)
+	sign(&made[3])
+	if rep, err := verify(made); err == nil || rep.FirstBad == nil || rep.FirstBad.Seq != 4 {
+		t.Fatalf("a made-up hash verified: %+v %v", rep.FirstBad, err)
+	}
+	// Links of the first format bind nothing: refused, not trusted.
+	old := append([]Link(nil), links...)
+	for i := range old {
+		old[i].V, old[i].Content = 0, ""
+	}
+	if rep, err := verify(old); err == nil || rep.FirstBad == nil || rep.FirstBad.Seq != 1 {
+		t.Fatalf("first-format links verified: %+v %v", rep.FirstBad, err)
 	}
 }

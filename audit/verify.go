@@ -20,17 +20,27 @@ type Anchor struct {
 }
 
 // Link is what the hash chain needs of a record, and nothing of its
-// content: a partner verifies the chain, the signatures and the anchors
-// from links alone.
+// content but its hash: a partner recomputes each link's hash from its
+// sequence number, the previous hash and the content hash, checks the
+// signature, and so verifies the chain and every anchor without reading
+// what the records say.
 type Link struct {
-	Seq  uint64 `json:"seq"`
-	Prev string `json:"prev"`
-	Hash string `json:"hash"`
-	Sig  string `json:"sig"`
+	V       int    `json:"v,omitempty"`
+	Seq     uint64 `json:"seq"`
+	Prev    string `json:"prev"`
+	Content string `json:"content,omitempty"` // format 2: hex SHA-256 of the record's content
+	Hash    string `json:"hash"`
+	Sig     string `json:"sig"`
 }
 
 // Link returns the record's link.
-func (r *Record) Link() Link { return Link{Seq: r.Seq, Prev: r.Prev, Hash: r.Hash, Sig: r.Sig} }
+func (r *Record) Link() Link {
+	l := Link{V: r.V, Seq: r.Seq, Prev: r.Prev, Hash: r.Hash, Sig: r.Sig}
+	if r.V == 2 {
+		l.Content = r.contentHash()
+	}
+	return l
+}
 
 // Report is the outcome of a verification.
 type Report struct {
@@ -100,10 +110,18 @@ func (c *chainCheck) next(l Link, rec *Record) error {
 	if l.Prev != c.prev.Hash {
 		return bad("does not chain to record %d (prev %.12s, expected %.12s)", c.prev.Seq, l.Prev, c.prev.Hash)
 	}
-	if rec != nil {
+	switch {
+	case rec != nil:
 		if h := rec.computeHash(); h != l.Hash {
 			return bad("content changed: hash %.12s, recorded %.12s", h, l.Hash)
 		}
+	case l.V == 2:
+		if h := linkHash(l.Seq, l.Prev, l.Content); h != l.Hash {
+			return bad("its link does not hash to its hash (%.12s, recorded %.12s)", h, l.Hash)
+		}
+	default:
+		// Fail closed: a link of the first format binds nothing.
+		return bad("is in the first record format, whose link cannot be checked without the record; verify with the records")
 	}
 	hash, herr := hex.DecodeString(l.Hash)
 	sig, serr := base64.RawURLEncoding.DecodeString(l.Sig)
