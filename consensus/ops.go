@@ -229,8 +229,8 @@ func proposeProject(tx *bolt.Tx, c Command, by Member, a ProjectProposal, member
 		return reject(c.Op, "a joint cross-border project needs partners from at least two countries")
 	}
 	for _, d := range a.Datasets {
-		owner, _, ok := strings.Cut(d, "/")
-		if !ok || !slices.Contains(a.Partners, owner) {
+		owner, rest, ok := strings.Cut(d, "/")
+		if !ok || rest == "" || !slices.Contains(a.Partners, owner) {
 			return reject(c.Op, "dataset %q must be owner/id with a partner as owner", d)
 		}
 	}
@@ -296,6 +296,9 @@ func changeProject(tx *bolt.Tx, c Command, by Member, id, dataset string) error 
 		}
 		// The owner is not in the project: its lead decides whether the
 		// project takes the data.
+		if pendingBy(p, by.Name) >= MaxPendingPerMember {
+			return reject(c.Op, "%s already has %d requests waiting in %q; wait for them to be decided", by.Name, MaxPendingPerMember, id)
+		}
 		p.Pending = append(p.Pending, PendingChange{Kind: PendingAttach, Dataset: dataset, By: by.Name, Requested: c.TS,
 			Approvals: []string{by.Name}})
 	case OpProjectClose:
@@ -370,7 +373,21 @@ func approve(tx *bolt.Tx, c Command, by Member, a Approval) error {
 	}
 	ch.Approvals = sortedSet(append(ch.Approvals, by.Name))
 	p.Pending[i] = ch
-	if len(p.Awaiting(ch)) == 0 {
+	settle(&p)
+	return put(tx, bProjects, p.ID, p)
+}
+
+// settle applies, in order, every pending change that awaits nobody, until
+// none does: a join that completes can complete another change (a
+// dataset its new partner offered needed the lead only while its owner
+// was not a partner).
+func settle(p *Project) {
+	for {
+		i := slices.IndexFunc(p.Pending, func(c PendingChange) bool { return len(p.Awaiting(c)) == 0 })
+		if i < 0 {
+			break
+		}
+		ch := p.Pending[i]
 		p.Pending = slices.Delete(p.Pending, i, i+1)
 		switch ch.Kind {
 		case PendingJoin:
@@ -378,11 +395,25 @@ func approve(tx *bolt.Tx, c Command, by Member, a Approval) error {
 		case PendingAttach:
 			p.Datasets = sortedSet(append(p.Datasets, ch.Dataset))
 		}
-		if len(p.Pending) == 0 {
-			p.Pending = nil
+	}
+	if len(p.Pending) == 0 {
+		p.Pending = nil
+	}
+}
+
+// MaxPendingPerMember bounds the changes one member may have waiting in
+// one project, so that nobody fills a project's record with requests its
+// approvers must decline one by one.
+const MaxPendingPerMember = 16
+
+func pendingBy(p Project, member string) int {
+	n := 0
+	for _, c := range p.Pending {
+		if c.By == member {
+			n++
 		}
 	}
-	return put(tx, bProjects, p.ID, p)
+	return n
 }
 
 func proposeMember(tx *bolt.Tx, c Command, by Member, a MemberChange) ([]MembershipChange, error) {

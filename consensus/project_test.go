@@ -3,6 +3,7 @@ package consensus
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -136,5 +137,51 @@ func TestJoiningAProjectNeedsTheLeadAndEveryDatasetOwner(t *testing.T) {
 	mustReject(submit(be, OpProjectApprove, Approval{ID: "p2", Member: lu.name}), "closed")
 	if p2, _ := be.reg.Project("p2"); len(p2.Pending) != 0 || slices.Contains(p2.Partners, lu.name) {
 		t.Fatalf("closed project: %+v", p2)
+	}
+}
+
+// A dataset offered by a member that then joins is attached with the join
+// (its owner is now a partner, so the lead's approval is no longer asked
+// for it); nobody can keep more than MaxPendingPerMember requests waiting.
+func TestAnOfferCompletesWhenItsOwnerJoinsAndRequestsAreBounded(t *testing.T) {
+	c := newCluster(t, 3, 3)
+	c.openAll(3)
+	c.waitLeader()
+	ctx := context.Background()
+	fr, de, ch := c.nodes[0], c.nodes[1], c.nodes[2]
+	submit := func(tn *tnode, op string, args any) error {
+		t.Helper()
+		idx, err := tn.reg.Submit(ctx, op, args)
+		if err == nil {
+			eventually(t, 10*time.Second, "applied", func() bool { return tn.reg.AppliedIndex() >= idx })
+		}
+		return err
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(submit(fr, OpProjectPropose, project("p1", fr.name, de.name)))
+	must(submit(ch, OpProjectAttach, DatasetAttachment{ID: "p1", Dataset: ch.name + "/offer"}))
+	must(submit(ch, OpProjectJoin, ProjectRef{ID: "p1"}))
+	must(submit(fr, OpProjectApprove, Approval{ID: "p1", Member: ch.name}))
+	p, err := fr.reg.Project("p1")
+	if err != nil || !slices.Contains(p.Partners, ch.name) || !slices.Contains(p.Datasets, ch.name+"/offer") || len(p.Pending) != 0 {
+		t.Fatalf("after the join: %+v %v", p, err)
+	}
+
+	for i := range MaxPendingPerMember {
+		must(submit(ch, OpProjectAttach, DatasetAttachment{ID: "p1", Dataset: fmt.Sprintf("%s/x%d", ch.name, i)}))
+	}
+	must(submit(fr, OpProjectPropose, project("p2", fr.name, de.name)))
+	for i := range MaxPendingPerMember {
+		must(submit(ch, OpProjectAttach, DatasetAttachment{ID: "p2", Dataset: fmt.Sprintf("%s/y%d", ch.name, i)}))
+	}
+	err = submit(ch, OpProjectAttach, DatasetAttachment{ID: "p2", Dataset: ch.name + "/one-too-many"})
+	var rej *RejectedError
+	if !errors.As(err, &rej) || !strings.Contains(rej.Reason, "requests waiting") {
+		t.Fatalf("the request over the bound: %v", err)
 	}
 }
