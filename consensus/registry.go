@@ -200,6 +200,12 @@ func Open(cfg Config, h host.Host, key ed25519.PrivateKey, genesis []Member, log
 	if err != nil {
 		return nil, err
 	}
+	// registry.db is not synced per apply: after a crash it may hold less
+	// than the node had applied. The log store is synced, and keeps the
+	// high-water mark of each clean stop.
+	if hw, err := r.store.GetUint64(keyAppliedHighWater); err == nil && hw > r.fsm.resumeAt {
+		r.fsm.resumeAt = hw
+	}
 	if r.raft, err = raft.NewRaft(rc, r.fsm, r.store, r.store, snaps, r.trans); err != nil {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
@@ -587,6 +593,10 @@ func (r *Registry) AppliedIndex() uint64 {
 	return idx
 }
 
+// keyAppliedHighWater is the stable-store key of the applied index a
+// clean stop left.
+var keyAppliedHighWater = []byte("xborder_applied_high_water")
+
 // ErrCatchingUp is wrapped by Current while the replica is older than it
 // was when the node last stopped.
 var ErrCatchingUp = errors.New("the registry replica is catching up after a restart")
@@ -664,6 +674,13 @@ func (r *Registry) Close() error {
 		r.wg.Wait()
 		if r.trans != nil {
 			errs = append(errs, r.trans.Close())
+		}
+		if r.store != nil && r.fsm != nil {
+			// What this replica had applied, synced: at the next start it
+			// is not current before it has applied as much again.
+			if applied := r.AppliedIndex(); applied > 0 {
+				errs = append(errs, r.store.SetUint64(keyAppliedHighWater, applied))
+			}
 		}
 		if r.store != nil {
 			errs = append(errs, r.store.Close())
