@@ -104,7 +104,7 @@ func commitAgreement(tx *bolt.Tx, c Command, by Member, arg AgreementCommit) err
 		return reject(c.Op, "%s is not a party to agreement %s; only a party commits it", by.Name, a.ID)
 	}
 	if _, err := get[AgreementRecord](tx, bAgreements, a.ID); err == nil {
-		return reject(c.Op, "agreement %s already exists", a.ID)
+		return rejectCode(c.Op, codeExists, "agreement %s already exists", a.ID)
 	} else if !errors.Is(err, ErrNotFound) {
 		return err
 	}

@@ -309,6 +309,9 @@ func TestInvalidCommandsAreRejectedTheSameWayEverywhere(t *testing.T) {
 	}
 	_, err = c3.reg.submitOnceOrLeader(ctx, signed3)
 	rejected("replay", err, "replayed command")
+	if !errors.Is(err, ErrReplayed) {
+		t.Fatalf("a replay is not ErrReplayed: %v", err)
+	}
 	_, err = a.reg.submitOnceOrLeader(ctx, signed)
 	rejected("join by a partner", err, "already a partner")
 

@@ -87,7 +87,7 @@ func (r *Registry) forward(ctx context.Context, leader peer.ID, signed []byte) (
 func (rep forwardReply) outcome() (uint64, error) {
 	switch {
 	case rep.Rejected != "":
-		return rep.Index, &RejectedError{Op: rep.Op, Reason: rep.Rejected}
+		return rep.Index, &RejectedError{Op: rep.Op, Reason: rep.Rejected, Code: rep.Code}
 	case rep.Stale:
 		return 0, fmt.Errorf("%w: %s", ErrStale, rep.Error)
 	case rep.NotLeader:
@@ -380,7 +380,7 @@ func replyFor(index uint64, err error) forwardReply {
 	case err == nil:
 		rep.Index = index
 	case errors.As(err, &rej):
-		rep.Index, rep.Op, rep.Rejected = index, rej.Op, rej.Reason
+		rep.Index, rep.Op, rep.Rejected, rep.Code = index, rej.Op, rej.Reason, rej.Code
 	case errors.Is(err, errNotLeader):
 		rep.Error, rep.NotLeader = err.Error(), true
 	case errors.Is(err, ErrStale):

@@ -3,6 +3,7 @@ package consensus
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -42,12 +43,38 @@ var namePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 type RejectedError struct {
 	Op     string
 	Reason string
+	// Code names the refusals callers branch on ("" for the others):
+	// errors.Is matches ErrReplayed and ErrExists by it.
+	Code string
 }
 
 func (e *RejectedError) Error() string { return fmt.Sprintf("%s rejected: %s", e.Op, e.Reason) }
 
+// Is matches the sentinels of the refusals callers branch on.
+func (e *RejectedError) Is(target error) bool {
+	return (target == ErrReplayed && e.Code == codeReplayed) || (target == ErrExists && e.Code == codeExists)
+}
+
+// Refusals callers branch on, matched with errors.Is on a *RejectedError.
+var (
+	// ErrReplayed: the command was already applied (its nonce is used).
+	ErrReplayed = errors.New("the command was already applied")
+	// ErrExists: what the command creates already exists.
+	ErrExists = errors.New("it already exists")
+)
+
+const (
+	codeReplayed = "replayed"
+	codeExists   = "exists"
+)
+
 func reject(op, format string, args ...any) error {
 	return &RejectedError{Op: op, Reason: fmt.Sprintf(format, args...)}
+}
+
+// rejectCode is reject for a refusal callers branch on.
+func rejectCode(op, code, format string, args ...any) error {
+	return &RejectedError{Op: op, Reason: fmt.Sprintf(format, args...), Code: code}
 }
 
 // entry is one raft log entry: commands coalesced by the leader.
@@ -312,7 +339,7 @@ func applyCommand(tx *bolt.Tx, cc *checkedCommand, members *memberIndex) ([]Memb
 		return nil, reject(c.Op, "the command is dated %d, more than an hour before the newest applied command (%d); submit it again", c.TS, maxTS)
 	}
 	if tx.Bucket(bNonces).Get([]byte(c.Nonce)) != nil || c.Nonce == "" {
-		return nil, reject(c.Op, "replayed command (nonce %q was already used)", c.Nonce)
+		return nil, rejectCode(c.Op, codeReplayed, "replayed command (nonce %q was already used)", c.Nonce)
 	}
 	// Each op validates everything before it writes, so a refusal leaves
 	// no partial change.

@@ -201,7 +201,7 @@ func proposeProject(tx *bolt.Tx, c Command, by Member, a ProjectProposal, member
 		return reject(c.Op, "project id %q must be lower-case letters, digits, '.', '_' or '-'", a.ID)
 	}
 	if tx.Bucket(bProjects).Get([]byte(a.ID)) != nil {
-		return reject(c.Op, "project %q already exists", a.ID)
+		return rejectCode(c.Op, codeExists, "project %q already exists", a.ID)
 	}
 	if strings.TrimSpace(a.Title) == "" {
 		return reject(c.Op, "the project title is empty")

@@ -164,6 +164,13 @@ func TestAnOfferCompletesWhenItsOwnerJoinsAndRequestsAreBounded(t *testing.T) {
 		}
 	}
 	must(submit(fr, OpProjectPropose, project("p1", fr.name, de.name)))
+	// A refusal callers branch on keeps its kind, on the leader and
+	// forwarded from the followers alike.
+	for _, tn := range c.nodes {
+		if err := submit(tn, OpProjectPropose, project("p1", fr.name, de.name, tn.name)); !errors.Is(err, ErrExists) || errors.Is(err, ErrReplayed) {
+			t.Fatalf("%s proposes p1 again: %v", tn.name, err)
+		}
+	}
 	must(submit(ch, OpProjectAttach, DatasetAttachment{ID: "p1", Dataset: ch.name + "/offer"}))
 	must(submit(ch, OpProjectJoin, ProjectRef{ID: "p1"}))
 	must(submit(fr, OpProjectApprove, Approval{ID: "p1", Member: ch.name}))

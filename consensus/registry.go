@@ -281,7 +281,7 @@ func (r *Registry) submitSigned(ctx context.Context, signed []byte) (uint64, err
 		case err == nil:
 			return idx, nil
 		case errors.As(err, &rej):
-			if retried && strings.HasPrefix(rej.Reason, "replayed command") {
+			if retried && errors.Is(err, ErrReplayed) {
 				// An earlier attempt was committed although its answer
 				// was lost: the command is applied, before the entry
 				// that refused the replay, so that entry's index is one

@@ -23,6 +23,7 @@ const maxFrame = maxCommandBytes + 4096
 type forwardReply struct {
 	Index    uint64 `json:"index,omitempty"`    // also with Rejected: the entry that refused it
 	Rejected string `json:"rejected,omitempty"` // the FSM's reason
+	Code     string `json:"code,omitempty"`     // with Rejected: RejectedError.Code
 	Op       string `json:"op,omitempty"`
 	Error    string `json:"error,omitempty"` // no index: see NotLeader and Stale, else the outcome is unknown (timeout...)
 	// NotLeader and Stale: refused before it was queued, never applied.

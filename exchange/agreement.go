@@ -398,7 +398,7 @@ func (g *Agreements) addSignature(ctx context.Context, id, payload, signer strin
 	}
 	if !draft.Committed && slices.IndexFunc(draft.Parties, func(p PartyState) bool { return !p.Signed }) < 0 {
 		err := g.reg.CommitAgreement(ctx, draft.Document)
-		if err != nil && !strings.Contains(err.Error(), "already exists") {
+		if err != nil && !errors.Is(err, consensus.ErrExists) {
 			_ = g.store(&draft)
 			return draft, fmt.Errorf("every party signed agreement %s, but the registry did not commit it: %w", id, err)
 		}
