@@ -120,13 +120,8 @@ with the last approval it needs.`,
   xborder project approve fr-de-oncology --dataset lu-luxembourg/air-quality-2025`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if (member == "") == (dataset == "") {
-				return usageErr(errors.New("name exactly one of --member (a pending join) and --dataset (a pending attachment)"))
-			}
-			if dataset != "" {
-				if _, _, err := splitRef(dataset); err != nil {
-					return err
-				}
+			if err := pendingFlags(member, dataset); err != nil {
+				return err
 			}
 			return postProjectChange(g, cmd, args[0], "approve", api.ApproveRequest{Member: member, Dataset: dataset}, func(p api.ProjectAnswer, _ string) string {
 				for _, c := range p.Pending {
@@ -160,13 +155,14 @@ policy decides first (data.xborder.registry.decision, op project.decline).`,
   xborder project decline fr-de-oncology --member lu-luxembourg   # run on lu-luxembourg: withdraw its own request`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if (member == "") == (dataset == "") {
-				return usageErr(errors.New("name exactly one of --member (a pending join) and --dataset (a pending attachment)"))
+			if err := pendingFlags(member, dataset); err != nil {
+				return err
 			}
-			what := fmt.Sprintf("%s joining %s", member, args[0])
+			kind := consensus.PendingJoin
 			if dataset != "" {
-				what = fmt.Sprintf("attaching %s to %s", dataset, args[0])
+				kind = consensus.PendingAttach
 			}
+			what := pendingWhat(consensus.PendingChange{Kind: kind, Member: member, Dataset: dataset}, args[0])
 			return postProjectChange(g, cmd, args[0], "decline", api.ApproveRequest{Member: member, Dataset: dataset}, func(api.ProjectAnswer, string) string {
 				return "declined " + what
 			})
@@ -176,6 +172,20 @@ policy decides first (data.xborder.registry.decision, op project.decline).`,
 	cmd.Flags().StringVar(&dataset, "dataset", "", "the dataset (OWNER/ID) whose attachment waits")
 	cmd.Flags().BoolVar(&g.json, "json", false, "print JSON")
 	return cmd
+}
+
+// pendingFlags checks the --member / --dataset pair of approve and
+// decline: exactly one, and a dataset in OWNER/ID form.
+func pendingFlags(member, dataset string) error {
+	if (member == "") == (dataset == "") {
+		return usageErr(errors.New("name exactly one of --member (a pending join) and --dataset (a pending attachment)"))
+	}
+	if dataset != "" {
+		if _, _, err := splitRef(dataset); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func pendingWhat(c consensus.PendingChange, project string) string {
