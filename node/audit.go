@@ -146,9 +146,14 @@ func (n *Node) auditConfig() audit.Config {
 	return c
 }
 
-// consoleNode is what the web console serves: the node, and the audit
-// trail from the audit service.
+// consoleNode is what the web console serves: the node, the audit trail
+// from the audit service and the API policy from the engine.
 type consoleNode struct {
 	*Node
 	*audit.Service
+	api *policy.Engine
+}
+
+func (c consoleNode) APIAllow(ctx context.Context, in policy.APIInput) (bool, error) {
+	return c.api.APIAllow(ctx, in)
 }

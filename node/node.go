@@ -337,7 +337,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			}
 		}()
 	}
-	web, err := console.New(console.Deps{Node: consoleNode{n, n.audit}, Key: n.id.PublicKey(), NodeID: n.id.PeerID.String(),
+	web, err := console.New(console.Deps{Node: consoleNode{n, n.audit, n.policy}, Key: n.id.PublicKey(), NodeID: n.id.PeerID.String(),
 		Name: n.cfg.Name, Log: n.log.With("component", "console")})
 	if err != nil {
 		return fmt.Errorf("web console: %w", err)
@@ -351,7 +351,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Exchange:   n,
 		Agreements: n,
 		Tokens:     &api.Verifier{Key: n.id.PublicKey(), NodeID: n.id.PeerID.String()},
-		Authz:      n,
+		Authz:      n.policy,
 		Console:    web,
 		Log:        n.log,
 		Registerer: n.reg,
@@ -549,14 +549,6 @@ func parseAddrs(ss []string) []ma.Multiaddr {
 		}
 	}
 	return out
-}
-
-// AllowAPI implements api.Authorizer with data.xborder.api.allow.
-func (n *Node) AllowAPI(ctx context.Context, u api.User, method, path string) (bool, error) {
-	return n.policy.APIAllow(ctx, policy.APIInput{
-		User:   policy.APIUser{Sub: u.Subject, Role: u.Role, Org: u.Org},
-		Method: method, Path: path,
-	})
 }
 
 // PolicyInfo implements api.Policies.
