@@ -18,11 +18,17 @@ var ErrUnavailable = errors.New("the audit trail cannot be written; the node ref
 // record writes a record the Service acts on; a failure is logged and
 // returned wrapping ErrUnavailable.
 func (s *Service) record(typ, subject string, details any) error {
-	if err := s.Record(typ, subject, details); err != nil {
-		s.log.Error("audit append failed", "type", typ, "err", err)
-		return fmt.Errorf("%w: %v", ErrUnavailable, err)
+	return s.unavailable(typ, s.Record(typ, subject, details))
+}
+
+// unavailable logs a record that was not written and wraps ErrUnavailable
+// around its error (nil stays nil).
+func (s *Service) unavailable(typ string, err error) error {
+	if err == nil {
+		return nil
 	}
-	return nil
+	s.log.Error("audit append failed", "type", typ, "err", err)
+	return fmt.Errorf("%w: %v", ErrUnavailable, err)
 }
 
 // VerifyPeerAudit verifies partner name's trail, fetched over Protocol
@@ -71,9 +77,8 @@ func (s *Service) DiscloseAudit(ctx context.Context, requester peer.ID, detail D
 	if err != nil {
 		return false, nil, err
 	}
-	if err := s.RecordDecision(TypeDisclosure, in.Requester.Node, in, d); err != nil {
-		s.log.Error("audit append failed", "type", TypeDisclosure, "err", err)
-		return false, nil, fmt.Errorf("%w: %v", ErrUnavailable, err) // fail closed
+	if err := s.unavailable(TypeDisclosure, s.RecordDecision(TypeDisclosure, in.Requester.Node, in, d)); err != nil {
+		return false, nil, err // fail closed: nothing disclosed without its record
 	}
 	return d.Allow, d.Reasons, nil
 }

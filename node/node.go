@@ -184,7 +184,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	// the host, discovery and the registry come up.
 	compiled := make(chan policyLoad, 1)
 	go func() {
-		e, err := policy.NewEngine(ctx, n.cfg.PoliciesPath(n.dataDir), n.log, policy.WithEvaluator(n.cfg.Policy.Evaluator))
+		e, err := policy.NewEngine(ctx, n.cfg.PoliciesPath(n.dataDir), n.log.With("component", "policy"), policy.WithEvaluator(n.cfg.Policy.Evaluator))
 		compiled <- policyLoad{e, err}
 	}()
 	defer func() {

@@ -107,7 +107,7 @@ func (e *Engine) Reload(ctx context.Context) (Info, error) {
 	e.failure.Store(nil)
 	e.plan(b)
 	if old.Hash != b.Hash {
-		e.log.Info("policy reloaded", "hash", b.Hash, "previous", old.Hash, "files", len(b.Files))
+		e.log.Info("policy reloaded", "hash", b.Hash, "previous_hash", old.Hash, "files", len(b.Files))
 	}
 	if e.OnReload != nil {
 		e.OnReload(e.Info())
