@@ -179,7 +179,7 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 
 	// Every node's audit trail holds and verifies the decisions.
 	for _, n := range []*Node{fr, de, ch} {
-		rep, err := n.VerifyAudit(ctx)
+		rep, err := n.audit.VerifyAudit(ctx)
 		if err != nil || !rep.OK {
 			t.Fatalf("%s audit: %+v %v", n.cfg.Name, rep, err)
 		}

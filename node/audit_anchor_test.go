@@ -29,7 +29,7 @@ func TestAnAuditTrailRewrittenPastItsAnchorsIsCaughtByEveryone(t *testing.T) {
 	ctx := context.Background()
 	anchorNow := func(n *Node) {
 		t.Helper()
-		eventually(t, 30*time.Second, "anchored", func() bool { return n.anchor(ctx) == nil })
+		eventually(t, 30*time.Second, "anchored", func() bool { return n.audit.Anchor(ctx) == nil })
 	}
 	for i := range 3 {
 		must(t, fr.record("test.event", "event", map[string]any{"i": i}))
@@ -44,14 +44,14 @@ func TestAnAuditTrailRewrittenPastItsAnchorsIsCaughtByEveryone(t *testing.T) {
 	// A partner verifies fr-grandest's trail from its links alone.
 	var rep audit.Report
 	eventually(t, 20*time.Second, "de-bw has fr-grandest's anchors", func() bool {
-		rep, err = de.VerifyPeerAudit(ctx, "fr-grandest", audit.DetailChain)
+		rep, err = de.audit.VerifyPeerAudit(ctx, "fr-grandest", audit.DetailChain)
 		return err == nil && rep.OK && len(rep.Anchors) == len(chain)
 	})
 	if rep.ContentVerified || rep.Records == 0 {
 		t.Fatalf("verification by a partner: %+v", rep)
 	}
 	// The records themselves are withheld by fr-grandest's policy.
-	_, err = de.VerifyPeerAudit(ctx, "fr-grandest", audit.DetailRecords)
+	_, err = de.audit.VerifyPeerAudit(ctx, "fr-grandest", audit.DetailRecords)
 	var refused *audit.RefusedError
 	if !errors.As(err, &refused) || len(refused.Reasons) == 0 {
 		t.Fatalf("records asked: %v", err)
@@ -97,13 +97,13 @@ func TestAnAuditTrailRewrittenPastItsAnchorsIsCaughtByEveryone(t *testing.T) {
 	}
 
 	// Neither the node nor a partner sees a clean trail.
-	rep, err = fr.VerifyAudit(ctx)
+	rep, err = fr.audit.VerifyAudit(ctx)
 	must(t, err)
 	if rep.OK || rep.FirstBad == nil || rep.FirstBad.Seq <= first.Seq {
 		t.Fatalf("a rewritten trail verified on its node: %+v", rep.FirstBad)
 	}
 	eventually(t, 20*time.Second, "de-bw sees the rewrite", func() bool {
-		rep, err = de.VerifyPeerAudit(ctx, "fr-grandest", audit.DetailChain)
+		rep, err = de.audit.VerifyPeerAudit(ctx, "fr-grandest", audit.DetailChain)
 		return err == nil && !rep.OK
 	})
 	if rep.FirstBad == nil || rep.FirstBad.Seq <= first.Seq {

@@ -29,14 +29,14 @@ func TestAuditTrailRecordsAnchorsAndCatchesTampering(t *testing.T) {
 	})
 	must(t, err)
 	for _, typ := range []string{auditNodeStart, auditRegistryDecision, auditRegistrySubmit} {
-		recs, _, err := fr.AuditRecords(ctx, audit.Filter{Type: typ})
+		recs, _, err := fr.audit.AuditRecords(ctx, audit.Filter{Type: typ})
 		if err != nil || len(recs) == 0 {
 			t.Fatalf("no %s record: %v", typ, err)
 		}
 	}
 	// The head is anchored in the registry, and verification checks it.
 	eventually(t, 30*time.Second, "the audit head is anchored", func() bool {
-		rep, err := fr.VerifyAudit(ctx)
+		rep, err := fr.audit.VerifyAudit(ctx)
 		return err == nil && rep.OK && len(rep.Anchors) == 1 && rep.Anchors[0].OK
 	})
 
@@ -52,7 +52,7 @@ func TestAuditTrailRecordsAnchorsAndCatchesTampering(t *testing.T) {
 	}))
 	must(t, db.Close())
 	fr = f.start(0)
-	rep, err := fr.VerifyAudit(ctx)
+	rep, err := fr.audit.VerifyAudit(ctx)
 	must(t, err)
 	if rep.OK || rep.FirstBad == nil || rep.FirstBad.Seq != 1 {
 		t.Fatalf("a tampered trail verified: %+v", rep)

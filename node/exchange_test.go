@@ -70,7 +70,7 @@ func TestSensitiveHealthDataNeedsAJointProjectThenTransfersVerified(t *testing.T
 	}
 	// Both sides audited the exchange.
 	for _, n := range []*Node{fr, de} {
-		rep, err := n.VerifyAudit(ctx)
+		rep, err := n.audit.VerifyAudit(ctx)
 		if err != nil || !rep.OK || rep.Records < 3 {
 			t.Fatalf("%s audit: %+v %v", n.cfg.Name, rep, err)
 		}

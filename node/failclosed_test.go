@@ -159,7 +159,7 @@ func TestGrantWithinAProjectEndsWhenTheProjectClosesOrForANonPartner(t *testing.
 	if st.State != exchange.JobFailed || !strings.Contains(st.Error, "not_a_partner") || !strings.Contains(st.Error, "ch-basel is not a partner of project fr-de-air") {
 		t.Fatalf("a non-partner's transfer within a project: %+v", st)
 	}
-	recs, err := fr.audit.List(audit.Filter{Type: exchange.RecordTransferRefused})
+	recs, _, err := fr.audit.AuditRecords(context.Background(), audit.Filter{Type: exchange.RecordTransferRefused})
 	must(t, err)
 	if len(recs) != 2 {
 		t.Fatalf("the owner recorded %d refused transfers, want 2", len(recs))
@@ -212,7 +212,7 @@ func TestTransfersBelongToTheResearcherWhoStartedThem(t *testing.T) {
 		}
 	}
 	downloads := func() int {
-		recs, err := de.audit.List(audit.Filter{Type: auditTransferDownloaded, Limit: 1000})
+		recs, _, err := de.audit.AuditRecords(context.Background(), audit.Filter{Type: auditTransferDownloaded, Limit: 1000})
 		must(t, err)
 		return len(recs)
 	}
@@ -223,7 +223,7 @@ func TestTransfersBelongToTheResearcherWhoStartedThem(t *testing.T) {
 	if code != http.StatusOK || string(body) != content {
 		t.Fatalf("alice downloads her transfer: %d %q", code, body)
 	}
-	recs, err := de.audit.List(audit.Filter{Type: auditTransferDownloaded})
+	recs, _, err := de.audit.AuditRecords(context.Background(), audit.Filter{Type: auditTransferDownloaded})
 	must(t, err)
 	if len(recs) != 1 || !strings.Contains(string(recs[0].Details), alice.Subject) || !strings.Contains(string(recs[0].Details), job.ID) {
 		t.Fatalf("the download's record: %+v", recs)
@@ -282,7 +282,7 @@ func TestOwnerWhoseAuditTrailFailsDecidesAndServesNothingAndIsNotReady(t *testin
 	if code, r := readyz(t, fr); code != http.StatusOK || !r.Ready {
 		t.Fatalf("readyz after recovery: %d %+v", code, r)
 	}
-	recs, err := fr.audit.List(audit.Filter{Type: auditRecovered})
+	recs, _, err := fr.audit.AuditRecords(context.Background(), audit.Filter{Type: audit.TypeRecovered})
 	must(t, err)
 	if len(recs) != 1 || !strings.Contains(string(recs[0].Details), "no space left") {
 		t.Fatalf("the recovery record: %+v", recs)
@@ -292,7 +292,7 @@ func TestOwnerWhoseAuditTrailFailsDecidesAndServesNothingAndIsNotReady(t *testin
 	if st := waitTransfer(t, de, job.ID); st.State != exchange.JobDone {
 		t.Fatalf("transfer after recovery: %+v", st)
 	}
-	if rep, err := fr.VerifyAudit(ctx); err != nil || !rep.OK {
+	if rep, err := fr.audit.VerifyAudit(ctx); err != nil || !rep.OK {
 		t.Fatalf("the trail after the outage: %+v %v", rep, err)
 	}
 }

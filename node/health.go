@@ -12,11 +12,9 @@ import (
 	"github.com/xborder/xborder/node/api"
 )
 
-// auditAppender is the audit trail as the node writes it: *audit.Log, or
-// in tests a trail whose writes fail as on a full disk.
-type auditAppender interface {
-	Append(typ, subject string, details any) (audit.Record, error)
-}
+// auditAppender is the audit trail as the node writes it (the wrapTrail
+// test seam).
+type auditAppender = audit.Appender
 
 // appliedWaiter is the local registry replica as a write waits for it to
 // apply a command (*consensus.Registry).
@@ -29,9 +27,9 @@ type appliedWaiter interface {
 // to apply it before saying it is committed but not applied here.
 const applyWait = 5 * time.Second
 
-// writeHealth is whether a store's last write failed: the node is not
-// ready while it does. The last write error sets it; a later successful
-// write, or probe, clears it.
+// writeHealth is whether the registry replica's last write failed: the
+// node is not ready while it does. The last write error sets it; a later
+// successful write clears it. (The audit service keeps its own.)
 type writeHealth struct {
 	mu    sync.Mutex
 	err   error
@@ -59,37 +57,28 @@ func (h *writeHealth) failing() (time.Time, error) {
 	return h.since, h.err
 }
 
-// auditRecovered is the record a probe writes when the trail that failed
-// can be written again: the trail itself tells how long it was down.
-const auditRecovered = "audit.recovered"
+// errAuditNotOpen is a record's failure before the trail is open.
+var errAuditNotOpen = errors.New("the audit trail is not open")
 
-// appendAudit writes a record and keeps the trail's health.
+// appendAudit writes a record; the audit service keeps the trail's health.
 func (n *Node) appendAudit(typ, subject string, details any) error {
-	if n.trail == nil {
-		return errors.New("the audit trail is not open")
+	if n.audit == nil {
+		return errAuditNotOpen
 	}
-	_, err := n.trail.Append(typ, subject, details)
-	n.auditHealth.observe(err)
-	return err
+	return n.audit.Record(typ, subject, details)
 }
 
 // checkWrites adds the audit trail's and the registry replica's write
-// health to a readiness answer. A failing trail is probed by writing
-// the record of its recovery; a replica that had not applied a write in
-// time is ready again once it has.
+// health to a readiness answer. A failing trail is probed by the audit
+// service; a replica that had not applied a write in time is ready again
+// once it has.
 func (n *Node) checkWrites(r *api.Readiness) {
-	if since, err := n.auditHealth.failing(); err != nil && n.trail != nil {
-		if perr := n.appendAudit(auditRecovered, n.cfg.Name, map[string]any{
-			"failing_since": since.UTC(), "last_error": err.Error()}); perr != nil {
+	r.Checks["audit"] = "writable"
+	if n.audit != nil {
+		var ok bool
+		if ok, r.Checks["audit"] = n.audit.Health(); !ok {
 			r.Ready = false
-			r.Checks["audit"] = fmt.Sprintf("the audit trail cannot be written since %s (%v); the node refuses to act until it can",
-				since.UTC().Format(time.RFC3339), perr)
-		} else {
-			n.log.Info("the audit trail can be written again", "failing_since", since)
 		}
-	}
-	if _, ok := r.Checks["audit"]; !ok {
-		r.Checks["audit"] = "writable"
 	}
 	since, err := n.registryHealth.failing()
 	var na *consensus.NotAppliedError

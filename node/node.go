@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -73,16 +72,14 @@ type Node struct {
 	mdns    mdns.Service
 	mesh    *mesh
 	policy  *policy.Engine
-	audit   *audit.Log
-	// trail is where records are appended: the audit log, or what a test
-	// wraps around it (wrapTrail) to make its writes fail.
-	trail     auditAppender
+	audit   *audit.Service
+	// wrapTrail lets a test wrap the trail records are appended to, to
+	// make its writes fail.
 	wrapTrail func(auditAppender) auditAppender
 	// wrapApplied lets a test hold back what the local replica applied.
 	wrapApplied func(appliedWaiter) appliedWaiter
-	// auditHealth and registryHealth hold the last write failure of the
-	// audit trail and of the registry replica, for /readyz.
-	auditHealth    writeHealth
+	// registryHealth holds the registry replica's last write failure,
+	// for /readyz (the audit service keeps the trail's).
 	registryHealth writeHealth
 
 	pubsub    *pubsub.PubSub
@@ -103,11 +100,7 @@ type Node struct {
 	wg        sync.WaitGroup
 
 	closeOnce sync.Once
-	// anchorMu serialises anchoring: each anchor extends the one before.
-	anchorMu sync.Mutex
-	// stopAuditServe stops answering partners' audit verifications.
-	stopAuditServe func()
-	closeErr       error
+	closeErr  error
 }
 
 // Open loads the node's key and the federation's genesis from the data dir
@@ -189,16 +182,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.metrics = newMetrics(n.reg)
 	// Compiling the policies is the slowest step of a start: it runs while
 	// the host, discovery and the registry come up.
-	if n.audit, err = audit.Open(filepath.Join(n.dataDir, "audit.db"), n.id.Key); err != nil {
-		return err
-	}
-	n.trail = n.audit
-	if n.wrapTrail != nil {
-		n.trail = n.wrapTrail(n.audit)
-	}
 	compiled := make(chan policyLoad, 1)
 	go func() {
-		e, err := policy.NewEngine(ctx, n.cfg.PoliciesPath(n.dataDir), n.log, policy.WithEvaluator(n.cfg.Policy.Evaluator))
+		e, err := policy.NewEngine(ctx, n.cfg.PoliciesPath(n.dataDir), n.log.With("component", "policy"), policy.WithEvaluator(n.cfg.Policy.Evaluator))
 		compiled <- policyLoad{e, err}
 	}()
 	defer func() {
@@ -277,6 +263,11 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("policy timeouts: %w", err)
 	}
+	if n.audit, err = audit.OpenService(n.auditConfig(), audit.Deps{Key: n.id.Key, Host: n.host,
+		Registry: auditRegistry{n}, Members: auditMembers{n}, Policy: n.policy,
+		Log: n.log.With("component", "audit"), WrapTrail: n.wrapTrail}); err != nil {
+		return err
+	}
 	n.policy.OnTimeout = func(p policy.Point) {
 		n.metrics.policyTimeouts.WithLabelValues(strings.TrimPrefix(string(p), "data.xborder.")).Inc()
 	}
@@ -320,14 +311,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			pull(p)
 		}
 	}
-	n.stopAuditServe = n.audit.Serve(n.host, n, n.log.With("component", "audit"))
+	n.audit.Start(ctx)
 	n.record(auditNodeStart, n.cfg.Name, map[string]any{"version": Version, "peer_id": n.id.PeerID.String(),
 		"federation_id": n.fedID, "policy": n.policy.Info().Hash})
-	n.wg.Add(1)
-	go func() {
-		defer n.wg.Done()
-		n.anchorLoop(ctx)
-	}()
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
@@ -351,7 +337,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			}
 		}()
 	}
-	web, err := console.New(console.Deps{Node: n, Key: n.id.PublicKey(), NodeID: n.id.PeerID.String(),
+	web, err := console.New(console.Deps{Node: consoleNode{n, n.audit, n.policy}, Key: n.id.PublicKey(), NodeID: n.id.PeerID.String(),
 		Name: n.cfg.Name, Log: n.log.With("component", "console")})
 	if err != nil {
 		return fmt.Errorf("web console: %w", err)
@@ -360,12 +346,12 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Backend:    n,
 		Policies:   n,
 		Registry:   n,
-		Audit:      n,
+		Audit:      n.audit,
 		Catalogue:  n,
 		Exchange:   n,
 		Agreements: n,
 		Tokens:     &api.Verifier{Key: n.id.PublicKey(), NodeID: n.id.PeerID.String()},
-		Authz:      n,
+		Authz:      n.policy,
 		Console:    web,
 		Log:        n.log,
 		Registerer: n.reg,
@@ -438,12 +424,11 @@ func (n *Node) Close() error {
 			n.mesh.setOnVerified(nil)
 			errs = append(errs, n.catalogue.Close())
 		}
-		if n.stopAuditServe != nil {
-			n.stopAuditServe()
-		}
 		// The last records (this stop among them) are anchored while the
 		// registry and the mesh still run.
-		n.finalAnchor()
+		if n.audit != nil {
+			n.audit.Stop()
+		}
 		if n.cancel != nil {
 			n.cancel()
 		}
@@ -564,14 +549,6 @@ func parseAddrs(ss []string) []ma.Multiaddr {
 		}
 	}
 	return out
-}
-
-// AllowAPI implements api.Authorizer with data.xborder.api.allow.
-func (n *Node) AllowAPI(ctx context.Context, u api.User, method, path string) (bool, error) {
-	return n.policy.APIAllow(ctx, policy.APIInput{
-		User:   policy.APIUser{Sub: u.Subject, Role: u.Role, Org: u.Org},
-		Method: method, Path: path,
-	})
 }
 
 // PolicyInfo implements api.Policies.

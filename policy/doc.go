@@ -19,6 +19,17 @@
 // the formatter and ad-hoc evaluation with explanations, so that
 // `xborder policy ...` and the stock `opa` binary agree on the same files.
 //
+// Where things are: load.go compiles a directory into a Bundle (bundle.go),
+// files.go lists its files and computes the bundle hash, plan.go makes the
+// plan, eval.go takes a decision from the plan or topdown, decision.go
+// reads a Decision from the policy's value, input.go holds the typed
+// inputs, engine.go swaps bundles atomically on Reload and watch.go
+// reloads on change; check.go, testrunner.go, format.go and query.go wrap
+// OPA's tools. The engine serves the local API directly: it is its
+// Authorizer (APIAllow). Declaring the active bundle in the registry is the
+// node's wiring (node/policy.go); the audit policy's decisions are taken
+// and recorded by audit.Service.
+//
 // # Caveats
 //
 //   - Decisions read only their input and the bundle's static data: callers

@@ -68,11 +68,11 @@ func (fixedBackend) Readiness(context.Context) Readiness {
 // every role may read status and peers.
 type roleAuthorizer struct{}
 
-func (roleAuthorizer) AllowAPI(_ context.Context, u User, method, path string) (bool, error) {
-	if u.Role == RoleOperator {
+func (roleAuthorizer) APIAllow(_ context.Context, in policy.APIInput) (bool, error) {
+	if in.User.Role == RoleOperator {
 		return true, nil
 	}
-	return method == http.MethodGet && (path == "/v1/status" || path == "/v1/peers"), nil
+	return in.Method == http.MethodGet && (in.Path == "/v1/status" || in.Path == "/v1/peers"), nil
 }
 
 // fixedPolicies answers the policy endpoints from memory.

@@ -34,8 +34,8 @@ func (p enginePolicies) EvalPolicy(ctx context.Context, query string, input map[
 
 func (p enginePolicies) PeerPolicies(context.Context) ([]PeerPolicy, error) { return nil, nil }
 
-func (p enginePolicies) AllowAPI(ctx context.Context, u User, method, path string) (bool, error) {
-	return p.e.APIAllow(ctx, policy.APIInput{User: policy.APIUser{Sub: u.Subject, Role: u.Role, Org: u.Org}, Method: method, Path: path})
+func (p enginePolicies) APIAllow(ctx context.Context, in policy.APIInput) (bool, error) {
+	return p.e.APIAllow(ctx, in)
 }
 
 // A legal user may evaluate queries in the playground; the query must not

@@ -31,10 +31,15 @@ type TokenVerifier interface {
 	Verify(token string) (User, error)
 }
 
-// Authorizer decides whether an authenticated user may call an endpoint
-// (the node asks data.xborder.api.allow).
+// Authorizer decides whether an authenticated user may call an endpoint:
+// data.xborder.api.allow (*policy.Engine).
 type Authorizer interface {
-	AllowAPI(ctx context.Context, u User, method, path string) (bool, error)
+	APIAllow(ctx context.Context, in policy.APIInput) (bool, error)
+}
+
+// AllowInput is the API policy's input for user u calling method path.
+func AllowInput(u User, method, path string) policy.APIInput {
+	return policy.APIInput{User: policy.APIUser{Sub: u.Subject, Role: u.Role, Org: u.Org}, Method: method, Path: path}
 }
 
 // Policies is the node's policy engine as the API exposes it.
@@ -161,7 +166,7 @@ func (s *Server) handle(pattern string, auth bool, h http.HandlerFunc) {
 				writeError(rec, http.StatusUnauthorized, err.Error())
 				return
 			}
-			allowed, err := s.authz.AllowAPI(r.Context(), u, r.Method, r.URL.Path)
+			allowed, err := s.authz.APIAllow(r.Context(), AllowInput(u, r.Method, r.URL.Path))
 			if err != nil {
 				s.log.Error("API policy failed; request denied", "err", err, "method", r.Method, "path", r.URL.Path)
 				writeError(rec, http.StatusForbidden, "the API policy could not decide, so the request is denied: "+err.Error())

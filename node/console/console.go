@@ -166,7 +166,7 @@ func (x *rc) may(method, path string) bool {
 	if v, ok := x.allow[k]; ok {
 		return v
 	}
-	ok, err := x.c.node.AllowAPI(x.r.Context(), x.sess.user, method, path)
+	ok, err := x.c.node.APIAllow(x.r.Context(), api.AllowInput(x.sess.user, method, path))
 	if err != nil {
 		x.c.log.Error("API policy failed; console action denied", "err", err, "method", method, "path", path)
 		ok = false

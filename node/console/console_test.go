@@ -38,8 +38,8 @@ type fakeNode struct {
 	submitted []string
 }
 
-func (f *fakeNode) AllowAPI(ctx context.Context, u api.User, method, path string) (bool, error) {
-	return f.engine.APIAllow(ctx, policy.APIInput{User: policy.APIUser{Sub: u.Subject, Role: u.Role, Org: u.Org}, Method: method, Path: path})
+func (f *fakeNode) APIAllow(ctx context.Context, in policy.APIInput) (bool, error) {
+	return f.engine.APIAllow(ctx, in)
 }
 func (f *fakeNode) EvalPolicy(ctx context.Context, q string, in map[string]any, e policy.Explain) (policy.EvalResult, error) {
 	return f.engine.Eval(ctx, q, in, e)

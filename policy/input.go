@@ -1,69 +1,8 @@
 package policy
 
 import (
-	"errors"
-	"fmt"
-	"strings"
 	"time"
 )
-
-// Point is a decision point: the Rego rule a query evaluates.
-type Point string
-
-// The decision points of a bundle. Every bundle must define all of them.
-const (
-	ExchangeDecision   Point = "data.xborder.exchange.decision"
-	CatalogueVisible   Point = "data.xborder.catalogue.visible"
-	AgreementDecision  Point = "data.xborder.agreements.decision"
-	RegistryDecision   Point = "data.xborder.registry.decision"
-	MembershipDecision Point = "data.xborder.membership.decision"
-	APIAllow           Point = "data.xborder.api.allow"
-	AuditDecision      Point = "data.xborder.audit.decision"
-)
-
-// Points lists every decision point.
-var Points = []Point{ExchangeDecision, CatalogueVisible, AgreementDecision, RegistryDecision, MembershipDecision, APIAllow, AuditDecision}
-
-// optional are the decision points a policy may leave out (those added
-// after a region's policy directory was written): a bundle without one
-// still loads, and the point then refuses, saying why.
-var optional = map[Point]bool{AuditDecision: true}
-
-// Decision is the answer of a decision point:
-// `{allow, reasons[], rules[], obligations[], max_validity_s}` in Rego.
-type Decision struct {
-	Allow bool `json:"allow"`
-	// Reasons are sentences a requester understands.
-	Reasons []string `json:"reasons"`
-	// Rules name the rules that fired, one per reason.
-	Rules       []string      `json:"rules"`
-	Obligations []string      `json:"obligations"`
-	MaxValidity time.Duration `json:"-"`
-	// MaxValiditySeconds mirrors MaxValidity on the wire.
-	MaxValiditySeconds int64 `json:"max_validity_s"`
-	// Agreement names the model-sharing agreement a model is shared under
-	// (exchange decisions on models); empty otherwise.
-	Agreement string `json:"agreement,omitempty"`
-	// Bundle is the hash of the policy bundle that decided.
-	Bundle string `json:"bundle"`
-}
-
-// ErrNoDecision is wrapped when a decision point is undefined for an input
-// (no rule produced a value): callers treat it as a denial.
-var ErrNoDecision = errors.New("the policy produced no decision")
-
-// ShapeError reports a decision whose value is not of the expected shape,
-// e.g. `allow` that is not a boolean.
-type ShapeError struct {
-	Point Point
-	Field string
-	Want  string
-	Got   any
-}
-
-func (e *ShapeError) Error() string {
-	return fmt.Sprintf("%s: %s must be %s, got %T (%v)", e.Point, e.Field, e.Want, e.Got, e.Got)
-}
 
 // Node describes a federation member in inputs.
 type Node struct {
@@ -242,18 +181,4 @@ type DatasetRef struct {
 	Owner        string `json:"owner"`
 	ID           string `json:"id"`
 	PersonalData bool   `json:"personal_data"`
-}
-
-// DeniedError is a request the policy refused; it carries the decision so
-// that callers can show its reasons.
-type DeniedError struct {
-	Point    Point
-	Decision Decision
-}
-
-func (e *DeniedError) Error() string {
-	if len(e.Decision.Reasons) == 0 {
-		return "denied by policy"
-	}
-	return "denied by policy: " + strings.Join(e.Decision.Reasons, " ")
 }
