@@ -243,7 +243,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.mesh.start(ctx); err != nil {
 		return fmt.Errorf("start mesh: %w", err)
 	}
-	reg, err := consensus.Open(consensus.DefaultConfig(n.dataDir), n.host, n.id.Key, n.genesisMembers(), n.log.With("component", "registry"))
+	reg, err := consensus.Open(n.cfg.Registry.Consensus(n.dataDir), consensus.Deps{
+		Host: n.host, Key: n.id.Key, Genesis: n.genesisMembers(), Log: n.log.With("component", "registry")})
 	if err != nil {
 		return fmt.Errorf("open registry: %w", err)
 	}
