@@ -19,3 +19,19 @@ var (
 // ErrCatchingUp is wrapped by Current while the replica is older than it
 // was when the node last stopped.
 var ErrCatchingUp = errors.New("the registry replica is catching up after a restart")
+
+// StaleError is the leader's refusal of a stale command (errors.Is
+// ErrStale). Reason says how stale; it crosses the forwarding wire on its
+// own, and the follower's StaleError carries it back.
+type StaleError struct {
+	Reason string
+}
+
+func (e *StaleError) Error() string {
+	if e.Reason == "" {
+		return ErrStale.Error()
+	}
+	return ErrStale.Error() + ": " + e.Reason
+}
+
+func (e *StaleError) Is(target error) bool { return target == ErrStale }
