@@ -148,4 +148,3 @@ func (r *Registry) Status() Status {
 
 // Leader reports whether this replica is the leader.
 func (r *Registry) Leader() bool { return r.raft.State() == raft.Leader }
-

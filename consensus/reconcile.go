@@ -70,4 +70,3 @@ func (r *Registry) reconcileOnce() error {
 	}
 	return nil
 }
-

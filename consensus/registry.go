@@ -259,4 +259,3 @@ func (r *Registry) Close() error {
 	})
 	return errors.Join(errs...)
 }
-

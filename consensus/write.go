@@ -200,4 +200,3 @@ func (r *Registry) wait(f raft.ApplyFuture) error {
 		}
 	}
 }
-
