@@ -27,8 +27,8 @@ const (
 	auditDisclosure       = "audit.disclosure"
 	auditPolicyReload     = "policy.reload"
 	auditPolicyRefused    = "policy.reload_refused"
-	auditRegistryDecision = "registry.decision"
-	auditRegistrySubmit   = "registry.submit"
+	auditRegistryDecision = consensus.AuditDecision
+	auditRegistrySubmit   = consensus.AuditSubmit
 )
 
 // record appends to the audit trail. A failure is logged, turns the node

@@ -1,7 +1,6 @@
 package node
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -19,15 +18,8 @@ type auditAppender interface {
 }
 
 // appliedWaiter is the local registry replica as a write waits for it to
-// apply a command (*consensus.Registry).
-type appliedWaiter interface {
-	WaitApplied(ctx context.Context, index uint64) error
-	AppliedIndex() uint64
-}
-
-// applyWait bounds how long a registry write waits for the local replica
-// to apply it before saying it is committed but not applied here.
-const applyWait = 5 * time.Second
+// apply a command; a test wraps it (wrapApplied) to hold it back.
+type appliedWaiter = consensus.AppliedWaiter
 
 // writeHealth is whether a store's last write failed: the node is not
 // ready while it does. The last write error sets it; a later successful
@@ -91,17 +83,13 @@ func (n *Node) checkWrites(r *api.Readiness) {
 	if _, ok := r.Checks["audit"]; !ok {
 		r.Checks["audit"] = "writable"
 	}
-	since, err := n.registryHealth.failing()
-	var na *consensus.NotAppliedError
-	if errors.As(err, &na) {
-		if w := n.appliedWaiter(); w != nil && w.AppliedIndex() >= na.Index {
-			n.registryHealth.observe(nil)
-			err = nil
+	if n.clerk != nil {
+		// A write committed but not applied here in time, until the
+		// replica has applied it.
+		if since, err := n.clerk.Lagging(); err != nil {
+			r.Ready = false
+			r.Checks["registry_writes"] = fmt.Sprintf("since %s: %v", since.UTC().Format(time.RFC3339), err)
 		}
-	}
-	if err != nil {
-		r.Ready = false
-		r.Checks["registry_writes"] = fmt.Sprintf("since %s: %v", since.UTC().Format(time.RFC3339), err)
 	}
 	if reg := n.registry.Load(); reg != nil {
 		if err := reg.Current(); err != nil {

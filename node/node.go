@@ -80,10 +80,9 @@ type Node struct {
 	wrapTrail func(auditAppender) auditAppender
 	// wrapApplied lets a test hold back what the local replica applied.
 	wrapApplied func(appliedWaiter) appliedWaiter
-	// auditHealth and registryHealth hold the last write failure of the
-	// audit trail and of the registry replica, for /readyz.
-	auditHealth    writeHealth
-	registryHealth writeHealth
+	// auditHealth holds the last write failure of the audit trail, for
+	// /readyz.
+	auditHealth writeHealth
 
 	pubsub    *pubsub.PubSub
 	catalogue *exchange.Catalogue
@@ -92,9 +91,13 @@ type Node struct {
 	agreements *exchange.Agreements
 	// registry is set once raft is open; the gater reads it concurrently.
 	registry atomic.Pointer[consensus.Registry]
-	joining  bool // not a founding member: waits to be voted in
-	api      *api.Server
-	apiLn    net.Listener
+	// clerk is the registry as the API, the console and the agreements
+	// write to it: set once the policies are loaded, before any of them
+	// starts.
+	clerk   *consensus.Clerk
+	joining bool // not a founding member: waits to be voted in
+	api     *api.Server
+	apiLn   net.Listener
 
 	startedAt time.Time
 	ready     atomic.Bool
@@ -292,6 +295,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.policy.OnRefused = func(err error) {
 		n.record(auditPolicyRefused, n.policy.Info().Hash, map[string]any{"error": err.Error(), "active": n.policy.Info().Hash})
 	}
+	if n.clerk, err = n.registryClerk(reg); err != nil {
+		return fmt.Errorf("registry writes: %w", err)
+	}
 	if n.pubsub, err = pubsub.NewGossipSub(ctx, n.host); err != nil {
 		return fmt.Errorf("start gossip: %w", err)
 	}
@@ -352,7 +358,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			}
 		}()
 	}
-	web, err := console.New(console.Deps{Node: n, Key: n.id.PublicKey(), NodeID: n.id.PeerID.String(),
+	web, err := console.New(console.Deps{Node: consoleNode{n, n.clerk}, Key: n.id.PublicKey(), NodeID: n.id.PeerID.String(),
 		Name: n.cfg.Name, Log: n.log.With("component", "console")})
 	if err != nil {
 		return fmt.Errorf("web console: %w", err)
@@ -360,7 +366,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.api = api.NewServer(api.Deps{
 		Backend:    n,
 		Policies:   n,
-		Registry:   n,
+		Registry:   n.clerk,
 		Audit:      n,
 		Catalogue:  n,
 		Exchange:   n,
@@ -584,4 +590,11 @@ func (n *Node) ReloadPolicy(ctx context.Context) (policy.Info, error) { return n
 // EvalPolicy implements api.Policies.
 func (n *Node) EvalPolicy(ctx context.Context, query string, input map[string]any, explain policy.Explain) (policy.EvalResult, error) {
 	return n.policy.Eval(ctx, query, input, explain)
+}
+
+// consoleNode is the node as the console sees it: its registry part is
+// the Clerk.
+type consoleNode struct {
+	*Node
+	*consensus.Clerk
 }
