@@ -118,7 +118,7 @@ func processCPU() time.Duration {
 func newBenchCluster(b *testing.B) *cluster {
 	c := newCluster(b, 5, 5)
 	for _, tn := range c.nodes {
-		r, err := Open(DefaultConfig(tn.dir), tn.host, tn.key, c.genesis, nil)
+		r, err := Open(DefaultConfig(tn.dir), Deps{Host: tn.host, Key: tn.key, Genesis: c.genesis})
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -132,7 +132,7 @@ func (c *cluster) startHost(tn *tnode) {
 
 func (c *cluster) open(tn *tnode) {
 	c.t.Helper()
-	r, err := Open(testConfig(tn.dir), tn.host, tn.key, c.genesis, slog.New(slog.DiscardHandler))
+	r, err := Open(testConfig(tn.dir), Deps{Host: tn.host, Key: tn.key, Genesis: c.genesis, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		c.t.Fatalf("open %s: %v", tn.name, err)
 	}

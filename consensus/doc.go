@@ -13,12 +13,30 @@
 // applies it deterministically: no clock, no network, no map-order
 // dependence. Reads are served from the local replica.
 //
+// A member's users write through a Clerk (clerk.go): its admission step
+// (admission.go) builds the registry policy's input from the local
+// replica, asks this member's policy (data.xborder.registry.decision, and
+// for a yes vote data.xborder.membership.decision) through the Policy it
+// is given, and has each decision recorded by its Recorder before the
+// command is signed and proposed; it then records the outcome and waits
+// until the local replica has applied the command. The node wires the
+// policy engine, the audit trail and the dataset reference check in.
+// Registry.Submit is the bare write path, without admission, for what the
+// node commits on its own account (audit anchors, policy hashes).
+//
+// Files: config.go (Config, Validate), registry.go (open, close),
+// write.go (submit, group commit), forward.go (leader forwarding),
+// reconcile.go (raft configuration follows membership), read.go,
+// fsm.go, ops.go and state.go (the FSM), raftlog.go (raft's log into
+// slog), admission.go and clerk.go.
+//
 // # Caveats
 //
-//   - Policy is checked by the submitting node before it proposes a command,
-//     never inside the FSM: the FSM enforces only the federation-wide
-//     invariants (signatures, membership, a joint project spans two
-//     countries, ...), so that every member applies the same log the same way.
+//   - Policy is checked by the submitting member before it proposes a
+//     command (admission.go), never inside the FSM: the FSM enforces only
+//     the federation-wide invariants (signatures, membership, a joint
+//     project spans two countries, ...), so that every member applies the
+//     same log the same way.
 //   - A command's ts is the submitter's clock. It orders nothing; it dates
 //     records and bounds how long nonces are remembered for replay checks.
 //   - The FSM persists its state and the last applied index in registry.db

@@ -89,7 +89,7 @@ func (rep forwardReply) outcome() (uint64, error) {
 	case rep.Rejected != "":
 		return rep.Index, &RejectedError{Op: rep.Op, Reason: rep.Rejected, Code: rep.Code}
 	case rep.Stale:
-		return 0, fmt.Errorf("%w: %s", ErrStale, rep.Error)
+		return 0, &StaleError{Reason: rep.Error}
 	case rep.NotLeader:
 		return 0, errors.New(rep.Error) // refused before it was queued
 	case rep.Error != "":
@@ -361,13 +361,13 @@ const StaleAfter = 2 * time.Minute
 var errNotLeader = errors.New("not the leader")
 
 // admitForwarded is the leader's check of a forwarded command before it
-// is queued: nil, errNotLeader or an ErrStale.
+// is queued: nil, errNotLeader or a *StaleError.
 func (r *Registry) admitForwarded(signed []byte) error {
 	if r.raft.State() != raft.Leader {
 		return errNotLeader
 	}
 	if age, stale := commandAge(signed); stale {
-		return fmt.Errorf("%w: the command was signed %s ago, more than %s: its submitter no longer waits for it; submit it again", ErrStale, age.Round(time.Second), StaleAfter)
+		return &StaleError{Reason: fmt.Sprintf("the command was signed %s ago, more than %s: its submitter no longer waits for it; submit it again", age.Round(time.Second), StaleAfter)}
 	}
 	return nil
 }
@@ -376,6 +376,7 @@ func (r *Registry) admitForwarded(signed []byte) error {
 func replyFor(index uint64, err error) forwardReply {
 	var rep forwardReply
 	var rej *RejectedError
+	var stale *StaleError
 	switch {
 	case err == nil:
 		rep.Index = index
@@ -383,22 +384,14 @@ func replyFor(index uint64, err error) forwardReply {
 		rep.Index, rep.Op, rep.Rejected, rep.Code = index, rej.Op, rej.Reason, rej.Code
 	case errors.Is(err, errNotLeader):
 		rep.Error, rep.NotLeader = err.Error(), true
+	case errors.As(err, &stale):
+		rep.Error, rep.Stale = stale.Reason, true
 	case errors.Is(err, ErrStale):
-		rep.Error, rep.Stale = staleReason(err), true
+		rep.Error, rep.Stale = err.Error(), true
 	default:
 		rep.Error = err.Error()
 	}
 	return rep
-}
-
-// staleReason is an ErrStale's message without ErrStale's own, which the
-// submitter adds back.
-func staleReason(err error) string {
-	msg := err.Error()
-	if p := ErrStale.Error() + ": "; len(msg) > len(p) && msg[:len(p)] == p {
-		return msg[len(p):]
-	}
-	return msg
 }
 
 // handleForward is the leader's side of RegistryProtocol: one command per

@@ -41,7 +41,7 @@ import (
 //     plain local read is not linearizable and is not checked as if it
 //     were. What a client may rely on is read-your-writes: once its write
 //     through a member is acknowledged at log index i, and that member has
-//     applied i (the wait node.SubmitRegistry does before answering), a
+//     applied i (the wait Clerk.Submit does before answering), a
 //     read there reflects the log at least up to i. Such a read is recorded
 //     from the invocation of the client's own write to the read's answer:
 //     the state it returns must have existed within that interval and
@@ -247,7 +247,7 @@ func (hc *histCluster) client(h *history, id int, stop <-chan struct{}) {
 			continue
 		}
 		// Read your own write: wait until this member has applied it, as
-		// node.SubmitRegistry does, then read the local replica. A
+		// Clerk.Submit does, then read the local replica. A
 		// member that stops meanwhile answers nothing, and a read that
 		// was never answered claims nothing.
 		if !appliedWithin(reg, idx, 5*time.Second, stop) {

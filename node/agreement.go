@@ -42,7 +42,7 @@ func (r exchangeRegistry) CommittedAgreement(id string) (consensus.AgreementReco
 // CommitAgreement implements exchange.AgreementRegistry: the fully signed
 // document goes through this node's registry policy like any command.
 func (r exchangeRegistry) CommitAgreement(ctx context.Context, doc consensus.SignedAgreement) error {
-	_, err := r.n.SubmitRegistry(ctx, consensus.OpAgreementCommit, consensus.AgreementCommit{Document: doc})
+	_, err := r.n.clerk.Submit(ctx, consensus.OpAgreementCommit, consensus.AgreementCommit{Document: doc})
 	var na *consensus.NotAppliedError
 	if errors.As(err, &na) {
 		// Committed: every replica, this one too in a while, holds it.
@@ -98,7 +98,7 @@ func (n *Node) SignAgreement(ctx context.Context, id string) (api.AgreementView,
 // the registry; from the commit on, no member issues a grant under it and
 // owners refuse transfers under grants that name it.
 func (n *Node) RevokeAgreement(ctx context.Context, id, reason string) (api.AgreementView, error) {
-	if _, err := n.SubmitRegistry(ctx, consensus.OpAgreementRevoke, consensus.AgreementRevocation{ID: id, Reason: reason}); err != nil {
+	if _, err := n.clerk.Submit(ctx, consensus.OpAgreementRevoke, consensus.AgreementRevocation{ID: id, Reason: reason}); err != nil {
 		return api.AgreementView{}, err
 	}
 	return n.agreementView(id, nil), nil

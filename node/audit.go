@@ -21,8 +21,8 @@ const (
 	auditNodeStart        = "node.start"
 	auditPolicyReload     = "policy.reload"
 	auditPolicyRefused    = "policy.reload_refused"
-	auditRegistryDecision = "registry.decision"
-	auditRegistrySubmit   = "registry.submit"
+	auditRegistryDecision = consensus.AuditDecision
+	auditRegistrySubmit   = consensus.AuditSubmit
 )
 
 // record appends to the audit trail. A failure is logged, turns the node
@@ -152,6 +152,7 @@ type consoleNode struct {
 	*Node
 	*audit.Service
 	api *policy.Engine
+	*consensus.Clerk
 }
 
 func (c consoleNode) APIAllow(ctx context.Context, in policy.APIInput) (bool, error) {

@@ -24,7 +24,7 @@ func TestAuditTrailRecordsAnchorsAndCatchesTampering(t *testing.T) {
 	p := consensus.ProjectProposal{ID: "fr-de-ai", Title: "T", Themes: []string{"industry"}, Partners: []string{"fr-grandest", "de-bw"}}
 	var err error
 	eventually(t, 30*time.Second, "the project is committed", func() bool {
-		_, err = fr.SubmitRegistry(ctx, consensus.OpProjectPropose, p)
+		_, err = fr.clerk.Submit(ctx, consensus.OpProjectPropose, p)
 		return err == nil || !errors.Is(err, consensus.ErrNoLeader)
 	})
 	must(t, err)

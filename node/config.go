@@ -17,6 +17,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"gopkg.in/yaml.v3"
 
+	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -55,6 +56,8 @@ type Config struct {
 	Log       LogConfig       `yaml:"log"`
 	Discovery DiscoveryConfig `yaml:"discovery"`
 	Limits    LimitsConfig    `yaml:"limits"`
+	// Registry tunes the replicated registry's raft and its writes.
+	Registry RegistryConfig `yaml:"registry"`
 
 	// AuditAnchorInterval is how often the node commits its audit head to
 	// the registry (when it changed).
@@ -121,6 +124,45 @@ type LimitsConfig struct {
 	MaxFDs         int `yaml:"max_fds"`
 }
 
+// RegistryConfig is the operator's part of consensus.Config: every field
+// but the directory, which is the data dir. The defaults are
+// consensus.DefaultConfig's.
+type RegistryConfig struct {
+	HeartbeatTimeout   Duration `yaml:"heartbeat_timeout"`
+	ElectionTimeout    Duration `yaml:"election_timeout"`
+	LeaderLeaseTimeout Duration `yaml:"leader_lease_timeout"`
+	CommitTimeout      Duration `yaml:"commit_timeout"`
+	SnapshotThreshold  uint64   `yaml:"snapshot_threshold"`
+	SnapshotInterval   Duration `yaml:"snapshot_interval"`
+	TrailingLogs       uint64   `yaml:"trailing_logs"`
+	// ApplyTimeout bounds a write's reaching a leader and being committed;
+	// ApplyWait how long it then waits for this node's replica to apply it.
+	ApplyTimeout Duration `yaml:"apply_timeout"`
+	ApplyWait    Duration `yaml:"apply_wait"`
+	MaxBatch     int      `yaml:"max_batch"`
+}
+
+func defaultRegistryConfig() RegistryConfig {
+	d := consensus.DefaultConfig("")
+	return RegistryConfig{
+		HeartbeatTimeout: Duration(d.HeartbeatTimeout), ElectionTimeout: Duration(d.ElectionTimeout),
+		LeaderLeaseTimeout: Duration(d.LeaderLeaseTimeout), CommitTimeout: Duration(d.CommitTimeout),
+		SnapshotThreshold: d.SnapshotThreshold, SnapshotInterval: Duration(d.SnapshotInterval), TrailingLogs: d.TrailingLogs,
+		ApplyTimeout: Duration(d.ApplyTimeout), ApplyWait: Duration(d.ApplyWait), MaxBatch: d.MaxBatch,
+	}
+}
+
+// Consensus is the registry's configuration for a data dir.
+func (c RegistryConfig) Consensus(dataDir string) consensus.Config {
+	return consensus.Config{
+		Dir:              dataDir,
+		HeartbeatTimeout: c.HeartbeatTimeout.Std(), ElectionTimeout: c.ElectionTimeout.Std(),
+		LeaderLeaseTimeout: c.LeaderLeaseTimeout.Std(), CommitTimeout: c.CommitTimeout.Std(),
+		SnapshotThreshold: c.SnapshotThreshold, SnapshotInterval: c.SnapshotInterval.Std(), TrailingLogs: c.TrailingLogs,
+		ApplyTimeout: c.ApplyTimeout.Std(), ApplyWait: c.ApplyWait.Std(), MaxBatch: c.MaxBatch,
+	}
+}
+
 // Duration is a time.Duration written as "10s" in YAML.
 type Duration time.Duration
 
@@ -164,6 +206,7 @@ func DefaultConfig() Config {
 			MaxMemoryMB:    512,
 			MaxFDs:         512,
 		},
+		Registry:            defaultRegistryConfig(),
 		AuditAnchorInterval: Duration(30 * time.Second),
 		ShutdownTimeout:     Duration(10 * time.Second),
 	}
@@ -255,6 +298,17 @@ func (c *Config) Validate() error {
 	}
 	if c.Limits.MaxFDs < 32 {
 		p.addf("limits.max_fds: %d is too low; at least 32 are needed", c.Limits.MaxFDs)
+	}
+	// Any directory will do: the data dir is checked where it is opened.
+	if err := c.Registry.Consensus(".").Validate(); err != nil {
+		var each interface{ Unwrap() []error }
+		if !errors.As(err, &each) {
+			p.addf("registry: %v", err)
+		} else {
+			for _, e := range each.Unwrap() {
+				p.addf("registry.%v", e)
+			}
+		}
 	}
 	if c.AuditAnchorInterval < Duration(time.Second) {
 		p.addf("audit_anchor_interval: %v is too short; at least 1s", c.AuditAnchorInterval.Std())

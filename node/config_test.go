@@ -51,6 +51,9 @@ func TestConfigValidateNamesEachBadField(t *testing.T) {
 		{"limits.max_connections:", func(c *Config) { c.Limits.MaxConnections = 2 }},
 		{"limits.max_memory_mb:", func(c *Config) { c.Limits.MaxMemoryMB = 1 }},
 		{"shutdown_timeout:", func(c *Config) { c.ShutdownTimeout = 0 }},
+		{"registry.election_timeout:", func(c *Config) { c.Registry.ElectionTimeout = Duration(100 * time.Millisecond) }},
+		{"registry.apply_timeout:", func(c *Config) { c.Registry.ApplyTimeout = Duration(5 * time.Minute) }},
+		{"registry.max_batch:", func(c *Config) { c.Registry.MaxBatch = 0 }},
 	}
 	for _, tc := range cases {
 		c := validConfig()

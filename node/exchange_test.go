@@ -39,11 +39,11 @@ func TestSensitiveHealthDataNeedsAJointProjectThenTransfersVerified(t *testing.T
 	p := consensus.ProjectProposal{ID: "fr-de-oncology", Title: "Franco-German oncology", Themes: []string{"health"},
 		Partners: []string{"fr-grandest", "de-bw"}, Datasets: []string{"fr-grandest/icu-admissions"}, EthicsRef: "CPP-EST-2026-114"}
 	eventually(t, 30*time.Second, "the project is committed", func() bool {
-		_, err = fr.SubmitRegistry(ctx, consensus.OpProjectPropose, p)
+		_, err = fr.clerk.Submit(ctx, consensus.OpProjectPropose, p)
 		return err == nil || !errors.Is(err, consensus.ErrNoLeader)
 	})
 	must(t, err)
-	eventually(t, 20*time.Second, "fr-grandest's replica has the project", func() bool { _, _, err := fr.Project(ctx, p.ID); return err == nil })
+	eventually(t, 20*time.Second, "fr-grandest's replica has the project", func() bool { _, _, err := fr.clerk.Project(ctx, p.ID); return err == nil })
 
 	ans, err := de.RequestAccess(ctx, alice, "fr-grandest", "icu-admissions", "research", "fr-de-oncology")
 	must(t, err)

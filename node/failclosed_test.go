@@ -123,7 +123,7 @@ func TestGrantWithinAProjectEndsWhenTheProjectClosesOrForANonPartner(t *testing.
 	p := consensus.ProjectProposal{ID: "fr-de-oncology", Title: "Franco-German oncology", Themes: []string{"health"},
 		Partners: []string{"fr-grandest", "de-bw"}, Datasets: []string{"fr-grandest/icu-admissions"}, EthicsRef: "CPP-EST-2026-114"}
 	eventually(t, 30*time.Second, "the project is committed", func() bool {
-		_, err = fr.SubmitRegistry(ctx, consensus.OpProjectPropose, p)
+		_, err = fr.clerk.Submit(ctx, consensus.OpProjectPropose, p)
 		return err == nil || !errors.Is(err, consensus.ErrNoLeader)
 	})
 	must(t, err)
@@ -136,7 +136,7 @@ func TestGrantWithinAProjectEndsWhenTheProjectClosesOrForANonPartner(t *testing.
 
 	// The lead closes the project: the grant de-bw holds is refused by
 	// the owner when it is used, and says why.
-	_, err = fr.SubmitRegistry(ctx, consensus.OpProjectClose, consensus.ProjectRef{ID: p.ID})
+	_, err = fr.clerk.Submit(ctx, consensus.OpProjectClose, consensus.ProjectRef{ID: p.ID})
 	must(t, err)
 	job, err := de.StartFetch(ctx, alice, "fr-grandest", "icu-admissions", "", "")
 	must(t, err)
@@ -150,7 +150,7 @@ func TestGrantWithinAProjectEndsWhenTheProjectClosesOrForANonPartner(t *testing.
 	// was granted within that project is not served under it.
 	p2 := consensus.ProjectProposal{ID: "fr-de-air", Title: "Rhine air", Themes: []string{"industry"},
 		Partners: []string{"fr-grandest", "de-bw"}}
-	_, err = fr.SubmitRegistry(ctx, consensus.OpProjectPropose, p2)
+	_, err = fr.clerk.Submit(ctx, consensus.OpProjectPropose, p2)
 	must(t, err)
 	carl := api.User{Subject: "carl@unibas.ch", Org: "Universität Basel", Role: api.RoleResearcher}
 	job, err = ch.StartFetch(ctx, carl, "fr-grandest", "air-quality", "research", p2.ID)
@@ -360,7 +360,7 @@ func TestRegistryWriteCommittedButNotAppliedHereSaysSo(t *testing.T) {
 	if code != http.StatusAccepted || !c.NotApplied || c.Index == 0 || !strings.Contains(c.Warning, "not yet applied on this node") {
 		t.Fatalf("a write committed but not applied here: %d %s", code, body)
 	}
-	eventually(t, 20*time.Second, "de-bw applies it", func() bool { _, _, err := de.Project(context.Background(), "rhine-water"); return err == nil })
+	eventually(t, 20*time.Second, "de-bw applies it", func() bool { _, _, err := de.clerk.Project(context.Background(), "rhine-water"); return err == nil })
 	code, r := readyz(t, fr)
 	if code != http.StatusServiceUnavailable || !strings.Contains(r.Checks["registry_writes"], "not yet applied") {
 		t.Fatalf("readyz while the replica lags: %d %+v", code, r)

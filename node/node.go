@@ -78,9 +78,6 @@ type Node struct {
 	wrapTrail func(auditAppender) auditAppender
 	// wrapApplied lets a test hold back what the local replica applied.
 	wrapApplied func(appliedWaiter) appliedWaiter
-	// registryHealth holds the registry replica's last write failure,
-	// for /readyz (the audit service keeps the trail's).
-	registryHealth writeHealth
 
 	pubsub    *pubsub.PubSub
 	catalogue *exchange.Catalogue
@@ -89,9 +86,13 @@ type Node struct {
 	agreements *exchange.Agreements
 	// registry is set once raft is open; the gater reads it concurrently.
 	registry atomic.Pointer[consensus.Registry]
-	joining  bool // not a founding member: waits to be voted in
-	api      *api.Server
-	apiLn    net.Listener
+	// clerk is the registry as the API, the console and the agreements
+	// write to it: set once the policies are loaded, before any of them
+	// starts.
+	clerk   *consensus.Clerk
+	joining bool // not a founding member: waits to be voted in
+	api     *api.Server
+	apiLn   net.Listener
 
 	startedAt time.Time
 	ready     atomic.Bool
@@ -229,7 +230,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.mesh.start(ctx); err != nil {
 		return fmt.Errorf("start mesh: %w", err)
 	}
-	reg, err := consensus.Open(consensus.DefaultConfig(n.dataDir), n.host, n.id.Key, n.genesisMembers(), n.log.With("component", "registry"))
+	reg, err := consensus.Open(n.cfg.Registry.Consensus(n.dataDir), consensus.Deps{
+		Host: n.host, Key: n.id.Key, Genesis: n.genesisMembers(), Log: n.log.With("component", "registry")})
 	if err != nil {
 		return fmt.Errorf("open registry: %w", err)
 	}
@@ -281,6 +283,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	n.policy.OnRefused = func(err error) {
 		n.record(auditPolicyRefused, n.policy.Info().Hash, map[string]any{"error": err.Error(), "active": n.policy.Info().Hash})
+	}
+	if n.clerk, err = n.registryClerk(reg); err != nil {
+		return fmt.Errorf("registry writes: %w", err)
 	}
 	if n.pubsub, err = pubsub.NewGossipSub(ctx, n.host); err != nil {
 		return fmt.Errorf("start gossip: %w", err)
@@ -337,7 +342,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			}
 		}()
 	}
-	web, err := console.New(console.Deps{Node: consoleNode{n, n.audit, n.policy}, Key: n.id.PublicKey(), NodeID: n.id.PeerID.String(),
+	web, err := console.New(console.Deps{Node: consoleNode{n, n.audit, n.policy, n.clerk}, Key: n.id.PublicKey(), NodeID: n.id.PeerID.String(),
 		Name: n.cfg.Name, Log: n.log.With("component", "console")})
 	if err != nil {
 		return fmt.Errorf("web console: %w", err)
@@ -345,7 +350,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.api = api.NewServer(api.Deps{
 		Backend:    n,
 		Policies:   n,
-		Registry:   n,
+		Registry:   n.clerk,
 		Audit:      n.audit,
 		Catalogue:  n,
 		Exchange:   n,

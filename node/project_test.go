@@ -29,7 +29,7 @@ func TestJoiningAProjectGivesNothingUntilTheLeadApproves(t *testing.T) {
 	p := consensus.ProjectProposal{ID: "fr-de-oncology", Title: "Franco-German oncology", Themes: []string{"health"},
 		Partners: []string{"fr-grandest", "de-bw"}, Datasets: []string{"fr-grandest/icu-admissions"}, EthicsRef: "CPP-EST-2026-114"}
 	eventually(t, 30*time.Second, "the project is committed", func() bool {
-		_, err = fr.SubmitRegistry(ctx, consensus.OpProjectPropose, p)
+		_, err = fr.clerk.Submit(ctx, consensus.OpProjectPropose, p)
 		return err == nil || !errors.Is(err, consensus.ErrNoLeader)
 	})
 	must(t, err)
@@ -39,12 +39,12 @@ func TestJoiningAProjectGivesNothingUntilTheLeadApproves(t *testing.T) {
 		return err == nil
 	})
 
-	eventually(t, 20*time.Second, "ch-basel's replica has the project", func() bool { _, _, err := ch.Project(ctx, p.ID); return err == nil })
+	eventually(t, 20*time.Second, "ch-basel's replica has the project", func() bool { _, _, err := ch.clerk.Project(ctx, p.ID); return err == nil })
 
 	// Basel asks to join: the command commits, Basel is pending.
-	_, err = ch.SubmitRegistry(ctx, consensus.OpProjectJoin, consensus.ProjectRef{ID: p.ID})
+	_, err = ch.clerk.Submit(ctx, consensus.OpProjectJoin, consensus.ProjectRef{ID: p.ID})
 	must(t, err)
-	got, _, err := ch.Project(ctx, p.ID)
+	got, _, err := ch.clerk.Project(ctx, p.ID)
 	must(t, err)
 	if _, pending := got.PendingJoin("ch-basel"); !pending || slices.Contains(got.Partners, "ch-basel") {
 		t.Fatalf("after join: %+v", got)
@@ -58,21 +58,21 @@ func TestJoiningAProjectGivesNothingUntilTheLeadApproves(t *testing.T) {
 	// A partner that is not asked cannot approve (its policy says so first,
 	// from its own replica, once that has the join).
 	eventually(t, 20*time.Second, "de-bw's replica has the pending join", func() bool {
-		got, _, err := de.Project(ctx, p.ID)
+		got, _, err := de.clerk.Project(ctx, p.ID)
 		_, pending := got.PendingJoin("ch-basel")
 		return err == nil && pending
 	})
-	_, err = de.SubmitRegistry(ctx, consensus.OpProjectApprove, consensus.Approval{ID: p.ID, Member: "ch-basel"})
+	_, err = de.clerk.Submit(ctx, consensus.OpProjectApprove, consensus.Approval{ID: p.ID, Member: "ch-basel"})
 	if !errors.As(err, &denied) || !slices.Contains(denied.Decision.Rules, "not_approver") {
 		t.Fatalf("approval by a bystander: %v", err)
 	}
 	// The lead, who owns the dataset, approves: Basel is a partner on
 	// every replica, and its researcher's request is allowed.
-	_, err = fr.SubmitRegistry(ctx, consensus.OpProjectApprove, consensus.Approval{ID: p.ID, Member: "ch-basel"})
+	_, err = fr.clerk.Submit(ctx, consensus.OpProjectApprove, consensus.Approval{ID: p.ID, Member: "ch-basel"})
 	must(t, err)
 	for _, n := range nodes {
 		eventually(t, 20*time.Second, n.cfg.Name+" lists ch-basel as partner", func() bool {
-			got, _, err := n.Project(ctx, p.ID)
+			got, _, err := n.clerk.Project(ctx, p.ID)
 			return err == nil && slices.Contains(got.Partners, "ch-basel") && len(got.Pending) == 0
 		})
 	}

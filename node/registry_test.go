@@ -22,7 +22,7 @@ func TestProjectProposedInBaselAppearsEverywhere(t *testing.T) {
 		Partners: []string{"ch-basel", "fr-grandest", "de-bw"}}
 	var err error
 	eventually(t, 30*time.Second, "the registry accepts the project", func() bool {
-		_, err = basel.SubmitRegistry(ctx, consensus.OpProjectPropose, p)
+		_, err = basel.clerk.Submit(ctx, consensus.OpProjectPropose, p)
 		return err == nil || !errors.Is(err, consensus.ErrNoLeader)
 	})
 	if err != nil {
@@ -30,13 +30,13 @@ func TestProjectProposedInBaselAppearsEverywhere(t *testing.T) {
 	}
 	for _, n := range nodes {
 		eventually(t, 20*time.Second, n.cfg.Name+" sees the project", func() bool {
-			got, _, err := n.Project(ctx, p.ID)
+			got, _, err := n.clerk.Project(ctx, p.ID)
 			return err == nil && got.Lead == "ch-basel"
 		})
 	}
 	// This node's policy refuses a project within one country before
 	// anything is proposed.
-	_, err = basel.SubmitRegistry(ctx, consensus.OpProjectPropose, consensus.ProjectProposal{ID: "swiss-only", Title: "T",
+	_, err = basel.clerk.Submit(ctx, consensus.OpProjectPropose, consensus.ProjectProposal{ID: "swiss-only", Title: "T",
 		Themes: []string{"health"}, Partners: []string{"ch-basel"}})
 	var denied *policy.DeniedError
 	if !errors.As(err, &denied) || len(denied.Decision.Reasons) == 0 {
@@ -71,23 +71,23 @@ func TestASixthRegionIsVotedInAndJoinsTheMesh(t *testing.T) {
 	ctx := context.Background()
 	m := consensus.Member{Name: card.Name, Country: card.Country, Org: card.Org, PeerID: card.PeerID, Addrs: card.Addrs}
 	eventually(t, 30*time.Second, "the proposal is committed", func() bool {
-		_, err = nodes[0].SubmitRegistry(ctx, consensus.OpMemberPropose, consensus.MemberChange{Candidate: m, Action: "add"})
+		_, err = nodes[0].clerk.Submit(ctx, consensus.OpMemberPropose, consensus.MemberChange{Candidate: m, Action: "add"})
 		return err == nil || !errors.Is(err, consensus.ErrNoLeader)
 	})
 	must(t, err)
 	for _, voter := range nodes[1:3] {
 		// A voter reads the proposal from its own replica.
 		eventually(t, 20*time.Second, voter.cfg.Name+" sees the proposal", func() bool {
-			_, props, _, err := voter.Members(ctx)
+			_, props, _, err := voter.clerk.Members(ctx)
 			return err == nil && len(props) == 1
 		})
-		_, err := voter.SubmitRegistry(ctx, consensus.OpMemberVote, consensus.Vote{Candidate: "nl-limburg", Vote: "yes"})
+		_, err := voter.clerk.Submit(ctx, consensus.OpMemberVote, consensus.Vote{Candidate: "nl-limburg", Vote: "yes"})
 		must(t, err)
 	}
 	all := append(nodes, candidate)
 	eventually(t, 60*time.Second, "six members in a full mesh", fullMesh(all))
 	eventually(t, 60*time.Second, "the new member replicates the registry", func() bool {
-		ms, _, _, err := candidate.Members(ctx)
+		ms, _, _, err := candidate.clerk.Members(ctx)
 		return err == nil && len(ms) == 6
 	})
 	if st := candidate.Status(ctx); st.Raft == nil || len(st.Raft.Voters) != 6 {

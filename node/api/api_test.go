@@ -114,7 +114,7 @@ func (m *memRegistry) Members(context.Context) ([]consensus.Member, []consensus.
 	return []consensus.Member{{Name: "fr-grandest", Country: "FR", Org: "Région Grand Est", PeerID: nodeID, Voter: true, Founding: true}}, nil, 7, nil
 }
 
-func (m *memRegistry) SubmitRegistry(_ context.Context, op string, args any) (uint64, error) {
+func (m *memRegistry) Submit(_ context.Context, op string, args any) (uint64, error) {
 	switch a := args.(type) {
 	case consensus.ProjectProposal:
 		if len(a.Partners) < 2 {

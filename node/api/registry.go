@@ -12,12 +12,13 @@ import (
 )
 
 // Registry is the replicated registry as the API exposes it: reads from
-// the local replica, writes checked by the node's policy first.
+// the local replica, writes checked by the node's policy first
+// (*consensus.Clerk).
 type Registry interface {
 	Projects(ctx context.Context) ([]consensus.Project, uint64, error)
 	Project(ctx context.Context, id string) (consensus.Project, uint64, error)
 	Members(ctx context.Context) ([]consensus.Member, []consensus.Proposal, uint64, error)
-	SubmitRegistry(ctx context.Context, op string, args any) (uint64, error)
+	Submit(ctx context.Context, op string, args any) (uint64, error)
 }
 
 // ProjectList is the answer of GET /v1/projects.
@@ -178,7 +179,7 @@ func (s *Server) routeRegistry() {
 }
 
 func (s *Server) submit(w http.ResponseWriter, r *http.Request, op string, args any) {
-	idx, err := s.registry.SubmitRegistry(r.Context(), op, args)
+	idx, err := s.registry.Submit(r.Context(), op, args)
 	var na *consensus.NotAppliedError
 	if errors.As(err, &na) {
 		writeJSON(w, http.StatusAccepted, Committed{Index: na.Index, NotApplied: true, Warning: err.Error()})

@@ -329,7 +329,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	u.screenshot("project")
 	eventually(t, 30*time.Second, "de-bw's replica has the project", func() bool {
-		_, _, err := de.n.Project(ctx, "fr-de-oncology")
+		_, _, err := de.n.Registry().Project(ctx, "fr-de-oncology")
 		return err == nil
 	})
 

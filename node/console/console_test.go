@@ -92,7 +92,7 @@ func (f *fakeNode) Project(_ context.Context, id string) (consensus.Project, uin
 func (f *fakeNode) Members(context.Context) ([]consensus.Member, []consensus.Proposal, uint64, error) {
 	return []consensus.Member{{Name: "fr-grandest", Country: "FR"}, {Name: "de-bw", Country: "DE"}}, nil, 7, nil
 }
-func (f *fakeNode) SubmitRegistry(_ context.Context, op string, _ any) (uint64, error) {
+func (f *fakeNode) Submit(_ context.Context, op string, _ any) (uint64, error) {
 	f.mu.Lock()
 	f.submitted = append(f.submitted, op)
 	f.mu.Unlock()

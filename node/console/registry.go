@@ -49,7 +49,7 @@ func (c *Console) proposeProject(x *rc) {
 	p := consensus.ProjectProposal{ID: strings.TrimSpace(f("id")), Title: strings.TrimSpace(f("title")),
 		Themes: x.r.PostForm["themes"], Partners: formList(f("partners")), Datasets: formList(f("datasets")),
 		EthicsRef: strings.TrimSpace(f("ethics"))}
-	if _, err := c.node.SubmitRegistry(x.ctx(), consensus.OpProjectPropose, p); err != nil {
+	if _, err := c.node.Submit(x.ctx(), consensus.OpProjectPropose, p); err != nil {
 		c.failErr(x, err, Prefix+"projects")
 		return
 	}
@@ -116,7 +116,7 @@ func (c *Console) project(x *rc) {
 
 func (c *Console) joinProject(x *rc) {
 	id := x.r.PathValue("id")
-	if _, err := c.node.SubmitRegistry(x.ctx(), consensus.OpProjectJoin, consensus.ProjectRef{ID: id}); err != nil {
+	if _, err := c.node.Submit(x.ctx(), consensus.OpProjectJoin, consensus.ProjectRef{ID: id}); err != nil {
 		c.failErr(x, err, Prefix+"projects/"+id)
 		return
 	}
@@ -139,7 +139,7 @@ func (c *Console) decide(x *rc, op string) {
 		c.failErr(x, errors.Join(errBadForm, errors.New("name exactly one of member and dataset")), Prefix+"projects/"+id)
 		return
 	}
-	if _, err := c.node.SubmitRegistry(x.ctx(), op, a); err != nil {
+	if _, err := c.node.Submit(x.ctx(), op, a); err != nil {
 		c.failErr(x, err, Prefix+"projects/"+id)
 		return
 	}
@@ -160,7 +160,7 @@ func (c *Console) decide(x *rc, op string) {
 func (c *Console) attachDataset(x *rc) {
 	id := x.r.PathValue("id")
 	ds := strings.TrimSpace(x.r.PostFormValue("dataset"))
-	if _, err := c.node.SubmitRegistry(x.ctx(), consensus.OpProjectAttach, consensus.DatasetAttachment{ID: id, Dataset: ds}); err != nil {
+	if _, err := c.node.Submit(x.ctx(), consensus.OpProjectAttach, consensus.DatasetAttachment{ID: id, Dataset: ds}); err != nil {
 		c.failErr(x, err, Prefix+"projects/"+id)
 		return
 	}
