@@ -194,3 +194,10 @@ func (c *Clerk) Members(context.Context) ([]Member, []Proposal, uint64, error) {
 	ps, err := c.reg.Proposals()
 	return ms, ps, idx, err
 }
+
+// WaitApplied returns once the local replica has applied index, or with
+// an error when ctx ends or the registry closes first: what a blocking
+// read (?index=N) waits on.
+func (c *Clerk) WaitApplied(ctx context.Context, index uint64) error {
+	return c.applied.WaitApplied(ctx, index)
+}

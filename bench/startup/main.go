@@ -8,7 +8,7 @@
 //   - the resident memory (VmRSS) of each process after it has idled for
 //     a while (-idle);
 //   - the time a five-node loopback federation (`xborder demo --once`)
-//     takes to form a full mesh.
+//     takes to form a full mesh, read from its --json progress.
 //
 // Why: a partner region runs its node next to other services, often on a
 // small VM, so the node must stay close to the cost of libp2p itself. The
@@ -30,6 +30,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,7 +40,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
-	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
@@ -75,8 +75,14 @@ const (
 	meshTimeout = 3 * time.Minute
 )
 
-// meshLine is what `xborder demo` prints once every node sees the others.
-var meshLine = regexp.MustCompile(`Full mesh: every node sees the other four, (\d+) ms after the processes started\.`)
+// demoEvent is the part of a line of `xborder demo --json` the benchmark
+// reads: the "mesh" step's ok line carries, in elapsed_ms, the time from
+// the start of the five processes to the full mesh.
+type demoEvent struct {
+	Step      string  `json:"step"`
+	Status    string  `json:"status"`
+	ElapsedMS float64 `json:"elapsed_ms"`
+}
 
 func main() { os.Exit(run()) }
 
@@ -377,25 +383,35 @@ func measureBare(ctx context.Context, bin string, idle time.Duration) (sample, e
 	}
 }
 
-// measureMesh runs `xborder demo --once` and returns the mesh time it
-// reports.
+// measureMesh runs `xborder demo --once --json` and returns the mesh time
+// it reports.
 func measureMesh(ctx context.Context, bin, work string, i int) (time.Duration, error) {
 	ctx, cancel := context.WithTimeout(ctx, meshTimeout)
 	defer cancel()
-	step := fmt.Sprintf("mesh run %d: xborder demo --once", i+1)
-	out, err := runCmd(ctx, step, bin, "demo", "--once", "--dir", filepath.Join(work, fmt.Sprintf("demo-%d", i)))
+	step := fmt.Sprintf("mesh run %d: xborder demo --once --json", i+1)
+	out, err := runCmd(ctx, step, bin, "demo", "--once", "--json", "--dir", filepath.Join(work, fmt.Sprintf("demo-%d", i)))
 	if err != nil {
 		return 0, err
 	}
-	m := meshLine.FindSubmatch(out)
-	if m == nil {
-		return 0, fmt.Errorf("%s: no %q line in its output:\n%s", step, "Full mesh: ...", tailLines(out, 20))
+	return meshTime(out)
+}
+
+// meshTime finds the "mesh" step's ok line in the demo's JSON progress.
+func meshTime(out []byte) (time.Duration, error) {
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	for sc.Scan() {
+		var e demoEvent
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return 0, fmt.Errorf("the demo's progress: %q: %w", sc.Text(), err)
+		}
+		if e.Step == "mesh" && e.Status == "ok" {
+			return time.Duration(e.ElapsedMS * float64(time.Millisecond)), nil
+		}
 	}
-	n, err := strconv.Atoi(string(m[1]))
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", step, err)
+	if err := sc.Err(); err != nil {
+		return 0, fmt.Errorf("the demo's progress: %w", err)
 	}
-	return time.Duration(n) * time.Millisecond, nil
+	return 0, fmt.Errorf("no ok line for the mesh step in the demo's progress:\n%s", tailLines(out, 20))
 }
 
 // proc is a long-running child process being measured.

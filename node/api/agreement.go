@@ -75,6 +75,9 @@ type RevokeRequest struct {
 
 func (s *Server) routeAgreements() {
 	s.handle("GET /v1/agreements", true, func(w http.ResponseWriter, r *http.Request) {
+		if !s.waitForIndex(w, r) {
+			return
+		}
 		list, idx, err := s.agreements.Agreements(r.Context())
 		if err != nil {
 			writeAgreementError(w, err)
@@ -86,6 +89,9 @@ func (s *Server) routeAgreements() {
 		writeJSON(w, http.StatusOK, AgreementList{Agreements: list, AppliedIndex: idx})
 	})
 	s.handle("GET /v1/agreements/{id}", true, func(w http.ResponseWriter, r *http.Request) {
+		if !s.waitForIndex(w, r) {
+			return
+		}
 		a, idx, err := s.agreements.Agreement(r.Context(), r.PathValue("id"))
 		if err != nil {
 			writeAgreementError(w, err)

@@ -92,7 +92,14 @@ func (p fixedPolicies) EvalPolicy(_ context.Context, query string, input map[str
 }
 
 // memRegistry is an in-memory registry for the API's own tests.
-type memRegistry struct{ projects map[string]consensus.Project }
+type memRegistry struct {
+	projects map[string]consensus.Project
+	// The replica has applied index 7; a wait for a later index sends
+	// it on waiting (when set), then returns once applied is closed or
+	// its context ends.
+	waiting chan uint64
+	applied chan struct{}
+}
 
 func (m *memRegistry) Projects(context.Context) ([]consensus.Project, uint64, error) {
 	var out []consensus.Project
@@ -112,6 +119,21 @@ func (m *memRegistry) Project(_ context.Context, id string) (consensus.Project, 
 
 func (m *memRegistry) Members(context.Context) ([]consensus.Member, []consensus.Proposal, uint64, error) {
 	return []consensus.Member{{Name: "fr-grandest", Country: "FR", Org: "Région Grand Est", PeerID: nodeID, Voter: true, Founding: true}}, nil, 7, nil
+}
+
+func (m *memRegistry) WaitApplied(ctx context.Context, index uint64) error {
+	if index <= 7 {
+		return nil
+	}
+	if m.waiting != nil {
+		m.waiting <- index
+	}
+	select {
+	case <-m.applied:
+		return nil
+	case <-ctx.Done():
+		return &consensus.NotAppliedError{Index: index, Applied: 7, Err: ctx.Err()}
+	}
 }
 
 func (m *memRegistry) Submit(_ context.Context, op string, args any) (uint64, error) {

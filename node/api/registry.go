@@ -19,6 +19,10 @@ type Registry interface {
 	Project(ctx context.Context, id string) (consensus.Project, uint64, error)
 	Members(ctx context.Context) ([]consensus.Member, []consensus.Proposal, uint64, error)
 	Submit(ctx context.Context, op string, args any) (uint64, error)
+	// WaitApplied returns once the local replica has applied index, or
+	// with an error when ctx ends or the registry closes first: the
+	// signal behind blocking reads (?index=N).
+	WaitApplied(ctx context.Context, index uint64) error
 }
 
 // ProjectList is the answer of GET /v1/projects.
@@ -88,6 +92,9 @@ type AttachRequest struct {
 
 func (s *Server) routeRegistry() {
 	s.handle("GET /v1/projects", true, func(w http.ResponseWriter, r *http.Request) {
+		if !s.waitForIndex(w, r) {
+			return
+		}
 		ps, idx, err := s.registry.Projects(r.Context())
 		if err != nil {
 			writeRegistryError(w, err)
@@ -99,6 +106,9 @@ func (s *Server) routeRegistry() {
 		writeJSON(w, http.StatusOK, ProjectList{Projects: ps, AppliedIndex: idx})
 	})
 	s.handle("GET /v1/projects/{id}", true, func(w http.ResponseWriter, r *http.Request) {
+		if !s.waitForIndex(w, r) {
+			return
+		}
 		p, idx, err := s.registry.Project(r.Context(), r.PathValue("id"))
 		if err != nil {
 			writeRegistryError(w, err)
@@ -143,6 +153,9 @@ func (s *Server) routeRegistry() {
 		})
 	}
 	s.handle("GET /v1/members", true, func(w http.ResponseWriter, r *http.Request) {
+		if !s.waitForIndex(w, r) {
+			return
+		}
 		ms, ps, idx, err := s.registry.Members(r.Context())
 		if err != nil {
 			writeRegistryError(w, err)

@@ -98,6 +98,7 @@ func (f *fakeNode) Submit(_ context.Context, op string, _ any) (uint64, error) {
 	f.mu.Unlock()
 	return 8, nil
 }
+func (f *fakeNode) WaitApplied(context.Context, uint64) error { return nil }
 func (f *fakeNode) Agreements(context.Context) ([]api.AgreementView, uint64, error) {
 	return nil, 7, nil
 }
