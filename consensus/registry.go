@@ -142,7 +142,7 @@ func Open(cfg Config, deps Deps) (_ *Registry, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open raft snapshots: %w", err)
 	}
-	layer, err := newStreamLayer(h)
+	layer, err := newStreamLayer(r.ctx, h)
 	if err != nil {
 		return nil, err
 	}

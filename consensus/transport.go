@@ -26,16 +26,20 @@ const defaultDialTimeout = 10 * time.Second
 type streamLayer struct {
 	host host.Host
 	ln   net.Listener
+	// ctx ends when the registry closes: raft's shutdown waits for its
+	// replication goroutines, which must not sit out a dial to a member
+	// that has stopped too.
+	ctx context.Context
 }
 
 var _ raft.StreamLayer = (*streamLayer)(nil)
 
-func newStreamLayer(h host.Host) (*streamLayer, error) {
+func newStreamLayer(ctx context.Context, h host.Host) (*streamLayer, error) {
 	ln, err := gostream.Listen(h, RaftProtocol)
 	if err != nil {
 		return nil, fmt.Errorf("listen for raft: %w", err)
 	}
-	return &streamLayer{host: h, ln: ln}, nil
+	return &streamLayer{host: h, ln: ln, ctx: ctx}, nil
 }
 
 func (s *streamLayer) Accept() (net.Conn, error) { return s.ln.Accept() }
@@ -54,7 +58,7 @@ func (s *streamLayer) Dial(address raft.ServerAddress, timeout time.Duration) (n
 	if timeout <= 0 {
 		timeout = defaultDialTimeout
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	ctx, cancel := context.WithTimeout(s.ctx, timeout)
 	defer cancel()
 	// After a member restarts, the swarm's dial backoff would delay its
 	// catch-up by seconds; raft paces its own retries.

@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -401,7 +403,11 @@ func (n *Node) Run(ctx context.Context) error {
 		n.log.Info("stopped")
 		return runErr
 	case <-time.After(n.cfg.ShutdownTimeout.Std()):
-		return errors.Join(runErr, fmt.Errorf("shutdown did not finish within %v", n.cfg.ShutdownTimeout.Std()))
+		err := fmt.Errorf("shutdown did not finish within %v", n.cfg.ShutdownTimeout.Std())
+		if path, derr := n.dumpStacks(); derr == nil {
+			err = fmt.Errorf("%w; what was still running is in %s", err, path)
+		}
+		return errors.Join(runErr, err)
 	}
 }
 
@@ -565,4 +571,20 @@ func (n *Node) ReloadPolicy(ctx context.Context) (policy.Info, error) { return n
 // EvalPolicy implements api.Policies.
 func (n *Node) EvalPolicy(ctx context.Context, query string, input map[string]any, explain policy.Explain) (policy.EvalResult, error) {
 	return n.policy.Eval(ctx, query, input, explain)
+}
+
+// dumpStacks writes every goroutine's stack to the data dir, so that an
+// operator (or a bug report) can see what a shutdown that overran was
+// waiting for.
+func (n *Node) dumpStacks() (string, error) {
+	path := filepath.Join(n.dataDir, "shutdown-stacks.txt")
+	f, err := os.Create(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if err := pprof.Lookup("goroutine").WriteTo(f, 2); err != nil {
+		return "", err
+	}
+	return path, f.Close()
 }
