@@ -10,6 +10,8 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 func testAgreement(parties ...string) Agreement {
@@ -113,7 +115,7 @@ func TestAgreementsCommitRevokeAndRefusalsAreTheSameEverywhere(t *testing.T) {
 	_, err = ch.reg.Submit(ctx, OpAgreementRevoke, AgreementRevocation{ID: a.ID})
 	rejected("second revocation", err, "already revoked by m0")
 
-	eventually(t, 20*time.Second, "identical replicas", c.sameState(c.nodes[:5]...))
+	testkit.Eventually(t, 20*time.Second, "identical replicas", c.sameState(c.nodes[:5]...))
 	for _, tn := range c.nodes[:5] {
 		r, err := tn.reg.Agreement(a.ID)
 		if err != nil {

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 func head(n int) string {
@@ -29,7 +31,7 @@ func TestAnchorsFormAChainNoMemberCanShortenOrFork(t *testing.T) {
 		t.Helper()
 		idx, err := a.reg.Submit(ctx, OpAnchorPut, args)
 		if err == nil {
-			eventually(t, 10*time.Second, "applied", func() bool { return a.reg.AppliedIndex() >= idx })
+			testkit.Eventually(t, 10*time.Second, "applied", func() bool { return a.reg.AppliedIndex() >= idx })
 		}
 		return err
 	}
@@ -63,7 +65,7 @@ func TestAnchorsFormAChainNoMemberCanShortenOrFork(t *testing.T) {
 	if err := put(AnchorArgs{Seq: 40, Head: head(40), Prev: second.ID}); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "identical replicas", c.sameState(c.nodes...))
+	testkit.Eventually(t, 10*time.Second, "identical replicas", c.sameState(c.nodes...))
 	for _, tn := range c.nodes {
 		chain, err := tn.reg.Anchors(a.name)
 		if err != nil || len(chain) != 3 || chain[0].Seq != 10 || chain[1].Seq != 25 || chain[2].Seq != 40 {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // BenchmarkRegistry measures five voters in-process on loopback, fsync on:
@@ -129,7 +131,7 @@ func newBenchCluster(b *testing.B) *cluster {
 
 func (c *cluster) waitLeaderB(b *testing.B) *tnode {
 	var l *tnode
-	eventually(b, 30*time.Second, "a leader is elected", func() bool { l = c.leader(); return l != nil })
+	testkit.Eventually(b, 30*time.Second, "a leader is elected", func() bool { l = c.leader(); return l != nil })
 	return l
 }
 

@@ -21,6 +21,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	ma "github.com/multiformats/go-multiaddr"
 	"go.uber.org/goleak"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // A registry closed while an entry was committed but not yet applied
@@ -175,7 +177,7 @@ func (c *cluster) leader() *tnode {
 func (c *cluster) waitLeader() *tnode {
 	c.t.Helper()
 	var l *tnode
-	eventually(c.t, 30*time.Second, "a leader is elected", func() bool { l = c.leader(); return l != nil })
+	testkit.Eventually(c.t, 30*time.Second, "a leader is elected", func() bool { l = c.leader(); return l != nil })
 	return l
 }
 
@@ -202,17 +204,6 @@ func (c *cluster) heal() {
 		a.gater.mu.Lock()
 		a.gater.blocked = map[peer.ID]bool{}
 		a.gater.mu.Unlock()
-	}
-}
-
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -255,15 +246,15 @@ func TestFiveMembersElectAndReplicateAWriteFromAFollower(t *testing.T) {
 		t.Fatal("no log index for the committed write")
 	}
 	for _, tn := range c.nodes {
-		eventually(t, 20*time.Second, tn.name+" sees the project", func() bool {
+		testkit.Eventually(t, 20*time.Second, tn.name+" sees the project", func() bool {
 			p, err := tn.reg.Project("fr-de-oncology")
 			return err == nil && p.Lead == follower.name && p.Status == "active"
 		})
 	}
-	eventually(t, 10*time.Second, "identical replicas", c.sameState(c.nodes...))
+	testkit.Eventually(t, 10*time.Second, "identical replicas", c.sameState(c.nodes...))
 	// On a loaded machine leadership may move; whoever leads reports the
 	// five voters and the commit.
-	eventually(t, 20*time.Second, "a leader reports five voters and the commit", func() bool {
+	testkit.Eventually(t, 20*time.Second, "a leader reports five voters and the commit", func() bool {
 		l := c.leader()
 		if l == nil {
 			return false
@@ -337,7 +328,7 @@ func TestInvalidCommandsAreRejectedTheSameWayEverywhere(t *testing.T) {
 
 	// Every replica holds exactly the same state: p1 with m0 and m1, and
 	// m3's join waiting for the lead's approval.
-	eventually(t, 20*time.Second, "identical replicas", c.sameState(c.nodes[:5]...))
+	testkit.Eventually(t, 20*time.Second, "identical replicas", c.sameState(c.nodes[:5]...))
 	for _, tn := range c.nodes[:5] {
 		p, err := tn.reg.Project("p1")
 		if _, pending := p.PendingJoin(c3.name); err != nil || len(p.Partners) != 2 || !pending {
@@ -381,7 +372,7 @@ func TestLeaderRefusesStaleForwardedCommands(t *testing.T) {
 	if _, err := follower.reg.submitOnceOrLeader(ctx, fresh); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 20*time.Second, "identical replicas", c.sameState(c.nodes...))
+	testkit.Eventually(t, 20*time.Second, "identical replicas", c.sameState(c.nodes...))
 	for _, tn := range c.nodes {
 		if _, err := tn.reg.Project("late"); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("%s committed the stale command", tn.name)

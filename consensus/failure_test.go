@@ -8,6 +8,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // acked records every write the registry acknowledged, to check that none
@@ -68,7 +70,7 @@ func (c *cluster) checkAcked(t *testing.T, acks *acked, nodes ...*tnode) {
 		t.Fatal("no write was acknowledged")
 	}
 	for _, tn := range nodes {
-		eventually(t, 30*time.Second, tn.name+" holds every acknowledged write", func() bool {
+		testkit.Eventually(t, 30*time.Second, tn.name+" holds every acknowledged write", func() bool {
 			for _, id := range ids {
 				if _, err := tn.reg.Project(id); err != nil {
 					return false
@@ -86,12 +88,12 @@ func TestLeaderLossLosesNoAcknowledgedWrite(t *testing.T) {
 	acks := &acked{}
 	stop := make(chan struct{})
 	wg := writers(c, acks, stop)
-	eventually(t, 20*time.Second, "writes flow", func() bool { return len(acks.all()) >= 20 })
+	testkit.Eventually(t, 20*time.Second, "writes flow", func() bool { return len(acks.all()) >= 20 })
 
 	before := len(acks.all())
 	c.stop(old)
-	eventually(t, 30*time.Second, "a new leader", func() bool { l := c.leader(); return l != nil && l != old })
-	eventually(t, 30*time.Second, "writes continue under the new leader", func() bool { return len(acks.all()) >= before+20 })
+	testkit.Eventually(t, 30*time.Second, "a new leader", func() bool { l := c.leader(); return l != nil && l != old })
+	testkit.Eventually(t, 30*time.Second, "writes continue under the new leader", func() bool { return len(acks.all()) >= before+20 })
 	close(stop)
 	wg.Wait()
 
@@ -107,7 +109,7 @@ func TestLeaderLossLosesNoAcknowledgedWrite(t *testing.T) {
 	c.startHost(old)
 	c.open(old)
 	c.checkAcked(t, acks, old)
-	eventually(t, 30*time.Second, "identical replicas after restart", c.sameState(c.nodes...))
+	testkit.Eventually(t, 30*time.Second, "identical replicas after restart", c.sameState(c.nodes...))
 }
 
 func TestMinorityCannotCommitAndCatchesUpAfterHealing(t *testing.T) {
@@ -119,7 +121,7 @@ func TestMinorityCannotCommitAndCatchesUpAfterHealing(t *testing.T) {
 	c.partition(minority...)
 	majority := c.nodes[:3]
 	var leader *tnode
-	eventually(t, 30*time.Second, "the majority has a leader", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the majority has a leader", func() bool {
 		for _, tn := range majority {
 			if tn.reg.Leader() {
 				leader = tn
@@ -144,12 +146,12 @@ func TestMinorityCannotCommitAndCatchesUpAfterHealing(t *testing.T) {
 	_ = leader
 	c.heal()
 	for _, tn := range minority {
-		eventually(t, 30*time.Second, tn.name+" catches up", func() bool {
+		testkit.Eventually(t, 30*time.Second, tn.name+" catches up", func() bool {
 			_, err := tn.reg.Project("during-cut")
 			return err == nil
 		})
 	}
-	eventually(t, 30*time.Second, "identical replicas after healing", c.sameState(c.nodes...))
+	testkit.Eventually(t, 30*time.Second, "identical replicas after healing", c.sameState(c.nodes...))
 	if _, err := c.nodes[0].reg.Project("minority"); err == nil {
 		t.Fatal("the write refused during the cut appeared later")
 	}
@@ -177,7 +179,7 @@ func TestRetriedCommittedCommandReturnsAnIndexThatHoldsIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.partition(follower)
-	eventually(t, 30*time.Second, follower.name+" has no leader", func() bool {
+	testkit.Eventually(t, 30*time.Second, follower.name+" has no leader", func() bool {
 		addr, _ := follower.reg.raft.LeaderWithID()
 		return addr == ""
 	})
@@ -197,7 +199,7 @@ func TestRetriedCommittedCommandReturnsAnIndexThatHoldsIt(t *testing.T) {
 	// retries.
 	<-started
 	began := time.Now()
-	eventually(t, 30*time.Second, follower.name+" hears from no leader for a second", func() bool {
+	testkit.Eventually(t, 30*time.Second, follower.name+" hears from no leader for a second", func() bool {
 		last, err := time.ParseDuration(follower.reg.raft.Stats()["last_contact"])
 		return err == nil && time.Since(began) > time.Second && last > time.Since(began)
 	})
@@ -209,7 +211,7 @@ func TestRetriedCommittedCommandReturnsAnIndexThatHoldsIt(t *testing.T) {
 	if a.idx <= first {
 		t.Fatalf("the retried command reported index %d; it was committed at %d", a.idx, first)
 	}
-	eventually(t, 30*time.Second, follower.name+" applies the index Submit returned", func() bool { return follower.reg.AppliedIndex() >= a.idx })
+	testkit.Eventually(t, 30*time.Second, follower.name+" applies the index Submit returned", func() bool { return follower.reg.AppliedIndex() >= a.idx })
 	if _, err := follower.reg.Project("retried"); err != nil {
 		t.Fatalf("at the index Submit returned, %s does not hold the write: %v", follower.name, err)
 	}
@@ -266,7 +268,7 @@ func TestRestartedMemberSaysItIsCatchingUpUntilItHas(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "a applied the closure", func() bool { return a.reg.AppliedIndex() >= idx })
+	testkit.Eventually(t, 10*time.Second, "a applied the closure", func() bool { return a.reg.AppliedIndex() >= idx })
 	if err := a.reg.Current(); err != nil {
 		t.Fatalf("a member that never stopped: %v", err)
 	}
@@ -283,7 +285,7 @@ func TestRestartedMemberSaysItIsCatchingUpUntilItHas(t *testing.T) {
 	// Once a majority is back, it catches up and says so.
 	c.startHost(b)
 	c.open(b)
-	eventually(t, 30*time.Second, "a catches up", func() bool { return a.reg.Current() == nil })
+	testkit.Eventually(t, 30*time.Second, "a catches up", func() bool { return a.reg.Current() == nil })
 	if p, err := a.reg.Project("p69"); err != nil || p.Status != "closed" {
 		t.Fatalf("after catching up: %+v %v", p, err)
 	}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 func followerOf(c *cluster, leader *tnode) *tnode {
@@ -57,7 +59,7 @@ func TestPipelinedForwardingAnswersEachCommand(t *testing.T) {
 	if ok != 32 || dupOK != 1 || dupRefused != 7 {
 		t.Fatalf("%d of 32 distinct proposals committed; of 8 of the same project %d committed and %d were refused, want 1 and 7", ok, dupOK, dupRefused)
 	}
-	eventually(t, 20*time.Second, "identical replicas", c.sameState(c.nodes...))
+	testkit.Eventually(t, 20*time.Second, "identical replicas", c.sameState(c.nodes...))
 }
 
 // A leader that only speaks the one-command-per-stream protocol still
@@ -68,7 +70,7 @@ func TestForwardingToALeaderWithoutPipelining(t *testing.T) {
 	leader := c.waitLeader()
 	follower := followerOf(c, leader)
 	leader.host.RemoveStreamHandler(RegistryPipelineProtocol)
-	eventually(t, 10*time.Second, "the follower learns that the leader has no pipelining", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the follower learns that the leader has no pipelining", func() bool {
 		ps, err := follower.host.Peerstore().SupportsProtocols(leader.id, RegistryPipelineProtocol)
 		return err == nil && len(ps) == 0
 	})
@@ -85,7 +87,7 @@ func TestForwardingToALeaderWithoutPipelining(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	eventually(t, 20*time.Second, "identical replicas", c.sameState(c.nodes...))
+	testkit.Eventually(t, 20*time.Second, "identical replicas", c.sameState(c.nodes...))
 }
 
 func (r *Registry) closeSessionsForTest() {

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // The registry's history under faults, checked rather than assumed:
@@ -285,7 +287,7 @@ func appliedWithin(reg *Registry, index uint64, within time.Duration, stop <-cha
 func (h *history) waitAcked(t *testing.T, n int64, what string) {
 	t.Helper()
 	want := h.acked.Load() + n
-	eventually(t, 60*time.Second, fmt.Sprintf("%d more acknowledged writes %s", n, what), func() bool { return h.acked.Load() >= want })
+	testkit.Eventually(t, 60*time.Second, fmt.Sprintf("%d more acknowledged writes %s", n, what), func() bool { return h.acked.Load() >= want })
 }
 
 // caughtUp waits until every live member has applied what a leader has
@@ -296,7 +298,7 @@ func (hc *histCluster) caughtUp(t *testing.T) {
 	commit := l.reg.Status().CommitIndex
 	for _, tn := range hc.nodes {
 		if tn.reg != nil {
-			eventually(t, 60*time.Second, tn.name+" catches up", func() bool { return tn.reg.AppliedIndex() >= commit })
+			testkit.Eventually(t, 60*time.Second, tn.name+" catches up", func() bool { return tn.reg.AppliedIndex() >= commit })
 		}
 	}
 }
@@ -305,7 +307,7 @@ func (hc *histCluster) caughtUp(t *testing.T) {
 func (hc *histCluster) liveLeader(t *testing.T, not ...*tnode) *tnode {
 	t.Helper()
 	var l *tnode
-	eventually(t, 60*time.Second, "a new leader is elected", func() bool {
+	testkit.Eventually(t, 60*time.Second, "a new leader is elected", func() bool {
 		for _, tn := range hc.nodes {
 			if tn.reg != nil && !slices.Contains(not, tn) && tn.reg.Leader() {
 				l = tn
@@ -427,7 +429,7 @@ func TestRegistryHistoryIsLinearizable(t *testing.T) {
 			hc.finalCheck(t, h, nClients+i, i, n)
 		}
 	}
-	eventually(t, 30*time.Second, "identical replicas", c.sameState(c.nodes...))
+	testkit.Eventually(t, 30*time.Second, "identical replicas", c.sameState(c.nodes...))
 
 	ops := h.snapshot()
 	t.Logf("history: %d operations: %d writes acknowledged, %d refused, %d with an unknown outcome; %d read-your-writes reads (%d acknowledged writes not read back: their member was cut off or stopped, or the run ended, first)",
@@ -456,7 +458,7 @@ func (hc *histCluster) finalCheck(t *testing.T, h *history, client, i, project i
 	}
 	h.add(porcupine.Operation{ClientId: client, Input: histInput{project: p, dataset: dataset}, Call: call,
 		Output: histOutput{outcome: writeOK, index: idx}, Return: ret, Metadata: hc.nodes[i].name})
-	eventually(t, 30*time.Second, hc.nodes[i].name+" applies its final write", func() bool { return reg.AppliedIndex() >= idx })
+	testkit.Eventually(t, 30*time.Second, hc.nodes[i].name+" applies its final write", func() bool { return reg.AppliedIndex() >= idx })
 	got, err := reg.Project(p)
 	rret := h.now()
 	if err != nil {

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 func TestMajorityVoteAddsASixthMemberThatReplicates(t *testing.T) {
@@ -47,7 +49,7 @@ func TestMajorityVoteAddsASixthMemberThatReplicates(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("no membership change reported")
 	}
-	eventually(t, 30*time.Second, "the sixth member becomes a raft voter", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the sixth member becomes a raft voter", func() bool {
 		l := c.leader()
 		return l != nil && len(l.reg.Status().Voters) == 6
 	})
@@ -55,14 +57,14 @@ func TestMajorityVoteAddsASixthMemberThatReplicates(t *testing.T) {
 	if _, err := c.nodes[3].reg.Submit(ctx, OpProjectPropose, project("after-join", c.nodes[3].name, c.nodes[4].name)); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "the sixth member has the registry", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the sixth member has the registry", func() bool {
 		_, err := sixth.reg.Project("after-join")
 		return err == nil && sixth.reg.IsMember(sixth.id)
 	})
 	if _, err := sixth.reg.Submit(ctx, OpProjectJoin, ProjectRef{ID: "after-join"}); err != nil {
 		t.Fatalf("the new member cannot write: %v", err)
 	}
-	eventually(t, 30*time.Second, "identical replicas", c.sameState(c.nodes...))
+	testkit.Eventually(t, 30*time.Second, "identical replicas", c.sameState(c.nodes...))
 }
 
 func TestMajorityAgainstDropsTheProposal(t *testing.T) {
@@ -80,7 +82,7 @@ func TestMajorityAgainstDropsTheProposal(t *testing.T) {
 		}
 	}
 	for _, tn := range c.nodes[:5] {
-		eventually(t, 20*time.Second, tn.name+" drops the proposal", func() bool {
+		testkit.Eventually(t, 20*time.Second, tn.name+" drops the proposal", func() bool {
 			props, _ := tn.reg.Proposals()
 			return len(props) == 0
 		})
@@ -114,7 +116,7 @@ func TestMajorityRemovesAMemberFromTheRegistryAndRaft(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, v := range voters[1:3] {
-		eventually(t, 20*time.Second, v.name+" sees the proposal", func() bool {
+		testkit.Eventually(t, 20*time.Second, v.name+" sees the proposal", func() bool {
 			props, _ := v.reg.Proposals()
 			return len(props) == 1
 		})
@@ -123,9 +125,9 @@ func TestMajorityRemovesAMemberFromTheRegistryAndRaft(t *testing.T) {
 		}
 	}
 	for _, v := range voters {
-		eventually(t, 20*time.Second, v.name+" no longer lists the removed member", func() bool { return !v.reg.IsMember(gone.id) })
+		testkit.Eventually(t, 20*time.Second, v.name+" no longer lists the removed member", func() bool { return !v.reg.IsMember(gone.id) })
 	}
-	eventually(t, 30*time.Second, "raft has four voters", func() bool {
+	testkit.Eventually(t, 30*time.Second, "raft has four voters", func() bool {
 		l := c.leader()
 		return l != nil && l != gone && len(l.reg.Status().Voters) == 4
 	})

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // A member that asks to join a project becomes a partner only once the
@@ -24,7 +26,7 @@ func TestJoiningAProjectNeedsTheLeadAndEveryDatasetOwner(t *testing.T) {
 		t.Helper()
 		idx, err := tn.reg.Submit(ctx, op, args)
 		if err == nil {
-			eventually(t, 10*time.Second, "the submitter applies its command", func() bool { return tn.reg.AppliedIndex() >= idx })
+			testkit.Eventually(t, 10*time.Second, "the submitter applies its command", func() bool { return tn.reg.AppliedIndex() >= idx })
 		}
 		return err
 	}
@@ -83,7 +85,7 @@ func TestJoiningAProjectNeedsTheLeadAndEveryDatasetOwner(t *testing.T) {
 	}
 	// The last required approval, by the other dataset owner, takes effect.
 	mustSubmit(de, OpProjectApprove, Approval{ID: "p1", Member: ch.name})
-	eventually(t, 10*time.Second, "identical replicas", c.sameState(c.nodes...))
+	testkit.Eventually(t, 10*time.Second, "identical replicas", c.sameState(c.nodes...))
 	for _, tn := range c.nodes {
 		got := read(tn)
 		if !slices.Contains(got.Partners, ch.name) || len(got.Pending) != 0 {
@@ -153,7 +155,7 @@ func TestAnOfferCompletesWhenItsOwnerJoinsAndRequestsAreBounded(t *testing.T) {
 		t.Helper()
 		idx, err := tn.reg.Submit(ctx, op, args)
 		if err == nil {
-			eventually(t, 10*time.Second, "applied", func() bool { return tn.reg.AppliedIndex() >= idx })
+			testkit.Eventually(t, 10*time.Second, "applied", func() bool { return tn.reg.AppliedIndex() >= idx })
 		}
 		return err
 	}

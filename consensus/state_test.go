@@ -9,6 +9,8 @@ import (
 
 	"github.com/hashicorp/raft"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 func TestSnapshotRestoreAndRestartReachTheSameState(t *testing.T) {
@@ -33,10 +35,10 @@ func TestSnapshotRestoreAndRestartReachTheSameState(t *testing.T) {
 	}
 	c.startHost(lagging)
 	c.open(lagging)
-	eventually(t, 30*time.Second, "the restored member reaches the same state", c.sameState(c.nodes...))
+	testkit.Eventually(t, 30*time.Second, "the restored member reaches the same state", c.sameState(c.nodes...))
 	// The FSM is restored before raft records the installed snapshot's
 	// index, so the index is polled too.
-	eventually(t, 10*time.Second, "the member installed a snapshot", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the member installed a snapshot", func() bool {
 		return lagging.reg.raft.Stats()["last_snapshot_index"] != "0"
 	})
 	if _, err := lagging.reg.Project("s-149"); err != nil {
@@ -47,7 +49,7 @@ func TestSnapshotRestoreAndRestartReachTheSameState(t *testing.T) {
 	c.stop(other)
 	c.startHost(other)
 	c.open(other)
-	eventually(t, 30*time.Second, "the restarted member reaches the same state", c.sameState(c.nodes...))
+	testkit.Eventually(t, 30*time.Second, "the restarted member reaches the same state", c.sameState(c.nodes...))
 }
 
 func indexOfNode(c *cluster, tn *tnode) int {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -250,13 +252,13 @@ func TestWatchReloadsOnFileChange(t *testing.T) {
 	}
 	first := e.Info().Hash
 	write(t, filepath.Join(dir, "data"), "purposes.json", `{"purposes": {"research": {}, "education": {}}}`)
-	eventually(t, "the change is picked up", func() bool { return e.Info().Hash != first })
+	testkit.Eventually(t, 20*time.Second, "the change is picked up", func() bool { return e.Info().Hash != first })
 	if d, _ := e.Exchange(ctx, openData("education")); !d.Allow {
 		t.Fatalf("new purpose not in force: %+v", d)
 	}
 	second := e.Info().Hash
 	write(t, dir, "api.rego", "package xborder.api\n\nallow if {\n")
-	eventually(t, "the bad change is refused", func() bool { return e.Info().LastError != "" })
+	testkit.Eventually(t, 20*time.Second, "the bad change is refused", func() bool { return e.Info().LastError != "" })
 	if e.Info().Hash != second {
 		t.Fatal("a bad policy replaced the good one")
 	}
@@ -298,17 +300,6 @@ func TestDecisionsDuringReloadsAreConsistent(t *testing.T) {
 	}
 	close(stop)
 	wg.Wait()
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within 20s: %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // A region's policy written before data.xborder.audit.decision existed

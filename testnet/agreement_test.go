@@ -10,6 +10,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // Scenario 4: a model-sharing agreement FR–DE–CH is negotiated (every
@@ -37,7 +39,7 @@ func TestScenario4ModelSharingAgreement(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range []*tnode{de, ch} {
-		eventually(t, converge, n.Name+" sees "+model.ID, func() error {
+		testkit.EventuallyNil(t, converge, n.Name+" sees "+model.ID, func() error {
 			c, err := n.catalogue(ctx, "?owner=fr-grandest")
 			if err != nil {
 				return err
@@ -67,7 +69,7 @@ func TestScenario4ModelSharingAgreement(t *testing.T) {
 		}
 	}
 	for _, n := range nodes(t) {
-		eventually(t, converge, n.Name+" reads "+id+" as active", func() error {
+		testkit.EventuallyNil(t, converge, n.Name+" reads "+id+" as active", func() error {
 			var ans struct {
 				Agreement agreement `json:"agreement"`
 			}
@@ -102,7 +104,7 @@ func TestScenario4ModelSharingAgreement(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range nodes(t) {
-		eventually(t, converge, n.Name+" reads the revocation", func() error {
+		testkit.EventuallyNil(t, converge, n.Name+" reads the revocation", func() error {
 			var ans struct {
 				Agreement agreement `json:"agreement"`
 			}

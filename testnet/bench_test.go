@@ -13,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // The testnet benchmarks measure the containers as they run; each reports
@@ -191,7 +193,7 @@ func BenchmarkFailover(b *testing.B) {
 		mu.Lock()
 		killed = time.Now() // writes are submitted from here on
 		mu.Unlock()
-		eventually(b, converge, "a write committed after the kill", func() error {
+		testkit.EventuallyNil(b, converge, "a write committed after the kill", func() error {
 			mu.Lock()
 			defer mu.Unlock()
 			if first.IsZero() {
@@ -242,7 +244,7 @@ func BenchmarkTransfer(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	eventually(b, converge, "de-bw sees "+p.ID, func() error {
+	testkit.EventuallyNil(b, converge, "de-bw sees "+p.ID, func() error {
 		c, err := de.catalogue(ctx, "?owner=fr-grandest")
 		if err != nil {
 			return err

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/node"
 	"github.com/xborder/xborder/node/api"
 )
@@ -367,7 +368,7 @@ func (n *tnode) propose(ctx context.Context, p project, within time.Duration) (u
 func (n *tnode) waitJob(t testing.TB, id string, within time.Duration) job {
 	t.Helper()
 	var j job
-	eventually(t, within, "transfer "+id+" finishes", func() error {
+	testkit.EventuallyNil(t, within, "transfer "+id+" finishes", func() error {
 		if err := n.get(context.Background(), "/v1/transfers/"+id, &j); err != nil {
 			return err
 		}
@@ -377,25 +378,6 @@ func (n *tnode) waitJob(t testing.TB, id string, within time.Duration) job {
 		return nil
 	})
 	return j
-}
-
-// eventually polls f until it returns nil, failing the test with f's last
-// error after the deadline. The scenarios never sleep for a fixed time.
-func eventually(t testing.TB, within time.Duration, what string, f func() error) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	pause := 20 * time.Millisecond
-	for {
-		err := f()
-		if err == nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v: %v", what, within, err)
-		}
-		time.Sleep(pause)
-		pause = min(2*pause, 250*time.Millisecond)
-	}
 }
 
 // docker runs a docker command and fails the test when it fails.
@@ -472,7 +454,7 @@ func healthy(t testing.TB, within time.Duration) *tnode {
 	restore(t)
 	all := nodes(t)
 	var leader *tnode
-	eventually(t, within, "five ready nodes, full mesh, one leader", func() error {
+	testkit.EventuallyNil(t, within, "five ready nodes, full mesh, one leader", func() error {
 		leaders := map[string]bool{}
 		leader = nil
 		for _, n := range all {

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/xborder/xborder"
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/node"
 )
 
@@ -102,7 +103,7 @@ func TestScenario2CatalogueConvergesWithPolicyFiltering(t *testing.T) {
 	frVersion := frStatus.Catalogue.Version
 	start := time.Now()
 	for _, n := range all {
-		eventually(t, converge, n.Name+" sees the five open entries and has synced fr-grandest's latest version", func() error {
+		testkit.EventuallyNil(t, converge, n.Name+" sees the five open entries and has synced fr-grandest's latest version", func() error {
 			c, err := n.catalogue(ctx, "")
 			if err != nil {
 				return err
@@ -164,7 +165,7 @@ func TestScenario3SensitiveHealthDataNeedsAProject(t *testing.T) {
 	if e.SHA256 != sha(content) {
 		t.Fatalf("published sha256 %s, want %s", e.SHA256, sha(content))
 	}
-	eventually(t, converge, "de-bw sees "+p.ID, func() error {
+	testkit.EventuallyNil(t, converge, "de-bw sees "+p.ID, func() error {
 		c, err := de.catalogue(ctx, "?owner=fr-grandest")
 		if err != nil {
 			return err
@@ -194,7 +195,7 @@ func TestScenario3SensitiveHealthDataNeedsAProject(t *testing.T) {
 	}
 	req.Project = proj.ID
 	var ans accessAnswer
-	eventually(t, converge, "the request within "+proj.ID+" is allowed", func() error {
+	testkit.EventuallyNil(t, converge, "the request within "+proj.ID+" is allowed", func() error {
 		return alice.post(ctx, "/v1/requests", req, &ans)
 	})
 	if !ans.Allow {
@@ -313,7 +314,7 @@ func TestScenario5LeaderKilled(t *testing.T) {
 		}
 	}
 	w := startWriter(others[:2], "s5-"+runID())
-	eventually(t, converge, "writes acknowledged before the kill", func() error {
+	testkit.EventuallyNil(t, converge, "writes acknowledged before the kill", func() error {
 		if n, _ := w.ackedSince(time.Time{}); n < 5 {
 			return fmt.Errorf("%d acknowledged", n)
 		}
@@ -322,7 +323,7 @@ func TestScenario5LeaderKilled(t *testing.T) {
 	killed := time.Now()
 	docker(t, "kill", leader.Name)
 	var newLeader string
-	eventually(t, converge, "a new leader among the other four, and writes acknowledged after the kill", func() error {
+	testkit.EventuallyNil(t, converge, "a new leader among the other four, and writes acknowledged after the kill", func() error {
 		s, err := others[0].status(ctx)
 		if err != nil {
 			return err
@@ -343,7 +344,7 @@ func TestScenario5LeaderKilled(t *testing.T) {
 
 	docker(t, "start", leader.Name)
 	for _, n := range nodes(t) {
-		eventually(t, settle, n.Name+" holds every acknowledged write", func() error {
+		testkit.EventuallyNil(t, settle, n.Name+" holds every acknowledged write", func() error {
 			ids, err := n.projects(ctx)
 			if err != nil {
 				return err
@@ -378,7 +379,7 @@ func TestScenario6PartitionLuxembourg(t *testing.T) {
 		t.Fatal(err)
 	}
 	var before catalogue
-	eventually(t, converge, "lu-luxembourg caches "+p.ID, func() error {
+	testkit.EventuallyNil(t, converge, "lu-luxembourg caches "+p.ID, func() error {
 		var err error
 		before, err = lu.catalogue(ctx, "")
 		if err != nil {
@@ -395,7 +396,7 @@ func TestScenario6PartitionLuxembourg(t *testing.T) {
 	majority := []*tnode{fr, byName(t, "de-bw"), byName(t, "ch-basel"), byName(t, "be-wallonie")}
 	// libp2p notices the silent partition only when its connection times
 	// out (tens of seconds); raft notices within an election timeout.
-	eventually(t, converge, "the others agree on a leader among themselves", func() error {
+	testkit.EventuallyNil(t, converge, "the others agree on a leader among themselves", func() error {
 		leaders := map[string]bool{}
 		for _, n := range majority {
 			s, err := n.status(ctx)
@@ -452,7 +453,7 @@ func TestScenario6PartitionLuxembourg(t *testing.T) {
 
 	healed := time.Now()
 	docker(t, "network", "connect", "--ip", lu.IP, network, lu.Name)
-	eventually(t, settle, "lu-luxembourg converges after the heal", func() error {
+	testkit.EventuallyNil(t, settle, "lu-luxembourg converges after the heal", func() error {
 		s, err := lu.status(ctx)
 		if err != nil {
 			return err
@@ -507,7 +508,7 @@ func TestScenario7TransferResumesAfterPartition(t *testing.T) {
 	if e.SHA256 != src.sum() || e.Size != size {
 		t.Fatalf("published %d bytes, sha256 %s; want %d, %s", e.Size, e.SHA256, size, src.sum())
 	}
-	eventually(t, converge, "de-bw sees "+p.ID, func() error {
+	testkit.EventuallyNil(t, converge, "de-bw sees "+p.ID, func() error {
 		c, err := de.catalogue(ctx, "?owner=lu-luxembourg")
 		if err != nil {
 			return err
@@ -524,7 +525,7 @@ func TestScenario7TransferResumesAfterPartition(t *testing.T) {
 	}
 	// Freeze the owner as soon as bytes flow, then cut it off the network:
 	// the transfer is interrupted mid-way.
-	eventually(t, converge, "the transfer starts", func() error {
+	testkit.EventuallyNil(t, converge, "the transfer starts", func() error {
 		if err := bob.get(ctx, "/v1/transfers/"+j.ID, &j); err != nil {
 			return err
 		}
@@ -543,7 +544,7 @@ func TestScenario7TransferResumesAfterPartition(t *testing.T) {
 	docker(t, "network", "disconnect", network, lu.Name)
 	docker(t, "unpause", lu.Name)
 	cutAt := j.Received
-	eventually(t, converge, "de-bw sees lu-luxembourg disconnected", func() error {
+	testkit.EventuallyNil(t, converge, "de-bw sees lu-luxembourg disconnected", func() error {
 		var peers []peer
 		if err := de.get(ctx, "/v1/peers", &peers); err != nil {
 			return err
@@ -620,12 +621,12 @@ func TestScenario8StrangerRefused(t *testing.T) {
 		t.Fatalf("docker cp: %v: %s", err, out)
 	}
 	docker(t, "start", name)
-	eventually(t, settle, "the stranger's node is up", func() error {
+	testkit.EventuallyNil(t, settle, "the stranger's node is up", func() error {
 		_, err := dockerOut(nil, "exec", name, "/xborder", "healthcheck")
 		return err
 	})
 	stranger := id.PeerID.String()
-	eventually(t, settle, "every member refuses the stranger", func() error {
+	testkit.EventuallyNil(t, settle, "every member refuses the stranger", func() error {
 		for _, n := range all {
 			v, err := n.metric(ctx, "xborder_gater_rejections_total")
 			if err != nil {
