@@ -16,7 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/agreement"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -44,14 +44,42 @@ type AgreementPolicy interface {
 	Agreement(ctx context.Context, in policy.AgreementInput) (policy.Decision, error)
 }
 
-// AgreementRegistry is what the negotiation needs from the registry.
+// AgreementRegistry is what the negotiation and the agreement views need
+// from the registry.
 type AgreementRegistry interface {
 	MemberByPeer(p peer.ID) (Member, bool)
 	MemberByName(name string) (Member, bool)
-	// CommittedAgreement returns an agreement already in the registry.
-	CommittedAgreement(id string) (consensus.AgreementRecord, bool)
-	// CommitAgreement has a fully signed document committed.
-	CommitAgreement(ctx context.Context, doc consensus.SignedAgreement) error
+	// AppliedIndex is the registry index that reads reflect; it fails
+	// when the registry is closed.
+	AppliedIndex() (uint64, error)
+	// CommittedAgreement returns an agreement in the registry; the error
+	// says why there is none (the registry's not-found error when it holds
+	// no agreement id).
+	CommittedAgreement(id string) (RegisteredAgreement, error)
+	// CommittedAgreements lists the agreements in the registry.
+	CommittedAgreements() ([]RegisteredAgreement, error)
+	// CommitAgreement has a fully signed document committed; nil when it
+	// is committed already.
+	CommitAgreement(ctx context.Context, doc agreement.Signed) error
+	// RevokeAgreement has a party's revocation committed.
+	RevokeAgreement(ctx context.Context, id, reason string) error
+}
+
+// RegisteredAgreement is an agreement as the registry holds it, every
+// party's signature in Document.
+type RegisteredAgreement struct {
+	agreement.Agreement
+	Document agreement.Signed
+	// Status is what a reader reports when it was read: active, pending,
+	// expired or revoked.
+	Status      string
+	CommittedBy string
+	Committed   time.Time
+	// Revoked is set once a party revoked it, with who, when and why.
+	Revoked      bool
+	RevokedBy    string
+	RevokedAt    time.Time
+	RevokeReason string
 }
 
 // PartyState is where one party stands on a draft, as far as this node
@@ -73,12 +101,12 @@ func (p PartyState) Refused() bool { return p.Error != "" || (p.Decision != nil 
 // proposer, every party's answer and every signature received; at another
 // party, its own answer and signature.
 type Draft struct {
-	Agreement consensus.Agreement       `json:"agreement"`
-	Document  consensus.SignedAgreement `json:"document"`
-	Role      string                    `json:"role"`
-	Parties   []PartyState              `json:"parties"`
-	Committed bool                      `json:"committed"`
-	Updated   time.Time                 `json:"updated"`
+	Agreement agreement.Agreement `json:"agreement"`
+	Document  agreement.Signed    `json:"document"`
+	Role      string              `json:"role"`
+	Parties   []PartyState        `json:"parties"`
+	Committed bool                `json:"committed"`
+	Updated   time.Time           `json:"updated"`
 }
 
 func (d *Draft) party(name string) *PartyState {
@@ -141,8 +169,20 @@ type Agreements struct {
 
 var exchangeAgreements = []byte("agreement_drafts")
 
-// NewAgreements registers AgreementProtocol on the service's host.
-func NewAgreements(s *Service, cat *Catalogue, pol AgreementPolicy, reg AgreementRegistry) (*Agreements, error) {
+// AgreementsDeps are the negotiation's collaborators.
+type AgreementsDeps struct {
+	// Service lends its host, key, streams, audit trail and exchange.db.
+	Service *Service
+	// Catalogue tells the model and its training datasets.
+	Catalogue *Catalogue
+	Policy    AgreementPolicy
+	Registry  AgreementRegistry
+}
+
+// NewAgreements registers AgreementProtocol on the service's host. It has
+// no configuration of its own: it runs on the service's.
+func NewAgreements(d AgreementsDeps) (*Agreements, error) {
+	s, cat, pol, reg := d.Service, d.Catalogue, d.Policy, d.Registry
 	if s == nil || cat == nil || pol == nil || reg == nil {
 		return nil, errors.New("agreements: service, catalogue, policy and registry are required")
 	}
@@ -164,7 +204,7 @@ func (g *Agreements) Close() { g.s.host.RemoveStreamHandler(AgreementProtocol) }
 // policy accepted it. The proposer is this node. It returns the draft
 // with each party's answer; an *AgreementRefusedError when any party
 // refused, or a *policy.DeniedError when this node's own policy did.
-func (g *Agreements) Propose(ctx context.Context, a consensus.Agreement) (Draft, error) {
+func (g *Agreements) Propose(ctx context.Context, a agreement.Agreement) (Draft, error) {
 	a.CreatedBy = g.s.self.Name
 	if a.Created.IsZero() {
 		a.Created = g.s.now()
@@ -188,7 +228,7 @@ func (g *Agreements) Propose(ctx context.Context, a consensus.Agreement) (Draft,
 	if len(unknown) > 0 {
 		return Draft{}, &ValidationError{What: "agreement", Problems: []string{"parties: not members of the federation: " + strings.Join(unknown, ", ")}}
 	}
-	if _, ok := g.reg.CommittedAgreement(a.ID); ok {
+	if _, err := g.reg.CommittedAgreement(a.ID); err == nil {
 		return Draft{}, fmt.Errorf("agreement %s: %w in the registry", a.ID, ErrAgreementExists)
 	}
 	if old, ok, err := g.load(a.ID); err != nil {
@@ -201,7 +241,7 @@ func (g *Agreements) Propose(ctx context.Context, a consensus.Agreement) (Draft,
 	if err != nil {
 		return Draft{}, err
 	}
-	draft := Draft{Agreement: a, Document: consensus.NewSignedAgreement(a), Role: RoleProposer}
+	draft := Draft{Agreement: a, Document: agreement.NewSigned(a), Role: RoleProposer}
 	for _, p := range a.Parties {
 		draft.Parties = append(draft.Parties, PartyState{Member: p})
 	}
@@ -247,8 +287,8 @@ var (
 
 // agreementDateProblems words what is wrong with an agreement's validity
 // dates, for the person who proposed them. The registry's own check
-// (consensus.Agreement.Validate) stays as it is: every replica applies it.
-func agreementDateProblems(a consensus.Agreement) []string {
+// (agreement.Agreement.Validate) stays as it is: every replica applies it.
+func agreementDateProblems(a agreement.Agreement) []string {
 	var probs []string
 	inRange := func(field string, t time.Time) bool {
 		if t.Before(EarliestAgreementDate) || !t.Before(LatestAgreementDate) {
@@ -269,7 +309,7 @@ func agreementDateProblems(a consensus.Agreement) []string {
 }
 
 // offer sends the text to one party and returns its policy's answer.
-func (g *Agreements) offer(ctx context.Context, party string, doc consensus.SignedAgreement) (policy.Decision, error) {
+func (g *Agreements) offer(ctx context.Context, party string, doc agreement.Signed) (policy.Decision, error) {
 	m, ok := g.reg.MemberByName(party)
 	if !ok {
 		return policy.Decision{}, fmt.Errorf("%s is not a member", party)
@@ -297,7 +337,7 @@ func (g *Agreements) Sign(ctx context.Context, id string) (Draft, error) {
 		return Draft{}, err
 	}
 	if !ok {
-		if _, committed := g.reg.CommittedAgreement(id); committed {
+		if _, err := g.reg.CommittedAgreement(id); err == nil {
 			return Draft{}, fmt.Errorf("agreement %s: %w in the registry, signed by every party", id, ErrAgreementExists)
 		}
 		return Draft{}, fmt.Errorf("agreement %s: %w (a party receives an agreement when it is proposed)", id, ErrNoDraft)
@@ -313,7 +353,7 @@ func (g *Agreements) Sign(ctx context.Context, id string) (Draft, error) {
 	if !d.Allow {
 		return Draft{}, &policy.DeniedError{Point: policy.AgreementDecision, Decision: d}
 	}
-	sig, err := consensus.SignAgreement(a, g.s.self.Name, g.s.key)
+	sig, err := agreement.Sign(a, g.s.self.Name, g.s.key)
 	if err != nil {
 		return Draft{}, err
 	}
@@ -354,7 +394,7 @@ func (g *Agreements) Sign(ctx context.Context, id string) (Draft, error) {
 
 // addSignature records a verified signature at the proposer and commits
 // the document once every party signed. It returns the updated draft.
-func (g *Agreements) addSignature(ctx context.Context, id, payload, signer string, sig consensus.AgreementSignature) (Draft, error) {
+func (g *Agreements) addSignature(ctx context.Context, id, payload, signer string, sig agreement.Signature) (Draft, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	draft, ok, err := g.load(id)
@@ -397,8 +437,7 @@ func (g *Agreements) addSignature(ctx context.Context, id, payload, signer strin
 		p.Signed = true
 	}
 	if !draft.Committed && slices.IndexFunc(draft.Parties, func(p PartyState) bool { return !p.Signed }) < 0 {
-		err := g.reg.CommitAgreement(ctx, draft.Document)
-		if err != nil && !errors.Is(err, consensus.ErrExists) {
+		if err := g.reg.CommitAgreement(ctx, draft.Document); err != nil {
 			_ = g.store(&draft)
 			return draft, fmt.Errorf("every party signed agreement %s, but the registry did not commit it: %w", id, err)
 		}
@@ -409,7 +448,7 @@ func (g *Agreements) addSignature(ctx context.Context, id, payload, signer strin
 
 // decide asks this node's policy whether it signs a, from what this node
 // knows of the model and the parties.
-func (g *Agreements) decide(ctx context.Context, a consensus.Agreement) (policy.Decision, error) {
+func (g *Agreements) decide(ctx context.Context, a agreement.Agreement) (policy.Decision, error) {
 	owner, id, _ := strings.Cut(a.Model, "/")
 	model, err := g.cat.Get(owner, id)
 	if err != nil || model.Kind != KindModel {
@@ -454,7 +493,7 @@ func (g *Agreements) decide(ctx context.Context, a consensus.Agreement) (policy.
 
 // recordDecision keeps the decision in the audit trail; a decision that
 // cannot be kept is not used.
-func (g *Agreements) recordDecision(a consensus.Agreement, d policy.Decision) error {
+func (g *Agreements) recordDecision(a agreement.Agreement, d policy.Decision) error {
 	return g.s.record(RecordAgreementDecision, a.ID, map[string]any{"model": a.Model, "proposer": a.CreatedBy,
 		"allow": d.Allow, "reasons": d.Reasons, "rules": d.Rules, "bundle": d.Bundle})
 }
@@ -511,14 +550,14 @@ func (g *Agreements) store(d *Draft) error {
 // agreementFrame is a request on AgreementProtocol: an offer (the text,
 // no signature) or a party's signature for the proposer.
 type agreementFrame struct {
-	Offer     *consensus.SignedAgreement `json:"offer,omitempty"`
-	Signature *signatureFrame            `json:"signature,omitempty"`
+	Offer     *agreement.Signed `json:"offer,omitempty"`
+	Signature *signatureFrame   `json:"signature,omitempty"`
 }
 
 type signatureFrame struct {
-	ID        string                       `json:"id"`
-	Payload   string                       `json:"payload"`
-	Signature consensus.AgreementSignature `json:"signature"`
+	ID        string              `json:"id"`
+	Payload   string              `json:"payload"`
+	Signature agreement.Signature `json:"signature"`
 }
 
 // agreementReply answers a frame: the party's decision on an offer, or
@@ -572,7 +611,7 @@ func (g *Agreements) answer(ctx context.Context, remote peer.ID, f agreementFram
 }
 
 // answerOffer decides an offer from its proposer and keeps it as a draft.
-func (g *Agreements) answerOffer(ctx context.Context, from Member, doc consensus.SignedAgreement) agreementReply {
+func (g *Agreements) answerOffer(ctx context.Context, from Member, doc agreement.Signed) agreementReply {
 	a, err := doc.Agreement()
 	if err == nil {
 		err = a.Validate()
@@ -590,7 +629,7 @@ func (g *Agreements) answerOffer(ctx context.Context, from Member, doc consensus
 	case !a.HasParty(g.s.self.Name):
 		return refuseFrame(RefusalBadToken, "this node %s is not a party to agreement %s", g.s.self.Name, a.ID)
 	}
-	if _, ok := g.reg.CommittedAgreement(a.ID); ok {
+	if _, err := g.reg.CommittedAgreement(a.ID); err == nil {
 		return refuseFrame(RefusalBadToken, "agreement %s already exists in the registry", a.ID)
 	}
 	d, err := g.decide(ctx, a)
@@ -603,7 +642,7 @@ func (g *Agreements) answerOffer(ctx context.Context, from Member, doc consensus
 	if old, ok, _ := g.load(a.ID); ok && old.Document.Payload != doc.Payload && !old.Committed && len(old.Refusals()) == 0 && old.Role == RoleProposer {
 		return refuseFrame(RefusalBadToken, "this node is negotiating another agreement %s", a.ID)
 	}
-	draft := Draft{Agreement: a, Document: consensus.NewSignedAgreement(a), Role: RoleParty}
+	draft := Draft{Agreement: a, Document: agreement.NewSigned(a), Role: RoleParty}
 	for _, p := range a.Parties {
 		draft.Parties = append(draft.Parties, PartyState{Member: p})
 	}

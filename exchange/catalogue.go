@@ -121,6 +121,7 @@ type Catalogue struct {
 	self  Member
 	authz Authorizer
 	reg   Registry
+	rec   Recorder
 	log   *slog.Logger
 	db    *bolt.DB
 	blobs *Blobs
@@ -147,16 +148,37 @@ type Catalogue struct {
 	once   sync.Once
 }
 
+// CatalogueDeps are the catalogue's collaborators.
+type CatalogueDeps struct {
+	Host   host.Host
+	PubSub *pubsub.PubSub
+	// Self is this node as a member: the owner of its entries.
+	Self Member
+	// Authz decides which own entries a partner may see.
+	Authz Authorizer
+	// Registry names the peers that ask for entries.
+	Registry Registry
+	// Recorder keeps publications and withdrawals in the audit trail.
+	Recorder Recorder
+	// Log is the catalogue's logger (nil: discard).
+	Log *slog.Logger
+}
+
 // OpenCatalogue opens node.db and the blob store, joins the announcement
 // topic and serves deltas to members.
-func OpenCatalogue(cfg CatalogueConfig, h host.Host, ps *pubsub.PubSub, self Member, authz Authorizer, reg Registry, log *slog.Logger) (_ *Catalogue, err error) {
+func OpenCatalogue(cfg CatalogueConfig, d CatalogueDeps) (_ *Catalogue, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if d.Host == nil || d.PubSub == nil || d.Authz == nil || d.Registry == nil || d.Recorder == nil {
+		return nil, errors.New("catalogue: host, pubsub, authorizer, registry and recorder are required")
+	}
+	log := d.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Catalogue{cfg: cfg, host: h, ps: ps, self: self, authz: authz, reg: reg, log: log,
+	h, ps := d.Host, d.PubSub
+	c := &Catalogue{cfg: cfg, host: h, ps: ps, self: d.Self, authz: d.Authz, reg: d.Registry, rec: d.Recorder, log: log,
 		own: map[string]Entry{}, remote: map[string]RemoteEntry{}, peers: map[string]PeerState{}, listed: map[string][]byte{},
 		syncing: map[string]bool{}, again: map[string]bool{}, changed: make(chan struct{}, 1)}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -326,8 +348,17 @@ func (p *Publication) Validate() error {
 }
 
 // Publish stores content and publishes (or updates) the entry, then
-// announces the new catalogue version.
+// announces the new catalogue version and records the publication.
 func (c *Catalogue) Publish(ctx context.Context, p Publication, content io.Reader) (Entry, error) {
+	e, err := c.publish(ctx, p, content)
+	if err == nil {
+		c.record(RecordCataloguePublish, e, map[string]any{"sha256": e.SHA256, "size": e.Size,
+			"classification": e.Classification, "version": e.Version})
+	}
+	return e, err
+}
+
+func (c *Catalogue) publish(ctx context.Context, p Publication, content io.Reader) (Entry, error) {
 	if err := p.Validate(); err != nil {
 		return Entry{}, err
 	}
@@ -433,7 +464,7 @@ func (c *Catalogue) dropRemote(ref string) {
 // ListingJSON is the whole federation catalogue as a JSON array of
 // listings, sorted by owner/id, assembled from entries encoded when they
 // changed: listing ten thousand entries encodes none of them.
-func (c *Catalogue) ListingJSON() []byte {
+func (c *Catalogue) ListingJSON(context.Context) []byte {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	refs := slices.Sorted(maps.Keys(c.listed))
@@ -453,7 +484,7 @@ func (c *Catalogue) ListingJSON() []byte {
 }
 
 // Withdraw removes an own entry from the catalogue; partners drop it on
-// their next sync.
+// their next sync. The withdrawal is recorded.
 func (c *Catalogue) Withdraw(ctx context.Context, id string) (Entry, error) {
 	c.mu.Lock()
 	e, ok := c.own[id]
@@ -462,7 +493,26 @@ func (c *Catalogue) Withdraw(ctx context.Context, id string) (Entry, error) {
 		return Entry{}, fmt.Errorf("%s/%s: %w", c.self.Name, id, ErrNotFound)
 	}
 	e.Withdrawn, e.Modified = true, time.Now().UTC().Truncate(time.Second)
-	return c.commitOwn(ctx, e)
+	e, err := c.commitOwn(ctx, e)
+	if err == nil {
+		c.record(RecordCatalogueWithdraw, e, map[string]any{"version": e.Version})
+	}
+	return e, err
+}
+
+// Audit record types of the catalogue.
+const (
+	RecordCataloguePublish  = "catalogue.publish"
+	RecordCatalogueWithdraw = "catalogue.withdraw"
+)
+
+// record keeps a change of an own entry in the audit trail. The change is
+// made and announced by then: a record that cannot be written is logged,
+// not undone.
+func (c *Catalogue) record(typ string, e Entry, details map[string]any) {
+	if err := c.rec.Record(typ, e.Ref(), details); err != nil {
+		c.log.Error("audit record not written", "type", typ, "subject", e.Ref(), "err", err)
+	}
 }
 
 // Lookup returns an own entry that is not withdrawn (exchange.Source).
@@ -495,6 +545,9 @@ func (c *Catalogue) Counts() (own, remote int) {
 	return own, len(c.remote)
 }
 
+// CatalogueSyncs reports what is known of each partner's catalogue.
+func (c *Catalogue) CatalogueSyncs(context.Context) []PeerState { return c.Peers() }
+
 // Peers reports what is known of each partner's catalogue.
 func (c *Catalogue) Peers() []PeerState {
 	c.mu.RLock()
@@ -518,7 +571,9 @@ type Listing struct {
 }
 
 // Search lists own and cached entries that match, sorted by owner and id.
-func (c *Catalogue) Search(f Filter) []Listing {
+func (c *Catalogue) Search(_ context.Context, f Filter) []Listing { return c.search(f) }
+
+func (c *Catalogue) search(f Filter) []Listing {
 	words := strings.Fields(strings.ToLower(f.Q))
 	match := func(e Entry) bool {
 		switch {
@@ -561,6 +616,11 @@ func (c *Catalogue) Search(f Filter) []Listing {
 		return strings.Compare(a.ID, b.ID)
 	})
 	return out
+}
+
+// Entry returns one entry of the federation catalogue.
+func (c *Catalogue) Entry(_ context.Context, owner, id string) (Listing, error) {
+	return c.Get(owner, id)
 }
 
 // Get returns one entry of the federation catalogue.

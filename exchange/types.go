@@ -72,6 +72,8 @@ type Authorizer interface {
 type Registry interface {
 	// MemberByPeer names the member a peer ID belongs to.
 	MemberByPeer(p peer.ID) (Member, bool)
+	// MemberByName finds a member, to address a request to its node.
+	MemberByName(name string) (Member, bool)
 	// Project returns a joint project's facts, for the exchange policy.
 	Project(id string) (policy.Project, bool)
 	// Agreements returns the agreements that concern a resource (owner/id).

@@ -295,15 +295,18 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("start gossip: %w", err)
 	}
 	self := exchange.Member{Name: n.cfg.Name, Country: n.cfg.Country, Org: n.cfg.Org, PeerID: n.id.PeerID}
-	if n.catalogue, err = exchange.OpenCatalogue(exchange.DefaultCatalogueConfig(n.dataDir, catalogueTopic(n.fedID)),
-		n.host, n.pubsub, self, n.policy, exchangeRegistry{n}, n.log.With("component", "catalogue")); err != nil {
+	if n.catalogue, err = exchange.OpenCatalogue(exchange.DefaultCatalogueConfig(n.dataDir, catalogueTopic(n.fedID)), exchange.CatalogueDeps{
+		Host: n.host, PubSub: n.pubsub, Self: self, Authz: n.policy, Registry: exchangeRegistry{n}, Recorder: auditRecorder{n},
+		Log: n.log.With("component", "catalogue")}); err != nil {
 		return fmt.Errorf("open catalogue: %w", err)
 	}
-	if n.exchange, err = exchange.NewService(exchange.DefaultConfig(), n.host, n.id.Key, self, n.catalogue, n.policy,
-		exchangeRegistry{n}, auditRecorder{n}, n.dataDir, n.log.With("component", "exchange")); err != nil {
+	if n.exchange, err = exchange.NewService(exchange.DefaultServiceConfig(n.dataDir), exchange.ServiceDeps{
+		Host: n.host, Key: n.id.Key, Self: self, Source: n.catalogue, Authz: n.policy, Registry: exchangeRegistry{n},
+		Recorder: auditRecorder{n}, Log: n.log.With("component", "exchange")}); err != nil {
 		return fmt.Errorf("start exchange: %w", err)
 	}
-	if n.agreements, err = exchange.NewAgreements(n.exchange, n.catalogue, n.policy, exchangeRegistry{n}); err != nil {
+	if n.agreements, err = exchange.NewAgreements(exchange.AgreementsDeps{Service: n.exchange, Catalogue: n.catalogue,
+		Policy: n.policy, Registry: exchangeRegistry{n}}); err != nil {
 		return fmt.Errorf("start agreements: %w", err)
 	}
 	// Catch up with every member now connected, and with each one that
@@ -351,7 +354,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			}
 		}()
 	}
-	web, err := console.New(console.Deps{Node: n, Key: n.id.PublicKey(), NodeID: n.id.PeerID.String(),
+	web, err := console.New(console.Deps{Node: consoleNode{n, n.catalogue, n.exchange, n.agreements}, Key: n.id.PublicKey(), NodeID: n.id.PeerID.String(),
 		Name: n.cfg.Name, Log: n.log.With("component", "console")})
 	if err != nil {
 		return fmt.Errorf("web console: %w", err)
@@ -361,9 +364,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Policies:   n,
 		Registry:   n,
 		Audit:      n,
-		Catalogue:  n,
-		Exchange:   n,
-		Agreements: n,
+		Catalogue:  n.catalogue,
+		Exchange:   n.exchange,
+		Agreements: n.agreements,
 		Tokens:     &api.Verifier{Key: n.id.PublicKey(), NodeID: n.id.PeerID.String()},
 		Authz:      n,
 		Console:    web,
