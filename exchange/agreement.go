@@ -2,8 +2,6 @@ package exchange
 
 import (
 	"context"
-	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,8 +9,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	bolt "go.etcd.io/bbolt"
 
@@ -80,71 +76,6 @@ type RegisteredAgreement struct {
 	RevokedBy    string
 	RevokedAt    time.Time
 	RevokeReason string
-}
-
-// PartyState is where one party stands on a draft, as far as this node
-// knows.
-type PartyState struct {
-	Member string `json:"member"`
-	// Decision is the party's policy answer, when this node heard it.
-	Decision *policy.Decision `json:"decision,omitempty"`
-	// Error says why the party could not be asked.
-	Error  string `json:"error,omitempty"`
-	Signed bool   `json:"signed"`
-}
-
-// Refused reports whether this party's policy said no or it could not be
-// asked.
-func (p PartyState) Refused() bool { return p.Error != "" || (p.Decision != nil && !p.Decision.Allow) }
-
-// Draft is an agreement under negotiation, as this node holds it: at the
-// proposer, every party's answer and every signature received; at another
-// party, its own answer and signature.
-type Draft struct {
-	Agreement agreement.Agreement `json:"agreement"`
-	Document  agreement.Signed    `json:"document"`
-	Role      string              `json:"role"`
-	Parties   []PartyState        `json:"parties"`
-	Committed bool                `json:"committed"`
-	Updated   time.Time           `json:"updated"`
-}
-
-func (d *Draft) party(name string) *PartyState {
-	for i := range d.Parties {
-		if d.Parties[i].Member == name {
-			return &d.Parties[i]
-		}
-	}
-	return nil
-}
-
-// Refusals lists the parties that refused or could not be asked.
-func (d Draft) Refusals() []PartyState {
-	var out []PartyState
-	for _, p := range d.Parties {
-		if p.Refused() {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// AgreementRefusedError is a proposal that at least one party's policy
-// refused (or a party that could not be reached); the draft says who and
-// why.
-type AgreementRefusedError struct{ Draft Draft }
-
-func (e *AgreementRefusedError) Error() string {
-	var parts []string
-	for _, p := range e.Draft.Refusals() {
-		switch {
-		case p.Error != "":
-			parts = append(parts, fmt.Sprintf("%s could not be asked: %s", p.Member, p.Error))
-		default:
-			parts = append(parts, fmt.Sprintf("%s refused: %s", p.Member, strings.Join(p.Decision.Reasons, " ")))
-		}
-	}
-	return fmt.Sprintf("agreement %s is not accepted by every party: %s", e.Draft.Agreement.ID, strings.Join(parts, "; "))
 }
 
 // Errors of the negotiation.
@@ -501,168 +432,4 @@ func (g *Agreements) recordDecision(a agreement.Agreement, d policy.Decision) er
 func (g *Agreements) node(name string) policy.Node {
 	m, _ := g.reg.MemberByName(name)
 	return policy.Node{Node: name, Country: m.Country, Org: m.Org, PeerID: m.PeerID.String()}
-}
-
-// Drafts lists the agreements under negotiation on this node.
-func (g *Agreements) Drafts() ([]Draft, error) {
-	var out []Draft
-	err := g.s.db.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(exchangeAgreements).ForEach(func(_, raw []byte) error {
-			var d Draft
-			if err := json.Unmarshal(raw, &d); err != nil {
-				return err
-			}
-			out = append(out, d)
-			return nil
-		})
-	})
-	return out, err
-}
-
-// Draft returns one draft held here.
-func (g *Agreements) Draft(id string) (Draft, bool, error) { return g.load(id) }
-
-func (g *Agreements) load(id string) (Draft, bool, error) {
-	var d Draft
-	var ok bool
-	err := g.s.db.db.View(func(tx *bolt.Tx) error {
-		raw := tx.Bucket(exchangeAgreements).Get([]byte(id))
-		if raw == nil {
-			return nil
-		}
-		ok = true
-		return json.Unmarshal(raw, &d)
-	})
-	return d, ok, err
-}
-
-func (g *Agreements) store(d *Draft) error {
-	d.Updated = g.s.now().UTC()
-	raw, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
-	return g.s.db.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(exchangeAgreements).Put([]byte(d.Agreement.ID), raw)
-	})
-}
-
-// agreementFrame is a request on AgreementProtocol: an offer (the text,
-// no signature) or a party's signature for the proposer.
-type agreementFrame struct {
-	Offer     *agreement.Signed `json:"offer,omitempty"`
-	Signature *signatureFrame   `json:"signature,omitempty"`
-}
-
-type signatureFrame struct {
-	ID        string              `json:"id"`
-	Payload   string              `json:"payload"`
-	Signature agreement.Signature `json:"signature"`
-}
-
-// agreementReply answers a frame: the party's decision on an offer, or
-// the signatures the proposer holds after a signature; Code and Reason
-// when the frame was refused.
-type agreementReply struct {
-	Decision  *policy.Decision `json:"decision,omitempty"`
-	Signed    []string         `json:"signed,omitempty"`
-	Committed bool             `json:"committed,omitempty"`
-	Code      RefusalCode      `json:"code,omitempty"`
-	Reason    string           `json:"reason,omitempty"`
-}
-
-func (g *Agreements) handle(st network.Stream) {
-	serveOne(g.s, st, "agreement", func(ctx context.Context, remote peer.ID, f agreementFrame) agreementReply {
-		reply := g.answer(ctx, remote, f)
-		if reply.Code != "" {
-			g.s.log.Info("agreement frame refused", "peer", remote, "code", reply.Code, "reason", reply.Reason)
-		}
-		return reply
-	})
-}
-
-func refuseFrame(code RefusalCode, format string, args ...any) agreementReply {
-	return agreementReply{Code: code, Reason: fmt.Sprintf(format, args...)}
-}
-
-// answer handles one frame from remote.
-func (g *Agreements) answer(ctx context.Context, remote peer.ID, f agreementFrame) agreementReply {
-	m, ok := g.reg.MemberByPeer(remote)
-	if !ok {
-		return refuseFrame(RefusalNotMember, "peer %s is not a member of the federation", remote)
-	}
-	switch {
-	case f.Offer != nil && f.Signature == nil:
-		return g.answerOffer(ctx, m, *f.Offer)
-	case f.Signature != nil && f.Offer == nil:
-		draft, err := g.addSignature(ctx, f.Signature.ID, f.Signature.Payload, m.Name, f.Signature.Signature)
-		if err != nil {
-			return refuseFrame(RefusalBadToken, "%v", err)
-		}
-		reply := agreementReply{Committed: draft.Committed, Signed: []string{}}
-		for _, p := range draft.Parties {
-			if p.Signed {
-				reply.Signed = append(reply.Signed, p.Member)
-			}
-		}
-		return reply
-	}
-	return refuseFrame(RefusalBadToken, "a frame carries either an offer or a signature")
-}
-
-// answerOffer decides an offer from its proposer and keeps it as a draft.
-func (g *Agreements) answerOffer(ctx context.Context, from Member, doc agreement.Signed) agreementReply {
-	a, err := doc.Agreement()
-	if err == nil {
-		err = a.Validate()
-	}
-	if probs := agreementDateProblems(a); err == nil && len(probs) > 0 {
-		err = errors.New(strings.Join(probs, "; "))
-	}
-	switch {
-	case err != nil:
-		return refuseFrame(RefusalBadToken, "the offered agreement is malformed: %v", err)
-	case len(doc.Signatures) > 0:
-		return refuseFrame(RefusalBadToken, "an offer carries no signature")
-	case a.CreatedBy != from.Name:
-		return refuseFrame(RefusalBadToken, "agreement %s was proposed by %s, not by %s", a.ID, a.CreatedBy, from.Name)
-	case !a.HasParty(g.s.self.Name):
-		return refuseFrame(RefusalBadToken, "this node %s is not a party to agreement %s", g.s.self.Name, a.ID)
-	}
-	if _, err := g.reg.CommittedAgreement(a.ID); err == nil {
-		return refuseFrame(RefusalBadToken, "agreement %s already exists in the registry", a.ID)
-	}
-	d, err := g.decide(ctx, a)
-	if err != nil {
-		g.s.log.Error("agreements policy", "agreement", a.ID, "err", err)
-		return refuseFrame(RefusalInternal, "this node could not evaluate its agreements policy")
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if old, ok, _ := g.load(a.ID); ok && old.Document.Payload != doc.Payload && !old.Committed && len(old.Refusals()) == 0 && old.Role == RoleProposer {
-		return refuseFrame(RefusalBadToken, "this node is negotiating another agreement %s", a.ID)
-	}
-	draft := Draft{Agreement: a, Document: agreement.NewSigned(a), Role: RoleParty}
-	for _, p := range a.Parties {
-		draft.Parties = append(draft.Parties, PartyState{Member: p})
-	}
-	draft.party(g.s.self.Name).Decision = &d
-	if err := g.store(&draft); err != nil {
-		g.s.log.Error("store agreement draft", "agreement", a.ID, "err", err)
-		return refuseFrame(RefusalInternal, "this node could not store the draft")
-	}
-	return agreementReply{Decision: &d}
-}
-
-// memberKey is the Ed25519 key embedded in a member's peer ID.
-func memberKey(p peer.ID) (ed25519.PublicKey, error) {
-	pub, err := p.ExtractPublicKey()
-	if err != nil || pub.Type() != crypto.Ed25519 {
-		return nil, fmt.Errorf("peer %s has no Ed25519 key", p)
-	}
-	raw, err := pub.Raw()
-	if err != nil {
-		return nil, err
-	}
-	return ed25519.PublicKey(raw), nil
 }
