@@ -2,8 +2,6 @@ package exchange
 
 import (
 	"context"
-	"crypto/ed25519"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,12 +9,10 @@ import (
 	"sync"
 	"time"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	bolt "go.etcd.io/bbolt"
 
-	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/agreement"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -44,79 +40,42 @@ type AgreementPolicy interface {
 	Agreement(ctx context.Context, in policy.AgreementInput) (policy.Decision, error)
 }
 
-// AgreementRegistry is what the negotiation needs from the registry.
+// AgreementRegistry is what the negotiation and the agreement views need
+// from the registry.
 type AgreementRegistry interface {
 	MemberByPeer(p peer.ID) (Member, bool)
 	MemberByName(name string) (Member, bool)
-	// CommittedAgreement returns an agreement already in the registry.
-	CommittedAgreement(id string) (consensus.AgreementRecord, bool)
-	// CommitAgreement has a fully signed document committed.
-	CommitAgreement(ctx context.Context, doc consensus.SignedAgreement) error
+	// AppliedIndex is the registry index that reads reflect; it fails
+	// when the registry is closed.
+	AppliedIndex() (uint64, error)
+	// CommittedAgreement returns an agreement in the registry; the error
+	// says why there is none (the registry's not-found error when it holds
+	// no agreement id).
+	CommittedAgreement(id string) (RegisteredAgreement, error)
+	// CommittedAgreements lists the agreements in the registry.
+	CommittedAgreements() ([]RegisteredAgreement, error)
+	// CommitAgreement has a fully signed document committed; nil when it
+	// is committed already.
+	CommitAgreement(ctx context.Context, doc agreement.Signed) error
+	// RevokeAgreement has a party's revocation committed.
+	RevokeAgreement(ctx context.Context, id, reason string) error
 }
 
-// PartyState is where one party stands on a draft, as far as this node
-// knows.
-type PartyState struct {
-	Member string `json:"member"`
-	// Decision is the party's policy answer, when this node heard it.
-	Decision *policy.Decision `json:"decision,omitempty"`
-	// Error says why the party could not be asked.
-	Error  string `json:"error,omitempty"`
-	Signed bool   `json:"signed"`
-}
-
-// Refused reports whether this party's policy said no or it could not be
-// asked.
-func (p PartyState) Refused() bool { return p.Error != "" || (p.Decision != nil && !p.Decision.Allow) }
-
-// Draft is an agreement under negotiation, as this node holds it: at the
-// proposer, every party's answer and every signature received; at another
-// party, its own answer and signature.
-type Draft struct {
-	Agreement consensus.Agreement       `json:"agreement"`
-	Document  consensus.SignedAgreement `json:"document"`
-	Role      string                    `json:"role"`
-	Parties   []PartyState              `json:"parties"`
-	Committed bool                      `json:"committed"`
-	Updated   time.Time                 `json:"updated"`
-}
-
-func (d *Draft) party(name string) *PartyState {
-	for i := range d.Parties {
-		if d.Parties[i].Member == name {
-			return &d.Parties[i]
-		}
-	}
-	return nil
-}
-
-// Refusals lists the parties that refused or could not be asked.
-func (d Draft) Refusals() []PartyState {
-	var out []PartyState
-	for _, p := range d.Parties {
-		if p.Refused() {
-			out = append(out, p)
-		}
-	}
-	return out
-}
-
-// AgreementRefusedError is a proposal that at least one party's policy
-// refused (or a party that could not be reached); the draft says who and
-// why.
-type AgreementRefusedError struct{ Draft Draft }
-
-func (e *AgreementRefusedError) Error() string {
-	var parts []string
-	for _, p := range e.Draft.Refusals() {
-		switch {
-		case p.Error != "":
-			parts = append(parts, fmt.Sprintf("%s could not be asked: %s", p.Member, p.Error))
-		default:
-			parts = append(parts, fmt.Sprintf("%s refused: %s", p.Member, strings.Join(p.Decision.Reasons, " ")))
-		}
-	}
-	return fmt.Sprintf("agreement %s is not accepted by every party: %s", e.Draft.Agreement.ID, strings.Join(parts, "; "))
+// RegisteredAgreement is an agreement as the registry holds it, every
+// party's signature in Document.
+type RegisteredAgreement struct {
+	agreement.Agreement
+	Document agreement.Signed
+	// Status is what a reader reports when it was read: active, pending,
+	// expired or revoked.
+	Status      string
+	CommittedBy string
+	Committed   time.Time
+	// Revoked is set once a party revoked it, with who, when and why.
+	Revoked      bool
+	RevokedBy    string
+	RevokedAt    time.Time
+	RevokeReason string
 }
 
 // Errors of the negotiation.
@@ -141,8 +100,20 @@ type Agreements struct {
 
 var exchangeAgreements = []byte("agreement_drafts")
 
-// NewAgreements registers AgreementProtocol on the service's host.
-func NewAgreements(s *Service, cat *Catalogue, pol AgreementPolicy, reg AgreementRegistry) (*Agreements, error) {
+// AgreementsDeps are the negotiation's collaborators.
+type AgreementsDeps struct {
+	// Service lends its host, key, streams, audit trail and exchange.db.
+	Service *Service
+	// Catalogue tells the model and its training datasets.
+	Catalogue *Catalogue
+	Policy    AgreementPolicy
+	Registry  AgreementRegistry
+}
+
+// NewAgreements registers AgreementProtocol on the service's host. It has
+// no configuration of its own: it runs on the service's.
+func NewAgreements(d AgreementsDeps) (*Agreements, error) {
+	s, cat, pol, reg := d.Service, d.Catalogue, d.Policy, d.Registry
 	if s == nil || cat == nil || pol == nil || reg == nil {
 		return nil, errors.New("agreements: service, catalogue, policy and registry are required")
 	}
@@ -164,7 +135,7 @@ func (g *Agreements) Close() { g.s.host.RemoveStreamHandler(AgreementProtocol) }
 // policy accepted it. The proposer is this node. It returns the draft
 // with each party's answer; an *AgreementRefusedError when any party
 // refused, or a *policy.DeniedError when this node's own policy did.
-func (g *Agreements) Propose(ctx context.Context, a consensus.Agreement) (Draft, error) {
+func (g *Agreements) Propose(ctx context.Context, a agreement.Agreement) (Draft, error) {
 	a.CreatedBy = g.s.self.Name
 	if a.Created.IsZero() {
 		a.Created = g.s.now()
@@ -188,7 +159,7 @@ func (g *Agreements) Propose(ctx context.Context, a consensus.Agreement) (Draft,
 	if len(unknown) > 0 {
 		return Draft{}, &ValidationError{What: "agreement", Problems: []string{"parties: not members of the federation: " + strings.Join(unknown, ", ")}}
 	}
-	if _, ok := g.reg.CommittedAgreement(a.ID); ok {
+	if _, err := g.reg.CommittedAgreement(a.ID); err == nil {
 		return Draft{}, fmt.Errorf("agreement %s: %w in the registry", a.ID, ErrAgreementExists)
 	}
 	if old, ok, err := g.load(a.ID); err != nil {
@@ -201,7 +172,7 @@ func (g *Agreements) Propose(ctx context.Context, a consensus.Agreement) (Draft,
 	if err != nil {
 		return Draft{}, err
 	}
-	draft := Draft{Agreement: a, Document: consensus.NewSignedAgreement(a), Role: RoleProposer}
+	draft := Draft{Agreement: a, Document: agreement.NewSigned(a), Role: RoleProposer}
 	for _, p := range a.Parties {
 		draft.Parties = append(draft.Parties, PartyState{Member: p})
 	}
@@ -247,8 +218,8 @@ var (
 
 // agreementDateProblems words what is wrong with an agreement's validity
 // dates, for the person who proposed them. The registry's own check
-// (consensus.Agreement.Validate) stays as it is: every replica applies it.
-func agreementDateProblems(a consensus.Agreement) []string {
+// (agreement.Agreement.Validate) stays as it is: every replica applies it.
+func agreementDateProblems(a agreement.Agreement) []string {
 	var probs []string
 	inRange := func(field string, t time.Time) bool {
 		if t.Before(EarliestAgreementDate) || !t.Before(LatestAgreementDate) {
@@ -269,7 +240,7 @@ func agreementDateProblems(a consensus.Agreement) []string {
 }
 
 // offer sends the text to one party and returns its policy's answer.
-func (g *Agreements) offer(ctx context.Context, party string, doc consensus.SignedAgreement) (policy.Decision, error) {
+func (g *Agreements) offer(ctx context.Context, party string, doc agreement.Signed) (policy.Decision, error) {
 	m, ok := g.reg.MemberByName(party)
 	if !ok {
 		return policy.Decision{}, fmt.Errorf("%s is not a member", party)
@@ -297,7 +268,7 @@ func (g *Agreements) Sign(ctx context.Context, id string) (Draft, error) {
 		return Draft{}, err
 	}
 	if !ok {
-		if _, committed := g.reg.CommittedAgreement(id); committed {
+		if _, err := g.reg.CommittedAgreement(id); err == nil {
 			return Draft{}, fmt.Errorf("agreement %s: %w in the registry, signed by every party", id, ErrAgreementExists)
 		}
 		return Draft{}, fmt.Errorf("agreement %s: %w (a party receives an agreement when it is proposed)", id, ErrNoDraft)
@@ -313,7 +284,7 @@ func (g *Agreements) Sign(ctx context.Context, id string) (Draft, error) {
 	if !d.Allow {
 		return Draft{}, &policy.DeniedError{Point: policy.AgreementDecision, Decision: d}
 	}
-	sig, err := consensus.SignAgreement(a, g.s.self.Name, g.s.key)
+	sig, err := agreement.Sign(a, g.s.self.Name, g.s.key)
 	if err != nil {
 		return Draft{}, err
 	}
@@ -354,7 +325,7 @@ func (g *Agreements) Sign(ctx context.Context, id string) (Draft, error) {
 
 // addSignature records a verified signature at the proposer and commits
 // the document once every party signed. It returns the updated draft.
-func (g *Agreements) addSignature(ctx context.Context, id, payload, signer string, sig consensus.AgreementSignature) (Draft, error) {
+func (g *Agreements) addSignature(ctx context.Context, id, payload, signer string, sig agreement.Signature) (Draft, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	draft, ok, err := g.load(id)
@@ -397,8 +368,7 @@ func (g *Agreements) addSignature(ctx context.Context, id, payload, signer strin
 		p.Signed = true
 	}
 	if !draft.Committed && slices.IndexFunc(draft.Parties, func(p PartyState) bool { return !p.Signed }) < 0 {
-		err := g.reg.CommitAgreement(ctx, draft.Document)
-		if err != nil && !errors.Is(err, consensus.ErrExists) {
+		if err := g.reg.CommitAgreement(ctx, draft.Document); err != nil {
 			_ = g.store(&draft)
 			return draft, fmt.Errorf("every party signed agreement %s, but the registry did not commit it: %w", id, err)
 		}
@@ -409,7 +379,7 @@ func (g *Agreements) addSignature(ctx context.Context, id, payload, signer strin
 
 // decide asks this node's policy whether it signs a, from what this node
 // knows of the model and the parties.
-func (g *Agreements) decide(ctx context.Context, a consensus.Agreement) (policy.Decision, error) {
+func (g *Agreements) decide(ctx context.Context, a agreement.Agreement) (policy.Decision, error) {
 	owner, id, _ := strings.Cut(a.Model, "/")
 	model, err := g.cat.Get(owner, id)
 	if err != nil || model.Kind != KindModel {
@@ -454,7 +424,7 @@ func (g *Agreements) decide(ctx context.Context, a consensus.Agreement) (policy.
 
 // recordDecision keeps the decision in the audit trail; a decision that
 // cannot be kept is not used.
-func (g *Agreements) recordDecision(a consensus.Agreement, d policy.Decision) error {
+func (g *Agreements) recordDecision(a agreement.Agreement, d policy.Decision) error {
 	return g.s.record(RecordAgreementDecision, a.ID, map[string]any{"model": a.Model, "proposer": a.CreatedBy,
 		"allow": d.Allow, "reasons": d.Reasons, "rules": d.Rules, "bundle": d.Bundle})
 }
@@ -462,168 +432,4 @@ func (g *Agreements) recordDecision(a consensus.Agreement, d policy.Decision) er
 func (g *Agreements) node(name string) policy.Node {
 	m, _ := g.reg.MemberByName(name)
 	return policy.Node{Node: name, Country: m.Country, Org: m.Org, PeerID: m.PeerID.String()}
-}
-
-// Drafts lists the agreements under negotiation on this node.
-func (g *Agreements) Drafts() ([]Draft, error) {
-	var out []Draft
-	err := g.s.db.db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(exchangeAgreements).ForEach(func(_, raw []byte) error {
-			var d Draft
-			if err := json.Unmarshal(raw, &d); err != nil {
-				return err
-			}
-			out = append(out, d)
-			return nil
-		})
-	})
-	return out, err
-}
-
-// Draft returns one draft held here.
-func (g *Agreements) Draft(id string) (Draft, bool, error) { return g.load(id) }
-
-func (g *Agreements) load(id string) (Draft, bool, error) {
-	var d Draft
-	var ok bool
-	err := g.s.db.db.View(func(tx *bolt.Tx) error {
-		raw := tx.Bucket(exchangeAgreements).Get([]byte(id))
-		if raw == nil {
-			return nil
-		}
-		ok = true
-		return json.Unmarshal(raw, &d)
-	})
-	return d, ok, err
-}
-
-func (g *Agreements) store(d *Draft) error {
-	d.Updated = g.s.now().UTC()
-	raw, err := json.Marshal(d)
-	if err != nil {
-		return err
-	}
-	return g.s.db.db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket(exchangeAgreements).Put([]byte(d.Agreement.ID), raw)
-	})
-}
-
-// agreementFrame is a request on AgreementProtocol: an offer (the text,
-// no signature) or a party's signature for the proposer.
-type agreementFrame struct {
-	Offer     *consensus.SignedAgreement `json:"offer,omitempty"`
-	Signature *signatureFrame            `json:"signature,omitempty"`
-}
-
-type signatureFrame struct {
-	ID        string                       `json:"id"`
-	Payload   string                       `json:"payload"`
-	Signature consensus.AgreementSignature `json:"signature"`
-}
-
-// agreementReply answers a frame: the party's decision on an offer, or
-// the signatures the proposer holds after a signature; Code and Reason
-// when the frame was refused.
-type agreementReply struct {
-	Decision  *policy.Decision `json:"decision,omitempty"`
-	Signed    []string         `json:"signed,omitempty"`
-	Committed bool             `json:"committed,omitempty"`
-	Code      RefusalCode      `json:"code,omitempty"`
-	Reason    string           `json:"reason,omitempty"`
-}
-
-func (g *Agreements) handle(st network.Stream) {
-	serveOne(g.s, st, "agreement", func(ctx context.Context, remote peer.ID, f agreementFrame) agreementReply {
-		reply := g.answer(ctx, remote, f)
-		if reply.Code != "" {
-			g.s.log.Info("agreement frame refused", "peer", remote, "code", reply.Code, "reason", reply.Reason)
-		}
-		return reply
-	})
-}
-
-func refuseFrame(code RefusalCode, format string, args ...any) agreementReply {
-	return agreementReply{Code: code, Reason: fmt.Sprintf(format, args...)}
-}
-
-// answer handles one frame from remote.
-func (g *Agreements) answer(ctx context.Context, remote peer.ID, f agreementFrame) agreementReply {
-	m, ok := g.reg.MemberByPeer(remote)
-	if !ok {
-		return refuseFrame(RefusalNotMember, "peer %s is not a member of the federation", remote)
-	}
-	switch {
-	case f.Offer != nil && f.Signature == nil:
-		return g.answerOffer(ctx, m, *f.Offer)
-	case f.Signature != nil && f.Offer == nil:
-		draft, err := g.addSignature(ctx, f.Signature.ID, f.Signature.Payload, m.Name, f.Signature.Signature)
-		if err != nil {
-			return refuseFrame(RefusalBadToken, "%v", err)
-		}
-		reply := agreementReply{Committed: draft.Committed, Signed: []string{}}
-		for _, p := range draft.Parties {
-			if p.Signed {
-				reply.Signed = append(reply.Signed, p.Member)
-			}
-		}
-		return reply
-	}
-	return refuseFrame(RefusalBadToken, "a frame carries either an offer or a signature")
-}
-
-// answerOffer decides an offer from its proposer and keeps it as a draft.
-func (g *Agreements) answerOffer(ctx context.Context, from Member, doc consensus.SignedAgreement) agreementReply {
-	a, err := doc.Agreement()
-	if err == nil {
-		err = a.Validate()
-	}
-	if probs := agreementDateProblems(a); err == nil && len(probs) > 0 {
-		err = errors.New(strings.Join(probs, "; "))
-	}
-	switch {
-	case err != nil:
-		return refuseFrame(RefusalBadToken, "the offered agreement is malformed: %v", err)
-	case len(doc.Signatures) > 0:
-		return refuseFrame(RefusalBadToken, "an offer carries no signature")
-	case a.CreatedBy != from.Name:
-		return refuseFrame(RefusalBadToken, "agreement %s was proposed by %s, not by %s", a.ID, a.CreatedBy, from.Name)
-	case !a.HasParty(g.s.self.Name):
-		return refuseFrame(RefusalBadToken, "this node %s is not a party to agreement %s", g.s.self.Name, a.ID)
-	}
-	if _, ok := g.reg.CommittedAgreement(a.ID); ok {
-		return refuseFrame(RefusalBadToken, "agreement %s already exists in the registry", a.ID)
-	}
-	d, err := g.decide(ctx, a)
-	if err != nil {
-		g.s.log.Error("agreements policy", "agreement", a.ID, "err", err)
-		return refuseFrame(RefusalInternal, "this node could not evaluate its agreements policy")
-	}
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	if old, ok, _ := g.load(a.ID); ok && old.Document.Payload != doc.Payload && !old.Committed && len(old.Refusals()) == 0 && old.Role == RoleProposer {
-		return refuseFrame(RefusalBadToken, "this node is negotiating another agreement %s", a.ID)
-	}
-	draft := Draft{Agreement: a, Document: consensus.NewSignedAgreement(a), Role: RoleParty}
-	for _, p := range a.Parties {
-		draft.Parties = append(draft.Parties, PartyState{Member: p})
-	}
-	draft.party(g.s.self.Name).Decision = &d
-	if err := g.store(&draft); err != nil {
-		g.s.log.Error("store agreement draft", "agreement", a.ID, "err", err)
-		return refuseFrame(RefusalInternal, "this node could not store the draft")
-	}
-	return agreementReply{Decision: &d}
-}
-
-// memberKey is the Ed25519 key embedded in a member's peer ID.
-func memberKey(p peer.ID) (ed25519.PublicKey, error) {
-	pub, err := p.ExtractPublicKey()
-	if err != nil || pub.Type() != crypto.Ed25519 {
-		return nil, fmt.Errorf("peer %s has no Ed25519 key", p)
-	}
-	raw, err := pub.Raw()
-	if err != nil {
-		return nil, err
-	}
-	return ed25519.PublicKey(raw), nil
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/agreement"
 )
 
 // FuzzAgreementFrame feeds the decoder of AgreementProtocol frames and the
@@ -16,11 +16,11 @@ import (
 // accepted offer is exactly the text it encodes.
 func FuzzAgreementFrame(f *testing.F) {
 	key, _ := fuzzIdentity(f, 1)
-	a := consensus.Agreement{ID: "seg-2026", Model: "fr-grandest/tumour-seg", Parties: []string{"de-bw", "fr-grandest"},
+	a := agreement.Agreement{ID: "seg-2026", Model: "fr-grandest/tumour-seg", Parties: []string{"de-bw", "fr-grandest"},
 		Purposes: []string{"research"}, ValidFrom: fuzzNow, ValidUntil: fuzzNow.Add(365 * 24 * time.Hour),
 		CreatedBy: "fr-grandest", Created: fuzzNow}
-	offer := consensus.NewSignedAgreement(a)
-	sig, err := consensus.SignAgreement(a, "fr-grandest", key)
+	offer := agreement.NewSigned(a)
+	sig, err := agreement.Sign(a, "fr-grandest", key)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func FuzzAgreementFrame(f *testing.F) {
 		if fr.Offer != nil {
 			text, err := fr.Offer.Agreement()
 			if err == nil && text.Validate() == nil {
-				if consensus.NewSignedAgreement(text).Payload != fr.Offer.Payload {
+				if agreement.NewSigned(text).Payload != fr.Offer.Payload {
 					t.Fatal("an accepted offer does not encode its own text")
 				}
 			}

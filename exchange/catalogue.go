@@ -10,9 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"math"
-	"mime"
-	"net/http"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -121,6 +118,7 @@ type Catalogue struct {
 	self  Member
 	authz Authorizer
 	reg   Registry
+	rec   Recorder
 	log   *slog.Logger
 	db    *bolt.DB
 	blobs *Blobs
@@ -147,16 +145,37 @@ type Catalogue struct {
 	once   sync.Once
 }
 
+// CatalogueDeps are the catalogue's collaborators.
+type CatalogueDeps struct {
+	Host   host.Host
+	PubSub *pubsub.PubSub
+	// Self is this node as a member: the owner of its entries.
+	Self Member
+	// Authz decides which own entries a partner may see.
+	Authz Authorizer
+	// Registry names the peers that ask for entries.
+	Registry Registry
+	// Recorder keeps publications and withdrawals in the audit trail.
+	Recorder Recorder
+	// Log is the catalogue's logger (nil: discard).
+	Log *slog.Logger
+}
+
 // OpenCatalogue opens node.db and the blob store, joins the announcement
 // topic and serves deltas to members.
-func OpenCatalogue(cfg CatalogueConfig, h host.Host, ps *pubsub.PubSub, self Member, authz Authorizer, reg Registry, log *slog.Logger) (_ *Catalogue, err error) {
+func OpenCatalogue(cfg CatalogueConfig, d CatalogueDeps) (_ *Catalogue, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	if d.Host == nil || d.PubSub == nil || d.Authz == nil || d.Registry == nil || d.Recorder == nil {
+		return nil, errors.New("catalogue: host, pubsub, authorizer, registry and recorder are required")
+	}
+	log := d.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	c := &Catalogue{cfg: cfg, host: h, ps: ps, self: self, authz: authz, reg: reg, log: log,
+	h, ps := d.Host, d.PubSub
+	c := &Catalogue{cfg: cfg, host: h, ps: ps, self: d.Self, authz: d.Authz, reg: d.Registry, rec: d.Recorder, log: log,
 		own: map[string]Entry{}, remote: map[string]RemoteEntry{}, peers: map[string]PeerState{}, listed: map[string][]byte{},
 		syncing: map[string]bool{}, again: map[string]bool{}, changed: make(chan struct{}, 1)}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -244,227 +263,6 @@ func (c *Catalogue) Close() error {
 	return err
 }
 
-// Publication is what an operator gives to publish or update an entry.
-type Publication struct {
-	ID              string   `json:"id"`
-	Kind            string   `json:"kind"`
-	Title           string   `json:"title"`
-	Description     string   `json:"description"`
-	Theme           string   `json:"theme"`
-	Classification  string   `json:"classification"`
-	Partners        []string `json:"partners"`
-	PersonalData    bool     `json:"personal_data"`
-	RequiresProject bool     `json:"requires_project"`
-	License         string   `json:"license"`
-	Keywords        []string `json:"keywords"`
-	MediaType       string   `json:"media_type"`
-	FileName        string   `json:"file_name"` // for the media type when none is given
-	// Model is the model card; required for kind model, refused for datasets.
-	Model *ModelCard `json:"model,omitempty"`
-}
-
-// ValidationError is input a caller gave that cannot be used: a
-// publication, an agreement, an ID, a request. The caller corrects it; an
-// API answers it 400 with the problems.
-type ValidationError struct {
-	// What was invalid, for the message ("agreement"); empty means a
-	// catalogue entry.
-	What     string
-	Problems []string
-	// Err, when set, is a sentinel callers branch on (ErrBadID).
-	Err error
-}
-
-func (e *ValidationError) Error() string {
-	what := e.What
-	if what == "" {
-		what = "catalogue entry"
-	}
-	return "invalid " + what + ": " + strings.Join(e.Problems, "; ")
-}
-
-func (e *ValidationError) Unwrap() error { return e.Err }
-
-// Validate checks a publication field by field.
-func (p *Publication) Validate() error {
-	var probs []string
-	add := func(f string, a ...any) { probs = append(probs, fmt.Sprintf(f, a...)) }
-	if why := idProblem(p.ID); why != "" {
-		add("id: %q %s (see exchange.ValidateID)", p.ID, why)
-	}
-	if p.Kind == "" {
-		p.Kind = KindDataset
-	}
-	if p.Kind != KindDataset && p.Kind != KindModel {
-		add("kind: %q is not dataset or model", p.Kind)
-	}
-	if strings.TrimSpace(p.Title) == "" {
-		add("title: empty")
-	}
-	if !slices.Contains(Themes, p.Theme) {
-		add("theme: %q is not one of %s", p.Theme, strings.Join(Themes, ", "))
-	}
-	if !slices.Contains(Classifications, p.Classification) {
-		add("classification: %q is not one of %s", p.Classification, strings.Join(Classifications, ", "))
-	}
-	if p.Classification == "confidential" && len(p.Partners) == 0 {
-		add("partners: a confidential entry names the partners who may see it")
-	}
-	switch {
-	case p.Kind == KindModel && p.Model == nil:
-		add("model: a model entry carries a model card (task, architecture, training datasets, metrics, intended and excluded uses)")
-	case p.Kind == KindModel:
-		probs = append(probs, p.Model.problems()...)
-	case p.Model != nil:
-		add("model: only a model entry carries a model card")
-	}
-	probs = append(probs, p.limitProblems()...)
-	if len(probs) > 0 {
-		return &ValidationError{Problems: probs}
-	}
-	return nil
-}
-
-// Publish stores content and publishes (or updates) the entry, then
-// announces the new catalogue version.
-func (c *Catalogue) Publish(ctx context.Context, p Publication, content io.Reader) (Entry, error) {
-	if err := p.Validate(); err != nil {
-		return Entry{}, err
-	}
-	if err := c.checkEntrySize(p); err != nil {
-		return Entry{}, err
-	}
-	head := make([]byte, 512)
-	n, _ := io.ReadFull(content, head)
-	head = head[:n]
-	sum, size, err := c.blobs.Put(io.MultiReader(strings.NewReader(string(head)), content))
-	if err != nil {
-		return Entry{}, err
-	}
-	media := p.MediaType
-	if media == "" {
-		media = mime.TypeByExtension(filepath.Ext(p.FileName))
-	}
-	if media == "" {
-		media = http.DetectContentType(head)
-	}
-	now := time.Now().UTC().Truncate(time.Second)
-	e := Entry{ID: p.ID, Kind: p.Kind, Title: p.Title, Description: p.Description, Owner: c.self.Name,
-		Publisher: c.self.Org, Country: c.self.Country, Theme: p.Theme, Classification: p.Classification,
-		Partners: sortedSet(p.Partners), PersonalData: p.PersonalData, RequiresProject: p.RequiresProject,
-		License: p.License, Keywords: sortedSet(p.Keywords), MediaType: media, Size: size, SHA256: sum,
-		Issued: now, Modified: now, Model: p.Model.normalized()}
-	c.mu.Lock()
-	if old, ok := c.own[p.ID]; ok && !old.Withdrawn {
-		e.Issued = old.Issued
-	}
-	return c.commitOwn(ctx, e)
-}
-
-// checkEntrySize refuses, before anything is stored, a publication whose
-// entry would encode to more than MaxEntryBytes: it measures the entry
-// with the largest values the fields Publish fills in can take.
-func (c *Catalogue) checkEntrySize(p Publication) error {
-	media := p.MediaType
-	if media == "" {
-		media = mime.TypeByExtension(filepath.Ext(p.FileName))
-	}
-	if media == "" {
-		media = strings.Repeat("m", 64) // longer than any sniffed type
-	}
-	now := time.Now().UTC().Truncate(time.Second)
-	e := Entry{ID: p.ID, Kind: p.Kind, Title: p.Title, Description: p.Description, Owner: c.self.Name,
-		Publisher: c.self.Org, Country: c.self.Country, Theme: p.Theme, Classification: p.Classification,
-		Partners: sortedSet(p.Partners), PersonalData: p.PersonalData, RequiresProject: p.RequiresProject,
-		License: p.License, Keywords: sortedSet(p.Keywords), MediaType: media, Size: math.MaxInt64,
-		SHA256: strings.Repeat("0", sha256.Size*2), Issued: now, Modified: now, Version: math.MaxUint64,
-		Model: p.Model.normalized()}
-	if n := encodedSize(e); n > MaxEntryBytes {
-		return &ValidationError{Problems: []string{fmt.Sprintf("entry: %d bytes as JSON, limit %d bytes", n, MaxEntryBytes)}}
-	}
-	return nil
-}
-
-// commitOwn stores an own entry under a new version, mirrors it in memory
-// and announces the version. It is called with c.mu held and releases it
-// before announcing.
-func (c *Catalogue) commitOwn(ctx context.Context, e Entry) (Entry, error) {
-	err := c.db.Update(func(tx *bolt.Tx) (err error) {
-		e, err = putOwn(tx, e)
-		return err
-	})
-	if err == nil {
-		c.setOwn(e)
-	}
-	c.mu.Unlock()
-	if err != nil {
-		return Entry{}, err
-	}
-	c.announce(ctx)
-	select {
-	case c.changed <- struct{}{}:
-	default:
-	}
-	return e, nil
-}
-
-// setOwn records an own entry in memory; c.mu is held.
-func (c *Catalogue) setOwn(e Entry) {
-	c.own[e.ID] = e
-	if e.Withdrawn {
-		delete(c.listed, e.Ref())
-		return
-	}
-	c.listed[e.Ref()], _ = json.Marshal(Listing{Entry: e, Local: true})
-}
-
-// setRemote records a partner's entry in memory; c.mu is held.
-func (c *Catalogue) setRemote(r RemoteEntry) {
-	c.remote[r.Ref()] = r
-	c.listed[r.Ref()], _ = json.Marshal(Listing{Entry: r.Entry, FetchedAt: r.FetchedAt})
-}
-
-// dropRemote forgets a partner's entry; c.mu is held.
-func (c *Catalogue) dropRemote(ref string) {
-	delete(c.remote, ref)
-	delete(c.listed, ref)
-}
-
-// ListingJSON is the whole federation catalogue as a JSON array of
-// listings, sorted by owner/id, assembled from entries encoded when they
-// changed: listing ten thousand entries encodes none of them.
-func (c *Catalogue) ListingJSON() []byte {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	refs := slices.Sorted(maps.Keys(c.listed))
-	size := 2
-	for _, r := range refs {
-		size += len(c.listed[r]) + 1
-	}
-	out := make([]byte, 0, size)
-	out = append(out, '[')
-	for i, r := range refs {
-		if i > 0 {
-			out = append(out, ',')
-		}
-		out = append(out, c.listed[r]...)
-	}
-	return append(out, ']')
-}
-
-// Withdraw removes an own entry from the catalogue; partners drop it on
-// their next sync.
-func (c *Catalogue) Withdraw(ctx context.Context, id string) (Entry, error) {
-	c.mu.Lock()
-	e, ok := c.own[id]
-	if !ok || e.Withdrawn {
-		c.mu.Unlock()
-		return Entry{}, fmt.Errorf("%s/%s: %w", c.self.Name, id, ErrNotFound)
-	}
-	e.Withdrawn, e.Modified = true, time.Now().UTC().Truncate(time.Second)
-	return c.commitOwn(ctx, e)
-}
-
 // Lookup returns an own entry that is not withdrawn (exchange.Source).
 func (c *Catalogue) Lookup(id string) (Entry, bool) {
 	c.mu.RLock()
@@ -495,95 +293,15 @@ func (c *Catalogue) Counts() (own, remote int) {
 	return own, len(c.remote)
 }
 
+// CatalogueSyncs reports what is known of each partner's catalogue.
+func (c *Catalogue) CatalogueSyncs(context.Context) []PeerState { return c.Peers() }
+
 // Peers reports what is known of each partner's catalogue.
 func (c *Catalogue) Peers() []PeerState {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
 	out := slices.Collect(maps.Values(c.peers))
 	slices.SortFunc(out, func(a, b PeerState) int { return strings.Compare(a.Owner, b.Owner) })
-	return out
-}
-
-// Filter selects catalogue entries.
-type Filter struct {
-	Theme, Country, Owner, Kind, Classification string
-	Q                                           string // words in title, description or keywords
-}
-
-// Listing is one entry of the federation catalogue as this node sees it.
-type Listing struct {
-	Entry
-	Local     bool      `json:"local"`
-	FetchedAt time.Time `json:"fetched_at,omitzero"` // when the owner last confirmed it
-}
-
-// Search lists own and cached entries that match, sorted by owner and id.
-func (c *Catalogue) Search(f Filter) []Listing {
-	words := strings.Fields(strings.ToLower(f.Q))
-	match := func(e Entry) bool {
-		switch {
-		case e.Withdrawn,
-			f.Theme != "" && e.Theme != f.Theme,
-			f.Country != "" && !strings.EqualFold(e.Country, f.Country),
-			f.Owner != "" && e.Owner != f.Owner,
-			f.Kind != "" && e.Kind != f.Kind,
-			f.Classification != "" && e.Classification != f.Classification:
-			return false
-		}
-		if len(words) == 0 {
-			return true
-		}
-		text := strings.ToLower(e.Title + " " + e.Description + " " + strings.Join(e.Keywords, " "))
-		for _, w := range words {
-			if !strings.Contains(text, w) {
-				return false
-			}
-		}
-		return true
-	}
-	c.mu.RLock()
-	out := make([]Listing, 0, len(c.own)+len(c.remote))
-	for _, e := range c.own {
-		if match(e) {
-			out = append(out, Listing{Entry: e, Local: true})
-		}
-	}
-	for _, r := range c.remote {
-		if match(r.Entry) {
-			out = append(out, Listing{Entry: r.Entry, FetchedAt: r.FetchedAt})
-		}
-	}
-	c.mu.RUnlock()
-	slices.SortFunc(out, func(a, b Listing) int {
-		if c := strings.Compare(a.Owner, b.Owner); c != 0 {
-			return c
-		}
-		return strings.Compare(a.ID, b.ID)
-	})
-	return out
-}
-
-// Get returns one entry of the federation catalogue.
-func (c *Catalogue) Get(owner, id string) (Listing, error) {
-	c.mu.RLock()
-	defer c.mu.RUnlock()
-	if owner == c.self.Name {
-		if e, ok := c.own[id]; ok && !e.Withdrawn {
-			return Listing{Entry: e, Local: true}, nil
-		}
-	} else if r, ok := c.remote[owner+"/"+id]; ok {
-		return Listing{Entry: r.Entry, FetchedAt: r.FetchedAt}, nil
-	}
-	return Listing{}, fmt.Errorf("%s/%s: %w", owner, id, ErrNotFound)
-}
-
-func sortedSet(in []string) []string {
-	out := slices.Clone(in)
-	slices.Sort(out)
-	out = slices.Compact(out)
-	if out == nil {
-		out = []string{}
-	}
 	return out
 }
 

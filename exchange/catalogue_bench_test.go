@@ -24,7 +24,7 @@ func BenchmarkCatalogueConvergence(b *testing.B) {
 				names[i] = fmt.Sprintf("m%02d", i)
 			}
 			nodes := newCatFederation(b, names...)
-			waitFor(b, 60*time.Second, "gossip mesh", func() bool {
+			eventually(b, 60*time.Second, "gossip mesh", func() bool {
 				for _, n := range nodes {
 					if len(n.ps.ListPeers("/xborder/test/catalogue")) < min(size-1, 4) {
 						return false
@@ -45,7 +45,7 @@ func BenchmarkCatalogueConvergence(b *testing.B) {
 						if n == pub {
 							continue
 						}
-						waitFor(b, 30*time.Second, "convergence", func() bool { _, err := n.cat.Get(pub.m.Name, id); return err == nil })
+						eventually(b, 30*time.Second, "convergence", func() bool { _, err := n.cat.Get(pub.m.Name, id); return err == nil })
 					}
 					lat = append(lat, time.Since(t0))
 				}
@@ -72,16 +72,16 @@ func BenchmarkCatalogueListing10k(b *testing.B) {
 		}
 	}
 	var all []Listing
-	if err := json.Unmarshal(c.ListingJSON(), &all); err != nil || len(all) != 10_000 {
+	if err := json.Unmarshal(c.ListingJSON(context.Background()), &all); err != nil || len(all) != 10_000 {
 		b.Fatalf("listing: %d entries, %v", len(all), err)
 	}
 	var listAll, filtered []time.Duration
 	for b.Loop() {
 		t0 := time.Now()
-		_, _ = io.Discard.Write(c.ListingJSON())
+		_, _ = io.Discard.Write(c.ListingJSON(context.Background()))
 		listAll = append(listAll, time.Since(t0))
 		t0 = time.Now()
-		raw, _ := json.Marshal(c.Search(Filter{Theme: "health", Q: "plant 7"}))
+		raw, _ := json.Marshal(c.Search(context.Background(), Filter{Theme: "health", Q: "plant 7"}))
 		_, _ = io.Discard.Write(raw)
 		filtered = append(filtered, time.Since(t0))
 	}

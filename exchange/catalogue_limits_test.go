@@ -35,7 +35,7 @@ func storeOwn(t testing.TB, c *Catalogue, entries []Entry) {
 }
 
 // bigEntry is an own entry of n whose description is descBytes long.
-func bigEntry(n *catNode, id string, descBytes int, keywords []string) Entry {
+func bigEntry(n *testNode, id string, descBytes int, keywords []string) Entry {
 	now := time.Now().UTC().Truncate(time.Second)
 	return Entry{ID: id, Kind: KindDataset, Title: "Dataset " + id, Description: strings.Repeat("d", descBytes),
 		Owner: n.m.Name, Publisher: n.m.Org, Country: n.m.Country, Theme: "health", Classification: "open",
@@ -43,7 +43,7 @@ func bigEntry(n *catNode, id string, descBytes int, keywords []string) Entry {
 		Size: 8, SHA256: strings.Repeat("ab", 32), Issued: now, Modified: now}
 }
 
-func remoteCount(n *catNode) int { _, remote := n.cat.Counts(); return remote }
+func remoteCount(n *testNode) int { _, remote := n.cat.Counts(); return remote }
 
 // A catalogue of entries within the limits whose sum exceeds the reader's
 // frame cap used to be served as one page the owner could not send: the
@@ -73,7 +73,7 @@ func TestCatalogueSyncOfManyLargeEntriesIsPaged(t *testing.T) {
 	storeOwn(t, fr.cat, entries)
 
 	// The owner announces its version; the partner pulls it all.
-	waitFor(t, 120*time.Second, fmt.Sprintf("de-bw syncs all %d entries (%d MB)", count, total>>20), func() bool {
+	eventually(t, 120*time.Second, fmt.Sprintf("de-bw syncs all %d entries (%d MB)", count, total>>20), func() bool {
 		return remoteCount(de) == count
 	})
 	if ps := de.cat.Peers(); len(ps) != 1 || ps[0].LastError != "" || ps[0].Version != fr.cat.Version() {
@@ -98,7 +98,7 @@ func TestCatalogueOversizedLegacyEntriesDoNotJamTheSync(t *testing.T) {
 	}
 	storeOwn(t, fr.cat, legacy)
 	publish(t, fr, "air-quality", "open")
-	waitFor(t, 60*time.Second, "de-bw syncs up to fr-grandest's version", func() bool {
+	eventually(t, 60*time.Second, "de-bw syncs up to fr-grandest's version", func() bool {
 		ps := de.cat.Peers()
 		return len(ps) == 1 && ps[0].Version == fr.cat.Version()
 	})

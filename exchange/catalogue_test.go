@@ -3,157 +3,15 @@ package exchange
 import (
 	"bytes"
 	"context"
-	"crypto/ed25519"
-	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
-
-	"github.com/xborder/xborder/policy"
 )
-
-// catAuthz shows confidential entries only to their named partners, as
-// the shipped catalogue policy does.
-type catAuthz struct{}
-
-func (catAuthz) CatalogueVisible(_ context.Context, in policy.CatalogueInput) (bool, error) {
-	if in.Entry.Classification != "confidential" {
-		return true, nil
-	}
-	return slices.Contains(in.Entry.Partners, in.Requester.Node), nil
-}
-
-func (catAuthz) Exchange(context.Context, policy.ExchangeInput) (policy.Decision, error) {
-	return policy.Decision{}, nil
-}
-
-// catRegistry knows the members of a test federation.
-type catRegistry struct{ members map[peer.ID]Member }
-
-func (r catRegistry) MemberByPeer(p peer.ID) (Member, bool) { m, ok := r.members[p]; return m, ok }
-func (catRegistry) Project(string) (policy.Project, bool)   { return policy.Project{}, false }
-func (catRegistry) Agreements(string) []policy.Agreement    { return nil }
-func (catRegistry) Current() error                          { return nil }
-
-type catNode struct {
-	m   Member
-	h   host.Host
-	ps  *pubsub.PubSub
-	cat *Catalogue
-}
-
-func newCatFederation(t testing.TB, names ...string) []*catNode {
-	t.Helper()
-	return newCatFederationWith(t, nil, names...)
-}
-
-// newCatFederationWith starts a federation whose catalogue configuration
-// tune adjusts.
-func newCatFederationWith(t testing.TB, tune func(*CatalogueConfig), names ...string) []*catNode {
-	t.Helper()
-	reg := catRegistry{members: map[peer.ID]Member{}}
-	var nodes []*catNode
-	countries := []string{"FR", "DE", "CH", "BE", "LU"}
-	for i, name := range names {
-		_, k, _ := ed25519.GenerateKey(rand.Reader)
-		pk, _ := crypto.UnmarshalEd25519PrivateKey(k)
-		h, err := libp2p.New(libp2p.Identity(pk), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableMetrics())
-		if err != nil {
-			t.Fatal(err)
-		}
-		m := Member{Name: name, Country: countries[i%len(countries)], Org: "Org " + name, PeerID: h.ID()}
-		reg.members[h.ID()] = m
-		nodes = append(nodes, &catNode{m: m, h: h})
-	}
-	// Small federations are fully meshed; large ones connect each node to
-	// its next six on a ring (gossip spreads announcements, pulls dial the
-	// owner directly), as a real federation's partial connectivity would.
-	for i, n := range nodes {
-		for _, o := range nodes {
-			n.h.Peerstore().AddAddrs(o.h.ID(), o.h.Addrs(), time.Hour)
-		}
-		for j := 1; j < len(nodes); j++ {
-			if len(nodes) > 10 && j > 6 {
-				break
-			}
-			o := nodes[(i+j)%len(nodes)]
-			if err := n.h.Connect(context.Background(), peer.AddrInfo{ID: o.h.ID(), Addrs: o.h.Addrs()}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	// Gossip lives until the test's cleanup cancels it.
-	ctx, cancel := context.WithCancel(context.Background())
-	for _, n := range nodes {
-		ps, err := pubsub.NewGossipSub(ctx, n.h)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg := DefaultCatalogueConfig(t.TempDir(), "/xborder/test/catalogue")
-		cfg.AnnounceEvery = 200 * time.Millisecond
-		if tune != nil {
-			tune(&cfg)
-		}
-		n.ps = ps
-		n.cat, err = OpenCatalogue(cfg, n.h, ps, n.m, catAuthz{}, reg, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	// Every member's connections close before any host does: a host that
-	// closes while members still send it identify pushes (each catalogue's
-	// Close changes its protocols) can stall in libp2p's event bus, as seen
-	// with 50 members.
-	t.Cleanup(func() {
-		var wg sync.WaitGroup
-		for _, n := range nodes {
-			wg.Go(func() { _ = n.cat.Close() })
-		}
-		wg.Wait()
-		for _, n := range nodes {
-			wg.Go(func() { _ = n.h.Network().Close() })
-		}
-		wg.Wait()
-		for _, n := range nodes {
-			wg.Go(func() { _ = n.h.Close() })
-		}
-		wg.Wait()
-		cancel()
-	})
-	return nodes
-}
-
-func publish(t testing.TB, n *catNode, id, class string, partners ...string) Entry {
-	t.Helper()
-	e, err := n.cat.Publish(context.Background(), Publication{ID: id, Title: "Dataset " + id, Description: "about " + id,
-		Theme: "health", Classification: class, Partners: partners, License: "CC-BY-4.0", Keywords: []string{"icu"}, FileName: id + ".csv"},
-		strings.NewReader("a,b\n1,2\n"+id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return e
-}
-
-func waitFor(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
 
 func TestCatalogueConvergesWithPolicyFiltering(t *testing.T) {
 	nodes := newCatFederation(t, "fr-grandest", "de-bw", "ch-basel")
@@ -165,12 +23,12 @@ func TestCatalogueConvergesWithPolicyFiltering(t *testing.T) {
 	publish(t, fr, "oncology-cohort", "confidential", "de-bw")
 	publish(t, de, "machine-sensors", "restricted")
 
-	waitFor(t, 20*time.Second, "de-bw sees both FR entries", func() bool {
+	eventually(t, 20*time.Second, "de-bw sees both FR entries", func() bool {
 		_, err1 := de.cat.Get("fr-grandest", "air-quality")
 		_, err2 := de.cat.Get("fr-grandest", "oncology-cohort")
 		return err1 == nil && err2 == nil
 	})
-	waitFor(t, 20*time.Second, "ch-basel sees the open FR entry and the DE one", func() bool {
+	eventually(t, 20*time.Second, "ch-basel sees the open FR entry and the DE one", func() bool {
 		_, err1 := ch.cat.Get("fr-grandest", "air-quality")
 		_, err2 := ch.cat.Get("de-bw", "machine-sensors")
 		return err1 == nil && err2 == nil
@@ -179,10 +37,10 @@ func TestCatalogueConvergesWithPolicyFiltering(t *testing.T) {
 		t.Fatal("a confidential entry reached a partner it does not name")
 	}
 	// Search and filters over the federation catalogue.
-	if got := de.cat.Search(Filter{Q: "oncology"}); len(got) != 1 || got[0].Ref() != "fr-grandest/oncology-cohort" {
+	if got := de.cat.Search(context.Background(), Filter{Q: "oncology"}); len(got) != 1 || got[0].Ref() != "fr-grandest/oncology-cohort" {
 		t.Fatalf("search: %+v", got)
 	}
-	if got := ch.cat.Search(Filter{Country: "FR"}); len(got) != 1 || got[0].FetchedAt.IsZero() {
+	if got := ch.cat.Search(context.Background(), Filter{Country: "FR"}); len(got) != 1 || got[0].FetchedAt.IsZero() {
 		t.Fatalf("filter by country: %+v", got)
 	}
 
@@ -191,7 +49,7 @@ func TestCatalogueConvergesWithPolicyFiltering(t *testing.T) {
 		t.Fatal(err)
 	}
 	publish(t, fr, "oncology-cohort", "confidential", "ch-basel")
-	waitFor(t, 20*time.Second, "the withdrawal and the new partner propagate", func() bool {
+	eventually(t, 20*time.Second, "the withdrawal and the new partner propagate", func() bool {
 		_, gone := de.cat.Get("fr-grandest", "air-quality")
 		_, hidden := de.cat.Get("fr-grandest", "oncology-cohort")
 		_, shown := ch.cat.Get("fr-grandest", "oncology-cohort")
@@ -205,10 +63,10 @@ func TestCatalogueCacheSurvivesAnOfflineOwner(t *testing.T) {
 	for i := range 3 {
 		publish(t, fr, fmt.Sprintf("ds-%d", i), "open")
 	}
-	waitFor(t, 20*time.Second, "de-bw caches FR's entries", func() bool { _, remote := de.cat.Counts(); return remote == 3 })
+	eventually(t, 20*time.Second, "de-bw caches FR's entries", func() bool { _, remote := de.cat.Counts(); return remote == 3 })
 	_ = fr.cat.Close()
 	_ = fr.h.Close()
-	if got := de.cat.Search(Filter{Owner: "fr-grandest"}); len(got) != 3 {
+	if got := de.cat.Search(context.Background(), Filter{Owner: "fr-grandest"}); len(got) != 3 {
 		t.Fatalf("cache lost while the owner is offline: %d entries", len(got))
 	}
 	if ps := de.cat.Peers(); len(ps) != 1 || ps[0].SyncedAt.IsZero() {
@@ -223,12 +81,12 @@ func TestCataloguePullIsRetriedAfterAFailure(t *testing.T) {
 	fr.h.RemoveStreamHandler(CatalogueProtocol)
 	publish(t, fr, "air-quality", "open")
 	de.cat.PullAsync(fr.m)
-	waitFor(t, 20*time.Second, "the first pull fails", func() bool {
+	eventually(t, 20*time.Second, "the first pull fails", func() bool {
 		ps := de.cat.Peers()
 		return len(ps) == 1 && ps[0].LastError != ""
 	})
 	fr.h.SetStreamHandler(CatalogueProtocol, fr.cat.serveDelta)
-	waitFor(t, 20*time.Second, "a retry fetches the entry", func() bool {
+	eventually(t, 20*time.Second, "a retry fetches the entry", func() bool {
 		_, err := de.cat.Get("fr-grandest", "air-quality")
 		return err == nil
 	})
@@ -263,7 +121,7 @@ func TestCatalogueReannouncementsSlowDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Cancel()
-	waitFor(t, 20*time.Second, "the observer joins the topic", func() bool {
+	eventually(t, 20*time.Second, "the observer joins the topic", func() bool {
 		return len(fr.ps.ListPeers("/xborder/test/catalogue")) == 2 && len(topic.ListPeers()) == 2
 	})
 	publish(t, fr, "air-quality", "open")
@@ -318,13 +176,13 @@ func TestDCATExportListsOpenEntriesWithChecksums(t *testing.T) {
 	ch := nodes[0]
 	open := publish(t, ch, "crop-yield", "open")
 	publish(t, ch, "patients", "sensitive")
-	cat := ch.cat.DCAT("https://xborder.basel.example")
+	cat := ch.cat.DCAT(context.Background(), "https://xborder.basel.example")
 	if cat.Type != "dcat:Catalog" || len(cat.Datasets) != 1 {
 		t.Fatalf("catalog %+v", cat)
 	}
 	d := cat.Datasets[0]
 	if d.Identifier != "ch-basel/crop-yield" || d.Theme != "http://publications.europa.eu/resource/authority/data-theme/HEAL" ||
-		d.Spatial != "http://publications.europa.eu/resource/authority/country/FRA" ||
+		d.Spatial != "http://publications.europa.eu/resource/authority/country/CHE" ||
 		d.Distribution[0].Checksum.Value != open.SHA256 || d.Distribution[0].ByteSize != open.Size {
 		t.Fatalf("dataset %+v", d)
 	}

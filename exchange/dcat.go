@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"context"
 	"time"
 )
 
@@ -65,7 +66,7 @@ type DCATChecksum struct {
 
 // DCAT renders the node's own open entries; baseURL prefixes identifiers
 // and access URLs (the node's public address).
-func (c *Catalogue) DCAT(baseURL string) DCATCatalog {
+func (c *Catalogue) DCAT(_ context.Context, baseURL string) DCATCatalog {
 	cat := DCATCatalog{
 		Context: map[string]string{
 			"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/",
@@ -77,7 +78,7 @@ func (c *Catalogue) DCAT(baseURL string) DCATCatalog {
 		Publisher:   DCATAgent{Type: "foaf:Agent", Name: c.self.Org},
 		Datasets:    []DCATDataset{},
 	}
-	for _, l := range c.Search(Filter{Owner: c.self.Name, Classification: "open"}) {
+	for _, l := range c.search(Filter{Owner: c.self.Name, Classification: "open"}) {
 		e := l.Entry
 		cat.Datasets = append(cat.Datasets, DCATDataset{
 			ID: baseURL + "/v1/catalogue/" + e.Ref(), Type: "dcat:Dataset", Identifier: e.Ref(),

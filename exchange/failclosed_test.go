@@ -16,7 +16,7 @@ import (
 var diskFull = &os.PathError{Op: "write", Path: "audit.db", Err: syscall.ENOSPC}
 
 func TestOwnerWhoseAuditTrailFailsDecidesNothingAndIssuesNoGrant(t *testing.T) {
-	fed := newReqFed(t, reqFedOptions{}, "fr-grandest", "de-bw")
+	fed := newReqFed(t, fedOptions{}, "fr-grandest", "de-bw")
 	fr, de := fed["fr-grandest"], fed["de-bw"]
 	fr.src.add("fr-grandest", "mobility", "open", testContent(4<<10))
 
@@ -29,10 +29,10 @@ func TestOwnerWhoseAuditTrailFailsDecidesNothingAndIssuesNoGrant(t *testing.T) {
 	if !strings.Contains(refused.Reason, "audit trail cannot be written") || ans.Grant != "" {
 		t.Fatalf("the refusal does not say why, or carries a grant: %q %+v", refused.Reason, ans)
 	}
-	if gs := fr.svc.Grants(); len(gs) != 0 {
+	if gs := fr.svc.Grants(context.Background()); len(gs) != 0 {
 		t.Fatalf("the owner stored grants it could not record: %+v", gs)
 	}
-	if gs := de.svc.Grants(); len(gs) != 0 {
+	if gs := de.svc.Grants(context.Background()); len(gs) != 0 {
 		t.Fatalf("the requester holds grants: %+v", gs)
 	}
 
@@ -48,7 +48,7 @@ func TestOwnerWhoseAuditTrailFailsDecidesNothingAndIssuesNoGrant(t *testing.T) {
 }
 
 func TestOwnerWhoseAuditTrailFailsServesNoByte(t *testing.T) {
-	fed := newReqFed(t, reqFedOptions{}, "fr-grandest", "de-bw")
+	fed := newReqFed(t, fedOptions{}, "fr-grandest", "de-bw")
 	fr, de := fed["fr-grandest"], fed["de-bw"]
 	e := fr.src.add("fr-grandest", "mobility", "open", testContent(1<<20))
 	ans := grantFor(t, de, fr, "mobility")
@@ -81,7 +81,7 @@ func TestOwnerWhoseAuditTrailFailsServesNoByte(t *testing.T) {
 }
 
 func TestRequesterWhoseAuditTrailFailsKeepsNoGrantAndFetchesNothing(t *testing.T) {
-	fed := newReqFed(t, reqFedOptions{}, "fr-grandest", "de-bw")
+	fed := newReqFed(t, fedOptions{}, "fr-grandest", "de-bw")
 	fr, de := fed["fr-grandest"], fed["de-bw"]
 	fr.src.add("fr-grandest", "mobility", "open", testContent(64<<10))
 	ans := grantFor(t, de, fr, "mobility")
@@ -91,7 +91,7 @@ func TestRequesterWhoseAuditTrailFailsKeepsNoGrantAndFetchesNothing(t *testing.T
 	if !errors.Is(err, ErrAuditUnavailable) {
 		t.Fatalf("request while the requester's trail fails: %v", err)
 	}
-	if gs := de.svc.Grants(); len(gs) != 1 || gs[0].ID != ans.GrantID {
+	if gs := de.svc.Grants(context.Background()); len(gs) != 1 || gs[0].ID != ans.GrantID {
 		t.Fatalf("the requester kept a grant it could not record: %+v", gs)
 	}
 	job, err := de.svc.Fetch(context.Background(), fr.m, "mobility", ans.Grant)
@@ -108,11 +108,11 @@ func TestRequesterWhoseAuditTrailFailsKeepsNoGrantAndFetchesNothing(t *testing.T
 }
 
 func TestGrantWithinAProjectEndsWithTheProject(t *testing.T) {
-	fed := newReqFed(t, reqFedOptions{}, "fr-grandest", "de-bw", "ch-basel")
+	fed := newReqFed(t, fedOptions{}, "fr-grandest", "de-bw", "ch-basel")
 	fr, de, ch := fed["fr-grandest"], fed["de-bw"], fed["ch-basel"]
 	fr.src.add("fr-grandest", "mobility", "open", testContent(64<<10))
 	reg := fr.reg
-	request := func(n *reqNode) Answer {
+	request := func(n *testNode) Answer {
 		t.Helper()
 		ans, err := n.svc.Request(context.Background(), fr.m, "mobility", "research", "cardio-x", testResearcher)
 		if err != nil || ans.Grant == "" {
@@ -120,7 +120,7 @@ func TestGrantWithinAProjectEndsWithTheProject(t *testing.T) {
 		}
 		return ans
 	}
-	fetch := func(n *reqNode, grant string) (JobStatus, error) {
+	fetch := func(n *testNode, grant string) (JobStatus, error) {
 		t.Helper()
 		job, err := n.svc.Fetch(context.Background(), fr.m, "mobility", grant)
 		if err != nil {
@@ -162,7 +162,7 @@ func TestGrantWithinAProjectEndsWithTheProject(t *testing.T) {
 // revocation or a closure may not be applied yet) neither decides nor
 // serves under a project, saying why, until it has caught up.
 func TestOwnerWhoseRegistryIsCatchingUpDecidesAndServesNothing(t *testing.T) {
-	fed := newReqFed(t, reqFedOptions{}, "fr-grandest", "de-bw")
+	fed := newReqFed(t, fedOptions{}, "fr-grandest", "de-bw")
 	fr, de := fed["fr-grandest"], fed["de-bw"]
 	fr.src.add("fr-grandest", "mobility", "open", testContent(64<<10))
 	ans, err := de.svc.Request(context.Background(), fr.m, "mobility", "research", "cardio-x", testResearcher)

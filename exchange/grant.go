@@ -200,10 +200,10 @@ func (s *Service) agreementStillAuthorises(c grantClaims, now time.Time) error {
 	return refusef(RefusalAgreementEnded, "agreement %s, under which the grant was issued, is not in the registry", c.Agreement)
 }
 
-// Grants lists the grants this node issued and holds, newest first,
-// including expired ones for a while (they are pruned grantRetention
-// after they expire).
-func (s *Service) Grants() []GrantInfo {
+// grantsWithTokens lists the grants this node issued and holds, newest
+// first, including expired ones for a while (they are pruned
+// grantRetention after they expire).
+func (s *Service) grantsWithTokens() []GrantInfo {
 	gs, err := s.db.grants()
 	if err != nil {
 		s.log.Error("list grants", "err", err)

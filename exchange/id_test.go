@@ -74,9 +74,11 @@ func TestParseRef(t *testing.T) {
 // anything is stored or sent; the others are refused for other reasons
 // only (an unknown dataset, a grant for another dataset).
 func TestOneIDRuleForPublishRequestAndFetch(t *testing.T) {
-	owner := newCatFederation(t, "fr-grandest")[0]
-	fed := newReqFed(t, reqFedOptions{}, "fr-grandest", "de-bw")
+	// fr-grandest's catalogue publishes; its service serves from the fake
+	// catalogue.
+	fed := newReqFed(t, fedOptions{catalogues: true}, "fr-grandest", "de-bw")
 	fr, de := fed["fr-grandest"], fed["de-bw"]
+	owner := fr
 	fr.src.add("fr-grandest", "air-quality", "open", testContent(100))
 	ctx := context.Background()
 	ans, err := de.svc.Request(ctx, fr.m, "air-quality", "research", "", testResearcher)

@@ -22,7 +22,7 @@ import (
 // that the entry exists. Strasbourg's audit trail records the truth; the
 // named partner's request goes to the exchange policy.
 func TestRequestForAHiddenEntryIsAnsweredAsForAnUnknownOne(t *testing.T) {
-	fed := newReqFed(t, reqFedOptions{}, "fr-grandest", "de-bw", "lu-luxembourg")
+	fed := newReqFed(t, fedOptions{}, "fr-grandest", "de-bw", "lu-luxembourg")
 	fr, de, lu := fed["fr-grandest"], fed["de-bw"], fed["lu-luxembourg"]
 	ctx := context.Background()
 	engine, err := policy.NewEngine(ctx, "../policies", nil)
@@ -34,7 +34,9 @@ func TestRequestForAHiddenEntryIsAnsweredAsForAnUnknownOne(t *testing.T) {
 	if err := fr.svc.Close(); err != nil {
 		t.Fatal(err)
 	}
-	owner, err := newService(testExchangeConfig(), fr.h, fr.key, fr.m, fr.src, engine, fr.reg, fr.rec, fr.dir, nil)
+	cfg := testServiceConfig()
+	cfg.DataDir = fr.dir
+	owner, err := newService(cfg, fr.serviceDeps(engine))
 	if err != nil {
 		t.Fatal(err)
 	}

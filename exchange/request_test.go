@@ -13,7 +13,7 @@ import (
 )
 
 func TestRequestAllowedReturnsAStoredGrant(t *testing.T) {
-	fed := newReqFed(t, reqFedOptions{}, "fr-grandest", "de-bw")
+	fed := newReqFed(t, fedOptions{}, "fr-grandest", "de-bw")
 	fr, de := fed["fr-grandest"], fed["de-bw"]
 	e := fr.src.add("fr-grandest", "air-quality", "open", testContent(1000))
 
@@ -54,7 +54,7 @@ func TestRequestAllowedReturnsAStoredGrant(t *testing.T) {
 	if !ok || issued.Holder != "de-bw" || issued.HolderPeer != de.m.PeerID.String() || issued.Token != "" {
 		t.Errorf("issued grant = %+v, %v", issued, ok)
 	}
-	if gs := de.svc.Grants(); len(gs) != 1 || gs[0].Role != GrantHeld {
+	if gs := de.svc.Grants(context.Background()); len(gs) != 1 || gs[0].Role != GrantHeld {
 		t.Errorf("requester's grants = %+v", gs)
 	}
 
@@ -73,7 +73,7 @@ func TestRequestAllowedReturnsAStoredGrant(t *testing.T) {
 }
 
 func TestRequestDeniedReturnsReasonsAndNoGrant(t *testing.T) {
-	fed := newReqFed(t, reqFedOptions{}, "fr-grandest", "de-bw")
+	fed := newReqFed(t, fedOptions{}, "fr-grandest", "de-bw")
 	fr, de := fed["fr-grandest"], fed["de-bw"]
 	fr.src.add("fr-grandest", "icu-stays", "restricted", testContent(100))
 
@@ -92,7 +92,7 @@ func TestRequestDeniedReturnsReasonsAndNoGrant(t *testing.T) {
 	if in := fr.auth.last(t); in.Project != nil {
 		t.Errorf("an unknown project reached the policy as %+v, want nil", in.Project)
 	}
-	if gs := append(de.svc.Grants(), fr.svc.Grants()...); len(gs) != 0 {
+	if gs := append(de.svc.Grants(context.Background()), fr.svc.Grants(context.Background())...); len(gs) != 0 {
 		t.Errorf("grants after a denial: %+v", gs)
 	}
 	if d := fr.rec.of(RecordDecision); len(d) != 1 || d[0].details.(decisionRecord).Allow {
@@ -104,7 +104,7 @@ func TestRequestDeniedReturnsReasonsAndNoGrant(t *testing.T) {
 }
 
 func TestRequestForAnUnknownDatasetIsDeniedWithAReason(t *testing.T) {
-	fed := newReqFed(t, reqFedOptions{}, "fr-grandest", "de-bw")
+	fed := newReqFed(t, fedOptions{}, "fr-grandest", "de-bw")
 	fr, de := fed["fr-grandest"], fed["de-bw"]
 
 	_, err := de.svc.Request(context.Background(), fr.m, "nothing-here", "research", "", testResearcher)
@@ -124,12 +124,12 @@ func TestRequestForAnUnknownDatasetIsDeniedWithAReason(t *testing.T) {
 // every one that a correct owner must not decide is refused with its
 // code, recorded, and never answered with a grant.
 func TestRequestVerification(t *testing.T) {
-	fed := newReqFed(t, reqFedOptions{strangers: []string{"xx-stranger"}}, "fr-grandest", "de-bw", "ch-basel", "xx-stranger")
+	fed := newReqFed(t, fedOptions{strangers: []string{"xx-stranger"}}, "fr-grandest", "de-bw", "ch-basel", "xx-stranger")
 	fr, de, ch, xx := fed["fr-grandest"], fed["de-bw"], fed["ch-basel"], fed["xx-stranger"]
 	fr.src.add("fr-grandest", "air-quality", "open", testContent(100))
 	const res = "fr-grandest/air-quality"
 
-	send := func(t *testing.T, from *reqNode, token string) answerFrame {
+	send := func(t *testing.T, from *testNode, token string) answerFrame {
 		t.Helper()
 		var ans answerFrame
 		if err := rawExchange(t, from, fr.m.PeerID, RequestProtocol, requestFrame{Token: token}, &ans); err != nil {
@@ -138,7 +138,7 @@ func TestRequestVerification(t *testing.T) {
 		return ans
 	}
 	// sign signs with by's key, naming kid as the key's owner.
-	sign := func(t *testing.T, by *reqNode, c requestClaims, kid ...*reqNode) string {
+	sign := func(t *testing.T, by *testNode, c requestClaims, kid ...*testNode) string {
 		t.Helper()
 		id := by.m.PeerID
 		if len(kid) > 0 {
@@ -162,7 +162,7 @@ func TestRequestVerification(t *testing.T) {
 	})
 	cases := []struct {
 		name  string
-		from  *reqNode
+		from  *testNode
 		token func(t *testing.T) string
 		want  RefusalCode
 	}{
@@ -228,9 +228,9 @@ func TestRequestVerification(t *testing.T) {
 // TestRequestStreamResetOnBadFrame checks that an oversized or malformed
 // frame is not answered: the owner resets the stream.
 func TestRequestStreamResetOnBadFrame(t *testing.T) {
-	fed := newReqFed(t, reqFedOptions{}, "fr-grandest", "de-bw")
+	fed := newReqFed(t, fedOptions{}, "fr-grandest", "de-bw")
 	fr, de := fed["fr-grandest"], fed["de-bw"]
-	cfg := testExchangeConfig()
+	cfg := testServiceConfig()
 
 	oversized := make([]byte, 4)
 	binary.BigEndian.PutUint32(oversized, uint32(cfg.MaxMessage+1))

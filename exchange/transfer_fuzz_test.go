@@ -14,7 +14,7 @@ import (
 func FuzzTransferFrame(f *testing.F) {
 	ownerKey, ownerID := fuzzIdentity(f, 5)
 	_, remote := fuzzIdentity(f, 6)
-	src := &reqSource{entries: map[string]Entry{}, blobs: map[string][]byte{}}
+	src := &testSource{entries: map[string]Entry{}, blobs: map[string][]byte{}}
 	e := src.add("fr-grandest", "air-quality", "open", []byte("a,b\n1,2\n"))
 	s := &Service{self: Member{Name: "fr-grandest", PeerID: ownerID}, src: src}
 	valid := grantClaims{Issuer: ownerID.String(), Audience: remote.String(), Subject: "fr-grandest/air-quality", ID: "seed-grant",

@@ -22,7 +22,7 @@ func withAfterChunk(f func(network.Stream, int64) error) serviceOption {
 
 // grantFor has requester ask owner for id and returns the answer, which
 // must carry a grant.
-func grantFor(t *testing.T, requester, owner *reqNode, id string) Answer {
+func grantFor(t *testing.T, requester, owner *testNode, id string) Answer {
 	t.Helper()
 	ans, err := requester.svc.Request(context.Background(), owner.m, id, "research", "", testResearcher)
 	if err != nil || ans.Grant == "" {
@@ -54,7 +54,7 @@ func fileSHA256(t *testing.T, path string) string {
 }
 
 func TestTransferCompletesAndVerifies(t *testing.T) {
-	fed := newReqFed(t, reqFedOptions{}, "fr-grandest", "de-bw")
+	fed := newReqFed(t, fedOptions{}, "fr-grandest", "de-bw")
 	fr, de := fed["fr-grandest"], fed["de-bw"]
 	e := fr.src.add("fr-grandest", "mobility", "open", testContent(5<<20))
 	ans := grantFor(t, de, fr, "mobility")
@@ -88,7 +88,7 @@ func TestTransferCompletesAndVerifies(t *testing.T) {
 	eventually(t, 10*time.Second, "the owner records the completed transfer", func() bool {
 		return len(fr.rec.of(RecordTransferCompleted)) == 1
 	})
-	for name, rec := range map[string]*reqRecorder{"owner": fr.rec, "requester": de.rec} {
+	for name, rec := range map[string]*testRecorder{"owner": fr.rec, "requester": de.rec} {
 		if len(rec.of(RecordTransferStarted)) != 1 || len(rec.of(RecordTransferCompleted)) != 1 || len(rec.of(RecordTransferFailed)) != 0 {
 			t.Errorf("%s records: started %d, completed %d, failed %d", name,
 				len(rec.of(RecordTransferStarted)), len(rec.of(RecordTransferCompleted)), len(rec.of(RecordTransferFailed)))
@@ -97,7 +97,7 @@ func TestTransferCompletesAndVerifies(t *testing.T) {
 }
 
 func TestTransferOfACorruptBlobFailsWithIntegrityError(t *testing.T) {
-	fed := newReqFed(t, reqFedOptions{}, "fr-grandest", "de-bw")
+	fed := newReqFed(t, fedOptions{}, "fr-grandest", "de-bw")
 	fr, de := fed["fr-grandest"], fed["de-bw"]
 	e := fr.src.add("fr-grandest", "mobility", "open", testContent(1<<20))
 	ans := grantFor(t, de, fr, "mobility")
@@ -133,7 +133,7 @@ func TestTransferOfACorruptBlobFailsWithIntegrityError(t *testing.T) {
 // left by an older version of the dataset: the resumed file fails its
 // check, and the job downloads again from zero instead of failing.
 func TestTransferReplacesAStalePartialFile(t *testing.T) {
-	fed := newReqFed(t, reqFedOptions{}, "fr-grandest", "de-bw")
+	fed := newReqFed(t, fedOptions{}, "fr-grandest", "de-bw")
 	fr, de := fed["fr-grandest"], fed["de-bw"]
 	e := fr.src.add("fr-grandest", "mobility", "open", testContent(1<<20))
 	ans := grantFor(t, de, fr, "mobility")
@@ -178,7 +178,7 @@ func TestTransferResumesAfterABreak(t *testing.T) {
 				}
 				return nil
 			}
-			fed := newReqFed(t, reqFedOptions{opts: map[string][]serviceOption{"fr-grandest": {withAfterChunk(hook)}}}, "fr-grandest", "de-bw")
+			fed := newReqFed(t, fedOptions{opts: map[string][]serviceOption{"fr-grandest": {withAfterChunk(hook)}}}, "fr-grandest", "de-bw")
 			fr, de := fed["fr-grandest"], fed["de-bw"]
 			e := fr.src.add("fr-grandest", "mobility", "open", testContent(5<<20))
 			ans := grantFor(t, de, fr, "mobility")
@@ -214,13 +214,13 @@ func TestTransferResumesAfterABreak(t *testing.T) {
 // TestTransferGrantChecks presents grants to the owner from bare streams:
 // the owner, not only the requester's own checks, must refuse them.
 func TestTransferGrantChecks(t *testing.T) {
-	fed := newReqFed(t, reqFedOptions{}, "fr-grandest", "de-bw", "ch-basel")
+	fed := newReqFed(t, fedOptions{}, "fr-grandest", "de-bw", "ch-basel")
 	fr, de, ch := fed["fr-grandest"], fed["de-bw"], fed["ch-basel"]
 	e := fr.src.add("fr-grandest", "air-quality", "open", testContent(1000))
 	fr.src.add("fr-grandest", "traffic", "open", testContent(2000))
 	ans := grantFor(t, de, fr, "air-quality")
 
-	mint := func(t *testing.T, signer *reqNode, mod func(*grantClaims)) string {
+	mint := func(t *testing.T, signer *testNode, mod func(*grantClaims)) string {
 		t.Helper()
 		now := time.Now()
 		c := grantClaims{Issuer: fr.m.PeerID.String(), Audience: de.m.PeerID.String(), Subject: "fr-grandest/air-quality",
@@ -240,7 +240,7 @@ func TestTransferGrantChecks(t *testing.T) {
 
 	cases := []struct {
 		name    string
-		from    *reqNode
+		from    *testNode
 		grant   string
 		dataset string
 		offset  int64
@@ -308,7 +308,7 @@ func TestTransferGrantChecks(t *testing.T) {
 // reading it; a second one from the same peer is refused as busy until
 // the first ends.
 func TestTransferConcurrencyLimitPerPeer(t *testing.T) {
-	fed := newReqFed(t, reqFedOptions{cfg: func(c *ExchangeConfig) { c.MaxTransfersPerPeer = 1 }}, "fr-grandest", "de-bw")
+	fed := newReqFed(t, fedOptions{cfg: func(c *ServiceConfig) { c.MaxTransfersPerPeer = 1 }}, "fr-grandest", "de-bw")
 	fr, de := fed["fr-grandest"], fed["de-bw"]
 	fr.src.add("fr-grandest", "mobility", "open", testContent(5<<20))
 	ans := grantFor(t, de, fr, "mobility")
@@ -359,7 +359,7 @@ func TestCloseStopsJobsAndARestartResumes(t *testing.T) {
 		}
 		return nil
 	}
-	fed := newReqFed(t, reqFedOptions{opts: map[string][]serviceOption{"fr-grandest": {withAfterChunk(hook)}}}, "fr-grandest", "de-bw")
+	fed := newReqFed(t, fedOptions{opts: map[string][]serviceOption{"fr-grandest": {withAfterChunk(hook)}}}, "fr-grandest", "de-bw")
 	fr, de := fed["fr-grandest"], fed["de-bw"]
 	e := fr.src.add("fr-grandest", "mobility", "open", testContent(5<<20))
 	ans := grantFor(t, de, fr, "mobility")
@@ -393,7 +393,7 @@ func TestCloseStopsJobsAndARestartResumes(t *testing.T) {
 		t.Errorf("Fetch after Close: %v, want ErrServiceClosed", err)
 	}
 
-	de.startService(t, testExchangeConfig())
+	de.startService(t, testServiceConfig())
 	job, err = de.svc.Fetch(context.Background(), fr.m, "mobility", ans.Grant)
 	if err != nil {
 		t.Fatal(err)

@@ -35,11 +35,11 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 	ctx := context.Background()
 
 	// Strasbourg trained a tumour-segmentation model on its ICU data.
-	_, err := fr.Publish(ctx, exchange.Publication{ID: "icu-admissions", Title: "ICU admissions", Theme: "health",
+	_, err := fr.catalogue.Publish(ctx, exchange.Publication{ID: "icu-admissions", Title: "ICU admissions", Theme: "health",
 		Classification: "sensitive", PersonalData: true, FileName: "icu.csv"}, strings.NewReader("a,b\n1,2\n"))
 	must(t, err)
 	weights := strings.Repeat("model-weights ", 5000)
-	model, err := fr.Publish(ctx, exchange.Publication{ID: "tumour-seg", Kind: exchange.KindModel, Title: "Tumour segmentation",
+	model, err := fr.catalogue.Publish(ctx, exchange.Publication{ID: "tumour-seg", Kind: exchange.KindModel, Title: "Tumour segmentation",
 		Theme: "health", Classification: "restricted", License: "research-only", FileName: "tumour-seg.onnx",
 		Model: &exchange.ModelCard{Task: "tumour segmentation on CT", Architecture: "3D U-Net",
 			TrainingDatasets: []string{"fr-grandest/icu-admissions"}, Metrics: map[string]float64{"dice": 0.87},
@@ -47,7 +47,7 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 	must(t, err)
 	for _, n := range []*Node{de, ch} {
 		eventually(t, 30*time.Second, n.cfg.Name+" sees the model", func() bool {
-			_, err := n.Entry(ctx, "fr-grandest", "tumour-seg")
+			_, err := n.catalogue.Entry(ctx, "fr-grandest", "tumour-seg")
 			return err == nil
 		})
 	}
@@ -63,7 +63,7 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 	}
 
 	// A party whose policy refuses blocks the agreement, with its reason.
-	v, err := fr.ProposeAgreement(ctx, proposal("seg-long", now.AddDate(2, 0, 0), "research"))
+	v, err := fr.agreements.ProposeAgreement(ctx, proposal("seg-long", now.AddDate(2, 0, 0), "research"))
 	var refused *exchange.AgreementRefusedError
 	if !errors.As(err, &refused) || v.Status != api.AgreementRefused {
 		t.Fatalf("a two-year agreement: %+v %v", v, err)
@@ -72,12 +72,12 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 		t.Fatalf("refusals: %+v", rs)
 	}
 	// de-bw accepted it, but nobody completes an agreement a party refused.
-	if _, err := de.SignAgreement(ctx, "seg-long"); err == nil || !strings.Contains(err.Error(), "refused by ch-basel") {
+	if _, err := de.agreements.SignAgreement(ctx, "seg-long"); err == nil || !strings.Contains(err.Error(), "refused by ch-basel") {
 		t.Fatalf("de-bw signs an agreement ch-basel refused: %v", err)
 	}
 
 	// The proposer's own policy refuses a purpose outside the vocabulary.
-	_, err = fr.ProposeAgreement(ctx, proposal("seg-ads", now.AddDate(1, 0, 0), "advertising"))
+	_, err = fr.agreements.ProposeAgreement(ctx, proposal("seg-ads", now.AddDate(1, 0, 0), "advertising"))
 	var denied *policy.DeniedError
 	if !errors.As(err, &denied) || !strings.Contains(strings.Join(denied.Decision.Rules, " "), "unknown_purpose") {
 		t.Fatalf("an advertising agreement: %v", err)
@@ -85,28 +85,28 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 
 	// The real agreement: every policy accepts, every party signs, and
 	// the last signature commits it.
-	v, err = fr.ProposeAgreement(ctx, proposal("seg-2026", now.AddDate(1, 0, 0), "research"))
+	v, err = fr.agreements.ProposeAgreement(ctx, proposal("seg-2026", now.AddDate(1, 0, 0), "research"))
 	must(t, err)
 	for _, p := range v.PartyStates {
 		if p.Decision == nil || !p.Decision.Allow || p.Signed {
 			t.Fatalf("after the proposal: %+v", v.PartyStates)
 		}
 	}
-	if _, err := lu.SignAgreement(ctx, "seg-2026"); !errors.Is(err, exchange.ErrNoDraft) {
+	if _, err := lu.agreements.SignAgreement(ctx, "seg-2026"); !errors.Is(err, exchange.ErrNoDraft) {
 		t.Fatalf("a non-party signs: %v", err)
 	}
 	for _, n := range []*Node{de, ch} {
-		v, err := n.SignAgreement(ctx, "seg-2026")
+		v, err := n.agreements.SignAgreement(ctx, "seg-2026")
 		must(t, err)
 		if v.InRegistry {
 			t.Fatalf("%s's signature committed an agreement fr-grandest has not signed", n.cfg.Name)
 		}
 	}
-	v, err = fr.SignAgreement(ctx, "seg-2026")
+	v, err = fr.agreements.SignAgreement(ctx, "seg-2026")
 	must(t, err)
 	for _, n := range nodes {
 		eventually(t, 20*time.Second, n.cfg.Name+" reads the agreement in the registry", func() bool {
-			a, _, err := n.Agreement(ctx, "seg-2026")
+			a, _, err := n.agreements.Agreement(ctx, "seg-2026")
 			return err == nil && a.InRegistry && a.Status == consensus.AgreementActive && len(a.Document.Signatures) == 3
 		})
 	}
@@ -115,7 +115,7 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 	// Enforcement: a party, for a covered purpose, gets a grant naming
 	// the agreement; a member that is not a party, or another purpose,
 	// does not.
-	ans, err := de.RequestAccess(ctx, researcher, "fr-grandest", "tumour-seg", "research", "")
+	ans, err := de.exchange.RequestAccess(ctx, researcher.Caller(), "fr-grandest", "tumour-seg", "research", "")
 	must(t, err)
 	if !ans.Decision.Allow || ans.Decision.Agreement != "seg-2026" {
 		t.Fatalf("de-bw's request: %+v", ans.Decision)
@@ -124,7 +124,7 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 		t.Fatalf("the grant does not name the agreement: %+v", g)
 	}
 	for who, purpose := range map[*Node]string{lu: "research", de: "statistics"} {
-		_, err := who.RequestAccess(ctx, researcher, "fr-grandest", "tumour-seg", purpose, "")
+		_, err := who.exchange.RequestAccess(ctx, researcher.Caller(), "fr-grandest", "tumour-seg", purpose, "")
 		if !errors.As(err, &denied) || !strings.Contains(strings.Join(denied.Decision.Rules, " "), "model_requires_agreement") {
 			t.Fatalf("%s asking for %s: %v", who.cfg.Name, purpose, err)
 		}
@@ -132,27 +132,29 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 
 	// Revocation: the grant de-bw holds is refused at transfer from the
 	// commit on, and a new request is denied, saying why.
-	_, err = fr.RevokeAgreement(ctx, "seg-2026", "the model is retrained")
+	_, err = fr.agreements.RevokeAgreement(ctx, "seg-2026", "the model is retrained")
 	must(t, err)
 	for _, n := range nodes {
 		eventually(t, 20*time.Second, n.cfg.Name+" reads the revocation", func() bool {
-			a, _, err := n.Agreement(ctx, "seg-2026")
+			a, _, err := n.agreements.Agreement(ctx, "seg-2026")
 			return err == nil && a.Status == consensus.AgreementRevoked && a.RevokedBy == "fr-grandest" && a.RevokeReason == "the model is retrained"
 		})
 	}
-	m, err := de.member("fr-grandest")
-	must(t, err)
+	m, ok := exchangeRegistry{de}.MemberByName("fr-grandest")
+	if !ok {
+		t.Fatal("fr-grandest is not a member")
+	}
 	j, err := de.exchange.Fetch(ctx, m, "tumour-seg", ans.Grant)
 	must(t, err)
 	job := j.Status()
 	eventually(t, 30*time.Second, "the transfer under the old grant ends", func() bool {
-		st, ok := de.Transfer(ctx, operator, job.ID)
+		st, ok := de.exchange.Transfer(ctx, operator.Caller(), job.ID)
 		return ok && st.State != exchange.JobRunning
 	})
-	if st, _ := de.Transfer(ctx, operator, job.ID); st.State != exchange.JobFailed || !strings.Contains(st.Error, "revoked") {
+	if st, _ := de.exchange.Transfer(ctx, operator.Caller(), job.ID); st.State != exchange.JobFailed || !strings.Contains(st.Error, "revoked") {
 		t.Fatalf("transfer under a revoked agreement: %+v", st)
 	}
-	_, err = de.StartFetch(ctx, researcher, "fr-grandest", "tumour-seg", "research", "")
+	_, err = de.exchange.StartFetch(ctx, researcher.Caller(), "fr-grandest", "tumour-seg", "research", "")
 	if !errors.As(err, &denied) || !strings.Contains(strings.Join(denied.Decision.Rules, " "), "agreement_not_active") {
 		t.Fatalf("fetch after the revocation: %v", err)
 	}
@@ -161,17 +163,17 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 	// It must last long enough to be proposed and signed by all three on a
 	// loaded machine, counted from now, not from the start of the test.
 	expiring := proposal("seg-short", time.Now().UTC().Add(8*time.Second), "research")
-	_, err = fr.ProposeAgreement(ctx, expiring)
+	_, err = fr.agreements.ProposeAgreement(ctx, expiring)
 	must(t, err)
 	for _, n := range []*Node{de, ch, fr} {
-		_, err := n.SignAgreement(ctx, "seg-short")
+		_, err := n.agreements.SignAgreement(ctx, "seg-short")
 		must(t, err)
 	}
 	eventually(t, 20*time.Second, "seg-short is committed and has expired", func() bool {
-		a, _, err := de.Agreement(ctx, "seg-short")
+		a, _, err := de.agreements.Agreement(ctx, "seg-short")
 		return err == nil && a.InRegistry && a.Status == consensus.AgreementExpired
 	})
-	_, err = de.RequestAccess(ctx, researcher, "fr-grandest", "tumour-seg", "research", "")
+	_, err = de.exchange.RequestAccess(ctx, researcher.Caller(), "fr-grandest", "tumour-seg", "research", "")
 	if !errors.As(err, &denied) || !strings.Contains(strings.Join(denied.Decision.Rules, " "), "agreement_not_in_force") {
 		t.Fatalf("request under an expired agreement: %v", err)
 	}
@@ -187,7 +189,7 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 }
 
 func grantByID(n *Node, id string) (exchange.GrantInfo, bool) {
-	for _, g := range n.exchange.Grants() {
+	for _, g := range n.exchange.Grants(context.Background()) {
 		if g.ID == id {
 			return g, true
 		}

@@ -145,16 +145,3 @@ func (n *Node) auditConfig() audit.Config {
 	c.FinalAnchorTimeout = min(c.FinalAnchorTimeout, n.cfg.ShutdownTimeout.Std()/2)
 	return c
 }
-
-// consoleNode is what the web console serves: the node, the audit trail
-// from the audit service and the API policy from the engine.
-type consoleNode struct {
-	*Node
-	*audit.Service
-	api *policy.Engine
-	*consensus.Clerk
-}
-
-func (c consoleNode) APIAllow(ctx context.Context, in policy.APIInput) (bool, error) {
-	return c.api.APIAllow(ctx, in)
-}

@@ -17,7 +17,7 @@ func TestCatalogueConvergesAcrossTheFederationThroughThePolicy(t *testing.T) {
 	fr, de, lu := nodes[0], nodes[1], nodes[4]
 	pub := func(n *Node, id, class string, partners ...string) {
 		t.Helper()
-		_, err := n.Publish(ctx, exchange.Publication{ID: id, Title: "Title " + id, Theme: "health", Classification: class,
+		_, err := n.catalogue.Publish(ctx, exchange.Publication{ID: id, Title: "Title " + id, Theme: "health", Classification: class,
 			Partners: partners, FileName: id + ".csv"}, strings.NewReader("x,y\n1,2\n"))
 		must(t, err)
 	}
@@ -36,10 +36,10 @@ func TestCatalogueConvergesAcrossTheFederationThroughThePolicy(t *testing.T) {
 			return remote == want
 		})
 	}
-	if _, err := lu.Entry(ctx, "fr-grandest", "oncology-images"); err == nil {
+	if _, err := lu.catalogue.Entry(ctx, "fr-grandest", "oncology-images"); err == nil {
 		t.Fatal("a confidential entry reached a partner it does not name")
 	}
-	if got := de.Search(ctx, exchange.Filter{Owner: "fr-grandest"}); len(got) != 2 {
+	if got := de.catalogue.Search(ctx, exchange.Filter{Owner: "fr-grandest"}); len(got) != 2 {
 		t.Fatalf("de-bw sees %d FR entries, want 2", len(got))
 	}
 	if st := lu.Status(ctx); st.Catalogue == nil || st.Catalogue.RemoteEntries != 2 {

@@ -23,13 +23,13 @@ func TestSensitiveHealthDataNeedsAJointProjectThenTransfersVerified(t *testing.T
 	fr, de := nodes[0], nodes[1]
 	ctx := context.Background()
 	content := strings.Repeat("2025-01-01,CHU-1,40-49,3\n", 40000)
-	e, err := fr.Publish(ctx, exchange.Publication{ID: "icu-admissions", Title: "ICU admissions", Theme: "health",
+	e, err := fr.catalogue.Publish(ctx, exchange.Publication{ID: "icu-admissions", Title: "ICU admissions", Theme: "health",
 		Classification: "sensitive", PersonalData: true, FileName: "icu.csv"}, strings.NewReader(content))
 	must(t, err)
 	alice := api.User{Subject: "alice@uni-freiburg.de", Org: "Universität Freiburg", Role: api.RoleResearcher}
 
 	// Without a project the owner's policy refuses, with its reasons.
-	_, err = de.RequestAccess(ctx, alice, "fr-grandest", "icu-admissions", "research", "")
+	_, err = de.exchange.RequestAccess(ctx, alice.Caller(), "fr-grandest", "icu-admissions", "research", "")
 	var denied *policy.DeniedError
 	if !errors.As(err, &denied) || len(denied.Decision.Reasons) == 0 {
 		t.Fatalf("request without a project: %v", err)
@@ -45,17 +45,17 @@ func TestSensitiveHealthDataNeedsAJointProjectThenTransfersVerified(t *testing.T
 	must(t, err)
 	eventually(t, 20*time.Second, "fr-grandest's replica has the project", func() bool { _, _, err := fr.clerk.Project(ctx, p.ID); return err == nil })
 
-	ans, err := de.RequestAccess(ctx, alice, "fr-grandest", "icu-admissions", "research", "fr-de-oncology")
+	ans, err := de.exchange.RequestAccess(ctx, alice.Caller(), "fr-grandest", "icu-admissions", "research", "fr-de-oncology")
 	must(t, err)
 	if !ans.Decision.Allow || ans.GrantID == "" || len(ans.Decision.Obligations) == 0 || time.Until(ans.ExpiresAt) > 31*24*time.Hour {
 		t.Fatalf("request within the project: %+v", ans)
 	}
 
 	// The fetch uses the grant just received and verifies the bytes.
-	job, err := de.StartFetch(ctx, alice, "fr-grandest", "icu-admissions", "", "")
+	job, err := de.exchange.StartFetch(ctx, alice.Caller(), "fr-grandest", "icu-admissions", "", "")
 	must(t, err)
 	eventually(t, 60*time.Second, "the transfer ends", func() bool {
-		st, ok := de.Transfer(ctx, operator, job.ID)
+		st, ok := de.exchange.Transfer(ctx, operator.Caller(), job.ID)
 		job = st
 		return ok && st.State != exchange.JobRunning
 	})

@@ -85,12 +85,12 @@ func (d *fullDisk) Append(typ, subject string, details any) (audit.Record, error
 func publishOpen(t *testing.T, n *Node, id, content string, readers ...*Node) exchange.Entry {
 	t.Helper()
 	ctx := context.Background()
-	e, err := n.Publish(ctx, exchange.Publication{ID: id, Title: id, Theme: "industry", Classification: "open",
+	e, err := n.catalogue.Publish(ctx, exchange.Publication{ID: id, Title: id, Theme: "industry", Classification: "open",
 		License: "CC-BY-4.0", FileName: id + ".csv"}, strings.NewReader(content))
 	must(t, err)
 	for _, r := range readers {
 		eventually(t, 30*time.Second, r.cfg.Name+" sees "+id, func() bool {
-			_, err := r.Entry(ctx, n.cfg.Name, id)
+			_, err := r.catalogue.Entry(ctx, n.cfg.Name, id)
 			return err == nil
 		})
 	}
@@ -103,7 +103,7 @@ func waitTransfer(t *testing.T, n *Node, id string) exchange.JobStatus {
 	var st exchange.JobStatus
 	eventually(t, 60*time.Second, "transfer "+id+" ends", func() bool {
 		var ok bool
-		st, ok = n.Transfer(context.Background(), operator, id)
+		st, ok = n.exchange.Transfer(context.Background(), operator.Caller(), id)
 		return ok && st.State != exchange.JobRunning
 	})
 	return st
@@ -116,7 +116,7 @@ func TestGrantWithinAProjectEndsWhenTheProjectClosesOrForANonPartner(t *testing.
 	fr, de, ch := nodes[0], nodes[1], nodes[2]
 	ctx := context.Background()
 	content := strings.Repeat("2025-01-01,CHU-1,40-49,3\n", 2000)
-	_, err := fr.Publish(ctx, exchange.Publication{ID: "icu-admissions", Title: "ICU admissions", Theme: "health",
+	_, err := fr.catalogue.Publish(ctx, exchange.Publication{ID: "icu-admissions", Title: "ICU admissions", Theme: "health",
 		Classification: "sensitive", PersonalData: true, FileName: "icu.csv"}, strings.NewReader(content))
 	must(t, err)
 	publishOpen(t, fr, "air-quality", "station,pm10\nSXB-1,12\n", ch)
@@ -128,7 +128,7 @@ func TestGrantWithinAProjectEndsWhenTheProjectClosesOrForANonPartner(t *testing.
 	})
 	must(t, err)
 	alice := api.User{Subject: "alice@uni-freiburg.de", Org: "Universität Freiburg", Role: api.RoleResearcher}
-	ans, err := de.RequestAccess(ctx, alice, "fr-grandest", "icu-admissions", "research", p.ID)
+	ans, err := de.exchange.RequestAccess(ctx, alice.Caller(), "fr-grandest", "icu-admissions", "research", p.ID)
 	must(t, err)
 	if g, ok := grantByID(de, ans.GrantID); !ok || g.Project != p.ID {
 		t.Fatalf("the grant does not name the project: %+v", g)
@@ -138,7 +138,7 @@ func TestGrantWithinAProjectEndsWhenTheProjectClosesOrForANonPartner(t *testing.
 	// the owner when it is used, and says why.
 	_, err = fr.clerk.Submit(ctx, consensus.OpProjectClose, consensus.ProjectRef{ID: p.ID})
 	must(t, err)
-	job, err := de.StartFetch(ctx, alice, "fr-grandest", "icu-admissions", "", "")
+	job, err := de.exchange.StartFetch(ctx, alice.Caller(), "fr-grandest", "icu-admissions", "", "")
 	must(t, err)
 	st := waitTransfer(t, de, job.ID)
 	if st.State != exchange.JobFailed || st.Received != 0 ||
@@ -153,7 +153,7 @@ func TestGrantWithinAProjectEndsWhenTheProjectClosesOrForANonPartner(t *testing.
 	_, err = fr.clerk.Submit(ctx, consensus.OpProjectPropose, p2)
 	must(t, err)
 	carl := api.User{Subject: "carl@unibas.ch", Org: "Universität Basel", Role: api.RoleResearcher}
-	job, err = ch.StartFetch(ctx, carl, "fr-grandest", "air-quality", "research", p2.ID)
+	job, err = ch.exchange.StartFetch(ctx, carl.Caller(), "fr-grandest", "air-quality", "research", p2.ID)
 	must(t, err)
 	st = waitTransfer(t, ch, job.ID)
 	if st.State != exchange.JobFailed || !strings.Contains(st.Error, "not_a_partner") || !strings.Contains(st.Error, "ch-basel is not a partner of project fr-de-air") {
@@ -212,7 +212,7 @@ func TestTransfersBelongToTheResearcherWhoStartedThem(t *testing.T) {
 		}
 	}
 	downloads := func() int {
-		recs, _, err := de.audit.AuditRecords(context.Background(), audit.Filter{Type: auditTransferDownloaded, Limit: 1000})
+		recs, _, err := de.audit.AuditRecords(context.Background(), audit.Filter{Type: exchange.RecordTransferDownloaded, Limit: 1000})
 		must(t, err)
 		return len(recs)
 	}
@@ -223,7 +223,7 @@ func TestTransfersBelongToTheResearcherWhoStartedThem(t *testing.T) {
 	if code != http.StatusOK || string(body) != content {
 		t.Fatalf("alice downloads her transfer: %d %q", code, body)
 	}
-	recs, _, err := de.audit.AuditRecords(context.Background(), audit.Filter{Type: auditTransferDownloaded})
+	recs, _, err := de.audit.AuditRecords(context.Background(), audit.Filter{Type: exchange.RecordTransferDownloaded})
 	must(t, err)
 	if len(recs) != 1 || !strings.Contains(string(recs[0].Details), alice.Subject) || !strings.Contains(string(recs[0].Details), job.ID) {
 		t.Fatalf("the download's record: %+v", recs)
@@ -248,7 +248,7 @@ func TestOwnerWhoseAuditTrailFailsDecidesAndServesNothingAndIsNotReady(t *testin
 	publishOpen(t, fr, "air-quality", strings.Repeat("station,pm10\nSXB-1,12\n", 1000), de)
 	alice := api.User{Subject: "alice@uni-freiburg.de", Org: "Universität Freiburg", Role: api.RoleResearcher}
 	ctx := context.Background()
-	ans, err := de.RequestAccess(ctx, alice, "fr-grandest", "air-quality", "research", "")
+	ans, err := de.exchange.RequestAccess(ctx, alice.Caller(), "fr-grandest", "air-quality", "research", "")
 	must(t, err)
 	if code, r := readyz(t, fr); code != http.StatusOK || r.Checks["audit"] != "writable" {
 		t.Fatalf("readyz before the fault: %d %+v", code, r)
@@ -260,13 +260,13 @@ func TestOwnerWhoseAuditTrailFailsDecidesAndServesNothingAndIsNotReady(t *testin
 	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), "audit trail cannot be written") {
 		t.Fatalf("request while the owner's trail fails: %d %s", code, body)
 	}
-	for _, g := range fr.exchange.Grants() {
+	for _, g := range fr.exchange.Grants(context.Background()) {
 		if g.ID != ans.GrantID {
 			t.Fatalf("the owner stored a grant it could not record: %+v", g)
 		}
 	}
 	// A transfer under the grant held: not a byte.
-	job, err := de.StartFetch(ctx, alice, "fr-grandest", "air-quality", "", "")
+	job, err := de.exchange.StartFetch(ctx, alice.Caller(), "fr-grandest", "air-quality", "", "")
 	must(t, err)
 	if st := waitTransfer(t, de, job.ID); st.State != exchange.JobFailed || st.Received != 0 || !strings.Contains(st.Error, "audit_unavailable") {
 		t.Fatalf("transfer while the owner's trail fails: %+v", st)
@@ -287,7 +287,7 @@ func TestOwnerWhoseAuditTrailFailsDecidesAndServesNothingAndIsNotReady(t *testin
 	if len(recs) != 1 || !strings.Contains(string(recs[0].Details), "no space left") {
 		t.Fatalf("the recovery record: %+v", recs)
 	}
-	job, err = de.StartFetch(ctx, alice, "fr-grandest", "air-quality", "", "")
+	job, err = de.exchange.StartFetch(ctx, alice.Caller(), "fr-grandest", "air-quality", "", "")
 	must(t, err)
 	if st := waitTransfer(t, de, job.ID); st.State != exchange.JobDone {
 		t.Fatalf("transfer after recovery: %+v", st)

@@ -293,15 +293,18 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("start gossip: %w", err)
 	}
 	self := exchange.Member{Name: n.cfg.Name, Country: n.cfg.Country, Org: n.cfg.Org, PeerID: n.id.PeerID}
-	if n.catalogue, err = exchange.OpenCatalogue(exchange.DefaultCatalogueConfig(n.dataDir, catalogueTopic(n.fedID)),
-		n.host, n.pubsub, self, n.policy, exchangeRegistry{n}, n.log.With("component", "catalogue")); err != nil {
+	if n.catalogue, err = exchange.OpenCatalogue(exchange.DefaultCatalogueConfig(n.dataDir, catalogueTopic(n.fedID)), exchange.CatalogueDeps{
+		Host: n.host, PubSub: n.pubsub, Self: self, Authz: n.policy, Registry: exchangeRegistry{n}, Recorder: auditRecorder{n},
+		Log: n.log.With("component", "catalogue")}); err != nil {
 		return fmt.Errorf("open catalogue: %w", err)
 	}
-	if n.exchange, err = exchange.NewService(exchange.DefaultConfig(), n.host, n.id.Key, self, n.catalogue, n.policy,
-		exchangeRegistry{n}, auditRecorder{n}, n.dataDir, n.log.With("component", "exchange")); err != nil {
+	if n.exchange, err = exchange.NewService(exchange.DefaultServiceConfig(n.dataDir), exchange.ServiceDeps{
+		Host: n.host, Key: n.id.Key, Self: self, Source: n.catalogue, Authz: n.policy, Registry: exchangeRegistry{n},
+		Recorder: auditRecorder{n}, Log: n.log.With("component", "exchange")}); err != nil {
 		return fmt.Errorf("start exchange: %w", err)
 	}
-	if n.agreements, err = exchange.NewAgreements(n.exchange, n.catalogue, n.policy, exchangeRegistry{n}); err != nil {
+	if n.agreements, err = exchange.NewAgreements(exchange.AgreementsDeps{Service: n.exchange, Catalogue: n.catalogue,
+		Policy: n.policy, Registry: exchangeRegistry{n}}); err != nil {
 		return fmt.Errorf("start agreements: %w", err)
 	}
 	// Catch up with every member now connected, and with each one that
@@ -344,7 +347,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			}
 		}()
 	}
-	web, err := console.New(console.Deps{Node: consoleNode{n, n.audit, n.policy, n.clerk}, Key: n.id.PublicKey(), NodeID: n.id.PeerID.String(),
+	web, err := console.New(console.Deps{Node: consoleNode{n, n.audit, n.clerk, n.catalogue, n.exchange, n.agreements, n.policy}, Key: n.id.PublicKey(), NodeID: n.id.PeerID.String(),
 		Name: n.cfg.Name, Log: n.log.With("component", "console")})
 	if err != nil {
 		return fmt.Errorf("web console: %w", err)
@@ -354,9 +357,9 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Policies:   n,
 		Registry:   n.clerk,
 		Audit:      n.audit,
-		Catalogue:  n,
-		Exchange:   n,
-		Agreements: n,
+		Catalogue:  n.catalogue,
+		Exchange:   n.exchange,
+		Agreements: n.agreements,
 		Tokens:     &api.Verifier{Key: n.id.PublicKey(), NodeID: n.id.PeerID.String()},
 		Authz:      n.policy,
 		Console:    web,
@@ -588,3 +591,26 @@ func (n *Node) dumpStacks() (string, error) {
 	}
 	return path, f.Close()
 }
+
+// consoleNode is what the console acts on: the node, and the services
+// that serve their part of the API themselves.
+type consoleNode struct {
+	*Node
+	auditAPI
+	registryAPI
+	catalogueAPI
+	exchangeAPI
+	agreementsAPI
+	authorizerAPI
+}
+
+// Named so that the embedded fields do not shadow methods of the same
+// name (api.Agreements has a method Agreements).
+type (
+	auditAPI      = api.Audit
+	registryAPI   = api.Registry
+	catalogueAPI  = api.Catalogue
+	exchangeAPI   = api.Exchange
+	agreementsAPI = api.Agreements
+	authorizerAPI = api.Authorizer
+)

@@ -23,7 +23,7 @@ func TestJoiningAProjectGivesNothingUntilTheLeadApproves(t *testing.T) {
 	eventually(t, 30*time.Second, "mesh", fullMesh(nodes))
 	fr, de, ch := nodes[0], nodes[1], nodes[2]
 	ctx := context.Background()
-	_, err := fr.Publish(ctx, exchange.Publication{ID: "icu-admissions", Title: "ICU admissions", Theme: "health",
+	_, err := fr.catalogue.Publish(ctx, exchange.Publication{ID: "icu-admissions", Title: "ICU admissions", Theme: "health",
 		Classification: "sensitive", PersonalData: true, FileName: "icu.csv"}, strings.NewReader("2025-01-01,CHU-1,40-49,3\n"))
 	must(t, err)
 	p := consensus.ProjectProposal{ID: "fr-de-oncology", Title: "Franco-German oncology", Themes: []string{"health"},
@@ -35,7 +35,7 @@ func TestJoiningAProjectGivesNothingUntilTheLeadApproves(t *testing.T) {
 	must(t, err)
 	bob := api.User{Subject: "bob@unibas.ch", Org: "Universität Basel", Role: api.RoleResearcher}
 	eventually(t, 20*time.Second, "ch-basel sees the dataset", func() bool {
-		_, err := ch.Entry(ctx, "fr-grandest", "icu-admissions")
+		_, err := ch.catalogue.Entry(ctx, "fr-grandest", "icu-admissions")
 		return err == nil
 	})
 
@@ -50,7 +50,7 @@ func TestJoiningAProjectGivesNothingUntilTheLeadApproves(t *testing.T) {
 		t.Fatalf("after join: %+v", got)
 	}
 	// Pending, Basel gets nothing that partners get.
-	_, err = ch.RequestAccess(ctx, bob, "fr-grandest", "icu-admissions", "research", p.ID)
+	_, err = ch.exchange.RequestAccess(ctx, bob.Caller(), "fr-grandest", "icu-admissions", "research", p.ID)
 	var denied *policy.DeniedError
 	if !errors.As(err, &denied) || !slices.Contains(denied.Decision.Rules, "requester_not_in_project") {
 		t.Fatalf("request by a pending member: %v", err)
@@ -76,7 +76,7 @@ func TestJoiningAProjectGivesNothingUntilTheLeadApproves(t *testing.T) {
 			return err == nil && slices.Contains(got.Partners, "ch-basel") && len(got.Pending) == 0
 		})
 	}
-	ans, err := ch.RequestAccess(ctx, bob, "fr-grandest", "icu-admissions", "research", p.ID)
+	ans, err := ch.exchange.RequestAccess(ctx, bob.Caller(), "fr-grandest", "icu-admissions", "research", p.ID)
 	must(t, err)
 	if !ans.Decision.Allow {
 		t.Fatalf("request after approval: %+v", ans)

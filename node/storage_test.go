@@ -35,7 +35,7 @@ func writtenDataDir(t *testing.T) (string, Config) {
 	ctx := context.Background()
 	for i := range 12 {
 		id := fmt.Sprintf("air-quality-%02d", i)
-		_, err := n.Publish(ctx, exchange.Publication{ID: id, Title: "Air quality " + id, Theme: "health",
+		_, err := n.catalogue.Publish(ctx, exchange.Publication{ID: id, Title: "Air quality " + id, Theme: "health",
 			Description:    strings.Repeat("Hourly PM2.5 and NO2 readings of the Upper Rhine stations. ", 4),
 			Classification: "open", FileName: id + ".csv"}, strings.NewReader("station,pm25\nstrasbourg,12\n"))
 		must(t, err)

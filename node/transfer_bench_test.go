@@ -68,7 +68,7 @@ func BenchmarkTransfer(b *testing.B) {
 	// The content is generated, not read from a test file: one GiB less
 	// written to disk before the measurement.
 	content := io.LimitReader(mrand.NewChaCha8([32]byte{'x', 'b'}), size)
-	e, err := fr.Publish(ctx, exchange.Publication{ID: "bench", Title: "Bench", Theme: "industry", Classification: "open"}, content)
+	e, err := fr.catalogue.Publish(ctx, exchange.Publication{ID: "bench", Title: "Bench", Theme: "industry", Classification: "open"}, content)
 	must(b, err)
 	blobs, err := exchange.OpenBlobs(fr.dataDir)
 	must(b, err)
@@ -99,11 +99,11 @@ func BenchmarkTransfer(b *testing.B) {
 		quiesce()
 		c0 := cpuTime()
 		t0 := time.Now()
-		job, err := de.StartFetch(ctx, alice, "fr-grandest", "bench", "industrial-rd", "")
+		job, err := de.exchange.StartFetch(ctx, alice.Caller(), "fr-grandest", "bench", "industrial-rd", "")
 		must(b, err)
 		for job.State == exchange.JobRunning {
 			time.Sleep(5 * time.Millisecond)
-			job, _ = de.Transfer(ctx, operator, job.ID)
+			job, _ = de.exchange.Transfer(ctx, operator.Caller(), job.ID)
 		}
 		if job.State != exchange.JobDone || job.SHA256 != e.SHA256 {
 			b.Fatalf("transfer %+v", job)

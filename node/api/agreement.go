@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/agreement"
 	"github.com/xborder/xborder/exchange"
 )
 
@@ -14,7 +14,7 @@ import (
 // /xborder/agreement/1.0.0, committed to the registry once every party
 // signed.
 type Agreements interface {
-	ProposeAgreement(ctx context.Context, a consensus.Agreement) (AgreementView, error)
+	ProposeAgreement(ctx context.Context, a agreement.Agreement) (AgreementView, error)
 	SignAgreement(ctx context.Context, id string) (AgreementView, error)
 	RevokeAgreement(ctx context.Context, id, reason string) (AgreementView, error)
 	Agreements(ctx context.Context) ([]AgreementView, uint64, error)
@@ -24,26 +24,14 @@ type Agreements interface {
 // Statuses of an agreement as a node shows it, besides the registry's
 // active, revoked, expired and pending (committed, not in force yet).
 const (
-	AgreementNegotiating = "negotiating" // proposed, not signed by every party yet
-	AgreementRefused     = "refused"     // a party's policy refused it
+	AgreementNegotiating = exchange.AgreementNegotiating
+	AgreementRefused     = exchange.AgreementRefused
 )
 
 // AgreementView is an agreement as this node knows it: its text, where the
-// negotiation stands for each party, and what the registry says.
-type AgreementView struct {
-	consensus.Agreement
-	Status      string                `json:"status"`
-	Role        string                `json:"role,omitempty"` // this node's part in the negotiation
-	PartyStates []exchange.PartyState `json:"party_states"`
-	InRegistry  bool                  `json:"in_registry"`
-	CommittedBy string                `json:"committed_by,omitempty"`
-	Committed   time.Time             `json:"committed_at,omitzero"`
-	RevokedBy   string                `json:"revoked_by,omitempty"`
-	Revoked     time.Time             `json:"revoked_at,omitzero"`
-	// RevokeReason is what the revoking party said.
-	RevokeReason string                    `json:"revoke_reason,omitempty"`
-	Document     consensus.SignedAgreement `json:"document"`
-}
+// negotiation stands for each party, and what the registry says. The
+// exchange builds it.
+type AgreementView = exchange.AgreementView
 
 // AgreementProposal is the body of POST /v1/agreements.
 type AgreementProposal struct {
@@ -108,7 +96,7 @@ func (s *Server) routeAgreements() {
 		if p.ValidFrom.IsZero() {
 			p.ValidFrom = time.Now()
 		}
-		a := consensus.Agreement{ID: p.ID, Model: p.Model, Parties: p.Parties, Purposes: p.Purposes,
+		a := agreement.Agreement{ID: p.ID, Model: p.Model, Parties: p.Parties, Purposes: p.Purposes,
 			Conditions: p.Conditions, ValidFrom: p.ValidFrom, ValidUntil: p.ValidUntil}
 		v, err := s.agreements.ProposeAgreement(r.Context(), a)
 		var refused *exchange.AgreementRefusedError

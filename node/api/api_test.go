@@ -207,24 +207,24 @@ func (memCatalogue) CatalogueSyncs(context.Context) []exchange.PeerState {
 // memExchange answers every request with a denial.
 type memExchange struct{}
 
-func (memExchange) RequestAccess(context.Context, User, string, string, string, string) (exchange.Answer, error) {
+func (memExchange) RequestAccess(context.Context, exchange.Caller, string, string, string, string) (exchange.Answer, error) {
 	d := policy.Decision{Reasons: []string{"Sensitive data is shared only within a joint project."}, Rules: []string{"sensitive_requires_project"}}
 	return exchange.Answer{Decision: d}, &policy.DeniedError{Point: policy.ExchangeDecision, Decision: d}
 }
 
-func (memExchange) StartFetch(context.Context, User, string, string, string, string) (exchange.JobStatus, error) {
+func (memExchange) StartFetch(context.Context, exchange.Caller, string, string, string, string) (exchange.JobStatus, error) {
 	return exchange.JobStatus{ID: "j1", State: exchange.JobRunning}, nil
 }
 
-func (memExchange) Transfers(context.Context, User) []exchange.JobStatus {
+func (memExchange) Transfers(context.Context, exchange.Caller) []exchange.JobStatus {
 	return []exchange.JobStatus{}
 }
 
-func (memExchange) Transfer(context.Context, User, string) (exchange.JobStatus, bool) {
+func (memExchange) Transfer(context.Context, exchange.Caller, string) (exchange.JobStatus, bool) {
 	return exchange.JobStatus{}, false
 }
 
-func (memExchange) OpenTransfer(_ context.Context, _ User, id string) (exchange.JobStatus, *os.File, error) {
+func (memExchange) OpenTransfer(_ context.Context, _ exchange.Caller, id string) (exchange.JobStatus, *os.File, error) {
 	return exchange.JobStatus{}, nil, fmt.Errorf("no transfer %q: %w", id, exchange.ErrNotFound)
 }
 

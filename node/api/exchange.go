@@ -12,21 +12,27 @@ import (
 
 // Exchange is the request, grant and transfer service as the API exposes it.
 type Exchange interface {
-	RequestAccess(ctx context.Context, u User, owner, id, purpose, project string) (exchange.Answer, error)
-	StartFetch(ctx context.Context, u User, owner, id, purpose, project string) (exchange.JobStatus, error)
-	// Transfers lists the transfers u may see: operators and auditors
+	RequestAccess(ctx context.Context, c exchange.Caller, owner, id, purpose, project string) (exchange.Answer, error)
+	StartFetch(ctx context.Context, c exchange.Caller, owner, id, purpose, project string) (exchange.JobStatus, error)
+	// Transfers lists the transfers c may see: operators and auditors
 	// all of them, anyone else those they started.
-	Transfers(ctx context.Context, u User) []exchange.JobStatus
-	// Transfer is one transfer u may see; false for one that does not
+	Transfers(ctx context.Context, c exchange.Caller) []exchange.JobStatus
+	// Transfer is one transfer c may see; false for one that does not
 	// exist or belongs to someone else, alike.
-	Transfer(ctx context.Context, u User, id string) (exchange.JobStatus, bool)
-	// OpenTransfer opens the verified file of a finished transfer for u to
+	Transfer(ctx context.Context, c exchange.Caller, id string) (exchange.JobStatus, bool)
+	// OpenTransfer opens the verified file of a finished transfer for c to
 	// download, once the download is on the audit record: the researcher
 	// who started it, or an operator. It returns an error wrapping
-	// exchange.ErrNotFound for a transfer u may not download, and
+	// exchange.ErrNotFound for a transfer c may not download, and
 	// exchange.ErrAuditUnavailable when the record cannot be written.
-	OpenTransfer(ctx context.Context, u User, id string) (exchange.JobStatus, *os.File, error)
+	OpenTransfer(ctx context.Context, c exchange.Caller, id string) (exchange.JobStatus, *os.File, error)
 	Grants(ctx context.Context) []exchange.GrantInfo
+}
+
+// Caller is the user as the exchange knows them; the exchange's role
+// names (exchange.CallerOperator, exchange.CallerAuditor) are the API's.
+func (u User) Caller() exchange.Caller {
+	return exchange.Caller{Subject: u.Subject, Org: u.Org, Role: u.Role}
 }
 
 // AccessRequest is the body of POST /v1/requests and POST /v1/fetch.
@@ -61,7 +67,7 @@ func (s *Server) routeExchange() {
 			return
 		}
 		u, _ := UserFrom(r.Context())
-		ans, err := s.exchange.RequestAccess(r.Context(), u, req.Owner, req.ID, req.Purpose, req.Project)
+		ans, err := s.exchange.RequestAccess(r.Context(), u.Caller(), req.Owner, req.ID, req.Purpose, req.Project)
 		if err != nil {
 			writeExchangeError(w, err)
 			return
@@ -80,7 +86,7 @@ func (s *Server) routeExchange() {
 			return
 		}
 		u, _ := UserFrom(r.Context())
-		job, err := s.exchange.StartFetch(r.Context(), u, req.Owner, req.ID, req.Purpose, req.Project)
+		job, err := s.exchange.StartFetch(r.Context(), u.Caller(), req.Owner, req.ID, req.Purpose, req.Project)
 		if err != nil {
 			writeExchangeError(w, err)
 			return
@@ -91,7 +97,7 @@ func (s *Server) routeExchange() {
 	// answered like one that does not exist.
 	s.handle("GET /v1/transfers", true, func(w http.ResponseWriter, r *http.Request) {
 		u, _ := UserFrom(r.Context())
-		jobs := s.exchange.Transfers(r.Context(), u)
+		jobs := s.exchange.Transfers(r.Context(), u.Caller())
 		if jobs == nil {
 			jobs = []exchange.JobStatus{}
 		}
@@ -99,7 +105,7 @@ func (s *Server) routeExchange() {
 	})
 	s.handle("GET /v1/transfers/{id}", true, func(w http.ResponseWriter, r *http.Request) {
 		u, _ := UserFrom(r.Context())
-		job, ok := s.exchange.Transfer(r.Context(), u, r.PathValue("id"))
+		job, ok := s.exchange.Transfer(r.Context(), u.Caller(), r.PathValue("id"))
 		if !ok {
 			writeError(w, http.StatusNotFound, "no transfer "+r.PathValue("id"))
 			return
@@ -110,7 +116,7 @@ func (s *Server) routeExchange() {
 	// the researcher asked. Each download is an audit record.
 	s.handle("GET /v1/transfers/{id}/content", true, func(w http.ResponseWriter, r *http.Request) {
 		u, _ := UserFrom(r.Context())
-		job, f, err := s.exchange.OpenTransfer(r.Context(), u, r.PathValue("id"))
+		job, f, err := s.exchange.OpenTransfer(r.Context(), u.Caller(), r.PathValue("id"))
 		switch {
 		case errors.Is(err, exchange.ErrNotFound):
 			writeError(w, http.StatusNotFound, "no finished transfer "+r.PathValue("id"))

@@ -245,13 +245,13 @@ func TestConsoleInABrowser(t *testing.T) {
 		return fr.n.Status(ctx).PeersConnected == 1 && de.n.Status(ctx).PeersConnected == 1
 	})
 	// Grand Est publishes its sensitive ICU data and a model trained on it.
-	_, err := fr.n.Publish(ctx, exchange.Publication{ID: "icu-admissions", Title: "ICU admissions 2025", Description: "Daily ICU admissions by hospital and age band.",
+	_, err := fr.n.Catalogue().Publish(ctx, exchange.Publication{ID: "icu-admissions", Title: "ICU admissions 2025", Description: "Daily ICU admissions by hospital and age band.",
 		Theme: "health", Classification: "sensitive", PersonalData: true, Keywords: []string{"icu", "covid"}, FileName: "icu.csv"},
 		strings.NewReader(strings.Repeat("2025-01-01,CHU-1,40-49,3\n", 200000)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = fr.n.Publish(ctx, exchange.Publication{ID: "tumour-seg", Kind: exchange.KindModel, Title: "Tumour segmentation", Theme: "health",
+	_, err = fr.n.Catalogue().Publish(ctx, exchange.Publication{ID: "tumour-seg", Kind: exchange.KindModel, Title: "Tumour segmentation", Theme: "health",
 		Classification: "restricted", License: "research-only", FileName: "tumour-seg.onnx",
 		Model: &exchange.ModelCard{Task: "tumour segmentation on CT", Architecture: "3D U-Net", TrainingDatasets: []string{"fr-grandest/icu-admissions"},
 			Metrics: map[string]float64{"dice": 0.87}, IntendedUses: []string{"research"}, ExcludedUses: []string{"diagnosis"}}},
@@ -260,8 +260,8 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 60*time.Second, "de-bw sees Grand Est's entries", func() bool {
-		_, e1 := de.n.Entry(ctx, "fr-grandest", "icu-admissions")
-		_, e2 := de.n.Entry(ctx, "fr-grandest", "tumour-seg")
+		_, e1 := de.n.Catalogue().Entry(ctx, "fr-grandest", "icu-admissions")
+		_, e2 := de.n.Catalogue().Entry(ctx, "fr-grandest", "tumour-seg")
 		return e1 == nil && e2 == nil
 	})
 
@@ -363,7 +363,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	u.do("sign as Baden-Württemberg", chromedp.Navigate("http://"+de.host+console.Prefix+"agreements/seg-2026"), chromedp.WaitVisible(chromedp.CSS("#sign")),
 		chromedp.Click(chromedp.CSS("#sign")), chromedp.WaitNotPresent(chromedp.CSS("#sign")), chromedp.WaitVisible(chromedp.CSS("#flash")))
 	eventually(t, 30*time.Second, "the agreement is committed", func() bool {
-		a, _, err := de.n.Agreement(ctx, "seg-2026")
+		a, _, err := de.n.AgreementService().Agreement(ctx, "seg-2026")
 		return err == nil && a.InRegistry
 	})
 	u.do("reload the agreement", chromedp.Navigate("http://"+de.host+console.Prefix+"agreements/seg-2026"), chromedp.WaitVisible(chromedp.CSS("#agreement-status")))

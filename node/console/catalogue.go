@@ -115,7 +115,7 @@ func (c *Console) request(x *rc) {
 	owner, id := x.r.PathValue("owner"), x.r.PathValue("id")
 	purpose, project := strings.TrimSpace(x.r.PostFormValue("purpose")), strings.TrimSpace(x.r.PostFormValue("project"))
 	d := decisionData{Ref: owner + "/" + id, Owner: owner, ID: id, Purpose: purpose, Project: project}
-	ans, err := c.node.RequestAccess(x.ctx(), x.user(), owner, id, purpose, project)
+	ans, err := c.node.RequestAccess(x.ctx(), x.user().Caller(), owner, id, purpose, project)
 	var denied *policy.DeniedError
 	switch {
 	case errors.As(err, &denied):
@@ -143,7 +143,7 @@ func (c *Console) request(x *rc) {
 func (c *Console) fetch(x *rc) {
 	owner, id := x.r.PathValue("owner"), x.r.PathValue("id")
 	purpose, project := strings.TrimSpace(x.r.PostFormValue("purpose")), strings.TrimSpace(x.r.PostFormValue("project"))
-	job, err := c.node.StartFetch(x.ctx(), x.user(), owner, id, purpose, project)
+	job, err := c.node.StartFetch(x.ctx(), x.user().Caller(), owner, id, purpose, project)
 	if err != nil {
 		c.failErr(x, err, Prefix+"catalogue/"+owner+"/"+id)
 		return
@@ -270,13 +270,13 @@ func (c *Console) publish(x *rc) {
 }
 
 func (c *Console) transfers(x *rc) {
-	jobs := c.node.Transfers(x.ctx(), x.user())
+	jobs := c.node.Transfers(x.ctx(), x.user().Caller())
 	slices.SortFunc(jobs, func(a, b exchange.JobStatus) int { return b.StartedAt.Compare(a.StartedAt) })
 	c.render(x, http.StatusOK, "transfers.html", &page{Title: "transfers.title", Active: "nav.transfers", Data: jobs})
 }
 
 func (c *Console) transfer(x *rc) {
-	job, ok := c.node.Transfer(x.ctx(), x.user(), x.r.PathValue("id"))
+	job, ok := c.node.Transfer(x.ctx(), x.user().Caller(), x.r.PathValue("id"))
 	if !ok {
 		c.fail(x, http.StatusNotFound, x.t("error.not_found"))
 		return
@@ -286,7 +286,7 @@ func (c *Console) transfer(x *rc) {
 
 // transferStatus is what the page's script polls.
 func (c *Console) transferStatus(x *rc) {
-	job, ok := c.node.Transfer(x.ctx(), x.user(), x.r.PathValue("id"))
+	job, ok := c.node.Transfer(x.ctx(), x.user().Caller(), x.r.PathValue("id"))
 	if !ok {
 		writeJSON(x.w, http.StatusNotFound, map[string]string{"error": "no such transfer"})
 		return
@@ -298,7 +298,7 @@ func (c *Console) transferStatus(x *rc) {
 // transferContent serves a finished transfer's file to the researcher who
 // started it (or an operator), once the download is on the audit record.
 func (c *Console) transferContent(x *rc) {
-	job, f, err := c.node.OpenTransfer(x.ctx(), x.user(), x.r.PathValue("id"))
+	job, f, err := c.node.OpenTransfer(x.ctx(), x.user().Caller(), x.r.PathValue("id"))
 	switch {
 	case errors.Is(err, exchange.ErrNotFound):
 		c.fail(x, http.StatusNotFound, x.t("error.not_found"))

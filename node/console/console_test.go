@@ -108,8 +108,8 @@ func (f *fakeNode) AuditRecords(context.Context, audit.Filter) ([]audit.Record, 
 func (f *fakeNode) VerifyAudit(context.Context) (audit.Report, error) {
 	return audit.Report{OK: false, Records: 3, FirstBad: &audit.Bad{Seq: 2, Reason: "hash mismatch"}}, nil
 }
-func (f *fakeNode) Transfers(context.Context, api.User) []exchange.JobStatus { return nil }
-func (f *fakeNode) RequestAccess(_ context.Context, _ api.User, owner, id, purpose, project string) (exchange.Answer, error) {
+func (f *fakeNode) Transfers(context.Context, exchange.Caller) []exchange.JobStatus { return nil }
+func (f *fakeNode) RequestAccess(_ context.Context, _ exchange.Caller, owner, id, purpose, project string) (exchange.Answer, error) {
 	return exchange.Answer{}, &policy.DeniedError{Point: policy.ExchangeDecision, Decision: policy.Decision{
 		Reasons: []string{"needs a <joint> project"}, Rules: []string{"sensitive_requires_project"}}}
 }

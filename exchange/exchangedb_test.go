@@ -71,24 +71,3 @@ func TestGrantsAreStoredAndPrunedLongAfterExpiry(t *testing.T) {
 		t.Errorf("prune = %d, want the old grant removed", n)
 	}
 }
-
-func TestExchangeConfigValidate(t *testing.T) {
-	if err := DefaultConfig().Validate(); err != nil {
-		t.Fatalf("defaults: %v", err)
-	}
-	for name, mod := range map[string]func(*ExchangeConfig){
-		"request TTL above the owner's bound": func(c *ExchangeConfig) { c.RequestTTL = time.Hour },
-		"zero TTL":                            func(c *ExchangeConfig) { c.RequestTTL = 0 },
-		"tiny message cap":                    func(c *ExchangeConfig) { c.MaxMessage = 100 },
-		"zero chunk":                          func(c *ExchangeConfig) { c.ChunkSize = 0 },
-		"no idle timeout":                     func(c *ExchangeConfig) { c.IdleTimeout = 0 },
-		"no transfers per peer":               func(c *ExchangeConfig) { c.MaxTransfersPerPeer = 0 },
-		"backoff above its cap":               func(c *ExchangeConfig) { c.RetryBackoff, c.MaxRetryBackoff = time.Minute, time.Second },
-	} {
-		c := DefaultConfig()
-		mod(&c)
-		if c.Validate() == nil {
-			t.Errorf("%s: accepted", name)
-		}
-	}
-}

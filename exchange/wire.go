@@ -17,7 +17,7 @@ import (
 
 // Protocols of the request → grant → transfer flow. Every message on them
 // is a length-prefixed JSON frame (4-byte big-endian length), capped by
-// ExchangeConfig.MaxMessage; a transfer's content follows its header
+// ServiceConfig.MaxMessage; a transfer's content follows its header
 // frame as raw bytes.
 const (
 	RequestProtocol  = "/xborder/request/1.0.0"

@@ -3,6 +3,7 @@ package exchange
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Errors of the request → grant → transfer protocols, grouped so that
@@ -114,3 +115,25 @@ func (e *IntegrityError) Error() string {
 	return fmt.Sprintf("%s/%s: received %d bytes with SHA-256 %s, the grant promises %s; the download was discarded",
 		e.Owner, e.Dataset, e.Size, e.Got, e.Want)
 }
+
+// ValidationError is input a caller gave that cannot be used: a
+// publication, an agreement, an ID, a request. The caller corrects it; an
+// API answers it 400 with the problems.
+type ValidationError struct {
+	// What was invalid, for the message ("agreement"); empty means a
+	// catalogue entry.
+	What     string
+	Problems []string
+	// Err, when set, is a sentinel callers branch on (ErrBadID).
+	Err error
+}
+
+func (e *ValidationError) Error() string {
+	what := e.What
+	if what == "" {
+		what = "catalogue entry"
+	}
+	return "invalid " + what + ": " + strings.Join(e.Problems, "; ")
+}
+
+func (e *ValidationError) Unwrap() error { return e.Err }

@@ -18,8 +18,10 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
-// ExchangeConfig configures the request → grant → transfer service.
-type ExchangeConfig struct {
+// ServiceConfig configures the request → grant → transfer service.
+type ServiceConfig struct {
+	// DataDir holds exchange.db and downloads/.
+	DataDir string
 	// RequestTTL is the validity of the request JWTs this node signs.
 	RequestTTL time.Duration
 	// MaxMessage caps every framed message read or written.
@@ -43,9 +45,10 @@ type ExchangeConfig struct {
 	MaxRetryBackoff time.Duration
 }
 
-// DefaultConfig returns the exchange settings a node runs with.
-func DefaultConfig() ExchangeConfig {
-	return ExchangeConfig{
+// DefaultServiceConfig returns the exchange settings a node runs with.
+func DefaultServiceConfig(dataDir string) ServiceConfig {
+	return ServiceConfig{
+		DataDir:    dataDir,
 		RequestTTL: 60 * time.Second,
 		MaxMessage: 1 << 20,
 		// The size of go-libp2p's default yamux stream window: a bigger
@@ -60,8 +63,11 @@ func DefaultConfig() ExchangeConfig {
 }
 
 // Validate checks the fields and how they relate.
-func (c ExchangeConfig) Validate() error {
+func (c ServiceConfig) Validate() error {
 	var errs []error
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("DataDir is required"))
+	}
 	if c.RequestTTL <= 0 || c.RequestTTL > maxRequestLifetime {
 		errs = append(errs, fmt.Errorf("RequestTTL %v must be positive and at most %v", c.RequestTTL, maxRequestLifetime))
 	}
@@ -109,7 +115,7 @@ const pruneInterval = time.Minute
 // and held) and downloads/OWNER/ID, written as ID.partial until its
 // SHA-256 matches the grant.
 type Service struct {
-	cfg       ExchangeConfig
+	cfg       ServiceConfig
 	host      host.Host
 	key       ed25519.PrivateKey
 	self      Member
@@ -148,17 +154,35 @@ type serviceHooks struct {
 // serviceOption adjusts a Service for tests.
 type serviceOption func(*Service)
 
-// NewService starts the exchange service: it opens DATA/exchange.db,
-// registers the stream handlers and starts the pruning of old nonces.
-// key is the node key (its peer ID must be the host's and self's).
-func NewService(cfg ExchangeConfig, h host.Host, key ed25519.PrivateKey, self Member, src Source, authz Authorizer, reg Registry, rec Recorder, dataDir string, log *slog.Logger) (*Service, error) {
-	return newService(cfg, h, key, self, src, authz, reg, rec, dataDir, log)
+// ServiceDeps are the service's collaborators.
+type ServiceDeps struct {
+	Host host.Host
+	// Key is the node key; its peer ID must be the host's and Self's.
+	Key  ed25519.PrivateKey
+	Self Member
+	// Source is this node's own catalogue, which it serves from.
+	Source Source
+	// Authz decides requests with the node's policy.
+	Authz Authorizer
+	// Registry gives the members, projects and agreements.
+	Registry Registry
+	// Recorder keeps decisions, grants and transfers in the audit trail.
+	Recorder Recorder
+	// Log is the service's logger (nil: discard).
+	Log *slog.Logger
 }
 
-func newService(cfg ExchangeConfig, h host.Host, key ed25519.PrivateKey, self Member, src Source, authz Authorizer, reg Registry, rec Recorder, dataDir string, log *slog.Logger, opts ...serviceOption) (*Service, error) {
+// NewService starts the exchange service: it opens DATA/exchange.db,
+// registers the stream handlers and starts the pruning of old nonces.
+func NewService(cfg ServiceConfig, d ServiceDeps) (*Service, error) {
+	return newService(cfg, d)
+}
+
+func newService(cfg ServiceConfig, d ServiceDeps, opts ...serviceOption) (*Service, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("exchange config: %w", err)
 	}
+	h, key, self, src, authz, reg, rec, log := d.Host, d.Key, d.Self, d.Source, d.Authz, d.Registry, d.Recorder, d.Log
 	if h == nil || src == nil || authz == nil || reg == nil || rec == nil {
 		return nil, errors.New("exchange: host, source, authorizer, registry and recorder are required")
 	}
@@ -182,18 +206,18 @@ func newService(cfg ExchangeConfig, h host.Host, key ed25519.PrivateKey, self Me
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	downloads := filepath.Join(dataDir, "downloads")
+	downloads := filepath.Join(cfg.DataDir, "downloads")
 	if err := os.MkdirAll(downloads, 0o700); err != nil {
 		return nil, fmt.Errorf("exchange: create downloads directory: %w", err)
 	}
-	db, err := openExchangeDB(filepath.Join(dataDir, ExchangeDBFile))
+	db, err := openExchangeDB(filepath.Join(cfg.DataDir, ExchangeDBFile))
 	if err != nil {
 		return nil, fmt.Errorf("exchange: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Service{
 		cfg: cfg, host: h, key: key, self: self, src: src, authz: authz, reg: reg, rec: rec,
-		downloads: downloads, db: db, log: log.With("service", "exchange"), now: time.Now,
+		downloads: downloads, db: db, log: log, now: time.Now,
 		ctx: ctx, cancel: cancel,
 		streams: map[network.Stream]struct{}{},
 		serving: map[peer.ID]int{},
