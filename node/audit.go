@@ -47,9 +47,6 @@ func (n *Node) auditUnavailable(typ string, err error) error {
 	return fmt.Errorf("%w: %v", exchange.ErrAuditUnavailable, err)
 }
 
-// digest names an input in a record without copying it.
-func digest(v any) string { return audit.Digest(v) }
-
 // auditRegistry is the registry as the audit service anchors in it.
 type auditRegistry struct{ n *Node }
 
@@ -133,7 +130,7 @@ func (m auditMembers) MemberByName(name string) (audit.Member, error) {
 }
 
 func (m auditMembers) MemberByPeer(p peer.ID) (audit.Member, bool) {
-	e, ok := exchangeRegistry{m.n}.MemberByPeer(p)
+	e, ok := exchangeRegistry(m).MemberByPeer(p)
 	return audit.Member{Name: e.Name, Country: e.Country, Org: e.Org, PeerID: e.PeerID}, ok
 }
 
