@@ -15,6 +15,12 @@ import (
 	"github.com/xborder/xborder/internal/loopback"
 )
 
+// PolicyDecisionTimeout is every policy decision's deadline in a test
+// node: generous, because a test asserts what a policy decides, not how
+// fast, and the engine's defaults (100-500 ms) are overrun on a loaded
+// two-core machine. Tests of the deadlines set their own.
+const PolicyDecisionTimeout = 10 * time.Second
+
 // Polling starts fast, so that a condition that holds at once costs little,
 // and backs off so that a long wait does not spin on a loaded machine.
 const (

@@ -11,9 +11,9 @@
 // A test that asserts a deadline sets its own through WithConfig or
 // Configs before it starts the node.
 //
-// Package node's own tests cannot import this package (it imports node);
-// they are in package node_test, reaching the internals they assert on
-// through node's export_test.go.
+// Package node's own tests cannot import this package (it imports node):
+// their testFed (node/federation_test.go) builds the same configuration
+// and must be kept in step with Config here.
 package nodetest
 
 import (
@@ -30,11 +30,6 @@ import (
 	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/node"
 )
-
-// DecisionTimeout is every policy decision's deadline in a test node:
-// generous, because a test asserts what a policy decides, not how fast
-// (the engine's defaults are 100-500 ms).
-const DecisionTimeout = 10 * time.Second
 
 // Countries are the regions tests name their members after; a name not
 // listed runs in France.
@@ -64,9 +59,9 @@ func Config(t testing.TB, name string) node.Config {
 	cfg.Discovery.RedialMax = node.Duration(time.Second)
 	cfg.ShutdownTimeout = node.Duration(10 * time.Second)
 	cfg.AuditAnchorInterval = node.Duration(time.Second)
-	cfg.Policy.DecisionTimeout = node.Duration(DecisionTimeout)
+	cfg.Policy.DecisionTimeout = node.Duration(testkit.PolicyDecisionTimeout)
 	for p := range cfg.Policy.Timeouts {
-		cfg.Policy.Timeouts[p] = node.Duration(DecisionTimeout)
+		cfg.Policy.Timeouts[p] = node.Duration(testkit.PolicyDecisionTimeout)
 	}
 	return cfg
 }
