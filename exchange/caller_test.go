@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // What a local caller sees of the transfers: operators and auditors all
@@ -22,7 +24,7 @@ func TestCallersSeeAndDownloadTheirOwnTransfers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 10*time.Second, "the transfer completes", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the transfer completes", func() bool {
 		st, ok := de.svc.Job(job.ID)
 		return ok && st.State == JobDone
 	})

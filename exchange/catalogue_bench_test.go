@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // BenchmarkCatalogueConvergence publishes on one node and measures the
@@ -24,7 +26,7 @@ func BenchmarkCatalogueConvergence(b *testing.B) {
 				names[i] = fmt.Sprintf("m%02d", i)
 			}
 			nodes := newCatFederation(b, names...)
-			eventually(b, 60*time.Second, "gossip mesh", func() bool {
+			testkit.Eventually(b, 60*time.Second, "gossip mesh", func() bool {
 				for _, n := range nodes {
 					if len(n.ps.ListPeers("/xborder/test/catalogue")) < min(size-1, 4) {
 						return false
@@ -45,7 +47,7 @@ func BenchmarkCatalogueConvergence(b *testing.B) {
 						if n == pub {
 							continue
 						}
-						eventually(b, 30*time.Second, "convergence", func() bool { _, err := n.cat.Get(pub.m.Name, id); return err == nil })
+						testkit.Eventually(b, 30*time.Second, "convergence", func() bool { _, err := n.cat.Get(pub.m.Name, id); return err == nil })
 					}
 					lat = append(lat, time.Since(t0))
 				}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // storeOwn writes entries straight into a catalogue's store, as a catalogue
@@ -73,7 +75,7 @@ func TestCatalogueSyncOfManyLargeEntriesIsPaged(t *testing.T) {
 	storeOwn(t, fr.cat, entries)
 
 	// The owner announces its version; the partner pulls it all.
-	eventually(t, 120*time.Second, fmt.Sprintf("de-bw syncs all %d entries (%d MB)", count, total>>20), func() bool {
+	testkit.Eventually(t, 120*time.Second, fmt.Sprintf("de-bw syncs all %d entries (%d MB)", count, total>>20), func() bool {
 		return remoteCount(de) == count
 	})
 	if ps := de.cat.Peers(); len(ps) != 1 || ps[0].LastError != "" || ps[0].Version != fr.cat.Version() {
@@ -98,7 +100,7 @@ func TestCatalogueOversizedLegacyEntriesDoNotJamTheSync(t *testing.T) {
 	}
 	storeOwn(t, fr.cat, legacy)
 	publish(t, fr, "air-quality", "open")
-	eventually(t, 60*time.Second, "de-bw syncs up to fr-grandest's version", func() bool {
+	testkit.Eventually(t, 60*time.Second, "de-bw syncs up to fr-grandest's version", func() bool {
 		ps := de.cat.Peers()
 		return len(ps) == 1 && ps[0].Version == fr.cat.Version()
 	})

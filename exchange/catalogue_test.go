@@ -11,6 +11,8 @@ import (
 	"github.com/libp2p/go-libp2p"
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 func TestCatalogueConvergesWithPolicyFiltering(t *testing.T) {
@@ -23,12 +25,12 @@ func TestCatalogueConvergesWithPolicyFiltering(t *testing.T) {
 	publish(t, fr, "oncology-cohort", "confidential", "de-bw")
 	publish(t, de, "machine-sensors", "restricted")
 
-	eventually(t, 20*time.Second, "de-bw sees both FR entries", func() bool {
+	testkit.Eventually(t, 20*time.Second, "de-bw sees both FR entries", func() bool {
 		_, err1 := de.cat.Get("fr-grandest", "air-quality")
 		_, err2 := de.cat.Get("fr-grandest", "oncology-cohort")
 		return err1 == nil && err2 == nil
 	})
-	eventually(t, 20*time.Second, "ch-basel sees the open FR entry and the DE one", func() bool {
+	testkit.Eventually(t, 20*time.Second, "ch-basel sees the open FR entry and the DE one", func() bool {
 		_, err1 := ch.cat.Get("fr-grandest", "air-quality")
 		_, err2 := ch.cat.Get("de-bw", "machine-sensors")
 		return err1 == nil && err2 == nil
@@ -49,7 +51,7 @@ func TestCatalogueConvergesWithPolicyFiltering(t *testing.T) {
 		t.Fatal(err)
 	}
 	publish(t, fr, "oncology-cohort", "confidential", "ch-basel")
-	eventually(t, 20*time.Second, "the withdrawal and the new partner propagate", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the withdrawal and the new partner propagate", func() bool {
 		_, gone := de.cat.Get("fr-grandest", "air-quality")
 		_, hidden := de.cat.Get("fr-grandest", "oncology-cohort")
 		_, shown := ch.cat.Get("fr-grandest", "oncology-cohort")
@@ -63,7 +65,7 @@ func TestCatalogueCacheSurvivesAnOfflineOwner(t *testing.T) {
 	for i := range 3 {
 		publish(t, fr, fmt.Sprintf("ds-%d", i), "open")
 	}
-	eventually(t, 20*time.Second, "de-bw caches FR's entries", func() bool { _, remote := de.cat.Counts(); return remote == 3 })
+	testkit.Eventually(t, 20*time.Second, "de-bw caches FR's entries", func() bool { _, remote := de.cat.Counts(); return remote == 3 })
 	_ = fr.cat.Close()
 	_ = fr.h.Close()
 	if got := de.cat.Search(context.Background(), Filter{Owner: "fr-grandest"}); len(got) != 3 {
@@ -81,12 +83,12 @@ func TestCataloguePullIsRetriedAfterAFailure(t *testing.T) {
 	fr.h.RemoveStreamHandler(CatalogueProtocol)
 	publish(t, fr, "air-quality", "open")
 	de.cat.PullAsync(fr.m)
-	eventually(t, 20*time.Second, "the first pull fails", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the first pull fails", func() bool {
 		ps := de.cat.Peers()
 		return len(ps) == 1 && ps[0].LastError != ""
 	})
 	fr.h.SetStreamHandler(CatalogueProtocol, fr.cat.serveDelta)
-	eventually(t, 20*time.Second, "a retry fetches the entry", func() bool {
+	testkit.Eventually(t, 20*time.Second, "a retry fetches the entry", func() bool {
 		_, err := de.cat.Get("fr-grandest", "air-quality")
 		return err == nil
 	})
@@ -121,7 +123,7 @@ func TestCatalogueReannouncementsSlowDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sub.Cancel()
-	eventually(t, 20*time.Second, "the observer joins the topic", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the observer joins the topic", func() bool {
 		return len(fr.ps.ListPeers("/xborder/test/catalogue")) == 2 && len(topic.ListPeers()) == 2
 	})
 	publish(t, fr, "air-quality", "open")

@@ -427,18 +427,6 @@ func publish(t testing.TB, n *testNode, id, class string, partners ...string) En
 
 var testResearcher = policy.Researcher{Sub: "anna.schmidt@uni-freiburg.de", Org: "Universität Freiburg", Role: "researcher"}
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // rawExchange sends one frame to another node's protocol from a bare
 // stream and reads one frame back; what a misbehaving peer would do.
 func rawExchange(t testing.TB, from *testNode, to peer.ID, proto protocol.ID, req, resp any) error {

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 func TestModelEntriesCarryAValidModelCard(t *testing.T) {
@@ -44,7 +46,7 @@ func TestModelEntriesCarryAValidModelCard(t *testing.T) {
 	if e.Model == nil || e.Model.TrainingDatasets[0] != "de-bw/ct-scans" {
 		t.Fatalf("published card: %+v", e.Model)
 	}
-	eventually(t, 20*time.Second, "de-bw sees the model card", func() bool {
+	testkit.Eventually(t, 20*time.Second, "de-bw sees the model card", func() bool {
 		l, err := nodes[1].cat.Get("fr-grandest", "tumour-seg")
 		return err == nil && l.Model != nil && l.Model.Metrics["dice"] == 0.87 && l.Model.Task == card.Task
 	})

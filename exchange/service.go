@@ -170,6 +170,9 @@ type ServiceDeps struct {
 	Recorder Recorder
 	// Log is the service's logger (nil: discard).
 	Log *slog.Logger
+	// Clock is the time requests, grants and agreements are judged by
+	// (nil: time.Now); tests move it past an expiry instead of waiting.
+	Clock func() time.Time
 }
 
 // NewService starts the exchange service: it opens DATA/exchange.db,
@@ -223,6 +226,9 @@ func newService(cfg ServiceConfig, d ServiceDeps, opts ...serviceOption) (*Servi
 		serving: map[peer.ID]int{},
 		jobs:    map[string]*Job{},
 		active:  map[string]*Job{},
+	}
+	if d.Clock != nil {
+		s.now = d.Clock
 	}
 	for _, o := range opts {
 		o(s)

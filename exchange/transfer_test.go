@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 func withAfterChunk(f func(network.Stream, int64) error) serviceOption {
@@ -85,7 +87,7 @@ func TestTransferCompletesAndVerifies(t *testing.T) {
 	}
 	// The owner records its side once its last write is done, which may
 	// be after the requester has verified the file.
-	eventually(t, 10*time.Second, "the owner records the completed transfer", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the owner records the completed transfer", func() bool {
 		return len(fr.rec.of(RecordTransferCompleted)) == 1
 	})
 	for name, rec := range map[string]*testRecorder{"owner": fr.rec, "requester": de.rec} {
@@ -197,7 +199,7 @@ func TestTransferResumesAfterABreak(t *testing.T) {
 			if got := fileSHA256(t, st.Path); got != e.SHA256 {
 				t.Errorf("file SHA-256 %s, want %s", got, e.SHA256)
 			}
-			eventually(t, 10*time.Second, "the owner records the broken stream", func() bool {
+			testkit.Eventually(t, 10*time.Second, "the owner records the broken stream", func() bool {
 				return len(fr.rec.of(RecordTransferFailed)) == 1
 			})
 			starts := fr.rec.of(RecordTransferStarted)
@@ -335,7 +337,7 @@ func TestTransferConcurrencyLimitPerPeer(t *testing.T) {
 	}
 
 	_ = first.Reset()
-	eventually(t, 10*time.Second, "a slot is free again", func() bool {
+	testkit.Eventually(t, 10*time.Second, "a slot is free again", func() bool {
 		var h transferHeader
 		st, err := de.h.NewStream(ctx, fr.m.PeerID, TransferProtocol)
 		if err != nil {

@@ -34,7 +34,7 @@ func (r exchangeRegistry) CommittedAgreement(id string) (exchange.RegisteredAgre
 	if err != nil {
 		return exchange.RegisteredAgreement{}, err
 	}
-	return registeredAgreement(a, time.Now()), nil
+	return registeredAgreement(a, r.n.now()), nil
 }
 
 // CommittedAgreements implements exchange.AgreementRegistry.
@@ -47,7 +47,7 @@ func (r exchangeRegistry) CommittedAgreements() ([]exchange.RegisteredAgreement,
 	if err != nil {
 		return nil, err
 	}
-	now := time.Now()
+	now := r.n.now()
 	out := make([]exchange.RegisteredAgreement, len(all))
 	for i, a := range all {
 		out[i] = registeredAgreement(a, now)

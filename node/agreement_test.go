@@ -11,6 +11,7 @@ import (
 
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/exchange"
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/policy"
 )
@@ -28,9 +29,13 @@ deny contains {
 `
 
 func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
+	// Every member reads one clock, which the test moves past an
+	// agreement's end instead of waiting for it.
+	clock := &testkit.Clock{}
 	f := newTestFed(t, "grand-est-ai", fiveCountries, nil)
+	f.opts = []Option{WithClock(clock.Now)}
 	nodes := f.startAll()
-	eventually(t, 30*time.Second, "full mesh", fullMesh(nodes))
+	testkit.Eventually(t, 30*time.Second, "full mesh", fullMesh(nodes))
 	fr, de, ch, lu := nodes[0], nodes[1], nodes[2], nodes[4]
 	ctx := context.Background()
 
@@ -46,7 +51,7 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 			IntendedUses: []string{"research"}, ExcludedUses: []string{"diagnosis"}}}, strings.NewReader(weights))
 	must(t, err)
 	for _, n := range []*Node{de, ch} {
-		eventually(t, 30*time.Second, n.cfg.Name+" sees the model", func() bool {
+		testkit.Eventually(t, 30*time.Second, n.cfg.Name+" sees the model", func() bool {
 			_, err := n.catalogue.Entry(ctx, "fr-grandest", "tumour-seg")
 			return err == nil
 		})
@@ -68,8 +73,11 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 	if !errors.As(err, &refused) || v.Status != api.AgreementRefused {
 		t.Fatalf("a two-year agreement: %+v %v", v, err)
 	}
-	if rs := refused.Draft.Refusals(); len(rs) != 1 || rs[0].Member != "ch-basel" || !strings.Contains(strings.Join(rs[0].Decision.Reasons, " "), "one year at most") {
-		t.Fatalf("refusals: %+v", rs)
+	// A party that could not decide (unreachable, out of time) refuses
+	// with an error and no decision.
+	if rs := refused.Draft.Refusals(); len(rs) != 1 || rs[0].Member != "ch-basel" || rs[0].Decision == nil ||
+		!strings.Contains(strings.Join(rs[0].Decision.Reasons, " "), "one year at most") {
+		t.Fatalf("refusals: %+v (ch-basel's error: %q)", rs, refusalError(rs))
 	}
 	// de-bw accepted it, but nobody completes an agreement a party refused.
 	if _, err := de.agreements.SignAgreement(ctx, "seg-long"); err == nil || !strings.Contains(err.Error(), "refused by ch-basel") {
@@ -105,7 +113,7 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 	v, err = fr.agreements.SignAgreement(ctx, "seg-2026")
 	must(t, err)
 	for _, n := range nodes {
-		eventually(t, 20*time.Second, n.cfg.Name+" reads the agreement in the registry", func() bool {
+		testkit.Eventually(t, 20*time.Second, n.cfg.Name+" reads the agreement in the registry", func() bool {
 			a, _, err := n.agreements.Agreement(ctx, "seg-2026")
 			return err == nil && a.InRegistry && a.Status == consensus.AgreementActive && len(a.Document.Signatures) == 3
 		})
@@ -135,7 +143,7 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 	_, err = fr.agreements.RevokeAgreement(ctx, "seg-2026", "the model is retrained")
 	must(t, err)
 	for _, n := range nodes {
-		eventually(t, 20*time.Second, n.cfg.Name+" reads the revocation", func() bool {
+		testkit.Eventually(t, 20*time.Second, n.cfg.Name+" reads the revocation", func() bool {
 			a, _, err := n.agreements.Agreement(ctx, "seg-2026")
 			return err == nil && a.Status == consensus.AgreementRevoked && a.RevokedBy == "fr-grandest" && a.RevokeReason == "the model is retrained"
 		})
@@ -147,7 +155,7 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 	j, err := de.exchange.Fetch(ctx, m, "tumour-seg", ans.Grant)
 	must(t, err)
 	job := j.Status()
-	eventually(t, 30*time.Second, "the transfer under the old grant ends", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the transfer under the old grant ends", func() bool {
 		st, ok := de.exchange.Transfer(ctx, operator.Caller(), job.ID)
 		return ok && st.State != exchange.JobRunning
 	})
@@ -160,19 +168,22 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 	}
 
 	// Expiry: an agreement past its end authorises nothing, revoked or not.
-	// It must last long enough to be proposed and signed by all three on a
-	// loaded machine, counted from now, not from the start of the test.
-	expiring := proposal("seg-short", time.Now().UTC().Add(8*time.Second), "research")
+	// It lasts an hour by the members' clock, which then moves past its end.
+	expiring := proposal("seg-short", clock.Now().UTC().Add(time.Hour), "research")
 	_, err = fr.agreements.ProposeAgreement(ctx, expiring)
 	must(t, err)
 	for _, n := range []*Node{de, ch, fr} {
 		_, err := n.agreements.SignAgreement(ctx, "seg-short")
 		must(t, err)
 	}
-	eventually(t, 20*time.Second, "seg-short is committed and has expired", func() bool {
+	testkit.Eventually(t, 20*time.Second, "seg-short is committed and in force", func() bool {
 		a, _, err := de.agreements.Agreement(ctx, "seg-short")
-		return err == nil && a.InRegistry && a.Status == consensus.AgreementExpired
+		return err == nil && a.InRegistry && a.Status == consensus.AgreementActive
 	})
+	clock.Advance(2 * time.Hour)
+	if a, _, err := de.agreements.Agreement(ctx, "seg-short"); err != nil || a.Status != consensus.AgreementExpired {
+		t.Fatalf("seg-short an hour past its end: %+v %v", a, err)
+	}
 	_, err = de.exchange.RequestAccess(ctx, researcher.Caller(), "fr-grandest", "tumour-seg", "research", "")
 	if !errors.As(err, &denied) || !strings.Contains(strings.Join(denied.Decision.Rules, " "), "agreement_not_in_force") {
 		t.Fatalf("request under an expired agreement: %v", err)
@@ -195,4 +206,12 @@ func grantByID(n *Node, id string) (exchange.GrantInfo, bool) {
 		}
 	}
 	return exchange.GrantInfo{}, false
+}
+
+// refusalError is the first refusal's error, for a failure message.
+func refusalError(rs []exchange.PartyState) string {
+	if len(rs) == 0 {
+		return ""
+	}
+	return rs[0].Error
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/xborder/xborder/audit"
 	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // A node that deletes records of its trail and writes past its old anchors
@@ -24,12 +25,12 @@ import (
 func TestAnAuditTrailRewrittenPastItsAnchorsIsCaughtByEveryone(t *testing.T) {
 	f := newTestFed(t, "grand-est-ai", fiveCountries[:3], nil)
 	nodes := f.startAll()
-	eventually(t, 30*time.Second, "mesh", fullMesh(nodes))
+	testkit.Eventually(t, 30*time.Second, "mesh", fullMesh(nodes))
 	fr, de := nodes[0], nodes[1]
 	ctx := context.Background()
 	anchorNow := func(n *Node) {
 		t.Helper()
-		eventually(t, 30*time.Second, "anchored", func() bool { return n.audit.Anchor(ctx) == nil })
+		testkit.Eventually(t, 30*time.Second, "anchored", func() bool { return n.audit.Anchor(ctx) == nil })
 	}
 	for i := range 3 {
 		must(t, fr.record("test.event", "event", map[string]any{"i": i}))
@@ -43,7 +44,7 @@ func TestAnAuditTrailRewrittenPastItsAnchorsIsCaughtByEveryone(t *testing.T) {
 
 	// A partner verifies fr-grandest's trail from its links alone.
 	var rep audit.Report
-	eventually(t, 20*time.Second, "de-bw has fr-grandest's anchors", func() bool {
+	testkit.Eventually(t, 20*time.Second, "de-bw has fr-grandest's anchors", func() bool {
 		rep, err = de.audit.VerifyPeerAudit(ctx, "fr-grandest", audit.DetailChain)
 		return err == nil && rep.OK && len(rep.Anchors) == len(chain)
 	})
@@ -64,7 +65,7 @@ func TestAnAuditTrailRewrittenPastItsAnchorsIsCaughtByEveryone(t *testing.T) {
 	must(t, err)
 	var head audit.Head
 	must(t, db.View(func(tx *bolt.Tx) error { return json.Unmarshal(tx.Bucket([]byte("meta")).Get([]byte("head")), &head) }))
-	eventually(t, 20*time.Second, "de-bw has the shutdown anchor", func() bool {
+	testkit.Eventually(t, 20*time.Second, "de-bw has the shutdown anchor", func() bool {
 		a, err := de.registry.Load().Anchor("fr-grandest")
 		return err == nil && a.Seq == head.Seq && a.Head == head.Hash
 	})
@@ -102,7 +103,7 @@ func TestAnAuditTrailRewrittenPastItsAnchorsIsCaughtByEveryone(t *testing.T) {
 	if rep.OK || rep.FirstBad == nil || rep.FirstBad.Seq <= first.Seq {
 		t.Fatalf("a rewritten trail verified on its node: %+v", rep.FirstBad)
 	}
-	eventually(t, 20*time.Second, "de-bw sees the rewrite", func() bool {
+	testkit.Eventually(t, 20*time.Second, "de-bw sees the rewrite", func() bool {
 		rep, err = de.audit.VerifyPeerAudit(ctx, "fr-grandest", audit.DetailChain)
 		return err == nil && !rep.OK
 	})

@@ -13,17 +13,18 @@ import (
 
 	"github.com/xborder/xborder/audit"
 	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 func TestAuditTrailRecordsAnchorsAndCatchesTampering(t *testing.T) {
 	f := newTestFed(t, "grand-est-ai", fiveCountries[:2], nil)
 	nodes := f.startAll()
-	eventually(t, 30*time.Second, "mesh", fullMesh(nodes))
+	testkit.Eventually(t, 30*time.Second, "mesh", fullMesh(nodes))
 	fr := nodes[0]
 	ctx := context.Background()
 	p := consensus.ProjectProposal{ID: "fr-de-ai", Title: "T", Themes: []string{"industry"}, Partners: []string{"fr-grandest", "de-bw"}}
 	var err error
-	eventually(t, 30*time.Second, "the project is committed", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the project is committed", func() bool {
 		_, err = fr.clerk.Submit(ctx, consensus.OpProjectPropose, p)
 		return err == nil || !errors.Is(err, consensus.ErrNoLeader)
 	})
@@ -35,7 +36,7 @@ func TestAuditTrailRecordsAnchorsAndCatchesTampering(t *testing.T) {
 		}
 	}
 	// The head is anchored in the registry, and verification checks it.
-	eventually(t, 30*time.Second, "the audit head is anchored", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the audit head is anchored", func() bool {
 		rep, err := fr.audit.VerifyAudit(ctx)
 		return err == nil && rep.OK && len(rep.Anchors) == 1 && rep.Anchors[0].OK
 	})

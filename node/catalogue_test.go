@@ -7,12 +7,13 @@ import (
 	"time"
 
 	"github.com/xborder/xborder/exchange"
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 func TestCatalogueConvergesAcrossTheFederationThroughThePolicy(t *testing.T) {
 	f := newTestFed(t, "grand-est-ai", fiveCountries, nil)
 	nodes := f.startAll()
-	eventually(t, 30*time.Second, "full mesh", fullMesh(nodes))
+	testkit.Eventually(t, 30*time.Second, "full mesh", fullMesh(nodes))
 	ctx := context.Background()
 	fr, de, lu := nodes[0], nodes[1], nodes[4]
 	pub := func(n *Node, id, class string, partners ...string) {
@@ -31,7 +32,7 @@ func TestCatalogueConvergesAcrossTheFederationThroughThePolicy(t *testing.T) {
 		if want == 0 {
 			want = 2
 		}
-		eventually(t, 30*time.Second, n.cfg.Name+" converges", func() bool {
+		testkit.Eventually(t, 30*time.Second, n.cfg.Name+" converges", func() bool {
 			_, remote := n.catalogue.Counts()
 			return remote == want
 		})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/exchange"
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/policy"
 )
@@ -19,7 +20,7 @@ import (
 func TestSensitiveHealthDataNeedsAJointProjectThenTransfersVerified(t *testing.T) {
 	f := newTestFed(t, "grand-est-ai", fiveCountries[:2], nil)
 	nodes := f.startAll()
-	eventually(t, 30*time.Second, "mesh", fullMesh(nodes))
+	testkit.Eventually(t, 30*time.Second, "mesh", fullMesh(nodes))
 	fr, de := nodes[0], nodes[1]
 	ctx := context.Background()
 	content := strings.Repeat("2025-01-01,CHU-1,40-49,3\n", 40000)
@@ -38,12 +39,12 @@ func TestSensitiveHealthDataNeedsAJointProjectThenTransfersVerified(t *testing.T
 	// A Franco-German project listing the dataset, with ethics approval.
 	p := consensus.ProjectProposal{ID: "fr-de-oncology", Title: "Franco-German oncology", Themes: []string{"health"},
 		Partners: []string{"fr-grandest", "de-bw"}, Datasets: []string{"fr-grandest/icu-admissions"}, EthicsRef: "CPP-EST-2026-114"}
-	eventually(t, 30*time.Second, "the project is committed", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the project is committed", func() bool {
 		_, err = fr.clerk.Submit(ctx, consensus.OpProjectPropose, p)
 		return err == nil || !errors.Is(err, consensus.ErrNoLeader)
 	})
 	must(t, err)
-	eventually(t, 20*time.Second, "fr-grandest's replica has the project", func() bool { _, _, err := fr.clerk.Project(ctx, p.ID); return err == nil })
+	testkit.Eventually(t, 20*time.Second, "fr-grandest's replica has the project", func() bool { _, _, err := fr.clerk.Project(ctx, p.ID); return err == nil })
 
 	ans, err := de.exchange.RequestAccess(ctx, alice.Caller(), "fr-grandest", "icu-admissions", "research", "fr-de-oncology")
 	must(t, err)
@@ -54,7 +55,7 @@ func TestSensitiveHealthDataNeedsAJointProjectThenTransfersVerified(t *testing.T
 	// The fetch uses the grant just received and verifies the bytes.
 	job, err := de.exchange.StartFetch(ctx, alice.Caller(), "fr-grandest", "icu-admissions", "", "")
 	must(t, err)
-	eventually(t, 60*time.Second, "the transfer ends", func() bool {
+	testkit.Eventually(t, 60*time.Second, "the transfer ends", func() bool {
 		st, ok := de.exchange.Transfer(ctx, operator.Caller(), job.ID)
 		job = st
 		return ok && st.State != exchange.JobRunning

@@ -17,6 +17,7 @@ import (
 	"github.com/xborder/xborder/audit"
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/exchange"
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/node/api"
 )
 
@@ -89,7 +90,7 @@ func publishOpen(t *testing.T, n *Node, id, content string, readers ...*Node) ex
 		License: "CC-BY-4.0", FileName: id + ".csv"}, strings.NewReader(content))
 	must(t, err)
 	for _, r := range readers {
-		eventually(t, 30*time.Second, r.cfg.Name+" sees "+id, func() bool {
+		testkit.Eventually(t, 30*time.Second, r.cfg.Name+" sees "+id, func() bool {
 			_, err := r.catalogue.Entry(ctx, n.cfg.Name, id)
 			return err == nil
 		})
@@ -101,7 +102,7 @@ func publishOpen(t *testing.T, n *Node, id, content string, readers ...*Node) ex
 func waitTransfer(t *testing.T, n *Node, id string) exchange.JobStatus {
 	t.Helper()
 	var st exchange.JobStatus
-	eventually(t, 60*time.Second, "transfer "+id+" ends", func() bool {
+	testkit.Eventually(t, 60*time.Second, "transfer "+id+" ends", func() bool {
 		var ok bool
 		st, ok = n.exchange.Transfer(context.Background(), operator.Caller(), id)
 		return ok && st.State != exchange.JobRunning
@@ -112,7 +113,7 @@ func waitTransfer(t *testing.T, n *Node, id string) exchange.JobStatus {
 func TestGrantWithinAProjectEndsWhenTheProjectClosesOrForANonPartner(t *testing.T) {
 	f := newTestFed(t, "grand-est-ai", fiveCountries[:3], nil)
 	nodes := f.startAll()
-	eventually(t, 30*time.Second, "mesh", fullMesh(nodes))
+	testkit.Eventually(t, 30*time.Second, "mesh", fullMesh(nodes))
 	fr, de, ch := nodes[0], nodes[1], nodes[2]
 	ctx := context.Background()
 	content := strings.Repeat("2025-01-01,CHU-1,40-49,3\n", 2000)
@@ -122,7 +123,7 @@ func TestGrantWithinAProjectEndsWhenTheProjectClosesOrForANonPartner(t *testing.
 	publishOpen(t, fr, "air-quality", "station,pm10\nSXB-1,12\n", ch)
 	p := consensus.ProjectProposal{ID: "fr-de-oncology", Title: "Franco-German oncology", Themes: []string{"health"},
 		Partners: []string{"fr-grandest", "de-bw"}, Datasets: []string{"fr-grandest/icu-admissions"}, EthicsRef: "CPP-EST-2026-114"}
-	eventually(t, 30*time.Second, "the project is committed", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the project is committed", func() bool {
 		_, err = fr.clerk.Submit(ctx, consensus.OpProjectPropose, p)
 		return err == nil || !errors.Is(err, consensus.ErrNoLeader)
 	})
@@ -169,7 +170,7 @@ func TestGrantWithinAProjectEndsWhenTheProjectClosesOrForANonPartner(t *testing.
 func TestTransfersBelongToTheResearcherWhoStartedThem(t *testing.T) {
 	f := newTestFed(t, "grand-est-ai", fiveCountries[:2], nil)
 	nodes := f.startAll()
-	eventually(t, 30*time.Second, "mesh", fullMesh(nodes))
+	testkit.Eventually(t, 30*time.Second, "mesh", fullMesh(nodes))
 	fr, de := nodes[0], nodes[1]
 	content := "station,pm10\nSXB-1,12\nSXB-2,17\n"
 	publishOpen(t, fr, "air-quality", content, de)
@@ -244,7 +245,7 @@ func TestOwnerWhoseAuditTrailFailsDecidesAndServesNothingAndIsNotReady(t *testin
 	})
 	de := f.start(1)
 	nodes := []*Node{fr, de}
-	eventually(t, 30*time.Second, "mesh", fullMesh(nodes))
+	testkit.Eventually(t, 30*time.Second, "mesh", fullMesh(nodes))
 	publishOpen(t, fr, "air-quality", strings.Repeat("station,pm10\nSXB-1,12\n", 1000), de)
 	alice := api.User{Subject: "alice@uni-freiburg.de", Org: "Universität Freiburg", Role: api.RoleResearcher}
 	ctx := context.Background()
@@ -332,14 +333,14 @@ func TestRegistryWriteCommittedButNotAppliedHereSaysSo(t *testing.T) {
 		n.wrapApplied = func(w appliedWaiter) appliedWaiter { return laggingReplica{w, lg} }
 	})
 	de := f.start(1)
-	eventually(t, 30*time.Second, "mesh", fullMesh([]*Node{fr, de}))
+	testkit.Eventually(t, 30*time.Second, "mesh", fullMesh([]*Node{fr, de}))
 	propose := func(id string) (int, []byte) {
 		return callAs(t, fr, operator, http.MethodPost, "/v1/projects", consensus.ProjectProposal{ID: id, Title: id,
 			Themes: []string{"industry"}, Partners: []string{"fr-grandest", "de-bw"}})
 	}
 	var code int
 	var body []byte
-	eventually(t, 30*time.Second, "a leader commits", func() bool {
+	testkit.Eventually(t, 30*time.Second, "a leader commits", func() bool {
 		code, body = propose("rhine-air")
 		return code != http.StatusServiceUnavailable
 	})
@@ -360,7 +361,7 @@ func TestRegistryWriteCommittedButNotAppliedHereSaysSo(t *testing.T) {
 	if code != http.StatusAccepted || !c.NotApplied || c.Index == 0 || !strings.Contains(c.Warning, "not yet applied on this node") {
 		t.Fatalf("a write committed but not applied here: %d %s", code, body)
 	}
-	eventually(t, 20*time.Second, "de-bw applies it", func() bool { _, _, err := de.clerk.Project(context.Background(), "rhine-water"); return err == nil })
+	testkit.Eventually(t, 20*time.Second, "de-bw applies it", func() bool { _, _, err := de.clerk.Project(context.Background(), "rhine-water"); return err == nil })
 	code, r := readyz(t, fr)
 	if code != http.StatusServiceUnavailable || !strings.Contains(r.Checks["registry_writes"], "not yet applied") {
 		t.Fatalf("readyz while the replica lags: %d %+v", code, r)

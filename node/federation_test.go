@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/xborder/xborder"
-	"github.com/xborder/xborder/internal/loopback"
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // testFed is a federation of in-process nodes on loopback, built the way
@@ -20,6 +20,8 @@ type testFed struct {
 	cfgs  []Config
 	cards []Card
 	gen   *Genesis
+	// opts are given to every node the federation opens (a clock, say).
+	opts []Option
 }
 
 var countries = map[string]string{
@@ -28,23 +30,15 @@ var countries = map[string]string{
 
 var fiveCountries = []string{"fr-grandest", "de-bw", "ch-basel", "be-wallonie", "lu-luxembourg"}
 
-// freePort returns a port free for both TCP and UDP on loopback.
-func freePort(t testing.TB) int {
-	t.Helper()
-	p, err := loopback.FreePort(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
+// testConfig is nodetest.Config, which this package's tests cannot import
+// (nodetest imports node): keep the two in step.
 func testConfig(t testing.TB, name string) Config {
 	cfg := DefaultConfig()
 	cfg.Name, cfg.Country, cfg.Org = name, countries[name], "Region "+name
 	if cfg.Country == "" {
 		cfg.Country = "FR"
 	}
-	port := freePort(t)
+	port := testkit.FreePort(t, true)
 	cfg.Listen = []string{
 		fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port),
 		fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", port),
@@ -55,6 +49,10 @@ func testConfig(t testing.TB, name string) Config {
 	cfg.Discovery.RedialMax = Duration(time.Second)
 	cfg.ShutdownTimeout = Duration(10 * time.Second)
 	cfg.AuditAnchorInterval = Duration(time.Second)
+	cfg.Policy.DecisionTimeout = Duration(testkit.PolicyDecisionTimeout)
+	for p := range cfg.Policy.Timeouts {
+		cfg.Policy.Timeouts[p] = Duration(testkit.PolicyDecisionTimeout)
+	}
 	return cfg
 }
 
@@ -93,7 +91,7 @@ func (f *testFed) writeGenesis() {
 
 func (f *testFed) open(i int) *Node {
 	f.t.Helper()
-	n, err := Open(f.dirs[i], f.cfgs[i], WithLogger(testLogger(f.t, f.cfgs[i].Name)))
+	n, err := Open(f.dirs[i], f.cfgs[i], append([]Option{WithLogger(testLogger(f.t, f.cfgs[i].Name))}, f.opts...)...)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -118,18 +116,6 @@ func (f *testFed) startAll() []*Node {
 	return nodes
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t testing.TB, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 func fullMesh(nodes []*Node) func() bool {
 	return func() bool {
 		for _, n := range nodes {
@@ -152,7 +138,7 @@ func meshReport(nodes []*Node) string {
 func TestFiveNodesFormFullMeshFromGenesis(t *testing.T) {
 	f := newTestFed(t, "grand-est-ai", fiveCountries, nil)
 	nodes := f.startAll()
-	eventually(t, 30*time.Second, "full mesh", fullMesh(nodes))
+	testkit.Eventually(t, 30*time.Second, "full mesh", fullMesh(nodes))
 	for _, n := range nodes {
 		peers := n.Peers(context.Background())
 		if len(peers) != 5 {
@@ -174,13 +160,13 @@ func TestMembersFindAddresslessMembersThroughDHT(t *testing.T) {
 	// and find each other through the private DHT.
 	f := newTestFed(t, "grand-est-ai", fiveCountries, func(i int) bool { return i == 0 })
 	nodes := f.startAll()
-	eventually(t, 60*time.Second, "full mesh through the DHT", fullMesh(nodes))
+	testkit.Eventually(t, 60*time.Second, "full mesh through the DHT", fullMesh(nodes))
 }
 
 func TestStrangerIsRefusedByEveryMember(t *testing.T) {
 	f := newTestFed(t, "grand-est-ai", fiveCountries, nil)
 	nodes := f.startAll()
-	eventually(t, 30*time.Second, "full mesh", fullMesh(nodes))
+	testkit.Eventually(t, 30*time.Second, "full mesh", fullMesh(nodes))
 
 	// The stranger runs its own federation, whose genesis lists every member
 	// with its real address, so it keeps dialling them.
@@ -189,7 +175,7 @@ func TestStrangerIsRefusedByEveryMember(t *testing.T) {
 	s.writeGenesis()
 	stranger := s.start(0)
 
-	eventually(t, 30*time.Second, "every member refused the stranger at least once", func() bool {
+	testkit.Eventually(t, 30*time.Second, "every member refused the stranger at least once", func() bool {
 		for _, n := range nodes {
 			if counterValue(t, n, "xborder_gater_rejections_total") < 1 {
 				return false
@@ -198,7 +184,7 @@ func TestStrangerIsRefusedByEveryMember(t *testing.T) {
 		return true
 	})
 	// Refused means: no member ever counts it, and no connection survives.
-	eventually(t, 10*time.Second, "no connection to the stranger survives", func() bool {
+	testkit.Eventually(t, 10*time.Second, "no connection to the stranger survives", func() bool {
 		for _, n := range nodes {
 			if n.host.Network().Connectedness(stranger.ID()) == 1 /* Connected */ {
 				return false
@@ -219,7 +205,7 @@ func TestStrangerIsRefusedByEveryMember(t *testing.T) {
 func TestMemberWithAnotherGenesisIsDisconnected(t *testing.T) {
 	f := newTestFed(t, "grand-est-ai", fiveCountries[:3], nil)
 	nodes := []*Node{f.start(0), f.start(1)}
-	eventually(t, 30*time.Second, "two members mesh", fullMesh(nodes))
+	testkit.Eventually(t, 30*time.Second, "two members mesh", fullMesh(nodes))
 
 	// ch-basel's key is in the genesis, but it runs a genesis with another
 	// federation name: same members, different federation ID.
@@ -234,12 +220,12 @@ func TestMemberWithAnotherGenesisIsDisconnected(t *testing.T) {
 	}
 	// Whichever side finishes identify first refuses the other, so the
 	// mismatch is counted on one side or the other, never silently passed.
-	eventually(t, 30*time.Second, "the federation mismatch is detected", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the federation mismatch is detected", func() bool {
 		return counterValue(t, nodes[0], "xborder_federation_mismatch_total")+
 			counterValue(t, nodes[1], "xborder_federation_mismatch_total")+
 			counterValue(t, rogue, "xborder_federation_mismatch_total") >= 2
 	})
-	eventually(t, 10*time.Second, "the rogue node is disconnected", func() bool {
+	testkit.Eventually(t, 10*time.Second, "the rogue node is disconnected", func() bool {
 		for _, n := range nodes {
 			if n.host.Network().Connectedness(rogue.ID()) == 1 {
 				return false
@@ -263,17 +249,17 @@ func TestMemberWithAnotherGenesisIsDisconnected(t *testing.T) {
 func TestRestartedNodeKeepsIdentityAndRejoins(t *testing.T) {
 	f := newTestFed(t, "grand-est-ai", fiveCountries, nil)
 	nodes := f.startAll()
-	eventually(t, 30*time.Second, "full mesh", fullMesh(nodes))
+	testkit.Eventually(t, 30*time.Second, "full mesh", fullMesh(nodes))
 	before := nodes[2].ID()
 	if err := nodes[2].Close(); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 30*time.Second, "members see de-bw gone", func() bool {
+	testkit.Eventually(t, 30*time.Second, "members see de-bw gone", func() bool {
 		return !nodes[0].mesh.connected(before) && !nodes[4].mesh.connected(before)
 	})
 	nodes[2] = f.start(2)
 	if nodes[2].ID() != before {
 		t.Fatalf("peer ID changed across restart: %s -> %s", before, nodes[2].ID())
 	}
-	eventually(t, 30*time.Second, "full mesh after restart", fullMesh(nodes))
+	testkit.Eventually(t, 30*time.Second, "full mesh after restart", fullMesh(nodes))
 }

@@ -13,6 +13,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // stageCount reads one stage of xborder_gater_rejections_total.
@@ -62,14 +64,14 @@ func quietWindow(t *testing.T, within, window time.Duration, allowed float64, wh
 func TestStrangerCostsAMemberFewHandshakes(t *testing.T) {
 	f := newTestFed(t, "grand-est-ai", fiveCountries[:2], nil)
 	nodes := f.startAll()
-	eventually(t, 30*time.Second, "two members mesh", fullMesh(nodes))
+	testkit.Eventually(t, 30*time.Second, "two members mesh", fullMesh(nodes))
 	s := newTestFed(t, "intruders", []string{"xx-stranger"}, nil)
 	s.gen.Members = append(s.gen.Members, f.gen.Members...)
 	s.writeGenesis()
 	stranger := s.start(0)
 
 	member := nodes[0]
-	eventually(t, 30*time.Second, "the member refused the stranger", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the member refused the stranger", func() bool {
 		return stageCount(t, member, "secured") >= 1
 	})
 	quietWindow(t, 60*time.Second, 5*time.Second, 1, "the member's handshakes with the stranger fall to at most one in 5 s", func() float64 {
@@ -119,12 +121,12 @@ func TestDiallerBacksOffAMemberThatRefusesIt(t *testing.T) {
 	s.cfgs[0].Discovery.DHT = false
 	dialler := s.start(0)
 
-	eventually(t, 30*time.Second, "the member refused the dialler", func() bool { return g.secured.Load() >= 1 })
+	testkit.Eventually(t, 30*time.Second, "the member refused the dialler", func() bool { return g.secured.Load() >= 1 })
 	quietWindow(t, 60*time.Second, 5*time.Second, 1, "the dialler's attempts fall to at most one in 5 s", func() float64 {
 		return float64(g.secured.Load())
 	})
 	redialMax := s.cfgs[0].Discovery.RedialMax.Std()
-	eventually(t, 60*time.Second, "the backoff grows beyond redial_max", func() bool {
+	testkit.Eventually(t, 60*time.Second, "the backoff grows beyond redial_max", func() bool {
 		dialler.mesh.mu.Lock()
 		defer dialler.mesh.mu.Unlock()
 		st := dialler.mesh.state[h.ID()]

@@ -19,10 +19,10 @@ func TestMain(m *testing.M) {
 
 func writeFile(path string, data []byte) error { return os.WriteFile(path, data, 0o644) }
 
-// testLogger sends a node's logs to the test log, so they show up only
-// when a test fails.
+// testLogger sends a node's logs at Warn and above to the test log, so
+// they show up only when a test fails (as nodetest.Logger does).
 func testLogger(t testing.TB, name string) *slog.Logger {
-	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelInfo})).With("node", name)
+	return slog.New(slog.NewTextHandler(tWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", name)
 }
 
 type tWriter struct{ t testing.TB }

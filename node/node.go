@@ -66,6 +66,7 @@ type Node struct {
 	log     *slog.Logger
 
 	reloadSig <-chan os.Signal
+	clock     func() time.Time // see WithClock
 
 	reg     *prometheus.Registry
 	metrics *metrics
@@ -300,7 +301,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	}
 	if n.exchange, err = exchange.NewService(exchange.DefaultServiceConfig(n.dataDir), exchange.ServiceDeps{
 		Host: n.host, Key: n.id.Key, Self: self, Source: n.catalogue, Authz: n.policy, Registry: exchangeRegistry{n},
-		Recorder: auditRecorder{n}, Log: n.log.With("component", "exchange")}); err != nil {
+		Recorder: auditRecorder{n}, Log: n.log.With("component", "exchange"), Clock: n.now}); err != nil {
 		return fmt.Errorf("start exchange: %w", err)
 	}
 	if n.agreements, err = exchange.NewAgreements(exchange.AgreementsDeps{Service: n.exchange, Catalogue: n.catalogue,

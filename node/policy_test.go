@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/policy"
 )
@@ -58,7 +59,7 @@ func TestAPIAuthorisationFollowsThePolicy(t *testing.T) {
 	must(t, err)
 	lockdown := "# During a lockdown only operators may call the API.\npackage xborder.api\n\ndefault allow := false\n\nallow if input.user.role == \"operator\"\n"
 	must(t, os.WriteFile(apiRego, []byte(lockdown), 0o644))
-	eventually(t, 20*time.Second, "the lockdown rule is in force", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the lockdown rule is in force", func() bool {
 		code, _ := call(t, n, api.RoleResearcher, "GET", "/v1/status")
 		return code == 403
 	})
@@ -66,7 +67,7 @@ func TestAPIAuthorisationFollowsThePolicy(t *testing.T) {
 		t.Fatalf("operator during lockdown: %d", code)
 	}
 	must(t, os.WriteFile(apiRego, original, 0o644))
-	eventually(t, 20*time.Second, "the original rule is back", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the original rule is back", func() bool {
 		code, _ := call(t, n, api.RoleResearcher, "GET", "/v1/status")
 		return code == 200
 	})
@@ -83,7 +84,7 @@ func TestInvalidPolicyKeepsTheLastGoodOneAndStatusSaysWhy(t *testing.T) {
 	original, err := os.ReadFile(exchange)
 	must(t, err)
 	must(t, os.WriteFile(exchange, append(original, []byte("\ndecision := {\n")...), 0o644))
-	eventually(t, 20*time.Second, "the broken file is refused", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the broken file is refused", func() bool {
 		return n.Status(context.Background()).Policy.LastError != ""
 	})
 	st := n.Status(context.Background()).Policy
@@ -100,7 +101,7 @@ func TestInvalidPolicyKeepsTheLastGoodOneAndStatusSaysWhy(t *testing.T) {
 		t.Fatalf("API authorisation lost with the broken policy: %d", code)
 	}
 	must(t, os.WriteFile(exchange, original, 0o644))
-	eventually(t, 20*time.Second, "the repaired file is loaded", func() bool {
+	testkit.Eventually(t, 20*time.Second, "the repaired file is loaded", func() bool {
 		return n.Status(context.Background()).Policy.LastError == ""
 	})
 }
@@ -114,7 +115,7 @@ func TestReloadSignalReloadsPolicies(t *testing.T) {
 	defer n.Close()
 	before := n.policy.Info().LoadedAt
 	sig <- syscall.SIGHUP
-	eventually(t, 20*time.Second, "SIGHUP reloads", func() bool { return n.policy.Info().LoadedAt.After(before) })
+	testkit.Eventually(t, 20*time.Second, "SIGHUP reloads", func() bool { return n.policy.Info().LoadedAt.After(before) })
 }
 
 func TestShippedExchangePolicyDecidesThroughTheNode(t *testing.T) {
@@ -161,7 +162,7 @@ func TestMembersDeclareTheirPolicyBundleInTheRegistry(t *testing.T) {
 	}
 	for _, n := range nodes {
 		for _, m := range nodes {
-			eventually(t, 30*time.Second, n.cfg.Name+" sees the bundle "+m.cfg.Name+" runs", declared(n, m.cfg.Name, m.policy.Info().Hash))
+			testkit.Eventually(t, 30*time.Second, n.cfg.Name+" sees the bundle "+m.cfg.Name+" runs", declared(n, m.cfg.Name, m.policy.Info().Hash))
 		}
 	}
 	// Basel's legal team changes a rule: once reloaded, every member sees
@@ -179,7 +180,7 @@ func TestMembersDeclareTheirPolicyBundleInTheRegistry(t *testing.T) {
 	}
 	// declared also checks that the others no longer call it the same as theirs.
 	for _, n := range nodes {
-		eventually(t, 30*time.Second, n.cfg.Name+" sees Basel's new bundle", declared(n, "ch-basel", info.Hash))
+		testkit.Eventually(t, 30*time.Second, n.cfg.Name+" sees Basel's new bundle", declared(n, "ch-basel", info.Hash))
 	}
 }
 

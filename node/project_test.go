@@ -10,6 +10,7 @@ import (
 
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/exchange"
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/policy"
 )
@@ -20,7 +21,7 @@ import (
 func TestJoiningAProjectGivesNothingUntilTheLeadApproves(t *testing.T) {
 	f := newTestFed(t, "grand-est-ai", fiveCountries[:3], nil)
 	nodes := f.startAll()
-	eventually(t, 30*time.Second, "mesh", fullMesh(nodes))
+	testkit.Eventually(t, 30*time.Second, "mesh", fullMesh(nodes))
 	fr, de, ch := nodes[0], nodes[1], nodes[2]
 	ctx := context.Background()
 	_, err := fr.catalogue.Publish(ctx, exchange.Publication{ID: "icu-admissions", Title: "ICU admissions", Theme: "health",
@@ -28,18 +29,18 @@ func TestJoiningAProjectGivesNothingUntilTheLeadApproves(t *testing.T) {
 	must(t, err)
 	p := consensus.ProjectProposal{ID: "fr-de-oncology", Title: "Franco-German oncology", Themes: []string{"health"},
 		Partners: []string{"fr-grandest", "de-bw"}, Datasets: []string{"fr-grandest/icu-admissions"}, EthicsRef: "CPP-EST-2026-114"}
-	eventually(t, 30*time.Second, "the project is committed", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the project is committed", func() bool {
 		_, err = fr.clerk.Submit(ctx, consensus.OpProjectPropose, p)
 		return err == nil || !errors.Is(err, consensus.ErrNoLeader)
 	})
 	must(t, err)
 	bob := api.User{Subject: "bob@unibas.ch", Org: "Universität Basel", Role: api.RoleResearcher}
-	eventually(t, 20*time.Second, "ch-basel sees the dataset", func() bool {
+	testkit.Eventually(t, 20*time.Second, "ch-basel sees the dataset", func() bool {
 		_, err := ch.catalogue.Entry(ctx, "fr-grandest", "icu-admissions")
 		return err == nil
 	})
 
-	eventually(t, 20*time.Second, "ch-basel's replica has the project", func() bool { _, _, err := ch.clerk.Project(ctx, p.ID); return err == nil })
+	testkit.Eventually(t, 20*time.Second, "ch-basel's replica has the project", func() bool { _, _, err := ch.clerk.Project(ctx, p.ID); return err == nil })
 
 	// Basel asks to join: the command commits, Basel is pending.
 	_, err = ch.clerk.Submit(ctx, consensus.OpProjectJoin, consensus.ProjectRef{ID: p.ID})
@@ -57,7 +58,7 @@ func TestJoiningAProjectGivesNothingUntilTheLeadApproves(t *testing.T) {
 	}
 	// A partner that is not asked cannot approve (its policy says so first,
 	// from its own replica, once that has the join).
-	eventually(t, 20*time.Second, "de-bw's replica has the pending join", func() bool {
+	testkit.Eventually(t, 20*time.Second, "de-bw's replica has the pending join", func() bool {
 		got, _, err := de.clerk.Project(ctx, p.ID)
 		_, pending := got.PendingJoin("ch-basel")
 		return err == nil && pending
@@ -71,7 +72,7 @@ func TestJoiningAProjectGivesNothingUntilTheLeadApproves(t *testing.T) {
 	_, err = fr.clerk.Submit(ctx, consensus.OpProjectApprove, consensus.Approval{ID: p.ID, Member: "ch-basel"})
 	must(t, err)
 	for _, n := range nodes {
-		eventually(t, 20*time.Second, n.cfg.Name+" lists ch-basel as partner", func() bool {
+		testkit.Eventually(t, 20*time.Second, n.cfg.Name+" lists ch-basel as partner", func() bool {
 			got, _, err := n.clerk.Project(ctx, p.ID)
 			return err == nil && slices.Contains(got.Partners, "ch-basel") && len(got.Pending) == 0
 		})

@@ -9,19 +9,20 @@ import (
 
 	"github.com/xborder/xborder"
 	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/policy"
 )
 
 func TestProjectProposedInBaselAppearsEverywhere(t *testing.T) {
 	f := newTestFed(t, "grand-est-ai", fiveCountries, nil)
 	nodes := f.startAll()
-	eventually(t, 30*time.Second, "full mesh", fullMesh(nodes))
+	testkit.Eventually(t, 30*time.Second, "full mesh", fullMesh(nodes))
 	basel := nodes[2]
 	ctx := context.Background()
 	p := consensus.ProjectProposal{ID: "upper-rhine-bioeconomy", Title: "Upper Rhine crop models", Themes: []string{"bioeconomy"},
 		Partners: []string{"ch-basel", "fr-grandest", "de-bw"}}
 	var err error
-	eventually(t, 30*time.Second, "the registry accepts the project", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the registry accepts the project", func() bool {
 		_, err = basel.clerk.Submit(ctx, consensus.OpProjectPropose, p)
 		return err == nil || !errors.Is(err, consensus.ErrNoLeader)
 	})
@@ -29,7 +30,7 @@ func TestProjectProposedInBaselAppearsEverywhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, n := range nodes {
-		eventually(t, 20*time.Second, n.cfg.Name+" sees the project", func() bool {
+		testkit.Eventually(t, 20*time.Second, n.cfg.Name+" sees the project", func() bool {
 			got, _, err := n.clerk.Project(ctx, p.ID)
 			return err == nil && got.Lead == "ch-basel"
 		})
@@ -47,7 +48,7 @@ func TestProjectProposedInBaselAppearsEverywhere(t *testing.T) {
 func TestASixthRegionIsVotedInAndJoinsTheMesh(t *testing.T) {
 	f := newTestFed(t, "grand-est-ai", fiveCountries, nil)
 	nodes := f.startAll()
-	eventually(t, 30*time.Second, "full mesh", fullMesh(nodes))
+	testkit.Eventually(t, 30*time.Second, "full mesh", fullMesh(nodes))
 
 	// The candidate initialises its node and runs it with the federation's
 	// genesis; nobody lets it in yet.
@@ -70,14 +71,14 @@ func TestASixthRegionIsVotedInAndJoinsTheMesh(t *testing.T) {
 
 	ctx := context.Background()
 	m := consensus.Member{Name: card.Name, Country: card.Country, Org: card.Org, PeerID: card.PeerID, Addrs: card.Addrs}
-	eventually(t, 30*time.Second, "the proposal is committed", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the proposal is committed", func() bool {
 		_, err = nodes[0].clerk.Submit(ctx, consensus.OpMemberPropose, consensus.MemberChange{Candidate: m, Action: "add"})
 		return err == nil || !errors.Is(err, consensus.ErrNoLeader)
 	})
 	must(t, err)
 	for _, voter := range nodes[1:3] {
 		// A voter reads the proposal from its own replica.
-		eventually(t, 20*time.Second, voter.cfg.Name+" sees the proposal", func() bool {
+		testkit.Eventually(t, 20*time.Second, voter.cfg.Name+" sees the proposal", func() bool {
 			_, props, _, err := voter.clerk.Members(ctx)
 			return err == nil && len(props) == 1
 		})
@@ -85,8 +86,8 @@ func TestASixthRegionIsVotedInAndJoinsTheMesh(t *testing.T) {
 		must(t, err)
 	}
 	all := append(nodes, candidate)
-	eventually(t, 60*time.Second, "six members in a full mesh", fullMesh(all))
-	eventually(t, 60*time.Second, "the new member replicates the registry", func() bool {
+	testkit.Eventually(t, 60*time.Second, "six members in a full mesh", fullMesh(all))
+	testkit.Eventually(t, 60*time.Second, "the new member replicates the registry", func() bool {
 		ms, _, _, err := candidate.clerk.Members(ctx)
 		return err == nil && len(ms) == 6
 	})

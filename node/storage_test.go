@@ -13,6 +13,7 @@ import (
 	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/internal/boltfile"
 	"github.com/xborder/xborder/internal/boltfile/damage"
+	"github.com/xborder/xborder/internal/testkit"
 )
 
 // storeFiles are the node's bbolt files and what an operator does about a
@@ -40,7 +41,7 @@ func writtenDataDir(t *testing.T) (string, Config) {
 			Classification: "open", FileName: id + ".csv"}, strings.NewReader("station,pm25\nstrasbourg,12\n"))
 		must(t, err)
 	}
-	eventually(t, 30*time.Second, "the audit head is anchored in the registry", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the audit head is anchored in the registry", func() bool {
 		a, err := n.registry.Load().Anchor("fr-grandest")
 		return err == nil && a.Seq > 1
 	})

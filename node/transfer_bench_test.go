@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/xborder/xborder/exchange"
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/node/api"
 )
 
@@ -64,7 +65,7 @@ func BenchmarkTransfer(b *testing.B) {
 
 	f := newTestFed(b, "bench", fiveCountries[:2], nil)
 	fr, de := f.start(0), f.start(1)
-	eventually(b, 30*time.Second, "mesh", fullMesh([]*Node{fr, de}))
+	testkit.Eventually(b, 30*time.Second, "mesh", fullMesh([]*Node{fr, de}))
 	// The content is generated, not read from a test file: one GiB less
 	// written to disk before the measurement.
 	content := io.LimitReader(mrand.NewChaCha8([32]byte{'x', 'b'}), size)
@@ -77,7 +78,7 @@ func BenchmarkTransfer(b *testing.B) {
 	baseDir := filepath.Join(de.dataDir, "bench-baseline")
 	must(b, os.MkdirAll(baseDir, 0o700))
 	alice := api.User{Subject: "alice", Role: api.RoleResearcher}
-	eventually(b, 30*time.Second, "the registry has a leader", func() bool { st := de.Status(ctx); return st.Raft != nil && st.Raft.Leader != "" })
+	testkit.Eventually(b, 30*time.Second, "the registry has a leader", func() bool { st := de.Status(ctx); return st.Raft != nil && st.Raft.Leader != "" })
 	fmt.Printf("data dirs %s, %s; blob %s; %d bytes, %d rounds\n", fr.dataDir, de.dataDir, blob, size, rounds)
 
 	mbps := func(d time.Duration) float64 { return float64(size) / d.Seconds() / 1e6 }

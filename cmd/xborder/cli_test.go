@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/xborder/xborder/internal/loopback"
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/node"
 	"github.com/xborder/xborder/node/api"
 )
@@ -25,21 +25,12 @@ func xb(t *testing.T, args ...string) (int, string, string) {
 	return code, out.String(), errb.String()
 }
 
-func port(t *testing.T) int {
-	t.Helper()
-	p, err := loopback.FreePort(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 func initNode(t *testing.T, dir, name, country string) {
 	t.Helper()
-	p := port(t)
+	p := testkit.FreePort(t, true)
 	code, out, errs := xb(t, "--data", dir, "init", "--name", name, "--country", country, "--org", "Org "+name,
 		"--listen", fmt.Sprintf("/ip4/127.0.0.1/tcp/%d,/ip4/127.0.0.1/udp/%d/quic-v1", p, p),
-		"--api", fmt.Sprintf("127.0.0.1:%d", port(t)))
+		"--api", fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t, false)))
 	if code != 0 || !strings.HasPrefix(out, "12D3KooW") {
 		t.Fatalf("init %s: exit %d, out %q, err %q", name, code, out, errs)
 	}
@@ -202,22 +193,18 @@ func TestStatusPeersAndTokensAgainstARunningNode(t *testing.T) {
 		nodes = append(nodes, n)
 	}
 
-	deadline := time.Now().Add(30 * time.Second)
 	var st api.Status
-	for {
+	testkit.EventuallyNil(t, 30*time.Second, "fr-grandest sees de-bw", func() error {
 		code, out, errs := xb(t, "--data", fr, "status", "--json")
 		if code != 0 {
 			t.Fatalf("status: %d %s", code, errs)
 		}
 		must(t, json.Unmarshal([]byte(out), &st))
-		if st.PeersConnected == 1 {
-			break
+		if st.PeersConnected != 1 {
+			return fmt.Errorf("%+v", st)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("fr-grandest never saw de-bw: %+v", st)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return nil
+	})
 	if st.Name != "fr-grandest" || st.PeerID != nodes[0].ID().String() || !st.Ready || st.Members != 2 {
 		t.Fatalf("status = %+v", st)
 	}
@@ -256,29 +243,24 @@ func TestStatusPeersAndTokensAgainstARunningNode(t *testing.T) {
 	if code != exitDenied || !strings.Contains(errs, "denied by policy:") || !strings.Contains(errs, "  - ") {
 		t.Fatalf("one-country project: exit %d %q", code, errs)
 	}
-	deadline = time.Now().Add(30 * time.Second)
-	for {
+	testkit.EventuallyNil(t, 30*time.Second, "the Franco-German project is committed", func() error {
 		code, out, errs := xb(t, "--data", fr, "project", "propose", "--id", "fr-de-oncology", "--title", "Franco-German oncology",
 			"--themes", "health", "--partners", "fr-grandest,de-bw", "--ethics", "CPP-1")
 		if code == 0 && strings.Contains(out, "committed at index") {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) || !strings.Contains(errs, "no leader") {
+		if !strings.Contains(errs, "no leader") {
 			t.Fatalf("propose: exit %d %q %q", code, out, errs)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	deadline = time.Now().Add(30 * time.Second)
-	for {
+		return fmt.Errorf("exit %d %q %q", code, out, errs)
+	})
+	testkit.EventuallyNil(t, 30*time.Second, "de-bw sees the project", func() error {
 		code, out, _ := xb(t, "--data", de, "project", "show", "fr-de-oncology", "--json")
 		if code == 0 && strings.Contains(out, `"lead": "fr-grandest"`) {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("de-bw never saw the project: %d %q", code, out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("%d %q", code, out)
+	})
 	if code, out, _ := xb(t, "--data", de, "project", "list"); code != 0 || !strings.Contains(out, "fr-de-oncology") {
 		t.Fatalf("project list: %d %q", code, out)
 	}
@@ -292,17 +274,13 @@ func TestStatusPeersAndTokensAgainstARunningNode(t *testing.T) {
 	}
 
 	// Each member declares its policy bundle; a partner's is shown by name.
-	deadline = time.Now().Add(30 * time.Second)
-	for {
+	testkit.EventuallyNil(t, 30*time.Second, "policy show --peer de-bw", func() error {
 		code, out, _ := xb(t, "--data", fr, "policy", "show", "--peer", "de-bw")
 		if code == 0 && strings.Contains(out, "de-bw") && strings.HasSuffix(strings.TrimSpace(out), "yes") {
-			break
+			return nil
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("policy show --peer de-bw: %d %q", code, out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Errorf("%d %q", code, out)
+	})
 	if code, _, errs := xb(t, "--data", fr, "policy", "show", "--peer", "nl-limburg"); code != exitUsage || !strings.Contains(errs, "not a member") {
 		t.Fatalf("policy show for a non-member: %d %q", code, errs)
 	}

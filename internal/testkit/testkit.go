@@ -8,11 +8,18 @@ package testkit
 
 import (
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/xborder/xborder/internal/loopback"
 )
+
+// PolicyDecisionTimeout is every policy decision's deadline in a test
+// node: generous, because a test asserts what a policy decides, not how
+// fast, and the engine's defaults (100-500 ms) are overrun on a loaded
+// two-core machine. Tests of the deadlines set their own.
+const PolicyDecisionTimeout = 10 * time.Second
 
 // Polling starts fast, so that a condition that holds at once costs little,
 // and backs off so that a long wait does not spin on a loaded machine.
@@ -71,4 +78,28 @@ func FreePort(t testing.TB, udpToo bool) int {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// Clock is a clock a test moves by hand, for code that judges expiry:
+// the test moves it past an end instead of sleeping until then. Its zero
+// value reads the wall clock; Advance adds to what it reads from then on.
+// It keeps running between moves, so deadlines code computes from it
+// (a stream's, a wait's) still lie ahead.
+type Clock struct {
+	mu     sync.Mutex
+	offset time.Duration
+}
+
+// Now is the wall clock moved by every Advance so far.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return time.Now().Add(c.offset)
+}
+
+// Advance moves the clock forward by d.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.offset += d
 }

@@ -2,23 +2,19 @@ package api_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/xborder/xborder"
-	"github.com/xborder/xborder/internal/loopback"
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/node"
 	"github.com/xborder/xborder/node/api"
+	"github.com/xborder/xborder/node/nodetest"
 )
 
 // region is one in-process node of a test federation, with an operator
@@ -30,67 +26,20 @@ type region struct {
 }
 
 // startRegions starts a federation of real nodes on loopback, one per
-// name (countries alike), and waits until they see each other.
-func startRegions(t *testing.T, names, countries []string) []*region {
+// name, each with an operator token for its API.
+func startRegions(t *testing.T, names ...string) []*region {
 	t.Helper()
-	gen := &node.Genesis{Federation: "grand-est-ai"}
-	var dirs []string
-	var cfgs []node.Config
-	for i, name := range names {
-		dir := filepath.Join(t.TempDir(), name)
-		cfg := node.DefaultConfig()
-		cfg.Name, cfg.Country, cfg.Org = name, countries[i], "Region "+name
-		port, err := loopback.FreePort(true)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cfg.Listen = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port), fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", port)}
-		cfg.API = "127.0.0.1:0"
-		cfg.Discovery.MDNS = false
-		cfg.Discovery.RedialMin = node.Duration(100 * time.Millisecond)
-		cfg.Discovery.RedialMax = node.Duration(time.Second)
-		if _, err := node.Init(dir, cfg, xborder.Policies()); err != nil {
-			t.Fatal(err)
-		}
-		card, err := node.IdentityCard(dir, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		gen.Members = append(gen.Members, card)
-		dirs, cfgs = append(dirs, dir), append(cfgs, cfg)
-	}
+	f := nodetest.NewFederation(t, names)
 	var out []*region
-	for i, dir := range dirs {
-		if err := os.WriteFile(cfgs[i].GenesisPath(dir), gen.Marshal(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", cfgs[i].Name)
-		n, err := node.Open(dir, cfgs[i], node.WithLogger(log))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := n.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = n.Close() })
-		id, err := node.LoadKey(filepath.Join(dir, node.KeyFile))
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok, err := api.IssueToken(id.Key, n.ID().String(), api.User{Subject: "op@" + cfgs[i].Name, Role: api.RoleOperator}, time.Hour, time.Now())
+	for i := range names {
+		n := f.Start(i)
+		tok, err := api.IssueToken(f.Identity(i).Key, n.ID().String(), api.User{Subject: "op@" + f.Configs[i].Name, Role: api.RoleOperator}, time.Hour, time.Now())
 		if err != nil {
 			t.Fatal(err)
 		}
 		out = append(out, &region{n: n, base: "http://" + n.APIAddr(), token: tok})
 	}
 	return out
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
 }
 
 // call sends one API request and returns the status and the error body.
@@ -132,7 +81,7 @@ func multipartBody(t *testing.T, meta any, content []byte) (string, io.Reader) {
 // shipped policies, raft, bbolt): each is answered 4xx with a JSON error
 // that says what is wrong, never 5xx or 502.
 func TestClientMistakesAre4xxWithAReason(t *testing.T) {
-	rs := startRegions(t, []string{"fr-grandest", "de-bw"}, []string{"FR", "DE"})
+	rs := startRegions(t, "fr-grandest", "de-bw")
 	fr := rs[0]
 	card := map[string]any{"task": "tumour segmentation", "architecture": "3D U-Net", "training_datasets": []string{"fr-grandest/icu"},
 		"metrics": map[string]float64{"dice": 0.87}, "intended_uses": []string{"research"}, "excluded_uses": []string{"diagnosis"}}
@@ -216,18 +165,17 @@ func TestClientMistakesAre4xxWithAReason(t *testing.T) {
 		t.Fatalf("publish the confidential model: %d %s", code, raw)
 	}
 	proposal := `{"id":"secret-2026","model":"fr-grandest/secret-seg","parties":["fr-grandest","de-bw"],"purposes":["research"],"valid_until":"2027-01-01T00:00:00Z"}`
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		// 502 while de-bw cannot be reached yet; 403 once it refused.
+	// 502 while de-bw cannot be reached yet; 403 once it refused.
+	testkit.EventuallyNil(t, 30*time.Second, "de-bw refuses the proposal of a model it cannot see", func() error {
 		code, e, raw := fr.call(t, http.MethodPost, "/v1/agreements", "application/json", strings.NewReader(proposal))
 		if code == http.StatusForbidden && e.Denied && strings.Contains(strings.Join(e.Reasons, " "), "de-bw: ") {
-			break
+			return nil
 		}
-		if code != http.StatusBadGateway || time.Now().After(deadline) {
+		if code != http.StatusBadGateway {
 			t.Fatalf("proposal of a model de-bw cannot see: %d %.600s", code, raw)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return fmt.Errorf("%d %.600s", code, raw)
+	})
 	if code, e, raw := fr.call(t, http.MethodPost, "/v1/agreements/secret-2026/sign", "", nil); code != http.StatusConflict || !strings.Contains(e.Error, "refused by de-bw") {
 		t.Errorf("signing an agreement de-bw refused: %d %.600s", code, raw)
 	}

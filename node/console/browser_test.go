@@ -3,7 +3,6 @@ package console_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net"
 	"net/url"
 	"os"
@@ -15,12 +14,12 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/xborder/xborder"
 	"github.com/xborder/xborder/exchange"
-	"github.com/xborder/xborder/internal/loopback"
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/node"
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/node/console"
+	"github.com/xborder/xborder/node/nodetest"
 )
 
 // The browser test drives headless Chromium through the console of a
@@ -31,16 +30,6 @@ import (
 // Screenshots of every page go to $XBORDER_CONSOLE_SCREENSHOTS when set,
 // else to a directory the test logs (under the test's temporary dir).
 
-// freePort returns a port free for both TCP and UDP on loopback.
-func freePort(t testing.TB) int {
-	t.Helper()
-	p, err := loopback.FreePort(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
-}
-
 type region struct {
 	n   *node.Node
 	id  node.Identity
@@ -50,73 +39,19 @@ type region struct {
 	host string
 }
 
-func startFederation(t *testing.T, names, countries []string) []*region {
+// startFederation starts one node per name and gives each its own host
+// name for the browser.
+func startFederation(t *testing.T, names ...string) []*region {
 	t.Helper()
-	gen := &node.Genesis{Federation: "grand-est-ai"}
-	var dirs []string
-	var cfgs []node.Config
-	for i, name := range names {
-		dir := filepath.Join(t.TempDir(), name)
-		cfg := node.DefaultConfig()
-		cfg.Name, cfg.Country, cfg.Org = name, countries[i], "Region "+name
-		port := freePort(t)
-		cfg.Listen = []string{fmt.Sprintf("/ip4/127.0.0.1/tcp/%d", port), fmt.Sprintf("/ip4/127.0.0.1/udp/%d/quic-v1", port)}
-		cfg.API = "127.0.0.1:0"
-		cfg.Discovery.MDNS = false
-		cfg.Discovery.RedialMin = node.Duration(100 * time.Millisecond)
-		cfg.Discovery.RedialMax = node.Duration(time.Second)
-		cfg.AuditAnchorInterval = node.Duration(time.Second)
-		if _, err := node.Init(dir, cfg, xborder.Policies()); err != nil {
-			t.Fatal(err)
-		}
-		card, err := node.IdentityCard(dir, cfg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		gen.Members = append(gen.Members, card)
-		dirs, cfgs = append(dirs, dir), append(cfgs, cfg)
-	}
+	f := nodetest.NewFederation(t, names)
 	hosts := []string{"127.0.0.1", "localhost"}
 	var out []*region
-	for i, dir := range dirs {
-		if err := os.WriteFile(cfgs[i].GenesisPath(dir), gen.Marshal(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn})).With("node", cfgs[i].Name)
-		n, err := node.Open(dir, cfgs[i], node.WithLogger(log))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := n.Start(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = n.Close() })
-		id, err := node.LoadKey(filepath.Join(dir, node.KeyFile))
-		if err != nil {
-			t.Fatal(err)
-		}
+	for i := range names {
+		n := f.Start(i)
 		_, port, _ := net.SplitHostPort(n.APIAddr())
-		out = append(out, &region{n: n, id: id, cfg: cfgs[i], host: net.JoinHostPort(hosts[i%2], port)})
+		out = append(out, &region{n: n, id: f.Identity(i), cfg: f.Configs[i], host: net.JoinHostPort(hosts[i%2], port)})
 	}
 	return out
-}
-
-type testWriter struct{ t *testing.T }
-
-func (w testWriter) Write(p []byte) (int, error) {
-	w.t.Log(strings.TrimSpace(string(p)))
-	return len(p), nil
-}
-
-func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("not within %v: %s", within, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
 }
 
 // chromium finds the browser or fails the test with what to do.
@@ -238,10 +173,10 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	t.Logf("screenshots: %s", shots)
 
-	regions := startFederation(t, []string{"fr-grandest", "de-bw"}, []string{"FR", "DE"})
+	regions := startFederation(t, "fr-grandest", "de-bw")
 	fr, de := regions[0], regions[1]
 	ctx := context.Background()
-	eventually(t, 60*time.Second, "the two regions connect", func() bool {
+	testkit.Eventually(t, 60*time.Second, "the two regions connect", func() bool {
 		return fr.n.Status(ctx).PeersConnected == 1 && de.n.Status(ctx).PeersConnected == 1
 	})
 	// Grand Est publishes its sensitive ICU data and a model trained on it.
@@ -259,7 +194,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, 60*time.Second, "de-bw sees Grand Est's entries", func() bool {
+	testkit.Eventually(t, 60*time.Second, "de-bw sees Grand Est's entries", func() bool {
 		_, e1 := de.n.Catalogue().Entry(ctx, "fr-grandest", "icu-admissions")
 		_, e2 := de.n.Catalogue().Entry(ctx, "fr-grandest", "tumour-seg")
 		return e1 == nil && e2 == nil
@@ -328,7 +263,7 @@ func TestConsoleInABrowser(t *testing.T) {
 		t.Fatalf("project datasets: %q", ds)
 	}
 	u.screenshot("project")
-	eventually(t, 30*time.Second, "de-bw's replica has the project", func() bool {
+	testkit.Eventually(t, 30*time.Second, "de-bw's replica has the project", func() bool {
 		_, _, err := de.n.Registry().Project(ctx, "fr-de-oncology")
 		return err == nil
 	})
@@ -362,7 +297,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	u.signIn(de, api.RoleOperator, "ops@bw.de")
 	u.do("sign as Baden-Württemberg", chromedp.Navigate("http://"+de.host+console.Prefix+"agreements/seg-2026"), chromedp.WaitVisible(chromedp.CSS("#sign")),
 		chromedp.Click(chromedp.CSS("#sign")), chromedp.WaitNotPresent(chromedp.CSS("#sign")), chromedp.WaitVisible(chromedp.CSS("#flash")))
-	eventually(t, 30*time.Second, "the agreement is committed", func() bool {
+	testkit.Eventually(t, 30*time.Second, "the agreement is committed", func() bool {
 		a, _, err := de.n.AgreementService().Agreement(ctx, "seg-2026")
 		return err == nil && a.InRegistry
 	})
