@@ -55,7 +55,8 @@ func WithLogger(l *slog.Logger) Option { return func(n *Node) { n.log = l } }
 // arrives on ch (`xborder run` passes SIGHUP).
 func WithReloadSignal(ch <-chan os.Signal) Option { return func(n *Node) { n.reloadSig = ch } }
 
-// Node is one federation member: its libp2p host, discovery and local API.
+// Node is one federation member: its libp2p host and discovery, and the
+// services it wires and runs.
 type Node struct {
 	dataDir string
 	cfg     Config
@@ -275,7 +276,7 @@ func (n *Node) startNetwork(ctx context.Context) (err error) {
 // network, so it comes up while the policies still compile.
 func (n *Node) openRegistry() error {
 	reg, err := consensus.Open(n.cfg.Registry.Consensus(n.dataDir), consensus.Deps{
-		Host: n.host, Key: n.id.Key, Genesis: n.genesisMembers(), Log: n.log.With("component", "registry")})
+		Host: n.host, Key: n.id.Key, Genesis: n.genesis.registryMembers(), Log: n.log.With("component", "registry")})
 	if err != nil {
 		return fmt.Errorf("open registry: %w", err)
 	}
@@ -484,7 +485,7 @@ func (n *Node) Run(ctx context.Context) error {
 		return runErr
 	case <-time.After(n.cfg.ShutdownTimeout.Std()):
 		err := fmt.Errorf("shutdown did not finish within %v", n.cfg.ShutdownTimeout.Std())
-		if path, derr := n.dumpStacks(); derr == nil {
+		if path, derr := dumpStacks(n.dataDir); derr == nil {
 			err = fmt.Errorf("%w; what was still running is in %s", err, path)
 		}
 		return errors.Join(runErr, err)
@@ -671,8 +672,8 @@ func parseAddrs(ss []string) []ma.Multiaddr {
 // dumpStacks writes every goroutine's stack to the data dir, so that an
 // operator (or a bug report) can see what a shutdown that overran was
 // waiting for.
-func (n *Node) dumpStacks() (string, error) {
-	path := filepath.Join(n.dataDir, "shutdown-stacks.txt")
+func dumpStacks(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "shutdown-stacks.txt")
 	f, err := os.Create(path)
 	if err != nil {
 		return "", err
