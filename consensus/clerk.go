@@ -195,6 +195,12 @@ func (c *Clerk) Members(context.Context) ([]Member, []Proposal, uint64, error) {
 	return ms, ps, idx, err
 }
 
+// DeclaredPolicies lists every member with the policy bundle it last
+// declared in the registry (GET /v1/policy/peers).
+func (c *Clerk) DeclaredPolicies(context.Context) ([]DeclaredPolicy, error) {
+	return c.reg.DeclaredPolicies()
+}
+
 // WaitApplied returns once the local replica has applied index, or with
 // an error when ctx ends or the registry closes first: what a blocking
 // read (?index=N) waits on.

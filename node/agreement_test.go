@@ -58,7 +58,7 @@ func TestModelSharingAgreementNegotiatedSignedEnforcedRevoked(t *testing.T) {
 	}
 	// Basel's legal team adds its own rule.
 	must(t, os.WriteFile(filepath.Join(ch.cfg.PoliciesPath(ch.dataDir), "basel.rego"), []byte(chShortAgreements), 0o644))
-	_, err = ch.ReloadPolicy(ctx)
+	_, err = ch.policy.Reload(ctx)
 	must(t, err)
 
 	now := time.Now().UTC()

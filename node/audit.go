@@ -134,11 +134,12 @@ func (m auditMembers) MemberByPeer(p peer.ID) (audit.Member, bool) {
 	return audit.Member{Name: e.Name, Country: e.Country, Org: e.Org, PeerID: e.PeerID}, ok
 }
 
-// auditConfig is the audit service's configuration from the node's.
-func (n *Node) auditConfig() audit.Config {
-	c := audit.DefaultConfig(filepath.Join(n.dataDir, "audit.db"))
-	c.Name, c.Country, c.Org = n.cfg.Name, n.cfg.Country, n.cfg.Org
-	c.AnchorInterval = n.cfg.AuditAnchorInterval.Std()
-	c.FinalAnchorTimeout = min(c.FinalAnchorTimeout, n.cfg.ShutdownTimeout.Std()/2)
-	return c
+// auditConfig is the audit service's configuration from the node's, for
+// the trail in dataDir.
+func (c *Config) auditConfig(dataDir string) audit.Config {
+	a := audit.DefaultConfig(filepath.Join(dataDir, "audit.db"))
+	a.Name, a.Country, a.Org = c.Name, c.Country, c.Org
+	a.AnchorInterval = c.AuditAnchorInterval.Std()
+	a.FinalAnchorTimeout = min(a.FinalAnchorTimeout, c.ShutdownTimeout.Std()/2)
+	return a
 }

@@ -316,6 +316,14 @@ func (c *Config) Validate() error {
 	if c.ShutdownTimeout <= 0 {
 		p.addf("shutdown_timeout: must be positive")
 	}
+	// The audit trail's configuration is derived from the fields above
+	// (auditConfig); what the audit service would refuse at start is
+	// refused here.
+	if len(p) == 0 {
+		if err := c.auditConfig(".").Validate(); err != nil {
+			p.addf("audit_anchor_interval, shutdown_timeout: %v", err)
+		}
+	}
 	return p.err("configuration")
 }
 

@@ -55,7 +55,8 @@ func WithLogger(l *slog.Logger) Option { return func(n *Node) { n.log = l } }
 // arrives on ch (`xborder run` passes SIGHUP).
 func WithReloadSignal(ch <-chan os.Signal) Option { return func(n *Node) { n.reloadSig = ch } }
 
-// Node is one federation member: its libp2p host, discovery and local API.
+// Node is one federation member: its libp2p host and discovery, and the
+// services it wires and runs.
 type Node struct {
 	dataDir string
 	cfg     Config
@@ -87,6 +88,8 @@ type Node struct {
 	exchange  *exchange.Service
 	// agreements negotiates model-sharing agreements over the exchange.
 	agreements *exchange.Agreements
+	// policyChanged wakes the policy declaration after a reload.
+	policyChanged chan struct{}
 	// registry is set once raft is open; the gater reads it concurrently.
 	registry atomic.Pointer[consensus.Registry]
 	// clerk is the registry as the API, the console and the agreements
@@ -165,11 +168,10 @@ func (n *Node) FederationID() string { return n.fedID }
 // APIAddr returns the address the API listens on (after Start).
 func (n *Node) APIAddr() string { return n.apiLn.Addr().String() }
 
-// Host returns the libp2p host (after Start), for services the node wires.
-func (n *Node) Host() host.Host { return n.host }
-
-// Start brings the node up: libp2p host, membership gater, discovery and
-// the local API. On error everything started so far is stopped again.
+// Start brings the node up, phase by phase: the network, the registry,
+// LAN discovery, the services, their loops and the local API (each phase
+// says why it comes where it does). The policies compile meanwhile, from
+// the start. On error everything started so far is stopped again.
 func (n *Node) Start(ctx context.Context) (err error) {
 	if n.cancel != nil {
 		return errors.New("node already started")
@@ -198,6 +200,39 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			}
 		}
 	}()
+	if err := n.startNetwork(ctx); err != nil {
+		return err
+	}
+	if err := n.openRegistry(); err != nil {
+		return err
+	}
+	n.startMDNS()
+	l := <-compiled
+	compiled = nil
+	if l.err != nil {
+		return fmt.Errorf("load policies: %w", l.err)
+	}
+	if err := n.startServices(ctx, l.engine); err != nil {
+		return err
+	}
+	if err := n.startLoops(ctx); err != nil {
+		return err
+	}
+	if err := n.serveAPI(); err != nil {
+		return err
+	}
+	n.ready.Store(true)
+	n.log.Info("node started", "name", n.cfg.Name, "peer_id", n.id.PeerID, "federation", n.genesis.Federation,
+		"federation_id", n.fedID, "listen", n.host.Addrs(), "api", n.apiLn.Addr().String())
+	return nil
+}
+
+// startNetwork starts the libp2p host behind the membership gater, the
+// mesh that keeps this node connected to every member (seeded with the
+// genesis addresses) and the private DHT. It comes first: every service
+// runs over the host, and the registry's raft needs the mesh to reach a
+// leader.
+func (n *Node) startNetwork(ctx context.Context) (err error) {
 	g := newGater(n, n.log, n.metrics)
 	if n.host, err = newHost(&n.cfg, n.id, n.fedID, g, n.reg); err != nil {
 		return err
@@ -233,8 +268,16 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err := n.mesh.start(ctx); err != nil {
 		return fmt.Errorf("start mesh: %w", err)
 	}
+	return nil
+}
+
+// openRegistry opens the replicated registry over the host and makes the
+// mesh, the peerstore and the gater follow its member list from then on
+// (members voted in after genesis included). It needs nothing but the
+// network, so it comes up while the policies still compile.
+func (n *Node) openRegistry() error {
 	reg, err := consensus.Open(n.cfg.Registry.Consensus(n.dataDir), consensus.Deps{
-		Host: n.host, Key: n.id.Key, Genesis: n.genesisMembers(), Log: n.log.With("component", "registry")})
+		Host: n.host, Key: n.id.Key, Genesis: n.genesis.registryMembers(), Log: n.log.With("component", "registry")})
 	if err != nil {
 		return fmt.Errorf("open registry: %w", err)
 	}
@@ -244,23 +287,33 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		n.syncMembership()
 	})
 	n.syncMembership()
-	if n.cfg.Discovery.MDNS {
-		svc := mdns.NewMdnsService(n.host, mdnsService, n.mesh)
-		if err := svc.Start(); err != nil {
-			// A host without multicast (some containers) still meshes
-			// through genesis addresses and the DHT.
-			n.log.Warn("mDNS discovery unavailable", "err", err)
-		} else {
-			n.mdns = svc
-		}
-	}
+	return nil
+}
 
-	l := <-compiled
-	compiled = nil
-	if l.err != nil {
-		return fmt.Errorf("load policies: %w", l.err)
+// startMDNS announces the node on the LAN and dials the members it finds
+// there. It comes after openRegistry, so that the mesh already knows
+// every member the registry lists when the first one is found.
+func (n *Node) startMDNS() {
+	if !n.cfg.Discovery.MDNS {
+		return
 	}
-	n.policy = l.engine
+	svc := mdns.NewMdnsService(n.host, mdnsService, n.mesh)
+	if err := svc.Start(); err != nil {
+		// A host without multicast (some containers) still meshes
+		// through genesis addresses and the DHT.
+		n.log.Warn("mDNS discovery unavailable", "err", err)
+		return
+	}
+	n.mdns = svc
+}
+
+// startServices takes the compiled policy engine and builds, in the order
+// each needs the previous ones: the audit trail (every later service
+// records to it; the engine's hooks record reloads), the registry's clerk
+// (writes admitted by the engine), gossip, the catalogue, the exchange
+// service and agreement negotiation. Their loops start in startLoops.
+func (n *Node) startServices(ctx context.Context, engine *policy.Engine) (err error) {
+	n.policy = engine
 	deadlines, err := n.cfg.Policy.Deadlines()
 	if err == nil {
 		err = n.policy.SetDeadlines(deadlines)
@@ -268,7 +321,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("policy timeouts: %w", err)
 	}
-	if n.audit, err = audit.OpenService(n.auditConfig(), audit.Deps{Key: n.id.Key, Host: n.host,
+	if n.audit, err = audit.OpenService(n.cfg.auditConfig(n.dataDir), audit.Deps{Key: n.id.Key, Host: n.host,
 		Registry: auditRegistry{n}, Members: auditMembers{n}, Policy: n.policy,
 		Log: n.log.With("component", "audit"), WrapTrail: n.wrapTrail}); err != nil {
 		return err
@@ -276,18 +329,18 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.policy.OnTimeout = func(p policy.Point) {
 		n.metrics.policyTimeouts.WithLabelValues(strings.TrimPrefix(string(p), "data.xborder.")).Inc()
 	}
-	policyChanged := make(chan struct{}, 1)
+	n.policyChanged = make(chan struct{}, 1)
 	n.policy.OnReload = func(i policy.Info) {
 		n.record(auditPolicyReload, i.Hash, map[string]any{"hash": i.Hash, "files": len(i.Files)})
 		select {
-		case policyChanged <- struct{}{}:
+		case n.policyChanged <- struct{}{}:
 		default: // a declaration is already due
 		}
 	}
 	n.policy.OnRefused = func(err error) {
 		n.record(auditPolicyRefused, n.policy.Info().Hash, map[string]any{"error": err.Error(), "active": n.policy.Info().Hash})
 	}
-	if n.clerk, err = n.registryClerk(reg); err != nil {
+	if n.clerk, err = n.registryClerk(n.registry.Load()); err != nil {
 		return fmt.Errorf("registry writes: %w", err)
 	}
 	if n.pubsub, err = pubsub.NewGossipSub(ctx, n.host); err != nil {
@@ -308,6 +361,15 @@ func (n *Node) Start(ctx context.Context) (err error) {
 		Policy: n.policy, Registry: exchangeRegistry{n}}); err != nil {
 		return fmt.Errorf("start agreements: %w", err)
 	}
+	return nil
+}
+
+// startLoops starts what runs on its own once every service exists: the
+// catalogue's pulls from each member as it connects, the audit trail's
+// anchoring (after the node.start record), the declaration of the active
+// policy bundle in the registry after every reload, and the reloads on a
+// change of the policy files or on the reload signal.
+func (n *Node) startLoops(ctx context.Context) error {
 	// Catch up with every member now connected, and with each one that
 	// connects later.
 	cat := n.catalogue
@@ -328,7 +390,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
-		n.policyLoop(ctx, policyChanged)
+		n.policyLoop(ctx, n.policyChanged)
 	}()
 	if err := n.policy.Watch(); err != nil {
 		return fmt.Errorf("watch policies: %w", err)
@@ -348,14 +410,33 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			}
 		}()
 	}
-	web, err := console.New(console.Deps{Node: consoleNode{n, n.audit, n.clerk, n.catalogue, n.exchange, n.agreements, n.policy}, Key: n.id.PublicKey(), NodeID: n.id.PeerID.String(),
-		Name: n.cfg.Name, Log: n.log.With("component", "console")})
+	return nil
+}
+
+// serveAPI builds the web console and the local HTTP API over the
+// services and serves them. It comes last: a caller reaches only a node
+// whose services all run.
+func (n *Node) serveAPI() (err error) {
+	web, err := console.New(console.Deps{
+		Backend:    n,
+		Policies:   n.policy,
+		Registry:   n.clerk,
+		Audit:      n.audit,
+		Catalogue:  n.catalogue,
+		Exchange:   n.exchange,
+		Agreements: n.agreements,
+		Authz:      n.policy,
+		Key:        n.id.PublicKey(),
+		NodeID:     n.id.PeerID.String(),
+		Name:       n.cfg.Name,
+		Log:        n.log.With("component", "console"),
+	})
 	if err != nil {
 		return fmt.Errorf("web console: %w", err)
 	}
 	n.api = api.NewServer(api.Deps{
 		Backend:    n,
-		Policies:   n,
+		Policies:   n.policy,
 		Registry:   n.clerk,
 		Audit:      n.audit,
 		Catalogue:  n.catalogue,
@@ -378,9 +459,6 @@ func (n *Node) Start(ctx context.Context) (err error) {
 			n.serveErr <- fmt.Errorf("API server: %w", err)
 		}
 	}()
-	n.ready.Store(true)
-	n.log.Info("node started", "name", n.cfg.Name, "peer_id", n.id.PeerID, "federation", n.genesis.Federation,
-		"federation_id", n.fedID, "listen", n.host.Addrs(), "api", n.apiLn.Addr().String())
 	return nil
 }
 
@@ -408,70 +486,96 @@ func (n *Node) Run(ctx context.Context) error {
 		return runErr
 	case <-time.After(n.cfg.ShutdownTimeout.Std()):
 		err := fmt.Errorf("shutdown did not finish within %v", n.cfg.ShutdownTimeout.Std())
-		if path, derr := n.dumpStacks(); derr == nil {
+		if path, derr := dumpStacks(n.dataDir); derr == nil {
 			err = fmt.Errorf("%w; what was still running is in %s", err, path)
 		}
 		return errors.Join(runErr, err)
 	}
 }
 
-// Close stops every service in the reverse order of Start and waits for
-// their goroutines. It is idempotent.
+// Close stops the phases of Start in reverse and waits for their
+// goroutines. It is idempotent, and stops only what was started.
 func (n *Node) Close() error {
 	n.closeOnce.Do(func() {
 		n.ready.Store(false)
-		var errs []error
-		if n.api != nil {
-			ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout.Std())
-			errs = append(errs, n.api.Shutdown(ctx))
-			cancel()
-		} else if n.apiLn != nil {
-			errs = append(errs, n.apiLn.Close())
-		}
-		if n.agreements != nil {
-			n.agreements.Close()
-		}
-		if n.exchange != nil {
-			errs = append(errs, n.exchange.Close())
-		}
-		// The catalogue leaves its topic while gossip still runs.
-		if n.catalogue != nil {
-			n.mesh.setOnVerified(nil)
-			errs = append(errs, n.catalogue.Close())
-		}
-		// The last records (this stop among them) are anchored while the
-		// registry and the mesh still run.
-		if n.audit != nil {
-			n.audit.Stop()
-		}
+		errs := []error{n.stopAPI()}
+		errs = append(errs, n.stopServices()...)
+		// The loops end with the node's context.
 		if n.cancel != nil {
 			n.cancel()
 		}
-		if n.mdns != nil {
-			errs = append(errs, n.mdns.Close())
-		}
-		if reg := n.registry.Load(); reg != nil {
-			errs = append(errs, reg.Close())
-		}
-		if n.mesh != nil {
-			n.mesh.wait()
-		}
-		if n.dht != nil {
-			errs = append(errs, n.dht.Close())
-		}
-		if n.host != nil {
-			errs = append(errs, n.host.Close())
-		}
+		errs = append(errs, n.stopNetwork()...)
+		// The engine closes once nothing that asks it runs.
 		if n.policy != nil {
 			errs = append(errs, n.policy.Close())
 		}
 		n.wg.Wait()
+		// The trail closes last: everything above may still record.
 		if n.audit != nil {
 			errs = append(errs, n.audit.Close())
 		}
 		n.closeErr = errors.Join(errs...)
 	})
 	return n.closeErr
+}
+
+// stopAPI stops serving callers first, so that none reaches a service
+// that is stopping.
+func (n *Node) stopAPI() error {
+	if n.api != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), n.cfg.ShutdownTimeout.Std())
+		defer cancel()
+		return n.api.Shutdown(ctx)
+	}
+	if n.apiLn != nil {
+		return n.apiLn.Close()
+	}
+	return nil
+}
+
+// stopServices stops the services of startServices in reverse, then the
+// audit trail's anchoring, whose last anchor (covering this stop) is
+// committed while the registry and the mesh still run.
+func (n *Node) stopServices() []error {
+	var errs []error
+	if n.agreements != nil {
+		n.agreements.Close()
+	}
+	if n.exchange != nil {
+		errs = append(errs, n.exchange.Close())
+	}
+	// The catalogue leaves its topic while gossip still runs.
+	if n.catalogue != nil {
+		n.mesh.setOnVerified(nil)
+		errs = append(errs, n.catalogue.Close())
+	}
+	if n.audit != nil {
+		n.audit.Stop()
+	}
+	return errs
+}
+
+// stopNetwork closes LAN discovery, the registry, the mesh, the DHT and
+// the host, in that order (the reverse of startNetwork, openRegistry and
+// startMDNS).
+func (n *Node) stopNetwork() []error {
+	var errs []error
+	if n.mdns != nil {
+		errs = append(errs, n.mdns.Close())
+	}
+	if reg := n.registry.Load(); reg != nil {
+		errs = append(errs, reg.Close())
+	}
+	if n.mesh != nil {
+		n.mesh.wait()
+	}
+	if n.dht != nil {
+		errs = append(errs, n.dht.Close())
+	}
+	if n.host != nil {
+		errs = append(errs, n.host.Close())
+	}
+	return errs
 }
 
 // Status implements api.Backend.
@@ -566,22 +670,11 @@ func parseAddrs(ss []string) []ma.Multiaddr {
 	return out
 }
 
-// PolicyInfo implements api.Policies.
-func (n *Node) PolicyInfo() policy.Info { return n.policy.Info() }
-
-// ReloadPolicy implements api.Policies; it is also what SIGHUP triggers.
-func (n *Node) ReloadPolicy(ctx context.Context) (policy.Info, error) { return n.policy.Reload(ctx) }
-
-// EvalPolicy implements api.Policies.
-func (n *Node) EvalPolicy(ctx context.Context, query string, input map[string]any, explain policy.Explain) (policy.EvalResult, error) {
-	return n.policy.Eval(ctx, query, input, explain)
-}
-
 // dumpStacks writes every goroutine's stack to the data dir, so that an
 // operator (or a bug report) can see what a shutdown that overran was
 // waiting for.
-func (n *Node) dumpStacks() (string, error) {
-	path := filepath.Join(n.dataDir, "shutdown-stacks.txt")
+func dumpStacks(dataDir string) (string, error) {
+	path := filepath.Join(dataDir, "shutdown-stacks.txt")
 	f, err := os.Create(path)
 	if err != nil {
 		return "", err
@@ -592,26 +685,3 @@ func (n *Node) dumpStacks() (string, error) {
 	}
 	return path, f.Close()
 }
-
-// consoleNode is what the console acts on: the node, and the services
-// that serve their part of the API themselves.
-type consoleNode struct {
-	*Node
-	auditAPI
-	registryAPI
-	catalogueAPI
-	exchangeAPI
-	agreementsAPI
-	authorizerAPI
-}
-
-// Named so that the embedded fields do not shadow methods of the same
-// name (api.Agreements has a method Agreements).
-type (
-	auditAPI      = api.Audit
-	registryAPI   = api.Registry
-	catalogueAPI  = api.Catalogue
-	exchangeAPI   = api.Exchange
-	agreementsAPI = api.Agreements
-	authorizerAPI = api.Authorizer
-)

@@ -2,40 +2,10 @@ package node
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/xborder/xborder/consensus"
-	"github.com/xborder/xborder/node/api"
 )
-
-// PeerPolicies lists every member with the bundle it last declared.
-func (n *Node) PeerPolicies(ctx context.Context) ([]api.PeerPolicy, error) {
-	reg := n.registry.Load()
-	if reg == nil {
-		return nil, consensus.ErrClosed
-	}
-	members, err := reg.Members()
-	if err != nil {
-		return nil, err
-	}
-	local := n.policy.Info().Hash
-	out := make([]api.PeerPolicy, 0, len(members))
-	for _, m := range members {
-		p := api.PeerPolicy{Member: m.Name}
-		declared, err := reg.Policy(m.Name)
-		switch {
-		case err == nil:
-			p.Declared, p.Hash = true, declared.Hash
-			p.DeclaredAt = time.UnixMilli(declared.TS).UTC()
-			p.SameAsLocal = declared.Hash == local
-		case !errors.Is(err, consensus.ErrNotFound):
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
 
 // policyLoop declares this node's active policy bundle in the registry,
 // at start and after every reload, so that partners can see which rules

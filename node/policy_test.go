@@ -148,10 +148,11 @@ func TestMembersDeclareTheirPolicyBundleInTheRegistry(t *testing.T) {
 	ctx := context.Background()
 	declared := func(n *Node, member, hash string) func() bool {
 		return func() bool {
-			peers, err := n.PeerPolicies(ctx)
+			declared, err := n.clerk.DeclaredPolicies(ctx)
 			if err != nil {
 				return false
 			}
+			peers := api.PeerPolicies(declared, n.policy.Info().Hash)
 			for _, p := range peers {
 				if p.Member == member {
 					return p.Declared && p.Hash == hash && p.SameAsLocal == (hash == n.policy.Info().Hash)
@@ -173,7 +174,7 @@ func TestMembersDeclareTheirPolicyBundleInTheRegistry(t *testing.T) {
 	src, err := os.ReadFile(file)
 	must(t, err)
 	must(t, os.WriteFile(file, append(src, []byte("\n# Reviewed by the Basel legal team.\n")...), 0o644))
-	info, err := basel.ReloadPolicy(ctx)
+	info, err := basel.policy.Reload(ctx)
 	must(t, err)
 	if info.Hash == before {
 		t.Fatal("the bundle hash did not change with the file")

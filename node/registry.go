@@ -13,10 +13,10 @@ import (
 	"github.com/xborder/xborder/policy"
 )
 
-// genesisMembers turns the genesis into the registry's founding members.
-func (n *Node) genesisMembers() []consensus.Member {
-	out := make([]consensus.Member, 0, len(n.genesis.Members))
-	for _, m := range n.genesis.Members {
+// registryMembers turns the genesis into the registry's founding members.
+func (g *Genesis) registryMembers() []consensus.Member {
+	out := make([]consensus.Member, 0, len(g.Members))
+	for _, m := range g.Members {
 		out = append(out, consensus.Member{Name: m.Name, Country: m.Country, Org: m.Org, PeerID: m.PeerID, Addrs: m.Addrs})
 	}
 	return out
@@ -30,7 +30,7 @@ func (n *Node) registryMembers() []consensus.Member {
 			return ms
 		}
 	}
-	return n.genesisMembers()
+	return n.genesis.registryMembers()
 }
 
 // syncMembership makes the mesh, the peerstore and the connection manager

@@ -78,16 +78,16 @@ func (roleAuthorizer) APIAllow(_ context.Context, in policy.APIInput) (bool, err
 // fixedPolicies answers the policy endpoints from memory.
 type fixedPolicies struct{ reloadErr error }
 
-func (p fixedPolicies) PolicyInfo() policy.Info {
+func (p fixedPolicies) Info() policy.Info {
 	return policy.Info{Dir: "policies", Hash: strings.Repeat("cd", 32), LoadedAt: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC),
 		Files: []policy.File{{Path: "exchange.rego", SHA256: strings.Repeat("ef", 32), Size: 1234}}}
 }
 
-func (p fixedPolicies) ReloadPolicy(context.Context) (policy.Info, error) {
-	return p.PolicyInfo(), p.reloadErr
+func (p fixedPolicies) Reload(context.Context) (policy.Info, error) {
+	return p.Info(), p.reloadErr
 }
 
-func (p fixedPolicies) EvalPolicy(_ context.Context, query string, input map[string]any, _ policy.Explain) (policy.EvalResult, error) {
+func (p fixedPolicies) Eval(_ context.Context, query string, input map[string]any, _ policy.Explain) (policy.EvalResult, error) {
 	return policy.EvalResult{Value: map[string]any{"query": query, "input": input}, Defined: true}, nil
 }
 
@@ -588,7 +588,7 @@ func TestRequestDenialCarriesReasons(t *testing.T) {
 	}
 }
 
-func (p fixedPolicies) PeerPolicies(context.Context) ([]PeerPolicy, error) {
-	return []PeerPolicy{{Member: "de-bw", Hash: strings.Repeat("cd", 32), Declared: true, SameAsLocal: true,
-		DeclaredAt: time.Date(2026, 11, 26, 8, 1, 0, 0, time.UTC)}, {Member: "lu-luxembourg"}}, nil
+func (m *memRegistry) DeclaredPolicies(context.Context) ([]consensus.DeclaredPolicy, error) {
+	return []consensus.DeclaredPolicy{{Member: "de-bw", Hash: strings.Repeat("cd", 32), Declared: true,
+		TS: time.Date(2026, 11, 26, 8, 1, 0, 0, time.UTC).UnixMilli()}, {Member: "lu-luxembourg"}}, nil
 }

@@ -1,7 +1,9 @@
 // Package api is the node's local HTTP API: JSON under /v1/, bearer-token
 // authentication of local users, /healthz, /readyz, /metrics and the OpenAPI
-// document. It never talks libp2p itself: it asks a Backend, which the node
-// implements.
+// document. It never talks libp2p itself: it asks the node's Backend
+// (status, peers, readiness) and each service through the interface it
+// declares (Policies, Registry, Audit, Catalogue, Exchange, Agreements,
+// Authorizer), which the services implement themselves.
 //
 // Tokens are JWTs signed with the node's Ed25519 key (EdDSA) and carry the
 // user's subject, role and organisation. They are bound to one node by

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -34,6 +35,22 @@ type PeerPolicy struct {
 	SameAsLocal bool `json:"same_as_local"`
 }
 
+// PeerPolicies is each member's declared bundle as GET /v1/policy/peers
+// reports it, compared with local, the hash of the bundle this node runs.
+func PeerPolicies(declared []consensus.DeclaredPolicy, local string) []PeerPolicy {
+	out := make([]PeerPolicy, 0, len(declared))
+	for _, d := range declared {
+		p := PeerPolicy{Member: d.Member}
+		if d.Declared {
+			p.Declared, p.Hash = true, d.Hash
+			p.DeclaredAt = time.UnixMilli(d.TS).UTC()
+			p.SameAsLocal = d.Hash == local
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
 // PolicyEvalRequest is the body of POST /v1/policy/eval.
 type PolicyEvalRequest struct {
 	Query   string          `json:"query"`
@@ -43,18 +60,18 @@ type PolicyEvalRequest struct {
 
 func (s *Server) routePolicy() {
 	s.handle("GET /v1/policy", true, func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, s.policies.PolicyInfo())
+		writeJSON(w, http.StatusOK, s.policies.Info())
 	})
 	s.handle("GET /v1/policy/peers", true, func(w http.ResponseWriter, r *http.Request) {
-		peers, err := s.policies.PeerPolicies(r.Context())
+		declared, err := s.registry.DeclaredPolicies(r.Context())
 		if err != nil {
 			writeError(w, http.StatusServiceUnavailable, "the registry is not available: "+err.Error())
 			return
 		}
-		writeJSON(w, http.StatusOK, peers)
+		writeJSON(w, http.StatusOK, PeerPolicies(declared, s.policies.Info().Hash))
 	})
 	s.handle("POST /v1/policy/reload", true, func(w http.ResponseWriter, r *http.Request) {
-		info, err := s.policies.ReloadPolicy(r.Context())
+		info, err := s.policies.Reload(r.Context())
 		if err != nil {
 			writeJSON(w, http.StatusUnprocessableEntity, PolicyReloadError{
 				Error: err.Error() + "; the last good policy stays active", Code: http.StatusUnprocessableEntity, Active: info,
@@ -78,7 +95,7 @@ func (s *Server) routePolicy() {
 			writeError(w, http.StatusBadRequest, "input: "+err.Error())
 			return
 		}
-		res, err := s.policies.EvalPolicy(r.Context(), req.Query, input, req.Explain)
+		res, err := s.policies.Eval(r.Context(), req.Query, input, req.Explain)
 		if err != nil {
 			writeError(w, http.StatusUnprocessableEntity, err.Error())
 			return

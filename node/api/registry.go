@@ -23,6 +23,9 @@ type Registry interface {
 	// with an error when ctx ends or the registry closes first: the
 	// signal behind blocking reads (?index=N).
 	WaitApplied(ctx context.Context, index uint64) error
+	// DeclaredPolicies lists every member with the policy bundle it
+	// declared in the registry.
+	DeclaredPolicies(ctx context.Context) ([]consensus.DeclaredPolicy, error)
 }
 
 // ProjectList is the answer of GET /v1/projects.

@@ -18,26 +18,6 @@ import (
 	"github.com/xborder/xborder/policy"
 )
 
-// enginePolicies serves the policy endpoints and authorizes the API with a
-// real policy engine over the shipped policies, as the node does.
-type enginePolicies struct{ e *policy.Engine }
-
-func (p enginePolicies) PolicyInfo() policy.Info { return p.e.Info() }
-
-func (p enginePolicies) ReloadPolicy(ctx context.Context) (policy.Info, error) {
-	return p.e.Reload(ctx)
-}
-
-func (p enginePolicies) EvalPolicy(ctx context.Context, query string, input map[string]any, explain policy.Explain) (policy.EvalResult, error) {
-	return p.e.Eval(ctx, query, input, explain)
-}
-
-func (p enginePolicies) PeerPolicies(context.Context) ([]PeerPolicy, error) { return nil, nil }
-
-func (p enginePolicies) APIAllow(ctx context.Context, in policy.APIInput) (bool, error) {
-	return p.e.APIAllow(ctx, in)
-}
-
 // A legal user may evaluate queries in the playground; the query must not
 // make the node send requests to an address of the user's choosing (an
 // internal service the node can reach and the user cannot), nor read the
@@ -60,9 +40,8 @@ func TestPolicyEvalCannotReachTheNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 	reg := prometheus.NewRegistry()
-	pol := enginePolicies{e}
 	s := NewServer(Deps{
-		Backend: fixedBackend{}, Policies: pol, Authz: pol,
+		Backend: fixedBackend{}, Policies: e, Authz: e,
 		Registry: &memRegistry{}, Audit: memAudit{}, Catalogue: memCatalogue{}, Exchange: memExchange{},
 		Tokens: &Verifier{Key: key.Public().(ed25519.PublicKey), NodeID: nodeID},
 		Log:    slog.New(slog.DiscardHandler), Registerer: reg, Gatherer: reg,

@@ -42,13 +42,14 @@ func AllowInput(u User, method, path string) policy.APIInput {
 	return policy.APIInput{User: policy.APIUser{Sub: u.Subject, Role: u.Role, Org: u.Org}, Method: method, Path: path}
 }
 
-// Policies is the node's policy engine as the API exposes it.
+// Policies is the node's policy engine as the API exposes it
+// (*policy.Engine).
 type Policies interface {
-	PolicyInfo() policy.Info
-	ReloadPolicy(ctx context.Context) (policy.Info, error)
-	EvalPolicy(ctx context.Context, query string, input map[string]any, explain policy.Explain) (policy.EvalResult, error)
-	// PeerPolicies lists the bundle each member declared in the registry.
-	PeerPolicies(ctx context.Context) ([]PeerPolicy, error)
+	Info() policy.Info
+	// Reload recompiles the policy directory; on a refusal the last good
+	// bundle stays active and its Info comes with the error.
+	Reload(ctx context.Context) (policy.Info, error)
+	Eval(ctx context.Context, query string, input map[string]any, explain policy.Explain) (policy.EvalResult, error)
 }
 
 //go:embed openapi.json

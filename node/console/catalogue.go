@@ -29,9 +29,9 @@ func (c *Console) catalogue(x *rc) {
 	q := x.r.URL.Query()
 	f := exchange.Filter{Theme: q.Get("theme"), Country: q.Get("country"), Owner: q.Get("owner"),
 		Kind: q.Get("kind"), Classification: q.Get("classification"), Q: q.Get("q")}
-	d := catalogueData{Filter: f, Entries: c.node.Search(x.ctx(), f), Themes: exchange.Themes,
+	d := catalogueData{Filter: f, Entries: c.svc.Catalogue.Search(x.ctx(), f), Themes: exchange.Themes,
 		Classifications: exchange.Classifications, Kinds: []string{exchange.KindDataset, exchange.KindModel}}
-	for _, p := range c.node.Peers(x.ctx()) {
+	for _, p := range c.svc.Backend.Peers(x.ctx()) {
 		d.Owners = append(d.Owners, p.Name)
 		if !slices.Contains(d.Countries, p.Country) {
 			d.Countries = append(d.Countries, p.Country)
@@ -54,14 +54,14 @@ type entryData struct {
 
 func (c *Console) entry(x *rc) {
 	owner, id := x.r.PathValue("owner"), x.r.PathValue("id")
-	l, err := c.node.Entry(x.ctx(), owner, id)
+	l, err := c.svc.Catalogue.Entry(x.ctx(), owner, id)
 	if err != nil {
 		c.failErr(x, err, Prefix+"catalogue")
 		return
 	}
 	d := entryData{Listing: l, Ref: l.Ref(), Purposes: c.purposes(x)}
 	if d.ShowProj = x.may("GET", "/v1/projects"); d.ShowProj {
-		ps, _, _ := c.node.Projects(x.ctx())
+		ps, _, _ := c.svc.Registry.Projects(x.ctx())
 		for _, p := range ps {
 			if slices.Contains(p.Datasets, d.Ref) {
 				d.Projects = append(d.Projects, p)
@@ -72,7 +72,7 @@ func (c *Console) entry(x *rc) {
 		}
 	}
 	if d.ShowAgr = x.may("GET", "/v1/agreements"); d.ShowAgr {
-		as, _, _ := c.node.Agreements(x.ctx())
+		as, _, _ := c.svc.Agreements.Agreements(x.ctx())
 		for _, a := range as {
 			if a.Model == d.Ref {
 				d.Agreements = append(d.Agreements, a)
@@ -85,7 +85,7 @@ func (c *Console) entry(x *rc) {
 // purposes is the federation's purpose vocabulary, from the policy's
 // reference data (data.data.purposes), for the request form's suggestions.
 func (c *Console) purposes(x *rc) []string {
-	res, err := c.node.EvalPolicy(x.ctx(), "data.data.purposes", map[string]any{}, policy.ExplainOff)
+	res, err := c.svc.Policies.Eval(x.ctx(), "data.data.purposes", map[string]any{}, policy.ExplainOff)
 	if err != nil || !res.Defined {
 		return nil
 	}
@@ -115,7 +115,7 @@ func (c *Console) request(x *rc) {
 	owner, id := x.r.PathValue("owner"), x.r.PathValue("id")
 	purpose, project := strings.TrimSpace(x.r.PostFormValue("purpose")), strings.TrimSpace(x.r.PostFormValue("project"))
 	d := decisionData{Ref: owner + "/" + id, Owner: owner, ID: id, Purpose: purpose, Project: project}
-	ans, err := c.node.RequestAccess(x.ctx(), x.user().Caller(), owner, id, purpose, project)
+	ans, err := c.svc.Exchange.RequestAccess(x.ctx(), x.user().Caller(), owner, id, purpose, project)
 	var denied *policy.DeniedError
 	switch {
 	case errors.As(err, &denied):
@@ -143,7 +143,7 @@ func (c *Console) request(x *rc) {
 func (c *Console) fetch(x *rc) {
 	owner, id := x.r.PathValue("owner"), x.r.PathValue("id")
 	purpose, project := strings.TrimSpace(x.r.PostFormValue("purpose")), strings.TrimSpace(x.r.PostFormValue("project"))
-	job, err := c.node.StartFetch(x.ctx(), x.user().Caller(), owner, id, purpose, project)
+	job, err := c.svc.Exchange.StartFetch(x.ctx(), x.user().Caller(), owner, id, purpose, project)
 	if err != nil {
 		c.failErr(x, err, Prefix+"catalogue/"+owner+"/"+id)
 		return
@@ -157,7 +157,7 @@ func (c *Console) withdraw(x *rc) {
 		c.failErr(x, fmtErr("%s/%s: %w (%s); only its owner withdraws it", owner, id, errNotOwn, c.name), Prefix+"catalogue")
 		return
 	}
-	if _, err := c.node.Withdraw(x.ctx(), id); err != nil {
+	if _, err := c.svc.Catalogue.Withdraw(x.ctx(), id); err != nil {
 		c.failErr(x, err, Prefix+"catalogue/"+owner+"/"+id)
 		return
 	}
@@ -178,7 +178,7 @@ func (c *Console) publishForm(x *rc) {
 	d := publishData{Themes: exchange.Themes, Classifications: exchange.Classifications}
 	d.P.Kind = exchange.KindDataset
 	if id := x.r.URL.Query().Get("id"); id != "" {
-		l, err := c.node.Entry(x.ctx(), c.name, id)
+		l, err := c.svc.Catalogue.Entry(x.ctx(), c.name, id)
 		if err != nil {
 			c.failErr(x, err, Prefix+"catalogue")
 			return
@@ -254,7 +254,7 @@ func (c *Console) publish(x *rc) {
 	}
 	defer file.Close()
 	defer func() { _ = x.r.MultipartForm.RemoveAll() }()
-	e, err := c.node.Publish(x.ctx(), p, file)
+	e, err := c.svc.Catalogue.Publish(x.ctx(), p, file)
 	if err != nil {
 		var invalid *exchange.ValidationError
 		if errors.As(err, &invalid) {
@@ -270,13 +270,13 @@ func (c *Console) publish(x *rc) {
 }
 
 func (c *Console) transfers(x *rc) {
-	jobs := c.node.Transfers(x.ctx(), x.user().Caller())
+	jobs := c.svc.Exchange.Transfers(x.ctx(), x.user().Caller())
 	slices.SortFunc(jobs, func(a, b exchange.JobStatus) int { return b.StartedAt.Compare(a.StartedAt) })
 	c.render(x, http.StatusOK, "transfers.html", &page{Title: "transfers.title", Active: "nav.transfers", Data: jobs})
 }
 
 func (c *Console) transfer(x *rc) {
-	job, ok := c.node.Transfer(x.ctx(), x.user().Caller(), x.r.PathValue("id"))
+	job, ok := c.svc.Exchange.Transfer(x.ctx(), x.user().Caller(), x.r.PathValue("id"))
 	if !ok {
 		c.fail(x, http.StatusNotFound, x.t("error.not_found"))
 		return
@@ -286,7 +286,7 @@ func (c *Console) transfer(x *rc) {
 
 // transferStatus is what the page's script polls.
 func (c *Console) transferStatus(x *rc) {
-	job, ok := c.node.Transfer(x.ctx(), x.user().Caller(), x.r.PathValue("id"))
+	job, ok := c.svc.Exchange.Transfer(x.ctx(), x.user().Caller(), x.r.PathValue("id"))
 	if !ok {
 		writeJSON(x.w, http.StatusNotFound, map[string]string{"error": "no such transfer"})
 		return
@@ -298,7 +298,7 @@ func (c *Console) transferStatus(x *rc) {
 // transferContent serves a finished transfer's file to the researcher who
 // started it (or an operator), once the download is on the audit record.
 func (c *Console) transferContent(x *rc) {
-	job, f, err := c.node.OpenTransfer(x.ctx(), x.user().Caller(), x.r.PathValue("id"))
+	job, f, err := c.svc.Exchange.OpenTransfer(x.ctx(), x.user().Caller(), x.r.PathValue("id"))
 	switch {
 	case errors.Is(err, exchange.ErrNotFound):
 		c.fail(x, http.StatusNotFound, x.t("error.not_found"))

@@ -17,13 +17,18 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/xborder/xborder/audit"
+	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/node/api"
 )
 
@@ -33,22 +38,67 @@ var templatesFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Node is what the console shows and acts on: the services the local API
-// serves, and the API policy that decides what each role may do.
-type Node interface {
-	api.Backend
-	api.Policies
-	api.Registry
-	api.Audit
-	api.Catalogue
-	api.Exchange
-	api.Agreements
-	api.Authorizer
+// The console shows and acts on the services the local API serves, each
+// through the part it calls; the node passes the same implementations to
+// both. Agreements, Policies and the API policy (Authorizer) are used
+// whole, as node/api declares them.
+
+// Backend is the node itself: its status and the members it sees.
+type Backend interface {
+	Status(ctx context.Context) api.Status
+	Peers(ctx context.Context) []api.Peer
 }
 
-// Deps are what the console needs from the node.
+// Registry is the replicated registry: projects, members and the
+// policy bundles they declared, and writes admitted by this node's
+// policy (*consensus.Clerk).
+type Registry interface {
+	Projects(ctx context.Context) ([]consensus.Project, uint64, error)
+	Project(ctx context.Context, id string) (consensus.Project, uint64, error)
+	Members(ctx context.Context) ([]consensus.Member, []consensus.Proposal, uint64, error)
+	Submit(ctx context.Context, op string, args any) (uint64, error)
+	DeclaredPolicies(ctx context.Context) ([]consensus.DeclaredPolicy, error)
+}
+
+// Audit is this node's audit trail: its records and their verification
+// (*audit.Service).
+type Audit interface {
+	AuditRecords(ctx context.Context, f audit.Filter) ([]audit.Record, audit.Head, error)
+	VerifyAudit(ctx context.Context) (audit.Report, error)
+}
+
+// Catalogue is the federation catalogue (*exchange.Catalogue).
+type Catalogue interface {
+	Publish(ctx context.Context, p exchange.Publication, content io.Reader) (exchange.Entry, error)
+	Withdraw(ctx context.Context, id string) (exchange.Entry, error)
+	Search(ctx context.Context, f exchange.Filter) []exchange.Listing
+	Entry(ctx context.Context, owner, id string) (exchange.Listing, error)
+	CatalogueSyncs(ctx context.Context) []exchange.PeerState
+}
+
+// Exchange is access requests and transfers as a caller sees them
+// (*exchange.Service).
+type Exchange interface {
+	RequestAccess(ctx context.Context, c exchange.Caller, owner, id, purpose, project string) (exchange.Answer, error)
+	StartFetch(ctx context.Context, c exchange.Caller, owner, id, purpose, project string) (exchange.JobStatus, error)
+	Transfers(ctx context.Context, c exchange.Caller) []exchange.JobStatus
+	Transfer(ctx context.Context, c exchange.Caller, id string) (exchange.JobStatus, bool)
+	OpenTransfer(ctx context.Context, c exchange.Caller, id string) (exchange.JobStatus, *os.File, error)
+}
+
+// Deps are the services the console shows and acts on, and what it
+// needs to sign users in.
 type Deps struct {
-	Node Node
+	Backend    Backend
+	Policies   api.Policies
+	Registry   Registry
+	Audit      Audit
+	Catalogue  Catalogue
+	Exchange   Exchange
+	Agreements api.Agreements
+	// Authz is the API policy (data.xborder.api.allow) that decides
+	// what each role may see and do.
+	Authz api.Authorizer
 	// Key and NodeID verify sign-in codes (the node's public key and peer
 	// ID, as for API tokens).
 	Key    ed25519.PublicKey
@@ -73,7 +123,8 @@ const (
 
 // Console serves the web console.
 type Console struct {
-	node     Node
+	// svc are the services of Deps.
+	svc      Deps
 	name     string
 	log      *slog.Logger
 	now      func() time.Time
@@ -97,7 +148,7 @@ func New(d Deps) (*Console, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Console{node: d.Node, name: d.Name, log: d.Log, now: d.Now, msgs: msgs,
+	c := &Console{svc: d, name: d.Name, log: d.Log, now: d.Now, msgs: msgs,
 		sessions: newSessions(d.Key, d.NodeID, d.Now), mux: http.NewServeMux()}
 	if c.pages, err = parsePages(); err != nil {
 		return nil, err
@@ -166,7 +217,7 @@ func (x *rc) may(method, path string) bool {
 	if v, ok := x.allow[k]; ok {
 		return v
 	}
-	ok, err := x.c.node.APIAllow(x.r.Context(), api.AllowInput(x.sess.user, method, path))
+	ok, err := x.c.svc.Authz.APIAllow(x.r.Context(), api.AllowInput(x.sess.user, method, path))
 	if err != nil {
 		x.c.log.Error("API policy failed; console action denied", "err", err, "method", method, "path", path)
 		ok = false

@@ -30,7 +30,13 @@ import (
 // policies deciding what each role may do. Methods no test needs panic
 // through the nil embedded interface.
 type fakeNode struct {
-	Node
+	Backend
+	api.Policies
+	Registry
+	Audit
+	Catalogue
+	Exchange
+	agreementsAPI
 	engine *policy.Engine
 
 	mu        sync.Mutex
@@ -41,12 +47,12 @@ type fakeNode struct {
 func (f *fakeNode) APIAllow(ctx context.Context, in policy.APIInput) (bool, error) {
 	return f.engine.APIAllow(ctx, in)
 }
-func (f *fakeNode) EvalPolicy(ctx context.Context, q string, in map[string]any, e policy.Explain) (policy.EvalResult, error) {
+func (f *fakeNode) Eval(ctx context.Context, q string, in map[string]any, e policy.Explain) (policy.EvalResult, error) {
 	return f.engine.Eval(ctx, q, in, e)
 }
-func (f *fakeNode) PolicyInfo() policy.Info { return f.engine.Info() }
-func (f *fakeNode) PeerPolicies(context.Context) ([]api.PeerPolicy, error) {
-	return []api.PeerPolicy{{Member: "fr-grandest", Hash: f.engine.Info().Hash, Declared: true, SameAsLocal: true}}, nil
+func (f *fakeNode) Info() policy.Info { return f.engine.Info() }
+func (f *fakeNode) DeclaredPolicies(context.Context) ([]consensus.DeclaredPolicy, error) {
+	return []consensus.DeclaredPolicy{{Member: "fr-grandest", Hash: f.engine.Info().Hash, Declared: true}}, nil
 }
 func (f *fakeNode) Status(context.Context) api.Status {
 	return api.Status{Name: "fr-grandest", Country: "FR", Federation: "grand-est-ai", FederationID: "fed123",
@@ -114,6 +120,10 @@ func (f *fakeNode) RequestAccess(_ context.Context, _ exchange.Caller, owner, id
 		Reasons: []string{"needs a <joint> project"}, Rules: []string{"sensitive_requires_project"}}}
 }
 
+// agreementsAPI names the embedded api.Agreements apart from the method
+// Agreements.
+type agreementsAPI = api.Agreements
+
 // testConsole is a console over a fakeNode, served by httptest.
 type testConsole struct {
 	t    *testing.T
@@ -154,7 +164,8 @@ func newTestConsole(t *testing.T, opts ...policy.Option) *testConsole {
 			Title: `ICU <script>alert("x")</script>`, Description: `<img src=x onerror=alert(1)>`}},
 		{Entry: exchange.Entry{ID: "own", Owner: "fr-grandest", Country: "FR", Kind: "dataset", Theme: "industry", Classification: "open", Title: "Own"}, Local: true},
 	}
-	tc.c, err = New(Deps{Node: tc.node, Key: pub, NodeID: testNodeID, Name: "fr-grandest", Now: tc.clock})
+	tc.c, err = New(Deps{Backend: tc.node, Policies: tc.node, Registry: tc.node, Audit: tc.node, Catalogue: tc.node,
+		Exchange: tc.node, Agreements: tc.node, Authz: tc.node, Key: pub, NodeID: testNodeID, Name: "fr-grandest", Now: tc.clock})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -56,10 +56,10 @@ type fedData struct {
 
 func (c *Console) federation(x *rc) {
 	ctx := x.ctx()
-	d := fedData{Status: c.node.Status(ctx), Countries: countriesMap}
+	d := fedData{Status: c.svc.Backend.Status(ctx), Countries: countriesMap}
 	syncs := map[string]int{}
 	d.ShowSyncs = x.may("GET", "/v1/catalogue")
-	cs := c.node.CatalogueSyncs(ctx)
+	cs := c.svc.Catalogue.CatalogueSyncs(ctx)
 	if d.ShowSyncs {
 		for i, s := range cs {
 			syncs[s.Owner] = i
@@ -67,7 +67,7 @@ func (c *Console) federation(x *rc) {
 	}
 	policies := map[string]api.PeerPolicy{}
 	if d.ShowPolicy = x.may("GET", "/v1/policy/peers"); d.ShowPolicy {
-		pp, err := c.node.PeerPolicies(ctx)
+		pp, err := c.peerPolicies(ctx)
 		if err != nil {
 			d.PolicyErr = err.Error()
 		}
@@ -77,7 +77,7 @@ func (c *Console) federation(x *rc) {
 	}
 	var unknown int
 	var self *fedMember
-	for _, p := range c.node.Peers(ctx) {
+	for _, p := range c.svc.Backend.Peers(ctx) {
 		m := fedMember{Peer: p}
 		if rs := d.Status.Raft; rs != nil {
 			switch {

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"slices"
@@ -34,7 +35,7 @@ func (c *Console) auditList(x *rc) {
 	if n, err := strconv.Atoi(q.Get("limit")); err == nil && n >= 1 && n <= 1000 {
 		d.Limit = n
 	}
-	recs, head, err := c.node.AuditRecords(x.ctx(), audit.Filter{Type: d.Type, Limit: d.Limit})
+	recs, head, err := c.svc.Audit.AuditRecords(x.ctx(), audit.Filter{Type: d.Type, Limit: d.Limit})
 	if err != nil {
 		c.failErr(x, err, Prefix)
 		return
@@ -47,7 +48,7 @@ func (c *Console) auditList(x *rc) {
 }
 
 func (c *Console) auditVerify(x *rc) {
-	rep, err := c.node.VerifyAudit(x.ctx())
+	rep, err := c.svc.Audit.VerifyAudit(x.ctx())
 	if err != nil {
 		c.failErr(x, err, Prefix+"audit")
 		return
@@ -66,14 +67,24 @@ type policiesData struct {
 }
 
 func (c *Console) policiesData(x *rc) policiesData {
-	d := policiesData{Info: c.node.PolicyInfo()}
+	d := policiesData{Info: c.svc.Policies.Info()}
 	if d.ShowPeers = x.may("GET", "/v1/policy/peers"); d.ShowPeers {
 		var err error
-		if d.Peers, err = c.node.PeerPolicies(x.ctx()); err != nil {
+		if d.Peers, err = c.peerPolicies(x.ctx()); err != nil {
 			d.PeersErr = err.Error()
 		}
 	}
 	return d
+}
+
+// peerPolicies is each member's declared bundle compared with this
+// node's, as GET /v1/policy/peers answers it.
+func (c *Console) peerPolicies(ctx context.Context) ([]api.PeerPolicy, error) {
+	declared, err := c.svc.Registry.DeclaredPolicies(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return api.PeerPolicies(declared, c.svc.Policies.Info().Hash), nil
 }
 
 func (c *Console) policies(x *rc) {
@@ -81,7 +92,7 @@ func (c *Console) policies(x *rc) {
 }
 
 func (c *Console) reloadPolicy(x *rc) {
-	_, err := c.node.ReloadPolicy(x.ctx())
+	_, err := c.svc.Policies.Reload(x.ctx())
 	d := c.policiesData(x)
 	code := http.StatusOK
 	if err != nil {
@@ -136,7 +147,7 @@ func (c *Console) evaluate(x *rc) {
 	}
 	if err == nil {
 		var res policy.EvalResult
-		if res, err = c.node.EvalPolicy(x.ctx(), d.Point, in, explain); err == nil {
+		if res, err = c.svc.Policies.Eval(x.ctx(), d.Point, in, explain); err == nil {
 			d.Result = &res
 			d.Decision = readDecision(res.Value)
 			d.BoolValue, d.IsBool = res.Value.(bool)
@@ -172,9 +183,9 @@ func readDecision(v any) *policy.Decision {
 // projects and the signed-in user.
 func (c *Console) sampleInput(x *rc, p policy.Point) (any, string) {
 	ctx := x.ctx()
-	st := c.node.Status(ctx)
+	st := c.svc.Backend.Status(ctx)
 	self := policy.Node{Node: st.Name, PeerID: st.PeerID, Country: st.Country, Org: st.Org}
-	members, _, _, _ := c.node.Members(ctx)
+	members, _, _, _ := c.svc.Registry.Members(ctx)
 	memberNode := func(name string) policy.Node {
 		for _, m := range members {
 			if m.Name == name {
@@ -190,7 +201,7 @@ func (c *Console) sampleInput(x *rc, p policy.Point) (any, string) {
 			break
 		}
 	}
-	own := c.node.Search(ctx, exchange.Filter{Owner: st.Name})
+	own := c.svc.Catalogue.Search(ctx, exchange.Filter{Owner: st.Name})
 	now := c.now().UTC().Truncate(time.Second)
 	switch p {
 	case policy.ExchangeDecision:
@@ -253,7 +264,7 @@ func (c *Console) sampleInput(x *rc, p policy.Point) (any, string) {
 // this node took, from its audit record and the current state (the record
 // holds the input's digest, not the input).
 func (c *Console) lastExchangeInput(x *rc, self policy.Node, member func(string) policy.Node, now time.Time) (policy.ExchangeInput, bool) {
-	recs, _, err := c.node.AuditRecords(x.ctx(), audit.Filter{Type: exchange.RecordDecision, Limit: 1})
+	recs, _, err := c.svc.Audit.AuditRecords(x.ctx(), audit.Filter{Type: exchange.RecordDecision, Limit: 1})
 	if err != nil || len(recs) == 0 {
 		return policy.ExchangeInput{}, false
 	}
@@ -268,7 +279,7 @@ func (c *Console) lastExchangeInput(x *rc, self policy.Node, member func(string)
 		return policy.ExchangeInput{}, false
 	}
 	owner, id, _ := strings.Cut(ref, "/")
-	l, err := c.node.Entry(x.ctx(), owner, id)
+	l, err := c.svc.Catalogue.Entry(x.ctx(), owner, id)
 	if err != nil {
 		return policy.ExchangeInput{}, false
 	}
@@ -278,12 +289,12 @@ func (c *Console) lastExchangeInput(x *rc, self policy.Node, member func(string)
 		Resource:  resourceOf(l.Entry), Purpose: det.Purpose, Agreements: []policy.Agreement{}, Self: self, Time: now,
 	}
 	if det.Project != "" {
-		if p, _, err := c.node.Project(x.ctx(), det.Project); err == nil {
+		if p, _, err := c.svc.Registry.Project(x.ctx(), det.Project); err == nil {
 			in.Project = &policy.Project{ID: p.ID, Title: p.Title, Themes: nonNil(p.Themes), Lead: p.Lead, Partners: nonNil(p.Partners),
 				Datasets: nonNil(p.Datasets), EthicsRef: p.EthicsRef, Status: p.Status}
 		}
 	}
-	if as, _, err := c.node.Agreements(x.ctx()); err == nil {
+	if as, _, err := c.svc.Agreements.Agreements(x.ctx()); err == nil {
 		for _, a := range as {
 			if a.Model == ref && a.InRegistry {
 				in.Agreements = append(in.Agreements, policy.Agreement{ID: a.ID, Model: a.Model, Parties: a.Parties,

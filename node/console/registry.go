@@ -22,13 +22,13 @@ type projectsData struct {
 }
 
 func (c *Console) projectsData(x *rc) (projectsData, error) {
-	ps, idx, err := c.node.Projects(x.ctx())
+	ps, idx, err := c.svc.Registry.Projects(x.ctx())
 	d := projectsData{Projects: ps, Index: idx, Themes: exchange.Themes}
-	for _, p := range c.node.Peers(x.ctx()) {
+	for _, p := range c.svc.Backend.Peers(x.ctx()) {
 		d.Members = append(d.Members, p.Name)
 	}
 	if x.may("GET", "/v1/catalogue") {
-		for _, l := range c.node.Search(x.ctx(), exchange.Filter{Kind: exchange.KindDataset}) {
+		for _, l := range c.svc.Catalogue.Search(x.ctx(), exchange.Filter{Kind: exchange.KindDataset}) {
 			d.Datasets = append(d.Datasets, l.Ref())
 		}
 	}
@@ -49,7 +49,7 @@ func (c *Console) proposeProject(x *rc) {
 	p := consensus.ProjectProposal{ID: strings.TrimSpace(f("id")), Title: strings.TrimSpace(f("title")),
 		Themes: x.r.PostForm["themes"], Partners: formList(f("partners")), Datasets: formList(f("datasets")),
 		EthicsRef: strings.TrimSpace(f("ethics"))}
-	if _, err := c.node.Submit(x.ctx(), consensus.OpProjectPropose, p); err != nil {
+	if _, err := c.svc.Registry.Submit(x.ctx(), consensus.OpProjectPropose, p); err != nil {
 		c.failErr(x, err, Prefix+"projects")
 		return
 	}
@@ -62,7 +62,7 @@ func (c *Console) proposeProject(x *rc) {
 func (c *Console) waitForProject(x *rc, id string, done func(consensus.Project) bool) {
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		if p, _, err := c.node.Project(x.ctx(), id); err == nil && done(p) {
+		if p, _, err := c.svc.Registry.Project(x.ctx(), id); err == nil && done(p) {
 			return
 		}
 		select {
@@ -91,7 +91,7 @@ type pendingRow struct {
 }
 
 func (c *Console) project(x *rc) {
-	p, _, err := c.node.Project(x.ctx(), x.r.PathValue("id"))
+	p, _, err := c.svc.Registry.Project(x.ctx(), x.r.PathValue("id"))
 	if err != nil {
 		c.failErr(x, err, Prefix+"projects")
 		return
@@ -105,7 +105,7 @@ func (c *Console) project(x *rc) {
 		}
 	}
 	if x.may("GET", "/v1/catalogue") {
-		for _, l := range c.node.Search(x.ctx(), exchange.Filter{Kind: exchange.KindDataset}) {
+		for _, l := range c.svc.Catalogue.Search(x.ctx(), exchange.Filter{Kind: exchange.KindDataset}) {
 			if !slices.Contains(p.Datasets, l.Ref()) {
 				d.Datasets = append(d.Datasets, l.Ref())
 			}
@@ -116,7 +116,7 @@ func (c *Console) project(x *rc) {
 
 func (c *Console) joinProject(x *rc) {
 	id := x.r.PathValue("id")
-	if _, err := c.node.Submit(x.ctx(), consensus.OpProjectJoin, consensus.ProjectRef{ID: id}); err != nil {
+	if _, err := c.svc.Registry.Submit(x.ctx(), consensus.OpProjectJoin, consensus.ProjectRef{ID: id}); err != nil {
 		c.failErr(x, err, Prefix+"projects/"+id)
 		return
 	}
@@ -139,7 +139,7 @@ func (c *Console) decide(x *rc, op string) {
 		c.failErr(x, errors.Join(errBadForm, errors.New("name exactly one of member and dataset")), Prefix+"projects/"+id)
 		return
 	}
-	if _, err := c.node.Submit(x.ctx(), op, a); err != nil {
+	if _, err := c.svc.Registry.Submit(x.ctx(), op, a); err != nil {
 		c.failErr(x, err, Prefix+"projects/"+id)
 		return
 	}
@@ -160,7 +160,7 @@ func (c *Console) decide(x *rc, op string) {
 func (c *Console) attachDataset(x *rc) {
 	id := x.r.PathValue("id")
 	ds := strings.TrimSpace(x.r.PostFormValue("dataset"))
-	if _, err := c.node.Submit(x.ctx(), consensus.OpProjectAttach, consensus.DatasetAttachment{ID: id, Dataset: ds}); err != nil {
+	if _, err := c.svc.Registry.Submit(x.ctx(), consensus.OpProjectAttach, consensus.DatasetAttachment{ID: id, Dataset: ds}); err != nil {
 		c.failErr(x, err, Prefix+"projects/"+id)
 		return
 	}
@@ -181,18 +181,18 @@ type agreementsData struct {
 }
 
 func (c *Console) agreementList(x *rc) {
-	list, _, err := c.node.Agreements(x.ctx())
+	list, _, err := c.svc.Agreements.Agreements(x.ctx())
 	if err != nil {
 		c.failErr(x, err, Prefix)
 		return
 	}
 	now := c.now().UTC()
 	d := agreementsData{Agreements: list, Purposes: c.purposes(x), From: now.Format("2006-01-02"), Until: now.AddDate(1, 0, -1).Format("2006-01-02")}
-	for _, p := range c.node.Peers(x.ctx()) {
+	for _, p := range c.svc.Backend.Peers(x.ctx()) {
 		d.Members = append(d.Members, p.Name)
 	}
 	if x.may("GET", "/v1/catalogue") {
-		for _, l := range c.node.Search(x.ctx(), exchange.Filter{Kind: exchange.KindModel}) {
+		for _, l := range c.svc.Catalogue.Search(x.ctx(), exchange.Filter{Kind: exchange.KindModel}) {
 			d.Models = append(d.Models, l.Ref())
 		}
 	}
@@ -222,7 +222,7 @@ func (c *Console) proposeAgreement(x *rc) {
 		return
 	}
 	a.ValidUntil = a.ValidUntil.Add(24*time.Hour - time.Second) // to the end of that day
-	v, err := c.node.ProposeAgreement(x.ctx(), a)
+	v, err := c.svc.Agreements.ProposeAgreement(x.ctx(), a)
 	var refused *exchange.AgreementRefusedError
 	if errors.As(err, &refused) {
 		c.render(x, http.StatusForbidden, "agreement.html", &page{Title: "agreement.title", Active: "nav.agreements",
@@ -266,7 +266,7 @@ func (c *Console) agreementData(v api.AgreementView) agreementData {
 }
 
 func (c *Console) agreement(x *rc) {
-	v, _, err := c.node.Agreement(x.ctx(), x.r.PathValue("id"))
+	v, _, err := c.svc.Agreements.Agreement(x.ctx(), x.r.PathValue("id"))
 	if err != nil {
 		c.failErr(x, err, Prefix+"agreements")
 		return
@@ -276,7 +276,7 @@ func (c *Console) agreement(x *rc) {
 
 func (c *Console) signAgreement(x *rc) {
 	id := x.r.PathValue("id")
-	if _, err := c.node.SignAgreement(x.ctx(), id); err != nil {
+	if _, err := c.svc.Agreements.SignAgreement(x.ctx(), id); err != nil {
 		c.failErr(x, err, Prefix+"agreements/"+id)
 		return
 	}
@@ -285,7 +285,7 @@ func (c *Console) signAgreement(x *rc) {
 
 func (c *Console) revokeAgreement(x *rc) {
 	id := x.r.PathValue("id")
-	if _, err := c.node.RevokeAgreement(x.ctx(), id, strings.TrimSpace(x.r.PostFormValue("reason"))); err != nil {
+	if _, err := c.svc.Agreements.RevokeAgreement(x.ctx(), id, strings.TrimSpace(x.r.PostFormValue("reason"))); err != nil {
 		c.failErr(x, err, Prefix+"agreements/"+id)
 		return
 	}
