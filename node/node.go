@@ -233,7 +233,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 // runs over the host, and the registry's raft needs the mesh to reach a
 // leader.
 func (n *Node) startNetwork(ctx context.Context) (err error) {
-	g := newGater(n, n.log, n.metrics)
+	g := newGater(n, n.log.With("component", "gater"), n.metrics)
 	if n.host, err = newHost(&n.cfg, n.id, n.fedID, g, n.reg); err != nil {
 		return err
 	}
@@ -250,7 +250,7 @@ func (n *Node) startNetwork(ctx context.Context) (err error) {
 			bootstrap = append(bootstrap, peer.AddrInfo{ID: pid, Addrs: addrs})
 		}
 	}
-	n.mesh = newMesh(n.host, memberIDs, n.fedID, g, n.log, n.metrics,
+	n.mesh = newMesh(n.host, memberIDs, n.fedID, g, n.log.With("component", "mesh"), n.metrics,
 		n.cfg.Discovery.RedialMin.Std(), n.cfg.Discovery.RedialMax.Std(), n.cfg.Discovery.RefusedRedialMax.Std())
 	if n.cfg.Discovery.DHT {
 		n.dht, err = dht.New(n.host,
@@ -445,7 +445,7 @@ func (n *Node) serveAPI() (err error) {
 		Tokens:     &api.Verifier{Key: n.id.PublicKey(), NodeID: n.id.PeerID.String()},
 		Authz:      n.policy,
 		Console:    web,
-		Log:        n.log,
+		Log:        n.log.With("component", "api"),
 		Registerer: n.reg,
 		Gatherer:   n.reg,
 	})
