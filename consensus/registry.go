@@ -37,6 +37,8 @@ type Registry struct {
 
 	queue   chan *pending
 	changes chan MembershipChange
+	// leaders signals each change of leader to writes waiting for one.
+	leaders *leaderWatch
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
@@ -99,7 +101,7 @@ func Open(cfg Config, deps Deps) (_ *Registry, err error) {
 		return nil, err
 	}
 	r := &Registry{cfg: cfg, host: h, self: h.ID(), key: key, log: log,
-		queue: make(chan *pending, 4096), changes: make(chan MembershipChange, 64),
+		queue: make(chan *pending, 4096), changes: make(chan MembershipChange, 64), leaders: newLeaderWatch(),
 		sessions: map[peer.ID]*fwdSession{}, served: map[network.Stream]struct{}{}}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	defer func() {
@@ -182,9 +184,10 @@ func Open(cfg Config, deps Deps) (_ *Registry, err error) {
 	}
 	h.SetStreamHandler(RegistryProtocol, r.handleForward)
 	h.SetStreamHandler(RegistryPipelineProtocol, r.handlePipeline)
-	r.wg.Add(2)
+	r.wg.Add(3)
 	go func() { defer r.wg.Done(); r.batch() }()
 	go func() { defer r.wg.Done(); r.reconcile() }()
+	go func() { defer r.wg.Done(); r.watchLeader() }()
 	return r, nil
 }
 

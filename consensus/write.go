@@ -23,11 +23,21 @@ func (r *Registry) Submit(ctx context.Context, op string, args any) (uint64, err
 	return r.submitSigned(ctx, signed)
 }
 
+// A write that could not reach the leader tries again after a pause from
+// submitRetryMin, doubling up to submitRetryMax, or as soon as raft
+// observes a new leader.
+const (
+	submitRetryMin = 20 * time.Millisecond
+	submitRetryMax = 250 * time.Millisecond
+)
+
 func (r *Registry) submitSigned(ctx context.Context, signed []byte) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.ApplyTimeout)
 	defer cancel()
 	retried, delivered := false, false
+	pause := submitRetryMin
 	for {
+		leaderChanged := r.leaders.next()
 		idx, err := r.submitOnce(ctx, signed)
 		var rej *RejectedError
 		if errors.Is(err, errMaybeApplied) {
@@ -51,14 +61,22 @@ func (r *Registry) submitSigned(ctx context.Context, signed []byte) (uint64, err
 		}
 		retried = true
 		r.log.Debug("registry submit retry", "err", err)
+		// Without a leader, the next attempt waits for raft to observe
+		// one; a leader that did not answer is tried again after a
+		// pause that grows, as the failure may be the network's.
+		wait := time.NewTimer(pause)
 		select {
 		case <-ctx.Done():
+			wait.Stop()
 			if delivered {
 				return 0, fmt.Errorf("%w (last error: %v)", ErrOutcomeUnknown, err)
 			}
 			return 0, fmt.Errorf("%w (last error: %v)", ErrNoLeader, err)
-		case <-time.After(50 * time.Millisecond):
+		case <-leaderChanged:
+			wait.Stop()
+		case <-wait.C:
 		}
+		pause = min(2*pause, submitRetryMax)
 	}
 }
 

@@ -53,24 +53,7 @@ func (c *Console) proposeProject(x *rc) {
 		c.failErr(x, err, Prefix+"projects")
 		return
 	}
-	c.waitForProject(x, p.ID, func(consensus.Project) bool { return true })
 	c.redirect(x, Prefix+"projects/"+p.ID+"?ok=proposed")
-}
-
-// waitForProject waits a moment for the local replica to apply a command
-// this node just had committed, so that the next page shows it.
-func (c *Console) waitForProject(x *rc, id string, done func(consensus.Project) bool) {
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if p, _, err := c.svc.Registry.Project(x.ctx(), id); err == nil && done(p) {
-			return
-		}
-		select {
-		case <-x.ctx().Done():
-			return
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }
 
 type projectData struct {
@@ -120,10 +103,6 @@ func (c *Console) joinProject(x *rc) {
 		c.failErr(x, err, Prefix+"projects/"+id)
 		return
 	}
-	c.waitForProject(x, id, func(p consensus.Project) bool {
-		_, asked := p.PendingJoin(c.name)
-		return asked || slices.Contains(p.Partners, c.name)
-	})
 	c.redirect(x, Prefix+"projects/"+id+"?ok=join_requested")
 }
 
@@ -143,13 +122,6 @@ func (c *Console) decide(x *rc, op string) {
 		c.failErr(x, err, Prefix+"projects/"+id)
 		return
 	}
-	c.waitForProject(x, id, func(p consensus.Project) bool {
-		i, ok := p.PendingJoin(a.Member)
-		if a.Dataset != "" {
-			i, ok = p.PendingAttachment(a.Dataset)
-		}
-		return !ok || (op == consensus.OpProjectApprove && slices.Contains(p.Pending[i].Approvals, c.name))
-	})
 	if op == consensus.OpProjectDecline {
 		c.redirect(x, Prefix+"projects/"+id+"?ok=declined")
 		return
@@ -164,10 +136,6 @@ func (c *Console) attachDataset(x *rc) {
 		c.failErr(x, err, Prefix+"projects/"+id)
 		return
 	}
-	c.waitForProject(x, id, func(p consensus.Project) bool {
-		_, offered := p.PendingAttachment(ds)
-		return offered || slices.Contains(p.Datasets, ds)
-	})
 	c.redirect(x, Prefix+"projects/"+id+"?ok=attached")
 }
 
