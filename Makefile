@@ -9,7 +9,7 @@ PKGS     := ./...
 OPA_VERSION := v1.22.3
 OPA      := bin/opa
 
-.PHONY: help build test conformance chromium demo lint policy-test bench clean testnet testnet-down testnet-test testnet-bench
+.PHONY: help build test conformance chromium jena demo lint policy-test bench clean testnet testnet-down testnet-test testnet-bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -17,7 +17,7 @@ help: ## list the targets
 build: ## build the static binary into bin/xborder
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/xborder
 
-test: lint policy-test conformance chromium ## lint, the shipped policies under stock OPA, OPA's conformance suite, every Go test with -race
+test: lint policy-test conformance chromium jena ## lint, the shipped policies under stock OPA, OPA's conformance suite, every Go test with -race
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
 
 # OPA's conformance suite (its own YAML cases, from the module cache) run
@@ -41,6 +41,20 @@ chromium:
 	  fi; \
 	  command -v chromium >/dev/null || command -v chromium-browser >/dev/null || \
 	    { echo "chromium is missing: the console's browser tests need it (Debian: apt-get install chromium)" >&2; exit 1; }; }
+
+# The DCAT export is validated with Apache Jena's SHACL engine (exchange's
+# TestDCATExportValidates...): Debian's libapache-jena-java and a JRE,
+# installed when missing and apt-get can; otherwise this says what to
+# install and stops.
+jena:
+	@{ command -v java >/dev/null && test -f /usr/share/java/jena-shacl.jar; } || { \
+	  if command -v apt-get >/dev/null; then \
+	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
+	    echo "installing Debian's Jena and a JRE for the DCAT-AP validation"; \
+	    $$SUDO apt-get update -q && $$SUDO apt-get install -y -q --no-install-recommends libapache-jena-java openjdk-17-jre-headless; \
+	  fi; \
+	  { command -v java >/dev/null && test -f /usr/share/java/jena-shacl.jar; } || \
+	    { echo "Jena or Java is missing: the DCAT-AP validation needs them (Debian: apt-get install libapache-jena-java openjdk-17-jre-headless)" >&2; exit 1; }; }
 
 demo: build ## run a five-country federation on loopback (DEMO_ONCE=1 stops after the checks)
 	$(BIN) demo --dir demo-data

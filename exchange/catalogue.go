@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -45,6 +46,11 @@ type CatalogueConfig struct {
 	PageBytes int
 	// StreamTimeout bounds one delta exchange.
 	StreamTimeout time.Duration
+	// PublicURL is the node's public base URL (absolute http or https):
+	// the DCAT export names the catalogue, its datasets, distributions
+	// and publishers with IRIs under it, so that they stay the same
+	// whoever asks and however they reach the node.
+	PublicURL string
 }
 
 // DefaultCatalogueConfig returns the defaults for a data dir.
@@ -76,8 +82,28 @@ func (c CatalogueConfig) Validate() error {
 	if c.StreamTimeout <= 0 {
 		add("stream timeout: %v is not positive", c.StreamTimeout)
 	}
+	if err := ValidatePublicURL(c.PublicURL); err != nil {
+		add("public url: %v", err)
+	}
 	if len(probs) > 0 {
 		return fmt.Errorf("catalogue config: %s", strings.Join(probs, "; "))
+	}
+	return nil
+}
+
+// ValidatePublicURL checks a public base URL: absolute http or https, with
+// a host and neither query nor fragment.
+func ValidatePublicURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case s == "":
+		return errors.New("empty")
+	case err != nil:
+		return fmt.Errorf("%q is not a URL: %w", s, err)
+	case u.Scheme != "http" && u.Scheme != "https", u.Host == "", u.Opaque != "":
+		return fmt.Errorf("%q is not an absolute http or https URL", s)
+	case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+		return fmt.Errorf("%q has a query, fragment or user info; a base URL has none", s)
 	}
 	return nil
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -178,15 +180,29 @@ func TestDCATExportListsOpenEntriesWithChecksums(t *testing.T) {
 	ch := nodes[0]
 	open := publish(t, ch, "crop-yield", "open")
 	publish(t, ch, "patients", "sensitive")
-	cat := ch.cat.DCAT(context.Background(), "https://xborder.basel.example")
-	if cat.Type != "dcat:Catalog" || len(cat.Datasets) != 1 {
-		t.Fatalf("catalog %+v", cat)
+	nt, err := ch.cat.DCAT(context.Background()).NTriples()
+	if err != nil {
+		t.Fatal(err)
 	}
-	d := cat.Datasets[0]
-	if d.Identifier != "ch-basel/crop-yield" || d.Theme != "http://publications.europa.eu/resource/authority/data-theme/HEAL" ||
-		d.Spatial != "http://publications.europa.eu/resource/authority/country/CHE" ||
-		d.Distribution[0].Checksum.Value != open.SHA256 || d.Distribution[0].ByteSize != open.Size {
-		t.Fatalf("dataset %+v", d)
+	ds := "<https://ch-basel.example.org/datasets/ch-basel/crop-yield>"
+	dist := "<https://ch-basel.example.org/datasets/ch-basel/crop-yield#distribution>"
+	for _, want := range []string{
+		"<https://ch-basel.example.org/v1/dcat> <http://www.w3.org/ns/dcat#dataset> " + ds + " .",
+		ds + " <http://purl.org/dc/terms/identifier> \"ch-basel/crop-yield\" .",
+		ds + " <http://www.w3.org/ns/dcat#theme> <http://publications.europa.eu/resource/authority/data-theme/HEAL> .",
+		ds + " <http://purl.org/dc/terms/spatial> <http://publications.europa.eu/resource/authority/country/CHE> .",
+		ds + " <http://purl.org/dc/terms/publisher> <https://ch-basel.example.org/publishers/ch-basel> .",
+		dist + " <http://www.w3.org/ns/dcat#byteSize> \"" + strconv.FormatInt(open.Size, 10) + "\"^^<http://www.w3.org/2001/XMLSchema#nonNegativeInteger> .",
+		dist + " <http://www.w3.org/ns/dcat#mediaType> <https://www.iana.org/assignments/media-types/text/csv> .",
+		dist + " <http://purl.org/dc/terms/license> <http://publications.europa.eu/resource/authority/licence/CC_BY_4_0> .",
+		"<http://spdx.org/rdf/terms#checksumValue> \"" + open.SHA256 + "\"^^<http://www.w3.org/2001/XMLSchema#hexBinary> .",
+	} {
+		if !strings.Contains(string(nt), want+"\n") {
+			t.Errorf("no %s in\n%s", want, nt)
+		}
+	}
+	if strings.Contains(string(nt), "patients") {
+		t.Errorf("a sensitive entry is in the public catalogue:\n%s", nt)
 	}
 }
 

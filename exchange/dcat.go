@@ -2,102 +2,425 @@ package exchange
 
 import (
 	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
 	"time"
+
+	"github.com/piprate/json-gold/ld"
 )
 
-// euDataTheme maps the federation's themes to the EU data-theme
-// vocabulary that DCAT-AP uses.
-var euDataTheme = map[string]string{
-	"health":     "http://publications.europa.eu/resource/authority/data-theme/HEAL",
-	"industry":   "http://publications.europa.eu/resource/authority/data-theme/TECH",
-	"bioeconomy": "http://publications.europa.eu/resource/authority/data-theme/AGRI",
+// The catalogue's DCAT-AP 3.0.1 graph, with models described per
+// MLDCAT-AP 3.0.0, for national and EU data portals to harvest. The graph
+// is built as expanded JSON-LD (full IRIs, typed literals) and serialised
+// by json-gold: compacted JSON-LD, N-Triples, and Turtle printed from the
+// same triples. docs/DESIGN.md ("The DCAT-AP export") lists the mapping.
+//
+// IRIs, all under the catalogue's PublicURL, never the request's Host:
+//
+//	{public}/v1/dcat                          the catalogue
+//	{public}/datasets/{owner}/{id}            a dataset or model
+//	{public}/datasets/{owner}/{id}#distribution  its distribution
+//	{public}/datasets/{owner}/{id}#file       a model's file (mldcat:File)
+//	{public}/publishers/{owner}               a member as publisher
+//	{public}/licences/{slug}                  a licence named in free text
+//	{public}/tasks/{slug}                     a model's task
+
+// DCATGraph is the catalogue as an RDF graph, ready to serialise.
+type DCATGraph struct {
+	nodes []any // expanded JSON-LD node objects, sorted by @id
 }
 
-// DCATCatalog is the node's public catalogue as DCAT-AP 3 JSON-LD, for
-// national and EU data portals to harvest.
-type DCATCatalog struct {
-	Context     map[string]string `json:"@context"`
-	ID          string            `json:"@id"`
-	Type        string            `json:"@type"`
-	Title       string            `json:"dct:title"`
-	Description string            `json:"dct:description"`
-	Publisher   DCATAgent         `json:"dct:publisher"`
-	Datasets    []DCATDataset     `json:"dcat:dataset"`
-}
-
-// DCATAgent is a foaf:Agent.
-type DCATAgent struct {
-	Type string `json:"@type"`
-	Name string `json:"foaf:name"`
-}
-
-// DCATDataset is a dcat:Dataset.
-type DCATDataset struct {
-	ID           string             `json:"@id"`
-	Type         string             `json:"@type"`
-	Identifier   string             `json:"dct:identifier"`
-	Title        string             `json:"dct:title"`
-	Description  string             `json:"dct:description"`
-	Theme        string             `json:"dcat:theme,omitempty"`
-	Keywords     []string           `json:"dcat:keyword"`
-	Publisher    DCATAgent          `json:"dct:publisher"`
-	Spatial      string             `json:"dct:spatial"`
-	Issued       string             `json:"dct:issued"`
-	Modified     string             `json:"dct:modified"`
-	Distribution []DCATDistribution `json:"dcat:distribution"`
-}
-
-// DCATDistribution is a dcat:Distribution with its checksum.
-type DCATDistribution struct {
-	Type      string       `json:"@type"`
-	AccessURL string       `json:"dcat:accessURL"`
-	ByteSize  int64        `json:"dcat:byteSize"`
-	MediaType string       `json:"dcat:mediaType"`
-	License   string       `json:"dct:license,omitempty"`
-	Checksum  DCATChecksum `json:"spdx:checksum"`
-}
-
-// DCATChecksum is an spdx:Checksum.
-type DCATChecksum struct {
-	Type      string `json:"@type"`
-	Algorithm string `json:"spdx:algorithm"`
-	Value     string `json:"spdx:checksumValue"`
-}
-
-// DCAT renders the node's own open entries; baseURL prefixes identifiers
-// and access URLs (the node's public address).
-func (c *Catalogue) DCAT(_ context.Context, baseURL string) DCATCatalog {
-	cat := DCATCatalog{
-		Context: map[string]string{
-			"dcat": "http://www.w3.org/ns/dcat#", "dct": "http://purl.org/dc/terms/",
-			"foaf": "http://xmlns.com/foaf/0.1/", "spdx": "http://spdx.org/rdf/terms#",
-		},
-		ID: baseURL + "/v1/dcat", Type: "dcat:Catalog",
-		Title:       c.self.Org + " — xborder catalogue",
-		Description: "Open datasets and models that " + c.self.Org + " shares in the cross-border AI federation.",
-		Publisher:   DCATAgent{Type: "foaf:Agent", Name: c.self.Org},
-		Datasets:    []DCATDataset{},
+// DCAT builds the graph of the node's own open entries.
+func (c *Catalogue) DCAT(_ context.Context) *DCATGraph {
+	c.mu.RLock()
+	var issued, modified time.Time
+	// The catalogue changed last when an open entry was published, updated
+	// or withdrawn; it was first issued with its first open entry.
+	for _, e := range c.own {
+		if e.Classification != "open" {
+			continue
+		}
+		if issued.IsZero() || e.Issued.Before(issued) {
+			issued = e.Issued
+		}
+		if e.Modified.After(modified) {
+			modified = e.Modified
+		}
 	}
-	for _, l := range c.search(Filter{Owner: c.self.Name, Classification: "open"}) {
-		e := l.Entry
-		cat.Datasets = append(cat.Datasets, DCATDataset{
-			ID: baseURL + "/v1/catalogue/" + e.Ref(), Type: "dcat:Dataset", Identifier: e.Ref(),
-			Title: e.Title, Description: e.Description, Theme: euDataTheme[e.Theme], Keywords: e.Keywords,
-			Publisher: DCATAgent{Type: "foaf:Agent", Name: e.Publisher},
-			Spatial:   "http://publications.europa.eu/resource/authority/country/" + iso3[e.Country],
-			Issued:    e.Issued.Format(time.RFC3339), Modified: e.Modified.Format(time.RFC3339),
-			Distribution: []DCATDistribution{{
-				Type: "dcat:Distribution", AccessURL: baseURL + "/v1/catalogue/" + e.Ref(), ByteSize: e.Size,
-				MediaType: e.MediaType, License: e.License,
-				Checksum: DCATChecksum{Type: "spdx:Checksum", Algorithm: "spdx:checksumAlgorithm_sha256", Value: e.SHA256},
-			}},
-		})
-	}
-	return cat
+	c.mu.RUnlock()
+	b := newDCATBuilder(c.cfg.PublicURL)
+	return b.catalogue(c.self, issued, modified, c.search(Filter{Owner: c.self.Name, Classification: "open"}))
 }
 
-// iso3 maps the cooperation area and its neighbours to the EU country
-// authority's codes (ISO 3166-1 alpha-3).
-var iso3 = map[string]string{
-	"FR": "FRA", "DE": "DEU", "CH": "CHE", "BE": "BEL", "LU": "LUX", "NL": "NLD", "IT": "ITA", "AT": "AUT", "ES": "ESP",
+// dcatBuilder accumulates the graph's nodes by @id.
+type dcatBuilder struct {
+	base   string
+	nodes  map[string]map[string]any
+	blanks int
+}
+
+func newDCATBuilder(publicURL string) *dcatBuilder {
+	return &dcatBuilder{base: strings.TrimRight(publicURL, "/"), nodes: map[string]map[string]any{}}
+}
+
+// node returns the node with this @id, created on first use, and adds the
+// types (full IRIs) to it.
+func (b *dcatBuilder) node(id string, types ...string) map[string]any {
+	n, ok := b.nodes[id]
+	if !ok {
+		n = map[string]any{"@id": id}
+		b.nodes[id] = n
+	}
+	for _, t := range types {
+		have, _ := n["@type"].([]any)
+		if !slices.Contains(have, any(t)) {
+			n["@type"] = append(have, t)
+		}
+	}
+	return n
+}
+
+// blank returns a new blank node.
+func (b *dcatBuilder) blank(types ...string) (string, map[string]any) {
+	b.blanks++
+	id := "_:b" + strconv.Itoa(b.blanks)
+	return id, b.node(id, types...)
+}
+
+// add adds values (from ref, plain, typed, tagged) to a property, once.
+func add(n map[string]any, prop string, vals ...map[string]any) {
+	have, _ := n[prop].([]any)
+	for _, v := range vals {
+		if !slices.ContainsFunc(have, func(h any) bool { return maps.Equal(h.(map[string]any), v) }) {
+			have = append(have, v)
+		}
+	}
+	if len(have) > 0 {
+		n[prop] = have
+	}
+}
+
+func ref(iri string) map[string]any     { return map[string]any{"@id": iri} }
+func plain(s string) map[string]any     { return map[string]any{"@value": s} }
+func typed(s, dt string) map[string]any { return map[string]any{"@value": s, "@type": dt} }
+func dateTime(t time.Time) map[string]any {
+	return typed(t.UTC().Format(time.RFC3339), nsXSD+"dateTime")
+}
+
+// concept adds a skos:Concept with its label (and further types).
+func (b *dcatBuilder) concept(c concept, types ...string) string {
+	n := b.node(c.IRI, append([]string{nsSKOS + "Concept"}, types...)...)
+	add(n, nsSKOS+"prefLabel", map[string]any{"@value": c.Label, "@language": "en"})
+	return c.IRI
+}
+
+func (b *dcatBuilder) datasetIRI(e Entry) string {
+	return b.base + "/datasets/" + url.PathEscape(e.Owner) + "/" + url.PathEscape(e.ID)
+}
+
+// publisher is a member as a foaf:Agent. The node does not hold the
+// publisher's ADMS type (regional authority, academia...), so dct:type,
+// which DCAT-AP recommends, is left out rather than guessed.
+func (b *dcatBuilder) publisher(member, org string) string {
+	id := b.base + "/publishers/" + url.PathEscape(member)
+	n := b.node(id, nsFOAF+"Agent", nsFOAF+"Organization")
+	add(n, nsFOAF+"name", plain(org))
+	return id
+}
+
+// contact is the publisher's contact point: its organisation, reached
+// through its node. The node holds no e-mail address or telephone number.
+func (b *dcatBuilder) contact(member, org string) string {
+	id := b.base + "/publishers/" + url.PathEscape(member) + "#contact"
+	n := b.node(id, nsVCARD+"Kind", nsVCARD+"Organization")
+	add(n, nsVCARD+"fn", plain(org))
+	add(n, nsVCARD+"hasURL", ref(b.base+"/"))
+	return id
+}
+
+// location is a country of the EU country authority; "" for a country
+// outside the table.
+func (b *dcatBuilder) location(code string) string {
+	c, ok := countries[code]
+	if !ok {
+		return ""
+	}
+	id := nsEU + "country/" + c.ISO3
+	n := b.node(id, nsDCT+"Location")
+	add(n, nsSKOS+"prefLabel", map[string]any{"@value": c.Name, "@language": "en"})
+	w, s, e, no := c.BBox[0], c.BBox[1], c.BBox[2], c.BBox[3]
+	f := func(v float64) string { return strconv.FormatFloat(v, 'f', -1, 64) }
+	add(n, nsDCAT+"bbox", typed(fmt.Sprintf("POLYGON((%s %s,%s %s,%s %s,%s %s,%s %s))",
+		f(w), f(s), f(e), f(s), f(e), f(no), f(w), f(no), f(w), f(s)), nsGSP+"wktLiteral"))
+	add(n, nsDCAT+"centroid", typed(fmt.Sprintf("POINT(%s %s)", f(c.CentroidLon), f(c.Lat)), nsGSP+"wktLiteral"))
+	return id
+}
+
+// licence is the entry's licence as a dct:LicenseDocument: a known SPDX
+// identifier becomes the EU licence authority's or SPDX's IRI, free text a
+// document of this node's with the text as its label; "" when none.
+func (b *dcatBuilder) licence(text string) string {
+	text = strings.TrimSpace(text)
+	if text == "" {
+		return ""
+	}
+	l, known := licences[strings.ToLower(text)]
+	if !known {
+		// Its ADMS type is unknown: DCAT-AP's recommended dct:type stays out.
+		id := b.base + "/licences/" + slug(text)
+		add(b.node(id, nsDCT+"LicenseDocument"), nsRDFS+"label", plain(text))
+		return id
+	}
+	n := b.node(l.IRI, nsDCT+"LicenseDocument")
+	for _, t := range l.Types {
+		add(n, nsDCT+"type", ref(b.concept(concept{"http://purl.org/adms/licencetype/" + t, licenceTypeLabels[t]})))
+	}
+	return l.IRI
+}
+
+// catalogue builds the whole graph.
+func (b *dcatBuilder) catalogue(self Member, issued, modified time.Time, open []Listing) *DCATGraph {
+	cat := b.node(b.base+"/v1/dcat", nsDCAT+"Catalog")
+	add(cat, nsDCT+"title", plain(self.Org+" — xborder catalogue"))
+	add(cat, nsDCT+"description", plain("Open datasets and models that "+self.Org+" shares in the cross-border AI federation."))
+	add(cat, nsDCT+"publisher", ref(b.publisher(self.Name, self.Org)))
+	if !issued.IsZero() {
+		add(cat, nsDCT+"issued", dateTime(issued))
+		add(cat, nsDCT+"modified", dateTime(modified))
+	}
+	if loc := b.location(self.Country); loc != "" {
+		add(cat, nsDCT+"spatial", ref(loc))
+	}
+	add(cat, nsFOAF+"homepage", ref(b.base+"/"))
+	b.node(b.base+"/", nsFOAF+"Document")
+	scheme := b.node(nsEU+"data-theme", nsSKOS+"ConceptScheme")
+	add(scheme, nsDCT+"title", map[string]any{"@value": "Data theme", "@language": "en"})
+	add(cat, nsDCAT+"themeTaxonomy", ref(nsEU+"data-theme"))
+	// Not held by the node, so left out: the catalogue's dct:language (the
+	// language of its metadata is whatever publishers wrote) and a
+	// dct:license of the metadata itself.
+
+	inGraph := map[string]bool{}
+	for _, l := range open {
+		inGraph[l.Ref()] = true
+	}
+	for _, l := range open {
+		add(cat, nsDCAT+"dataset", ref(b.dataset(l.Entry, inGraph)))
+	}
+
+	g := &DCATGraph{}
+	for _, id := range slices.Sorted(maps.Keys(b.nodes)) {
+		g.nodes = append(g.nodes, b.nodes[id])
+	}
+	return g
+}
+
+// dataset adds an entry (a dataset, or a model typed as both
+// mldcat:MachineLearningModel and dcat:Dataset, so that portals that
+// harvest datasets only still list it) and returns its IRI.
+func (b *dcatBuilder) dataset(e Entry, inGraph map[string]bool) string {
+	id := b.datasetIRI(e)
+	d := b.node(id, nsDCAT+"Dataset")
+	add(d, nsDCT+"identifier", plain(e.Ref()))
+	add(d, nsDCT+"title", plain(e.Title))
+	desc := e.Description
+	if strings.TrimSpace(desc) == "" {
+		desc = e.Title // DCAT-AP requires a description; the title is all the owner gave
+	}
+	add(d, nsDCT+"description", plain(desc))
+	for _, k := range e.Keywords {
+		add(d, nsDCAT+"keyword", plain(k))
+	}
+	if t, ok := euDataTheme[e.Theme]; ok {
+		scheme := nsEU + "data-theme"
+		b.concept(t)
+		add(b.node(t.IRI), nsSKOS+"inScheme", ref(scheme))
+		add(d, nsDCAT+"theme", ref(t.IRI))
+	}
+	pub := b.publisher(e.Owner, e.Publisher)
+	add(d, nsDCT+"publisher", ref(pub))
+	add(d, nsDCAT+"contactPoint", ref(b.contact(e.Owner, e.Publisher)))
+	if loc := b.location(e.Country); loc != "" {
+		add(d, nsDCT+"spatial", ref(loc))
+	}
+	add(d, nsDCT+"issued", dateTime(e.Issued))
+	add(d, nsDCT+"modified", dateTime(e.Modified))
+	add(d, nsDCAT+"version", plain(strconv.FormatUint(e.Version, 10)))
+	// Only open entries are listed in this step: their access is public.
+	add(d, nsDCT+"accessRights", ref(b.concept(concept{nsEU + "access-right/PUBLIC", "public"}, nsDCT+"RightsStatement")))
+	// MLDCAT-AP requires a collection date on every dataset. The node does
+	// not hold when the data were collected; the nearest fact it holds is
+	// when the current content was collected into the catalogue.
+	add(d, nsMLDCAT+"collectionDate", typed(e.Modified.UTC().Format(time.DateOnly), nsXSD+"date"))
+	// Not held, so left out: dct:temporal (the period the data cover),
+	// dct:language, dct:accrualPeriodicity and a landing page (to come
+	// with the human pages at dataset IRIs).
+	lic := b.licence(e.License)
+
+	access := b.base + "/v1/catalogue/" + url.PathEscape(e.Owner) + "/" + url.PathEscape(e.ID)
+	b.node(access, nsDCAT+"Resource")
+	dist := b.node(id+"#distribution", nsDCAT+"Distribution")
+	add(d, nsDCAT+"distribution", ref(id+"#distribution"))
+	add(dist, nsDCT+"description", plain("The content of "+e.Title+", checked against its SHA-256 on every transfer."))
+	add(dist, nsDCAT+"accessURL", ref(access))
+	add(dist, nsDCAT+"byteSize", typed(strconv.FormatInt(e.Size, 10), nsXSD+"nonNegativeInteger"))
+	mt := bareMediaType(e.MediaType)
+	format, knownFormat := fileTypes[mt]
+	if mt != "" {
+		add(dist, nsDCAT+"mediaType", ref(nsIANA+mt))
+		b.node(nsIANA+mt, nsDCT+"MediaType")
+	}
+	if knownFormat {
+		add(dist, nsDCT+"format", ref(b.concept(format, nsDCT+"MediaTypeOrExtent")))
+	}
+	if lic != "" {
+		add(dist, nsDCT+"license", ref(lic))
+	}
+	// A version's content never changes (it is addressed by its digest),
+	// but its owner may withdraw it at any time: available, not stable.
+	add(dist, nsDCATAP+"availability", ref(b.concept(concept{nsEU + "planned-availability/AVAILABLE", "available"})))
+	add(dist, nsDCT+"issued", dateTime(e.Issued))
+	add(dist, nsDCT+"modified", dateTime(e.Modified))
+	sum, cs := b.blank(nsSPDX + "Checksum")
+	add(cs, nsSPDX+"algorithm", ref(nsSPDX+"checksumAlgorithm_sha256"))
+	b.node(nsSPDX+"checksumAlgorithm_sha256", nsSPDX+"ChecksumAlgorithm")
+	add(cs, nsSPDX+"checksumValue", typed(e.SHA256, nsXSD+"hexBinary"))
+	add(dist, nsSPDX+"checksum", ref(sum))
+	// MLDCAT-AP requires a quality measurement on every distribution. The
+	// quality the node measures is integrity: every transfer is checked
+	// against the SHA-256 above.
+	integrity := b.base + "/quality/sha256-integrity"
+	q := b.node(integrity, nsMLDCAT+"DataQuality")
+	add(q, nsDCT+"identifier", plain("sha256-integrity"))
+	add(q, nsDCT+"title", map[string]any{"@value": "Content verified against its SHA-256 on every transfer", "@language": "en"})
+	mid, m := b.blank(nsDQV + "QualityMeasurement")
+	add(m, nsDCT+"type", ref(integrity))
+	add(m, nsDQV+"value", typed("true", nsXSD+"boolean"))
+	add(dist, nsDQV+"hasQualityMeasurement", ref(mid))
+
+	if e.Kind == KindModel && e.Model != nil {
+		b.model(d, e, access, sum, lic, pub, inGraph)
+	}
+	return id
+}
+
+// model adds what MLDCAT-AP 3.0.0 says of a machine-learning model, from
+// its card.
+func (b *dcatBuilder) model(d map[string]any, e Entry, access, checksum, lic, pub string, inGraph map[string]bool) {
+	id := d["@id"].(string)
+	b.node(id, nsMLDCAT+"MachineLearningModel")
+	card := e.Model
+	add(d, nsMLDCAT+"version", plain(strconv.FormatUint(e.Version, 10)))
+	add(d, nsDCT+"created", dateTime(e.Issued))
+	add(d, nsMLDCAT+"hasProvider", ref(pub))
+	if lic != "" {
+		add(d, nsDCT+"license", ref(lic))
+	}
+	if t := strings.TrimSpace(card.Task); t != "" {
+		add(d, nsDCT+"type", ref(b.concept(concept{b.base + "/tasks/" + slug(t), t})))
+	}
+	if a := strings.TrimSpace(card.Architecture); a != "" {
+		add(d, nsMLDCAT+"modelArchitecture", plain(a))
+	}
+	for _, u := range card.IntendedUses {
+		add(d, nsMLDCAT+"intendedUse", plain(u))
+	}
+	// At most one mldcat:limitations and one mldcat:evaluationResults: the
+	// lists are joined.
+	if len(card.ExcludedUses) > 0 {
+		add(d, nsMLDCAT+"limitations", plain("Not for: "+strings.Join(card.ExcludedUses, "; ")))
+	}
+	if len(card.Metrics) > 0 {
+		var rs []string
+		for _, name := range slices.Sorted(maps.Keys(card.Metrics)) {
+			rs = append(rs, name+" = "+strconv.FormatFloat(card.Metrics[name], 'g', -1, 64))
+		}
+		add(d, nsMLDCAT+"evaluationResults", plain(strings.Join(rs, "; ")))
+	}
+	// mldcat:trainedOn links the training datasets that this graph lists.
+	// Protected ones are not listed yet, so a model trained only on
+	// protected data has no mldcat:trainedOn (MLDCAT-AP wants one) until
+	// protected entries can be listed with their access rights.
+	for _, r := range card.TrainingDatasets {
+		if inGraph[r] {
+			owner, tid, _ := ParseRef(r)
+			add(d, nsMLDCAT+"trainedOn", ref(b.datasetIRI(Entry{Owner: owner, ID: tid})))
+		}
+	}
+	file := b.node(id+"#file", nsMLDCAT+"File")
+	add(d, nsMLDCAT+"hasFile", ref(id+"#file"))
+	add(file, nsDCT+"identifier", plain("sha256:"+e.SHA256))
+	add(file, nsDCT+"title", plain("Model file of "+e.Title))
+	add(file, nsMLDCAT+"url", ref(access))
+	format, ok := fileTypes[bareMediaType(e.MediaType)]
+	if !ok {
+		format = fileTypeBinary
+	}
+	add(file, nsDCT+"format", ref(b.concept(format, nsDCT+"MediaTypeOrExtent")))
+	add(file, nsSPDX+"checksum", ref(checksum))
+}
+
+// errRemoteContext is what the document loader answers: the export never
+// fetches a context.
+var errRemoteContext = errors.New("dcat: remote JSON-LD documents are not loaded")
+
+type noRemoteLoader struct{}
+
+func (noRemoteLoader) LoadDocument(u string) (*ld.RemoteDocument, error) {
+	return nil, fmt.Errorf("%w: %s", errRemoteContext, u)
+}
+
+func ldOptions() *ld.JsonLdOptions {
+	o := ld.NewJsonLdOptions("")
+	o.DocumentLoader = noRemoteLoader{}
+	o.ProcessingMode = ld.JsonLd_1_1
+	return o
+}
+
+// dcatContext is the inline context of the JSON-LD form: prefixes only,
+// since the values carry their own types.
+func dcatContext() map[string]any {
+	ctx := map[string]any{}
+	for _, p := range dcatPrefixes {
+		ctx[p.Prefix] = p.NS
+	}
+	return map[string]any{"@context": ctx}
+}
+
+// JSONLD is the graph as compacted JSON-LD with an inline context.
+func (g *DCATGraph) JSONLD() (map[string]any, error) {
+	out, err := ld.NewJsonLdProcessor().Compact(g.nodes, dcatContext(), ldOptions())
+	if err != nil {
+		return nil, fmt.Errorf("dcat: compact JSON-LD: %w", err)
+	}
+	return out, nil
+}
+
+// dataset is the graph's triples.
+func (g *DCATGraph) dataset() (*ld.RDFDataset, error) {
+	out, err := ld.NewJsonLdProcessor().ToRDF(g.nodes, ldOptions())
+	if err != nil {
+		return nil, fmt.Errorf("dcat: to RDF: %w", err)
+	}
+	return out.(*ld.RDFDataset), nil
+}
+
+// NTriples is the graph as N-Triples, one triple a line, sorted.
+func (g *DCATGraph) NTriples() ([]byte, error) {
+	ds, err := g.dataset()
+	if err != nil {
+		return nil, err
+	}
+	out, err := (&ld.NQuadRDFSerializer{}).Serialize(ds)
+	if err != nil {
+		return nil, fmt.Errorf("dcat: N-Triples: %w", err)
+	}
+	lines := strings.SplitAfter(out.(string), "\n")
+	slices.Sort(lines)
+	return []byte(strings.Join(lines, "")), nil
 }

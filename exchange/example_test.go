@@ -66,7 +66,9 @@ func ExampleOpenCatalogue() {
 	}
 
 	self := exchange.Member{Name: "fr-grandest", Country: "FR", Org: "Région Grand Est", PeerID: h.ID()}
-	cat, err := exchange.OpenCatalogue(exchange.DefaultCatalogueConfig(dir, "/xborder/example/catalogue/1"), exchange.CatalogueDeps{
+	cfg := exchange.DefaultCatalogueConfig(dir, "/xborder/example/catalogue/1")
+	cfg.PublicURL = "https://xborder.grandest.example"
+	cat, err := exchange.OpenCatalogue(cfg, exchange.CatalogueDeps{
 		Host: h, PubSub: ps, Self: self, Authz: openPolicy{}, Registry: aloneRegistry{}, Recorder: printedTrail{}})
 	if err != nil {
 		log.Fatal(err)

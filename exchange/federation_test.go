@@ -349,6 +349,7 @@ func startCatalogues(t testing.TB, gossipCtx context.Context, nodes []*testNode,
 		}
 		cfg := DefaultCatalogueConfig(t.TempDir(), "/xborder/test/catalogue")
 		cfg.AnnounceEvery = 200 * time.Millisecond
+		cfg.PublicURL = "https://" + n.m.Name + ".example.org"
 		if tune != nil {
 			tune(&cfg)
 		}

@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -45,6 +46,9 @@ type Config struct {
 	Advertise []string `yaml:"advertise"`
 	// API is the host:port of the local HTTP API and web console.
 	API string `yaml:"api"`
+	// PublicURL is the node's public base URL: the DCAT catalogue's IRIs
+	// are under it. Empty: http://API, for local use (see PublicBaseURL).
+	PublicURL string `yaml:"public_url,omitempty"`
 	// Genesis is the federation file, relative to the data dir.
 	Genesis string `yaml:"genesis"`
 	// Policies is the Rego policy directory, relative to the data dir.
@@ -180,6 +184,22 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // Std returns the duration as a time.Duration.
 func (d Duration) Std() time.Duration { return time.Duration(d) }
 
+// PublicBaseURL is PublicURL, or else the API's address as an http URL
+// (loopback when the API listens on every interface).
+func (c *Config) PublicBaseURL() string {
+	if c.PublicURL != "" {
+		return strings.TrimRight(c.PublicURL, "/")
+	}
+	host, port, err := net.SplitHostPort(c.API)
+	if err != nil {
+		return "http://" + c.API
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
 // DefaultConfig returns the configuration `xborder init` writes, before the
 // name, country and organisation are filled in.
 func DefaultConfig() Config {
@@ -251,6 +271,11 @@ func (c *Config) Validate() error {
 		p.addf("api: %q is not host:port: %v", c.API, err)
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		p.addf("api: port %q is not a number between 0 and 65535", port)
+	}
+	if c.PublicURL != "" {
+		if err := exchange.ValidatePublicURL(c.PublicURL); err != nil {
+			p.addf("public_url: %v", err)
+		}
 	}
 	if c.Genesis == "" {
 		p.addf("genesis: the genesis file path is empty")
@@ -334,6 +359,7 @@ var Settable = []struct{ Key, Help string }{
 	{"listen", "libp2p listen multiaddrs, comma-separated"},
 	{"advertise", "multiaddrs to advertise instead of the listen addresses, comma-separated"},
 	{"api", "host:port of the local HTTP API"},
+	{"public_url", "public base URL of the node, under which the DCAT catalogue names its entries"},
 	{"policies", "Rego policy directory, relative to the data dir"},
 	{"policy.evaluator", "how decisions are evaluated: plan (default) or topdown"},
 	{"log.level", "log level: debug, info, warn, error"},
@@ -370,6 +396,8 @@ func (c *Config) Set(key, value string) error {
 		c.Advertise = list()
 	case "api":
 		c.API = value
+	case "public_url":
+		c.PublicURL = value
 	case "policies":
 		c.Policies = value
 	case "policy.evaluator":

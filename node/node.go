@@ -347,7 +347,9 @@ func (n *Node) startServices(ctx context.Context, engine *policy.Engine) (err er
 		return fmt.Errorf("start gossip: %w", err)
 	}
 	self := exchange.Member{Name: n.cfg.Name, Country: n.cfg.Country, Org: n.cfg.Org, PeerID: n.id.PeerID}
-	if n.catalogue, err = exchange.OpenCatalogue(exchange.DefaultCatalogueConfig(n.dataDir, catalogueTopic(n.fedID)), exchange.CatalogueDeps{
+	catCfg := exchange.DefaultCatalogueConfig(n.dataDir, catalogueTopic(n.fedID))
+	catCfg.PublicURL = n.cfg.PublicBaseURL()
+	if n.catalogue, err = exchange.OpenCatalogue(catCfg, exchange.CatalogueDeps{
 		Host: n.host, PubSub: n.pubsub, Self: self, Authz: n.policy, Registry: exchangeRegistry{n}, Recorder: auditRecorder{n},
 		Log: n.log.With("component", "catalogue")}); err != nil {
 		return fmt.Errorf("open catalogue: %w", err)

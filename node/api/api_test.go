@@ -196,8 +196,8 @@ func (memCatalogue) Entry(_ context.Context, owner, id string) (exchange.Listing
 	return exchange.Listing{}, exchange.ErrNotFound
 }
 
-func (memCatalogue) DCAT(context.Context, string) exchange.DCATCatalog {
-	return exchange.DCATCatalog{Type: "dcat:Catalog"}
+func (memCatalogue) DCAT(context.Context) *exchange.DCATGraph {
+	return &exchange.DCATGraph{}
 }
 
 func (memCatalogue) CatalogueSyncs(context.Context) []exchange.PeerState {

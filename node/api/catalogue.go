@@ -21,7 +21,9 @@ type Catalogue interface {
 	// ListingJSON is the unfiltered catalogue, encoded ahead of time.
 	ListingJSON(ctx context.Context) []byte
 	Entry(ctx context.Context, owner, id string) (exchange.Listing, error)
-	DCAT(ctx context.Context, baseURL string) exchange.DCATCatalog
+	// DCAT is the graph of the node's open entries, with IRIs under its
+	// public URL.
+	DCAT(ctx context.Context) *exchange.DCATGraph
 	CatalogueSyncs(ctx context.Context) []exchange.PeerState
 }
 
@@ -68,10 +70,7 @@ func (s *Server) routeCatalogue() {
 	})
 	// The DCAT-AP export lists open entries only, for portals to harvest
 	// without an account.
-	s.handle("GET /v1/dcat", false, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/ld+json")
-		_ = json.NewEncoder(w).Encode(s.catalogue.DCAT(r.Context(), "http://"+r.Host))
-	})
+	s.handle("GET /v1/dcat", false, s.dcat)
 	s.handle("POST /v1/datasets", true, s.publish)
 	s.handle("DELETE /v1/datasets/{id}", true, func(w http.ResponseWriter, r *http.Request) {
 		e, err := s.catalogue.Withdraw(r.Context(), r.PathValue("id"))
