@@ -17,8 +17,8 @@ import (
 // The catalogue's DCAT-AP 3.0.1 graph, with models described per
 // MLDCAT-AP 3.0.0, for national and EU data portals to harvest. The graph
 // is built as expanded JSON-LD (full IRIs, typed literals) and serialised
-// by json-gold: compacted JSON-LD, N-Triples, and Turtle printed from the
-// same triples. docs/DESIGN.md ("The DCAT-AP export") lists the mapping.
+// by json-gold: compacted JSON-LD and N-Triples (which the API also serves
+// as Turtle, of which it is a subset). docs/DESIGN.md ("The DCAT-AP export") lists the mapping.
 //
 // IRIs, all under the catalogue's PublicURL, never the request's Host:
 //

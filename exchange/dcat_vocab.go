@@ -30,7 +30,7 @@ const (
 	nsIANA   = "https://www.iana.org/assignments/media-types/"
 )
 
-// dcatPrefixes are the prefixes of the JSON-LD context and of Turtle,
+// dcatPrefixes are the prefixes of the JSON-LD context,
 // longest namespace first where one contains another.
 var dcatPrefixes = []struct{ Prefix, NS string }{
 	{"rdf", nsRDF}, {"rdfs", nsRDFS}, {"xsd", nsXSD}, {"dcat", nsDCAT}, {"dct", nsDCT}, {"foaf", nsFOAF},

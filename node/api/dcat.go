@@ -11,8 +11,10 @@ import (
 )
 
 // dcatFormats are the serialisations of GET /v1/dcat, the default first.
-// Turtle is written by the exchange's own printer; RDF/XML is not offered
-// yet.
+// Turtle is served as N-Triples, which is Turtle's line-per-triple subset:
+// json-gold, the RDF library the export is built with, writes no other
+// Turtle, and a printer of our own is what the library is there to avoid.
+// RDF/XML is not offered yet.
 var dcatFormats = []string{"application/ld+json", "text/turtle", "application/n-triples"}
 
 // negotiateDCAT picks the serialisation an Accept header prefers: the
@@ -69,9 +71,7 @@ func (s *Server) dcat(w http.ResponseWriter, r *http.Request) {
 	var body []byte
 	var err error
 	switch format {
-	case "text/turtle":
-		body, err = g.Turtle()
-	case "application/n-triples":
+	case "text/turtle", "application/n-triples":
 		body, err = g.NTriples()
 	default:
 		var doc map[string]any
