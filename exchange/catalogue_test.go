@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -222,4 +223,46 @@ func FuzzCatalogueMessages(f *testing.F) {
 		_ = readExchangeFrame(bytes.NewReader(append(framed.Bytes(), data...)), 64, &r)
 		_ = readExchangeFrame(bytes.NewReader(data), 64, &r)
 	})
+}
+
+// An open entry's own graph is served at its IRI, a partner's included;
+// a protected entry is ErrNotFound like an unknown one.
+func TestDatasetDCATOnlyForOpenEntries(t *testing.T) {
+	nodes := newCatFederation(t, "fr-grandest", "de-bw")
+	fr, de := nodes[0], nodes[1]
+	publish(t, de, "air", "open")
+	publish(t, de, "icu", "restricted", "fr-grandest")
+	publish(t, fr, "beds", "sensitive")
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := fr.cat.Pull(ctx, de.m); err != nil {
+		t.Fatal(err)
+	}
+	g, l, err := fr.cat.DatasetDCAT(ctx, "de-bw", "air")
+	if err != nil || l.Owner != "de-bw" {
+		t.Fatalf("de-bw/air: %v %+v", err, l)
+	}
+	nt, err := g.NTriples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"<https://fr-grandest.example.org/datasets/de-bw/air> <http://purl.org/dc/terms/publisher> <https://fr-grandest.example.org/publishers/de-bw> .\n",
+		"<https://fr-grandest.example.org/datasets/de-bw/air> <http://www.w3.org/ns/dcat#landingPage> <https://fr-grandest.example.org/datasets/de-bw/air?format=html> .\n",
+	} {
+		if !strings.Contains(string(nt), want) {
+			t.Errorf("de-bw/air's graph lacks %s:\n%s", want, nt)
+		}
+	}
+	if strings.Contains(string(nt), "dcat#Catalog") {
+		t.Errorf("an entry's graph describes a catalogue:\n%s", nt)
+	}
+	if _, err := fr.cat.Get("de-bw", "icu"); err != nil {
+		t.Fatalf("the restricted entry shared with fr-grandest did not sync: %v", err)
+	}
+	for _, ref := range [][2]string{{"de-bw", "icu"}, {"fr-grandest", "beds"}, {"de-bw", "nothing"}} {
+		if _, _, err := fr.cat.DatasetDCAT(ctx, ref[0], ref[1]); !errors.Is(err, ErrNotFound) {
+			t.Errorf("%s/%s: %v, want ErrNotFound", ref[0], ref[1], err)
+		}
+	}
 }

@@ -22,7 +22,8 @@ import (
 //
 // IRIs, all under the catalogue's PublicURL, never the request's Host:
 //
-//	{public}/v1/dcat                          the catalogue
+//	{public}/v1/dcat                          the catalogue of the node's entries
+//	{public}/v1/dcat/federation               the catalogue of every member's (DCATFederation)
 //	{public}/datasets/{owner}/{id}            a dataset or model
 //	{public}/datasets/{owner}/{id}#distribution  its distribution
 //	{public}/datasets/{owner}/{id}#file       a model's file (mldcat:File)
@@ -54,7 +55,74 @@ func (c *Catalogue) DCAT(_ context.Context) *DCATGraph {
 	}
 	c.mu.RUnlock()
 	b := newDCATBuilder(c.cfg.PublicURL)
-	return b.catalogue(c.self, issued, modified, c.search(Filter{Owner: c.self.Name, Classification: "open"}))
+	return b.catalogue(b.base+"/v1/dcat", c.self.Org+" — xborder catalogue",
+		"Open datasets and models that "+c.self.Org+" shares in the cross-border AI federation.",
+		c.self, issued, modified, c.search(Filter{Owner: c.self.Name, Classification: "open"}))
+}
+
+// DCATFederation builds the graph of the open entries of every member
+// this node sees: its own and those synced from its partners, so that a
+// portal harvests the federation from one node. Members do not know each
+// other's public URL, so every IRI is minted under this node's: a
+// partner's entry is {public}/datasets/{owner}/{id}, which this node
+// answers (DatasetDCAT), and it is attributed to its owner by its
+// dct:publisher, {public}/publishers/{owner}, and its dct:identifier,
+// "owner/id", the same on every node. The catalogue itself is published
+// by this node, which compiled it.
+func (c *Catalogue) DCATFederation(_ context.Context) *DCATGraph {
+	open := c.search(Filter{Classification: "open"})
+	// Partners' withdrawn entries are forgotten, so the dates are those of
+	// the entries listed: the first issued, the last modified.
+	var issued, modified time.Time
+	for _, l := range open {
+		if issued.IsZero() || l.Issued.Before(issued) {
+			issued = l.Issued
+		}
+		if l.Modified.After(modified) {
+			modified = l.Modified
+		}
+	}
+	b := newDCATBuilder(c.cfg.PublicURL)
+	return b.catalogue(b.base+"/v1/dcat/federation", "Cross-border AI federation — catalogue compiled by "+c.self.Org,
+		"Open datasets and models of every member of the cross-border AI federation that "+c.self.Org+
+			" sees, each published by its owner.", c.self, issued, modified, open)
+}
+
+// DatasetDCAT is the graph of one open entry of the federation catalogue
+// (its dataset, distribution, publisher and the concepts they use), as its
+// IRI {public}/datasets/{owner}/{id} answers machines. An entry that is
+// not open is ErrNotFound, exactly like one that does not exist, so the
+// public learns nothing of protected entries. A model's mldcat:trainedOn
+// links the open training datasets by their IRIs, which answer with
+// their own graphs.
+func (c *Catalogue) DatasetDCAT(_ context.Context, owner, id string) (*DCATGraph, Listing, error) {
+	l, err := c.Get(owner, id)
+	if err != nil || l.Classification != "open" {
+		return nil, Listing{}, fmt.Errorf("%s/%s: %w", owner, id, ErrNotFound)
+	}
+	var open []string
+	if l.Kind == KindModel && l.Model != nil {
+		for _, r := range l.Model.TrainingDatasets {
+			o, tid, _ := ParseRef(r)
+			if t, err := c.Get(o, tid); err == nil && t.Classification == "open" {
+				open = append(open, r)
+			}
+		}
+	}
+	return EntryDCAT(c.cfg.PublicURL, l.Entry, open), l, nil
+}
+
+// EntryDCAT is the graph of entry e alone, with IRIs under publicURL; a
+// model's mldcat:trainedOn links those of its training datasets named in
+// open (refs owner/id), the ones the public may know of.
+func EntryDCAT(publicURL string, e Entry, open []string) *DCATGraph {
+	inGraph := map[string]bool{}
+	for _, r := range open {
+		inGraph[r] = true
+	}
+	b := newDCATBuilder(publicURL)
+	b.dataset(e, inGraph)
+	return b.graph()
 }
 
 // dcatBuilder accumulates the graph's nodes by @id.
@@ -183,11 +251,12 @@ func (b *dcatBuilder) licence(text string) string {
 	return l.IRI
 }
 
-// catalogue builds the whole graph.
-func (b *dcatBuilder) catalogue(self Member, issued, modified time.Time, open []Listing) *DCATGraph {
-	cat := b.node(b.base+"/v1/dcat", nsDCAT+"Catalog")
-	add(cat, nsDCT+"title", plain(self.Org+" — xborder catalogue"))
-	add(cat, nsDCT+"description", plain("Open datasets and models that "+self.Org+" shares in the cross-border AI federation."))
+// catalogue builds the whole graph: the catalogue iri, published by self,
+// listing the open entries.
+func (b *dcatBuilder) catalogue(iri, title, description string, self Member, issued, modified time.Time, open []Listing) *DCATGraph {
+	cat := b.node(iri, nsDCAT+"Catalog")
+	add(cat, nsDCT+"title", plain(title))
+	add(cat, nsDCT+"description", plain(description))
 	add(cat, nsDCT+"publisher", ref(b.publisher(self.Name, self.Org)))
 	if !issued.IsZero() {
 		add(cat, nsDCT+"issued", dateTime(issued))
@@ -213,6 +282,11 @@ func (b *dcatBuilder) catalogue(self Member, issued, modified time.Time, open []
 		add(cat, nsDCAT+"dataset", ref(b.dataset(l.Entry, inGraph)))
 	}
 
+	return b.graph()
+}
+
+// graph is what the builder holds, sorted by @id.
+func (b *dcatBuilder) graph() *DCATGraph {
 	g := &DCATGraph{}
 	for _, id := range slices.Sorted(maps.Keys(b.nodes)) {
 		g.nodes = append(g.nodes, b.nodes[id])
@@ -257,9 +331,13 @@ func (b *dcatBuilder) dataset(e Entry, inGraph map[string]bool) string {
 	// not hold when the data were collected; the nearest fact it holds is
 	// when the current content was collected into the catalogue.
 	add(d, nsMLDCAT+"collectionDate", typed(e.Modified.UTC().Format(time.DateOnly), nsXSD+"date"))
+	// The dataset's IRI answers a browser with its landing page; this is
+	// that page's own address, for harvesters that look for one.
+	page := id + "?format=html"
+	b.node(page, nsFOAF+"Document")
+	add(d, nsDCAT+"landingPage", ref(page))
 	// Not held, so left out: dct:temporal (the period the data cover),
-	// dct:language, dct:accrualPeriodicity and a landing page (to come
-	// with the human pages at dataset IRIs).
+	// dct:language and dct:accrualPeriodicity.
 	lic := b.licence(e.License)
 
 	access := b.base + "/v1/catalogue/" + url.PathEscape(e.Owner) + "/" + url.PathEscape(e.ID)

@@ -174,6 +174,12 @@ func TestDCATExportValidatesAgainstDCATAPAndMLDCATAP(t *testing.T) {
 	if err := os.WriteFile(data, merged.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The federation's catalogue as fr-grandest compiles it, once it has
+	// synced every partner's catalogue.
+	fed := filepath.Join(dir, "federation.nt")
+	if err := os.WriteFile(fed, federationExport(t, nodes), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// Served as text/turtle too: Jena must read it as Turtle.
 	turtle, err := nodes[0].cat.DCAT(context.Background()).NTriples()
 	if err != nil {
@@ -201,6 +207,8 @@ func TestDCATExportValidatesAgainstDCATAPAndMLDCATAP(t *testing.T) {
 		{name: "DCAT-AP 3.0.1 full", args: []string{"shacl.shacl", "validate", "--shapes", full, "--data", data}},
 		{name: "MLDCAT-AP 3.0.0", args: []string{"shacl.shacl", "validate", "--shapes", "testdata/shapes/mldcat-ap-3.0.0/mldcat-ap-SHACL.ttl", "--data", data}},
 		{name: "Turtle", args: []string{"riotcmd.riot", "--syntax=turtle", "--output=ntriples", ttl}},
+		{name: "federation DCAT-AP 3.0.1 full", args: []string{"shacl.shacl", "validate", "--shapes", full, "--data", fed}},
+		{name: "federation MLDCAT-AP 3.0.0", args: []string{"shacl.shacl", "validate", "--shapes", "testdata/shapes/mldcat-ap-3.0.0/mldcat-ap-SHACL.ttl", "--data", fed}},
 	}
 	var wg sync.WaitGroup
 	for _, r := range runs {
@@ -212,7 +220,7 @@ func TestDCATExportValidatesAgainstDCATAPAndMLDCATAP(t *testing.T) {
 			t.Fatalf("%s: %v", r.name, r.err)
 		}
 	}
-	for _, r := range runs[:2] {
+	for _, r := range append(runs[:2:2], runs[3:]...) {
 		report := string(r.out)
 		v := len(regexp.MustCompile(`sh:resultSeverity\s+sh:Violation`).FindAllString(report, -1))
 		w := len(regexp.MustCompile(`sh:resultSeverity\s+sh:Warning`).FindAllString(report, -1))
@@ -240,6 +248,43 @@ func TestDCATExportValidatesAgainstDCATAPAndMLDCATAP(t *testing.T) {
 		t.Errorf("the Turtle and the N-Triples differ:\nTurtle as Jena reads it:\n%s\nN-Triples:\n%s", a, b)
 	}
 	t.Logf("exports built in %v, validated in %v (%d triples)", built, time.Since(start)-built, bytes.Count(merged.Bytes(), []byte("\n")))
+}
+
+// federationExport is the federation catalogue of nodes[0] once it has
+// synced the others, checked for what it must and must not list.
+func federationExport(t *testing.T, nodes []*testNode) []byte {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, n := range nodes[1:] {
+		if err := nodes[0].cat.Pull(ctx, n.m); err != nil {
+			t.Fatalf("pull %s: %v", n.m.Name, err)
+		}
+	}
+	g := nodes[0].cat.DCATFederation(ctx)
+	nt, err := g.NTriples()
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkSameGraph(t, g, nt)
+	const fr = "https://fr-grandest.example.org"
+	for _, want := range []string{
+		"<" + fr + "/v1/dcat/federation> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://www.w3.org/ns/dcat#Catalog> .",
+		"<" + fr + "/v1/dcat/federation> <http://purl.org/dc/terms/publisher> <" + fr + "/publishers/fr-grandest> .",
+		"<" + fr + "/v1/dcat/federation> <http://www.w3.org/ns/dcat#dataset> <" + fr + "/datasets/de-bw/health-open> .",
+		"<" + fr + "/datasets/de-bw/health-open> <http://purl.org/dc/terms/publisher> <" + fr + "/publishers/de-bw> .",
+		"<" + fr + "/datasets/de-bw/health-open> <http://purl.org/dc/terms/identifier> \"de-bw/health-open\" .",
+		"<" + fr + "/datasets/lu-luxembourg/tumour-seg-open> <http://data.europa.eu/it6/trainedOn> <" + fr + "/datasets/lu-luxembourg/health-open> .",
+		"<" + fr + "/datasets/fr-grandest/health-open> <http://purl.org/dc/terms/publisher> <" + fr + "/publishers/fr-grandest> .",
+	} {
+		if !bytes.Contains(nt, []byte(want+"\n")) {
+			t.Errorf("the federation export lacks %s", want)
+		}
+	}
+	if bytes.Contains(nt, []byte("restricted>")) || bytes.Contains(nt, []byte("confidential>")) || bytes.Contains(nt, []byte("sensitive>")) {
+		t.Errorf("the federation export lists protected entries:\n%s", nt)
+	}
+	return nt
 }
 
 // checkSameGraph checks that the JSON-LD form is the graph of the

@@ -24,6 +24,12 @@ type Catalogue interface {
 	// DCAT is the graph of the node's open entries, with IRIs under its
 	// public URL.
 	DCAT(ctx context.Context) *exchange.DCATGraph
+	// DCATFederation is the graph of the open entries of every member the
+	// node sees, each attributed to its owner.
+	DCATFederation(ctx context.Context) *exchange.DCATGraph
+	// DatasetDCAT is one open entry's graph; exchange.ErrNotFound for an
+	// entry that is unknown or not open.
+	DatasetDCAT(ctx context.Context, owner, id string) (*exchange.DCATGraph, exchange.Listing, error)
 	CatalogueSyncs(ctx context.Context) []exchange.PeerState
 }
 
@@ -71,6 +77,9 @@ func (s *Server) routeCatalogue() {
 	// The DCAT-AP export lists open entries only, for portals to harvest
 	// without an account.
 	s.handle("GET /v1/dcat", false, s.dcat)
+	s.handle("GET /v1/dcat/federation", false, s.dcat)
+	// An entry's IRI in the DCAT export answers humans and machines.
+	s.handle("GET /datasets/{owner}/{id}", false, s.datasetIRI)
 	s.handle("POST /v1/datasets", true, s.publish)
 	s.handle("DELETE /v1/datasets/{id}", true, func(w http.ResponseWriter, r *http.Request) {
 		e, err := s.catalogue.Withdraw(r.Context(), r.PathValue("id"))

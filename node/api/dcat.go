@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/xborder/xborder/exchange"
 )
 
 // dcatFormats are the serialisations of GET /v1/dcat, the default first.
@@ -25,6 +27,22 @@ func negotiateDCAT(accept string) (format string, ok bool) {
 	if strings.TrimSpace(accept) == "" {
 		return dcatFormats[0], true
 	}
+	for _, mt := range acceptRanges(accept) {
+		switch {
+		case slices.Contains(dcatFormats, mt):
+			return mt, true
+		case mt == "application/json", mt == "*/*", mt == "application/*":
+			return dcatFormats[0], true
+		case mt == "text/*":
+			return "text/turtle", true
+		}
+	}
+	return "", false
+}
+
+// acceptRanges are the media ranges an Accept header accepts (q > 0),
+// the highest q first, then in the header's order.
+func acceptRanges(accept string) []string {
 	type rng struct {
 		mt string
 		q  float64
@@ -46,20 +64,15 @@ func negotiateDCAT(accept string) (format string, ok bool) {
 		}
 	}
 	slices.SortStableFunc(rs, func(a, b rng) int { return cmp.Compare(b.q, a.q) })
-	for _, r := range rs {
-		switch {
-		case slices.Contains(dcatFormats, r.mt):
-			return r.mt, true
-		case r.mt == "application/json", r.mt == "*/*", r.mt == "application/*":
-			return dcatFormats[0], true
-		case r.mt == "text/*":
-			return "text/turtle", true
-		}
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.mt
 	}
-	return "", false
+	return out
 }
 
-// dcat serves the DCAT-AP graph in the format the client asks for.
+// dcat serves the DCAT-AP graph, the node's or the federation's, in the
+// format the client asks for.
 func (s *Server) dcat(w http.ResponseWriter, r *http.Request) {
 	w.Header().Add("Vary", "Accept")
 	format, ok := negotiateDCAT(r.Header.Get("Accept"))
@@ -68,6 +81,14 @@ func (s *Server) dcat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	g := s.catalogue.DCAT(r.Context())
+	if r.URL.Path == "/v1/dcat/federation" {
+		g = s.catalogue.DCATFederation(r.Context())
+	}
+	writeDCAT(w, format, g)
+}
+
+// writeDCAT writes g in format, one of dcatFormats.
+func writeDCAT(w http.ResponseWriter, format string, g *exchange.DCATGraph) {
 	var body []byte
 	var err error
 	switch format {

@@ -595,3 +595,21 @@ func TestPoliciesPageShowsTheEvaluator(t *testing.T) {
 		}
 	}
 }
+
+// The catalogue links each open entry's dataset IRI (its DCAT-AP RDF and
+// landing page); a protected entry has none, since its IRI is a 404.
+func TestCatalogueLinksOpenEntriesRDF(t *testing.T) {
+	tc := newTestConsole(t)
+	b := tc.signIn(api.RoleResearcher)
+	body := tc.get(b, Prefix+"catalogue").body
+	if !strings.Contains(body, `<a href="/datasets/fr-grandest/own" class="rdf-link muted"`) || strings.Contains(body, `href="/datasets/de-bw/icu"`) {
+		t.Fatalf("the catalogue's RDF links are wrong:\n%s", body)
+	}
+	if body := tc.get(b, Prefix+"catalogue/fr-grandest/own").body; !strings.Contains(body, `<a href="/datasets/fr-grandest/own" id="dcat-link">`) ||
+		!strings.Contains(body, `href="/datasets/fr-grandest/own?format=turtle"`) {
+		t.Fatalf("an open entry's page does not link its RDF:\n%s", body)
+	}
+	if body := tc.get(b, Prefix+"catalogue/de-bw/icu").body; strings.Contains(body, `/datasets/de-bw/icu`) {
+		t.Fatalf("a protected entry's page links an IRI that is a 404:\n%s", body)
+	}
+}
