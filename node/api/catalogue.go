@@ -75,7 +75,8 @@ func (s *Server) routeCatalogue() {
 		}
 		writeJSON(w, http.StatusOK, l)
 	})
-	// The DCAT-AP export lists open entries only, for portals to harvest
+	// The DCAT-AP export lists the entries the public may see (open ones,
+	// and protected ones their owner lists), for portals to harvest
 	// without an account.
 	s.handle("GET /v1/dcat", false, s.dcat)
 	s.handle("GET /v1/dcat/federation", false, s.dcat)
