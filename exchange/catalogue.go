@@ -341,6 +341,14 @@ func visibleInput(requester Member, e Entry) policy.CatalogueInput {
 	return policy.CatalogueInput{
 		Requester: policy.Node{Node: requester.Name, Country: requester.Country, Org: requester.Org},
 		Entry: policy.CatalogueEntry{ID: e.ID, Owner: e.Owner, Kind: e.Kind, Classification: e.Classification,
-			Theme: e.Theme, Partners: e.Partners},
+			Theme: e.Theme, Partners: e.Partners, PersonalData: e.PersonalData, PublicListing: e.PublicListing},
 	}
+}
+
+// publicInput is the input of data.xborder.catalogue.visible when the
+// public asks: a requester with public true and no node.
+func publicInput(e Entry) policy.CatalogueInput {
+	in := visibleInput(Member{}, e)
+	in.Requester = policy.Node{Public: true}
+	return in
 }

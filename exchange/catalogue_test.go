@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/xborder/xborder/internal/testkit"
+	"github.com/xborder/xborder/policy"
 )
 
 func TestCatalogueConvergesWithPolicyFiltering(t *testing.T) {
@@ -263,6 +264,69 @@ func TestDatasetDCATOnlyForOpenEntries(t *testing.T) {
 	for _, ref := range [][2]string{{"de-bw", "icu"}, {"fr-grandest", "beds"}, {"de-bw", "nothing"}} {
 		if _, _, err := fr.cat.DatasetDCAT(ctx, ref[0], ref[1]); !errors.Is(err, ErrNotFound) {
 			t.Errorf("%s/%s: %v, want ErrNotFound", ref[0], ref[1], err)
+		}
+	}
+	// Once its owner lists it publicly, the sensitive entry answers, with
+	// its access rights and how to ask, and no download.
+	if _, err := fr.cat.Publish(ctx, Publication{ID: "beds", Title: "Beds", Theme: "health", Classification: "sensitive",
+		PublicListing: true, FileName: "beds.csv"}, strings.NewReader("a\n1\n")); err != nil {
+		t.Fatal(err)
+	}
+	g, l, err = fr.cat.DatasetDCAT(ctx, "fr-grandest", "beds")
+	if err != nil || !l.PublicListing {
+		t.Fatalf("listed fr-grandest/beds: %v %+v", err, l)
+	}
+	if nt, err = g.NTriples(); err != nil {
+		t.Fatal(err)
+	}
+	beds := "<https://fr-grandest.example.org/datasets/fr-grandest/beds"
+	for _, want := range []string{
+		beds + "> <http://purl.org/dc/terms/accessRights> <http://publications.europa.eu/resource/authority/access-right/NON_PUBLIC> .\n",
+		beds + "#distribution> <http://www.w3.org/ns/dcat#accessURL> " + beds + "?format=html> .\n",
+		"xborder request fr-grandest/beds --purpose PURPOSE",
+	} {
+		if !strings.Contains(string(nt), want) {
+			t.Errorf("fr-grandest/beds's graph lacks %s:\n%s", want, nt)
+		}
+	}
+	if strings.Contains(string(nt), "checksum") || strings.Contains(string(nt), "/v1/catalogue/") {
+		t.Errorf("a protected entry's graph offers its content or digest:\n%s", nt)
+	}
+}
+
+// The shipped catalogue policy shows the public what the test fake does:
+// open entries, restricted and sensitive ones their owner lists (personal
+// data included), never confidential or unlisted ones.
+func TestCataloguePublicVisibilityOfTheShippedPolicy(t *testing.T) {
+	ctx := context.Background()
+	engine, err := policy.NewEngine(ctx, "../policies", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = engine.Close() })
+	for _, c := range Classifications {
+		for _, listed := range []bool{false, true} {
+			for _, personal := range []bool{false, true} {
+				e := Entry{ID: "x", Owner: "fr-grandest", Kind: KindDataset, Classification: c, Theme: "health",
+					Partners: []string{"de-bw"}, PersonalData: personal, PublicListing: listed}
+				got, err := engine.CatalogueVisible(ctx, publicInput(e))
+				if err != nil {
+					t.Fatal(err)
+				}
+				want, _ := (&testAuthz{}).CatalogueVisible(ctx, publicInput(e))
+				if got != want {
+					t.Errorf("%s listed=%v personal=%v: the public sees it %v, want %v", c, listed, personal, got, want)
+				}
+				// A member's view does not depend on the flag.
+				m := Member{Name: "lu-luxembourg", Country: "LU"}
+				member, err := engine.CatalogueVisible(ctx, visibleInput(m, e))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if member != (c != "confidential") {
+					t.Errorf("%s listed=%v: lu-luxembourg sees it %v", c, listed, member)
+				}
+			}
 		}
 	}
 }

@@ -36,14 +36,20 @@ type DCATGraph struct {
 	nodes []any // expanded JSON-LD node objects, sorted by @id
 }
 
-// DCAT builds the graph of the node's own open entries.
-func (c *Catalogue) DCAT(_ context.Context) *DCATGraph {
+// DCAT builds the graph of the node's own entries that
+// data.xborder.catalogue.visible shows the public: its open entries, and
+// the protected ones whose owner chose to list them (metadata and access
+// rights, never the data).
+func (c *Catalogue) DCAT(ctx context.Context) *DCATGraph {
 	c.mu.RLock()
+	own := slices.Collect(maps.Values(c.own))
+	c.mu.RUnlock()
 	var issued, modified time.Time
-	// The catalogue changed last when an open entry was published, updated
-	// or withdrawn; it was first issued with its first open entry.
-	for _, e := range c.own {
-		if e.Classification != "open" {
+	// The catalogue changed last when a listed entry was published,
+	// updated or withdrawn; it was first issued with its first listed
+	// entry. A withdrawn entry keeps its classification and flag.
+	for _, e := range own {
+		if !c.publiclyVisible(ctx, e) {
 			continue
 		}
 		if issued.IsZero() || e.Issued.Before(issued) {
@@ -53,15 +59,38 @@ func (c *Catalogue) DCAT(_ context.Context) *DCATGraph {
 			modified = e.Modified
 		}
 	}
-	c.mu.RUnlock()
 	b := newDCATBuilder(c.cfg.PublicURL)
 	return b.catalogue(b.base+"/v1/dcat", c.self.Org+" — xborder catalogue",
-		"Open datasets and models that "+c.self.Org+" shares in the cross-border AI federation.",
-		c.self, issued, modified, c.search(Filter{Owner: c.self.Name, Classification: "open"}))
+		"Datasets and models that "+c.self.Org+" shares in the cross-border AI federation: the open ones, "+
+			"and the protected ones it lists with their access rights and how to ask for access.",
+		c.self, issued, modified, c.publicListings(ctx, Filter{Owner: c.self.Name}))
 }
 
-// DCATFederation builds the graph of the open entries of every member
-// this node sees: its own and those synced from its partners, so that a
+// publiclyVisible asks data.xborder.catalogue.visible whether the public
+// may see e. A policy error hides the entry: the export fails closed.
+func (c *Catalogue) publiclyVisible(ctx context.Context, e Entry) bool {
+	ok, err := c.authz.CatalogueVisible(ctx, publicInput(e))
+	if err != nil {
+		c.log.Warn("public catalogue: visibility not decided; entry left out", "entry", e.Ref(), "err", err)
+		return false
+	}
+	return ok
+}
+
+// publicListings are the listings matching f that the public may see.
+func (c *Catalogue) publicListings(ctx context.Context, f Filter) []Listing {
+	var out []Listing
+	for _, l := range c.search(f) {
+		if c.publiclyVisible(ctx, l.Entry) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// DCATFederation builds the graph of the entries of every member this
+// node sees that this node's catalogue.visible shows the public (open
+// ones, and protected ones their owner chose to list): its own and those synced from its partners, so that a
 // portal harvests the federation from one node. Members do not know each
 // other's public URL, so every IRI is minted under this node's: a
 // partner's entry is {public}/datasets/{owner}/{id}, which this node
@@ -69,8 +98,8 @@ func (c *Catalogue) DCAT(_ context.Context) *DCATGraph {
 // dct:publisher, {public}/publishers/{owner}, and its dct:identifier,
 // "owner/id", the same on every node. The catalogue itself is published
 // by this node, which compiled it.
-func (c *Catalogue) DCATFederation(_ context.Context) *DCATGraph {
-	open := c.search(Filter{Classification: "open"})
+func (c *Catalogue) DCATFederation(ctx context.Context) *DCATGraph {
+	open := c.publicListings(ctx, Filter{})
 	// Partners' withdrawn entries are forgotten, so the dates are those of
 	// the entries listed: the first issued, the last modified.
 	var issued, modified time.Time
@@ -84,27 +113,29 @@ func (c *Catalogue) DCATFederation(_ context.Context) *DCATGraph {
 	}
 	b := newDCATBuilder(c.cfg.PublicURL)
 	return b.catalogue(b.base+"/v1/dcat/federation", "Cross-border AI federation — catalogue compiled by "+c.self.Org,
-		"Open datasets and models of every member of the cross-border AI federation that "+c.self.Org+
-			" sees, each published by its owner.", c.self, issued, modified, open)
+		"Datasets and models of every member of the cross-border AI federation that "+c.self.Org+
+			" sees, each published by its owner: the open ones, and the protected ones their owners list "+
+			"with their access rights and how to ask for access.", c.self, issued, modified, open)
 }
 
-// DatasetDCAT is the graph of one open entry of the federation catalogue
-// (its dataset, distribution, publisher and the concepts they use), as its
-// IRI {public}/datasets/{owner}/{id} answers machines. An entry that is
-// not open is ErrNotFound, exactly like one that does not exist, so the
-// public learns nothing of protected entries. A model's mldcat:trainedOn
-// links the open training datasets by their IRIs, which answer with
-// their own graphs.
-func (c *Catalogue) DatasetDCAT(_ context.Context, owner, id string) (*DCATGraph, Listing, error) {
+// DatasetDCAT is the graph of one entry of the federation catalogue that
+// the public may see (its dataset, distribution, publisher and the
+// concepts they use), as its IRI {public}/datasets/{owner}/{id} answers
+// machines. An entry the public may not see is ErrNotFound, exactly like
+// one that does not exist, so the public learns nothing of unlisted
+// protected entries. A model's mldcat:trainedOn links the training
+// datasets the public may see by their IRIs, which answer with their own
+// graphs.
+func (c *Catalogue) DatasetDCAT(ctx context.Context, owner, id string) (*DCATGraph, Listing, error) {
 	l, err := c.Get(owner, id)
-	if err != nil || l.Classification != "open" {
+	if err != nil || !c.publiclyVisible(ctx, l.Entry) {
 		return nil, Listing{}, fmt.Errorf("%s/%s: %w", owner, id, ErrNotFound)
 	}
 	var open []string
 	if l.Kind == KindModel && l.Model != nil {
 		for _, r := range l.Model.TrainingDatasets {
 			o, tid, _ := ParseRef(r)
-			if t, err := c.Get(o, tid); err == nil && t.Classification == "open" {
+			if t, err := c.Get(o, tid); err == nil && c.publiclyVisible(ctx, t.Entry) {
 				open = append(open, r)
 			}
 		}
@@ -114,7 +145,8 @@ func (c *Catalogue) DatasetDCAT(_ context.Context, owner, id string) (*DCATGraph
 
 // EntryDCAT is the graph of entry e alone, with IRIs under publicURL; a
 // model's mldcat:trainedOn links those of its training datasets named in
-// open (refs owner/id), the ones the public may know of.
+// open (refs owner/id), the ones the public may know of. The caller
+// decides that the public may see e.
 func EntryDCAT(publicURL string, e Entry, open []string) *DCATGraph {
 	inGraph := map[string]bool{}
 	for _, r := range open {
@@ -325,8 +357,8 @@ func (b *dcatBuilder) dataset(e Entry, inGraph map[string]bool) string {
 	add(d, nsDCT+"issued", dateTime(e.Issued))
 	add(d, nsDCT+"modified", dateTime(e.Modified))
 	add(d, nsDCAT+"version", plain(strconv.FormatUint(e.Version, 10)))
-	// Only open entries are listed in this step: their access is public.
-	add(d, nsDCT+"accessRights", ref(b.concept(concept{nsEU + "access-right/PUBLIC", "public"}, nsDCT+"RightsStatement")))
+	open := e.Classification == "open"
+	add(d, nsDCT+"accessRights", ref(b.concept(accessRight(e), nsDCT+"RightsStatement")))
 	// MLDCAT-AP requires a collection date on every dataset. The node does
 	// not hold when the data were collected; the nearest fact it holds is
 	// when the current content was collected into the catalogue.
@@ -340,11 +372,26 @@ func (b *dcatBuilder) dataset(e Entry, inGraph map[string]bool) string {
 	// dct:language and dct:accrualPeriodicity.
 	lic := b.licence(e.License)
 
+	// An open entry's content is fetched through a member node from its
+	// catalogue URL. A protected entry's is not downloadable at all: its
+	// access URL is its landing page, which says how to ask for access,
+	// and the distribution's dct:rights says it too.
 	access := b.base + "/v1/catalogue/" + url.PathEscape(e.Owner) + "/" + url.PathEscape(e.ID)
+	if !open {
+		access = page
+	}
 	b.node(access, nsDCAT+"Resource")
 	dist := b.node(id+"#distribution", nsDCAT+"Distribution")
 	add(d, nsDCAT+"distribution", ref(id+"#distribution"))
-	add(dist, nsDCT+"description", plain("The content of "+e.Title+", checked against its SHA-256 on every transfer."))
+	if open {
+		add(dist, nsDCT+"description", plain("The content of "+e.Title+", checked against its SHA-256 on every transfer."))
+	} else {
+		how := HowToAsk(e)
+		add(dist, nsDCT+"description", plain("The content of "+e.Title+" is not downloadable from this catalogue. "+how))
+		rights := b.node(id+"#access", nsDCT+"RightsStatement")
+		add(rights, nsRDFS+"label", map[string]any{"@value": how, "@language": "en"})
+		add(dist, nsDCT+"rights", ref(id+"#access"))
+	}
 	add(dist, nsDCAT+"accessURL", ref(access))
 	add(dist, nsDCAT+"byteSize", typed(strconv.FormatInt(e.Size, 10), nsXSD+"nonNegativeInteger"))
 	mt := bareMediaType(e.MediaType)
@@ -364,11 +411,18 @@ func (b *dcatBuilder) dataset(e Entry, inGraph map[string]bool) string {
 	add(dist, nsDCATAP+"availability", ref(b.concept(concept{nsEU + "planned-availability/AVAILABLE", "available"})))
 	add(dist, nsDCT+"issued", dateTime(e.Issued))
 	add(dist, nsDCT+"modified", dateTime(e.Modified))
-	sum, cs := b.blank(nsSPDX + "Checksum")
-	add(cs, nsSPDX+"algorithm", ref(nsSPDX+"checksumAlgorithm_sha256"))
-	b.node(nsSPDX+"checksumAlgorithm_sha256", nsSPDX+"ChecksumAlgorithm")
-	add(cs, nsSPDX+"checksumValue", typed(e.SHA256, nsXSD+"hexBinary"))
-	add(dist, nsSPDX+"checksum", ref(sum))
+	// A protected entry's digest stays out: with content of few possible
+	// values (a small table of personal data), it would let anyone
+	// confirm a guess of the content.
+	sum := ""
+	if open {
+		var cs map[string]any
+		sum, cs = b.blank(nsSPDX + "Checksum")
+		add(cs, nsSPDX+"algorithm", ref(nsSPDX+"checksumAlgorithm_sha256"))
+		b.node(nsSPDX+"checksumAlgorithm_sha256", nsSPDX+"ChecksumAlgorithm")
+		add(cs, nsSPDX+"checksumValue", typed(e.SHA256, nsXSD+"hexBinary"))
+		add(dist, nsSPDX+"checksum", ref(sum))
+	}
 	// MLDCAT-AP requires a quality measurement on every distribution. The
 	// quality the node measures is integrity: every transfer is checked
 	// against the SHA-256 above.
@@ -432,7 +486,11 @@ func (b *dcatBuilder) model(d map[string]any, e Entry, access, checksum, lic, pu
 	}
 	file := b.node(id+"#file", nsMLDCAT+"File")
 	add(d, nsMLDCAT+"hasFile", ref(id+"#file"))
-	add(file, nsDCT+"identifier", plain("sha256:"+e.SHA256))
+	if checksum != "" {
+		add(file, nsDCT+"identifier", plain("sha256:"+e.SHA256))
+	} else {
+		add(file, nsDCT+"identifier", plain(e.Ref()+"#file"))
+	}
 	add(file, nsDCT+"title", plain("Model file of "+e.Title))
 	add(file, nsMLDCAT+"url", ref(access))
 	format, ok := fileTypes[bareMediaType(e.MediaType)]
@@ -440,7 +498,31 @@ func (b *dcatBuilder) model(d map[string]any, e Entry, access, checksum, lic, pu
 		format = fileTypeBinary
 	}
 	add(file, nsDCT+"format", ref(b.concept(format, nsDCT+"MediaTypeOrExtent")))
-	add(file, nsSPDX+"checksum", ref(checksum))
+	if checksum != "" {
+		add(file, nsSPDX+"checksum", ref(checksum))
+	}
+}
+
+// accessRight is the entry's access right in the EU access-right
+// vocabulary: PUBLIC for open data, RESTRICTED for restricted data (shared
+// under conditions, per request), NON_PUBLIC for sensitive, confidential
+// or personal data.
+func accessRight(e Entry) concept {
+	switch {
+	case e.Classification == "open":
+		return concept{nsEU + "access-right/PUBLIC", "public"}
+	case e.Classification == "restricted" && !e.PersonalData:
+		return concept{nsEU + "access-right/RESTRICTED", "restricted"}
+	default:
+		return concept{nsEU + "access-right/NON_PUBLIC", "non-public"}
+	}
+}
+
+// HowToAsk says, in a sentence, how to ask for access to a protected
+// entry: through a member node, whose request the owner's policy decides.
+func HowToAsk(e Entry) string {
+	return fmt.Sprintf("Access is decided per request by %s's policy (%s, %s): ask through your region's xborder node, "+
+		"with `xborder request %s --purpose PURPOSE`, or contact %s.", e.Publisher, e.Owner, e.Classification, e.Ref(), e.Publisher)
 }
 
 // errRemoteContext is what the document loader answers: the export never

@@ -105,8 +105,11 @@ func runJava(ctx context.Context, java, cp string, args ...string) ([]byte, erro
 }
 
 // publishAll publishes one entry per theme and classification on n, each
-// with another licence and file type; its open model is trained on one of
-// its open datasets and one protected dataset.
+// with another licence and file type, the protected ones listed publicly
+// (the confidential ones too, which the policy never lists for the public),
+// one of them with personal data, and one restricted entry not listed;
+// its open and restricted (listed) models are trained on one of its open
+// datasets and one protected dataset.
 func publishAll(t *testing.T, n *testNode) {
 	t.Helper()
 	lic := []string{"CC-BY-4.0", "etalab-2.0", "research only, no redistribution", "", "DL-DE-BY-2.0", "CC0-1.0"}
@@ -120,6 +123,8 @@ func publishAll(t *testing.T, n *testNode) {
 			if class == "confidential" {
 				p.Partners = []string{n.m.Name}
 			}
+			p.PublicListing = class != "open"
+			p.PersonalData = theme == "health" && class == "sensitive"
 			if i%4 == 1 {
 				p.Description = "" // the title stands in
 			}
@@ -129,6 +134,10 @@ func publishAll(t *testing.T, n *testNode) {
 			}
 		}
 	}
+	if _, err := n.cat.Publish(context.Background(), Publication{ID: "unlisted-restricted", Title: "Unlisted data of " + n.m.Org,
+		Theme: "health", Classification: "restricted", FileName: "rows.csv"}, strings.NewReader("a,b\n")); err != nil {
+		t.Fatal(err)
+	}
 	card := &ModelCard{Task: "Tumour segmentation on CT", Architecture: "3D U-Net, 31 M parameters",
 		TrainingDatasets: []string{n.m.Name + "/health-open", n.m.Name + "/health-restricted"},
 		Metrics:          map[string]float64{"dice": 0.87, "hausdorff_mm": 4.2},
@@ -137,7 +146,8 @@ func publishAll(t *testing.T, n *testNode) {
 	for _, class := range []string{"open", "restricted"} {
 		if _, err := n.cat.Publish(context.Background(), Publication{ID: "tumour-seg-" + class, Kind: KindModel,
 			Title: "Tumour segmentation", Description: "Segments liver tumours on CT.", Theme: "health", Classification: class,
-			License: "CC-BY-NC-4.0", Keywords: []string{"oncology"}, FileName: "model.onnx", Model: card},
+			License: "CC-BY-NC-4.0", Keywords: []string{"oncology"}, FileName: "model.onnx", Model: card,
+			PublicListing: class != "open"},
 			strings.NewReader("weights")); err != nil {
 			t.Fatal(err)
 		}
@@ -161,10 +171,7 @@ func TestDCATExportValidatesAgainstDCATAPAndMLDCATAP(t *testing.T) {
 		}
 		checkSameGraph(t, g, nt)
 		if i == 0 {
-			if !bytes.Contains(nt, []byte("<http://data.europa.eu/it6/trainedOn> <https://fr-grandest.example.org/datasets/fr-grandest/health-open> .")) ||
-				bytes.Contains(nt, []byte("health-restricted")) || bytes.Contains(nt, []byte("confidential")) {
-				t.Errorf("fr-grandest's export lists protected entries or misses the model's training dataset:\n%s", nt)
-			}
+			checkPublicListing(t, nt, "https://fr-grandest.example.org", "fr-grandest")
 		}
 		// Blank-node labels are per export: keep them apart in the merge.
 		merged.Write(blankLabel.ReplaceAll(nt, []byte(fmt.Sprintf("_:n%d$1", i))))
@@ -281,10 +288,47 @@ func federationExport(t *testing.T, nodes []*testNode) []byte {
 			t.Errorf("the federation export lacks %s", want)
 		}
 	}
-	if bytes.Contains(nt, []byte("restricted>")) || bytes.Contains(nt, []byte("confidential>")) || bytes.Contains(nt, []byte("sensitive>")) {
-		t.Errorf("the federation export lists protected entries:\n%s", nt)
+	for _, m := range nodes {
+		checkPublicListing(t, nt, fr, m.m.Name)
 	}
 	return nt
+}
+
+// checkPublicListing checks what an export (IRIs under base) says of
+// member's entries: open ones PUBLIC, listed restricted ones RESTRICTED,
+// listed sensitive and personal ones NON_PUBLIC with how to ask for access
+// and no download; confidential and unlisted ones absent.
+func checkPublicListing(t *testing.T, nt []byte, base, member string) {
+	t.Helper()
+	ds := func(id string) string { return "<" + base + "/datasets/" + member + "/" + id + ">" }
+	const rights = " <http://purl.org/dc/terms/accessRights> <http://publications.europa.eu/resource/authority/access-right/"
+	for _, want := range []string{
+		ds("health-open") + rights + "PUBLIC> .",
+		ds("industry-restricted") + rights + "RESTRICTED> .",
+		ds("health-restricted") + rights + "RESTRICTED> .",
+		ds("industry-sensitive") + rights + "NON_PUBLIC> .",
+		ds("health-sensitive") + rights + "NON_PUBLIC> .",
+		ds("tumour-seg-restricted") + rights + "RESTRICTED> .",
+		ds("tumour-seg-open") + " <http://data.europa.eu/it6/trainedOn> " + ds("health-open") + " .",
+		ds("tumour-seg-open") + " <http://data.europa.eu/it6/trainedOn> " + ds("health-restricted") + " .",
+		"<" + base + "/datasets/" + member + "/health-sensitive#distribution> <http://www.w3.org/ns/dcat#accessURL> <" +
+			base + "/datasets/" + member + "/health-sensitive?format=html> .",
+		"<" + base + "/datasets/" + member + "/health-sensitive#distribution> <http://purl.org/dc/terms/rights> <" +
+			base + "/datasets/" + member + "/health-sensitive#access> .",
+	} {
+		if !bytes.Contains(nt, []byte(want+"\n")) {
+			t.Errorf("the export lacks %s", want)
+		}
+	}
+	if !bytes.Contains(nt, []byte("xborder request "+member+"/health-sensitive --purpose PURPOSE")) {
+		t.Errorf("the export does not say how to ask for %s/health-sensitive", member)
+	}
+	for _, absent := range []string{"/datasets/" + member + "/health-confidential", "/datasets/" + member + "/unlisted-restricted",
+		"/v1/catalogue/" + member + "/health-restricted"} {
+		if bytes.Contains(nt, []byte(absent)) {
+			t.Errorf("the export names %s", absent)
+		}
+	}
 }
 
 // checkSameGraph checks that the JSON-LD form is the graph of the

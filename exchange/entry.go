@@ -44,6 +44,11 @@ type Entry struct {
 	Withdrawn bool `json:"withdrawn,omitempty"`
 	// Model is the model card of a model entry.
 	Model *ModelCard `json:"model,omitempty"`
+	// PublicListing is the owner's choice to list a protected entry's
+	// metadata (never its data) in the public DCAT catalogue, with its
+	// access rights and how to ask for access; catalogue.visible decides,
+	// for the public, whether it is listed. Open entries are listed anyway.
+	PublicListing bool `json:"public_listing,omitempty"`
 }
 
 // Ref is the federation-wide name of an entry.

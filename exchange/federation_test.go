@@ -31,14 +31,19 @@ import (
 // audit trail.
 
 // testAuthz shows confidential entries only to their named partners, as
-// the shipped catalogue policy does, allows open data and denies
-// everything else with a reason.
+// the shipped catalogue policy does (and, to the public, open entries and
+// the restricted and sensitive ones their owner lists), allows open data
+// and denies everything else with a reason.
 type testAuthz struct {
 	mu     sync.Mutex
 	inputs []policy.ExchangeInput
 }
 
 func (*testAuthz) CatalogueVisible(_ context.Context, in policy.CatalogueInput) (bool, error) {
+	if in.Requester.Public {
+		c := in.Entry.Classification
+		return c == "open" || (c == "restricted" || c == "sensitive") && in.Entry.PublicListing, nil
+	}
 	if in.Entry.Classification != "confidential" {
 		return true, nil
 	}

@@ -33,6 +33,9 @@ type Publication struct {
 	FileName        string   `json:"file_name"` // for the media type when none is given
 	// Model is the model card; required for kind model, refused for datasets.
 	Model *ModelCard `json:"model,omitempty"`
+	// PublicListing lists a protected entry in the public catalogue (see
+	// Entry.PublicListing).
+	PublicListing bool `json:"public_listing,omitempty"`
 }
 
 // Validate checks a publication field by field.
@@ -112,7 +115,7 @@ func (c *Catalogue) publish(ctx context.Context, p Publication, content io.Reade
 		Publisher: c.self.Org, Country: c.self.Country, Theme: p.Theme, Classification: p.Classification,
 		Partners: sortedSet(p.Partners), PersonalData: p.PersonalData, RequiresProject: p.RequiresProject,
 		License: p.License, Keywords: sortedSet(p.Keywords), MediaType: media, Size: size, SHA256: sum,
-		Issued: now, Modified: now, Model: p.Model.normalized()}
+		Issued: now, Modified: now, Model: p.Model.normalized(), PublicListing: p.PublicListing}
 	c.mu.Lock()
 	if old, ok := c.own[p.ID]; ok && !old.Withdrawn {
 		e.Issued = old.Issued
@@ -137,7 +140,7 @@ func (c *Catalogue) checkEntrySize(p Publication) error {
 		Partners: sortedSet(p.Partners), PersonalData: p.PersonalData, RequiresProject: p.RequiresProject,
 		License: p.License, Keywords: sortedSet(p.Keywords), MediaType: media, Size: math.MaxInt64,
 		SHA256: strings.Repeat("0", sha256.Size*2), Issued: now, Modified: now, Version: math.MaxUint64,
-		Model: p.Model.normalized()}
+		Model: p.Model.normalized(), PublicListing: p.PublicListing}
 	if n := encodedSize(e); n > MaxEntryBytes {
 		return &ValidationError{Problems: []string{fmt.Sprintf("entry: %d bytes as JSON, limit %d bytes", n, MaxEntryBytes)}}
 	}

@@ -1,6 +1,8 @@
 # Catalogue policy: may a partner see this entry of our catalogue?
 #
-# Asked by the node that serves its catalogue, once per entry and partner:
+# Asked by the node that serves its catalogue, once per entry and partner,
+# and once per entry for the public (its DCAT export and landing pages, with
+# input.requester = {"public": true} and no node):
 #   data.xborder.catalogue.visible   (true or false)
 #   data.xborder.catalogue.reasons   (why an entry is hidden, in sentences)
 #   data.xborder.catalogue.decision  (the same, in the common decision shape)
@@ -63,6 +65,9 @@ entry_ref := sprintf("%v/%v", [object.get(input, ["entry", "owner"], ""), object
 
 classification := object.get(input, ["entry", "classification"], "")
 
+# The public (a harvesting portal, a visitor of a landing page), not a member.
+public_requester if input.requester.public == true
+
 owner_or_named_partner if requester_node == input.entry.owner
 
 owner_or_named_partner if requester_node in input.entry.partners
@@ -71,6 +76,7 @@ owner_or_named_partner if requester_node in input.entry.partners
 # federation: finding data is not getting it (the data itself is protected
 # by exchange.rego; catalogue metadata holds no personal data).
 shows contains "metadata_visible" if {
+	not public_requester
 	input.entry.classification in {"open", "restricted", "sensitive"}
 }
 
@@ -88,11 +94,46 @@ shows contains "confidential_named_partner" if {
 sentence["confidential_named_partner"] := sprintf("The entry %s is confidential and visible to your node because the owner named it.", [entry_ref])
 
 hides contains "confidential_not_named" if {
+	not public_requester
 	input.entry.classification == "confidential"
 	not owner_or_named_partner
 }
 
 sentence["confidential_not_named"] := sprintf("The entry %s is confidential; its owner shows it only to the partners it named, and your node %v is not one of them.", [entry_ref, requester_node])
+
+# Open data is listed for the public, in the DCAT-AP catalogue portals
+# harvest.
+shows contains "open_public" if {
+	public_requester
+	input.entry.classification == "open"
+}
+
+sentence["open_public"] := sprintf("The entry %s is open; it is listed in the public catalogue.", [entry_ref])
+
+# A restricted or sensitive entry is listed for the public when its owner
+# chose to (metadata only, with how to ask for access).
+shows contains "listed_by_owner" if {
+	public_requester
+	input.entry.classification in {"restricted", "sensitive"}
+	input.entry.public_listing == true
+}
+
+sentence["listed_by_owner"] := sprintf("The entry %s is %v; its owner lists it in the public catalogue, where it says how to ask for access.", [entry_ref, classification])
+
+hides contains "not_listed_by_owner" if {
+	public_requester
+	input.entry.classification in {"restricted", "sensitive"}
+	not input.entry.public_listing == true
+}
+
+sentence["not_listed_by_owner"] := sprintf("The entry %s is %v and its owner has not chosen to list it in the public catalogue.", [entry_ref, classification])
+
+hides contains "confidential_not_public" if {
+	public_requester
+	input.entry.classification == "confidential"
+}
+
+sentence["confidential_not_public"] := sprintf("The entry %s is confidential; its existence is shown only to the partners its owner named, never to the public.", [entry_ref])
 
 # Without a known classification we cannot tell what the entry reveals.
 hides contains "unknown_classification" if {

@@ -100,3 +100,61 @@ test_missing_entry_hidden if {
 	v.decision.rules == ["unknown_classification"]
 	v.reasons == {`The entry / has the classification "", which is none of open, restricted, sensitive or confidential; it is hidden until its owner classifies it.`}
 }
+
+public := {"public": true}
+
+test_open_listed_for_the_public if {
+	v := view(public, object.union(icu, {"classification": "open"}))
+	v.visible == true
+	v.decision.rules == ["open_public"]
+	v.decision.reasons == ["The entry fr-grandest/icu-admissions-2025 is open; it is listed in the public catalogue."]
+}
+
+test_restricted_sensitive_listed_for_the_public_when_owner_chose if {
+	every c in ["restricted", "sensitive"] {
+		view(public, object.union(icu, {"classification": c, "public_listing": true})).visible == true
+	}
+	v := view(public, object.union(icu, {"public_listing": true, "personal_data": true}))
+	v.visible == true
+	v.decision.rules == ["listed_by_owner"]
+	v.decision.reasons == ["The entry fr-grandest/icu-admissions-2025 is sensitive; its owner lists it in the public catalogue, where it says how to ask for access."]
+}
+
+test_restricted_sensitive_hidden_from_the_public_by_default if {
+	every c in ["restricted", "sensitive"] {
+		view(public, object.union(icu, {"classification": c})).visible == false
+		view(public, object.union(icu, {"classification": c, "public_listing": false})).visible == false
+	}
+	v := view(public, icu)
+	v.decision.rules == ["not_listed_by_owner"]
+	v.reasons == {"The entry fr-grandest/icu-admissions-2025 is sensitive and its owner has not chosen to list it in the public catalogue."}
+}
+
+test_confidential_never_listed_for_the_public if {
+	v := view(public, object.union(battery, {"public_listing": true}))
+	v.visible == false
+	v.decision.rules == ["confidential_not_public"]
+	v.reasons == {"The entry fr-grandest/battery-line-telemetry is confidential; its existence is shown only to the partners its owner named, never to the public."}
+	view(public, battery).visible == false
+}
+
+test_unknown_classification_hidden_from_the_public if {
+	v := view(public, object.union(icu, {"classification": "secret", "public_listing": true}))
+	v.visible == false
+	v.decision.rules == ["unknown_classification"]
+}
+
+test_public_listing_changes_no_member_view if {
+	every c in ["open", "restricted", "sensitive"] {
+		v := view(lu, object.union(icu, {"classification": c, "public_listing": true}))
+		v.visible == true
+		v.decision.rules == ["metadata_visible"]
+	}
+	view(lu, object.union(battery, {"public_listing": true})).visible == false
+	view(de, object.union(battery, {"public_listing": true})).visible == true
+}
+
+test_public_false_is_a_member_view if {
+	view({"node": "lu-luxembourg", "public": false}, icu).visible == true
+	view({"node": "lu-luxembourg", "public": false}, battery).visible == false
+}

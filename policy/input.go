@@ -10,6 +10,10 @@ type Node struct {
 	PeerID  string `json:"peer_id,omitempty"`
 	Country string `json:"country"`
 	Org     string `json:"org,omitempty"`
+	// Public marks the public (a portal harvesting the DCAT export, a
+	// visitor of a landing page) as the requester of
+	// data.xborder.catalogue.visible: no node, no country.
+	Public bool `json:"public,omitempty"`
 }
 
 // AuditInput is the input of data.xborder.audit.decision: may a partner
@@ -91,6 +95,10 @@ type CatalogueEntry struct {
 	Classification string   `json:"classification"`
 	Theme          string   `json:"theme"`
 	Partners       []string `json:"partners"`
+	PersonalData   bool     `json:"personal_data"`
+	// PublicListing is the owner's choice to list the entry in the public
+	// catalogue.
+	PublicListing bool `json:"public_listing"`
 }
 
 // CatalogueInput is the input of data.xborder.catalogue.visible.

@@ -76,6 +76,7 @@ trained it must be a party to any agreement that shares it.`,
 	f.StringSliceVar(&p.Partners, "partners", nil, "partners who may see a confidential entry")
 	f.BoolVar(&p.PersonalData, "personal-data", false, "the content holds personal data")
 	f.BoolVar(&p.RequiresProject, "requires-project", false, "share only within a joint project")
+	f.BoolVar(&p.PublicListing, "list-publicly", false, "list a restricted or sensitive entry in the public DCAT catalogue (metadata and how to ask for access, never the data)")
 	f.StringVar(&p.License, "license", "", "license (e.g. CC-BY-4.0)")
 	f.StringSliceVar(&p.Keywords, "keywords", nil, "keywords (at most 64, each at most 128 bytes)")
 	f.StringVar(&p.MediaType, "media-type", "", "media type (default: from the file)")

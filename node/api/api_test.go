@@ -205,18 +205,22 @@ func (memCatalogue) DCATFederation(context.Context) *exchange.DCATGraph {
 }
 
 // dcatEntries are the entries memCatalogue describes at their IRIs: one
-// open, one restricted (which must answer like an unknown one).
+// open, one restricted (which must answer like an unknown one), and one
+// sensitive that its owner lists publicly.
 var dcatEntries = map[string]exchange.Entry{
 	"fr-grandest/air": {Owner: "fr-grandest", ID: "air", Version: 2, Title: "Air <quality> & NO2", Description: "Hourly NO2 in Strasbourg",
 		Publisher: "Région Grand Est", Country: "FR", Theme: "health", Classification: "open", License: "CC-BY-4.0",
 		Kind: exchange.KindDataset, MediaType: "text/csv", Size: 8, SHA256: strings.Repeat("ab", 32), Keywords: []string{"air"}},
 	"fr-grandest/icu": {Owner: "fr-grandest", ID: "icu", Title: "ICU stays", Publisher: "Région Grand Est", Country: "FR",
 		Theme: "health", Classification: "restricted", Kind: exchange.KindDataset, SHA256: strings.Repeat("cd", 32)},
+	"fr-grandest/beds": {Owner: "fr-grandest", ID: "beds", Title: "Hospital beds", Publisher: "Région Grand Est", Country: "FR",
+		Theme: "health", Classification: "sensitive", PersonalData: true, PublicListing: true, Kind: exchange.KindDataset,
+		MediaType: "text/csv", Size: 4, SHA256: strings.Repeat("ef", 32)},
 }
 
 func (memCatalogue) DatasetDCAT(_ context.Context, owner, id string) (*exchange.DCATGraph, exchange.Listing, error) {
 	e, ok := dcatEntries[owner+"/"+id]
-	if !ok || e.Classification != "open" {
+	if !ok || e.Classification != "open" && !e.PublicListing {
 		return nil, exchange.Listing{}, fmt.Errorf("%s/%s: %w", owner, id, exchange.ErrNotFound)
 	}
 	return exchange.EntryDCAT("https://xborder.grandest.example", e, nil), exchange.Listing{Entry: e}, nil

@@ -21,14 +21,15 @@ type Catalogue interface {
 	// ListingJSON is the unfiltered catalogue, encoded ahead of time.
 	ListingJSON(ctx context.Context) []byte
 	Entry(ctx context.Context, owner, id string) (exchange.Listing, error)
-	// DCAT is the graph of the node's open entries, with IRIs under its
+	// DCAT is the graph of the node's entries the public may see (open
+	// ones, and protected ones their owner lists), with IRIs under its
 	// public URL.
 	DCAT(ctx context.Context) *exchange.DCATGraph
-	// DCATFederation is the graph of the open entries of every member the
-	// node sees, each attributed to its owner.
+	// DCATFederation is the graph of the entries the public may see of
+	// every member the node sees, each attributed to its owner.
 	DCATFederation(ctx context.Context) *exchange.DCATGraph
-	// DatasetDCAT is one open entry's graph; exchange.ErrNotFound for an
-	// entry that is unknown or not open.
+	// DatasetDCAT is one publicly visible entry's graph;
+	// exchange.ErrNotFound for an entry that is unknown or not public.
 	DatasetDCAT(ctx context.Context, owner, id string) (*exchange.DCATGraph, exchange.Listing, error)
 	CatalogueSyncs(ctx context.Context) []exchange.PeerState
 }
@@ -74,7 +75,8 @@ func (s *Server) routeCatalogue() {
 		}
 		writeJSON(w, http.StatusOK, l)
 	})
-	// The DCAT-AP export lists open entries only, for portals to harvest
+	// The DCAT-AP export lists the entries the public may see (open ones,
+	// and protected ones their owner lists), for portals to harvest
 	// without an account.
 	s.handle("GET /v1/dcat", false, s.dcat)
 	s.handle("GET /v1/dcat/federation", false, s.dcat)

@@ -42,9 +42,10 @@ func negotiateDataset(accept string) (format string, ok bool) {
 }
 
 // datasetIRI answers GET /datasets/{owner}/{id}, an entry's IRI in the
-// DCAT export. An entry that is not open is 404 with the same message as
-// one that does not exist: the public learns nothing of protected
-// entries.
+// DCAT export: an open entry, or a protected one its owner lists publicly
+// (then the page says how to ask for access). An entry the public may not
+// see is 404 with the same message as one that does not exist: the public
+// learns nothing of unlisted protected entries.
 func (s *Server) datasetIRI(w http.ResponseWriter, r *http.Request) {
 	w.Header().Add("Vary", "Accept")
 	format, ok := negotiateDataset(r.Header.Get("Accept"))
@@ -59,7 +60,7 @@ func (s *Server) datasetIRI(w http.ResponseWriter, r *http.Request) {
 	owner, id := r.PathValue("owner"), r.PathValue("id")
 	g, l, err := s.catalogue.DatasetDCAT(r.Context(), owner, id)
 	if errors.Is(err, exchange.ErrNotFound) {
-		writeError(w, http.StatusNotFound, "no open entry "+owner+"/"+id)
+		writeError(w, http.StatusNotFound, "no public entry "+owner+"/"+id)
 		return
 	}
 	if err != nil {
@@ -74,8 +75,10 @@ func (s *Server) datasetIRI(w http.ResponseWriter, r *http.Request) {
 	path := "/datasets/" + url.PathEscape(owner) + "/" + url.PathEscape(id)
 	if err := landingPage.Execute(&b, struct {
 		exchange.Listing
-		Path string
-	}{l, path}); err != nil {
+		Path     string
+		Open     bool
+		HowToAsk string
+	}{l, path, l.Classification == "open", exchange.HowToAsk(l.Entry)}); err != nil {
 		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
@@ -86,7 +89,7 @@ func (s *Server) datasetIRI(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(b.Bytes())
 }
 
-// landingPage is an open entry's public page: what DCAT says of it, in
+// landingPage is a publicly listed entry's page: what DCAT says of it, in
 // words. html/template escapes every value.
 var landingPage = template.Must(template.New("dataset").Parse(`<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
@@ -103,7 +106,11 @@ var landingPage = template.Must(template.New("dataset").Parse(`<!doctype html>
 <dt>Theme</dt><dd>{{.Theme}}</dd>
 <dt>Licence</dt><dd>{{if .License}}{{.License}}{{else}}none stated{{end}}</dd>
 {{with .Keywords}}<dt>Keywords</dt><dd>{{range $i, $k := .}}{{if $i}}, {{end}}{{$k}}{{end}}</dd>{{end}}
+{{if .Open}}<dt>Access</dt><dd>Public.</dd>
 <dt>Distribution</dt><dd><a href="/v1/catalogue/{{.Owner}}/{{.ID}}">/v1/catalogue/{{.Owner}}/{{.ID}}</a>: {{.MediaType}}, {{.Size}} bytes, SHA-256 <code>{{.SHA256}}</code>. Fetched through a member node of the federation.</dd>
+{{else}}<dt>Access</dt><dd>{{if eq .Classification "restricted"}}Restricted{{else}}Non-public{{end}} ({{.Classification}}{{if .PersonalData}}, personal data{{end}}). {{.HowToAsk}}</dd>
+<dt>Distribution</dt><dd>{{.MediaType}}, {{.Size}} bytes; not downloadable from this catalogue.</dd>
+{{end}}
 <dt>Modified</dt><dd>{{.Modified.UTC.Format "2006-01-02 15:04 UTC"}}</dd>
 </dl>
 <p>Metadata (DCAT-AP 3.0.1): <a href="{{.Path}}?format=jsonld">JSON-LD</a> · <a href="{{.Path}}?format=turtle">Turtle</a> · <a href="{{.Path}}?format=ntriples">N-Triples</a> · <a href="/v1/dcat/federation">the federation's catalogue</a></p>

@@ -128,6 +128,17 @@ func TestDatasetIRIAnswersHumansAndMachines(t *testing.T) {
 	if code, _, _ := get("/datasets/fr-grandest/air", "application/rdf+xml"); code != 406 {
 		t.Errorf("RDF/XML: %d, want 406", code)
 	}
+	// A protected entry its owner lists: how to ask, no download.
+	code, _, body = get("/datasets/fr-grandest/beds", "text/html")
+	if code != 200 || !strings.Contains(body, "Non-public (sensitive, personal data).") ||
+		!strings.Contains(body, "xborder request fr-grandest/beds --purpose PURPOSE") ||
+		strings.Contains(body, "/v1/catalogue/") || strings.Contains(body, strings.Repeat("ef", 32)) {
+		t.Errorf("listed sensitive entry: %d\n%s", code, body)
+	}
+	code, _, body = get("/datasets/fr-grandest/beds", "text/turtle")
+	if code != 200 || !strings.Contains(body, "access-right/NON_PUBLIC>") {
+		t.Errorf("listed sensitive entry as Turtle: %d\n%s", code, body)
+	}
 	for _, accept := range []string{"text/html", "text/turtle", "application/ld+json"} {
 		c1, ct1, b1 := get("/datasets/fr-grandest/icu", accept)
 		c2, ct2, b2 := get("/datasets/fr-grandest/nothing", accept)

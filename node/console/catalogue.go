@@ -187,7 +187,7 @@ func (c *Console) publishForm(x *rc) {
 		d.Update = true
 		d.P = exchange.Publication{ID: e.ID, Kind: e.Kind, Title: e.Title, Description: e.Description, Theme: e.Theme,
 			Classification: e.Classification, Partners: e.Partners, PersonalData: e.PersonalData, RequiresProject: e.RequiresProject,
-			License: e.License, Keywords: e.Keywords, MediaType: e.MediaType, Model: e.Model}
+			License: e.License, Keywords: e.Keywords, MediaType: e.MediaType, Model: e.Model, PublicListing: e.PublicListing}
 		if e.Model != nil {
 			d.Metrics = metricsText(e.Model.Metrics)
 		}
@@ -216,7 +216,8 @@ func (c *Console) publish(x *rc) {
 	p := exchange.Publication{ID: strings.TrimSpace(f("id")), Kind: f("kind"), Title: strings.TrimSpace(f("title")),
 		Description: strings.TrimSpace(f("description")), Theme: f("theme"), Classification: f("classification"),
 		Partners: formList(f("partners")), PersonalData: f("personal_data") == "on", RequiresProject: f("requires_project") == "on",
-		License: strings.TrimSpace(f("license")), Keywords: formList(f("keywords")), MediaType: strings.TrimSpace(f("media_type"))}
+		License: strings.TrimSpace(f("license")), Keywords: formList(f("keywords")), MediaType: strings.TrimSpace(f("media_type")),
+		PublicListing: f("public_listing") == "on"}
 	d := publishData{P: p, Update: f("update") == "1", Themes: exchange.Themes, Classifications: exchange.Classifications, Metrics: f("metrics")}
 	if p.Kind == exchange.KindModel {
 		m := &exchange.ModelCard{Task: strings.TrimSpace(f("task")), Architecture: strings.TrimSpace(f("architecture")),

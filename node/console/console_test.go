@@ -613,3 +613,13 @@ func TestCatalogueLinksOpenEntriesRDF(t *testing.T) {
 		t.Fatalf("a protected entry's page links an IRI that is a 404:\n%s", body)
 	}
 }
+
+// The publish form offers the owner's choice to list a protected entry in
+// the public catalogue, unchecked by default.
+func TestPublishFormOffersPublicListing(t *testing.T) {
+	tc := newTestConsole(t)
+	body := tc.get(tc.signIn(api.RoleOperator), Prefix+"publish").body
+	if !strings.Contains(body, `<input type="checkbox" name="public_listing" id="p-public-listing"> list in the public catalogue`) {
+		t.Errorf("the publish form has no unchecked public_listing box:\n%s", body)
+	}
+}
