@@ -66,6 +66,12 @@ func (c *Catalogue) DCAT(ctx context.Context) *DCATGraph {
 		c.self, issued, modified, c.publicListings(ctx, Filter{Owner: c.self.Name}))
 }
 
+// PubliclyVisible reports whether the public catalogue lists an entry:
+// what the console links to and the landing page at its IRI answers.
+func (c *Catalogue) PubliclyVisible(ctx context.Context, l Listing) bool {
+	return c.publiclyVisible(ctx, l.Entry)
+}
+
 // publiclyVisible asks data.xborder.catalogue.visible whether the public
 // may see e. A policy error hides the entry: the export fails closed.
 func (c *Catalogue) publiclyVisible(ctx context.Context, e Entry) bool {

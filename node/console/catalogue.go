@@ -16,8 +16,11 @@ import (
 )
 
 type catalogueData struct {
-	Filter          exchange.Filter
-	Entries         []exchange.Listing
+	Filter  exchange.Filter
+	Entries []exchange.Listing
+	// Public holds the refs (OWNER/ID) of the entries the public
+	// catalogue lists, whose RDF the page links.
+	Public          map[string]bool
 	Themes          []string
 	Classifications []string
 	Kinds           []string
@@ -30,7 +33,13 @@ func (c *Console) catalogue(x *rc) {
 	f := exchange.Filter{Theme: q.Get("theme"), Country: q.Get("country"), Owner: q.Get("owner"),
 		Kind: q.Get("kind"), Classification: q.Get("classification"), Q: q.Get("q")}
 	d := catalogueData{Filter: f, Entries: c.svc.Catalogue.Search(x.ctx(), f), Themes: exchange.Themes,
-		Classifications: exchange.Classifications, Kinds: []string{exchange.KindDataset, exchange.KindModel}}
+		Classifications: exchange.Classifications, Kinds: []string{exchange.KindDataset, exchange.KindModel},
+		Public: map[string]bool{}}
+	for _, l := range d.Entries {
+		if c.svc.Catalogue.PubliclyVisible(x.ctx(), l) {
+			d.Public[l.Ref()] = true
+		}
+	}
 	for _, p := range c.svc.Backend.Peers(x.ctx()) {
 		d.Owners = append(d.Owners, p.Name)
 		if !slices.Contains(d.Countries, p.Country) {
@@ -44,6 +53,7 @@ func (c *Console) catalogue(x *rc) {
 type entryData struct {
 	exchange.Listing
 	Ref        string
+	Public     bool                // the public catalogue lists it
 	Projects   []consensus.Project // that list the entry
 	Agreements []api.AgreementView // whose model it is
 	Active     []consensus.Project // active projects, for the request form
@@ -59,7 +69,7 @@ func (c *Console) entry(x *rc) {
 		c.failErr(x, err, Prefix+"catalogue")
 		return
 	}
-	d := entryData{Listing: l, Ref: l.Ref(), Purposes: c.purposes(x)}
+	d := entryData{Listing: l, Ref: l.Ref(), Purposes: c.purposes(x), Public: c.svc.Catalogue.PubliclyVisible(x.ctx(), l)}
 	if d.ShowProj = x.may("GET", "/v1/projects"); d.ShowProj {
 		ps, _, _ := c.svc.Registry.Projects(x.ctx())
 		for _, p := range ps {

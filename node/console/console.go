@@ -74,6 +74,9 @@ type Catalogue interface {
 	Search(ctx context.Context, f exchange.Filter) []exchange.Listing
 	Entry(ctx context.Context, owner, id string) (exchange.Listing, error)
 	CatalogueSyncs(ctx context.Context) []exchange.PeerState
+	// PubliclyVisible is whether the public catalogue lists an entry, as
+	// the node's catalogue policy decides: the console links its RDF.
+	PubliclyVisible(ctx context.Context, l exchange.Listing) bool
 }
 
 // Exchange is access requests and transfers as a caller sees them

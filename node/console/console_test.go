@@ -51,6 +51,17 @@ func (f *fakeNode) Eval(ctx context.Context, q string, in map[string]any, e poli
 	return f.engine.Eval(ctx, q, in, e)
 }
 func (f *fakeNode) Info() policy.Info { return f.engine.Info() }
+
+// PubliclyVisible asks the shipped catalogue policy, as the catalogue
+// does, with the public as the requester.
+func (f *fakeNode) PubliclyVisible(ctx context.Context, l exchange.Listing) bool {
+	ok, err := f.engine.CatalogueVisible(ctx, policy.CatalogueInput{
+		Requester: policy.Node{Public: true},
+		Entry: policy.CatalogueEntry{Owner: l.Owner, ID: l.ID, Classification: l.Classification,
+			PersonalData: l.PersonalData, PublicListing: l.PublicListing},
+	})
+	return err == nil && ok
+}
 func (f *fakeNode) DeclaredPolicies(context.Context) ([]consensus.DeclaredPolicy, error) {
 	return []consensus.DeclaredPolicy{{Member: "fr-grandest", Hash: f.engine.Info().Hash, Declared: true}}, nil
 }
