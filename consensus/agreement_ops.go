@@ -6,6 +6,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/xborder/xborder/agreement"
 )
 
 // Registry operations on model-sharing agreements.
@@ -96,7 +98,7 @@ func commitAgreement(tx *bolt.Tx, c Command, by Member, arg AgreementCommit) err
 		}
 		return MemberKey(m)
 	}
-	a, err := VerifyAgreement(arg.Document, keyOf)
+	a, err := agreement.Verify(arg.Document, keyOf)
 	if err != nil {
 		return reject(c.Op, "%v", err)
 	}

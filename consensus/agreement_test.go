@@ -11,6 +11,7 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jws"
 
+	"github.com/xborder/xborder/agreement"
 	"github.com/xborder/xborder/internal/testkit"
 )
 
@@ -22,9 +23,9 @@ func testAgreement(parties ...string) Agreement {
 
 func signAll(t testing.TB, a Agreement, signers ...*tnode) SignedAgreement {
 	t.Helper()
-	doc := NewSignedAgreement(a)
+	doc := agreement.NewSigned(a)
 	for _, s := range signers {
-		sig, err := SignAgreement(a, s.name, s.key)
+		sig, err := agreement.Sign(a, s.name, s.key)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -83,13 +84,13 @@ func TestAgreementsCommitRevokeAndRefusalsAreTheSameEverywhere(t *testing.T) {
 	rejected("non-party signature", commit(fr, signAll(t, a, fr, de, ch, lu)), "who is not a party")
 	// A forged signature: m5's key claiming to be ch.
 	forged := signAll(t, a, fr, de)
-	sig, _ := SignAgreement(a, ch.name, stranger.key)
+	sig, _ := agreement.Sign(a, ch.name, stranger.key)
 	rejected("forged signature", commit(fr, forged.Add(sig)), "does not verify")
 	// The text changed after signing: conditions rewritten in the payload.
 	changed := signAll(t, a, fr, de, ch)
 	b := a
 	b.Conditions = "Any use."
-	changed.Payload = NewSignedAgreement(b).Payload
+	changed.Payload = agreement.NewSigned(b).Payload
 	rejected("changed text", commit(fr, changed), "does not verify")
 	// A payload that is not canonical (reordered parties) is refused even
 	// if signed, so that every member reads the bytes that were signed.
@@ -132,7 +133,7 @@ func TestAgreementsCommitRevokeAndRefusalsAreTheSameEverywhere(t *testing.T) {
 			}
 			return nil, false
 		}
-		if _, err := VerifyAgreement(r.Document, keyOf); err != nil {
+		if _, err := agreement.Verify(r.Document, keyOf); err != nil {
 			t.Fatalf("%s: the stored document does not verify: %v", tn.name, err)
 		}
 		if all, _ := tn.reg.Agreements(); len(all) != 1 {
@@ -163,12 +164,12 @@ func TestAgreementStatusFollowsTheClock(t *testing.T) {
 func FuzzParseSignedAgreement(f *testing.F) {
 	a := testAgreement("m0", "m1")
 	_, k := mustKey(f)
-	sig, _ := SignAgreement(a, "m0", k)
-	f.Add(NewSignedAgreement(a).Add(sig).Marshal())
+	sig, _ := agreement.Sign(a, "m0", k)
+	f.Add(agreement.NewSigned(a).Add(sig).Marshal())
 	f.Add([]byte(`{"payload":"","signatures":[]}`))
 	f.Add([]byte(`{"payload":"e30","signatures":[{"protected":"e30","signature":""}]}`))
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		doc, a, err := ParseSignedAgreement(raw)
+		doc, a, err := agreement.ParseSigned(raw)
 		if err != nil {
 			return
 		}
