@@ -56,13 +56,16 @@ func TestJoiningAProjectGivesNothingUntilTheLeadApproves(t *testing.T) {
 	if !errors.As(err, &denied) || !slices.Contains(denied.Decision.Rules, "requester_not_in_project") {
 		t.Fatalf("request by a pending member: %v", err)
 	}
-	// A partner that is not asked cannot approve (its policy says so first,
-	// from its own replica, once that has the join).
-	testkit.Eventually(t, 20*time.Second, "de-bw's replica has the pending join", func() bool {
-		got, _, err := de.clerk.Project(ctx, p.ID)
-		_, pending := got.PendingJoin("ch-basel")
-		return err == nil && pending
-	})
+	// Approvers decide from their own replicas: each must have the join
+	// before its answer means anything (the lead need not be the leader).
+	for _, n := range []*Node{fr, de} {
+		testkit.Eventually(t, 20*time.Second, n.cfg.Name+"'s replica has the pending join", func() bool {
+			got, _, err := n.clerk.Project(ctx, p.ID)
+			_, pending := got.PendingJoin("ch-basel")
+			return err == nil && pending
+		})
+	}
+	// A partner that is not asked cannot approve (its policy says so first).
 	_, err = de.clerk.Submit(ctx, consensus.OpProjectApprove, consensus.Approval{ID: p.ID, Member: "ch-basel"})
 	if !errors.As(err, &denied) || !slices.Contains(denied.Decision.Rules, "not_approver") {
 		t.Fatalf("approval by a bystander: %v", err)
