@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/xborder/xborder/agreement"
+	"github.com/xborder/xborder/internal/frame"
 )
 
 // FuzzAgreementFrame feeds the decoder of AgreementProtocol frames and the
@@ -32,7 +33,7 @@ func FuzzAgreementFrame(f *testing.F) {
 	pub := key.Public().(ed25519.PublicKey)
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		var fr agreementFrame
-		if err := readExchangeFrame(bytes.NewReader(raw), 1<<20, &fr); err != nil {
+		if err := frame.Read(bytes.NewReader(raw), 1<<20, &fr); err != nil {
 			return
 		}
 		if fr.Offer != nil {

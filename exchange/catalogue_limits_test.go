@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/xborder/xborder/internal/frame"
 	"github.com/xborder/xborder/internal/testkit"
 )
 
@@ -126,11 +127,11 @@ func TestCatalogueRefusesPartnerEntriesOverTheLimits(t *testing.T) {
 		fr.h.SetStreamHandler(CatalogueProtocol, func(s network.Stream) {
 			defer s.Close()
 			var req deltaRequest
-			if err := readExchangeFrame(s, maxAnnouncement, &req); err != nil {
+			if err := frame.Read(s, maxAnnouncement, &req); err != nil {
 				s.Reset()
 				return
 			}
-			_ = writeExchangeFrame(s, maxDeltaFrame, deltaPage{Owner: "fr-grandest", Version: version, Entries: entries, Next: version})
+			_ = frame.Write(s, maxDeltaFrame, deltaPage{Owner: "fr-grandest", Version: version, Entries: entries, Next: version})
 		})
 	}
 	entry := func(id string, version uint64, descBytes int) Entry {

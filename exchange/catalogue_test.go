@@ -15,6 +15,7 @@ import (
 	pubsub "github.com/libp2p/go-libp2p-pubsub"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/xborder/xborder/internal/frame"
 	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/policy"
 )
@@ -214,15 +215,15 @@ func FuzzCatalogueMessages(f *testing.F) {
 	f.Add([]byte(`{"since":1}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var a announcement
-		_ = decodeExchangeJSON(data, &a)
+		_ = frame.Decode(data, &a)
 		var p deltaPage
-		_ = decodeExchangeJSON(data, &p)
+		_ = frame.Decode(data, &p)
 		var r deltaRequest
-		_ = decodeExchangeJSON(data, &r)
+		_ = frame.Decode(data, &r)
 		var framed bytes.Buffer
-		_ = writeExchangeFrame(&framed, 64, json.RawMessage(`{"since":1}`))
-		_ = readExchangeFrame(bytes.NewReader(append(framed.Bytes(), data...)), 64, &r)
-		_ = readExchangeFrame(bytes.NewReader(data), 64, &r)
+		_ = frame.Write(&framed, 64, json.RawMessage(`{"since":1}`))
+		_ = frame.Read(bytes.NewReader(append(framed.Bytes(), data...)), 64, &r)
+		_ = frame.Read(bytes.NewReader(data), 64, &r)
 	})
 }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/xborder/xborder/internal/frame"
 )
 
 // Errors of the request → grant → transfer protocols, grouped so that
@@ -25,7 +27,7 @@ var (
 	ErrTransferRunning = errors.New("a transfer of this dataset is already running")
 	// ErrMessageTooLarge is wrapped when a peer announces a frame over
 	// the configured cap; the stream is reset without reading it.
-	ErrMessageTooLarge = errors.New("message exceeds the size limit")
+	ErrMessageTooLarge = frame.ErrTooLarge
 	// ErrReplay is returned by the nonce store for a jti it has seen.
 	ErrReplay = errors.New("request already seen (replay)")
 	// ErrBadName is wrapped when a member name cannot be used as a

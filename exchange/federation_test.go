@@ -22,6 +22,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
+	"github.com/xborder/xborder/internal/frame"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -445,11 +446,11 @@ func rawExchange(t testing.TB, from *testNode, to peer.ID, proto protocol.ID, re
 	}
 	defer st.Close()
 	_ = st.SetDeadline(time.Now().Add(10 * time.Second))
-	if err := writeExchangeFrame(st, 1<<20, req); err != nil {
+	if err := frame.Write(st, 1<<20, req); err != nil {
 		t.Fatal(err)
 	}
 	_ = st.CloseWrite()
-	return readExchangeFrame(st, 1<<20, resp)
+	return frame.Read(st, 1<<20, resp)
 }
 
 // testRequestClaims are valid claims from one node to another.

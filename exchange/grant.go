@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/xborder/xborder/internal/nodejws"
 )
 
 // maxGrantValidity caps a grant whatever the policy allows: a grant is a
@@ -94,7 +96,7 @@ func grantValidity(maxValiditySeconds int64) time.Duration {
 // expired. It returns an error wrapping ErrInvalidGrant.
 func checkGrantHeld(token string, owner Member, id string, self peer.ID, now time.Time) (grantClaims, error) {
 	var c grantClaims
-	if err := openToken(token, owner.PeerID, grantTokenType, &c); err != nil {
+	if err := nodejws.Open(token, owner.PeerID, grantTokenType, &c); err != nil {
 		return grantClaims{}, fmt.Errorf("%w: %v", ErrInvalidGrant, err)
 	}
 	switch {
@@ -118,7 +120,7 @@ func checkGrantHeld(token string, owner Member, id string, self peer.ID, now tim
 // set exp itself). It returns a *RefusedError.
 func (s *Service) checkGrantPresented(token, dataset string, remote peer.ID, now time.Time) (grantClaims, Entry, error) {
 	var c grantClaims
-	if err := openToken(token, s.self.PeerID, grantTokenType, &c); err != nil {
+	if err := nodejws.Open(token, s.self.PeerID, grantTokenType, &c); err != nil {
 		return grantClaims{}, Entry{}, refusef(RefusalBadGrant, "not a grant of this node: %v", err)
 	}
 	switch {

@@ -14,6 +14,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
 
+	"github.com/xborder/xborder/internal/frame"
+	"github.com/xborder/xborder/internal/nodejws"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -137,10 +139,10 @@ func (s *Service) roundTrip(ctx context.Context, p peer.ID, proto protocol.ID, r
 	stop := context.AfterFunc(ctx, func() { _ = st.Reset() })
 	defer stop()
 	_ = st.SetDeadline(streamDeadline(ctx, s.now(), s.cfg.StreamTimeout))
-	err = writeExchangeFrame(st, s.cfg.MaxMessage, req)
+	err = frame.Write(st, s.cfg.MaxMessage, req)
 	if err == nil {
 		_ = st.CloseWrite()
-		err = readExchangeFrame(st, s.cfg.MaxMessage, resp)
+		err = frame.Read(st, s.cfg.MaxMessage, resp)
 	}
 	if err != nil {
 		_ = st.Reset()
@@ -216,7 +218,7 @@ func (s *Service) answerRequest(ctx context.Context, remote peer.ID, token strin
 		SHA256: e.SHA256, Size: e.Size, Obligations: nonNil(d.Obligations), Purpose: c.Purpose, Project: c.Project,
 		Agreement: d.Agreement,
 	}
-	grant, err := signToken(s.key, s.self.PeerID, grantTokenType, gc)
+	grant, err := nodejws.Sign(s.key, s.self.PeerID, grantTokenType, gc)
 	if err != nil {
 		s.log.Error("issue grant", "subject", subject, "err", err)
 		return s.refuseRequest(member.Name, remote, refusef(RefusalInternal, "the owner could not issue the grant"))

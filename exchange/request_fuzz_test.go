@@ -10,6 +10,9 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/xborder/xborder/internal/frame"
+	"github.com/xborder/xborder/internal/nodejws"
 )
 
 // fuzzNow is the owner's clock in the fuzz tests; the seeds are valid at it.
@@ -34,7 +37,7 @@ func fuzzIdentity(tb testing.TB, seed byte) (ed25519.PrivateKey, peer.ID) {
 func fuzzFrame(tb testing.TB, v any) []byte {
 	tb.Helper()
 	var b bytes.Buffer
-	if err := writeExchangeFrame(&b, 1<<20, v); err != nil {
+	if err := frame.Write(&b, 1<<20, v); err != nil {
 		tb.Fatal(err)
 	}
 	return b.Bytes()
@@ -61,7 +64,7 @@ func FuzzRequestFrame(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var fr requestFrame
-		if err := readExchangeFrame(bytes.NewReader(data), 64<<10, &fr); err != nil {
+		if err := frame.Read(bytes.NewReader(data), 64<<10, &fr); err != nil {
 			return
 		}
 		c, err := verifyRequestToken(fr.Token, remote, self, fuzzNow)
@@ -87,7 +90,7 @@ func FuzzAnswerFrame(f *testing.F) {
 	valid := grantClaims{Issuer: ownerID.String(), Audience: self.String(), Subject: "fr-grandest/air-quality", ID: "seed-grant",
 		IssuedAt: fuzzNow.Unix(), Expires: fuzzNow.Add(time.Hour).Unix(),
 		SHA256: "ab" + string(bytes.Repeat([]byte("0"), 62)), Size: 42, Obligations: []string{"cite"}, Purpose: "research"}
-	grant, err := signToken(ownerKey, ownerID, grantTokenType, valid)
+	grant, err := nodejws.Sign(ownerKey, ownerID, grantTokenType, valid)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -96,7 +99,7 @@ func FuzzAnswerFrame(f *testing.F) {
 	f.Add(fuzzFrame(f, map[string]any{"decision": map[string]any{"allow": "yes"}}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var fr answerFrame
-		if err := readExchangeFrame(bytes.NewReader(data), 64<<10, &fr); err != nil || fr.Grant == "" {
+		if err := frame.Read(bytes.NewReader(data), 64<<10, &fr); err != nil || fr.Grant == "" {
 			return
 		}
 		c, err := checkGrantHeld(fr.Grant, owner, "air-quality", self, fuzzNow)

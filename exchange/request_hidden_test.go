@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xborder/xborder/internal/nodejws"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -57,7 +58,7 @@ func TestRequestForAHiddenEntryIsAnsweredAsForAnUnknownOne(t *testing.T) {
 	ask := func() (Answer, []byte, error) {
 		t.Helper()
 		ans, err := de.svc.Request(ctx, fr.m, id, "research", "", testResearcher)
-		tok, serr := signToken(de.key, de.m.PeerID, requestTokenType, testRequestClaims(de, fr, fr.m.Name+"/"+id, time.Now()))
+		tok, serr := nodejws.Sign(de.key, de.m.PeerID, requestTokenType, testRequestClaims(de, fr, fr.m.Name+"/"+id, time.Now()))
 		if serr != nil {
 			t.Fatal(serr)
 		}

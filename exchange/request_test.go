@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xborder/xborder/internal/nodejws"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -144,7 +145,7 @@ func TestRequestVerification(t *testing.T) {
 		if len(kid) > 0 {
 			id = kid[0].m.PeerID
 		}
-		tok, err := signToken(by.key, id, requestTokenType, c)
+		tok, err := nodejws.Sign(by.key, id, requestTokenType, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -192,7 +193,7 @@ func TestRequestVerification(t *testing.T) {
 		}, RefusalBadToken},
 		{"a grant presented as a request", de, func(t *testing.T) string {
 			c := testRequestClaims(de, fr, res, time.Now())
-			tok, err := signToken(de.key, de.m.PeerID, grantTokenType, c)
+			tok, err := nodejws.Sign(de.key, de.m.PeerID, grantTokenType, c)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -4,17 +4,12 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/lestrrat-go/jwx/v3/jwa"
-	"github.com/lestrrat-go/jwx/v3/jws"
-	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/xborder/xborder/internal/nodejws"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -61,83 +56,13 @@ func newTokenID() string {
 	return hex.EncodeToString(b[:])
 }
 
-// signToken signs claims as a compact JWS with the node key; kid is the
-// node's peer ID, as everywhere in the federation.
-func signToken(key ed25519.PrivateKey, kid peer.ID, typ string, claims any) (string, error) {
-	payload, err := json.Marshal(claims)
-	if err != nil {
-		return "", err
-	}
-	hdr := jws.NewHeaders()
-	if err := hdr.Set(jws.TypeKey, typ); err != nil {
-		return "", err
-	}
-	if err := hdr.Set(jws.KeyIDKey, kid.String()); err != nil {
-		return "", err
-	}
-	signed, err := jws.Sign(payload, jws.WithKey(jwa.EdDSA(), key, jws.WithProtectedHeaders(hdr)))
-	if err != nil {
-		return "", fmt.Errorf("sign %s: %w", typ, err)
-	}
-	return string(signed), nil
-}
-
-// peerKey extracts the Ed25519 public key embedded in a peer ID.
-func peerKey(p peer.ID) (ed25519.PublicKey, error) {
-	pub, err := p.ExtractPublicKey()
-	if err != nil {
-		return nil, fmt.Errorf("peer %s: no embedded public key: %w", p, err)
-	}
-	if pub.Type() != crypto.Ed25519 {
-		return nil, fmt.Errorf("peer %s: not an Ed25519 key", p)
-	}
-	raw, err := pub.Raw()
-	if err != nil {
-		return nil, err
-	}
-	return ed25519.PublicKey(raw), nil
-}
-
-// openToken verifies that token is a compact JWS of type typ signed by
-// signer's key, and decodes its claims strictly into dst. It trusts
-// nothing in the token to choose the key.
-func openToken(token string, signer peer.ID, typ string, dst any) error {
-	if strings.Count(token, ".") != 2 {
-		return errors.New("not a compact JWS")
-	}
-	msg, err := jws.Parse([]byte(token), jws.WithCompact())
-	if err != nil {
-		return fmt.Errorf("not a JWS: %w", err)
-	}
-	sigs := msg.Signatures()
-	if len(sigs) != 1 {
-		return errors.New("not exactly one signature")
-	}
-	hdr := sigs[0].ProtectedHeaders()
-	if got, _ := hdr.Type(); got != typ {
-		return fmt.Errorf("token type %q, want %q", got, typ)
-	}
-	if kid, ok := hdr.KeyID(); ok && kid != signer.String() {
-		return fmt.Errorf("key ID %q is not the signer %s", kid, signer)
-	}
-	pub, err := peerKey(signer)
-	if err != nil {
-		return err
-	}
-	payload, err := jws.Verify([]byte(token), jws.WithKey(jwa.EdDSA(), pub))
-	if err != nil {
-		return fmt.Errorf("the signature does not verify against the key of %s: %w", signer, err)
-	}
-	return decodeExchangeJSON(payload, dst)
-}
-
 // signRequest builds and signs a request JWT.
 func signRequest(key ed25519.PrivateKey, c requestClaims) (string, error) {
 	from, err := peer.Decode(c.Issuer)
 	if err != nil {
 		return "", fmt.Errorf("request issuer: %w", err)
 	}
-	return signToken(key, from, requestTokenType, c)
+	return nodejws.Sign(key, from, requestTokenType, c)
 }
 
 // verifyRequestToken checks a request JWT as the owner receives it on a
@@ -147,7 +72,7 @@ func signRequest(key ed25519.PrivateKey, c requestClaims) (string, error) {
 // a *RefusedError.
 func verifyRequestToken(token string, remote, self peer.ID, now time.Time) (requestClaims, error) {
 	var c requestClaims
-	if err := openToken(token, remote, requestTokenType, &c); err != nil {
+	if err := nodejws.Open(token, remote, requestTokenType, &c); err != nil {
 		return requestClaims{}, refusef(RefusalBadToken, "request not signed by the sending peer %s: %v", remote, err)
 	}
 	switch {

@@ -13,6 +13,8 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/xborder/xborder/internal/frame"
 )
 
 // serveDelta answers a member's request for the entries changed since a
@@ -32,7 +34,7 @@ func (c *Catalogue) serveDelta(s network.Stream) {
 	}
 	for {
 		var req deltaRequest
-		if err := readExchangeFrame(s, maxAnnouncement, &req); err != nil {
+		if err := frame.Read(s, maxAnnouncement, &req); err != nil {
 			if !errors.Is(err, io.EOF) {
 				c.log.Warn("bad catalogue request; stream reset", "peer", requester.Name, "err", err)
 				s.Reset()
@@ -45,7 +47,7 @@ func (c *Catalogue) serveDelta(s network.Stream) {
 			s.Reset()
 			return
 		}
-		if err := writeExchangeFrame(s, maxDeltaFrame, page); err != nil {
+		if err := frame.Write(s, maxDeltaFrame, page); err != nil {
 			c.log.Warn("catalogue delta not sent; stream reset", "peer", requester.Name, "since", req.Since,
 				"entries", len(page.Entries), "err", err)
 			s.Reset()
@@ -143,12 +145,12 @@ func (c *Catalogue) Pull(ctx context.Context, owner Member) error {
 		_ = s.SetDeadline(dl)
 	}
 	for {
-		if err := writeExchangeFrame(s, maxAnnouncement, deltaRequest{Since: since}); err != nil {
+		if err := frame.Write(s, maxAnnouncement, deltaRequest{Since: since}); err != nil {
 			s.Reset()
 			return err
 		}
 		var page deltaPage
-		if err := readExchangeFrame(s, maxDeltaFrame, &page); err != nil {
+		if err := frame.Read(s, maxDeltaFrame, &page); err != nil {
 			s.Reset()
 			c.notePeer(owner.Name, 0, err)
 			return fmt.Errorf("catalogue of %s: %w", owner.Name, err)
@@ -285,7 +287,7 @@ func (c *Catalogue) listen() {
 			continue
 		}
 		var a announcement
-		if err := decodeExchangeJSON(msg.Data, &a); err != nil {
+		if err := frame.Decode(msg.Data, &a); err != nil {
 			c.log.Debug("bad catalogue announcement", "from", msg.ReceivedFrom, "err", err)
 			continue
 		}

@@ -7,6 +7,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/xborder/xborder/internal/frame"
 )
 
 // Audit record types of transfers, written on both sides.
@@ -48,7 +50,7 @@ func (s *Service) handleTransfer(st network.Stream) {
 	remote := st.Conn().RemotePeer()
 	_ = st.SetDeadline(s.now().Add(s.cfg.StreamTimeout))
 	var req transferFrame
-	if err := readExchangeFrame(st, s.cfg.MaxMessage, &req); err != nil {
+	if err := frame.Read(st, s.cfg.MaxMessage, &req); err != nil {
 		s.log.Warn("reset transfer stream", "peer", remote, "reason", err)
 		_ = st.Reset()
 		return
@@ -86,7 +88,7 @@ func (s *Service) handleTransfer(st network.Stream) {
 		s.refuseTransfer(st, member.Name, remote, auditRefusal("serve transfers"))
 		return
 	}
-	if err := writeExchangeFrame(st, s.cfg.MaxMessage, transferHeader{Size: e.Size, SHA256: e.SHA256, Offset: req.Offset}); err != nil {
+	if err := frame.Write(st, s.cfg.MaxMessage, transferHeader{Size: e.Size, SHA256: e.SHA256, Offset: req.Offset}); err != nil {
 		s.log.Warn("reset transfer stream", "peer", remote, "reason", fmt.Errorf("write header: %w", err))
 		_ = st.Reset()
 		rec.Error = err.Error()
@@ -166,7 +168,7 @@ func (s *Service) refuseTransfer(st network.Stream, who string, remote peer.ID, 
 	}
 	s.log.Info("transfer refused", "peer", remote, "code", r.Code, "reason", r.Reason)
 	_ = s.record(RecordTransferRefused, who+" -> "+s.self.Name, refusalRecord{Peer: remote.String(), Code: r.Code, Reason: r.Reason})
-	if err := writeExchangeFrame(st, s.cfg.MaxMessage, transferHeader{Code: r.Code, Reason: r.Reason}); err != nil {
+	if err := frame.Write(st, s.cfg.MaxMessage, transferHeader{Code: r.Code, Reason: r.Reason}); err != nil {
 		_ = st.Reset()
 		return
 	}

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+
+	"github.com/xborder/xborder/internal/frame"
 )
 
 // The requester's side of a transfer: attempts, resumption from the
@@ -121,13 +123,13 @@ func (s *Service) fetchOnce(ctx context.Context, j *Job, redial bool) error {
 	defer stop()
 
 	_ = st.SetDeadline(s.now().Add(s.cfg.StreamTimeout))
-	if err := writeExchangeFrame(st, s.cfg.MaxMessage, transferFrame{Grant: j.grant, Dataset: j.dataset, Offset: offset}); err != nil {
+	if err := frame.Write(st, s.cfg.MaxMessage, transferFrame{Grant: j.grant, Dataset: j.dataset, Offset: offset}); err != nil {
 		_ = st.Reset()
 		return fmt.Errorf("send transfer request: %w", err)
 	}
 	_ = st.CloseWrite()
 	var hdr transferHeader
-	if err := readExchangeFrame(st, s.cfg.MaxMessage, &hdr); err != nil {
+	if err := frame.Read(st, s.cfg.MaxMessage, &hdr); err != nil {
 		_ = st.Reset()
 		return fmt.Errorf("read transfer header: %w", err)
 	}

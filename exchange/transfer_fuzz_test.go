@@ -6,6 +6,9 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/xborder/xborder/internal/frame"
+	"github.com/xborder/xborder/internal/nodejws"
 )
 
 // FuzzTransferFrame feeds the owner's decoder of transfer requests and its
@@ -20,7 +23,7 @@ func FuzzTransferFrame(f *testing.F) {
 	valid := grantClaims{Issuer: ownerID.String(), Audience: remote.String(), Subject: "fr-grandest/air-quality", ID: "seed-grant",
 		IssuedAt: fuzzNow.Unix(), Expires: fuzzNow.Add(time.Hour).Unix(), SHA256: e.SHA256, Size: e.Size,
 		Obligations: []string{}, Purpose: "research"}
-	grant, err := signToken(ownerKey, ownerID, grantTokenType, valid)
+	grant, err := nodejws.Sign(ownerKey, ownerID, grantTokenType, valid)
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -30,7 +33,7 @@ func FuzzTransferFrame(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 4, 'n', 'u', 'l', 'l'})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var fr transferFrame
-		if err := readExchangeFrame(bytes.NewReader(data), 64<<10, &fr); err != nil {
+		if err := frame.Read(bytes.NewReader(data), 64<<10, &fr); err != nil {
 			return
 		}
 		c, got, err := s.checkGrantPresented(fr.Grant, fr.Dataset, remote, fuzzNow)
@@ -56,7 +59,7 @@ func FuzzTransferHeader(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		const limit = 256
 		var h transferHeader
-		err := readExchangeFrame(bytes.NewReader(data), limit, &h)
+		err := frame.Read(bytes.NewReader(data), limit, &h)
 		if len(data) >= 4 && int(data[0])<<24|int(data[1])<<16|int(data[2])<<8|int(data[3]) > limit && !errors.Is(err, ErrMessageTooLarge) {
 			t.Fatalf("an oversized frame was read: %v", err)
 		}

@@ -15,6 +15,8 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 
+	"github.com/xborder/xborder/internal/frame"
+	"github.com/xborder/xborder/internal/nodejws"
 	"github.com/xborder/xborder/internal/testkit"
 )
 
@@ -229,7 +231,7 @@ func TestTransferGrantChecks(t *testing.T) {
 			ID: newTokenID(), IssuedAt: now.Unix(), Expires: now.Add(time.Hour).Unix(), SHA256: e.SHA256, Size: e.Size,
 			Obligations: []string{}, Purpose: "research"}
 		mod(&c)
-		tok, err := signToken(signer.key, fr.m.PeerID, grantTokenType, c)
+		tok, err := nodejws.Sign(signer.key, fr.m.PeerID, grantTokenType, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -324,10 +326,10 @@ func TestTransferConcurrencyLimitPerPeer(t *testing.T) {
 	}
 	_ = first.SetDeadline(time.Now().Add(10 * time.Second))
 	var hdr transferHeader
-	if err := writeExchangeFrame(first, 1<<20, req); err != nil {
+	if err := frame.Write(first, 1<<20, req); err != nil {
 		t.Fatal(err)
 	}
-	if err := readExchangeFrame(first, 1<<20, &hdr); err != nil || hdr.Code != "" {
+	if err := frame.Read(first, 1<<20, &hdr); err != nil || hdr.Code != "" {
 		t.Fatalf("first transfer: %+v, %v", hdr, err)
 	}
 
@@ -345,7 +347,7 @@ func TestTransferConcurrencyLimitPerPeer(t *testing.T) {
 		}
 		defer st.Reset()
 		_ = st.SetDeadline(time.Now().Add(5 * time.Second))
-		return writeExchangeFrame(st, 1<<20, req) == nil && readExchangeFrame(st, 1<<20, &h) == nil && h.Code == ""
+		return frame.Write(st, 1<<20, req) == nil && frame.Read(st, 1<<20, &h) == nil && h.Code == ""
 	})
 }
 

@@ -1,17 +1,14 @@
 package exchange
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
-	"encoding/json"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/xborder/xborder/internal/frame"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -66,55 +63,6 @@ type transferHeader struct {
 	Reason string      `json:"reason,omitempty"`
 }
 
-// writeExchangeFrame writes v as one frame; the receiver's cap applies,
-// so the sender checks it too rather than have the stream reset.
-func writeExchangeFrame(w io.Writer, limit int, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	if len(raw) > limit {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, len(raw), limit)
-	}
-	buf := make([]byte, 4+len(raw))
-	binary.BigEndian.PutUint32(buf, uint32(len(raw)))
-	copy(buf[4:], raw)
-	_, err = w.Write(buf)
-	return err
-}
-
-// readExchangeFrame reads one frame of at most limit bytes into v,
-// refusing unknown fields and trailing data: a peer speaking another
-// version of the protocol is told so, not half understood.
-func readExchangeFrame(r io.Reader, limit int, v any) error {
-	var n [4]byte
-	if _, err := io.ReadFull(r, n[:]); err != nil {
-		return err
-	}
-	size := binary.BigEndian.Uint32(n[:])
-	if uint64(size) > uint64(limit) {
-		return fmt.Errorf("%w: %d bytes announced, limit %d", ErrMessageTooLarge, size, limit)
-	}
-	raw := make([]byte, size)
-	if _, err := io.ReadFull(r, raw); err != nil {
-		return err
-	}
-	return decodeExchangeJSON(raw, v)
-}
-
-// decodeExchangeJSON decodes exactly one JSON value with known fields.
-func decodeExchangeJSON(raw []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("malformed message: %w", err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("malformed message: data after the JSON value")
-	}
-	return nil
-}
-
 // serveOne answers a request-reply stream: one frame in, one frame out,
 // within StreamTimeout. A malformed or oversized frame resets the stream
 // with a logged reason; the answer is computed under the service's
@@ -128,7 +76,7 @@ func serveOne[Req, Reply any](s *Service, st network.Stream, what string, answer
 	remote := st.Conn().RemotePeer()
 	_ = st.SetDeadline(s.now().Add(s.cfg.StreamTimeout))
 	var req Req
-	if err := readExchangeFrame(st, s.cfg.MaxMessage, &req); err != nil {
+	if err := frame.Read(st, s.cfg.MaxMessage, &req); err != nil {
 		s.log.Warn("reset "+what+" stream", "peer", remote, "reason", err)
 		_ = st.Reset()
 		return
@@ -136,7 +84,7 @@ func serveOne[Req, Reply any](s *Service, st network.Stream, what string, answer
 	ctx, cancel := context.WithTimeout(s.ctx, s.cfg.StreamTimeout)
 	defer cancel()
 	reply := answer(ctx, remote, req)
-	if err := writeExchangeFrame(st, s.cfg.MaxMessage, reply); err != nil {
+	if err := frame.Write(st, s.cfg.MaxMessage, reply); err != nil {
 		s.log.Warn("reset "+what+" stream", "peer", remote, "reason", fmt.Errorf("write answer: %w", err))
 		_ = st.Reset()
 		return
