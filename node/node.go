@@ -24,6 +24,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/xborder/xborder/analysis"
 	"github.com/xborder/xborder/audit"
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/exchange"
@@ -88,6 +89,8 @@ type Node struct {
 	exchange  *exchange.Service
 	// agreements negotiates model-sharing agreements over the exchange.
 	agreements *exchange.Agreements
+	// analyses runs federated analyses and answers other members' ones.
+	analyses *analysis.Service
 	// policyChanged wakes the policy declaration after a reload.
 	policyChanged chan struct{}
 	// registry is set once raft is open; the gater reads it concurrently.
@@ -363,6 +366,12 @@ func (n *Node) startServices(ctx context.Context, engine *policy.Engine) (err er
 		Policy: n.policy, Registry: exchangeRegistry{n}}); err != nil {
 		return fmt.Errorf("start agreements: %w", err)
 	}
+	if n.analyses, err = analysis.New(analysis.DefaultConfig(n.dataDir), analysis.Deps{
+		Host: n.host, Key: n.id.Key, Self: analysis.Member(self), Datasets: analysisDatasets{n.catalogue},
+		Authz: n.policy, Registry: analysisRegistry{exchangeRegistry{n}}, Recorder: auditRecorder{n},
+		Log: n.log.With("component", "analysis"), Clock: n.now}); err != nil {
+		return fmt.Errorf("start analyses: %w", err)
+	}
 	return nil
 }
 
@@ -444,6 +453,7 @@ func (n *Node) serveAPI() (err error) {
 		Catalogue:  n.catalogue,
 		Exchange:   n.exchange,
 		Agreements: n.agreements,
+		Analyses:   n.analyses,
 		Tokens:     &api.Verifier{Key: n.id.PublicKey(), NodeID: n.id.PeerID.String()},
 		Authz:      n.policy,
 		Console:    web,
@@ -540,6 +550,9 @@ func (n *Node) stopAPI() error {
 // committed while the registry and the mesh still run.
 func (n *Node) stopServices() []error {
 	var errs []error
+	if n.analyses != nil {
+		errs = append(errs, n.analyses.Close())
+	}
 	if n.agreements != nil {
 		n.agreements.Close()
 	}

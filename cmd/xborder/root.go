@@ -121,6 +121,8 @@ Global flags read environment variables when not given:
 		newRequestCmd(g),
 		newFetchCmd(g),
 		newGrantsCmd(g),
+		newAnalyseCmd(g),
+		newAnalysisCmd(g),
 		newDemoCmd(g),
 		newHealthcheckCmd(g),
 		newVersionCmd(g),

@@ -66,6 +66,7 @@ type Server struct {
 	catalogue  Catalogue
 	exchange   Exchange
 	agreements Agreements
+	analyses   Analyses
 	log        *slog.Logger
 	mux        *http.ServeMux
 	http       *http.Server
@@ -82,6 +83,7 @@ type Deps struct {
 	Catalogue  Catalogue
 	Exchange   Exchange
 	Agreements Agreements
+	Analyses   Analyses
 	Tokens     TokenVerifier
 	Authz      Authorizer
 	// Console, when set, serves the web console under /console/ (and
@@ -98,7 +100,7 @@ type Deps struct {
 func NewServer(d Deps) *Server {
 	log := d.Log
 	s := &Server{
-		backend: d.Backend, policies: d.Policies, registry: d.Registry, audit: d.Audit, catalogue: d.Catalogue, exchange: d.Exchange, agreements: d.Agreements, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
+		backend: d.Backend, policies: d.Policies, registry: d.Registry, audit: d.Audit, catalogue: d.Catalogue, exchange: d.Exchange, agreements: d.Agreements, analyses: d.Analyses, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xborder_api_requests_total",
 			Help: "Local API requests, by route and HTTP status code.",
@@ -138,6 +140,7 @@ func NewServer(d Deps) *Server {
 	s.routePolicy()
 	s.routeRegistry()
 	s.routeAudit()
+	s.routeAnalyses()
 	s.routeCatalogue()
 	s.routeExchange()
 	s.routeAgreements()

@@ -1,0 +1,108 @@
+package analysis
+
+import (
+	"time"
+
+	"github.com/xborder/xborder/analysis/stats"
+	"github.com/xborder/xborder/analysis/tabular"
+	"github.com/xborder/xborder/policy"
+)
+
+// Protocol is the analysis protocol: one frame from the researcher's node,
+// one answer from the owner, per round.
+const Protocol = "/xborder/analysis/1.0.0"
+
+// Token types: the request an asking node signs, and the contribution an
+// owner signs. Neither can be presented as the other, nor as an exchange
+// request or grant.
+const (
+	queryTokenType        = "xborder-analysis-query+jwt"
+	contributionTokenType = "xborder-analysis-contribution+jws"
+)
+
+// Query is what one owner answers: the researcher's spec narrowed to one
+// of the owner's datasets, with the design matrix's columns when it is a
+// GLM (agreed by the researcher's node from every owner's dictionary, so
+// that every owner builds the same columns).
+type Query struct {
+	// Analysis is the researcher's node's ID of the whole analysis.
+	Analysis  string          `json:"analysis"`
+	Dataset   string          `json:"dataset"` // the id, at the owner
+	Kind      Kind            `json:"kind"`
+	Variables []string        `json:"variables,omitempty"`
+	By        string          `json:"by,omitempty"`
+	Breaks    []float64       `json:"breaks,omitempty"`
+	Family    string          `json:"family,omitempty"`
+	Formula   string          `json:"formula,omitempty"`
+	Design    *tabular.Design `json:"design,omitempty"`
+	Filter    string          `json:"filter,omitempty"`
+	Purpose   string          `json:"purpose"`
+	Project   string          `json:"project,omitempty"`
+}
+
+// queryClaims are the claims of the signed query a researcher's node sends
+// to open an analysis at an owner.
+type queryClaims struct {
+	Issuer     string            `json:"iss"` // the asking node's peer ID
+	Audience   string            `json:"aud"` // the owner's peer ID
+	ID         string            `json:"jti"`
+	IssuedAt   int64             `json:"iat"`
+	Expires    int64             `json:"exp"`
+	Researcher policy.Researcher `json:"researcher"`
+	Query      Query             `json:"query"`
+}
+
+// request is the frame a researcher's node sends: a signed query opens an
+// analysis; a session, with the coefficients of the next iteration, goes
+// on with a GLM, or ends it.
+type request struct {
+	Token     string    `json:"token,omitempty"`
+	Session   string    `json:"session,omitempty"`
+	Iteration int       `json:"iteration,omitempty"`
+	Beta      []float64 `json:"beta,omitempty"`
+	Close     bool      `json:"close,omitempty"`
+}
+
+// answer is the owner's frame: to an opening, its policy's decision and,
+// when allowed, its signed contribution (and a session for a GLM); to a
+// GLM iteration, the contribution. A refusal — a request the owner could
+// not verify, or an analysis its disclosure rules forbid — has Code and
+// Reason instead.
+type answer struct {
+	Decision     *policy.Decision `json:"decision,omitempty"`
+	Session      string           `json:"session,omitempty"`
+	Contribution string           `json:"contribution,omitempty"`
+	Code         RefusalCode      `json:"code,omitempty"`
+	Reason       string           `json:"reason,omitempty"`
+}
+
+// Contribution is what an owner releases, signed: the aggregates of one
+// dataset for one request (for a GLM, one iteration), bound to the request
+// by its digest and to the content by the dataset's SHA-256.
+type Contribution struct {
+	Analysis      string `json:"analysis"`
+	Request       string `json:"request"` // SHA-256 of the Query
+	Owner         string `json:"owner"`
+	Dataset       string `json:"dataset"`
+	DatasetSHA256 string `json:"dataset_sha256"`
+	Kind          Kind   `json:"kind"`
+	// Rows is the number of rows the aggregates are computed on.
+	Rows int `json:"rows"`
+	// Limits are the disclosure rules the owner's policy set and its node
+	// enforced; Bundle is the policy bundle that set them.
+	Limits policy.DisclosureLimits `json:"limits"`
+	Bundle string                  `json:"bundle"`
+	// Iteration and Beta say which GLM iteration, at which coefficients
+	// (none at iteration 0, which starts from the family's initial fit).
+	Iteration int       `json:"iteration,omitempty"`
+	Beta      []float64 `json:"beta,omitempty"`
+
+	Summary     *stats.Summary    `json:"summary,omitempty"`
+	Table       *stats.Table      `json:"table,omitempty"`
+	Means       *stats.GroupMeans `json:"means,omitempty"`
+	Histogram   *stats.Hist       `json:"histogram,omitempty"`
+	Correlation *stats.CorParts   `json:"correlation,omitempty"`
+	Partial     *stats.Partial    `json:"partial,omitempty"`
+
+	IssuedAt time.Time `json:"issued_at"`
+}

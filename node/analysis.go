@@ -1,0 +1,56 @@
+package node
+
+import (
+	"io"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/xborder/xborder/analysis"
+	"github.com/xborder/xborder/exchange"
+)
+
+// analysisRegistry is the registry as the analyses read it: the exchange's
+// translation of the consensus records, in the analysis room's types.
+type analysisRegistry struct{ exchangeRegistry }
+
+func (r analysisRegistry) MemberByPeer(p peer.ID) (analysis.Member, bool) {
+	m, ok := r.exchangeRegistry.MemberByPeer(p)
+	return analysis.Member(m), ok
+}
+
+func (r analysisRegistry) MemberByName(name string) (analysis.Member, bool) {
+	m, ok := r.exchangeRegistry.MemberByName(name)
+	return analysis.Member(m), ok
+}
+
+// analysisDatasets is the catalogue as the analyses read it.
+type analysisDatasets struct{ cat *exchange.Catalogue }
+
+func (d analysisDatasets) Own(id string) (analysis.Dataset, bool) {
+	e, ok := d.cat.Lookup(id)
+	if !ok || e.Withdrawn {
+		return analysis.Dataset{}, false
+	}
+	return analysisDataset(e), true
+}
+
+func (d analysisDatasets) Listed(owner, id string) (analysis.Dataset, bool) {
+	l, err := d.cat.Get(owner, id)
+	if err != nil || l.Withdrawn {
+		return analysis.Dataset{}, false
+	}
+	return analysisDataset(l.Entry), true
+}
+
+func (d analysisDatasets) Open(sum string) (io.ReadCloser, error) { return d.cat.OpenBlob(sum) }
+
+func analysisDataset(e exchange.Entry) analysis.Dataset {
+	return analysis.Dataset{
+		Owner: e.Owner, ID: e.ID, Kind: e.Kind, Theme: e.Theme, Classification: e.Classification,
+		PersonalData: e.PersonalData, RequiresProject: e.RequiresProject, License: e.License,
+		Partners: e.Partners, PublicListing: e.PublicListing, SHA256: e.SHA256, Dictionary: e.Dictionary,
+	}
+}
+
+// Analyses is the node's federated analysis service (nil before Start).
+func (n *Node) Analyses() *analysis.Service { return n.analyses }
