@@ -6,10 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
-	"github.com/RoaringBitmap/roaring/v2"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/xborder/xborder/analysis/stats"
@@ -182,6 +180,9 @@ func (s *Service) open(ctx context.Context, m Member, researcher policy.Research
 
 // iterate answers one GLM iteration of an open session.
 func (s *Service) iterate(m Member, req request) answer {
+	if s.hooks.iterate != nil {
+		s.hooks.iterate(req.Iteration)
+	}
 	sess, err := s.sessions.next(req.Session, m.PeerID, req.Iteration, s.now())
 	if err != nil {
 		return s.refuse(m.Name, m.PeerID, "", err)
@@ -268,7 +269,7 @@ func computeRefusal(err error) error {
 		return r
 	case errors.As(err, &de):
 		return &RefusedError{Code: RefusalDisclosure, Reason: de.Error()}
-	case errors.As(err, &ie), errors.As(err, &se), tabular.IsInputError(err):
+	case errors.As(err, &ie), errors.As(err, &se), badInput(err):
 		return &RefusedError{Code: RefusalBadQuery, Reason: err.Error()}
 	}
 	return refusef(RefusalInternal, "the owner could not compute: %v", err)
@@ -416,5 +417,17 @@ func (s *Service) table(d Dataset) (*tabular.Table, error) {
 	})
 }
 
-var _ io.Reader
-var _ = roaring.New
+// badInput reports whether err is the tabular package's refusal of a
+// query that does not fit the dataset (rather than a failure of the owner).
+func badInput(err error) bool {
+	var (
+		de *tabular.DesignError
+		ce *tabular.ColumnError
+		fe *tabular.FilterError
+		me *tabular.FormulaError
+		re *tabular.ReadError
+		ye *tabular.DictionaryError
+	)
+	return errors.As(err, &de) || errors.As(err, &ce) || errors.As(err, &fe) || errors.As(err, &me) ||
+		errors.As(err, &re) || errors.As(err, &ye)
+}

@@ -124,9 +124,16 @@ type Service struct {
 	wg      sync.WaitGroup
 	streams map[network.Stream]struct{}
 	running map[string]*run // this node's analyses in progress, by ID
+	hooks   hooks
 
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// hooks let tests interfere with the owner's side; nil in production.
+type hooks struct {
+	// iterate runs before an owner computes a GLM iteration.
+	iterate func(iteration int)
 }
 
 // New opens DATA/analysis.db and registers Protocol on the host.
