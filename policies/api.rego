@@ -9,13 +9,15 @@
 #
 # Users get a role in their token (xborder token issue --role ...):
 #   operator    runs the node: may call everything;
-#   researcher  browses the catalogue, projects, agreements and grants, and
+#   researcher  browses the catalogue, projects, agreements and grants,
 #               requests and fetches data (the node shows a researcher only
-#               the transfers they started);
+#               the transfers they started), and runs federated analyses
+#               and reads their results;
 #   legal       reads and reloads the policies and evaluates them; reads
 #               projects and agreements;
 #   auditor     reads the audit log and verifies it; reads projects,
-#               agreements and grants, and lists every transfer.
+#               agreements and grants, lists every transfer, and reads the
+#               federated analyses run from this node.
 # Every role may read the node's status and its peers.
 #
 # "and below" means the path itself and every path under it: GET
@@ -38,10 +40,12 @@ permissions := {
 			"/v1/agreements": "and below",
 			"/v1/grants": "only",
 			"/v1/transfers": "and below",
+			"/v1/analyses": "and below",
 		},
 		"POST": {
 			"/v1/requests": "only",
 			"/v1/fetch": "only",
+			"/v1/analyses": "only",
 		},
 	},
 	"legal": {
@@ -63,6 +67,7 @@ permissions := {
 			"/v1/grants": "only",
 			"/v1/transfers": "only",
 			"/v1/policy/peers": "only",
+			"/v1/analyses": "and below",
 		},
 	},
 }

@@ -31,6 +31,7 @@ test_every_role_reads_status_and_peers if {
 
 test_operator_calls_everything if {
 	may("operator", "POST", "/v1/policy/reload")
+	may("operator", "POST", "/v1/analyses")
 	may("operator", "DELETE", "/v1/tokens/abc")
 	may("operator", "GET", "/v1/audit/verify")
 	d := call("operator", "POST", "/v1/policy/reload")
@@ -51,6 +52,9 @@ test_researcher_permissions if {
 	may("researcher", "GET", "/v1/transfers")
 	may("researcher", "GET", "/v1/transfers/t-1/content")
 	may("researcher", "get", "/v1/catalogue")
+	may("researcher", "POST", "/v1/analyses")
+	may("researcher", "GET", "/v1/analyses")
+	may("researcher", "GET", "/v1/analyses/an-1")
 	d := call("researcher", "POST", "/v1/requests")
 	d.rules == ["researcher_role"]
 	d.reasons == ["The researcher role may call POST /v1/requests."]
@@ -70,6 +74,9 @@ test_researcher_refusals if {
 	not may("researcher", "GET", "/v1/catalogues")
 	not may("researcher", "DELETE", "/v1/transfers/t-1")
 	not may("researcher", "DELETE", "/v1/projects/fr-de-oncology")
+	not may("researcher", "POST", "/v1/analyses/an-1")
+	not may("researcher", "DELETE", "/v1/analyses/an-1")
+	not may("researcher", "GET", "/v1/analysesx")
 }
 
 test_legal_permissions if {
@@ -92,6 +99,8 @@ test_legal_refusals if {
 	not may("legal", "GET", "/v1/audit")
 	not may("legal", "GET", "/v1/grants")
 	reasons("legal", "POST", "/v1/requests") == {"The legal role may not call POST /v1/requests."}
+	not may("legal", "POST", "/v1/analyses")
+	not may("legal", "GET", "/v1/analyses")
 }
 
 test_auditor_permissions if {
@@ -103,6 +112,8 @@ test_auditor_permissions if {
 	may("auditor", "GET", "/v1/policy/peers")
 	may("auditor", "GET", "/v1/transfers")
 	may("auditor", "HEAD", "/v1/audit")
+	may("auditor", "GET", "/v1/analyses")
+	may("auditor", "GET", "/v1/analyses/an-1")
 	call("auditor", "GET", "/v1/audit/verify").rules == ["auditor_role"]
 }
 
@@ -114,6 +125,7 @@ test_auditor_refusals if {
 	not may("auditor", "GET", "/v1/catalogue")
 	not may("auditor", "POST", "/v1/fetch")
 	reasons("auditor", "POST", "/v1/fetch") == {"The auditor role may not call POST /v1/fetch."}
+	not may("auditor", "POST", "/v1/analyses")
 }
 
 test_path_traversal_refused if {

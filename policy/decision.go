@@ -11,7 +11,8 @@ import (
 // Point is a decision point: the Rego rule a query evaluates.
 type Point string
 
-// The decision points of a bundle. Every bundle must define all of them.
+// The decision points of a bundle. Every bundle must define all of them but
+// the optional ones (see optional).
 const (
 	ExchangeDecision   Point = "data.xborder.exchange.decision"
 	CatalogueVisible   Point = "data.xborder.catalogue.visible"
@@ -20,15 +21,19 @@ const (
 	MembershipDecision Point = "data.xborder.membership.decision"
 	APIAllow           Point = "data.xborder.api.allow"
 	AuditDecision      Point = "data.xborder.audit.decision"
+	// AnalysisDecisionPoint decides a federated analysis on one of this
+	// node's datasets (the decision's value is an AnalysisDecision, whose
+	// name the constant cannot share).
+	AnalysisDecisionPoint Point = "data.xborder.analysis.decision"
 )
 
 // Points lists every decision point.
-var Points = []Point{ExchangeDecision, CatalogueVisible, AgreementDecision, RegistryDecision, MembershipDecision, APIAllow, AuditDecision}
+var Points = []Point{ExchangeDecision, CatalogueVisible, AgreementDecision, RegistryDecision, MembershipDecision, APIAllow, AuditDecision, AnalysisDecisionPoint}
 
 // optional are the decision points a policy may leave out (those added
 // after a region's policy directory was written): a bundle without one
 // still loads, and the point then refuses, saying why.
-var optional = map[Point]bool{AuditDecision: true}
+var optional = map[Point]bool{AuditDecision: true, AnalysisDecisionPoint: true}
 
 // Decision is the answer of a decision point:
 // `{allow, reasons[], rules[], obligations[], max_validity_s}` in Rego.

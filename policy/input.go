@@ -190,3 +190,41 @@ type DatasetRef struct {
 	ID           string `json:"id"`
 	PersonalData bool   `json:"personal_data"`
 }
+
+// AnalysisInput is the input of data.xborder.analysis.decision: may this
+// researcher run this analysis on this dataset of this node, for this
+// purpose, and under which disclosure limits? The owner's node asks it
+// before it computes anything; rows never leave the owner, only the
+// aggregates the limits let through.
+type AnalysisInput struct {
+	Requester Requester       `json:"requester"` // node and researcher, as for an exchange
+	Dataset   Resource        `json:"dataset"`   // the owner's dataset
+	Analysis  AnalysisRequest `json:"analysis"`
+	Purpose   string          `json:"purpose"`
+	Project   *Project        `json:"project"` // the project the request names, from the registry; nil for none
+	Self      Node            `json:"self"`
+	Time      time.Time       `json:"time"`
+}
+
+// AnalysisRequest is the statistic asked of a dataset.
+type AnalysisRequest struct {
+	// Kind is summary, table, histogram, correlation or glm.
+	Kind string `json:"kind"`
+	// Variables are the columns the analysis reads, with the type the
+	// dataset's dictionary gives them.
+	Variables []AnalysisColumn `json:"variables"`
+	// Filter is the canonical row filter, "" for every row.
+	Filter string `json:"filter"`
+	// Family, Formula and Parameters describe a glm: its error family
+	// (gaussian, binomial, poisson), its model formula and its number of
+	// model parameters.
+	Family     string `json:"family,omitempty"`
+	Formula    string `json:"formula,omitempty"`
+	Parameters int    `json:"parameters,omitempty"`
+}
+
+// AnalysisColumn is a column an analysis reads, with its dictionary type.
+type AnalysisColumn struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}

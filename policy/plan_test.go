@@ -54,6 +54,8 @@ func TestPlannedDecisionsMatchTopdown(t *testing.T) {
 		MembershipDecision: genMembership,
 		APIAllow:           genAPI,
 		AuditDecision:      genAudit,
+
+		AnalysisDecisionPoint: genAnalysis,
 	}
 	for _, p := range Points {
 		gen, ok := gens[p]
@@ -286,6 +288,47 @@ func genAudit(r *rand.Rand) any {
 	}
 }
 
+func genAnalysis(r *rand.Rand) any {
+	owner := pick(r, genMembers[:5]...)
+	id := pick(r, "icu-admissions", "crop-yield", "steel-sensors")
+	in := AnalysisInput{
+		Requester: Requester{
+			Node:       Node{Node: pick(r, genMembers...), Country: pick(r, genCountries...)},
+			Researcher: Researcher{Sub: "alice@uni-freiburg.de", Role: "researcher"},
+		},
+		Dataset: Resource{Kind: pick(r, "dataset", "dataset", "dataset", "model", ""), ID: id, Owner: owner,
+			Theme: pick(r, genThemes...), Classification: pick(r, genClasses...), PersonalData: r.IntN(2) == 0,
+			RequiresProject: r.IntN(3) == 0, Partners: some(r, genMembers...)},
+		Analysis: AnalysisRequest{Kind: pick(r, "summary", "table", "histogram", "correlation", "glm", "glm", "listing", ""),
+			Variables: some(r, AnalysisColumn{"age", "numeric"}, AnalysisColumn{"sex", "factor"}, AnalysisColumn{"readmitted", "logical"}),
+			Filter:    pick(r, "", "age >= 18"),
+			Family:    pick(r, "gaussian", "binomial", "poisson", "tweedie", ""), Formula: "readmitted ~ age + sex", Parameters: r.IntN(5)},
+		Purpose: pick(r, genPurposes...),
+		Self:    Node{Node: owner, Country: "FR"},
+		Time:    time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC),
+	}
+	if r.IntN(4) != 0 {
+		in.Project = &Project{ID: "fr-de-" + id, Status: pick(r, "active", "active", "closed", ""),
+			Partners: some(r, genMembers...), Datasets: some(r, owner+"/"+id, "other/x"),
+			EthicsRef: pick(r, "CPP-2026-1", "", " ")}
+	}
+	if r.IntN(2) == 0 { // most of a request right, so that both outcomes are reached
+		requester := pick(r, "de-bw", "ch-basel", "be-wallonie", owner)
+		in.Requester.Node = Node{Node: requester, Country: pick(r, "DE", "CH", "BE", "US", "IN")}
+		in.Dataset.Kind = "dataset"
+		in.Purpose = pick(r, "research", "statistics", "industrial-rd")
+		in.Analysis.Family = pick(r, "gaussian", "binomial", "poisson")
+		if r.IntN(4) != 0 {
+			in.Project = &Project{ID: "p-1", Status: "active", Partners: []string{owner, requester},
+				Datasets: []string{owner + "/" + id}, EthicsRef: pick(r, "CPP-2026-1", "CPP-2026-1", "")}
+		}
+		if in.Dataset.Classification == "confidential" && r.IntN(2) == 0 {
+			in.Dataset.Partners = append(in.Dataset.Partners, requester)
+		}
+	}
+	return in
+}
+
 func genAPI(r *rand.Rand) any {
 	return APIInput{
 		User:   APIUser{Sub: "s", Role: pick(r, "operator", "researcher", "legal", "auditor", "admin", "")},
@@ -293,7 +336,8 @@ func genAPI(r *rand.Rand) any {
 		Path: pick(r, "/v1/status", "/v1/peers", "/v1/catalogue", "/v1/catalogue/fr-grandest/x", "/v1/projects",
 			"/v1/projects/p/join", "/v1/agreements", "/v1/agreements/a/sign", "/v1/grants", "/v1/transfers/7",
 			"/v1/requests", "/v1/fetch", "/v1/policy", "/v1/policy/reload", "/v1/policy/eval", "/v1/policy/peers",
-			"/v1/audit", "/v1/audit/verify", "/v1/catalogue/../policy/reload", "/v1//policy", "/v1/members", "", "v1/status"),
+			"/v1/audit", "/v1/audit/verify", "/v1/catalogue/../policy/reload", "/v1//policy", "/v1/members", "", "v1/status",
+			"/v1/analyses", "/v1/analyses/a-1"),
 	}
 }
 
