@@ -131,9 +131,6 @@ func (s *Service) compute(d Dataset, q Query, limits policy.DisclosureLimits) (c
 		// Every computation checks its own rows; this guards the release.
 		return computed{}, nil, &RefusedError{Code: RefusalDisclosure, Reason: (&stats.DisclosureError{Rule: "min_subset_rows"}).Error()}
 	}
-	if sess != nil {
-		sess.bundle = ""
-	}
 	return c, sess, nil
 }
 

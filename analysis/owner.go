@@ -159,7 +159,7 @@ func (s *Service) open(ctx context.Context, m Member, researcher policy.Research
 		return s.refuse(m.Name, m.PeerID, q.Analysis, releaseRefusal(err))
 	}
 	if sess != nil {
-		sess.member, sess.analysis, sess.request, sess.lastUsed = m.PeerID, q.Analysis, reqSum, s.now()
+		sess.member, sess.analysis, sess.request, sess.bundle, sess.lastUsed = m.PeerID, q.Analysis, reqSum, reply.Bundle, s.now()
 		if err := s.sessions.add(sess); err != nil {
 			return s.refuse(m.Name, m.PeerID, q.Analysis, err)
 		}

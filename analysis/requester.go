@@ -345,9 +345,9 @@ func checkColumns(spec Spec, d tabular.Dictionary) error {
 			probs = append(probs, fmt.Sprintf("variables: no dataset has a column %q", name))
 		case col.Identifier:
 			probs = append(probs, fmt.Sprintf("variables: %s identifies a person and is never analysed", name))
-		case numeric && col.Type == tabular.Categorical:
+		case numeric && col.Type == tabular.TypeCategorical:
 			probs = append(probs, fmt.Sprintf("variables: %s is categorical; a %s needs a numeric variable", name, spec.Kind))
-		case !numeric && col.Type != tabular.Categorical && col.Type != tabular.Boolean:
+		case !numeric && col.Type != tabular.TypeCategorical && col.Type != tabular.TypeBoolean:
 			probs = append(probs, fmt.Sprintf("variables: %s is %s; a table is of factors (categorical or boolean columns)", name, col.Type))
 		}
 	}

@@ -3,7 +3,6 @@ package analysis
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"slices"
 	"sync"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/xborder/xborder/analysis/stats"
 	"github.com/xborder/xborder/analysis/tabular"
+	"github.com/xborder/xborder/policy"
 )
 
 // tableCache keeps the most recently used parsed datasets, by content
@@ -76,7 +76,8 @@ type session struct {
 	dataset   Dataset
 	family    stats.Family
 	rules     stats.Rules
-	limits    limitsRecord
+	limits    policy.DisclosureLimits
+	bundle    string // the policy bundle that decided
 	x, y      []float64
 	p, rows   int
 	iteration int // the last one answered
@@ -172,5 +173,3 @@ func (ss *sessions) count() int {
 func errNoDictionary(ref string) error {
 	return refusef(RefusalBadQuery, "%s has no data dictionary; its owner publishes one (xborder dataset publish --dictionary) before it can be analysed", ref)
 }
-
-var _ = fmt.Sprintf

@@ -37,14 +37,14 @@ var RegionEffect = map[string]float64{
 // Dictionary is the data dictionary of every cohort.
 func Dictionary() tabular.Dictionary {
 	return tabular.Dictionary{Columns: []tabular.Column{
-		{Name: "patient_id", Type: tabular.Integer, Identifier: true, Description: "pseudonymous patient number"},
-		{Name: "age", Type: tabular.Integer, Unit: "years", Description: "age at inclusion"},
-		{Name: "sex", Type: tabular.Categorical, Levels: []string{"F", "M"}, Description: "sex recorded at inclusion"},
-		{Name: "bmi", Type: tabular.Number, Unit: "kg/m2", Description: "body-mass index"},
-		{Name: "smoker", Type: tabular.Boolean, Description: "current smoker"},
-		{Name: "sbp", Type: tabular.Number, Unit: "mmHg", Description: "systolic blood pressure"},
-		{Name: "diabetes", Type: tabular.Boolean, Description: "type 2 diabetes diagnosed"},
-		{Name: "visits", Type: tabular.Integer, Unit: "visits/year", Description: "GP visits in the last year"},
+		{Name: "patient_id", Type: tabular.TypeInteger, Identifier: true, Description: "pseudonymous patient number"},
+		{Name: "age", Type: tabular.TypeInteger, Unit: "years", Description: "age at inclusion"},
+		{Name: "sex", Type: tabular.TypeCategorical, Levels: []string{"F", "M"}, Description: "sex recorded at inclusion"},
+		{Name: "bmi", Type: tabular.TypeNumber, Unit: "kg/m2", Description: "body-mass index"},
+		{Name: "smoker", Type: tabular.TypeBoolean, Description: "current smoker"},
+		{Name: "sbp", Type: tabular.TypeNumber, Unit: "mmHg", Description: "systolic blood pressure"},
+		{Name: "diabetes", Type: tabular.TypeBoolean, Description: "type 2 diabetes diagnosed"},
+		{Name: "visits", Type: tabular.TypeInteger, Unit: "visits/year", Description: "GP visits in the last year"},
 	}}
 }
 
