@@ -2,6 +2,8 @@ package exchange
 
 import (
 	"time"
+
+	"github.com/xborder/xborder/analysis/tabular"
 )
 
 // Kinds of catalogue entries.
@@ -44,6 +46,11 @@ type Entry struct {
 	Withdrawn bool `json:"withdrawn,omitempty"`
 	// Model is the model card of a model entry.
 	Model *ModelCard `json:"model,omitempty"`
+	// Dictionary is the data dictionary of a tabular dataset: its columns,
+	// their types, units and levels, and which identify a person. It is
+	// what a researcher needs to write a federated analysis's filters and
+	// formulas without seeing a row.
+	Dictionary *tabular.Dictionary `json:"dictionary,omitempty"`
 	// PublicListing is the owner's choice to list a protected entry's
 	// metadata (never its data) in the public DCAT catalogue, with its
 	// access rights and how to ask for access; catalogue.visible decides,

@@ -119,6 +119,10 @@ func entryLimits(e Entry) ([]string, int) {
 	}
 	l.check(entryFields{e.Title, e.Description, e.License, e.MediaType, e.Keywords, e.Partners, e.Model})
 	l.text("publisher", e.Publisher, MaxPublisherBytes)
+	// A dictionary's size counts in the entry's encoded size; an invalid
+	// one (a partner's, or one stored before it was checked) would mislead
+	// every analysis planned from it.
+	l.probs = append(l.probs, dictionaryProblems(e.Kind, e.Dictionary)...)
 	n := encodedSize(e)
 	if n > MaxEntryBytes {
 		l.probs = append(l.probs, fmt.Sprintf("entry: %d bytes as JSON, limit %d bytes", n, MaxEntryBytes))

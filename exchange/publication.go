@@ -3,6 +3,7 @@ package exchange
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"math"
@@ -14,6 +15,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/xborder/xborder/analysis/tabular"
 )
 
 // Publication is what an operator gives to publish or update an entry.
@@ -33,6 +36,9 @@ type Publication struct {
 	FileName        string   `json:"file_name"` // for the media type when none is given
 	// Model is the model card; required for kind model, refused for datasets.
 	Model *ModelCard `json:"model,omitempty"`
+	// Dictionary is the data dictionary of a tabular dataset (see
+	// Entry.Dictionary); refused for models.
+	Dictionary *tabular.Dictionary `json:"dictionary,omitempty"`
 	// PublicListing lists a protected entry in the public catalogue (see
 	// Entry.PublicListing).
 	PublicListing bool `json:"public_listing,omitempty"`
@@ -71,6 +77,7 @@ func (p *Publication) Validate() error {
 	case p.Model != nil:
 		add("model: only a model entry carries a model card")
 	}
+	probs = append(probs, dictionaryProblems(p.Kind, p.Dictionary)...)
 	probs = append(probs, p.limitProblems()...)
 	if len(probs) > 0 {
 		return &ValidationError{Problems: probs}
@@ -115,7 +122,8 @@ func (c *Catalogue) publish(ctx context.Context, p Publication, content io.Reade
 		Publisher: c.self.Org, Country: c.self.Country, Theme: p.Theme, Classification: p.Classification,
 		Partners: sortedSet(p.Partners), PersonalData: p.PersonalData, RequiresProject: p.RequiresProject,
 		License: p.License, Keywords: sortedSet(p.Keywords), MediaType: media, Size: size, SHA256: sum,
-		Issued: now, Modified: now, Model: p.Model.normalized(), PublicListing: p.PublicListing}
+		Issued: now, Modified: now, Model: p.Model.normalized(), Dictionary: cloneDictionary(p.Dictionary),
+		PublicListing: p.PublicListing}
 	c.mu.Lock()
 	if old, ok := c.own[p.ID]; ok && !old.Withdrawn {
 		e.Issued = old.Issued
@@ -140,7 +148,7 @@ func (c *Catalogue) checkEntrySize(p Publication) error {
 		Partners: sortedSet(p.Partners), PersonalData: p.PersonalData, RequiresProject: p.RequiresProject,
 		License: p.License, Keywords: sortedSet(p.Keywords), MediaType: media, Size: math.MaxInt64,
 		SHA256: strings.Repeat("0", sha256.Size*2), Issued: now, Modified: now, Version: math.MaxUint64,
-		Model: p.Model.normalized(), PublicListing: p.PublicListing}
+		Model: p.Model.normalized(), Dictionary: p.Dictionary, PublicListing: p.PublicListing}
 	if n := encodedSize(e); n > MaxEntryBytes {
 		return &ValidationError{Problems: []string{fmt.Sprintf("entry: %d bytes as JSON, limit %d bytes", n, MaxEntryBytes)}}
 	}
@@ -210,4 +218,38 @@ func sortedSet(in []string) []string {
 		out = []string{}
 	}
 	return out
+}
+
+// dictionaryProblems lists what is wrong with an entry's data dictionary,
+// as ValidationError lines: only a dataset carries one, and it must be
+// valid (tabular.Dictionary.Validate).
+func dictionaryProblems(kind string, d *tabular.Dictionary) []string {
+	if d == nil {
+		return nil
+	}
+	if kind != KindDataset {
+		return []string{"dictionary: only a dataset entry carries a data dictionary"}
+	}
+	var de *tabular.DictionaryError
+	if err := d.Validate(); errors.As(err, &de) {
+		probs := make([]string, len(de.Problems))
+		for i, p := range de.Problems {
+			probs[i] = "dictionary: " + p
+		}
+		return probs
+	}
+	return nil
+}
+
+// cloneDictionary copies a dictionary, so that the entry stored does not
+// share the publication's slices.
+func cloneDictionary(d *tabular.Dictionary) *tabular.Dictionary {
+	if d == nil {
+		return nil
+	}
+	c := tabular.Dictionary{Columns: slices.Clone(d.Columns)}
+	for i := range c.Columns {
+		c.Columns[i].Levels = slices.Clone(c.Columns[i].Levels)
+	}
+	return &c
 }

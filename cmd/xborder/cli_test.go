@@ -216,6 +216,7 @@ func TestStatusPeersAndTokensAgainstARunningNode(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "de-bw") || !strings.Contains(out, "self") {
 		t.Fatalf("peers table: %q", out)
 	}
+	datasetWithDictionary(t, tmp, fr, de)
 
 	// A researcher token minted by the CLI works; one minted by another
 	// node does not; nor does an expired one.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/xborder/xborder/analysis/tabular"
 	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/node/api"
 )
@@ -20,7 +21,7 @@ func newDatasetCmd(g *globals) *cobra.Command {
 		Short: "Publish and withdraw this node's datasets and models",
 	}
 	var p exchange.Publication
-	var cardFile string
+	var cardFile, dictFile string
 	publish := &cobra.Command{
 		Use:   "publish FILE --id ID --title T --description D --theme health|industry|bioeconomy --classification open|restricted|sensitive|confidential",
 		Short: "Store a file and publish it in the federation catalogue",
@@ -33,12 +34,22 @@ A model (--kind model) carries a model card, a JSON file given with
 --model-card: {"task", "architecture", "training_datasets": ["OWNER/ID"],
 "metrics": {"name": number}, "intended_uses": [], "excluded_uses": []}.
 Its training datasets are the model's provenance: every region whose data
-trained it must be a party to any agreement that shares it.`,
+trained it must be a party to any agreement that shares it.
+
+A tabular dataset may carry its data dictionary, a JSON file given with
+--dictionary: {"columns": [{"name", "type": number|integer|categorical|
+boolean|text, "unit", "description", "levels": [], "identifier": bool}]}.
+Partners see it in the catalogue and plan federated analyses from it
+without seeing a row; a column marked identifier is never released,
+filtered on or modelled (type text is for identifier columns only). The
+first level of a categorical column is the reference of a model.`,
 		Example: `  xborder dataset publish icu-2025.csv --id icu-2025 --title "ICU admissions 2025" \
       --description "Daily ICU admissions in Grand Est hospitals" --theme health \
       --classification sensitive --personal-data --license CC-BY-4.0 --keywords icu,hospital
   xborder dataset publish tumour-seg.onnx --kind model --id tumour-seg --title "Tumour segmentation" \
-      --theme health --classification restricted --license research-only --model-card card.json`,
+      --theme health --classification restricted --license research-only --model-card card.json
+  xborder dataset publish cohort.csv --id cohort-2025 --title "Cardiology cohort 2025" --theme health \
+      --classification sensitive --personal-data --dictionary cohort-dictionary.json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := requireFlags(cmd, "id", "title", "theme", "classification"); err != nil {
@@ -50,6 +61,13 @@ trained it must be a party to any agreement that shares it.`,
 					return usageErr(err)
 				}
 				p.Model = card
+			}
+			if dictFile != "" {
+				dict, err := readDictionary(dictFile)
+				if err != nil {
+					return usageErr(err)
+				}
+				p.Dictionary = dict
 			}
 			c, err := g.newClient()
 			if err != nil {
@@ -81,6 +99,7 @@ trained it must be a party to any agreement that shares it.`,
 	f.StringSliceVar(&p.Keywords, "keywords", nil, "keywords (at most 64, each at most 128 bytes)")
 	f.StringVar(&p.MediaType, "media-type", "", "media type (default: from the file)")
 	f.StringVar(&cardFile, "model-card", "", "the model card of a model (JSON file)")
+	f.StringVar(&dictFile, "dictionary", "", "the data dictionary of a tabular dataset (JSON file)")
 	publish.Flags().BoolVar(&g.json, "json", false, "print JSON")
 	withdraw := &cobra.Command{
 		Use:     "withdraw ID",
@@ -179,4 +198,20 @@ func readModelCard(path string) (*exchange.ModelCard, error) {
 		return nil, fmt.Errorf("model card %s: %w", path, err)
 	}
 	return &card, nil
+}
+
+// readDictionary reads a data dictionary file, refusing unknown fields so
+// that a misspelt field (say "level" for "levels") is not silently dropped.
+func readDictionary(path string) (*tabular.Dictionary, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("data dictionary: %w", err)
+	}
+	var d tabular.Dictionary
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("data dictionary %s: %w", path, err)
+	}
+	return &d, nil
 }

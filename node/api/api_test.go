@@ -179,7 +179,7 @@ func (memCatalogue) Publish(_ context.Context, p exchange.Publication, content i
 		return exchange.Entry{}, err
 	}
 	n, _ := io.Copy(io.Discard, content)
-	return exchange.Entry{ID: p.ID, Owner: "fr-grandest", Size: n}, nil
+	return exchange.Entry{ID: p.ID, Owner: "fr-grandest", Size: n, Dictionary: p.Dictionary}, nil
 }
 
 func (memCatalogue) Withdraw(_ context.Context, id string) (exchange.Entry, error) {
