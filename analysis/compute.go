@@ -135,7 +135,7 @@ func (s *Service) compute(d Dataset, q Query, limits policy.DisclosureLimits) (c
 }
 
 func (s *Service) crossTab(t *tabular.Table, q Query, selected *roaring.Bitmap, rules stats.Rules, c *computed) error {
-	a, aLevels, err := t.Codes(q.Variables[0])
+	a, aLevels, err := factor(t, q.Variables[0])
 	if err != nil {
 		return err
 	}
@@ -144,7 +144,7 @@ func (s *Service) crossTab(t *tabular.Table, q Query, selected *roaring.Bitmap, 
 	var b []int32
 	var bLevels []string
 	if len(q.Variables) == 2 {
-		if b, bLevels, err = t.Codes(q.Variables[1]); err != nil {
+		if b, bLevels, err = factor(t, q.Variables[1]); err != nil {
 			return err
 		}
 		used.And(knownCodes(b, selected))
@@ -166,7 +166,7 @@ func (s *Service) means(t *tabular.Table, q Query, selected *roaring.Bitmap, rul
 	if err != nil {
 		return err
 	}
-	codes, levels, err := t.Codes(q.By)
+	codes, levels, err := factor(t, q.By)
 	if err != nil {
 		return err
 	}
@@ -178,6 +178,26 @@ func (s *Service) means(t *tabular.Table, q Query, selected *roaring.Bitmap, rul
 	}
 	c.rows, c.Means = used, &g
 	return nil
+}
+
+// factor reads a column as level codes: a categorical column's levels,
+// or a boolean's false and true.
+func factor(t *tabular.Table, name string) ([]int32, []string, error) {
+	if c, ok := t.Dictionary().Column(name); !ok || c.Type != tabular.TypeBoolean {
+		return t.Codes(name)
+	}
+	vals, err := t.Numbers(name)
+	if err != nil {
+		return nil, nil, err
+	}
+	codes := make([]int32, len(vals))
+	for i, v := range vals {
+		codes[i] = -1
+		if !math.IsNaN(v) {
+			codes[i] = int32(v)
+		}
+	}
+	return codes, []string{"false", "true"}, nil
 }
 
 // knownValues are a numeric column's known values among the selected rows.
