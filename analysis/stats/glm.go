@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"gonum.org/v1/gonum/floats"
 )
 
 // Family is a GLM family with its canonical link: gaussian (identity),
@@ -64,7 +66,7 @@ const (
 // iteration: it starts from R's initial means (mustart: gaussian y, binomial
 // (y+0.5)/2, poisson y+0.1) and reports the deviance there.
 //
-// The owner's rules are enforced before anything is computed: at least
+// The owner's rules are enforced before anything is returned: at least
 // MinSubsetRows rows, p ≤ MaxParamsShare·n; a binomial response of 0/1 with
 // at least MinCellCount of each outcome; a poisson response of non-negative
 // integers; every indicator-like column (only 0 and 1 in it) holding no ones
@@ -72,7 +74,11 @@ const (
 // coefficient describes a handful of people. A column of ones (an intercept)
 // or of zeros (a factor level absent from this owner's rows) passes.
 //
-// It makes a single pass over the rows and allocates nothing per row.
+// It reads the rows once, in blocks: each block's columns (and their
+// weighted copies) are laid out contiguously in two scratch buffers, so that
+// the upper triangle of X'WX is a set of unit-stride dot products
+// (gonum's floats.Dot); the scan the design rules need rides on the same
+// pass. Nothing is allocated per row.
 func IRLSPartial(fam Family, x, y []float64, p int, beta []float64, rules Rules) (Partial, error) {
 	if err := checkPartialInput(fam, x, y, p, beta, rules); err != nil {
 		return Partial{}, err
@@ -80,30 +86,48 @@ func IRLSPartial(fam Family, x, y []float64, p int, beta []float64, rules Rules)
 	n := len(y)
 	xtwx := make([]float64, p*p)
 	xtwz := make([]float64, p)
+	block := min(n, partialBlock)
+	cols := make([]float64, p*block)  // column j of the block at cols[j*block:]
+	wcols := make([]float64, p*block) // the same, times each row's weight
+	eta, w, z := make([]float64, block), make([]float64, block), make([]float64, block)
+	scan := newDesignScan(p)
 	var dev, loglik float64
-	for i := 0; i < n; i++ {
-		xi := x[i*p : i*p+p : i*p+p]
-		yi := y[i]
-		var eta float64
+	for lo := 0; lo < n; lo += block {
+		m := min(block, n-lo)
+		for r := range m {
+			i := (lo + r) * p
+			for j, v := range x[i : i+p] {
+				cols[j*block+r] = v
+			}
+		}
+		scan.block(cols, block, m)
 		if beta == nil {
-			eta = linkOfStart(fam, yi)
+			for r := range m {
+				eta[r] = linkOfStart(fam, y[lo+r])
+			}
 		} else {
-			for j, v := range xi {
-				eta += v * beta[j]
+			clear(eta)
+			for j, b := range beta {
+				floats.AddScaled(eta[:m], b, cols[j*block:j*block+m])
 			}
 		}
-		w, z, d, ll := working(fam, yi, eta)
-		dev += d
-		loglik += ll
-		// Upper triangle only; mirrored below after the pass.
-		for j, xj := range xi {
-			wxj := w * xj
-			xtwz[j] += wxj * z
-			row := xtwx[j*p+j : j*p+p]
-			for k, xk := range xi[j:] {
-				row[k] += wxj * xk
+		for r := range m {
+			var d, ll float64
+			w[r], z[r], d, ll = working(fam, y[lo+r], eta[r])
+			dev += d
+			loglik += ll
+		}
+		for j := range p {
+			wj := wcols[j*block : j*block+m]
+			floats.MulTo(wj, w[:m], cols[j*block:j*block+m])
+			xtwz[j] += floats.Dot(wj, z[:m])
+			for k := j; k < p; k++ {
+				xtwx[j*p+k] += floats.Dot(wj, cols[k*block:k*block+m])
 			}
 		}
+	}
+	if err := scan.verdict(x, xtwx, rules); err != nil {
+		return Partial{}, err
 	}
 	for j := 0; j < p; j++ {
 		for k := j + 1; k < p; k++ {
@@ -115,6 +139,10 @@ func IRLSPartial(fam Family, x, y []float64, p int, beta []float64, rules Rules)
 	}
 	return Partial{N: n, P: p, XtWX: xtwx, XtWz: xtwz, Deviance: dev, LogLik: loglik}, nil
 }
+
+// partialBlock is the rows per block of IRLSPartial: two scratch copies of
+// a block stay in the L2 cache for designs of up to a few dozen columns.
+const partialBlock = 256
 
 // linkOfStart is eta = link(mustart), R's starting point of glm.fit.
 func linkOfStart(fam Family, y float64) float64 {
@@ -204,14 +232,10 @@ func checkPartialInput(fam Family, x, y []float64, p int, beta []float64, rules 
 		return &DisclosureError{Rule: RuleMaxParamsShare,
 			Detail: fmt.Sprintf("a model of %d parameters over %d rows exceeds the owner's limit of %g parameters per row", p, n, rules.MaxParamsShare)}
 	}
-	if err := checkResponse(fam, y, rules); err != nil {
-		return err
-	}
-	return checkDesign(x, p, rules)
+	return checkResponse(fam, y, rules)
 }
 
 func checkResponse(fam Family, y []float64, rules Rules) error {
-	var ones int
 	for i, v := range y {
 		if !finite(v) {
 			return &InputError{Field: "y", Detail: fmt.Sprintf("row %d: the response is not a finite number", i+1)}
@@ -221,9 +245,6 @@ func checkResponse(fam Family, y []float64, rules Rules) error {
 			if v != 0 && v != 1 {
 				return &InputError{Field: "y", Detail: fmt.Sprintf("row %d: a binomial response must be 0 or 1, not %g", i+1, v)}
 			}
-			if v == 1 {
-				ones++
-			}
 		case Poisson:
 			if v < 0 || v != math.Trunc(v) {
 				return &InputError{Field: "y", Detail: fmt.Sprintf("row %d: a poisson response must be a non-negative integer, not %g", i+1, v)}
@@ -231,7 +252,8 @@ func checkResponse(fam Family, y []float64, rules Rules) error {
 		}
 	}
 	if fam == Binomial {
-		if m := min(ones, len(y)-ones); m < rules.MinCellCount {
+		ones := int(floats.Sum(y))
+		if min(ones, len(y)-ones) < rules.MinCellCount {
 			return &DisclosureError{Rule: RuleGLMSmallCategory,
 				Detail: fmt.Sprintf("one outcome of the binary response occurs in fewer than %d rows", rules.MinCellCount)}
 		}
@@ -239,35 +261,65 @@ func checkResponse(fam Family, y []float64, rules Rules) error {
 	return nil
 }
 
-// checkDesign refuses values that are not finite and indicator-like columns
-// with a few ones or a few zeros.
-func checkDesign(x []float64, p int, rules Rules) error {
-	ones := make([]int, p)
-	binary := make([]bool, p)
-	for j := range binary {
-		binary[j] = true
-	}
-	for i := 0; i < len(x); i += p {
-		for j, v := range x[i : i+p] {
-			switch {
-			case v == 1:
-				ones[j]++
-			case v == 0:
-			case !finite(v):
-				return &InputError{Field: "x", Detail: fmt.Sprintf("row %d, column %d: not a finite number", i/p+1, j+1)}
-			default:
-				binary[j] = false
-			}
-		}
-	}
-	n := len(x) / p
-	for j := 0; j < p; j++ {
-		if !binary[j] {
+// designScan gathers, during IRLSPartial's pass, what the design rules
+// need: per column, the ones and whether only 0 and 1 occur.
+type designScan struct {
+	ones      []float64
+	nonBinary []bool
+	rows      int
+}
+
+func newDesignScan(p int) *designScan {
+	return &designScan{ones: make([]float64, p), nonBinary: make([]bool, p)}
+}
+
+// block scans m rows laid out by column (column j at cols[j*stride:]). A
+// column stops being scanned at its first value other than 0 and 1, so
+// numeric columns cost nearly nothing.
+func (s *designScan) block(cols []float64, stride, m int) {
+	s.rows += m
+	for j := range s.ones {
+		if s.nonBinary[j] {
 			continue
 		}
-		if small(ones[j], rules) || small(n-ones[j], rules) {
+		col := cols[j*stride : j*stride+m]
+		for _, v := range col {
+			if v != 0 && v != 1 {
+				s.nonBinary[j] = true
+				break
+			}
+		}
+		if !s.nonBinary[j] {
+			s.ones[j] += floats.Sum(col)
+		}
+	}
+}
+
+// verdict refuses values that are not finite and indicator-like columns
+// with a few ones or a few zeros. A value that is not finite (or so large
+// that its square overflows) leaves the diagonal of X'WX infinite or NaN,
+// whatever the weights; only then is x searched for it.
+func (s *designScan) verdict(x, xtwx []float64, rules Rules) error {
+	p := len(s.ones)
+	for j := range p {
+		if finite(xtwx[j*p+j]) {
+			continue
+		}
+		for i := j; i < len(x); i += p {
+			if !finite(x[i]) {
+				return &InputError{Field: "x", Detail: fmt.Sprintf("row %d, column %d: not a finite number", i/p+1, j+1)}
+			}
+		}
+		return &InputError{Field: "x", Detail: fmt.Sprintf("column %d: values too large to square", j+1)}
+	}
+	for j := range p {
+		if s.nonBinary[j] {
+			continue
+		}
+		ones := int(s.ones[j])
+		if small(ones, rules) || small(s.rows-ones, rules) {
 			return &DisclosureError{Rule: RuleGLMSmallCategory,
-				Detail: fmt.Sprintf("the indicator in column %d is 1 in %d rows and 0 in %d; each must be none or at least %d", j+1, ones[j], n-ones[j], rules.MinCellCount)}
+				Detail: fmt.Sprintf("the indicator in column %d is 1 in %d rows and 0 in %d; each must be none or at least %d", j+1, ones, s.rows-ones, rules.MinCellCount)}
 		}
 	}
 	return nil
