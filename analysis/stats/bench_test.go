@@ -74,7 +74,7 @@ func BenchmarkGLM(b *testing.B) {
 					b.Fatal(err)
 				}
 				poolTime += time.Since(start)
-				if fed.Iterations != pooled.Iterations || !close(fed.Deviance, pooled.Deviance, 1e-8) {
+				if fed.Iterations != pooled.Iterations || !near(fed.Deviance, pooled.Deviance, 1e-8) {
 					b.Fatalf("federated %+v differs from pooled %+v", fed, pooled)
 				}
 				iterations = fed.Iterations

@@ -51,11 +51,11 @@ func TestSummariseQuantiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.N != 100 || s.Mean != 50.5 || !close(s.SD, math.Sqrt(100*101/12.0), 1e-12) {
+	if s.N != 100 || s.Mean != 50.5 || !near(s.SD, math.Sqrt(100*101/12.0), 1e-12) {
 		t.Fatalf("moments: %+v", s)
 	}
 	for _, q := range s.Quantiles {
-		if want := 1 + 99*q.Prob; !close(q.Value, want, 1e-12) {
+		if want := 1 + 99*q.Prob; !near(q.Value, want, 1e-12) {
 			t.Errorf("quantile %g = %v, want %v", q.Prob, q.Value, want)
 		}
 	}
@@ -105,7 +105,7 @@ func TestCombineSummariesEqualsPooled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.N != pooled.N || !close(got.Mean, pooled.Mean, 1e-10) || !close(got.SD, pooled.SD, 1e-10) || !close(got.M2, pooled.M2, 1e-10) {
+	if got.N != pooled.N || !near(got.Mean, pooled.Mean, 1e-10) || !near(got.SD, pooled.SD, 1e-10) || !near(got.M2, pooled.M2, 1e-10) {
 		t.Fatalf("combined %+v\npooled %+v", got, pooled)
 	}
 	if !got.QuantilesApproximate {
@@ -117,7 +117,7 @@ func TestCombineSummariesEqualsPooled(t *testing.T) {
 			want += float64(p.N) * p.Quantiles[j].Value
 		}
 		want /= float64(got.N)
-		if !close(q.Value, want, 1e-12) || math.Abs(q.Value-pooled.Quantiles[j].Value) > 0.1 {
+		if !near(q.Value, want, 1e-12) || math.Abs(q.Value-pooled.Quantiles[j].Value) > 0.1 {
 			t.Errorf("quantile %g: combined %v, weighted %v, pooled %v", q.Prob, q.Value, want, pooled.Quantiles[j].Value)
 		}
 	}
@@ -126,7 +126,7 @@ func TestCombineSummariesEqualsPooled(t *testing.T) {
 		t.Errorf("a single part combines to itself: %+v, %v", one, err)
 	}
 	for j, q := range one.Quantiles {
-		if !close(q.Value, parts[0].Quantiles[j].Value, 1e-15) {
+		if !near(q.Value, parts[0].Quantiles[j].Value, 1e-15) {
 			t.Errorf("a single part's quantile %g: %v, want %v", q.Prob, q.Value, parts[0].Quantiles[j].Value)
 		}
 	}
@@ -345,7 +345,7 @@ func TestMeansBy(t *testing.T) {
 			}
 		}
 		mean, sd := stat.MeanStdDev(group, nil)
-		if g := pooled.Groups[l]; g.N != len(group) || !close(g.Mean, mean, 1e-12) || !close(g.SD, sd, 1e-10) {
+		if g := pooled.Groups[l]; g.N != len(group) || !near(g.Mean, mean, 1e-12) || !near(g.SD, sd, 1e-10) {
 			t.Errorf("group %d: %+v, want n %d mean %v sd %v", l, g, len(group), mean, sd)
 		}
 	}
@@ -376,7 +376,7 @@ func TestMeansBy(t *testing.T) {
 			if g.Suppressed != SuppressedInPart {
 				t.Errorf("group %s: withheld in a part but released combined", g.Level)
 			}
-		case g.N != want.N || !close(g.Mean, want.Mean, 1e-10) || !close(g.SD, want.SD, 1e-10):
+		case g.N != want.N || !near(g.Mean, want.Mean, 1e-10) || !near(g.SD, want.SD, 1e-10):
 			t.Errorf("group %s: combined %+v, pooled %+v", g.Level, g, want)
 		}
 	}
@@ -533,7 +533,7 @@ func TestCorrelationEqualsPooled(t *testing.T) {
 					xs, ys = append(xs, cols[i][r]), append(ys, cols[j][r])
 				}
 			}
-			if want := stat.Correlation(xs, ys, nil); !close(pooled.R[i][j], want, 1e-10) || pooled.N[i][j] != len(xs) {
+			if want := stat.Correlation(xs, ys, nil); !near(pooled.R[i][j], want, 1e-10) || pooled.N[i][j] != len(xs) {
 				t.Errorf("r[%d][%d] = %v over %d, want %v over %d", i, j, pooled.R[i][j], pooled.N[i][j], want, len(xs))
 			}
 		}
@@ -557,7 +557,7 @@ func TestCorrelationEqualsPooled(t *testing.T) {
 	}
 	for i := range names {
 		for j := range names {
-			if got.N[i][j] != pooled.N[i][j] || !close(got.R[i][j], pooled.R[i][j], 1e-10) {
+			if got.N[i][j] != pooled.N[i][j] || !near(got.R[i][j], pooled.R[i][j], 1e-10) {
 				t.Errorf("r[%d][%d]: combined %v over %d, pooled %v over %d", i, j, got.R[i][j], got.N[i][j], pooled.R[i][j], pooled.N[i][j])
 			}
 		}

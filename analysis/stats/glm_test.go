@@ -101,7 +101,7 @@ func fam(t testing.TB, s synthetic) Family {
 	return ""
 }
 
-func close(a, b, rel float64) bool {
+func near(a, b, rel float64) bool {
 	if a == b {
 		return true
 	}
@@ -125,7 +125,7 @@ func TestFederatedEqualsPooled(t *testing.T) {
 				t.Fatalf("federated %+v\npooled %+v", fed, pooled)
 			}
 			for _, c := range [][3]any{{"deviance", fed.Deviance, pooled.Deviance}, {"aic", fed.AIC, pooled.AIC}, {"dispersion", fed.Dispersion, pooled.Dispersion}} {
-				if !close(c[1].(float64), c[2].(float64), 1e-8) {
+				if !near(c[1].(float64), c[2].(float64), 1e-8) {
 					t.Errorf("%s: federated %v, pooled %v", c[0], c[1], c[2])
 				}
 			}
@@ -133,7 +133,7 @@ func TestFederatedEqualsPooled(t *testing.T) {
 				pc := pooled.Coefficients[j]
 				for _, c := range [][3]any{{"estimate", fc.Estimate, pc.Estimate}, {"std_error", fc.StdError, pc.StdError}, {"statistic", fc.Statistic, pc.Statistic},
 					{"p_value", fc.PValue, pc.PValue}, {"lower", fc.Lower, pc.Lower}, {"upper", fc.Upper, pc.Upper}} {
-					if !close(c[1].(float64), c[2].(float64), 1e-8) {
+					if !near(c[1].(float64), c[2].(float64), 1e-8) {
 						t.Errorf("%s %s: federated %v, pooled %v", fc.Name, c[0], c[1], c[2])
 					}
 				}
@@ -199,7 +199,7 @@ func TestClosedForms(t *testing.T) {
 		want := []float64{math.Log(s0 / 10), math.Log(s1 / s0), 1 / math.Sqrt(s0), math.Sqrt(1/s0 + 1/s1), dev, -2*ll + 4}
 		got := []float64{fit.Coefficients[0].Estimate, fit.Coefficients[1].Estimate, fit.Coefficients[0].StdError, fit.Coefficients[1].StdError, fit.Deviance, fit.AIC}
 		for i := range want {
-			if !close(got[i], want[i], 1e-6) {
+			if !near(got[i], want[i], 1e-6) {
 				t.Errorf("figure %d: got %.12g, want %.12g", i, got[i], want[i])
 			}
 		}
@@ -218,7 +218,7 @@ func TestClosedForms(t *testing.T) {
 		want := []float64{logit(6.0 / 20), logit(13.0/20) - logit(6.0/20), math.Sqrt(1.0/6 + 1.0/14), math.Sqrt(1.0/6 + 1.0/14 + 1.0/13 + 1.0/7)}
 		got := []float64{fit.Coefficients[0].Estimate, fit.Coefficients[1].Estimate, fit.Coefficients[0].StdError, fit.Coefficients[1].StdError}
 		for i := range want {
-			if !close(got[i], want[i], 1e-6) {
+			if !near(got[i], want[i], 1e-6) {
 				t.Errorf("figure %d: got %.12g, want %.12g", i, got[i], want[i])
 			}
 		}
@@ -245,7 +245,7 @@ func TestClosedForms(t *testing.T) {
 		want := []float64{m0, m1 - m0, math.Sqrt(s2 / 5), math.Sqrt(2 * s2 / 5), rss, s2, 10*(math.Log(2*math.Pi*rss/10)+1) + 2 + 4}
 		got := []float64{fit.Coefficients[0].Estimate, fit.Coefficients[1].Estimate, fit.Coefficients[0].StdError, fit.Coefficients[1].StdError, fit.Deviance, fit.Dispersion, fit.AIC}
 		for i := range want {
-			if !close(got[i], want[i], 1e-9) {
+			if !near(got[i], want[i], 1e-9) {
 				t.Errorf("figure %d: got %.12g, want %.12g", i, got[i], want[i])
 			}
 		}
@@ -254,7 +254,7 @@ func TestClosedForms(t *testing.T) {
 		}
 		// The interval's half-width is R's qt(0.975, 8) = 2.306004135 times the SE.
 		c := fit.Coefficients[1]
-		if want := 2.306004135 * c.StdError; !close(c.Upper-c.Estimate, want, 1e-8) {
+		if want := 2.306004135 * c.StdError; !near(c.Upper-c.Estimate, want, 1e-8) {
 			t.Errorf("interval half-width %.10g, want %.10g", c.Upper-c.Estimate, want)
 		}
 	})
