@@ -79,8 +79,8 @@ func BenchmarkGLM(b *testing.B) {
 				}
 				iterations = fed.Iterations
 			}
-			b.ReportMetric(float64(fedTime.Milliseconds())/float64(b.N), "federated-ms/fit")
-			b.ReportMetric(float64(poolTime.Milliseconds())/float64(b.N), "pooled-ms/fit")
+			b.ReportMetric(fedTime.Seconds()*1000/float64(b.N), "federated-ms/fit")
+			b.ReportMetric(poolTime.Seconds()*1000/float64(b.N), "pooled-ms/fit")
 			b.ReportMetric(float64(fedTime)/float64(poolTime), "federated/pooled")
 			b.ReportMetric(float64(iterations), "iterations")
 			// One pass of IRLSPartial over all rows, in rows per second.
