@@ -112,28 +112,31 @@ fired := sort([[d.rule, d.reason] | some d in deny]) if {
 #                      result shows stands for at least this many rows; a
 #                      quantile is the mean of this many neighbouring values.
 #                      Against: a cell of 1 or 2 tells who has the rare
-#                      value. 5 here; DataSHIELD's default is 3, many
-#                      statistical offices use 10.
+#                      value. 5 here; DataSHIELD's default (nfilter.tab) is
+#                      3, many statistical offices use 10.
 #   min_subset_rows    an analysis reads at least this many rows after its
 #                      filter, and its row set differs from every row set
 #                      already released to the same requester on this dataset
 #                      by at least this many rows. Against: a filter that
 #                      keeps one person, and the "n and n-1" differencing
 #                      attack (two means whose row sets differ by one row
-#                      give that row's value). 5 here.
+#                      give that row's value). 5 here; DataSHIELD's
+#                      nfilter.subset is 3.
 #   max_params_share   a glm has at most this share of parameters per row
 #                      (parameters / rows). Against: a model with nearly as
 #                      many parameters as rows, whose coefficients give the
 #                      rows back. 0.33 here, DataSHIELD's nfilter.glm.
 #   max_factor_levels  a categorical variable has at most this many levels.
 #                      Against: a "category" that is an identifier in
-#                      disguise, one level per person. 40 here.
+#                      disguise, one level per person. 40 here, DataSHIELD's
+#                      nfilter.levels.max.
 #   max_iterations     a glm's fit stops after this many iterations.
 #                      Against: an analysis that keeps the owner's node busy.
-#                      25 here, the default of R's glm.
+#                      25 here, the default of R's glm (glm.control maxit).
 #
 # The node itself, whatever the limits, never releases a single person's
-# value: minimum and maximum are never released.
+# value: minimum and maximum are never released, and a quantile is the mean
+# of min_cell_count neighbouring values, never one row's value.
 # ---------------------------------------------------------------------------
 
 # The limits for every dataset.

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
 )
 
 // healthGLM is the example of docs/policies.md: a German researcher of the
@@ -256,4 +258,41 @@ decision := {"allow": true, "limits": {"min_cell_count": 5, "min_subset_rows": 5
 			}
 		})
 	}
+}
+
+// Whatever value a policy gives, decodeAnalysis returns an error or a
+// decision, never panics, and never an allowed decision with limits
+// outside their ranges.
+func FuzzDecodeAnalysis(f *testing.F) {
+	for _, seed := range []string{
+		`{"allow": true, "reasons": ["a"], "rules": ["r"], "obligations": [], "max_validity_s": 0, "limits": {"min_cell_count": 5, "min_subset_rows": 5, "max_params_share": 0.33, "max_factor_levels": 40, "max_iterations": 25}}`,
+		`{"allow": true, "limits": {"min_cell_count": 1, "min_subset_rows": 1, "max_params_share": 1, "max_factor_levels": 2, "max_iterations": 1}}`,
+		`{"allow": true, "limits": {"min_cell_count": 0.5, "min_subset_rows": 1e400, "max_params_share": -0, "max_factor_levels": 2, "max_iterations": 1}}`,
+		`{"allow": false, "limits": null}`,
+		`{"allow": true}`,
+		`{"allow": false}`,
+		`[]`,
+		`"decision"`,
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		v, err := ast.ParseTerm(string(raw))
+		if err != nil {
+			return
+		}
+		d, err := decodeAnalysis(AnalysisDecisionPoint, v.Value)
+		if err != nil {
+			var se *ShapeError
+			if !errors.As(err, &se) || d.Allow {
+				t.Fatalf("error %v with decision %+v", err, d)
+			}
+			return
+		}
+		l := d.Limits
+		if d.Allow && (l.MinCellCount < 1 || l.MinSubsetRows < 1 || !(l.MaxParamsShare > 0 && l.MaxParamsShare <= 1) ||
+			l.MaxFactorLevels < 2 || l.MaxIterations < 1) {
+			t.Fatalf("allowed with limits %+v from %s", l, raw)
+		}
+	})
 }

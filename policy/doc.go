@@ -22,7 +22,8 @@
 // Where things are: load.go compiles a directory into a Bundle (bundle.go),
 // files.go lists its files and computes the bundle hash, plan.go makes the
 // plan, eval.go takes a decision from the plan or topdown, decision.go
-// reads a Decision from the policy's value, input.go holds the typed
+// reads a Decision from the policy's value, analysis.go the decision of a
+// federated analysis with its disclosure limits, input.go holds the typed
 // inputs, engine.go swaps bundles atomically on Reload and watch.go
 // reloads on change; check.go, testrunner.go, format.go and query.go wrap
 // OPA's tools. The engine serves the local API directly: it is its
@@ -40,6 +41,11 @@
 //     topdown's answer (with strict built-in errors) stands. Where topdown
 //     would meet such an error in a body the plan finds undefined first, the
 //     plan's answer is the one topdown gives without strict built-in errors.
+//   - Two decision points are optional (data.xborder.audit.decision and
+//     data.xborder.analysis.decision, added after regions wrote their
+//     policies): a bundle without one loads, and the point refuses, saying
+//     why. An analysis decision that allows must carry sane disclosure
+//     limits, or it is a *ShapeError and the analysis is refused.
 //   - Test files (*_test.rego) are compiled by Check and run by Test, but are
 //     not part of the bundle that decides; they do not change its hash.
 //     They are run by Plan, though: before a plan decides, the plan and

@@ -503,6 +503,11 @@ func TestRolesSeeAndDoOnlyWhatTheAPIPolicyAllows(t *testing.T) {
 	if resp := tc.get(l, Prefix+"policies/playground"); resp.code != http.StatusOK {
 		t.Errorf("legal playground: %d", resp.code)
 	}
+	// The analysis point is prefilled with an analysis, not another point's input.
+	if resp := tc.get(l, Prefix+"policies/playground?point=data.xborder.analysis.decision"); resp.code != http.StatusOK ||
+		!strings.Contains(resp.body, "summary") || strings.Contains(resp.body, "/v1/audit") {
+		t.Errorf("legal playground, analysis: %d %s", resp.code, resp.body)
+	}
 	token = tc.csrf(l)
 	resp := tc.post(l, Prefix+"policies/playground", url.Values{"csrf": {token}, "point": {"data.xborder.api.allow"},
 		"input": {`{"user":{"sub":"a","role":"researcher"},"method":"GET","path":"/v1/audit"}`}})

@@ -253,6 +253,18 @@ func (c *Console) sampleInput(x *rc, p policy.Point) (any, string) {
 		}
 		return policy.MembershipInput{Candidate: policy.Candidate{Name: "xx-candidate", Country: "FR", Org: "Candidate region"},
 			Members: ms, Self: self}, "playground.source_state"
+	case policy.AnalysisDecisionPoint:
+		in := policy.AnalysisInput{Requester: policy.Requester{Node: other, Researcher: policy.Researcher{Sub: "researcher@example.org", Org: other.Org, Role: api.RoleResearcher}},
+			Dataset:  policy.Resource{Kind: exchange.KindDataset, ID: "example", Owner: st.Name, Theme: "health", Classification: "open", Partners: []string{}},
+			Analysis: policy.AnalysisRequest{Kind: "summary", Variables: []policy.AnalysisColumn{{Name: "age", Type: "numeric"}}},
+			Purpose:  "statistics", Self: self, Time: now}
+		for _, l := range own {
+			if l.Kind == exchange.KindDataset {
+				in.Dataset = resourceOf(l.Entry)
+				break
+			}
+		}
+		return in, "playground.source_state"
 	default: // api.allow
 		u := x.user()
 		return policy.APIInput{User: policy.APIUser{Sub: u.Subject, Role: api.RoleResearcher, Org: u.Org}, Method: "GET", Path: "/v1/audit"},
