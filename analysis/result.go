@@ -20,13 +20,13 @@ import (
 // owner signed it, and the combination. Verify recomputes the combination
 // from the signed contributions alone.
 type Result struct {
-	Analysis   string      `json:"analysis"`
-	Requester  string      `json:"requester"` // the node that combined
-	Researcher string      `json:"researcher"`
-	Spec       Spec        `json:"spec"`
-	Parts      []Part      `json:"parts"`
-	Combined   Combined    `json:"combined"`
-	Created    time.Time   `json:"created"`
+	Analysis   string    `json:"analysis"`
+	Requester  string    `json:"requester"` // the node that combined
+	Researcher string    `json:"researcher"`
+	Spec       Spec      `json:"spec"`
+	Parts      []Part    `json:"parts"`
+	Combined   Combined  `json:"combined"`
+	Created    time.Time `json:"created"`
 }
 
 // Part is one owner's share: the query it answered and its signed

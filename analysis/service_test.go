@@ -294,15 +294,15 @@ func TestBadSpecsAreRefusedBeforeAnyOwnerIsAsked(t *testing.T) {
 	f.publish("de-bw", Dataset{ID: "plain", Classification: "open"}, []byte("a,b\n1,2\n"))
 	svc := f.nodes["lu-luxembourg"].svc
 	for name, spec := range map[string]Spec{
-		"unknown column":        {Kind: KindSummary, Datasets: cohorts, Variables: []string{"weight"}, Purpose: "research"},
-		"wrong type":            {Kind: KindSummary, Datasets: cohorts, Variables: []string{"sex"}, Purpose: "research"},
-		"identifier":            {Kind: KindSummary, Datasets: cohorts, Variables: []string{"patient_id"}, Purpose: "research"},
-		"filter on identifier":  {Kind: KindSummary, Datasets: cohorts, Variables: []string{"age"}, Filter: "patient_id < 10", Purpose: "research"},
+		"unknown column":         {Kind: KindSummary, Datasets: cohorts, Variables: []string{"weight"}, Purpose: "research"},
+		"wrong type":             {Kind: KindSummary, Datasets: cohorts, Variables: []string{"sex"}, Purpose: "research"},
+		"identifier":             {Kind: KindSummary, Datasets: cohorts, Variables: []string{"patient_id"}, Purpose: "research"},
+		"filter on identifier":   {Kind: KindSummary, Datasets: cohorts, Variables: []string{"age"}, Filter: "patient_id < 10", Purpose: "research"},
 		"formula does not parse": {Kind: KindGLM, Datasets: cohorts, Formula: "diabetes ~ ~ age", Family: "binomial", Purpose: "research"},
-		"unknown dataset":       {Kind: KindSummary, Datasets: []string{"fr-grandest/nothing"}, Variables: []string{"age"}, Purpose: "research"},
-		"no dictionary":         {Kind: KindSummary, Datasets: []string{"de-bw/plain"}, Variables: []string{"a"}, Purpose: "research"},
-		"no purpose":            {Kind: KindSummary, Datasets: cohorts, Variables: []string{"age"}},
-		"unsorted breaks":       {Kind: KindHistogram, Datasets: cohorts, Variables: []string{"age"}, Breaks: []float64{50, 40}, Purpose: "research"},
+		"unknown dataset":        {Kind: KindSummary, Datasets: []string{"fr-grandest/nothing"}, Variables: []string{"age"}, Purpose: "research"},
+		"no dictionary":          {Kind: KindSummary, Datasets: []string{"de-bw/plain"}, Variables: []string{"a"}, Purpose: "research"},
+		"no purpose":             {Kind: KindSummary, Datasets: cohorts, Variables: []string{"age"}},
+		"unsorted breaks":        {Kind: KindHistogram, Datasets: cohorts, Variables: []string{"age"}, Breaks: []float64{50, 40}, Purpose: "research"},
 	} {
 		_, err := svc.Start(context.Background(), researcher, spec)
 		var se *SpecError
@@ -319,7 +319,7 @@ func TestBadSpecsAreRefusedBeforeAnyOwnerIsAsked(t *testing.T) {
 
 // A member that wants more than it is granted crafts the rounds itself.
 func TestCraftedRoundsAreRefused(t *testing.T) {
-	f, _ := cohortFederation(t)
+	f, data := cohortFederation(t)
 	lu, fr := f.nodes["lu-luxembourg"], f.nodes["fr-grandest"]
 	ctx := context.Background()
 	q := Query{Analysis: "x", Dataset: "cohort", Kind: KindSummary, Variables: []string{"age"}, Purpose: "research"}
@@ -359,9 +359,12 @@ func TestCraftedRoundsAreRefused(t *testing.T) {
 	if a, _ := lu.svc.roundTrip(ctx, fr.m.PeerID, request{Session: ans.Session, Iteration: 3, Beta: []float64{-5, 0.05, 0.1}}); a.Code != RefusalSession {
 		t.Fatalf("an iteration out of order: %+v", a)
 	}
-	// Coefficients chosen so that nearly every row weighs nothing would
-	// make X'WX one person's record: refused.
-	a, _ := lu.svc.roundTrip(ctx, fr.m.PeerID, request{Session: ans.Session, Iteration: 1, Beta: []float64{-2000, 0, 14}})
+	// Coefficients chosen so that every row but the heaviest patient's
+	// weighs nothing would make X'WX and X'Wz that person's record: refused.
+	tab, _ := tabular.ReadCSV(bytes.NewReader(data["fr-grandest"]), cohort.Dictionary())
+	bmi, _ := tab.Numbers("bmi")
+	heaviest := slices.Max(bmi)
+	a, _ := lu.svc.roundTrip(ctx, fr.m.PeerID, request{Session: ans.Session, Iteration: 1, Beta: []float64{-60 * heaviest, 0, 60}})
 	if a.Code != RefusalDisclosure {
 		t.Fatalf("crafted coefficients: %+v", a)
 	}

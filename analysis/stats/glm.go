@@ -91,7 +91,7 @@ func IRLSPartial(fam Family, x, y []float64, p int, beta []float64, rules Rules)
 	wcols := make([]float64, p*block) // the same, times each row's weight
 	eta, w, z := make([]float64, block), make([]float64, block), make([]float64, block)
 	scan := newDesignScan(p)
-	var dev, loglik float64
+	var dev, loglik, sumW, sumW2 float64
 	for lo := 0; lo < n; lo += block {
 		m := min(block, n-lo)
 		for r := range m {
@@ -116,6 +116,8 @@ func IRLSPartial(fam Family, x, y []float64, p int, beta []float64, rules Rules)
 			w[r], z[r], d, ll = working(fam, y[lo+r], eta[r])
 			dev += d
 			loglik += ll
+			sumW += w[r]
+			sumW2 += w[r] * w[r]
 		}
 		for j := range p {
 			wj := wcols[j*block : j*block+m]
@@ -128,6 +130,18 @@ func IRLSPartial(fam Family, x, y []float64, p int, beta []float64, rules Rules)
 	}
 	if err := scan.verdict(x, xtwx, rules); err != nil {
 		return Partial{}, err
+	}
+	// Coefficients a researcher chose (every iteration after the first)
+	// can put nearly all the weight on a few rows, and X'WX and X'Wz are
+	// then those rows' records. The owner releases only partials that
+	// enough rows weigh into: Kish's effective number of rows,
+	// (Σw)²/Σw², is at least MinSubsetRows.
+	if beta != nil && fam != Gaussian {
+		if eff := sumW * sumW / sumW2; !(eff >= float64(rules.MinSubsetRows)) {
+			return Partial{}, &DisclosureError{Rule: RuleEffectiveRows, Detail: fmt.Sprintf(
+				"at the coefficients sent, the weights rest on %.1f effective rows, fewer than the minimum subset of %d: "+
+					"the partial would describe those rows alone", eff, rules.MinSubsetRows)}
+		}
 	}
 	for j := 0; j < p; j++ {
 		for k := j + 1; k < p; k++ {

@@ -90,6 +90,9 @@ const (
 	RuleMaxFactorLevels  = "max_factor_levels"
 	RuleMaxIterations    = "max_iterations"
 	RuleGLMSmallCategory = "glm_small_category"
+	// RuleEffectiveRows refuses a GLM partial at coefficients under which
+	// the working weights rest on fewer than MinSubsetRows effective rows.
+	RuleEffectiveRows = "effective_rows"
 	// RulePairwiseDifference refuses a correlation whose pairs' complete-case
 	// row sets differ by a few rows (see Correlation).
 	RulePairwiseDifference = "pairwise_difference"
