@@ -161,11 +161,6 @@ func (ss *sessions) expire(cutoff time.Time) {
 	}
 }
 
-func (ss *sessions) count() int {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return len(ss.byID)
-}
 
 // errNoDictionary is the refusal of a dataset published without a data
 // dictionary: without one, no column has a type, a unit or an identifier

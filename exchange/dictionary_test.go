@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 
 	"github.com/xborder/xborder/analysis/tabular"
+	"github.com/xborder/xborder/internal/frame"
 	"github.com/xborder/xborder/internal/testkit"
 )
 
@@ -97,11 +98,11 @@ func TestCatalogueRefusesPartnerEntriesWithABadDictionary(t *testing.T) {
 	fr.h.SetStreamHandler(CatalogueProtocol, func(s network.Stream) {
 		defer s.Close()
 		var req deltaRequest
-		if err := readExchangeFrame(s, maxAnnouncement, &req); err != nil {
+		if err := frame.Read(s, maxAnnouncement, &req); err != nil {
 			s.Reset()
 			return
 		}
-		_ = writeExchangeFrame(s, maxDeltaFrame, deltaPage{Owner: "fr-grandest", Version: 3, Entries: []Entry{good, bad, model}, Next: 3})
+		_ = frame.Write(s, maxDeltaFrame, deltaPage{Owner: "fr-grandest", Version: 3, Entries: []Entry{good, bad, model}, Next: 3})
 	})
 	if err := de.cat.Pull(context.Background(), fr.m); err != nil {
 		t.Fatal(err)

@@ -179,7 +179,6 @@ func analysisOutcome(st analysis.Status) error {
 type progress struct {
 	w    io.Writer
 	seen map[string]string
-	iter int
 }
 
 func newProgress(w io.Writer) *progress { return &progress{w: w, seen: map[string]string{}} }
@@ -197,9 +196,6 @@ func (p *progress) show(st analysis.Status) {
 			p.seen[r.Dataset] = line
 			fmt.Fprintf(p.w, "%-32s %s\n", r.Dataset, line)
 		}
-	}
-	if st.Iteration > p.iter {
-		p.iter = st.Iteration
 	}
 }
 
