@@ -161,7 +161,6 @@ func (ss *sessions) expire(cutoff time.Time) {
 	}
 }
 
-
 // errNoDictionary is the refusal of a dataset published without a data
 // dictionary: without one, no column has a type, a unit or an identifier
 // flag, so nothing can be analysed safely.
