@@ -16,6 +16,7 @@ import (
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/metrics"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"go.uber.org/goleak"
@@ -34,7 +35,8 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreAnyFunction("github.com/open-policy-agent/opa/v1/topdown/cache.(*interQueryCache).cleanStaleValues"))
 }
 
-var countries = map[string]string{"fr-grandest": "FR", "de-bw": "DE", "ch-basel": "CH", "be-wallonie": "BE", "lu-luxembourg": "LU", "us-stranger": "US"}
+var countries = map[string]string{"fr-grandest": "FR", "de-bw": "DE", "ch-basel": "CH", "be-wallonie": "BE", "lu-luxembourg": "LU",
+	"nl-limburg": "NL", "us-stranger": "US"}
 
 // memRegistry is a registry held in memory, shared by a test's nodes.
 type memRegistry struct {
@@ -173,6 +175,22 @@ var sharedEngine = sync.OnceValues(func() (*policy.Engine, error) {
 // registry, each with the shipped policies.
 func newFederation(t testing.TB, names ...string) *federation {
 	t.Helper()
+	return newFederationWith(t, federationOptions{}, names...)
+}
+
+// federationOptions adjust the nodes newFederationWith starts; the zero
+// value is the tests' federation.
+type federationOptions struct {
+	// roundTimeout, when set, replaces the tests' round timeout: an owner
+	// parses a large dataset in its first round.
+	roundTimeout time.Duration
+	// wire, when set, gives the reporter a node's host logs the bytes of
+	// its streams to (libp2p.BandwidthReporter).
+	wire func(name string) metrics.Reporter
+}
+
+func newFederationWith(t testing.TB, opts federationOptions, names ...string) *federation {
+	t.Helper()
 	engine, err := sharedEngine()
 	if err != nil {
 		t.Fatal(err)
@@ -186,7 +204,11 @@ func newFederation(t testing.TB, names ...string) *federation {
 			t.Fatal(err)
 		}
 		pk, _ := crypto.UnmarshalEd25519PrivateKey(k)
-		h, err := libp2p.New(libp2p.Identity(pk), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableMetrics())
+		hostOpts := []libp2p.Option{libp2p.Identity(pk), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.DisableMetrics()}
+		if opts.wire != nil {
+			hostOpts = append(hostOpts, libp2p.BandwidthReporter(opts.wire(name)))
+		}
+		h, err := libp2p.New(hostOpts...)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -197,6 +219,9 @@ func newFederation(t testing.TB, names ...string) *federation {
 		n.deps = Deps{Host: h, Key: k, Self: m, Datasets: n.data, Authz: engine, Registry: f.reg, Recorder: n.rec}
 		n.cfg = DefaultConfig(t.TempDir())
 		n.cfg.RoundTimeout = testkit.PolicyDecisionTimeout + 20*time.Second
+		if opts.roundTimeout > 0 {
+			n.cfg.RoundTimeout = opts.roundTimeout
+		}
 		f.nodes[name] = n
 		hosts = append(hosts, n)
 		if name != "us-stranger" {
