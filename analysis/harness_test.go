@@ -11,6 +11,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,10 +30,23 @@ import (
 // TestMain fails the package's tests when a goroutine outlives them: every
 // Service must have stopped its runs, handlers and pruner by Close.
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// The policy engine's plans compile in the background of each
-		// test's shared engine, closed in its cleanup.
+	goleak.VerifyTestMain(closingEngine{m},
 		goleak.IgnoreAnyFunction("github.com/open-policy-agent/opa/v1/topdown/cache.(*interQueryCache).cleanStaleValues"))
+}
+
+// closingEngine runs the tests, then closes the shared policy engine,
+// which waits for the plan it compiles in the background: a short run
+// (one test, a fuzz target's seeds) ends before the plan is made.
+type closingEngine struct{ *testing.M }
+
+func (c closingEngine) Run() int {
+	code := c.M.Run()
+	if engineMade.Load() {
+		if e, err := sharedEngine(); err == nil {
+			_ = e.Close()
+		}
+	}
+	return code
 }
 
 var countries = map[string]string{"fr-grandest": "FR", "de-bw": "DE", "ch-basel": "CH", "be-wallonie": "BE", "lu-luxembourg": "LU",
@@ -168,8 +182,12 @@ type federation struct {
 
 // sharedEngine is the shipped policy, loaded once per test binary.
 var sharedEngine = sync.OnceValues(func() (*policy.Engine, error) {
+	engineMade.Store(true)
 	return policy.NewEngine(context.Background(), "../policies", nil)
 })
+
+// engineMade says whether a test loaded sharedEngine.
+var engineMade atomic.Bool
 
 // newFederation starts one node per name on loopback, all members of one
 // registry, each with the shipped policies.
