@@ -264,6 +264,15 @@ func FuzzAnswerFrame(f *testing.F) {
 		}
 	}
 	f.Add([]byte(`{"decision":{"allow":true},"contribution":"e30.e30.e30"}`), []byte(`{"summary":{"n":1e308,"mean":-1e308}}`))
+	// The owner's real summary, with values at the edge of what JSON
+	// carries: combined with another owner's, they overflow.
+	var extreme Contribution
+	if err := json.Unmarshal(r.payloads[0], &extreme); err != nil || extreme.Summary == nil {
+		f.Fatalf("the first payload is not a summary: %v", err)
+	}
+	extreme.Summary.Mean, extreme.Summary.M2 = -1.7e308, 1.7e308
+	raw, _ := json.Marshal(extreme)
+	f.Add(r.answers[0], raw)
 	f.Add([]byte(`{"code":"busy","reason":""}`), []byte(`null`))
 	ctx := context.Background()
 	parts := []struct {

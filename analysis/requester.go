@@ -456,6 +456,9 @@ func (s *Service) gather(ctx context.Context, c Caller, r *run, targets []target
 			rows += f.Rows
 		}
 		res.Combined = Combined{Rows: rows, GLM: &fit}
+		if err := checkFinite(res.Combined); err != nil {
+			return nil, err
+		}
 	}
 	res.Created = s.now().UTC()
 	return res, nil

@@ -2,6 +2,7 @@ package analysis
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -119,16 +120,20 @@ func Verify(ctx context.Context, r Result) error {
 	if err != nil {
 		return &VerifyError{Problem: err.Error()}
 	}
-	if !reflect.DeepEqual(normalise(got), normalise(r.Combined)) {
+	// Compared as a JSON decoder gives them back; a combination JSON
+	// cannot carry (not finite) compares with nothing.
+	recomputed, err := jsonRoundTrip(got)
+	if err != nil {
+		return verifyErrorf("the combination of the signed contributions is not a finite result: %v", err)
+	}
+	stated, err := jsonRoundTrip(r.Combined)
+	if err != nil {
+		return verifyErrorf("the result stated is not finite: %v", err)
+	}
+	if !reflect.DeepEqual(recomputed, stated) {
 		return verifyErrorf("the combination of the signed contributions differs from the result stated")
 	}
 	return nil
-}
-
-// normalise makes two combinations comparable after a JSON round trip.
-func normalise(c Combined) Combined {
-	raw, _ := jsonRoundTrip(c)
-	return raw
 }
 
 // combine pools one-round contributions, in the order given.
@@ -209,7 +214,22 @@ func combine(kind Kind, cs []Contribution) (Combined, error) {
 	default:
 		return out, fmt.Errorf("unknown analysis %q", kind)
 	}
+	if err := checkFinite(out); err != nil {
+		return Combined{}, err
+	}
 	return out, nil
+}
+
+// checkFinite refuses a combination JSON cannot carry. Each owner's
+// figures are finite (they came as JSON), but a faulty or hostile owner
+// can sign figures at the edge of the float range that overflow once
+// combined; such a result could be neither stored, nor shown, nor verified.
+func checkFinite(c Combined) error {
+	if _, err := json.Marshal(c); err != nil {
+		return &stats.InputError{Field: "contributions",
+			Detail: "the owners' figures combine into values that are not finite numbers: some owner released figures out of any plausible range"}
+	}
+	return nil
 }
 
 // replayGLM reruns the IRLS loop on the signed partials: every iteration's
@@ -255,7 +275,8 @@ func replayGLM(ctx context.Context, r Result, firsts []Contribution) (Combined, 
 	if err != nil {
 		return Combined{}, err
 	}
-	return Combined{Rows: rows, GLM: &fit}, nil
+	out := Combined{Rows: rows, GLM: &fit}
+	return out, checkFinite(out)
 }
 
 // glmOptions are the settings every fit runs with, researcher's node and
