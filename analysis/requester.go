@@ -81,7 +81,7 @@ func (s *Service) Start(ctx context.Context, c Caller, spec Spec) (Status, error
 	if err := s.deps.Recorder.Record(RecordStarted, c.Subject+" -> "+strings.Join(spec.Datasets, ","), startedRecord{
 		Analysis: id, Spec: spec, Researcher: c.Subject,
 	}); err != nil {
-		return Status{}, fmt.Errorf("analysis not started: %w", err)
+		return Status{}, fmt.Errorf("analysis not started: %w (%v)", ErrAuditUnavailable, err)
 	}
 	r := &run{status: st, changed: make(chan struct{})}
 	s.mu.Lock()
@@ -144,7 +144,7 @@ func (s *Service) Wait(ctx context.Context, c Caller, id string, after uint64) (
 		if err != nil || !c.sees(st) {
 			return Status{}, fmt.Errorf("analysis %q: %w", id, ErrNotFound)
 		}
-		if st.Version > after || changed == nil {
+		if st.Version > after || changed == nil || st.Done() {
 			return st, nil
 		}
 		select {
@@ -397,7 +397,10 @@ func (s *Service) execute(c Caller, r *run, targets []target) {
 		Analysis: final.ID, State: final.State, Rows: rows, Error: final.Error,
 	})
 	if err := s.db.putAnalysis(final); err != nil {
-		s.log.Error("store analysis", "analysis", final.ID, "err", err)
+		// Kept in memory, where the researcher still reads it, until the
+		// node stops.
+		s.log.Error("store analysis; it is kept in memory until the node stops", "analysis", final.ID, "err", err)
+		return
 	}
 	s.mu.Lock()
 	delete(s.running, final.ID)
