@@ -56,6 +56,7 @@ type Dataset struct {
 	Partners        []string
 	PublicListing   bool
 	SHA256          string
+	MediaType       string
 	Dictionary      *tabular.Dictionary
 }
 

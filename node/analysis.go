@@ -48,7 +48,7 @@ func analysisDataset(e exchange.Entry) analysis.Dataset {
 	return analysis.Dataset{
 		Owner: e.Owner, ID: e.ID, Kind: e.Kind, Theme: e.Theme, Classification: e.Classification,
 		PersonalData: e.PersonalData, RequiresProject: e.RequiresProject, License: e.License,
-		Partners: e.Partners, PublicListing: e.PublicListing, SHA256: e.SHA256, Dictionary: e.Dictionary,
+		Partners: e.Partners, PublicListing: e.PublicListing, SHA256: e.SHA256, MediaType: e.MediaType, Dictionary: e.Dictionary,
 	}
 }
 
