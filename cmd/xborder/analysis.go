@@ -117,7 +117,7 @@ var analyseExamples = map[analysis.Kind]string{
   xborder analyse summary fr-grandest/cohort --var sbp --filter 'age >= 50 and smoker == true' --purpose statistics --json`,
 	analysis.KindTable: `  xborder analyse table fr-grandest/cohort de-bw/cohort --var sex --var smoker --purpose research
   xborder analyse table fr-grandest/cohort de-bw/cohort --var sbp --by sex --purpose research`,
-	analysis.KindHistogram: `  xborder analyse histogram fr-grandest/cohort ch-basel/cohort --var age --breaks 30,40,50,60,70,80,90 --purpose research`,
+	analysis.KindHistogram:   `  xborder analyse histogram fr-grandest/cohort ch-basel/cohort --var age --breaks 30,40,50,60,70,80,90 --purpose research`,
 	analysis.KindCorrelation: `  xborder analyse cor fr-grandest/cohort de-bw/cohort --var age --var bmi --var sbp --purpose research`,
 	analysis.KindGLM: `  xborder analyse glm fr-grandest/cohort de-bw/cohort ch-basel/cohort --formula 'diabetes ~ age + bmi + sex + smoker' \
       --family binomial --purpose research --out fit.json
