@@ -51,8 +51,13 @@ func (c *histChart) TickEnd() float64 { return c.Bottom + 4 }
 
 func newHistChart(h stats.Hist) *histChart {
 	n := len(h.Breaks)
-	if n < 2 || len(h.Bins) != n-1 {
+	if n < 2 || len(h.Bins) != n-1 || !drawable(h.Breaks[0], h.Breaks[n-1]) {
 		return nil
+	}
+	for i, b := range h.Breaks {
+		if !finite(b) || (i > 0 && b <= h.Breaks[i-1]) {
+			return nil
+		}
 	}
 	c := &histChart{Width: chartWidth, Height: 260, Left: 56, Right: chartWidth - chartRight, Top: chartTop}
 	c.Bottom = c.Height - chartBottom
@@ -130,12 +135,18 @@ func newForestChart(coefs []stats.Coefficient) *forestChart {
 	c := &forestChart{Width: chartWidth, Left: 170, Right: chartWidth - chartRight, Top: chartTop}
 	c.Bottom = c.Top + forestRowHeight*float64(len(shown))
 	c.Height = c.Bottom + chartBottom
+	// The axis spans zero and every value shown (the estimate as well:
+	// a stored result is not trusted to hold it within its interval).
 	lo, hi := 0.0, 0.0
 	for _, co := range shown {
-		lo, hi = math.Min(lo, co.Lower), math.Max(hi, co.Upper)
+		lo = min(lo, co.Lower, co.Upper, co.Estimate)
+		hi = max(hi, co.Lower, co.Upper, co.Estimate)
 	}
 	if lo == hi {
-		hi = 1
+		hi = lo + 1 // every interval is the point zero
+	}
+	if !drawable(lo, hi) {
+		return nil
 	}
 	ticks, lo, hi := niceTicks(lo, hi, 6)
 	xAt := func(v float64) float64 { return round1(c.Left + (v-lo)/(hi-lo)*(c.Right-c.Left)) }
@@ -160,6 +171,11 @@ func newForestChart(coefs []stats.Coefficient) *forestChart {
 func niceTicks(lo, hi float64, n int) (ticks []float64, from, to float64) {
 	step := niceStep((hi - lo) / float64(max(n-1, 1)))
 	from, to = math.Floor(lo/step)*step, math.Ceil(hi/step)*step
+	if !(step > 0) || !finite(from) || !finite(to) || (to-from)/step > float64(4*n) {
+		// No round step fits (a span at the ends of float64): mark the
+		// ends alone.
+		return []float64{lo, hi}, lo, hi
+	}
 	for i := 0; ; i++ {
 		v := from + float64(i)*step
 		if v > to+step/2 {
@@ -194,3 +210,6 @@ func label(v float64) string { return strconv.FormatFloat(v, 'g', 4, 64) }
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
 
 func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
+
+// drawable reports whether [lo, hi] is a span an axis can be scaled to.
+func drawable(lo, hi float64) bool { return finite(lo) && finite(hi) && finite(hi-lo) && hi > lo }
