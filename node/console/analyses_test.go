@@ -507,6 +507,14 @@ func TestAnalysisPageShowsEachRegionsDecisionOrRefusal(t *testing.T) {
 	if !strings.Contains(body, `id="analysis-error"`) || strings.Contains(body, `id="result"`) || strings.Contains(body, `http-equiv="refresh"`) {
 		t.Errorf("a failed analysis:\n%s", body)
 	}
+	// A running fit shows its iteration and refreshes; a finished one neither.
+	if body := tc.get(b, Prefix+"analyses/"+fixtureRunning).body; !strings.Contains(body, `<span class="muted" id="iteration">iteration 2</span>`) ||
+		!strings.Contains(body, `<meta http-equiv="refresh" content="2">`) || strings.Contains(body, `id="result"`) {
+		t.Errorf("a running fit:\n%s", body)
+	}
+	if body := tc.get(b, Prefix+"analyses/"+fixtureGLM).body; strings.Contains(body, `id="iteration"`) {
+		t.Error("a finished fit shows an iteration in progress")
+	}
 	// In French too.
 	if body := tc.get(b, Prefix+"analyses/"+fixtureDenied+"?lang=fr").body; !strings.Contains(body, "refusé par la politique") {
 		t.Error("the states are not translated")
