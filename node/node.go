@@ -436,6 +436,7 @@ func (n *Node) serveAPI() (err error) {
 		Catalogue:  n.catalogue,
 		Exchange:   n.exchange,
 		Agreements: n.agreements,
+		Analyses:   n.analyses,
 		Authz:      n.policy,
 		Key:        n.id.PublicKey(),
 		NodeID:     n.id.PeerID.String(),
