@@ -177,6 +177,30 @@ func (m CorMatrix) MarshalJSON() ([]byte, error) {
 	}{m.Names, r, m.N})
 }
 
+// UnmarshalJSON reads R's null entries back as NaN (undefined), so that a
+// stored or verified matrix is the one that was combined.
+func (m *CorMatrix) UnmarshalJSON(raw []byte) error {
+	var w struct {
+		Names []string     `json:"names"`
+		R     [][]*float64 `json:"r"`
+		N     [][]int      `json:"n"`
+	}
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return err
+	}
+	m.Names, m.N, m.R = w.Names, w.N, make([][]float64, len(w.R))
+	for i, row := range w.R {
+		m.R[i] = make([]float64, len(row))
+		for j, v := range row {
+			m.R[i][j] = math.NaN()
+			if v != nil {
+				m.R[i][j] = *v
+			}
+		}
+	}
+	return nil
+}
+
 // CombineCorrelation pools the owners' pair moments into the correlation
 // matrix of the pooled rows; the owners must name the same variables in the
 // same order.
