@@ -92,6 +92,18 @@ func ReadParquetLimits(r io.ReaderAt, size int64, d Dictionary, lim Limits) (t *
 	for i, c := range d.Columns {
 		t.index[c.Name] = i
 	}
+	// Room for the rows the file claims, as far as its size makes the
+	// claim plausible (a value takes a bit at least, except in runs).
+	room := int(min(total, size*8))
+	for _, cr := range readers {
+		switch {
+		case !cr.keep:
+		case cr.typ == TypeCategorical:
+			t.cols[cr.pos].codes = make([]int32, 0, room)
+		default:
+			t.cols[cr.pos].nums = make([]float64, 0, room)
+		}
+	}
 	buf := make([]parquet.Value, 1024)
 	meta := f.Metadata()
 	var base int64 // rows of the row groups before this one
