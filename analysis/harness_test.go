@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"sync"
 	"testing"
 	"time"
@@ -94,15 +93,20 @@ func (d *memDatasets) Listed(owner, id string) (Dataset, bool) {
 	return ds, ok
 }
 
-func (d *memDatasets) Open(sum string) (io.ReadCloser, error) {
+func (d *memDatasets) Open(sum string) (Content, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	b, ok := d.blobs[sum]
 	if !ok {
 		return nil, errors.New("no such content")
 	}
-	return io.NopCloser(bytes.NewReader(b)), nil
+	return memContent{bytes.NewReader(b)}, nil
 }
+
+// memContent is content held in memory.
+type memContent struct{ *bytes.Reader }
+
+func (memContent) Close() error { return nil }
 
 // memRecorder is an audit trail in memory that can be made to fail.
 type memRecorder struct {
