@@ -9,6 +9,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -25,12 +27,23 @@ import (
 )
 
 // TestMain fails the package's tests when a goroutine outlives them: every
-// Service must have stopped its runs, handlers and pruner by Close.
+// Service must have stopped its runs, handlers and pruner by Close. The
+// policy engine the tests share is closed first (it plans in the
+// background).
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m,
-		// The policy engine's plans compile in the background of each
-		// test's shared engine, closed in its cleanup.
-		goleak.IgnoreAnyFunction("github.com/open-policy-agent/opa/v1/topdown/cache.(*interQueryCache).cleanStaleValues"))
+	code := m.Run()
+	engineMu.Lock()
+	if engine != nil {
+		_ = engine.Close()
+	}
+	engineMu.Unlock()
+	if code == 0 {
+		if err := goleak.Find(goleak.IgnoreAnyFunction("github.com/open-policy-agent/opa/v1/topdown/cache.(*interQueryCache).cleanStaleValues")); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 var countries = map[string]string{"fr-grandest": "FR", "de-bw": "DE", "ch-basel": "CH", "be-wallonie": "BE", "lu-luxembourg": "LU", "us-stranger": "US"}
@@ -168,20 +181,36 @@ type federation struct {
 	engine *policy.Engine
 }
 
-// sharedEngine is the shipped policy, loaded once per test binary.
-var sharedEngine = sync.OnceValues(func() (*policy.Engine, error) {
-	return policy.NewEngine(context.Background(), "../policies", nil)
-})
+// engine is the shipped policy, loaded once per test binary and closed by
+// TestMain.
+var (
+	engineMu sync.Mutex
+	engine   *policy.Engine
+)
+
+func sharedEngine() (*policy.Engine, error) {
+	engineMu.Lock()
+	defer engineMu.Unlock()
+	if engine != nil {
+		return engine, nil
+	}
+	e, err := policy.NewEngine(context.Background(), "../policies", nil)
+	if err != nil {
+		return nil, err
+	}
+	engine = e
+	return e, nil
+}
 
 // newFederation starts one node per name on loopback, all members of one
 // registry, each with the shipped policies.
 func newFederation(t testing.TB, names ...string) *federation {
 	t.Helper()
-	engine, err := sharedEngine()
+	eng, err := sharedEngine()
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &federation{t: t, nodes: map[string]*testNode{}, all: map[string]Dataset{}, engine: engine,
+	f := &federation{t: t, nodes: map[string]*testNode{}, all: map[string]Dataset{}, engine: eng,
 		reg: &memRegistry{members: map[peer.ID]Member{}, projects: map[string]policy.Project{}}}
 	var hosts []*testNode
 	for _, name := range names {
@@ -198,7 +227,7 @@ func newFederation(t testing.TB, names ...string) *federation {
 		m := Member{Name: name, Country: countries[name], Org: "Org " + name, PeerID: h.ID()}
 		n := &testNode{m: m, key: k, rec: &memRecorder{},
 			data: &memDatasets{self: name, mu: &f.mu, all: f.all, blobs: map[string][]byte{}}}
-		n.deps = Deps{Host: h, Key: k, Self: m, Datasets: n.data, Authz: engine, Registry: f.reg, Recorder: n.rec}
+		n.deps = Deps{Host: h, Key: k, Self: m, Datasets: n.data, Authz: eng, Registry: f.reg, Recorder: n.rec}
 		n.cfg = DefaultConfig(t.TempDir())
 		n.cfg.RoundTimeout = testkit.PolicyDecisionTimeout + 20*time.Second
 		f.nodes[name] = n
