@@ -644,3 +644,17 @@ func TestPublishFormOffersPublicListing(t *testing.T) {
 		t.Errorf("the publish form has no unchecked public_listing box:\n%s", body)
 	}
 }
+
+// Updating an entry from the console keeps its data dictionary: the form
+// shows it, as JSON, for the operator to keep or change.
+func TestPublishFormKeepsTheDataDictionaryOfAnUpdate(t *testing.T) {
+	tc := newTestConsole(t)
+	b := tc.signIn(api.RoleOperator)
+	body := tc.get(b, Prefix+"publish?id=cohort").body
+	if !strings.Contains(body, `id="p-dictionary"`) || !strings.Contains(body, `&#34;name&#34;: &#34;patient_id&#34;`) {
+		t.Fatalf("the update form does not carry the dictionary:\n%s", body)
+	}
+	if body := tc.get(b, Prefix+"publish").body; !strings.Contains(body, `id="p-dictionary" rows="6" spellcheck="false"`) {
+		t.Fatalf("the publish form has no dictionary field:\n%s", body)
+	}
+}
