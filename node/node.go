@@ -240,6 +240,14 @@ func (n *Node) startNetwork(ctx context.Context) (err error) {
 	if n.host, err = newHost(&n.cfg, n.id, n.fedID, g, n.reg); err != nil {
 		return err
 	}
+	// Gossip is served before the mesh dials anyone: a member's gossip
+	// router opens its stream to us once, when the connection comes up,
+	// and gives up on us for as long as it lasts if we do not speak the
+	// protocol yet, so that after a restart our catalogue announcements
+	// would reach no one.
+	if n.pubsub, err = pubsub.NewGossipSub(ctx, n.host); err != nil {
+		return fmt.Errorf("start gossip: %w", err)
+	}
 	var bootstrap []peer.AddrInfo
 	var memberIDs []peer.ID
 	for pid, m := range n.members {
@@ -345,9 +353,6 @@ func (n *Node) startServices(ctx context.Context, engine *policy.Engine) (err er
 	}
 	if n.clerk, err = n.registryClerk(n.registry.Load()); err != nil {
 		return fmt.Errorf("registry writes: %w", err)
-	}
-	if n.pubsub, err = pubsub.NewGossipSub(ctx, n.host); err != nil {
-		return fmt.Errorf("start gossip: %w", err)
 	}
 	self := exchange.Member{Name: n.cfg.Name, Country: n.cfg.Country, Org: n.cfg.Org, PeerID: n.id.PeerID}
 	catCfg := exchange.DefaultCatalogueConfig(n.dataDir, catalogueTopic(n.fedID))
