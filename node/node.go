@@ -230,8 +230,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	return nil
 }
 
-// startNetwork starts the libp2p host behind the membership gater, the
-// mesh that keeps this node connected to every member (seeded with the
+// startNetwork starts the libp2p host behind the membership gater, gossip,
+// the mesh that keeps this node connected to every member (seeded with the
 // genesis addresses) and the private DHT. It comes first: every service
 // runs over the host, and the registry's raft needs the mesh to reach a
 // leader.
@@ -321,8 +321,9 @@ func (n *Node) startMDNS() {
 // startServices takes the compiled policy engine and builds, in the order
 // each needs the previous ones: the audit trail (every later service
 // records to it; the engine's hooks record reloads), the registry's clerk
-// (writes admitted by the engine), gossip, the catalogue, the exchange
-// service and agreement negotiation. Their loops start in startLoops.
+// (writes admitted by the engine), the catalogue (on the gossip that
+// startNetwork serves), the exchange service, agreement negotiation and
+// the federated analyses. Their loops start in startLoops.
 func (n *Node) startServices(ctx context.Context, engine *policy.Engine) (err error) {
 	n.policy = engine
 	deadlines, err := n.cfg.Policy.Deadlines()
