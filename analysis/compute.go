@@ -108,6 +108,11 @@ func (s *Service) compute(d Dataset, q Query, limits policy.DisclosureLimits) (c
 		if err := q.Design.Validate(t.Dictionary()); err != nil {
 			return computed{}, nil, computeRefusal(err)
 		}
+		for term, levels := range q.Design.Factors {
+			if err := rules.CheckFactorLevels(term, len(levels)); err != nil {
+				return computed{}, nil, computeRefusal(err)
+			}
+		}
 		fam, err := stats.ParseFamily(q.Family)
 		if err != nil {
 			return computed{}, nil, computeRefusal(err)

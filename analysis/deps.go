@@ -56,6 +56,7 @@ type Dataset struct {
 	Partners        []string
 	PublicListing   bool
 	SHA256          string
+	MediaType       string
 	Dictionary      *tabular.Dictionary
 }
 
@@ -70,5 +71,14 @@ type Datasets interface {
 	// partner's as that partner shows it, not withdrawn.
 	Listed(owner, id string) (Dataset, bool)
 	// Open opens the content with this SHA-256.
-	Open(sha256 string) (io.ReadCloser, error)
+	Open(sha256 string) (Content, error)
+}
+
+// Content is a dataset's stored content. It is read at offsets, not as a
+// stream: a Parquet file's schema and index are at its end.
+type Content interface {
+	io.ReaderAt
+	io.Closer
+	// Size is the content's length in bytes.
+	Size() int64
 }

@@ -57,6 +57,10 @@ func refusef(code RefusalCode, format string, a ...any) *RefusedError {
 // ErrClosed is returned once the service is closing.
 var ErrClosed = errors.New("the analysis service is closed")
 
+// ErrAuditUnavailable is wrapped when this node cannot record the start
+// of an analysis in its audit trail: it then asks no owner anything.
+var ErrAuditUnavailable = errors.New("this node's audit trail is unavailable")
+
 // ErrNotFound is wrapped when an analysis, member or dataset is unknown
 // to the caller.
 var ErrNotFound = errors.New("not found")

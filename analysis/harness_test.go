@@ -9,9 +9,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
+	"fmt"
+	"os"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,25 +28,23 @@ import (
 )
 
 // TestMain fails the package's tests when a goroutine outlives them: every
-// Service must have stopped its runs, handlers and pruner by Close.
+// Service must have stopped its runs, handlers and pruner by Close. The
+// policy engine the tests share is closed first (it plans in the
+// background).
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(closingEngine{m},
-		goleak.IgnoreAnyFunction("github.com/open-policy-agent/opa/v1/topdown/cache.(*interQueryCache).cleanStaleValues"))
-}
-
-// closingEngine runs the tests, then closes the shared policy engine,
-// which waits for the plan it compiles in the background: a short run
-// (one test, a fuzz target's seeds) ends before the plan is made.
-type closingEngine struct{ *testing.M }
-
-func (c closingEngine) Run() int {
-	code := c.M.Run()
-	if engineMade.Load() {
-		if e, err := sharedEngine(); err == nil {
-			_ = e.Close()
+	code := m.Run()
+	engineMu.Lock()
+	if engine != nil {
+		_ = engine.Close()
+	}
+	engineMu.Unlock()
+	if code == 0 {
+		if err := goleak.Find(goleak.IgnoreAnyFunction("github.com/open-policy-agent/opa/v1/topdown/cache.(*interQueryCache).cleanStaleValues")); err != nil {
+			fmt.Fprintln(os.Stderr, "goleak:", err)
+			code = 1
 		}
 	}
-	return code
+	os.Exit(code)
 }
 
 var countries = map[string]string{"fr-grandest": "FR", "de-bw": "DE", "ch-basel": "CH", "be-wallonie": "BE", "lu-luxembourg": "LU",
@@ -110,15 +108,20 @@ func (d *memDatasets) Listed(owner, id string) (Dataset, bool) {
 	return ds, ok
 }
 
-func (d *memDatasets) Open(sum string) (io.ReadCloser, error) {
+func (d *memDatasets) Open(sum string) (Content, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	b, ok := d.blobs[sum]
 	if !ok {
 		return nil, errors.New("no such content")
 	}
-	return io.NopCloser(bytes.NewReader(b)), nil
+	return memContent{bytes.NewReader(b)}, nil
 }
+
+// memContent is content held in memory.
+type memContent struct{ *bytes.Reader }
+
+func (memContent) Close() error { return nil }
 
 // memRecorder is an audit trail in memory that can be made to fail.
 type memRecorder struct {
@@ -180,14 +183,26 @@ type federation struct {
 	engine *policy.Engine
 }
 
-// sharedEngine is the shipped policy, loaded once per test binary.
-var sharedEngine = sync.OnceValues(func() (*policy.Engine, error) {
-	engineMade.Store(true)
-	return policy.NewEngine(context.Background(), "../policies", nil)
-})
+// engine is the shipped policy, loaded once per test binary and closed by
+// TestMain.
+var (
+	engineMu sync.Mutex
+	engine   *policy.Engine
+)
 
-// engineMade says whether a test loaded sharedEngine.
-var engineMade atomic.Bool
+func sharedEngine() (*policy.Engine, error) {
+	engineMu.Lock()
+	defer engineMu.Unlock()
+	if engine != nil {
+		return engine, nil
+	}
+	e, err := policy.NewEngine(context.Background(), "../policies", nil)
+	if err != nil {
+		return nil, err
+	}
+	engine = e
+	return e, nil
+}
 
 // newFederation starts one node per name on loopback, all members of one
 // registry, each with the shipped policies.
@@ -209,11 +224,11 @@ type federationOptions struct {
 
 func newFederationWith(t testing.TB, opts federationOptions, names ...string) *federation {
 	t.Helper()
-	engine, err := sharedEngine()
+	eng, err := sharedEngine()
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &federation{t: t, nodes: map[string]*testNode{}, all: map[string]Dataset{}, engine: engine,
+	f := &federation{t: t, nodes: map[string]*testNode{}, all: map[string]Dataset{}, engine: eng,
 		reg: &memRegistry{members: map[peer.ID]Member{}, projects: map[string]policy.Project{}}}
 	var hosts []*testNode
 	for _, name := range names {
@@ -234,7 +249,7 @@ func newFederationWith(t testing.TB, opts federationOptions, names ...string) *f
 		m := Member{Name: name, Country: countries[name], Org: "Org " + name, PeerID: h.ID()}
 		n := &testNode{m: m, key: k, rec: &memRecorder{},
 			data: &memDatasets{self: name, mu: &f.mu, all: f.all, blobs: map[string][]byte{}}}
-		n.deps = Deps{Host: h, Key: k, Self: m, Datasets: n.data, Authz: engine, Registry: f.reg, Recorder: n.rec}
+		n.deps = Deps{Host: h, Key: k, Self: m, Datasets: n.data, Authz: eng, Registry: f.reg, Recorder: n.rec}
 		n.cfg = DefaultConfig(t.TempDir())
 		n.cfg.RoundTimeout = testkit.PolicyDecisionTimeout + 20*time.Second
 		if opts.roundTimeout > 0 {

@@ -398,7 +398,8 @@ func nonNil(v []string) []string {
 	return v
 }
 
-// table parses the dataset's content with its dictionary (cached).
+// table parses the dataset's content, CSV or Parquet as its media type
+// says, with its dictionary (cached).
 func (s *Service) table(d Dataset) (*tabular.Table, error) {
 	if d.Dictionary == nil {
 		return nil, errNoDictionary(d.Ref())
@@ -409,9 +410,20 @@ func (s *Service) table(d Dataset) (*tabular.Table, error) {
 			return nil, fmt.Errorf("open %s: %w", d.Ref(), err)
 		}
 		defer f.Close()
-		t, err := tabular.ReadCSV(f, *d.Dictionary)
-		if err != nil {
+		t, err := tabular.Read(f, f.Size(), d.MediaType, *d.Dictionary)
+		var (
+			re *tabular.ReadError
+			de *tabular.DictionaryError
+			me *tabular.MediaTypeError
+		)
+		switch {
+		case errors.As(err, &me):
+			return nil, refusef(RefusalBadQuery, "%s is not a table: %v", d.Ref(), err)
+		case errors.As(err, &re), errors.As(err, &de):
 			return nil, refusef(RefusalBadQuery, "%s does not match its data dictionary: %v", d.Ref(), err)
+		case err != nil:
+			// The owner's disk, not the dataset.
+			return nil, fmt.Errorf("read %s: %w", d.Ref(), err)
 		}
 		return t, nil
 	})

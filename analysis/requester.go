@@ -3,6 +3,7 @@ package analysis
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -81,7 +82,7 @@ func (s *Service) Start(ctx context.Context, c Caller, spec Spec) (Status, error
 	if err := s.deps.Recorder.Record(RecordStarted, c.Subject+" -> "+strings.Join(spec.Datasets, ","), startedRecord{
 		Analysis: id, Spec: spec, Researcher: c.Subject,
 	}); err != nil {
-		return Status{}, fmt.Errorf("analysis not started: %w", err)
+		return Status{}, fmt.Errorf("analysis not started: %w (%v)", ErrAuditUnavailable, err)
 	}
 	r := &run{status: st, changed: make(chan struct{})}
 	s.mu.Lock()
@@ -106,11 +107,24 @@ type startedRecord struct {
 	Researcher string `json:"researcher"`
 }
 
+// finishedRecord is the researcher's node's audit record of an analysis'
+// end: each region's decision and the digests of the contributions it
+// released, so that both sides' trails name the same aggregates.
 type finishedRecord struct {
-	Analysis string `json:"analysis"`
-	State    State  `json:"state"`
-	Rows     int    `json:"rows,omitempty"`
-	Error    string `json:"error,omitempty"`
+	Analysis string         `json:"analysis"`
+	State    State          `json:"state"`
+	Rows     int            `json:"rows,omitempty"`
+	Error    string         `json:"error,omitempty"`
+	Regions  []regionRecord `json:"regions"`
+}
+
+type regionRecord struct {
+	Dataset       string      `json:"dataset"`
+	State         State       `json:"state"`
+	Rules         []string    `json:"rules,omitempty"`
+	Bundle        string      `json:"bundle,omitempty"`
+	Code          RefusalCode `json:"code,omitempty"`
+	Contributions []string    `json:"contributions_sha256,omitempty"`
 }
 
 // Run runs an analysis to its end: Start, then wait.
@@ -144,7 +158,7 @@ func (s *Service) Wait(ctx context.Context, c Caller, id string, after uint64) (
 		if err != nil || !c.sees(st) {
 			return Status{}, fmt.Errorf("analysis %q: %w", id, ErrNotFound)
 		}
-		if st.Version > after || changed == nil {
+		if st.Version > after || changed == nil || st.Done() {
 			return st, nil
 		}
 		select {
@@ -393,11 +407,29 @@ func (s *Service) execute(c Caller, r *run, targets []target) {
 	if final.Result != nil {
 		rows = final.Result.Combined.Rows
 	}
-	_ = s.deps.Recorder.Record(RecordFinished, c.Subject+" -> "+strings.Join(final.Spec.Datasets, ","), finishedRecord{
-		Analysis: final.ID, State: final.State, Rows: rows, Error: final.Error,
-	})
+	rec := finishedRecord{Analysis: final.ID, State: final.State, Rows: rows, Error: final.Error}
+	for i, r := range final.Regions {
+		rr := regionRecord{Dataset: r.Dataset, State: r.State, Code: r.Code}
+		if r.Decision != nil {
+			rr.Rules, rr.Bundle = r.Decision.Rules, r.Decision.Bundle
+		}
+		if final.Result != nil && i < len(final.Result.Parts) {
+			for _, tok := range final.Result.Parts[i].Contributions {
+				sum := sha256.Sum256([]byte(tok))
+				rr.Contributions = append(rr.Contributions, hex.EncodeToString(sum[:]))
+			}
+		}
+		rec.Regions = append(rec.Regions, rr)
+	}
+	// The result is the researcher's already; a failed record is logged.
+	if err := s.deps.Recorder.Record(RecordFinished, c.Subject+" -> "+strings.Join(final.Spec.Datasets, ","), rec); err != nil {
+		s.log.Error("record the end of an analysis", "analysis", final.ID, "err", err)
+	}
 	if err := s.db.putAnalysis(final); err != nil {
-		s.log.Error("store analysis", "analysis", final.ID, "err", err)
+		// Kept in memory, where the researcher still reads it, until the
+		// node stops.
+		s.log.Error("store analysis; it is kept in memory until the node stops", "analysis", final.ID, "err", err)
+		return
 	}
 	s.mu.Lock()
 	delete(s.running, final.ID)

@@ -243,6 +243,11 @@ func TestAResultDifferingFromAnEarlierOneByAFewRowsIsRefused(t *testing.T) {
 	if st.State != StateFailed || st.Regions[0].Code != RefusalDifferencing {
 		t.Fatalf("the differencing attempt: %+v", st.Regions)
 	}
+	for _, n := range []string{"1", "2", "3", "4"} {
+		if strings.Contains(st.Regions[0].Reason, " "+n+" ") {
+			t.Fatalf("the refusal states how many rows differ: %q", st.Regions[0].Reason)
+		}
+	}
 	// Another member, which received nothing yet, may ask the same.
 	if st := f.run("de-bw", spec); st.State != StateDone {
 		t.Fatalf("another member: %s %+v", st.Error, st.Regions)

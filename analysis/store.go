@@ -96,9 +96,11 @@ type DifferencingError struct {
 	Min    int
 }
 
+// Error does not say by how many rows the sets differ: that count is
+// itself below the minimum, and the refusal must not release it.
 func (e *DifferencingError) Error() string {
-	return fmt.Sprintf("its rows differ from those of an earlier result released to the same member by %d row(s), fewer than the minimum subset of %d: "+
-		"the two results together would describe those rows alone", e.Differ, e.Min)
+	return fmt.Sprintf("its rows differ from those of an earlier result released to the same member by fewer than the minimum subset of %d rows (but by some): "+
+		"the two results together would describe those rows alone", e.Min)
 }
 
 // BudgetError refuses a release once a member has received MaxReleases

@@ -112,7 +112,7 @@ func (c *Catalogue) publish(ctx context.Context, p Publication, content io.Reade
 	}
 	media := p.MediaType
 	if media == "" {
-		media = mime.TypeByExtension(filepath.Ext(p.FileName))
+		media = mediaTypeByName(p.FileName)
 	}
 	if media == "" {
 		media = http.DetectContentType(head)
@@ -137,7 +137,7 @@ func (c *Catalogue) publish(ctx context.Context, p Publication, content io.Reade
 func (c *Catalogue) checkEntrySize(p Publication) error {
 	media := p.MediaType
 	if media == "" {
-		media = mime.TypeByExtension(filepath.Ext(p.FileName))
+		media = mediaTypeByName(p.FileName)
 	}
 	if media == "" {
 		media = strings.Repeat("m", 64) // longer than any sniffed type
@@ -252,4 +252,18 @@ func cloneDictionary(d *tabular.Dictionary) *tabular.Dictionary {
 		c.Columns[i].Levels = slices.Clone(c.Columns[i].Levels)
 	}
 	return &c
+}
+
+// mediaTypes are the media types of extensions that Go's table and the
+// system's may lack: the analyses choose how to read a dataset by its
+// media type.
+var mediaTypes = map[string]string{".parquet": "application/vnd.apache.parquet"}
+
+// mediaTypeByName is the media type a file name's extension implies, or "".
+func mediaTypeByName(name string) string {
+	ext := filepath.Ext(name)
+	if t, ok := mediaTypes[strings.ToLower(ext)]; ok {
+		return t
+	}
+	return mime.TypeByExtension(ext)
 }

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"fmt"
 	"io"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -42,13 +43,40 @@ func (d analysisDatasets) Listed(owner, id string) (analysis.Dataset, bool) {
 	return analysisDataset(l.Entry), true
 }
 
-func (d analysisDatasets) Open(sum string) (io.ReadCloser, error) { return d.cat.OpenBlob(sum) }
+// Open opens a stored blob for the analyses, which read it at offsets (a
+// Parquet file's schema is at its end).
+func (d analysisDatasets) Open(sum string) (analysis.Content, error) {
+	f, err := d.cat.OpenBlob(sum)
+	if err != nil {
+		return nil, err
+	}
+	at, ok := f.(io.ReaderAt)
+	if !ok {
+		f.Close()
+		return nil, fmt.Errorf("blob %s: the store gives no reading at offsets", sum)
+	}
+	size, err := f.Seek(0, io.SeekEnd)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("blob %s: %w", sum, err)
+	}
+	return blobContent{ReaderAt: at, Closer: f, size: size}, nil
+}
+
+// blobContent is a stored blob as the analyses read it.
+type blobContent struct {
+	io.ReaderAt
+	io.Closer
+	size int64
+}
+
+func (b blobContent) Size() int64 { return b.size }
 
 func analysisDataset(e exchange.Entry) analysis.Dataset {
 	return analysis.Dataset{
 		Owner: e.Owner, ID: e.ID, Kind: e.Kind, Theme: e.Theme, Classification: e.Classification,
 		PersonalData: e.PersonalData, RequiresProject: e.RequiresProject, License: e.License,
-		Partners: e.Partners, PublicListing: e.PublicListing, SHA256: e.SHA256, Dictionary: e.Dictionary,
+		Partners: e.Partners, PublicListing: e.PublicListing, SHA256: e.SHA256, MediaType: e.MediaType, Dictionary: e.Dictionary,
 	}
 }
 

@@ -14,7 +14,7 @@ import (
 )
 
 // Five real nodes: three regions publish synthetic cohorts with their data
-// dictionary, a fourth fits a model across them with the shipped policies,
+// dictionary (one as Parquet, two as CSV), a fourth fits a model across them with the shipped policies,
 // and a fifth verifies the result from its signatures.
 func TestAFederatedModelAcrossThreeRegionsOfFiveNodes(t *testing.T) {
 	f := newTestFed(t, "grand-est-ai", fiveCountries, nil)
@@ -24,10 +24,18 @@ func TestAFederatedModelAcrossThreeRegionsOfFiveNodes(t *testing.T) {
 	dict := cohort.Dictionary()
 	owners := nodes[:3]
 	for i, n := range owners {
-		_, err := n.catalogue.Publish(ctx, exchange.Publication{ID: "cohort", Title: "Diabetes cohort", Theme: "health",
-			Classification: "restricted", FileName: "cohort.csv", Dictionary: &dict},
-			bytes.NewReader(cohort.Generate(n.cfg.Name, 400+100*i, 11)))
+		// de-bw keeps its cohort in Parquet, whose media type comes from
+		// the file's name.
+		name, content := "cohort.csv", cohort.Generate(n.cfg.Name, 400+100*i, 11)
+		if n.cfg.Name == "de-bw" {
+			name, content = "cohort.parquet", cohort.GenerateParquet(n.cfg.Name, 400+100*i, 11)
+		}
+		e, err := n.catalogue.Publish(ctx, exchange.Publication{ID: "cohort", Title: "Diabetes cohort", Theme: "health",
+			Classification: "restricted", FileName: name, Dictionary: &dict}, bytes.NewReader(content))
 		must(t, err)
+		if n.cfg.Name == "de-bw" && e.MediaType != "application/vnd.apache.parquet" {
+			t.Fatalf("de-bw's cohort has media type %q", e.MediaType)
+		}
 	}
 	lu := nodes[4]
 	for _, n := range owners {

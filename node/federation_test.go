@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/xborder/xborder"
+	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/internal/testkit"
 )
 
@@ -262,4 +264,20 @@ func TestRestartedNodeKeepsIdentityAndRejoins(t *testing.T) {
 		t.Fatalf("peer ID changed across restart: %s -> %s", before, nodes[2].ID())
 	}
 	testkit.Eventually(t, 30*time.Second, "full mesh after restart", fullMesh(nodes))
+	// Its gossip reaches the members again: they learn of an entry it
+	// publishes after the restart from its announcement alone. (The
+	// members' gossip gave up on a node that dialled them before it
+	// served gossip, and never asked again while connected.)
+	restarted := nodes[2].cfg.Name
+	if _, err := nodes[2].catalogue.Publish(context.Background(), exchange.Publication{ID: "after-restart", Title: "Published after a restart",
+		Theme: "industry", Classification: "open", License: "CC-BY-4.0", FileName: "after-restart.csv"},
+		strings.NewReader("a,b\n1,2\n")); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		testkit.Eventually(t, 30*time.Second, n.cfg.Name+" lists the entry "+restarted+" published after its restart", func() bool {
+			_, err := n.catalogue.Get(restarted, "after-restart")
+			return err == nil
+		})
+	}
 }

@@ -230,8 +230,8 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	return nil
 }
 
-// startNetwork starts the libp2p host behind the membership gater, the
-// mesh that keeps this node connected to every member (seeded with the
+// startNetwork starts the libp2p host behind the membership gater, gossip,
+// the mesh that keeps this node connected to every member (seeded with the
 // genesis addresses) and the private DHT. It comes first: every service
 // runs over the host, and the registry's raft needs the mesh to reach a
 // leader.
@@ -239,6 +239,14 @@ func (n *Node) startNetwork(ctx context.Context) (err error) {
 	g := newGater(n, n.log.With("component", "gater"), n.metrics)
 	if n.host, err = newHost(&n.cfg, n.id, n.fedID, g, n.reg); err != nil {
 		return err
+	}
+	// Gossip is served before the mesh dials anyone: a member's gossip
+	// router opens its stream to us once, when the connection comes up,
+	// and gives up on us for as long as it lasts if we do not speak the
+	// protocol yet, so that after a restart our catalogue announcements
+	// would reach no one.
+	if n.pubsub, err = pubsub.NewGossipSub(ctx, n.host); err != nil {
+		return fmt.Errorf("start gossip: %w", err)
 	}
 	var bootstrap []peer.AddrInfo
 	var memberIDs []peer.ID
@@ -313,8 +321,9 @@ func (n *Node) startMDNS() {
 // startServices takes the compiled policy engine and builds, in the order
 // each needs the previous ones: the audit trail (every later service
 // records to it; the engine's hooks record reloads), the registry's clerk
-// (writes admitted by the engine), gossip, the catalogue, the exchange
-// service and agreement negotiation. Their loops start in startLoops.
+// (writes admitted by the engine), the catalogue (on the gossip that
+// startNetwork serves), the exchange service, agreement negotiation and
+// the federated analyses. Their loops start in startLoops.
 func (n *Node) startServices(ctx context.Context, engine *policy.Engine) (err error) {
 	n.policy = engine
 	deadlines, err := n.cfg.Policy.Deadlines()
@@ -345,9 +354,6 @@ func (n *Node) startServices(ctx context.Context, engine *policy.Engine) (err er
 	}
 	if n.clerk, err = n.registryClerk(n.registry.Load()); err != nil {
 		return fmt.Errorf("registry writes: %w", err)
-	}
-	if n.pubsub, err = pubsub.NewGossipSub(ctx, n.host); err != nil {
-		return fmt.Errorf("start gossip: %w", err)
 	}
 	self := exchange.Member{Name: n.cfg.Name, Country: n.cfg.Country, Org: n.cfg.Org, PeerID: n.id.PeerID}
 	catCfg := exchange.DefaultCatalogueConfig(n.dataDir, catalogueTopic(n.fedID))
@@ -436,6 +442,7 @@ func (n *Node) serveAPI() (err error) {
 		Catalogue:  n.catalogue,
 		Exchange:   n.exchange,
 		Agreements: n.agreements,
+		Analyses:   n.analyses,
 		Authz:      n.policy,
 		Key:        n.id.PublicKey(),
 		NodeID:     n.id.PeerID.String(),

@@ -12,12 +12,13 @@
 #   researcher  browses the catalogue, projects, agreements and grants,
 #               requests and fetches data (the node shows a researcher only
 #               the transfers they started), and runs federated analyses
-#               and reads their results;
+#               and reads and verifies their results;
 #   legal       reads and reloads the policies and evaluates them; reads
 #               projects and agreements;
 #   auditor     reads the audit log and verifies it; reads projects,
 #               agreements and grants, lists every transfer, and reads the
-#               federated analyses run from this node.
+#               federated analyses run from this node, and verifies an
+#               analysis result's signatures (it runs none).
 # Every role may read the node's status and its peers.
 #
 # "and below" means the path itself and every path under it: GET
@@ -46,6 +47,7 @@ permissions := {
 			"/v1/requests": "only",
 			"/v1/fetch": "only",
 			"/v1/analyses": "only",
+			"/v1/analyses/verify": "only",
 		},
 	},
 	"legal": {
@@ -69,6 +71,7 @@ permissions := {
 			"/v1/policy/peers": "only",
 			"/v1/analyses": "and below",
 		},
+		"POST": {"/v1/analyses/verify": "only"},
 	},
 }
 

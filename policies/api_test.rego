@@ -55,6 +55,7 @@ test_researcher_permissions if {
 	may("researcher", "POST", "/v1/analyses")
 	may("researcher", "GET", "/v1/analyses")
 	may("researcher", "GET", "/v1/analyses/an-1")
+	may("researcher", "POST", "/v1/analyses/verify")
 	d := call("researcher", "POST", "/v1/requests")
 	d.rules == ["researcher_role"]
 	d.reasons == ["The researcher role may call POST /v1/requests."]
@@ -114,6 +115,7 @@ test_auditor_permissions if {
 	may("auditor", "HEAD", "/v1/audit")
 	may("auditor", "GET", "/v1/analyses")
 	may("auditor", "GET", "/v1/analyses/an-1")
+	may("auditor", "POST", "/v1/analyses/verify")
 	call("auditor", "GET", "/v1/audit/verify").rules == ["auditor_role"]
 }
 

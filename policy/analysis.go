@@ -118,8 +118,9 @@ var limitFields = []limitField{
 	{"min_cell_count", "a whole number of at least 1", true,
 		func(f float64) bool { return f >= 1 },
 		func(l *DisclosureLimits, f float64) { l.MinCellCount = int(f) }},
-	{"min_subset_rows", "a whole number of at least 1", true,
-		func(f float64) bool { return f >= 1 },
+	// One row released as a "summary" is that person's record.
+	{"min_subset_rows", "a whole number of at least 2", true,
+		func(f float64) bool { return f >= 2 },
 		func(l *DisclosureLimits, f float64) { l.MinSubsetRows = int(f) }},
 	{"max_params_share", "a number above 0 and at most 1", false,
 		func(f float64) bool { return f > 0 && f <= 1 },

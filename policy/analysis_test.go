@@ -266,7 +266,7 @@ decision := {"allow": true, "limits": {"min_cell_count": 5, "min_subset_rows": 5
 func FuzzDecodeAnalysis(f *testing.F) {
 	for _, seed := range []string{
 		`{"allow": true, "reasons": ["a"], "rules": ["r"], "obligations": [], "max_validity_s": 0, "limits": {"min_cell_count": 5, "min_subset_rows": 5, "max_params_share": 0.33, "max_factor_levels": 40, "max_iterations": 25}}`,
-		`{"allow": true, "limits": {"min_cell_count": 1, "min_subset_rows": 1, "max_params_share": 1, "max_factor_levels": 2, "max_iterations": 1}}`,
+		`{"allow": true, "limits": {"min_cell_count": 1, "min_subset_rows": 2, "max_params_share": 1, "max_factor_levels": 2, "max_iterations": 1}}`,
 		`{"allow": true, "limits": {"min_cell_count": 0.5, "min_subset_rows": 1e400, "max_params_share": -0, "max_factor_levels": 2, "max_iterations": 1}}`,
 		`{"allow": false, "limits": null}`,
 		`{"allow": true}`,

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/xborder/xborder/analysis/tabular"
 	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/node"
 	"github.com/xborder/xborder/node/api"
@@ -196,6 +197,9 @@ type (
 		Keywords       []string   `json:"keywords,omitempty"`
 		Kind           string     `json:"kind,omitempty"`
 		Model          *modelCard `json:"model,omitempty"`
+		// Dictionary is a tabular dataset's data dictionary, which the
+		// federated analyses read.
+		Dictionary *tabular.Dictionary `json:"dictionary,omitempty"`
 	}
 	modelCard struct {
 		Task             string             `json:"task"`

@@ -1,5 +1,6 @@
 // Package cohort generates synthetic patient cohorts from a stated model,
-// deterministically, for the demo and the tests of federated analyses:
+// deterministically, as CSV or Parquet, for the demo and the tests of
+// federated analyses:
 // with the generating coefficients known, a federated fit can be compared
 // with the truth as well as with the pooled fit.
 //
@@ -14,6 +15,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+
+	"github.com/parquet-go/parquet-go"
 
 	"github.com/xborder/xborder/analysis/tabular"
 )
@@ -48,15 +51,25 @@ func Dictionary() tabular.Dictionary {
 	}}
 }
 
-// Generate writes n patients of region's cohort as CSV with a header,
-// the same bytes for the same region, n and seed.
-func Generate(region string, n int, seed uint64) []byte {
+// patient is one row of a cohort; its tags name the Parquet columns.
+type patient struct {
+	ID       int64   `parquet:"patient_id"`
+	Age      int32   `parquet:"age"`
+	Sex      string  `parquet:"sex"`
+	BMI      float64 `parquet:"bmi"`
+	Smoker   bool    `parquet:"smoker"`
+	SBP      float64 `parquet:"sbp"`
+	Diabetes bool    `parquet:"diabetes"`
+	Visits   int64   `parquet:"visits"`
+}
+
+// patients draws n patients of region's cohort, the same for the same
+// region, n and seed.
+func patients(region string, n int, seed uint64) []patient {
 	rng := rand.New(rand.NewPCG(seed, uint64(len(region))*0x9e3779b97f4a7c15+hash(region)))
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	_ = w.Write([]string{"patient_id", "age", "sex", "bmi", "smoker", "sbp", "diabetes", "visits"})
 	shift := RegionEffect[region]
 	d := Diabetes
+	out := make([]patient, n)
 	for i := range n {
 		age := 30 + rng.IntN(56)
 		male := rng.IntN(2) == 1
@@ -71,13 +84,42 @@ func Generate(region string, n int, seed uint64) []byte {
 		if male {
 			sex = "M"
 		}
+		out[i] = patient{ID: int64(i + 1), Age: int32(age), Sex: sex, BMI: bmi, Smoker: smoker, SBP: math.Round(sbp),
+			Diabetes: diabetes, Visits: int64(visits)}
+	}
+	return out
+}
+
+// Generate writes n patients of region's cohort as CSV with a header,
+// the same bytes for the same region, n and seed.
+func Generate(region string, n int, seed uint64) []byte {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.Write([]string{"patient_id", "age", "sex", "bmi", "smoker", "sbp", "diabetes", "visits"})
+	for _, p := range patients(region, n, seed) {
 		_ = w.Write([]string{
-			strconv.Itoa(i + 1), strconv.Itoa(age), sex, strconv.FormatFloat(bmi, 'f', 1, 64),
-			strconv.FormatBool(smoker), strconv.FormatFloat(math.Round(sbp), 'f', 0, 64),
-			strconv.FormatBool(diabetes), strconv.Itoa(visits),
+			strconv.FormatInt(p.ID, 10), strconv.Itoa(int(p.Age)), p.Sex, strconv.FormatFloat(p.BMI, 'f', 1, 64),
+			strconv.FormatBool(p.Smoker), strconv.FormatFloat(p.SBP, 'f', 0, 64),
+			strconv.FormatBool(p.Diabetes), strconv.FormatInt(p.Visits, 10),
 		})
 	}
 	w.Flush()
+	return buf.Bytes()
+}
+
+// ParquetRowGroupRows is the rows of a row group of GenerateParquet's
+// files: small, so that a test's cohort spans several.
+const ParquetRowGroupRows = 250
+
+// GenerateParquet writes the patients Generate writes as a Parquet file:
+// the same values, the same table once read with Dictionary.
+func GenerateParquet(region string, n int, seed uint64) []byte {
+	var buf bytes.Buffer
+	w := parquet.NewGenericWriter[patient](&buf, parquet.MaxRowsPerRowGroup(ParquetRowGroupRows))
+	// Writing to memory cannot fail; a schema error would be this
+	// package's, and shows as a file the tests cannot read.
+	_, _ = w.Write(patients(region, n, seed))
+	_ = w.Close()
 	return buf.Bytes()
 }
 

@@ -79,7 +79,7 @@ func Correlation(cols [][]float64, names []string, rules Rules) (CorParts, error
 			}
 			if m := int(both[x][y].GetCardinality()); m < rules.MinSubsetRows {
 				return CorParts{}, &DisclosureError{Rule: RuleMinSubsetRows,
-					Detail: fmt.Sprintf("%q and %q are both present in %d rows and the owner releases nothing computed over fewer than %d", names[x], names[y], m, rules.MinSubsetRows)}
+					Detail: fmt.Sprintf("%q and %q are both present in fewer than %d rows, and the owner releases nothing computed over so few", names[x], names[y], rules.MinSubsetRows)}
 			}
 		}
 	}
@@ -92,7 +92,7 @@ func Correlation(cols [][]float64, names []string, rules Rules) (CorParts, error
 				}
 				if d := nxy - int(both[x][y].AndCardinality(present[z])); small(d, rules) {
 					return CorParts{}, &DisclosureError{Rule: RulePairwiseDifference,
-						Detail: fmt.Sprintf("%d rows have %q and %q but miss %q: sums over the pairs would single them out (fewer than %d)", d, names[x], names[y], names[z], rules.MinCellCount)}
+						Detail: fmt.Sprintf("a few rows (fewer than %d) have %q and %q but miss %q: sums over the pairs would single them out", rules.MinCellCount, names[x], names[y], names[z])}
 				}
 			}
 		}
@@ -175,6 +175,30 @@ func (m CorMatrix) MarshalJSON() ([]byte, error) {
 		R     [][]*float64 `json:"r"`
 		N     [][]int      `json:"n"`
 	}{m.Names, r, m.N})
+}
+
+// UnmarshalJSON reads R's null entries back as NaN (undefined), so that a
+// stored or verified matrix is the one that was combined.
+func (m *CorMatrix) UnmarshalJSON(raw []byte) error {
+	var w struct {
+		Names []string     `json:"names"`
+		R     [][]*float64 `json:"r"`
+		N     [][]int      `json:"n"`
+	}
+	if err := json.Unmarshal(raw, &w); err != nil {
+		return err
+	}
+	m.Names, m.N, m.R = w.Names, w.N, make([][]float64, len(w.R))
+	for i, row := range w.R {
+		m.R[i] = make([]float64, len(row))
+		for j, v := range row {
+			m.R[i][j] = math.NaN()
+			if v != nil {
+				m.R[i][j] = *v
+			}
+		}
+	}
+	return nil
 }
 
 // CombineCorrelation pools the owners' pair moments into the correlation

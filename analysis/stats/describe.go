@@ -100,7 +100,7 @@ func Summarise(values []float64, rules Rules) (Summary, error) {
 	}
 	if n < k {
 		return Summary{}, &DisclosureError{Rule: RuleMinCellCount,
-			Detail: fmt.Sprintf("%d values cannot give quantiles that each average %d of them", n, k)}
+			Detail: fmt.Sprintf("fewer than %d values: quantiles that each average %d of them cannot be given", k, k)}
 	}
 	m := momentsOf(values)
 	sorted := slices.Clone(values)

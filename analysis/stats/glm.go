@@ -139,8 +139,8 @@ func IRLSPartial(fam Family, x, y []float64, p int, beta []float64, rules Rules)
 	if beta != nil && fam != Gaussian {
 		if eff := sumW * sumW / sumW2; !(eff >= float64(rules.MinSubsetRows)) {
 			return Partial{}, &DisclosureError{Rule: RuleEffectiveRows, Detail: fmt.Sprintf(
-				"at the coefficients sent, the weights rest on %.1f effective rows, fewer than the minimum subset of %d: "+
-					"the partial would describe those rows alone", eff, rules.MinSubsetRows)}
+				"at the coefficients sent, the weights rest on fewer than %d effective rows: "+
+					"the partial would describe those rows alone", rules.MinSubsetRows)}
 		}
 	}
 	for j := 0; j < p; j++ {
@@ -333,7 +333,7 @@ func (s *designScan) verdict(x, xtwx []float64, rules Rules) error {
 		ones := int(s.ones[j])
 		if small(ones, rules) || small(s.rows-ones, rules) {
 			return &DisclosureError{Rule: RuleGLMSmallCategory,
-				Detail: fmt.Sprintf("the indicator in column %d is 1 in %d rows and 0 in %d; each must be none or at least %d", j+1, ones, s.rows-ones, rules.MinCellCount)}
+				Detail: fmt.Sprintf("the indicator in column %d is 1, or 0, in fewer than %d rows (but not in none): its coefficient would describe those few people", j+1, rules.MinCellCount)}
 		}
 	}
 	return nil
@@ -346,7 +346,7 @@ func small(count int, rules Rules) bool {
 
 func tooFewRows(n int, rules Rules) error {
 	return &DisclosureError{Rule: RuleMinSubsetRows,
-		Detail: fmt.Sprintf("the analysis covers %d rows and the owner releases nothing computed over fewer than %d", n, rules.MinSubsetRows)}
+		Detail: fmt.Sprintf("the analysis covers fewer than %d rows, and the owner releases nothing computed over so few", rules.MinSubsetRows)}
 }
 
 func finite(v float64) bool { return v-v == 0 }

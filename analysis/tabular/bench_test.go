@@ -13,6 +13,13 @@ var benchData = sync.OnceValue(func() []byte {
 	return raw
 })
 
+// benchParquet is benchData's rows as Parquet, a row group every 100,000
+// rows.
+func benchParquet(b *testing.B) []byte {
+	_, nums, codes := wideCSV(benchRows, 1)
+	return wideParquet(b, benchRows, nums, codes, 100_000)
+}
+
 // BenchmarkReadCSV reads 1,000,000 rows of 12 columns (an identifier, six
 // numeric, three categorical, two boolean).
 func BenchmarkReadCSV(b *testing.B) {
@@ -22,6 +29,19 @@ func BenchmarkReadCSV(b *testing.B) {
 	b.ResetTimer()
 	for b.Loop() {
 		if _, err := ReadCSV(bytes.NewReader(raw), d); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReadParquet reads BenchmarkReadCSV's rows from Parquet.
+func BenchmarkReadParquet(b *testing.B) {
+	raw := benchParquet(b)
+	d := wideDictionary()
+	b.SetBytes(int64(len(raw)))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := ReadParquet(bytes.NewReader(raw), int64(len(raw)), d); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,7 +2,7 @@
 // analyses run over: the data dictionary an owner publishes with a dataset
 // (which columns it has, their types, units and categorical levels, and which
 // column identifies a person), the columnar table read from the owner's CSV
-// file against that dictionary, the row filters and model formulas a
+// or Parquet file against that dictionary, the row filters and model formulas a
 // researcher writes, and the design (model matrix layout) a requester agrees
 // once so that every owner builds the same columns from its own rows.
 //
@@ -22,6 +22,9 @@
 //     row from a design's matrix (complete cases).
 //   - Integers are held as float64 and bounded to ±2^53, where float64 is
 //     still exact.
+//   - A Parquet file gives the table its CSV would: a null is missing, a
+//     *ReadError's Line is the row's CSV line (row + 1), and an identifier
+//     column may have any Parquet type (its values are not even read).
 //   - Column names that are filter keywords (and, or, not, in, true, false,
 //     in any case) are refused by Dictionary.Validate, so every column can be
 //     named in a filter.

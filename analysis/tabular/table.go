@@ -23,10 +23,22 @@ const (
 // maxInteger is the largest integer a float64 holds exactly.
 const maxInteger = 1 << 53
 
-// Limits bound what ReadCSVLimits reads.
+// Limits bound what ReadCSVLimits and ReadParquetLimits read.
 type Limits struct {
 	MaxRows       int // data rows, the header excluded
-	MaxFieldBytes int // one cell
+	MaxFieldBytes int // one cell (in Parquet, one string)
+}
+
+// normalized replaces a limit that is unset or beyond the defaults with
+// the default.
+func (lim Limits) normalized() Limits {
+	if lim.MaxRows <= 0 || lim.MaxRows > MaxRows {
+		lim.MaxRows = MaxRows
+	}
+	if lim.MaxFieldBytes <= 0 {
+		lim.MaxFieldBytes = MaxFieldBytes
+	}
+	return lim
 }
 
 // DefaultLimits returns the limits ReadCSV applies.
@@ -34,8 +46,9 @@ func DefaultLimits() Limits {
 	return Limits{MaxRows: MaxRows, MaxFieldBytes: MaxFieldBytes}
 }
 
-// ReadError is a problem of a CSV file, at a 1-based line; Column is the
-// column's name when the problem is one cell's.
+// ReadError is a problem of a CSV or Parquet file, at a 1-based line (0
+// for the file as a whole); Column is the column's name when the problem
+// is one column's or one cell's.
 type ReadError struct {
 	Line    int
 	Column  string
@@ -43,6 +56,9 @@ type ReadError struct {
 }
 
 func (e *ReadError) Error() string {
+	if e.Line == 0 {
+		return e.Problem
+	}
 	if e.Column == "" {
 		return fmt.Sprintf("line %d: %s", e.Line, e.Problem)
 	}
@@ -148,12 +164,7 @@ func ReadCSVLimits(r io.Reader, d Dictionary, lim Limits) (*Table, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
-	if lim.MaxRows <= 0 || lim.MaxRows > MaxRows {
-		lim.MaxRows = MaxRows
-	}
-	if lim.MaxFieldBytes <= 0 {
-		lim.MaxFieldBytes = MaxFieldBytes
-	}
+	lim = lim.normalized()
 	// csv.Reader holds a whole record in memory before it returns it: the
 	// bounded reader stops a record (or a run-away quoted field) that
 	// outgrows what its cells may hold.

@@ -71,9 +71,10 @@ func newAnalyseKindCmd(g *globals, kind analysis.Kind, name, short string) *cobr
 	var f analyseFlags
 	var by, breaks, formula, family string
 	cmd := &cobra.Command{
-		Use:   name + " OWNER/ID... [flags]",
-		Short: short,
-		Args:  usageArgs(cobra.MinimumNArgs(1)),
+		Use:     name + " OWNER/ID... [flags]",
+		Short:   short,
+		Example: analyseExamples[kind],
+		Args:    usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := requireFlags(cmd, "purpose"); err != nil {
 				return err
@@ -109,6 +110,18 @@ func newAnalyseKindCmd(g *globals, kind analysis.Kind, name, short string) *cobr
 	}
 	f.register(cmd, g)
 	return cmd
+}
+
+var analyseExamples = map[analysis.Kind]string{
+	analysis.KindSummary: `  xborder analyse summary fr-grandest/cohort de-bw/cohort --var bmi --purpose research
+  xborder analyse summary fr-grandest/cohort --var sbp --filter 'age >= 50 and smoker == true' --purpose statistics --json`,
+	analysis.KindTable: `  xborder analyse table fr-grandest/cohort de-bw/cohort --var sex --var smoker --purpose research
+  xborder analyse table fr-grandest/cohort de-bw/cohort --var sbp --by sex --purpose research`,
+	analysis.KindHistogram:   `  xborder analyse histogram fr-grandest/cohort ch-basel/cohort --var age --breaks 30,40,50,60,70,80,90 --purpose research`,
+	analysis.KindCorrelation: `  xborder analyse cor fr-grandest/cohort de-bw/cohort --var age --var bmi --var sbp --purpose research`,
+	analysis.KindGLM: `  xborder analyse glm fr-grandest/cohort de-bw/cohort ch-basel/cohort --formula 'diabetes ~ age + bmi + sex + smoker' \
+      --family binomial --purpose research --out fit.json
+  xborder analyse glm fr-grandest/cohort --formula 'visits ~ age + diabetes' --family poisson --filter 'age >= 65' --purpose public-health`,
 }
 
 // runAnalysis starts the analysis, follows it to its end with a line per

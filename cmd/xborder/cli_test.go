@@ -217,6 +217,7 @@ func TestStatusPeersAndTokensAgainstARunningNode(t *testing.T) {
 		t.Fatalf("peers table: %q", out)
 	}
 	datasetWithDictionary(t, tmp, fr, de)
+	analyseFromTheCommandLine(t, tmp, fr, de)
 
 	// A researcher token minted by the CLI works; one minted by another
 	// node does not; nor does an expired one.

@@ -178,7 +178,8 @@ func waitParam(w http.ResponseWriter, r *http.Request) (time.Duration, bool) {
 }
 
 // writeAnalysisError: a spec that cannot be answered is 400 with every
-// problem; an analysis the caller may not see 404; a closing node 503.
+// problem; an analysis the caller may not see 404; a closing node, or an
+// audit trail that cannot record the start, 503.
 func writeAnalysisError(w http.ResponseWriter, err error) {
 	var spec *analysis.SpecError
 	switch {
@@ -186,7 +187,7 @@ func writeAnalysisError(w http.ResponseWriter, err error) {
 		writeJSON(w, http.StatusBadRequest, Error{Error: err.Error(), Code: http.StatusBadRequest, Reasons: spec.Problems})
 	case errors.Is(err, analysis.ErrNotFound):
 		writeError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, analysis.ErrClosed):
+	case errors.Is(err, analysis.ErrClosed), errors.Is(err, analysis.ErrAuditUnavailable):
 		writeError(w, http.StatusServiceUnavailable, err.Error())
 	default:
 		writeError(w, http.StatusInternalServerError, err.Error())

@@ -1,6 +1,7 @@
 package console_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/xborder/xborder/analysis/cohort"
 	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/node"
@@ -341,5 +343,104 @@ func TestConsoleInABrowser(t *testing.T) {
 	// Legal may not publish or see the catalogue.
 	if u.has(`nav a[href="/console/catalogue"]`) {
 		t.Fatal("legal sees the catalogue")
+	}
+}
+
+// waitFor waits until the page has an element matching sel, across the
+// reloads of a page that refreshes itself (a query during a reload fails,
+// and is asked again).
+func waitFor(sel string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		for {
+			ok, err := chromedp.Evaluate[bool](fmt.Sprintf("document.readyState === 'complete' && document.querySelector(%q) !== null", sel))(ctx, t)
+			if err == nil && ok {
+				return chromedp.Void{}, nil
+			}
+			select {
+			case <-ctx.Done():
+				return chromedp.Void{}, fmt.Errorf("no %s: %w", sel, ctx.Err())
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// A researcher in Baden-Württemberg fits a model across both regions'
+// cohorts from the console: the form is built from the catalogue's data
+// dictionaries, the analysis page follows each region and shows the
+// coefficients, their forest plot and the signed result to download.
+func TestAnalysesInABrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a federation and a browser")
+	}
+	exe := chromium(t)
+	shots := os.Getenv("XBORDER_CONSOLE_SCREENSHOTS")
+	if shots == "" {
+		shots = filepath.Join(t.TempDir(), "screenshots")
+	}
+	if err := os.MkdirAll(shots, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	regions := startFederation(t, "fr-grandest", "de-bw")
+	de := regions[1]
+	ctx := context.Background()
+	dict := cohort.Dictionary()
+	for i, r := range regions {
+		_, err := r.n.Catalogue().Publish(ctx, exchange.Publication{ID: "cohort", Title: "Diabetes cohort " + r.cfg.Name, Theme: "health",
+			Classification: "restricted", FileName: "cohort.csv", Dictionary: &dict}, bytes.NewReader(cohort.Generate(r.cfg.Name, 400+100*i, 7)))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	testkit.Eventually(t, 60*time.Second, "de-bw lists fr-grandest/cohort with its dictionary", func() bool {
+		l, err := de.n.Catalogue().Entry(ctx, "fr-grandest", "cohort")
+		return err == nil && l.Dictionary != nil
+	})
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true), chromedp.WindowSize(1280, 900))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	defer cancelBrowser()
+	tctx, cancel := context.WithTimeout(bctx, 3*time.Minute)
+	defer cancel()
+	u := &ui{t: t, ctx: tctx, shot: shots, n: 100}
+
+	u.signIn(de, api.RoleResearcher, "alice@uni-freiburg.de")
+	u.do("open the analyses", chromedp.Click(chromedp.CSS(`nav a[href="/console/analyses"]`)), chromedp.WaitVisible(chromedp.CSS("#analyses")),
+		submit("#new-analysis"), chromedp.WaitVisible(chromedp.CSS("#analysis-form")))
+	// Only the chosen kind's fields show (console.js).
+	u.do("the summary's fields", chromedp.WaitVisible(chromedp.CSS("#a-variables")), chromedp.WaitNotVisible(chromedp.CSS("#a-formula")))
+	u.do("choose a GLM", chromedp.SetValue(chromedp.CSS("#a-kind"), "glm"),
+		chromedp.Evaluate[chromedp.Void](`document.getElementById("a-kind").dispatchEvent(new Event("change"))`),
+		chromedp.WaitVisible(chromedp.CSS("#a-formula")), chromedp.WaitNotVisible(chromedp.CSS("#a-breaks")))
+	u.do("fill in the model", chromedp.Click(chromedp.CSS("#ds-de-bw-cohort")), chromedp.Click(chromedp.CSS("#ds-fr-grandest-cohort")),
+		chromedp.SendKeys(chromedp.CSS("#a-formula"), "diabetes ~ age + bmi + sex"), chromedp.SetValue(chromedp.CSS("#a-family"), "binomial"),
+		chromedp.SetValue(chromedp.CSS("#a-purpose"), "research"))
+	u.screenshot("analysis-form")
+	u.do("run it", submit("#a-submit"), chromedp.WaitVisible(chromedp.CSS("#regions")))
+	u.do("the fit completes", waitFor("#forest-plot"))
+	for _, ds := range []string{"de-bw/cohort", "fr-grandest/cohort"} {
+		if !u.has(fmt.Sprintf(`tr[data-region=%q][data-state="done"]`, ds)) {
+			t.Fatalf("%s did not contribute: %s", ds, u.text("#regions"))
+		}
+	}
+	for _, term := range []string{"(Intercept)", "age", "bmi", "sex:M"} {
+		if !u.has(fmt.Sprintf(`#coefficients tr[data-term=%q]`, term)) {
+			t.Fatalf("no coefficient %s: %s", term, u.text("#coefficients"))
+		}
+	}
+	terms, err := chromedp.Run(tctx, chromedp.Evaluate[int](`document.querySelectorAll("#forest-plot g.term").length`))
+	if err != nil || terms != 3 || !u.has("#forest-plot #zero-line") || !u.has("#download-result") {
+		t.Fatalf("forest plot: %d terms (%v)", terms, err)
+	}
+	if u.has(`meta[http-equiv="refresh"]`) {
+		t.Fatal("the finished analysis' page still refreshes")
+	}
+	u.screenshot("analysis-glm")
+	u.do("list the analyses", chromedp.Click(chromedp.CSS(`.crumbs a[href="/console/analyses"]`)), chromedp.WaitVisible(chromedp.CSS("#analyses .analysis-link")))
+	if st := u.text("#analyses tbody tr td:nth-child(4)"); st != "done" {
+		t.Fatalf("the list shows the analysis as %q", st)
 	}
 }

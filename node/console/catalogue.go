@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
@@ -9,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/xborder/xborder/analysis/tabular"
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/node/api"
@@ -182,6 +184,18 @@ type publishData struct {
 	Error           string
 	Problems        []string
 	Metrics         string
+	// Dictionary is the data dictionary as the form's JSON text, kept
+	// as typed when the form comes back with problems.
+	Dictionary string
+}
+
+// dictionaryText is a dictionary as the publish form shows it.
+func dictionaryText(d *tabular.Dictionary) string {
+	if d == nil {
+		return ""
+	}
+	raw, _ := json.MarshalIndent(d, "", "  ")
+	return string(raw)
 }
 
 func (c *Console) publishForm(x *rc) {
@@ -197,7 +211,10 @@ func (c *Console) publishForm(x *rc) {
 		d.Update = true
 		d.P = exchange.Publication{ID: e.ID, Kind: e.Kind, Title: e.Title, Description: e.Description, Theme: e.Theme,
 			Classification: e.Classification, Partners: e.Partners, PersonalData: e.PersonalData, RequiresProject: e.RequiresProject,
-			License: e.License, Keywords: e.Keywords, MediaType: e.MediaType, Model: e.Model, PublicListing: e.PublicListing}
+			License: e.License, Keywords: e.Keywords, MediaType: e.MediaType, Model: e.Model, PublicListing: e.PublicListing,
+			Dictionary: e.Dictionary}
+		// An update shows the dictionary it would otherwise drop.
+		d.Dictionary = dictionaryText(e.Dictionary)
 		if e.Model != nil {
 			d.Metrics = metricsText(e.Model.Metrics)
 		}
@@ -228,7 +245,18 @@ func (c *Console) publish(x *rc) {
 		Partners: formList(f("partners")), PersonalData: f("personal_data") == "on", RequiresProject: f("requires_project") == "on",
 		License: strings.TrimSpace(f("license")), Keywords: formList(f("keywords")), MediaType: strings.TrimSpace(f("media_type")),
 		PublicListing: f("public_listing") == "on"}
-	d := publishData{P: p, Update: f("update") == "1", Themes: exchange.Themes, Classifications: exchange.Classifications, Metrics: f("metrics")}
+	d := publishData{P: p, Update: f("update") == "1", Themes: exchange.Themes, Classifications: exchange.Classifications, Metrics: f("metrics"),
+		Dictionary: f("dictionary")}
+	if text := strings.TrimSpace(f("dictionary")); text != "" {
+		var dict tabular.Dictionary
+		dec := json.NewDecoder(strings.NewReader(text))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&dict); err != nil {
+			d.Problems = append(d.Problems, x.t("publish.bad_dictionary", err.Error()))
+		} else {
+			p.Dictionary = &dict
+		}
+	}
 	if p.Kind == exchange.KindModel {
 		m := &exchange.ModelCard{Task: strings.TrimSpace(f("task")), Architecture: strings.TrimSpace(f("architecture")),
 			TrainingDatasets: formList(f("training_datasets")), IntendedUses: formList(f("intended_uses")),

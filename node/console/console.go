@@ -26,6 +26,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xborder/xborder/analysis"
 	"github.com/xborder/xborder/audit"
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/exchange"
@@ -89,6 +90,14 @@ type Exchange interface {
 	OpenTransfer(ctx context.Context, c exchange.Caller, id string) (exchange.JobStatus, *os.File, error)
 }
 
+// Analyses is federated analysis as a researcher starts and follows it
+// (*analysis.Service).
+type Analyses interface {
+	Start(ctx context.Context, c analysis.Caller, spec analysis.Spec) (analysis.Status, error)
+	Analysis(ctx context.Context, c analysis.Caller, id string) (analysis.Status, error)
+	Analyses(ctx context.Context, c analysis.Caller) ([]analysis.Status, error)
+}
+
 // Deps are the services the console shows and acts on, and what it
 // needs to sign users in.
 type Deps struct {
@@ -99,6 +108,7 @@ type Deps struct {
 	Catalogue  Catalogue
 	Exchange   Exchange
 	Agreements api.Agreements
+	Analyses   Analyses
 	// Authz is the API policy (data.xborder.api.allow) that decides
 	// what each role may see and do.
 	Authz api.Authorizer
@@ -369,6 +379,7 @@ var nav = []struct{ key, href, method, path string }{
 	{"nav.federation", Prefix, "GET", "/v1/peers"},
 	{"nav.catalogue", Prefix + "catalogue", "GET", "/v1/catalogue"},
 	{"nav.transfers", Prefix + "transfers", "GET", "/v1/transfers"},
+	{"nav.analyses", Prefix + "analyses", "GET", "/v1/analyses"},
 	{"nav.projects", Prefix + "projects", "GET", "/v1/projects"},
 	{"nav.agreements", Prefix + "agreements", "GET", "/v1/agreements"},
 	{"nav.audit", Prefix + "audit", "GET", "/v1/audit"},
@@ -464,6 +475,12 @@ func (c *Console) routes() {
 	c.handle("GET "+Prefix+"transfers/{id}", apiRoute("GET", "/v1/transfers/{id}"), c.transfer)
 	c.handle("GET "+Prefix+"transfers/{id}/status", apiRoute("GET", "/v1/transfers/{id}"), c.transferStatus, routeOpts{jsonAuth: true})
 	c.handle("GET "+Prefix+"transfers/{id}/content", apiRoute("GET", "/v1/transfers/{id}/content"), c.transferContent)
+
+	c.handle("GET "+Prefix+"analyses", apiRoute("GET", "/v1/analyses"), c.analyses)
+	c.handle("GET "+Prefix+"analyses/new", apiRoute("POST", "/v1/analyses"), c.analysisForm)
+	c.handle("POST "+Prefix+"analyses", apiRoute("POST", "/v1/analyses"), c.startAnalysis)
+	c.handle("GET "+Prefix+"analyses/{id}", apiRoute("GET", "/v1/analyses/{id}"), c.analysisPage)
+	c.handle("GET "+Prefix+"analyses/{id}/result.json", apiRoute("GET", "/v1/analyses/{id}"), c.analysisResult)
 
 	c.handle("GET "+Prefix+"projects", apiRoute("GET", "/v1/projects"), c.projects)
 	c.handle("POST "+Prefix+"projects", apiRoute("POST", "/v1/projects"), c.proposeProject)

@@ -137,13 +137,14 @@ type agreementsAPI = api.Agreements
 
 // testConsole is a console over a fakeNode, served by httptest.
 type testConsole struct {
-	t    *testing.T
-	c    *Console
-	node *fakeNode
-	srv  *httptest.Server
-	key  ed25519.PrivateKey
-	now  time.Time
-	mu   sync.Mutex
+	t        *testing.T
+	c        *Console
+	node     *fakeNode
+	analyses *fakeAnalyses
+	srv      *httptest.Server
+	key      ed25519.PrivateKey
+	now      time.Time
+	mu       sync.Mutex
 }
 
 func (tc *testConsole) clock() time.Time {
@@ -169,14 +170,15 @@ func newTestConsole(t *testing.T, opts ...policy.Option) *testConsole {
 	}
 	t.Cleanup(func() { _ = e.Close() })
 	pub, key, _ := ed25519.GenerateKey(rand.Reader)
-	tc := &testConsole{t: t, node: &fakeNode{engine: e}, key: key, now: time.Now()}
+	tc := &testConsole{t: t, node: &fakeNode{engine: e}, analyses: newFakeAnalyses(t), key: key, now: time.Now()}
 	tc.node.entries = []exchange.Listing{
 		{Entry: exchange.Entry{ID: "icu", Owner: "de-bw", Country: "DE", Kind: "dataset", Theme: "health", Classification: "sensitive",
 			Title: `ICU <script>alert("x")</script>`, Description: `<img src=x onerror=alert(1)>`}},
 		{Entry: exchange.Entry{ID: "own", Owner: "fr-grandest", Country: "FR", Kind: "dataset", Theme: "industry", Classification: "open", Title: "Own"}, Local: true},
 	}
+	tc.node.entries = append(tc.node.entries, cohortListings()...)
 	tc.c, err = New(Deps{Backend: tc.node, Policies: tc.node, Registry: tc.node, Audit: tc.node, Catalogue: tc.node,
-		Exchange: tc.node, Agreements: tc.node, Authz: tc.node, Key: pub, NodeID: testNodeID, Name: "fr-grandest", Now: tc.clock})
+		Exchange: tc.node, Agreements: tc.node, Analyses: tc.analyses, Authz: tc.node, Key: pub, NodeID: testNodeID, Name: "fr-grandest", Now: tc.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,7 +259,10 @@ func (tc *testConsole) csrf(b *http.Client) string {
 var pages = []string{Prefix, Prefix + "catalogue", Prefix + "catalogue/de-bw/icu", Prefix + "catalogue/fr-grandest/own",
 	Prefix + "publish", Prefix + "transfers", Prefix + "projects", Prefix + "projects/fr-de", Prefix + "agreements",
 	Prefix + "audit", Prefix + "audit/verify", Prefix + "policies", Prefix + "policies/playground",
-	Prefix + "policies/playground?point=data.xborder.api.allow", Prefix + "nowhere", Prefix + "signin"}
+	Prefix + "policies/playground?point=data.xborder.api.allow", Prefix + "analyses", Prefix + "analyses/new",
+	Prefix + "analyses/" + fixtureGLM, Prefix + "analyses/" + fixtureHist, Prefix + "analyses/" + fixtureTable,
+	Prefix + "analyses/" + fixtureSummary, Prefix + "analyses/" + fixtureCor, Prefix + "analyses/" + fixtureMeans,
+	Prefix + "analyses/" + fixtureRunning, Prefix + "analyses/" + fixtureDenied, Prefix + "nowhere", Prefix + "signin"}
 
 func checkSecurityHeaders(t *testing.T, path string, h http.Header) {
 	t.Helper()
@@ -325,7 +330,7 @@ func TestCSRFTokenIsCheckedOnEveryPost(t *testing.T) {
 	posts := []string{Prefix + "signout", Prefix + "catalogue/de-bw/icu/request", Prefix + "catalogue/de-bw/icu/fetch",
 		Prefix + "catalogue/fr-grandest/own/withdraw", Prefix + "publish", Prefix + "projects", Prefix + "projects/fr-de/join",
 		Prefix + "projects/fr-de/attach", Prefix + "agreements", Prefix + "agreements/a/sign", Prefix + "agreements/a/revoke",
-		Prefix + "policies/reload", Prefix + "policies/playground"}
+		Prefix + "policies/reload", Prefix + "policies/playground", Prefix + "analyses"}
 	for _, p := range posts {
 		for name, form := range map[string]url.Values{
 			"without a token":  {"purpose": {"research"}},
@@ -637,5 +642,19 @@ func TestPublishFormOffersPublicListing(t *testing.T) {
 	body := tc.get(tc.signIn(api.RoleOperator), Prefix+"publish").body
 	if !strings.Contains(body, `<input type="checkbox" name="public_listing" id="p-public-listing"> list in the public catalogue`) {
 		t.Errorf("the publish form has no unchecked public_listing box:\n%s", body)
+	}
+}
+
+// Updating an entry from the console keeps its data dictionary: the form
+// shows it, as JSON, for the operator to keep or change.
+func TestPublishFormKeepsTheDataDictionaryOfAnUpdate(t *testing.T) {
+	tc := newTestConsole(t)
+	b := tc.signIn(api.RoleOperator)
+	body := tc.get(b, Prefix+"publish?id=cohort").body
+	if !strings.Contains(body, `id="p-dictionary"`) || !strings.Contains(body, `&#34;name&#34;: &#34;patient_id&#34;`) {
+		t.Fatalf("the update form does not carry the dictionary:\n%s", body)
+	}
+	if body := tc.get(b, Prefix+"publish").body; !strings.Contains(body, `id="p-dictionary" rows="6" spellcheck="false"`) {
+		t.Fatalf("the publish form has no dictionary field:\n%s", body)
 	}
 }

@@ -7,11 +7,13 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
+	"math"
 	"net/http"
 	"path"
 	"strings"
 	"time"
 
+	"github.com/xborder/xborder/analysis"
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/policy"
@@ -93,7 +95,11 @@ var funcs = template.FuncMap{
 		}
 		return false
 	},
-	"metric": func(v float64) string { return fmt.Sprintf("%.4g", v) },
+	"metric":  func(v float64) string { return fmt.Sprintf("%.4g", v) },
+	"num":     num,
+	"pvalue":  pvalue,
+	"exp":     math.Exp,
+	"supmark": suppressionMark,
 	"dict": func(kv ...any) (map[string]any, error) {
 		if len(kv)%2 != 0 {
 			return nil, errors.New("dict: odd number of arguments")
@@ -146,7 +152,14 @@ func classify(err error) (code int, reasons, rules []string) {
 	var rejected *consensus.RejectedError
 	var tooBig *http.MaxBytesError
 	var notApplied *consensus.NotAppliedError
+	var badSpec *analysis.SpecError
 	switch {
+	case errors.As(err, &badSpec):
+		return http.StatusBadRequest, badSpec.Problems, nil
+	case errors.Is(err, analysis.ErrNotFound):
+		return http.StatusNotFound, nil, nil
+	case errors.Is(err, analysis.ErrClosed):
+		return http.StatusServiceUnavailable, nil, nil
 	case errors.As(err, &denied):
 		return http.StatusForbidden, denied.Decision.Reasons, denied.Decision.Rules
 	case errors.As(err, &refusedAgr):

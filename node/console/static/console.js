@@ -41,6 +41,20 @@
     poll();
   }
 
+  // The analysis form: show only the fields of the chosen kind. Without
+  // this every field shows, and the server takes those of the kind.
+  var kind = document.getElementById("a-kind");
+  if (kind) {
+    var fields = document.querySelectorAll("#analysis-form [data-kinds]");
+    var show = function () {
+      fields.forEach(function (f) {
+        f.hidden = f.dataset.kinds.split(" ").indexOf(kind.value) < 0;
+      });
+    };
+    kind.addEventListener("change", show);
+    show();
+  }
+
   // The playground's decision point: prefill its sample input on change.
   var sel = document.getElementById("point-select");
   if (sel) {

@@ -2,8 +2,11 @@
 // `xborder demo` shows once its nodes are up: Basel registers a project
 // that every replica reads, three regions publish datasets, a researcher
 // is refused and then allowed within a joint project, Basel joins it, a
-// model is shared under a signed agreement and revoked, and every audit
-// trail is verified.
+// model is shared under a signed agreement and revoked, three regions'
+// synthetic cohorts are analysed together without a row leaving its owner
+// (a model fit, a table with withheld cells, a refused differencing
+// attempt, the fit verified from its signatures), and every audit trail
+// is verified.
 //
 // The tour is a client of the nodes' local HTTP APIs and nothing else: it
 // neither starts nor reads the nodes' processes or files (the launcher in

@@ -75,7 +75,7 @@ func Run(ctx context.Context, p *Progress, dir string, nodes []Node) error {
 	for _, n := range nodes {
 		t.byName[n.Name] = n
 	}
-	for _, part := range []func(context.Context) error{t.registry, t.catalogue, t.exchange, t.agreement, t.audit} {
+	for _, part := range []func(context.Context) error{t.registry, t.catalogue, t.exchange, t.agreement, t.analyses, t.audit} {
 		if err := part(ctx); err != nil {
 			return err
 		}
