@@ -99,8 +99,8 @@ type DifferencingError struct {
 // Error does not say by how many rows the sets differ: that count is
 // itself below the minimum, and the refusal must not release it.
 func (e *DifferencingError) Error() string {
-	return fmt.Sprintf("its rows differ from those of an earlier result released to the same member by fewer than the minimum subset of %d rows (but by some): "+
-		"the two results together would describe those rows alone", e.Min)
+	return fmt.Sprintf("its rows differ from those of an earlier result released to the same member, but by fewer than the minimum subset of %d rows: "+
+		"the two results together would describe the rows that differ", e.Min)
 }
 
 // BudgetError refuses a release once a member has received MaxReleases
