@@ -392,13 +392,11 @@ func (s *Service) execute(c Caller, r *run, targets []target) {
 	res, err := s.gather(ctx, c, r, targets)
 	r.update(func(st *Status) {
 		st.Finished = s.now().UTC()
-		var inc *IncompleteError
-		switch {
-		case err == nil:
+		// An incomplete analysis says which region did not contribute;
+		// no partial result is kept.
+		if err == nil {
 			st.State, st.Result = StateDone, res
-		case errors.As(err, &inc):
-			st.State, st.Error = StateFailed, err.Error()
-		default:
+		} else {
 			st.State, st.Error = StateFailed, err.Error()
 		}
 	})
