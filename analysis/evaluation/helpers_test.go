@@ -57,7 +57,7 @@ func midrankAUC(keys []float64, labels []bool) (num2, den2 uint64) {
 		for j < len(idx) && keys[idx[j]] == keys[idx[i]] {
 			j++
 		}
-		mid2 := uint64(i+1 + j) // (i+1 + j)/2 is the mid-rank of ranks i+1 … j
+		mid2 := uint64(i + 1 + j) // (i+1 + j)/2 is the mid-rank of ranks i+1 … j
 		for _, r := range idx[i:j] {
 			if labels[r] {
 				P++
