@@ -162,9 +162,22 @@ func Evaluate(scores []float64, labels []bool, req Request, rules stats.Rules) (
 		thresholdCells[i], _ = thresholdCell(t)
 	}
 	bins := calibrationEdges(req.CalibrationBins)
-	calibration := c.refine([]int{0, Grid}, bins[1:len(bins)-1], binRule, k)
-	withThresholds := c.refine(calibration, thresholdCells, classRule, k)
-	cuts := c.refine(withThresholds, gridCuts, binRule, k)
+	// The score axis is cut in order of what the researcher asked for:
+	// the thresholds first, then the calibration edges between them, then
+	// the grid; each pass keeps the cuts before it, so every count below
+	// is a sum of the last pass's cells.
+	cuts := c.refine([]int{0, Grid}, thresholdCells, classRule, k)
+	cuts = c.refine(cuts, bins[1:len(bins)-1], classRule, k)
+	cuts = c.refine(cuts, gridCuts, binRule, k)
+	// The bins released are the requested ones merged left to right, at
+	// the edges the cells kept, until each obeys.
+	var kept []int
+	for _, e := range bins[1 : len(bins)-1] {
+		if _, cut := slices.BinarySearch(cuts, e); cut {
+			kept = append(kept, e)
+		}
+	}
+	calibration := c.refine([]int{0, Grid}, kept, binRule, k)
 
 	P, N := len(posScores), len(negScores)
 	ev := Evaluation{
@@ -226,10 +239,10 @@ func calibrationBin(lo, hi, n, pos int, scoreSum float64) CalibrationBin {
 
 // groupByScore sorts each class's scores and walks them together into one
 // group per distinct score, ascending.
-func groupByScore(pos, neg []float64) []tally {
+func groupByScore(pos, neg []float64) []placed {
 	slices.Sort(pos)
 	slices.Sort(neg)
-	groups := make([]tally, 0, len(pos)+len(neg))
+	groups := make([]placed, 0, len(pos)+len(neg))
 	i, j := 0, 0
 	for i < len(pos) || j < len(neg) {
 		v := math.Inf(1)
@@ -239,7 +252,7 @@ func groupByScore(pos, neg []float64) []tally {
 		if j < len(neg) && neg[j] < v {
 			v = neg[j]
 		}
-		var g tally
+		var g placed
 		for ; i < len(pos) && pos[i] == v; i++ {
 			g.pos++
 		}
@@ -248,7 +261,7 @@ func groupByScore(pos, neg []float64) []tally {
 		}
 		groups = append(groups, g)
 	}
-	return groups
+	return pointGroups(groups)
 }
 
 // sum is a Neumaier compensated sum: the owners' and the central sums of

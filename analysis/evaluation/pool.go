@@ -10,19 +10,20 @@ import (
 
 // Pooled is the combination of several owners' evaluations of one model
 // under one request. Its counts, Brier score and calibration sums are those
-// of the pooled rows; its AUC is computed over the pooled score cells (see
+// of the pooled rows; its AUC is computed over the owners' score cells (see
 // the package documentation for exactly what that equals).
 type Pooled struct {
 	Owners    int `json:"owners"`
 	N         int `json:"n"`
 	Positives int `json:"positives"`
 	Negatives int `json:"negatives"`
-	// AUC over Cells (pairs within a cell count one half), with DeLong's
-	// interval over the same cells.
+	// AUC over the owners' cells: a positive–negative pair counts 1 or 0
+	// when the cells the two were released in do not overlap, and one half
+	// when they do; with DeLong's interval over the same placements.
 	AUC Interval `json:"auc"`
 	// AUCBound bounds how far AUC.Estimate can be from the AUC of the
 	// pooled rows' own scores: half the share of positive–negative pairs
-	// that fall in one cell.
+	// whose cells overlap.
 	AUCBound float64 `json:"auc_coarsening_bound"`
 	Brier    float64 `json:"brier"`
 	// Thresholds: the owners' counts added; a threshold any owner withheld
@@ -31,10 +32,6 @@ type Pooled struct {
 	// Calibration: the bins whose edges every owner kept, their sums
 	// added.
 	Calibration []CalibrationBin `json:"calibration"`
-	// Cells: the non-empty cells of the finest partition of the score axis
-	// that every owner's cells refine (cut wherever no owner's cell spans
-	// the cut), their counts added.
-	Cells []ScoreCell `json:"cells"`
 }
 
 // Pool combines the owners' evaluations. They must answer the same
@@ -45,11 +42,10 @@ func Pool(parts []Evaluation) (Pooled, error) {
 		return Pooled{}, &stats.InputError{Field: "evaluations", Detail: "no evaluations to pool"}
 	}
 	first := parts[0]
-	// inside[g] counts the owners for whom grid point g lies strictly
-	// inside a cell; binCuts[g] those whose calibration bins are cut at g.
-	inside := make([]int, Grid+1)
+	// binCuts[g] counts the owners whose calibration bins are cut at g.
 	binCuts := make([]int, Grid+1)
 	out := Pooled{Owners: len(parts), Thresholds: make([]Confusion, len(first.Thresholds))}
+	var cells []ScoreCell
 	var sse sum
 	for i, ev := range parts {
 		if err := ev.check(first); err != nil {
@@ -59,13 +55,7 @@ func Pool(parts []Evaluation) (Pooled, error) {
 		out.Positives += ev.Positives
 		out.Negatives += ev.Negatives
 		sse.add(ev.Parts.SquaredErrorSum)
-		for _, c := range ev.Parts.Cells {
-			lo, _ := gridIndex(c.Lo)
-			hi, _ := gridIndex(c.Hi)
-			for g := lo + 1; g < hi; g++ {
-				inside[g]++
-			}
-		}
+		cells = append(cells, ev.Parts.Cells...)
 		for _, b := range ev.Calibration {
 			g, _ := gridIndex(b.Lo)
 			binCuts[g]++
@@ -76,46 +66,20 @@ func Pool(parts []Evaluation) (Pooled, error) {
 	}
 	out.Brier = sse.value() / float64(out.N)
 
-	common := func(isCut func(g int) bool) []int {
-		var cuts []int
-		for g := range Grid {
-			if isCut(g) {
-				cuts = append(cuts, g)
-			}
-		}
-		return append(cuts, Grid)
-	}
-	// Every owner's cells and bins refine the common cuts (each owner's
-	// cuts include them), so each falls into exactly one common span.
-	spanOf := func(cuts []int, lo float64) int {
-		g, _ := gridIndex(lo)
-		j, found := slices.BinarySearch(cuts, g)
-		if !found {
-			j--
-		}
-		return j
-	}
 
-	cuts := common(func(g int) bool { return inside[g] == 0 })
-	spans := make([]tally, len(cuts)-1)
-	for _, ev := range parts {
-		for _, c := range ev.Parts.Cells {
-			j := spanOf(cuts, c.Lo)
-			spans[j].pos += int64(c.Positives)
-			spans[j].neg += int64(c.Negatives)
-		}
-	}
-	var groups []tally
-	for j, g := range spans {
-		if g.pos+g.neg > 0 {
-			groups = append(groups, g)
-			out.Cells = append(out.Cells, ScoreCell{Lo: edge(cuts[j]), Hi: edge(cuts[j+1]), Positives: int(g.pos), Negatives: int(g.neg)})
-		}
-	}
+	groups := intervalGroups(cells)
 	out.AUC = aucOf(groups, first.AUC.Level)
-	out.AUCBound = coarseningBound(groups)
+	out.AUCBound = unorderedShare(groups)
 
-	binEdges := common(func(g int) bool { return binCuts[g] == len(parts) })
+	// The pooled bins are cut where every owner's are, so each owner's bin
+	// falls in exactly one of them.
+	var binEdges []int
+	for g := range Grid {
+		if binCuts[g] == len(parts) {
+			binEdges = append(binEdges, g)
+		}
+	}
+	binEdges = append(binEdges, Grid)
 	type binSums struct {
 		n, pos int
 		scores sum
@@ -123,7 +87,11 @@ func Pool(parts []Evaluation) (Pooled, error) {
 	bins := make([]binSums, len(binEdges)-1)
 	for _, ev := range parts {
 		for _, b := range ev.Calibration {
-			j := spanOf(binEdges, b.Lo)
+			g, _ := gridIndex(b.Lo)
+			j, found := slices.BinarySearch(binEdges, g)
+			if !found {
+				j--
+			}
 			bins[j].n += b.N
 			bins[j].pos += b.Positives
 			bins[j].scores.add(b.ScoreSum)
