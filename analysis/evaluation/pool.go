@@ -66,7 +66,6 @@ func Pool(parts []Evaluation) (Pooled, error) {
 	}
 	out.Brier = sse.value() / float64(out.N)
 
-
 	groups := intervalGroups(cells)
 	out.AUC = aucOf(groups, first.AUC.Level)
 	out.AUCBound = unorderedShare(groups)
@@ -163,7 +162,7 @@ func (ev Evaluation) check(first Evaluation) *stats.InputError {
 		if err := checkSpan(b.Lo, b.Hi, at, true); err != "" {
 			return bad("calibration bin %d %s", j+1, err)
 		}
-		if b.N < 0 || b.N > ev.N || b.Positives < 0 || b.Positives > b.N || !(b.ScoreSum >= 0 && b.ScoreSum <= float64(b.N)) {
+		if b.N < 1 || b.N > ev.N || b.Positives < 0 || b.Positives > b.N || !(b.ScoreSum >= 0 && b.ScoreSum <= float64(b.N)) {
 			return bad("calibration bin %d has counts or sums out of range", j+1)
 		}
 		n, at = n+b.N, b.Hi
