@@ -40,6 +40,13 @@
 //     context and MaxModuleBytes; compiled modules are cached (by SHA-256)
 //     in memory and, with Config.CacheDir, on disk, so the cost is paid
 //     once per module.
+//   - A module's structure is checked before wazero decodes it (shape.go):
+//     wazero v1.12 allocates a vector from its declared length, and a
+//     module of a few bytes could make the process abort for want of
+//     memory. Custom sections (names, debug information) are dropped.
+//   - Speed: the checks that let a run be stopped at its wall time cost a
+//     Go-compiled module 4-7x, and Go's wasm is itself several times
+//     slower than native (BENCHMARKS.md, "Sandboxed modules").
 //   - Determinism is the module's: the sandbox gives it the same inputs,
 //     clock and randomness every time, so a deterministic program gives the
 //     same output; a program that loops on the clock without sleeping runs

@@ -1,6 +1,7 @@
 package sandbox
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"github.com/tetratelabs/wazero/experimental"
@@ -19,16 +20,36 @@ type memoryGuard struct {
 	refused  atomic.Bool
 	peak     atomic.Uint64
 	refusedN atomic.Uint64 // the size the module asked for when refused
+
+	mu       sync.Mutex
+	memories []*guardedMemory
 }
 
 // Allocate implements experimental.MemoryAllocator.
 func (g *memoryGuard) Allocate(_, _ uint64) experimental.LinearMemory {
-	return &guardedMemory{guard: g}
+	m := &guardedMemory{guard: g}
+	g.mu.Lock()
+	g.memories = append(g.memories, m)
+	g.mu.Unlock()
+	return m
+}
+
+// release frees what the run's memories still hold once the run is over:
+// wazero does not call Free for a memory whose module failed to
+// instantiate.
+func (g *memoryGuard) release() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, m := range g.memories {
+		m.Free()
+	}
+	g.memories = nil
 }
 
 type guardedMemory struct {
-	guard *memoryGuard
-	buf   []byte
+	guard    *memoryGuard
+	buf      []byte
+	freeOnce sync.Once
 }
 
 // Reallocate grows the memory to size bytes, or returns nil past the
@@ -61,6 +82,8 @@ func (m *guardedMemory) Reallocate(size uint64) []byte {
 // Free implements experimental.LinearMemory; wazero calls it when the
 // module is closed.
 func (m *guardedMemory) Free() {
-	m.guard.live.Add(-int64(cap(m.buf)))
-	m.buf = nil
+	m.freeOnce.Do(func() {
+		m.guard.live.Add(-int64(cap(m.buf)))
+		m.buf = nil
+	})
 }

@@ -239,14 +239,18 @@ func (s *Sandbox) bind(ctx context.Context) (context.Context, func()) {
 }
 
 func (s *Sandbox) compile(ctx context.Context, bin []byte, digest string) (wazero.CompiledModule, error) {
-	compiled, err := s.rt.CompileModule(ctx, bin)
+	decodable, err := checkShape(bin)
+	if err != nil {
+		return nil, &ModuleError{Kind: KindInvalid, Digest: digest, Detail: err.Error(), Err: err}
+	}
+	compiled, err := s.rt.CompileModule(ctx, decodable)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("sandbox: compiling module %s: %w", shortDigest(digest), context.Cause(ctx))
 		}
 		return nil, &ModuleError{Kind: KindInvalid, Digest: digest, Detail: err.Error(), Err: err}
 	}
-	if err := s.check(compiled, bin, digest); err != nil {
+	if err := s.check(compiled, decodable, digest); err != nil {
 		_ = compiled.Close(context.Background())
 		return nil, err
 	}
@@ -374,6 +378,7 @@ func (s *Sandbox) RunModule(ctx context.Context, m *Module, in Input) (Output, e
 	defer cancelTimer()
 
 	guard := &memoryGuard{limit: uint64(s.limitBytes()), live: &s.memory}
+	defer guard.release() // after the module's Close, deferred below
 	ctx = experimental.WithMemoryAllocator(ctx, guard)
 	outputLimit := &LimitError{Limit: LimitOutput, Bytes: int64(s.cfg.OutputLimit)}
 	stdout := &limitedOutput{limit: s.cfg.OutputLimit, exceeded: func() { cancelRun(outputLimit) }}

@@ -288,6 +288,10 @@ func TestRefusedModules(t *testing.T) {
 		{"empty", nil, sandbox.KindInvalid, ""},
 		{"no _start", wasmSpec{memPages: 1, exportName: "main"}.build(), sandbox.KindNotCommand, ""},
 		{"trap", trapModule(), sandbox.KindTrap, ""},
+		// Four billion parameters in five bytes: wazero would allocate them
+		// before reading them, and the process would abort.
+		{"vector bomb", []byte("\x00asm\x01\x00\x00\x00\x01\x07\x01\x60\xff\xff\xff\xff\x0f"), sandbox.KindInvalid, ""},
+		{"four billion locals", wasmSpec{memPages: 1}.withLocals(0xffffffff).build(), sandbox.KindInvalid, ""},
 		{"initial memory over the limit", wasmSpec{memPages: 1 << 15}.build(), "", sandbox.LimitMemory},
 		{"too large", make([]byte, 9<<20), "", sandbox.LimitModuleSize},
 	} {

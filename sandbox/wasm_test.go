@@ -14,7 +14,10 @@ type wasmSpec struct {
 	data       []byte // an active segment at offset 0
 	body       []byte // of the exported function, without its end
 	exportName string // "_start" unless set
+	locals     uint64 // i32 locals of the exported function
 }
+
+func (s wasmSpec) withLocals(n uint64) wasmSpec { s.locals = n; return s }
 
 func (s wasmSpec) build() []byte {
 	out := []byte{0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00}
@@ -46,7 +49,11 @@ func (s wasmSpec) build() []byte {
 	exp = append(exp, name("memory")...)
 	exp = append(exp, 0x02, 0)
 	section(7, exp)
-	body := append([]byte{0}, s.body...) // no locals
+	body := []byte{0} // no locals
+	if s.locals > 0 {
+		body = append(append([]byte{1}, uleb(s.locals)...), 0x7f)
+	}
+	body = append(body, s.body...)
 	body = append(body, 0x0b)
 	section(10, append([]byte{1}, append(uleb(uint64(len(body))), body...)...))
 	if len(s.data) > 0 {
