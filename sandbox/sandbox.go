@@ -413,6 +413,9 @@ func (s *Sandbox) RunModule(ctx context.Context, m *Module, in Input) (Output, e
 		if errors.As(err, &exit) {
 			out.ExitCode = exit.ExitCode()
 		}
+		if stdout.over { // the run was ended for it, whatever it returned
+			return out, outputLimit
+		}
 		return out, s.classify(ctx, err, phase, guard, stderr.buf, out.Digest)
 	}
 
@@ -429,11 +432,17 @@ func (s *Sandbox) RunModule(ctx context.Context, m *Module, in Input) (Output, e
 	return finish(err, KindTrap)
 }
 
-// classify turns how a run ended into the error a caller is given. The
-// sandbox's own reasons come first: a module stopped for its wall time or
-// output fails for that whatever it returned, and a failure after a
-// refused memory.grow is the memory limit.
+// classify turns how a run ended into the error a caller is given. A run
+// that ended well is a success even if its deadline passed just after; a
+// run that did not, while its context was done, was stopped for the
+// context's reason; a failure after a refused memory.grow is the memory
+// limit.
 func (s *Sandbox) classify(ctx context.Context, err error, phase ModuleErrorKind, guard *memoryGuard, stderr []byte, digest string) error {
+	var exit *sys.ExitError
+	isExit := errors.As(err, &exit)
+	if err == nil || (isExit && exit.ExitCode() == 0) {
+		return nil
+	}
 	if ctx.Err() != nil {
 		cause := context.Cause(ctx)
 		var limit *LimitError
@@ -445,14 +454,6 @@ func (s *Sandbox) classify(ctx context.Context, err error, phase ModuleErrorKind
 		default:
 			return fmt.Errorf("sandbox: run of module %s ended by its caller: %w", shortDigest(digest), cause)
 		}
-	}
-	if err == nil {
-		return nil
-	}
-	var exit *sys.ExitError
-	isExit := errors.As(err, &exit)
-	if isExit && exit.ExitCode() == 0 {
-		return nil
 	}
 	if guard.refused.Load() {
 		return &LimitError{Limit: LimitMemory, Bytes: int64(guard.limit),
