@@ -1,0 +1,10 @@
+// Command loop never ends.
+package main
+
+var n int
+
+func main() {
+	for {
+		n++
+	}
+}
