@@ -11,13 +11,24 @@ OPA      := bin/opa
 # Policies every line of which their tests must reach (the others: 90 % in all).
 POLICY_FULL_COVERAGE := policies/analysis.rego
 
-.PHONY: help build test conformance chromium jena demo lint policy-test bench clean testnet testnet-down testnet-test testnet-bench
+.PHONY: help build wasm test conformance chromium jena demo lint policy-test bench clean testnet testnet-down testnet-test testnet-bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
 
 build: ## build the static binary into bin/xborder
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/xborder
+
+# The example modules (examples/README.md), as the sandbox runs them.
+# Not part of `make test`: examples/examples_test.go builds them itself.
+WASM_EXAMPLES := predictor cohort-describe
+
+wasm: ## build the example WebAssembly modules into bin/wasm/ (GOOS=wasip1 GOARCH=wasm)
+	@mkdir -p bin/wasm
+	@for m in $(WASM_EXAMPLES); do \
+	  echo "bin/wasm/$$m.wasm"; \
+	  GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -trimpath -o bin/wasm/$$m.wasm ./examples/$$m || exit 1; \
+	done
 
 test: lint policy-test conformance chromium jena ## lint, the shipped policies under stock OPA, OPA's conformance suite, every Go test with -race
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
