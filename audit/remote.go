@@ -200,6 +200,26 @@ func (l *Log) serve(ctx context.Context, s network.Stream, d Discloser) error {
 func FetchAndVerify(ctx context.Context, h host.Host, p peer.ID, pub ed25519.PublicKey, anchors []Anchor, detail Detail) (Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, maxServe)
 	defer cancel()
+	// A verification only reads, so one that lost its stream before the
+	// partner answered (a connection replaced under it: both members
+	// dialled each other, or one restarted) is asked again, once, on a
+	// fresh stream. Past the answer, a failure is the verification's.
+	rep, err := fetchAndVerify(ctx, h, p, pub, anchors, detail)
+	var lost *streamLostError
+	if errors.As(err, &lost) && ctx.Err() == nil {
+		rep, err = fetchAndVerify(ctx, h, p, pub, anchors, detail)
+	}
+	return rep, err
+}
+
+// streamLostError is a verification whose stream failed before the
+// partner's answer was read.
+type streamLostError struct{ err error }
+
+func (e *streamLostError) Error() string { return e.err.Error() }
+func (e *streamLostError) Unwrap() error { return e.err }
+
+func fetchAndVerify(ctx context.Context, h host.Host, p peer.ID, pub ed25519.PublicKey, anchors []Anchor, detail Detail) (Report, error) {
 	s, err := h.NewStream(ctx, p, Protocol)
 	if err != nil {
 		return Report{}, fmt.Errorf("open an audit stream to %s: %w", p, err)
@@ -209,11 +229,11 @@ func FetchAndVerify(ctx context.Context, h host.Host, p peer.ID, pub ed25519.Pub
 	defer stop()
 	_ = s.SetDeadline(time.Now().Add(frameTimeout))
 	if err := writeFrame(s, verifyRequest{Detail: detail}); err != nil {
-		return Report{}, fmt.Errorf("send the audit request: %w", err)
+		return Report{}, &streamLostError{fmt.Errorf("send the audit request: %w", err)}
 	}
 	var ans verifyAnswer
 	if err := readFrame(s, &ans); err != nil {
-		return Report{}, fmt.Errorf("read the partner's answer: %w", err)
+		return Report{}, &streamLostError{fmt.Errorf("read the partner's answer: %w", err)}
 	}
 	if ans.Error != "" {
 		return Report{}, fmt.Errorf("partner %s: %s", p, ans.Error)
