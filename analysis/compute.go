@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"fmt"
 	"math"
 
 	"github.com/RoaringBitmap/roaring/v2"
@@ -40,9 +41,6 @@ func (s *Service) compute(d Dataset, q Query, limits policy.DisclosureLimits) (c
 	filter, err := tabular.ParseFilter(q.Filter, t.Dictionary())
 	if err != nil {
 		return computed{}, nil, computeRefusal(err)
-	}
-	if q.Filter == "" {
-		filter = nil
 	}
 	selected, err := filter.Select(t)
 	if err != nil {
@@ -134,7 +132,8 @@ func (s *Service) compute(d Dataset, q Query, limits policy.DisclosureLimits) (c
 	c.Rows = int(c.rows.GetCardinality())
 	if c.Rows < rules.MinSubsetRows {
 		// Every computation checks its own rows; this guards the release.
-		return computed{}, nil, &RefusedError{Code: RefusalDisclosure, Reason: (&stats.DisclosureError{Rule: "min_subset_rows"}).Error()}
+		return computed{}, nil, &RefusedError{Code: RefusalDisclosure, Reason: (&stats.DisclosureError{Rule: stats.RuleMinSubsetRows,
+			Detail: fmt.Sprintf("the analysis covers fewer than %d rows, and the owner releases nothing computed over so few", rules.MinSubsetRows)}).Error()}
 	}
 	return c, sess, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -364,7 +365,7 @@ func columnsOf(d Dataset, q Query) []policy.AnalysisColumn {
 	if q.Design != nil {
 		names = append(names, q.Design.Response)
 		for _, c := range q.Design.Columns {
-			if c.Term != "" && !containsString(names, c.Term) {
+			if c.Term != "" && !slices.Contains(names, c.Term) {
 				names = append(names, c.Term)
 			}
 		}
@@ -380,15 +381,6 @@ func columnsOf(d Dataset, q Query) []policy.AnalysisColumn {
 		out = append(out, col)
 	}
 	return out
-}
-
-func containsString(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 func nonNil(v []string) []string {
