@@ -84,3 +84,25 @@ func (b *Blobs) Open(sum string) (*os.File, error) {
 	}
 	return f, err
 }
+
+// Size returns the size of a stored blob.
+func (b *Blobs) Size(sum string) (int64, error) {
+	if !hexSHA256.MatchString(sum) {
+		return 0, fmt.Errorf("%q is not a SHA-256 digest: %w", sum, ErrNoBlob)
+	}
+	fi, err := os.Stat(b.Path(sum))
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, fmt.Errorf("%s: %w", sum, ErrNoBlob)
+	}
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
+// Remove deletes a blob no entry names.
+func (b *Blobs) Remove(sum string) {
+	if hexSHA256.MatchString(sum) {
+		os.Remove(b.Path(sum))
+	}
+}

@@ -1,6 +1,7 @@
 package exchange
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"errors"
@@ -100,6 +101,9 @@ func (c *Catalogue) publish(ctx context.Context, p Publication, content io.Reade
 	if err := p.Validate(); err != nil {
 		return Entry{}, err
 	}
+	if err := c.checkPredictor(p.Model); err != nil {
+		return Entry{}, err
+	}
 	if err := c.checkEntrySize(p); err != nil {
 		return Entry{}, err
 	}
@@ -129,6 +133,48 @@ func (c *Catalogue) publish(ctx context.Context, p Publication, content io.Reade
 		e.Issued = old.Issued
 	}
 	return c.commitOwn(ctx, e)
+}
+
+// StorePredictor stores a model's scoring program in the blob store and
+// returns the predictor to name in its model card (without inputs). It
+// refuses, as a *ValidationError, content that is not a binary
+// WebAssembly module or is larger than MaxPredictorBytes. The module is
+// not run here: only a data owner's sandbox ever runs it.
+func (c *Catalogue) StorePredictor(r io.Reader) (Predictor, error) {
+	head := make([]byte, len(wasmMagic))
+	n, _ := io.ReadFull(r, head)
+	if n < len(wasmMagic) || !bytes.Equal(head, wasmMagic) {
+		return Predictor{}, &ValidationError{Problems: []string{"predictor: not a binary WebAssembly module (version 1)"}}
+	}
+	limited := &io.LimitedReader{R: io.MultiReader(bytes.NewReader(head), r), N: MaxPredictorBytes + 1}
+	sum, size, err := c.blobs.Put(limited)
+	if err != nil {
+		return Predictor{}, err
+	}
+	if size > MaxPredictorBytes {
+		c.blobs.Remove(sum)
+		return Predictor{}, &ValidationError{Problems: []string{fmt.Sprintf("predictor: larger than %d bytes", MaxPredictorBytes)}}
+	}
+	return Predictor{SHA256: sum, Size: size}, nil
+}
+
+// checkPredictor refuses a model card whose predictor this node does not
+// hold as named: a partner asked to evaluate the model would be sent a
+// module no one here can produce.
+func (c *Catalogue) checkPredictor(card *ModelCard) error {
+	if card == nil || card.Predictor == nil {
+		return nil
+	}
+	size, err := c.blobs.Size(card.Predictor.SHA256)
+	switch {
+	case errors.Is(err, ErrNoBlob):
+		return &ValidationError{Problems: []string{"model.predictor.sha256: this node holds no module with this digest; upload the predictor with the publication"}}
+	case err != nil:
+		return err
+	case size != card.Predictor.Size:
+		return &ValidationError{Problems: []string{fmt.Sprintf("model.predictor.size: %d, but the module with this digest is %d bytes", card.Predictor.Size, size)}}
+	}
+	return nil
 }
 
 // checkEntrySize refuses, before anything is stored, a publication whose

@@ -45,6 +45,10 @@ const missingText = "NA"
 
 var nameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]{0,63}$`)
 
+// ValidName reports whether name may name a column: a letter, then up to
+// 63 letters, digits or underscores.
+func ValidName(name string) bool { return nameRE.MatchString(name) }
+
 // reservedNames are the filter language's keywords: a column so named could
 // not be written in a filter.
 var reservedNames = map[string]bool{"and": true, "or": true, "not": true, "in": true, "true": true, "false": true}

@@ -105,13 +105,21 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 }
 
 // upload streams a file after its JSON metadata as multipart/form-data,
-// without holding the file in memory.
-func (c *client) upload(ctx context.Context, path string, meta any, file string, out any) error {
+// without holding the file in memory. A predictor, when not "", is sent
+// as a "predictor" part between the two.
+func (c *client) upload(ctx context.Context, path string, meta any, file, predictor string, out any) error {
 	f, err := os.Open(file)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	var pf *os.File
+	if predictor != "" {
+		if pf, err = os.Open(predictor); err != nil {
+			return err
+		}
+		defer pf.Close()
+	}
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	go func() {
@@ -122,6 +130,15 @@ func (c *client) upload(ctx context.Context, path string, meta any, file string,
 			}
 			if err := json.NewEncoder(part).Encode(meta); err != nil {
 				return err
+			}
+			if pf != nil {
+				pp, err := mw.CreateFormFile("predictor", filepath.Base(predictor))
+				if err != nil {
+					return err
+				}
+				if _, err := io.Copy(pp, pf); err != nil {
+					return err
+				}
 			}
 			fp, err := mw.CreateFormFile("file", filepath.Base(file))
 			if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"os"
@@ -21,7 +22,8 @@ func newDatasetCmd(g *globals) *cobra.Command {
 		Short: "Publish and withdraw this node's datasets and models",
 	}
 	var p exchange.Publication
-	var cardFile, dictFile string
+	var cardFile, dictFile, predictorFile string
+	var predictorInputs []string
 	publish := &cobra.Command{
 		Use:   "publish FILE --id ID --title T --description D --theme health|industry|bioeconomy --classification open|restricted|sensitive|confidential",
 		Short: "Store a file and publish it in the federation catalogue",
@@ -42,12 +44,22 @@ boolean|text, "unit", "description", "levels": [], "identifier": bool}]}.
 Partners see it in the catalogue and plan federated analyses from it
 without seeing a row; a column marked identifier is never released,
 filtered on or modelled (type text is for identifier columns only). The
-first level of a categorical column is the reference of a model.`,
+first level of a categorical column is the reference of a model.
+
+A model may carry a predictor (--predictor, a WebAssembly module built for
+WASI preview 1, e.g. GOOS=wasip1 GOARCH=wasm): the program that scores a
+dataset's rows, reading the model's file on standard input and the columns
+--predictor-inputs names at /data/input.csv, and writing one score in [0, 1]
+per row. Partners evaluate the model with it on their own labelled data,
+which never leaves them (xborder evaluate).`,
 		Example: `  xborder dataset publish icu-2025.csv --id icu-2025 --title "ICU admissions 2025" \
       --description "Daily ICU admissions in Grand Est hospitals" --theme health \
       --classification sensitive --personal-data --license CC-BY-4.0 --keywords icu,hospital
   xborder dataset publish tumour-seg.onnx --kind model --id tumour-seg --title "Tumour segmentation" \
       --theme health --classification restricted --license research-only --model-card card.json
+  xborder dataset publish diabetes-risk.json --kind model --id diabetes-risk --title "Diabetes risk" \
+      --theme health --classification restricted --license research-only --model-card card.json \
+      --predictor bin/wasm/predictor.wasm --predictor-inputs age,bmi,sex,smoker
   xborder dataset publish cohort.csv --id cohort-2025 --title "Cardiology cohort 2025" --theme health \
       --classification sensitive --personal-data --dictionary cohort-dictionary.json`,
 		Args: usageArgs(cobra.ExactArgs(1)),
@@ -62,6 +74,17 @@ first level of a categorical column is the reference of a model.`,
 				}
 				p.Model = card
 			}
+			if predictorFile != "" {
+				if p.Model == nil {
+					return usageErr(errors.New("--predictor needs --model-card (a model's card names the predictor's inputs)"))
+				}
+				if len(predictorInputs) > 0 {
+					p.Model.Predictor = &exchange.Predictor{Inputs: predictorInputs}
+				}
+				if p.Model.Predictor == nil || len(p.Model.Predictor.Inputs) == 0 {
+					return usageErr(errors.New("--predictor needs the columns it reads: --predictor-inputs age,bmi,... or \"predictor\": {\"inputs\": [...]} in the model card"))
+				}
+			}
 			if dictFile != "" {
 				dict, err := readDictionary(dictFile)
 				if err != nil {
@@ -74,7 +97,7 @@ first level of a categorical column is the reference of a model.`,
 				return err
 			}
 			var e exchange.Entry
-			if err := c.upload(cmd.Context(), "/v1/datasets", p, args[0], &e); err != nil {
+			if err := c.upload(cmd.Context(), "/v1/datasets", p, args[0], predictorFile, &e); err != nil {
 				return err
 			}
 			if g.json {
@@ -100,6 +123,8 @@ first level of a categorical column is the reference of a model.`,
 	f.StringVar(&p.MediaType, "media-type", "", "media type (default: from the file)")
 	f.StringVar(&cardFile, "model-card", "", "the model card of a model (JSON file)")
 	f.StringVar(&dictFile, "dictionary", "", "the data dictionary of a tabular dataset (JSON file)")
+	f.StringVar(&predictorFile, "predictor", "", "a model's scoring program, a WebAssembly (WASI) module that partners may run on their labelled data to evaluate the model")
+	f.StringSliceVar(&predictorInputs, "predictor-inputs", nil, "the dataset columns the predictor reads (default: the model card's predictor.inputs)")
 	publish.Flags().BoolVar(&g.json, "json", false, "print JSON")
 	withdraw := &cobra.Command{
 		Use:     "withdraw ID",

@@ -398,7 +398,7 @@ func (a tourAPI) Post(ctx context.Context, path string, body, out any) error {
 }
 
 func (a tourAPI) Upload(ctx context.Context, path string, meta any, file string, out any) error {
-	return tourError(a.c.upload(ctx, path, meta, file, out))
+	return tourError(a.c.upload(ctx, path, meta, file, "", out))
 }
 
 func tourError(err error) error {

@@ -174,6 +174,10 @@ func (memAudit) VerifyPeerAudit(_ context.Context, name string, _ audit.Detail) 
 // memCatalogue is an empty catalogue.
 type memCatalogue struct{}
 
+func (memCatalogue) StorePredictor(io.Reader) (exchange.Predictor, error) {
+	return exchange.Predictor{}, errors.New("memCatalogue stores no predictor")
+}
+
 func (memCatalogue) Publish(_ context.Context, p exchange.Publication, content io.Reader) (exchange.Entry, error) {
 	if err := p.Validate(); err != nil {
 		return exchange.Entry{}, err

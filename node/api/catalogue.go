@@ -16,6 +16,9 @@ import (
 // Catalogue is the federation catalogue as the API exposes it.
 type Catalogue interface {
 	Publish(ctx context.Context, p exchange.Publication, content io.Reader) (exchange.Entry, error)
+	// StorePredictor stores a model's scoring program ahead of the
+	// publication whose card names it.
+	StorePredictor(r io.Reader) (exchange.Predictor, error)
 	Withdraw(ctx context.Context, id string) (exchange.Entry, error)
 	Search(ctx context.Context, f exchange.Filter) []exchange.Listing
 	// ListingJSON is the unfiltered catalogue, encoded ahead of time.
@@ -97,8 +100,10 @@ func (s *Server) routeCatalogue() {
 	})
 }
 
-// publish reads a multipart body: a "metadata" part (JSON Publication)
-// followed by a "file" part streamed into the blob store.
+// publish reads a multipart body: a "metadata" part (JSON Publication),
+// for a model optionally a "predictor" part (its WebAssembly scoring
+// program, whose digest and size the card then names), and a "file" part
+// streamed into the blob store.
 func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
@@ -120,8 +125,26 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	file, err := mr.NextPart()
+	if err == nil && file.FormName() == "predictor" {
+		if p.Model == nil || p.Model.Predictor == nil {
+			writeError(w, http.StatusBadRequest, "a predictor part needs a model card whose predictor names its inputs")
+			return
+		}
+		pred, perr := s.catalogue.StorePredictor(file)
+		var ve *exchange.ValidationError
+		switch {
+		case errors.As(perr, &ve):
+			writeError(w, http.StatusBadRequest, perr.Error())
+			return
+		case perr != nil:
+			writeError(w, http.StatusInternalServerError, strings.TrimSpace(perr.Error()))
+			return
+		}
+		p.Model.Predictor.SHA256, p.Model.Predictor.Size = pred.SHA256, pred.Size
+		file, err = mr.NextPart()
+	}
 	if err != nil || file.FormName() != "file" {
-		writeError(w, http.StatusBadRequest, "the second part must be named file")
+		writeError(w, http.StatusBadRequest, "the second part must be named file (or predictor, then file)")
 		return
 	}
 	if p.FileName == "" {
