@@ -147,6 +147,8 @@ type Catalogue struct {
 	rec   Recorder
 	log   *slog.Logger
 	db    *bolt.DB
+	// quality is the models' measured performance (nil: none).
+	quality ModelQuality
 	blobs *Blobs
 
 	ps    *pubsub.PubSub
@@ -183,8 +185,36 @@ type CatalogueDeps struct {
 	Registry Registry
 	// Recorder keeps publications and withdrawals in the audit trail.
 	Recorder Recorder
+	// Quality, when set, tells the DCAT export the measured performance
+	// of models (from the evaluations committed to the registry).
+	Quality ModelQuality
 	// Log is the catalogue's logger (nil: discard).
 	Log *slog.Logger
+}
+
+// ModelQuality is where the DCAT export finds a model's measured
+// performance.
+type ModelQuality interface {
+	// ModelQuality returns the measurements of the model owner/id.
+	ModelQuality(ctx context.Context, ref string) []QualityMeasurement
+}
+
+// QualityMeasurement is one measured figure of a model, from an evaluation
+// whose data owners signed their part.
+type QualityMeasurement struct {
+	// Metric is auc, brier, n, or accuracy, sensitivity or specificity
+	// at a threshold ("sensitivity@0.5").
+	Metric string
+	Value  float64
+	// Lower and Upper bound the value's confidence interval, when
+	// Interval.
+	Lower, Upper float64
+	Interval     bool
+	// Region is the member whose data the figure was measured on; "" for
+	// the figure pooled over every region of the evaluation.
+	Region string
+	// Analysis is the evaluation's ID.
+	Analysis string
 }
 
 // OpenCatalogue opens node.db and the blob store, joins the announcement
@@ -201,7 +231,7 @@ func OpenCatalogue(cfg CatalogueConfig, d CatalogueDeps) (_ *Catalogue, err erro
 		log = slog.New(slog.DiscardHandler)
 	}
 	h, ps := d.Host, d.PubSub
-	c := &Catalogue{cfg: cfg, host: h, ps: ps, self: d.Self, authz: d.Authz, reg: d.Registry, rec: d.Recorder, log: log,
+	c := &Catalogue{cfg: cfg, host: h, ps: ps, self: d.Self, authz: d.Authz, reg: d.Registry, rec: d.Recorder, log: log, quality: d.Quality,
 		own: map[string]Entry{}, remote: map[string]RemoteEntry{}, peers: map[string]PeerState{}, listed: map[string][]byte{},
 		syncing: map[string]bool{}, again: map[string]bool{}, changed: make(chan struct{}, 1)}
 	c.ctx, c.cancel = context.WithCancel(context.Background())

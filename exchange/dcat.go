@@ -59,7 +59,7 @@ func (c *Catalogue) DCAT(ctx context.Context) *DCATGraph {
 			modified = e.Modified
 		}
 	}
-	b := newDCATBuilder(c.cfg.PublicURL)
+	b := c.newDCATBuilder(ctx)
 	return b.catalogue(b.base+"/v1/dcat", c.self.Org+" — xborder catalogue",
 		"Datasets and models that "+c.self.Org+" shares in the cross-border AI federation: the open ones, "+
 			"and the protected ones it lists with their access rights and how to ask for access.",
@@ -117,7 +117,7 @@ func (c *Catalogue) DCATFederation(ctx context.Context) *DCATGraph {
 			modified = l.Modified
 		}
 	}
-	b := newDCATBuilder(c.cfg.PublicURL)
+	b := c.newDCATBuilder(ctx)
 	return b.catalogue(b.base+"/v1/dcat/federation", "Cross-border AI federation — catalogue compiled by "+c.self.Org,
 		"Datasets and models of every member of the cross-border AI federation that "+c.self.Org+
 			" sees, each published by its owner: the open ones, and the protected ones their owners list "+
@@ -146,7 +146,13 @@ func (c *Catalogue) DatasetDCAT(ctx context.Context, owner, id string) (*DCATGra
 			}
 		}
 	}
-	return EntryDCAT(c.cfg.PublicURL, l.Entry, open), l, nil
+	inGraph := map[string]bool{}
+	for _, r := range open {
+		inGraph[r] = true
+	}
+	b := c.newDCATBuilder(ctx)
+	b.dataset(l.Entry, inGraph)
+	return b.graph(), l, nil
 }
 
 // EntryDCAT is the graph of entry e alone, with IRIs under publicURL; a
@@ -163,11 +169,22 @@ func EntryDCAT(publicURL string, e Entry, open []string) *DCATGraph {
 	return b.graph()
 }
 
+// newDCATBuilder is a builder whose models carry the quality this
+// catalogue's Quality source knows of them.
+func (c *Catalogue) newDCATBuilder(ctx context.Context) *dcatBuilder {
+	b := newDCATBuilder(c.cfg.PublicURL)
+	if c.quality != nil {
+		b.quality = func(ref string) []QualityMeasurement { return c.quality.ModelQuality(ctx, ref) }
+	}
+	return b
+}
+
 // dcatBuilder accumulates the graph's nodes by @id.
 type dcatBuilder struct {
-	base   string
-	nodes  map[string]map[string]any
-	blanks int
+	base    string
+	nodes   map[string]map[string]any
+	blanks  int
+	quality func(ref string) []QualityMeasurement // nil: none known
 }
 
 func newDCATBuilder(publicURL string) *dcatBuilder {
@@ -490,6 +507,9 @@ func (b *dcatBuilder) model(d map[string]any, e Entry, access, checksum, lic, pu
 			add(d, nsMLDCAT+"trainedOn", ref(b.datasetIRI(Entry{Owner: owner, ID: tid})))
 		}
 	}
+	if b.quality != nil {
+		b.measurements(d, b.quality(e.Ref()))
+	}
 	file := b.node(id+"#file", nsMLDCAT+"File")
 	add(d, nsMLDCAT+"hasFile", ref(id+"#file"))
 	if checksum != "" {
@@ -507,6 +527,57 @@ func (b *dcatBuilder) model(d map[string]any, e Entry, access, checksum, lic, pu
 	if checksum != "" {
 		add(file, nsSPDX+"checksum", ref(checksum))
 	}
+}
+
+// measurements adds a model's measured performance as dqv quality
+// measurements (MLDCAT-AP 3.0.0): each names its metric (an
+// mldcat:DataQuality), its value, its confidence interval when it has
+// one, and the evaluation it comes from, as a dqv:QualityMeasurementDataset
+// whose identifier is the region and the signed evaluation. The data the
+// model was evaluated on is named by its region only: a protected
+// dataset's name is not the public's to know.
+func (b *dcatBuilder) measurements(d map[string]any, ms []QualityMeasurement) {
+	id := d["@id"].(string)
+	for _, m := range ms {
+		metric := b.base + "/quality/" + slug(m.Metric)
+		q := b.node(metric, nsMLDCAT+"DataQuality")
+		add(q, nsDCT+"identifier", plain(m.Metric))
+		add(q, nsDCT+"title", map[string]any{"@value": metricTitle(m.Metric), "@language": "en"})
+
+		where := m.Region
+		if where == "" {
+			where = "pooled"
+		}
+		eval := id + "#evaluation-" + slug(m.Analysis) + "-" + slug(where)
+		ed := b.node(eval, nsDQV+"QualityMeasurementDataset")
+		add(ed, nsDCT+"identifier", plain(m.Analysis+"/"+where))
+		add(ed, nsMLDCAT+"evaluationEngine", plain("xborder sandboxed predictor; metrics computed by the data owner's node"))
+
+		mid := eval + "-" + slug(m.Metric)
+		n := b.node(mid, nsDQV+"QualityMeasurement")
+		add(n, nsDCT+"type", ref(metric))
+		add(n, nsDQV+"value", typed(strconv.FormatFloat(m.Value, 'g', -1, 64), nsXSD+"double"))
+		if m.Interval {
+			add(n, nsMLDCAT+"intervalStart", typed(strconv.FormatFloat(m.Lower, 'g', -1, 64), nsXSD+"double"))
+			add(n, nsMLDCAT+"intervalEnd", typed(strconv.FormatFloat(m.Upper, 'g', -1, 64), nsXSD+"double"))
+		}
+		add(n, nsQB+"dataSet", ref(eval))
+		add(d, nsDQV+"hasQualityMeasurement", ref(mid))
+	}
+}
+
+// metricTitle names a metric for people.
+func metricTitle(metric string) string {
+	name, at, ok := strings.Cut(metric, "@")
+	title := map[string]string{"auc": "Area under the ROC curve", "brier": "Brier score", "accuracy": "Accuracy",
+		"sensitivity": "Sensitivity", "specificity": "Specificity", "n": "Evaluated rows"}[name]
+	if title == "" {
+		title = name
+	}
+	if ok {
+		title += " at threshold " + at
+	}
+	return title
 }
 
 // accessRight is the entry's access right in the EU access-right

@@ -154,13 +154,32 @@ func publishAll(t *testing.T, n *testNode) {
 	}
 }
 
+// evaluatedModels says that every tumour segmentation model was evaluated
+// at two regions, as the registry's signed evaluations would.
+type evaluatedModels struct{}
+
+func (evaluatedModels) ModelQuality(_ context.Context, ref string) []QualityMeasurement {
+	if !strings.Contains(ref, "/tumour-seg-") {
+		return nil
+	}
+	var ms []QualityMeasurement
+	for _, region := range []string{"de-bw", "ch-basel", ""} {
+		ms = append(ms,
+			QualityMeasurement{Metric: "auc", Value: 0.81, Lower: 0.78, Upper: 0.84, Interval: true, Region: region, Analysis: "ev-20261207-1"},
+			QualityMeasurement{Metric: "brier", Value: 0.12, Region: region, Analysis: "ev-20261207-1"},
+			QualityMeasurement{Metric: "sensitivity@0.5", Value: 0.7, Region: region, Analysis: "ev-20261207-1"})
+	}
+	return ms
+}
+
 // blankLabel finds the blank-node labels of an N-Triples export.
 var blankLabel = regexp.MustCompile(`_:([A-Za-z0-9]+)`)
 
 func TestDCATExportValidatesAgainstDCATAPAndMLDCATAP(t *testing.T) {
 	java, cp := jena(t)
 	start := time.Now()
-	nodes := newCatFederation(t, "fr-grandest", "de-bw", "ch-basel", "be-wallonie", "lu-luxembourg")
+	nodes := newFederation(t, fedOptions{catalogues: true, quality: evaluatedModels{}},
+		"fr-grandest", "de-bw", "ch-basel", "be-wallonie", "lu-luxembourg")
 	var merged bytes.Buffer
 	for i, n := range nodes {
 		publishAll(t, n)
@@ -311,6 +330,10 @@ func checkPublicListing(t *testing.T, nt []byte, base, member string) {
 		ds("tumour-seg-restricted") + rights + "RESTRICTED> .",
 		ds("tumour-seg-open") + " <http://data.europa.eu/it6/trainedOn> " + ds("health-open") + " .",
 		ds("tumour-seg-open") + " <http://data.europa.eu/it6/trainedOn> " + ds("health-restricted") + " .",
+		ds("tumour-seg-open") + " <http://www.w3.org/ns/dqv#hasQualityMeasurement> <" + base + "/datasets/" + member +
+			"/tumour-seg-open#evaluation-ev-20261207-1-de-bw-auc> .",
+		"<" + base + "/datasets/" + member + "/tumour-seg-open#evaluation-ev-20261207-1-de-bw-auc> <http://data.europa.eu/it6/intervalStart> " +
+			`"0.78"^^<http://www.w3.org/2001/XMLSchema#double> .`,
 		"<" + base + "/datasets/" + member + "/health-sensitive#distribution> <http://www.w3.org/ns/dcat#accessURL> <" +
 			base + "/datasets/" + member + "/health-sensitive?format=html> .",
 		"<" + base + "/datasets/" + member + "/health-sensitive#distribution> <http://purl.org/dc/terms/rights> <" +

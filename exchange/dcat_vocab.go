@@ -25,6 +25,7 @@ const (
 	nsDCATAP = "http://data.europa.eu/r5r/"
 	nsMLDCAT = "http://data.europa.eu/it6/"
 	nsDQV    = "http://www.w3.org/ns/dqv#"
+	nsQB     = "http://purl.org/linked-data/cube#"
 	nsGSP    = "http://www.opengis.net/ont/geosparql#"
 	nsEU     = "http://publications.europa.eu/resource/authority/"
 	nsIANA   = "https://www.iana.org/assignments/media-types/"
@@ -35,7 +36,7 @@ const (
 var dcatPrefixes = []struct{ Prefix, NS string }{
 	{"rdf", nsRDF}, {"rdfs", nsRDFS}, {"xsd", nsXSD}, {"dcat", nsDCAT}, {"dct", nsDCT}, {"foaf", nsFOAF},
 	{"vcard", nsVCARD}, {"skos", nsSKOS}, {"spdx", nsSPDX}, {"dcatap", nsDCATAP}, {"mldcat", nsMLDCAT},
-	{"dqv", nsDQV}, {"gsp", nsGSP},
+	{"dqv", nsDQV}, {"qb", nsQB}, {"gsp", nsGSP},
 	{"theme", nsEU + "data-theme/"}, {"country", nsEU + "country/"}, {"licence", nsEU + "licence/"},
 	{"filetype", nsEU + "file-type/"}, {"access", nsEU + "access-right/"}, {"availability", nsEU + "planned-availability/"},
 	{"licencetype", "http://purl.org/adms/licencetype/"}, {"iana", nsIANA},

@@ -242,6 +242,7 @@ type fedOptions struct {
 	cfg           func(*ServiceConfig)
 	opts          map[string][]serviceOption // per member name
 	strangers     []string                   // names kept out of the registry
+	quality       ModelQuality               // the catalogues' models' measured performance
 }
 
 func testServiceConfig() ServiceConfig {
@@ -317,7 +318,7 @@ func newFederation(t testing.TB, o fedOptions, names ...string) []*testNode {
 		}
 	}
 	if o.catalogues {
-		startCatalogues(t, gossipCtx, nodes, o.tuneCatalogue)
+		startCatalogues(t, gossipCtx, nodes, o.tuneCatalogue, o.quality)
 	}
 	if o.services {
 		for _, n := range nodes {
@@ -332,7 +333,7 @@ func newFederation(t testing.TB, o fedOptions, names ...string) []*testNode {
 }
 
 // startCatalogues connects the nodes and opens a catalogue on each.
-func startCatalogues(t testing.TB, gossipCtx context.Context, nodes []*testNode, tune func(*CatalogueConfig)) {
+func startCatalogues(t testing.TB, gossipCtx context.Context, nodes []*testNode, tune func(*CatalogueConfig), quality ModelQuality) {
 	t.Helper()
 	// Small federations are fully meshed; large ones connect each node to
 	// its next six on a ring (gossip spreads announcements, pulls dial the
@@ -360,7 +361,8 @@ func startCatalogues(t testing.TB, gossipCtx context.Context, nodes []*testNode,
 			tune(&cfg)
 		}
 		n.ps = ps
-		n.cat, err = OpenCatalogue(cfg, CatalogueDeps{Host: n.h, PubSub: ps, Self: n.m, Authz: n.auth, Registry: n.reg, Recorder: n.rec})
+		n.cat, err = OpenCatalogue(cfg, CatalogueDeps{Host: n.h, PubSub: ps, Self: n.m, Authz: n.auth, Registry: n.reg, Recorder: n.rec,
+			Quality: quality})
 		if err != nil {
 			t.Fatal(err)
 		}
