@@ -5,6 +5,7 @@ import (
 
 	"github.com/xborder/xborder/analysis/stats"
 	"github.com/xborder/xborder/analysis/tabular"
+	"github.com/xborder/xborder/internal/nodejws"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -17,7 +18,7 @@ const Protocol = "/xborder/analysis/1.0.0"
 // request or grant.
 const (
 	queryTokenType        = "xborder-analysis-query+jwt"
-	contributionTokenType = "xborder-analysis-contribution+jws"
+	contributionTokenType = nodejws.TypeAnalysisContribution
 )
 
 // Query is what one owner answers: the researcher's spec narrowed to one

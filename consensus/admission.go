@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/xborder/xborder/policy"
 )
@@ -84,9 +85,9 @@ func (c *Clerk) admit(ctx context.Context, op string, args any) error {
 	return nil
 }
 
-// checkDatasetRefs holds the datasets a project command names to the
-// RefChecker's rule, so that a project never lists an OWNER/ID no member
-// could publish.
+// checkDatasetRefs holds the datasets a project command names, and the
+// model an evaluation names, to the RefChecker's rule, so that the
+// registry never lists an OWNER/ID no member could publish.
 func (c *Clerk) checkDatasetRefs(args any) error {
 	if c.checkRef == nil {
 		return nil
@@ -101,6 +102,8 @@ func (c *Clerk) checkDatasetRefs(args any) error {
 		if a.Dataset != "" {
 			refs = []string{a.Dataset}
 		}
+	case EvaluationCommit:
+		refs = []string{a.Model}
 	}
 	for _, ref := range refs {
 		if err := c.checkRef(ref); err != nil {
@@ -162,6 +165,29 @@ func (c *Clerk) registryInput(op string, args any) (policy.RegistryInput, error)
 		if r, err := reg.Agreement(a.ID); err == nil {
 			in.State["agreement"] = map[string]any{"parties": toAnySlice(r.Parties), "status": r.Status}
 		}
+	case ModuleProposal:
+		in.State["project"] = projectFacts(reg, a.Project)
+		_, err := reg.Module(a.Project, a.SHA256)
+		in.State["module_exists"] = err == nil
+	case ModuleRef:
+		in.State["project"] = projectFacts(reg, a.Project)
+		if m, err := reg.Module(a.Project, a.SHA256); err == nil {
+			in.State["module"] = moduleFacts(m)
+		}
+	case EvaluationCommit:
+		// The tokens themselves are for the FSM to verify; the policy
+		// reads whose contributions they say they are, and the audit
+		// record of its decision stays small.
+		delete(in.Command.Args, "contributions")
+		owner, _, _ := strings.Cut(a.Model, "/")
+		in.State["model_owner"] = owner
+		in.State["owners"] = toAnySlice(claimedOwners(a.Contributions))
+		in.State["contributions"] = len(a.Contributions)
+		exists := false
+		if evs, err := reg.Evaluations(a.Model); err == nil {
+			exists = slices.ContainsFunc(evs, func(e Evaluation) bool { return e.Analysis == a.Analysis })
+		}
+		in.State["evaluation_exists"] = exists
 	case Vote:
 		props, err := reg.Proposals()
 		if err != nil {
@@ -190,6 +216,24 @@ func projectFacts(reg *Registry, id string) any {
 	}
 	facts["pending"] = pending
 	return facts
+}
+
+// moduleFacts is a module as the registry policy reads it.
+func moduleFacts(m Module) map[string]any {
+	return map[string]any{"name": m.Name, "kind": m.Kind, "proposed_by": m.ProposedBy,
+		"approvals": toAnySlice(m.Approvals), "withdrawn": m.Withdrawn != 0}
+}
+
+// claimedOwners are the owners the contributions name, sorted and
+// distinct, unverified (the FSM verifies each against its owner's key).
+func claimedOwners(tokens []string) []string {
+	out := make([]string, 0, len(tokens))
+	for _, t := range tokens {
+		if o, err := claimedOwner(t); err == nil {
+			out = append(out, o)
+		}
+	}
+	return sortedSet(out)
 }
 
 // PolicyProject is the project as the policies read it.

@@ -183,6 +183,30 @@ func (c *Clerk) Project(_ context.Context, id string) (Project, uint64, error) {
 	return p, idx, err
 }
 
+// Modules lists the modules of a project ("" for every project) with the
+// applied index they reflect at least.
+func (c *Clerk) Modules(_ context.Context, project string) ([]Module, uint64, error) {
+	idx := c.reg.AppliedIndex()
+	ms, err := c.reg.Modules(project)
+	return ms, idx, err
+}
+
+// Module returns one module of a project (or an error wrapping
+// ErrNotFound) with the applied index it reflects at least.
+func (c *Clerk) Module(_ context.Context, project, sha256 string) (Module, uint64, error) {
+	idx := c.reg.AppliedIndex()
+	m, err := c.reg.Module(project, sha256)
+	return m, idx, err
+}
+
+// Evaluations lists the committed evaluations of a model ("" for every
+// model) with the applied index they reflect at least.
+func (c *Clerk) Evaluations(_ context.Context, model string) ([]Evaluation, uint64, error) {
+	idx := c.reg.AppliedIndex()
+	es, err := c.reg.Evaluations(model)
+	return es, idx, err
+}
+
 // Members lists the members and the open membership proposals with the
 // applied index they reflect at least.
 func (c *Clerk) Members(context.Context) ([]Member, []Proposal, uint64, error) {

@@ -49,6 +49,13 @@ func fuzzCommands(tb testing.TB) [][]byte {
 		{OpAnchorPut, AnchorArgs{Seq: 7, Head: "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"}},
 		{OpPolicyPut, PolicyArgs{Hash: "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"}},
 		{OpAgreementRevoke, AgreementRevocation{ID: "seg-2026", Reason: "withdrawn"}},
+		{OpModulePropose, ModuleProposal{Project: "fr-de-oncology", SHA256: "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+			Name: "cohort-describe", Kind: ModuleAnalysis, Source: "https://git.example.org/cohort-describe@4191fff",
+			Schema: json.RawMessage(`{"type":"object"}`)}},
+		{OpModuleApprove, ModuleRef{Project: "fr-de-oncology", SHA256: "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"}},
+		{OpModuleWithdraw, ModuleRef{Project: "fr-de-oncology", SHA256: "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d"}},
+		{OpEvaluationCommit, EvaluationCommit{Model: "fr-grandest/sepsis-risk", Analysis: "20261126T090000Z-a1b2c3d4e5f6",
+			Contributions: fuzzContributions(tb)}},
 	} {
 		args, err := json.Marshal(c.args)
 		if err != nil {

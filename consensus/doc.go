@@ -1,5 +1,6 @@
 // Package consensus is the federation's replicated registry: joint
-// projects, model-sharing agreements, membership and its votes, audit
+// projects, model-sharing agreements, a project's analysis modules and
+// the signed evaluations of models, membership and its votes, audit
 // anchors and policy hashes, kept by hashicorp/raft over libp2p streams with
 // no central operator.
 //
@@ -27,7 +28,8 @@
 // Files: config.go (Config, Validate), registry.go (open, close),
 // write.go (submit, group commit), forward.go (leader forwarding),
 // reconcile.go (raft configuration follows membership), read.go,
-// fsm.go, ops.go and state.go (the FSM), raftlog.go (raft's log into
+// fsm.go, ops.go and state.go (the FSM), agreement_ops.go and
+// module_ops.go (agreements; modules and evaluations), raftlog.go (raft's log into
 // slog), admission.go and clerk.go.
 //
 // # Caveats

@@ -145,6 +145,9 @@ func runOp(tx *bolt.Tx, c Command, by Member, members *memberIndex) ([]Membershi
 		if handled, err := runAgreementOp(tx, c, by); handled {
 			return nil, err
 		}
+		if handled, err := runModuleOp(tx, c, by, members); handled {
+			return nil, err
+		}
 		return nil, reject(c.Op, "unknown operation %q", c.Op)
 	}
 }

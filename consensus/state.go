@@ -196,7 +196,8 @@ var (
 
 	// stateBuckets are what the state hash covers: the registry's content,
 	// not the bookkeeping of how far the log was applied.
-	stateBuckets = [][]byte{bMembers, bProjects, bProposals, bAnchors, bAnchorChain, bPolicies, bAgreements}
+	stateBuckets = [][]byte{bMembers, bProjects, bProposals, bAnchors, bAnchorChain, bPolicies, bAgreements,
+		bModules, bEvaluations}
 
 	keyApplied = []byte("applied_index")
 	keyMaxTS   = []byte("max_ts")
@@ -219,7 +220,8 @@ func putU64(v uint64) []byte {
 }
 
 func initBuckets(tx *bolt.Tx) error {
-	for _, b := range [][]byte{bMeta, bMembers, bProjects, bProposals, bAnchors, bAnchorChain, bPolicies, bAgreements, bNonces, bNonceTS} {
+	for _, b := range [][]byte{bMeta, bMembers, bProjects, bProposals, bAnchors, bAnchorChain, bPolicies, bAgreements,
+		bModules, bEvaluations, bNonces, bNonceTS} {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return err
 		}

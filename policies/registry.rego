@@ -1,5 +1,6 @@
 # Registry policy: may this node propose this command to the federation
-# registry (joint projects, membership, model-sharing agreements)?
+# registry (joint projects, membership, model-sharing agreements, the analysis
+# modules of a project, the signed evaluations of models)?
 #
 # Asked by the node that submits the command, before it is signed and sent to
 # the raft leader (never while the registry applies it):
@@ -86,6 +87,7 @@ known_ops := {
 	"project.propose", "project.join", "project.attach", "project.close", "project.approve",
 	"project.decline",
 	"member.propose", "member.vote", "agreement.commit", "agreement.revoke",
+	"module.propose", "module.approve", "module.withdraw", "evaluation.commit",
 }
 
 # The three priorities of the Grand Est AI plan.
@@ -574,6 +576,211 @@ grants contains {
 	"reason": sprintf("Your node %s is a party to the active agreement %s and may revoke it.", [member, arg_id]),
 } if {
 	input.command.op == "agreement.revoke"
+}
+
+# ---------------------------------------------------------------------------
+# Analysis modules of a project: WebAssembly modules, named by their SHA-256,
+# that the federation may run on a project's data. The lead proposes one; the
+# owner of each dataset attached to the project decides for its own data
+# whether the module may run on it.
+# state: {"project": {...}, "module_exists": bool} (module.propose),
+#        {"project": {...}, "module": {name, kind, proposed_by, approvals,
+#         withdrawn}} (module.approve, module.withdraw)
+# ---------------------------------------------------------------------------
+
+module_project_id := text(object.get(args, "project", ""))
+
+module_hash := text(object.get(args, "sha256", ""))
+
+# The first twelve characters of the hash name a module in a sentence.
+module_short := substring(module_hash, 0, 12)
+
+module_kinds := {"analysis", "predictor"}
+
+module_kind := text(object.get(args, "kind", ""))
+
+has_module if is_object(input.state.module)
+
+module := obj(object.get(state, "module", {}))
+
+module_name := text(object.get(module, "name", object.get(args, "name", "")))
+
+module_withdrawn if input.state.module.withdrawn == true
+
+member_approved_module if member in input.state.module.approvals
+
+# The member owns a dataset attached to the project (one that only waits for
+# approval does not count).
+member_owns_attached if {
+	some ds in input.state.project.datasets
+	dataset_owner(ds) == member
+}
+
+deny contains {
+	"rule": "project_unknown",
+	"reason": sprintf("The registry knows no project %s.", [module_project_id]),
+} if {
+	input.command.op in {"module.propose", "module.approve", "module.withdraw"}
+	not has_project
+}
+
+deny contains {
+	"rule": "project_not_active",
+	"reason": sprintf("Project %s is %s, not active.", [module_project_id, text(object.get(project, "status", ""))]),
+} if {
+	input.command.op in {"module.propose", "module.approve"}
+	has_project
+	not project_active
+}
+
+# Only the lead, who answers for the project, proposes what runs on its data.
+deny contains {
+	"rule": "module_not_lead",
+	"reason": sprintf("Only the lead of project %s (%s) proposes its analysis modules.", [module_project_id, text(object.get(project, "lead", ""))]),
+} if {
+	input.command.op == "module.propose"
+	has_project
+	not member_is_lead
+}
+
+deny contains {
+	"rule": "module_hash_malformed",
+	"reason": sprintf("The module's hash %v is not a SHA-256 in lower-case hexadecimal (64 characters 0-9, a-f).", [json.marshal(object.get(args, "sha256", null))]),
+} if {
+	input.command.op == "module.propose"
+	not regex.match(`^[0-9a-f]{64}$`, module_hash)
+}
+
+deny contains {
+	"rule": "module_kind_unknown",
+	"reason": sprintf("A module is an analysis or a predictor, not %v.", [json.marshal(object.get(args, "kind", null))]),
+} if {
+	input.command.op == "module.propose"
+	not module_kind in module_kinds
+}
+
+deny contains {
+	"rule": "module_exists",
+	"reason": sprintf("Module %s… is already listed for project %s.", [module_short, module_project_id]),
+} if {
+	input.command.op == "module.propose"
+	input.state.module_exists == true
+}
+
+grants contains {
+	"rule": "module_propose",
+	"reason": sprintf("Your node %s leads project %s and may propose the %s module %s (%s…); it runs on a partner's data only once that partner approves it.", [member, module_project_id, module_kind, module_name, module_short]),
+} if {
+	input.command.op == "module.propose"
+}
+
+deny contains {
+	"rule": "module_unknown",
+	"reason": sprintf("Project %s has no module %s….", [module_project_id, module_short]),
+} if {
+	input.command.op in {"module.approve", "module.withdraw"}
+	has_project
+	not has_module
+}
+
+deny contains {
+	"rule": "module_withdrawn",
+	"reason": sprintf("Module %s (%s…) of project %s was withdrawn by the lead; nobody may run it any more.", [module_name, module_short, module_project_id]),
+} if {
+	input.command.op in {"module.approve", "module.withdraw"}
+	module_withdrawn
+}
+
+# A module runs on a dataset only with its owner's approval, so only the
+# owners of the project's attached datasets approve.
+deny contains {
+	"rule": "not_dataset_owner",
+	"reason": sprintf("Your node %s owns no dataset attached to project %s; only the owners of its attached datasets approve the modules that run on them.", [member, module_project_id]),
+} if {
+	input.command.op == "module.approve"
+	has_project
+	not member_owns_attached
+}
+
+deny contains {
+	"rule": "module_already_approved",
+	"reason": sprintf("Your node %s has already approved module %s (%s…) of project %s.", [member, module_name, module_short, module_project_id]),
+} if {
+	input.command.op == "module.approve"
+	member_approved_module
+}
+
+grants contains {
+	"rule": "module_approve",
+	"reason": sprintf("Your node %s owns data attached to project %s and may let module %s (%s…) run on it.", [member, module_project_id, module_name, module_short]),
+} if {
+	input.command.op == "module.approve"
+}
+
+# The lead withdraws the module itself; an approver withdraws only its own
+# approval, so the module no longer runs on its data.
+deny contains {
+	"rule": "not_lead_or_approver",
+	"reason": sprintf("Your node %s may not withdraw module %s (%s…) of project %s: the lead withdraws the module, and an owner only the approval it gave.", [member, module_name, module_short, module_project_id]),
+} if {
+	input.command.op == "module.withdraw"
+	has_project
+	not member_is_lead
+	not member_approved_module
+}
+
+grants contains {
+	"rule": "module_withdraw",
+	"reason": sprintf("Your node %s leads project %s and may withdraw module %s (%s…): nobody may run it any more.", [member, module_project_id, module_name, module_short]),
+} if {
+	input.command.op == "module.withdraw"
+	member_is_lead
+}
+
+grants contains {
+	"rule": "module_withdraw_approval",
+	"reason": sprintf("Your node %s may withdraw its approval of module %s (%s…) of project %s: it no longer runs on your data.", [member, module_name, module_short, module_project_id]),
+} if {
+	input.command.op == "module.withdraw"
+	not member_is_lead
+	member_approved_module
+}
+
+# ---------------------------------------------------------------------------
+# evaluation.commit {model, analysis}: the evaluation of a model, made of the
+# contributions its owners signed in one analysis. The registry verifies every
+# signature; any member may commit one.
+# state: {"model_owner", "owners": [the owners the contributions name],
+#         "contributions": n, "evaluation_exists": bool}
+# ---------------------------------------------------------------------------
+
+evaluation_model := text(object.get(args, "model", ""))
+
+evaluation_analysis := text(object.get(args, "analysis", ""))
+
+evaluation_owners := [o | some o in input.state.owners; is_string(o)]
+
+deny contains {
+	"rule": "model_malformed",
+	"reason": sprintf("The model %v is not of the form owner/id.", [json.marshal(object.get(args, "model", null))]),
+} if {
+	input.command.op == "evaluation.commit"
+	text(object.get(state, "model_owner", "")) == ""
+}
+
+deny contains {
+	"rule": "evaluation_exists",
+	"reason": sprintf("The evaluation of model %s by analysis %s is already in the registry.", [evaluation_model, evaluation_analysis]),
+} if {
+	input.command.op == "evaluation.commit"
+	input.state.evaluation_exists == true
+}
+
+grants contains {
+	"rule": "evaluation_commit",
+	"reason": sprintf("Your node %s may commit the evaluation of model %s by analysis %s, signed by %s; the registry checks every signature.", [member, evaluation_model, evaluation_analysis, concat(", ", evaluation_owners)]),
+} if {
+	input.command.op == "evaluation.commit"
 }
 
 # ---------------------------------------------------------------------------

@@ -390,18 +390,180 @@ test_non_party_cannot_revoke if {
 }
 
 # ---------------------------------------------------------------------------
+# module.propose, module.approve, module.withdraw
+# ---------------------------------------------------------------------------
+
+cohort_hash := "3b4c5d6e7f8091a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a"
+
+cohort_module_args := {
+	"project": "fr-de-oncology",
+	"sha256": cohort_hash,
+	"name": "cohort-describe",
+	"kind": "analysis",
+	"source": "https://git.example.org/xborder/cohort-describe@4191fff",
+	"schema": {"type": "object"},
+}
+
+# The oncology project with de-bw's dataset attached, and ch-basel's offered
+# dataset still waiting for approval.
+oncology_attached := object.union(oncology, {
+	"datasets": ["de-bw/radiology-atlas-2024", "fr-grandest/icu-admissions-2025"],
+	"pending": [{"kind": "attach", "dataset": "ch-basel/genomics-2025", "by": "ch-basel", "approvals": ["ch-basel"], "approvers": ["ch-basel", "fr-grandest"], "awaiting": ["fr-grandest"]}],
+})
+
+cohort_module(approvals, withdrawn) := {
+	"name": "cohort-describe", "kind": "analysis", "proposed_by": "fr-grandest",
+	"approvals": approvals, "withdrawn": withdrawn,
+}
+
+module_state(approvals, withdrawn) := {"project": oncology_attached, "module": cohort_module(approvals, withdrawn)}
+
+module_ref := {"project": "fr-de-oncology", "sha256": cohort_hash}
+
+test_lead_proposes_module if {
+	d := decide(fr, "module.propose", cohort_module_args, {"project": oncology, "module_exists": false})
+	allowed(d, "module_propose", "Your node fr-grandest leads project fr-de-oncology and may propose the analysis module cohort-describe (3b4c5d6e7f80…); it runs on a partner's data only once that partner approves it.")
+	decide(fr, "module.propose", object.union(cohort_module_args, {"kind": "predictor"}), {"project": oncology}).allow
+}
+
+test_partner_cannot_propose_module if {
+	d := decide(de, "module.propose", cohort_module_args, {"project": oncology, "module_exists": false})
+	refused(d, "module_not_lead", "Only the lead of project fr-de-oncology (fr-grandest) proposes its analysis modules.")
+	d.rules == ["module_not_lead"]
+}
+
+test_module_for_unknown_or_closed_project if {
+	d := decide(fr, "module.propose", cohort_module_args, {"project": null})
+	refused(d, "project_unknown", "The registry knows no project fr-de-oncology.")
+	d.rules == ["project_unknown"]
+	d2 := decide(fr, "module.propose", cohort_module_args, {"project": object.union(oncology, {"status": "closed"})})
+	refused(d2, "project_not_active", "Project fr-de-oncology is closed, not active.")
+	d2.rules == ["project_not_active"]
+	decide(de, "module.approve", module_ref, {"project": null}).rules == ["project_unknown"]
+	decide(fr, "module.withdraw", module_ref, {}).rules == ["project_unknown"]
+}
+
+test_module_hash_and_kind_are_checked if {
+	d := decide(fr, "module.propose", object.union(cohort_module_args, {"sha256": upper(cohort_hash)}), {"project": oncology})
+	refused(d, "module_hash_malformed", sprintf("The module's hash %q is not a SHA-256 in lower-case hexadecimal (64 characters 0-9, a-f).", [upper(cohort_hash)]))
+	d.rules == ["module_hash_malformed"]
+	d2 := decide(fr, "module.propose", object.union(cohort_module_args, {"kind": "trainer"}), {"project": oncology})
+	refused(d2, "module_kind_unknown", `A module is an analysis or a predictor, not "trainer".`)
+	d2.rules == ["module_kind_unknown"]
+	d3 := decide(fr, "module.propose", object.remove(cohort_module_args, ["sha256", "kind"]), {"project": oncology})
+	d3.rules == ["module_hash_malformed", "module_kind_unknown"]
+	d3.reasons[1] == "A module is an analysis or a predictor, not null."
+}
+
+test_module_proposed_twice if {
+	d := decide(fr, "module.propose", cohort_module_args, {"project": oncology, "module_exists": true})
+	refused(d, "module_exists", "Module 3b4c5d6e7f80… is already listed for project fr-de-oncology.")
+	d.rules == ["module_exists"]
+}
+
+test_dataset_owner_approves_module if {
+	d := decide(de, "module.approve", module_ref, module_state([], false))
+	allowed(d, "module_approve", "Your node de-bw owns data attached to project fr-de-oncology and may let module cohort-describe (3b4c5d6e7f80…) run on it.")
+	decide(fr, "module.approve", module_ref, module_state(["de-bw"], false)).allow
+}
+
+test_partner_without_data_cannot_approve_module if {
+	st := object.union(module_state([], false), {"project": object.union(oncology_attached, {"partners": ["fr-grandest", "de-bw", "lu-luxembourg"]})})
+	d := decide(lu, "module.approve", module_ref, st)
+	refused(d, "not_dataset_owner", "Your node lu-luxembourg owns no dataset attached to project fr-de-oncology; only the owners of its attached datasets approve the modules that run on them.")
+	d.rules == ["not_dataset_owner"]
+}
+
+test_pending_dataset_owner_cannot_approve_module if {
+	d := decide(ch, "module.approve", module_ref, module_state([], false))
+	d.allow == false
+	d.rules == ["not_dataset_owner"]
+}
+
+test_module_approved_twice if {
+	d := decide(de, "module.approve", module_ref, module_state(["de-bw"], false))
+	refused(d, "module_already_approved", "Your node de-bw has already approved module cohort-describe (3b4c5d6e7f80…) of project fr-de-oncology.")
+	d.rules == ["module_already_approved"]
+}
+
+test_unknown_module if {
+	d := decide(de, "module.approve", module_ref, {"project": oncology_attached})
+	refused(d, "module_unknown", "Project fr-de-oncology has no module 3b4c5d6e7f80….")
+	d.rules == ["module_unknown"]
+	decide(fr, "module.withdraw", module_ref, {"project": oncology_attached}).rules == ["module_unknown"]
+}
+
+test_withdrawn_module_is_neither_approved_nor_withdrawn_again if {
+	d := decide(de, "module.approve", module_ref, module_state([], true))
+	refused(d, "module_withdrawn", "Module cohort-describe (3b4c5d6e7f80…) of project fr-de-oncology was withdrawn by the lead; nobody may run it any more.")
+	d.rules == ["module_withdrawn"]
+	decide(fr, "module.withdraw", module_ref, module_state([], true)).rules == ["module_withdrawn"]
+}
+
+test_approval_in_closed_project if {
+	st := object.union(module_state([], false), {"project": object.union(oncology_attached, {"status": "closed"})})
+	decide(de, "module.approve", module_ref, st).rules == ["project_not_active"]
+}
+
+test_lead_withdraws_module if {
+	d := decide(fr, "module.withdraw", module_ref, module_state(["de-bw"], false))
+	allowed(d, "module_withdraw", "Your node fr-grandest leads project fr-de-oncology and may withdraw module cohort-describe (3b4c5d6e7f80…): nobody may run it any more.")
+
+	# Stopping a module is never refused because the project is closed.
+	closed := object.union(module_state([], false), {"project": object.union(oncology_attached, {"status": "closed"})})
+	decide(fr, "module.withdraw", module_ref, closed).allow
+}
+
+test_approver_withdraws_its_approval if {
+	d := decide(de, "module.withdraw", module_ref, module_state(["de-bw"], false))
+	allowed(d, "module_withdraw_approval", "Your node de-bw may withdraw its approval of module cohort-describe (3b4c5d6e7f80…) of project fr-de-oncology: it no longer runs on your data.")
+}
+
+test_others_cannot_withdraw_module if {
+	d := decide(de, "module.withdraw", module_ref, module_state(["fr-grandest"], false))
+	refused(d, "not_lead_or_approver", "Your node de-bw may not withdraw module cohort-describe (3b4c5d6e7f80…) of project fr-de-oncology: the lead withdraws the module, and an owner only the approval it gave.")
+	d.rules == ["not_lead_or_approver"]
+}
+
+# ---------------------------------------------------------------------------
+# evaluation.commit
+# ---------------------------------------------------------------------------
+
+evaluation_args := {"model": "fr-grandest/sepsis-risk", "analysis": "20261126T090000Z-a1b2c3d4e5f6"}
+
+evaluation_state := {"model_owner": "fr-grandest", "owners": ["de-bw", "fr-grandest"], "contributions": 2, "evaluation_exists": false}
+
+test_member_commits_evaluation if {
+	d := decide(lu, "evaluation.commit", evaluation_args, evaluation_state)
+	allowed(d, "evaluation_commit", "Your node lu-luxembourg may commit the evaluation of model fr-grandest/sepsis-risk by analysis 20261126T090000Z-a1b2c3d4e5f6, signed by de-bw, fr-grandest; the registry checks every signature.")
+}
+
+test_evaluation_committed_twice if {
+	d := decide(fr, "evaluation.commit", evaluation_args, object.union(evaluation_state, {"evaluation_exists": true}))
+	refused(d, "evaluation_exists", "The evaluation of model fr-grandest/sepsis-risk by analysis 20261126T090000Z-a1b2c3d4e5f6 is already in the registry.")
+	d.rules == ["evaluation_exists"]
+}
+
+test_evaluation_of_malformed_model if {
+	d := decide(fr, "evaluation.commit", {"model": "sepsis-risk", "analysis": "a"}, object.union(evaluation_state, {"model_owner": ""}))
+	refused(d, "model_malformed", `The model "sepsis-risk" is not of the form owner/id.`)
+	d.rules == ["model_malformed"]
+	decide(fr, "evaluation.commit", {"analysis": "a"}, {}).rules == ["model_malformed"]
+}
+
+# ---------------------------------------------------------------------------
 # Unknown commands
 # ---------------------------------------------------------------------------
 
 test_unknown_op if {
 	d := decide(fr, "project.delete", {"id": "fr-de-oncology"}, {"project": oncology})
-	refused(d, "unknown_op", `The registry has no command "project.delete"; the commands are agreement.commit, agreement.revoke, member.propose, member.vote, project.approve, project.attach, project.close, project.decline, project.join, project.propose.`)
+	refused(d, "unknown_op", `The registry has no command "project.delete"; the commands are agreement.commit, agreement.revoke, evaluation.commit, member.propose, member.vote, module.approve, module.propose, module.withdraw, project.approve, project.attach, project.close, project.decline, project.join, project.propose.`)
 	d.rules == ["unknown_op"]
 }
 
 test_empty_input if {
 	d := registry.decision with input as {}
-	refused(d, "unknown_op", `The registry has no command ""; the commands are agreement.commit, agreement.revoke, member.propose, member.vote, project.approve, project.attach, project.close, project.decline, project.join, project.propose.`)
+	refused(d, "unknown_op", `The registry has no command ""; the commands are agreement.commit, agreement.revoke, evaluation.commit, member.propose, member.vote, module.approve, module.propose, module.withdraw, project.approve, project.attach, project.close, project.decline, project.join, project.propose.`)
 }
 
 test_no_rule_allows_fallback if {

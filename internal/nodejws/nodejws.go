@@ -20,6 +20,11 @@ import (
 	"github.com/xborder/xborder/internal/frame"
 )
 
+// TypeAnalysisContribution is the "typ" of the contribution an owner
+// signs in a federated analysis: the analysis service signs and checks
+// it, and the registry verifies it again when an evaluation is committed.
+const TypeAnalysisContribution = "xborder-analysis-contribution+jws"
+
 // Sign signs claims (as JSON) as a compact JWS of type typ with the node
 // key; kid is the node's peer ID.
 func Sign(key ed25519.PrivateKey, kid peer.ID, typ string, claims any) (string, error) {
