@@ -149,7 +149,7 @@ type Catalogue struct {
 	db    *bolt.DB
 	// quality is the models' measured performance (nil: none).
 	quality ModelQuality
-	blobs *Blobs
+	blobs   *Blobs
 
 	ps    *pubsub.PubSub
 	topic *pubsub.Topic

@@ -56,14 +56,15 @@ func TestAModelsPredictorIsAStoredWebAssemblyModule(t *testing.T) {
 	nodes := newCatFederation(t, "fr-grandest", "de-bw")
 	cat := nodes[0].cat
 	var v *ValidationError
-	if _, err := cat.StorePredictor(strings.NewReader("#!/bin/sh\nrm -rf /")); !errors.As(err, &v) {
+	if _, _, err := cat.StoreModule(strings.NewReader("#!/bin/sh\nrm -rf /")); !errors.As(err, &v) {
 		t.Fatalf("a shell script stored as a predictor: %v", err)
 	}
-	if _, err := cat.StorePredictor(strings.NewReader("\x00as")); !errors.As(err, &v) {
+	if _, _, err := cat.StoreModule(strings.NewReader("\x00as")); !errors.As(err, &v) {
 		t.Fatalf("a truncated header stored as a predictor: %v", err)
 	}
 	module := "\x00asm\x01\x00\x00\x00" + strings.Repeat("\x00", 24)
-	pred, err := cat.StorePredictor(strings.NewReader(module))
+	sum, size, err := cat.StoreModule(strings.NewReader(module))
+	pred := Predictor{SHA256: sum, Size: size}
 	if err != nil || pred.Size != int64(len(module)) || len(pred.SHA256) != 64 {
 		t.Fatalf("store a module: %+v %v", pred, err)
 	}

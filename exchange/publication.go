@@ -10,6 +10,7 @@ import (
 	"math"
 	"mime"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -135,28 +136,31 @@ func (c *Catalogue) publish(ctx context.Context, p Publication, content io.Reade
 	return c.commitOwn(ctx, e)
 }
 
-// StorePredictor stores a model's scoring program in the blob store and
-// returns the predictor to name in its model card (without inputs). It
-// refuses, as a *ValidationError, content that is not a binary
-// WebAssembly module or is larger than MaxPredictorBytes. The module is
-// not run here: only a data owner's sandbox ever runs it.
-func (c *Catalogue) StorePredictor(r io.Reader) (Predictor, error) {
+// StoreModule stores a WebAssembly module — a model's predictor, or an
+// analysis module a project reviews — in the blob store, and returns its
+// SHA-256 and size. It refuses, as a *ValidationError, content that is
+// not a binary WebAssembly module or is larger than MaxPredictorBytes.
+// The module is not run here: only a data owner's sandbox ever runs it.
+func (c *Catalogue) StoreModule(r io.Reader) (sum string, size int64, err error) {
 	head := make([]byte, len(wasmMagic))
 	n, _ := io.ReadFull(r, head)
 	if n < len(wasmMagic) || !bytes.Equal(head, wasmMagic) {
-		return Predictor{}, &ValidationError{Problems: []string{"predictor: not a binary WebAssembly module (version 1)"}}
+		return "", 0, &ValidationError{Problems: []string{"module: not a binary WebAssembly module (version 1)"}}
 	}
 	limited := &io.LimitedReader{R: io.MultiReader(bytes.NewReader(head), r), N: MaxPredictorBytes + 1}
-	sum, size, err := c.blobs.Put(limited)
-	if err != nil {
-		return Predictor{}, err
+	if sum, size, err = c.blobs.Put(limited); err != nil {
+		return "", 0, err
 	}
 	if size > MaxPredictorBytes {
 		c.blobs.Remove(sum)
-		return Predictor{}, &ValidationError{Problems: []string{fmt.Sprintf("predictor: larger than %d bytes", MaxPredictorBytes)}}
+		return "", 0, &ValidationError{Problems: []string{fmt.Sprintf("module: larger than %d bytes", MaxPredictorBytes)}}
 	}
-	return Predictor{SHA256: sum, Size: size}, nil
+	return sum, size, nil
 }
+
+// OpenModule opens a stored module (or any stored content) by its SHA-256;
+// ErrNoBlob when this node holds none.
+func (c *Catalogue) OpenModule(sum string) (*os.File, error) { return c.blobs.Open(sum) }
 
 // checkPredictor refuses a model card whose predictor this node does not
 // hold as named: a partner asked to evaluate the model would be sent a

@@ -174,8 +174,8 @@ func (memAudit) VerifyPeerAudit(_ context.Context, name string, _ audit.Detail) 
 // memCatalogue is an empty catalogue.
 type memCatalogue struct{}
 
-func (memCatalogue) StorePredictor(io.Reader) (exchange.Predictor, error) {
-	return exchange.Predictor{}, errors.New("memCatalogue stores no predictor")
+func (memCatalogue) StoreModule(io.Reader) (string, int64, error) {
+	return "", 0, errors.New("memCatalogue stores no module")
 }
 
 func (memCatalogue) Publish(_ context.Context, p exchange.Publication, content io.Reader) (exchange.Entry, error) {

@@ -16,9 +16,10 @@ import (
 // Catalogue is the federation catalogue as the API exposes it.
 type Catalogue interface {
 	Publish(ctx context.Context, p exchange.Publication, content io.Reader) (exchange.Entry, error)
-	// StorePredictor stores a model's scoring program ahead of the
-	// publication whose card names it.
-	StorePredictor(r io.Reader) (exchange.Predictor, error)
+	// StoreModule stores a WebAssembly module (a model's predictor ahead
+	// of the publication whose card names it, or an analysis module ahead
+	// of its proposal).
+	StoreModule(r io.Reader) (sum string, size int64, err error)
 	Withdraw(ctx context.Context, id string) (exchange.Entry, error)
 	Search(ctx context.Context, f exchange.Filter) []exchange.Listing
 	// ListingJSON is the unfiltered catalogue, encoded ahead of time.
@@ -130,7 +131,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusBadRequest, "a predictor part needs a model card whose predictor names its inputs")
 			return
 		}
-		pred, perr := s.catalogue.StorePredictor(file)
+		sum, size, perr := s.catalogue.StoreModule(file)
 		var ve *exchange.ValidationError
 		switch {
 		case errors.As(perr, &ve):
@@ -140,7 +141,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) {
 			writeError(w, http.StatusInternalServerError, strings.TrimSpace(perr.Error()))
 			return
 		}
-		p.Model.Predictor.SHA256, p.Model.Predictor.Size = pred.SHA256, pred.Size
+		p.Model.Predictor.SHA256, p.Model.Predictor.Size = sum, size
 		file, err = mr.NextPart()
 	}
 	if err != nil || file.FormName() != "file" {
