@@ -108,17 +108,27 @@ func (c *client) do(ctx context.Context, method, path string, body, out any) err
 // without holding the file in memory. A predictor, when not "", is sent
 // as a "predictor" part between the two.
 func (c *client) upload(ctx context.Context, path string, meta any, file, predictor string, out any) error {
-	f, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	var pf *os.File
+	var parts []filePart
 	if predictor != "" {
-		if pf, err = os.Open(predictor); err != nil {
+		parts = append(parts, filePart{name: "predictor", path: predictor})
+	}
+	return c.uploadParts(ctx, path, meta, append(parts, filePart{name: "file", path: file}), out)
+}
+
+// filePart is a file sent as a named part of a multipart upload.
+type filePart struct{ name, path string }
+
+// uploadParts streams the JSON metadata, then each file as its named
+// part, as multipart/form-data, without holding a file in memory.
+func (c *client) uploadParts(ctx context.Context, path string, meta any, parts []filePart, out any) error {
+	files := make([]*os.File, len(parts))
+	for i, p := range parts {
+		f, err := os.Open(p.path)
+		if err != nil {
 			return err
 		}
-		defer pf.Close()
+		defer f.Close()
+		files[i] = f
 	}
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
@@ -131,21 +141,14 @@ func (c *client) upload(ctx context.Context, path string, meta any, file, predic
 			if err := json.NewEncoder(part).Encode(meta); err != nil {
 				return err
 			}
-			if pf != nil {
-				pp, err := mw.CreateFormFile("predictor", filepath.Base(predictor))
+			for i, p := range parts {
+				fp, err := mw.CreateFormFile(p.name, filepath.Base(p.path))
 				if err != nil {
 					return err
 				}
-				if _, err := io.Copy(pp, pf); err != nil {
+				if _, err := io.Copy(fp, files[i]); err != nil {
 					return err
 				}
-			}
-			fp, err := mw.CreateFormFile("file", filepath.Base(file))
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(fp, f); err != nil {
-				return err
 			}
 			return mw.Close()
 		}()
