@@ -20,6 +20,7 @@ import (
 	"github.com/xborder/xborder/analysis/cohort"
 	"github.com/xborder/xborder/analysis/evaluation"
 	"github.com/xborder/xborder/analysis/tabular"
+	"github.com/xborder/xborder/internal/frame"
 	"github.com/xborder/xborder/internal/nodejws"
 	"github.com/xborder/xborder/policy"
 	"github.com/xborder/xborder/sandbox"
@@ -565,5 +566,52 @@ func signQuery(from, to *testNode, q Query, now time.Time) (string, error) {
 	return nodejws.Sign(from.key, from.m.PeerID, queryTokenType, queryClaims{
 		Issuer: from.m.PeerID.String(), Audience: to.m.PeerID.String(), ID: newTokenID(),
 		IssuedAt: now.Unix(), Expires: now.Add(time.Minute).Unix(), Researcher: researcher.researcher(), Query: q,
+	})
+}
+
+// FuzzOpeningFrame reads crafted opening frames of an evaluation, as an
+// owner reads them off a stream, and answers them: whatever the frame,
+// the owner releases an evaluation only of the programs the signed query
+// names.
+func FuzzOpeningFrame(f *testing.F) {
+	fed, _ := programFederation(f, federationOptions{})
+	lu, fr := fed.nodes["lu-luxembourg"], fed.nodes["fr-grandest"]
+	model := fed.all["lu-luxembourg/diabetes"]
+	q := Query{Analysis: "fuzz-eval", Dataset: "cohort", Kind: KindEvaluate, Purpose: "research", Project: cardio, Model: model.Ref(),
+		ModuleSHA256: model.Predictor.SHA256, ParametersSHA256: model.SHA256, Label: "diabetes", Thresholds: []float64{0.5}}
+	frameOf := func(req request) []byte {
+		var buf bytes.Buffer
+		if err := frame.Write(&buf, MaxOpeningFrame, req); err != nil {
+			f.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	// Tokens expire: the seeds carry ones valid for the fuzzing's length.
+	tok, err := nodejws.Sign(lu.key, lu.m.PeerID, queryTokenType, queryClaims{
+		Issuer: lu.m.PeerID.String(), Audience: fr.m.PeerID.String(), ID: "seed",
+		IssuedAt: time.Now().Unix(), Expires: time.Now().Add(9 * time.Minute).Unix(), Researcher: researcher.researcher(), Query: q,
+	})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(frameOf(request{Token: tok, Module: wasm(f, "flood"), Parameters: diabetesParameters()}))
+	f.Add(frameOf(request{Token: tok, Module: []byte{0, 'a', 's', 'm'}}))
+	f.Add(frameOf(request{Session: "s", Module: []byte("x"), Parameters: []byte("y")}))
+	f.Add([]byte("\x00\x00\x00\x10{\"module\":\"!!\"}"))
+	f.Add([]byte("\xff\xff\xff\xff"))
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		var req request
+		if err := fr.svc.readRequest(bytes.NewReader(raw), lu.m.PeerID, &req); err != nil {
+			return
+		}
+		ans := fr.svc.answer(ctx, lu.m.PeerID, req)
+		if ans.Contribution == "" {
+			return
+		}
+		c, err := openContribution(ans.Contribution, Part{Dataset: "fr-grandest/cohort", Owner: "fr-grandest", PeerID: fr.m.PeerID.String(), Query: q}, 0)
+		if err != nil || sha256Hex(req.Module) != c.ModuleSHA256 || sha256Hex(req.Parameters) != c.ParametersSHA256 || c.Evaluation == nil {
+			t.Fatalf("released %+v for a frame whose programs are %.12s/%.12s: %v", c, sha256Hex(req.Module), sha256Hex(req.Parameters), err)
+		}
 	})
 }
