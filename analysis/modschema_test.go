@@ -103,9 +103,11 @@ func TestCohortDescribeOutputPassesItsSchema(t *testing.T) {
 			}
 			d["numeric"] = items
 		}),
-		"an extra field":   edit(func(d map[string]any) { d["ages"] = []int{31, 45} }),
-		"free text":        edit(func(d map[string]any) { numeric(d)[0].(map[string]any)["column"] = "Jeanne Dupont, 12 rue Haute" }),
-		"a level invented": edit(func(d map[string]any) { d["categorical"].([]any)[0].(map[string]any)["levels"] = map[string]int{"F": 250, "X-ray 1234": 250} }),
+		"an extra field": edit(func(d map[string]any) { d["ages"] = []int{31, 45} }),
+		"free text":      edit(func(d map[string]any) { numeric(d)[0].(map[string]any)["column"] = "Jeanne Dupont, 12 rue Haute" }),
+		"a level invented": edit(func(d map[string]any) {
+			d["categorical"].([]any)[0].(map[string]any)["levels"] = map[string]int{"F": 250, "X-ray 1234": 250}
+		}),
 		"a count as text":  edit(func(d map[string]any) { d["rows"] = "500" }),
 		"a count too big":  edit(func(d map[string]any) { d["rows"] = 501 }),
 		"a fraction count": edit(func(d map[string]any) { d["rows"] = 499.5 }),
