@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"context"
 	"fmt"
 	"math"
 
@@ -29,7 +30,7 @@ func rulesOf(l policy.DisclosureLimits) stats.Rules {
 // compute runs the query on the owner's dataset under the policy's
 // limits. A GLM also returns its session, which holds the design matrix
 // for the iterations to come.
-func (s *Service) compute(d Dataset, q Query, limits policy.DisclosureLimits) (computed, *session, error) {
+func (s *Service) compute(ctx context.Context, d Dataset, q Query, limits policy.DisclosureLimits, progs *programs) (computed, *session, error) {
 	rules := rulesOf(limits)
 	if err := rules.Validate(); err != nil {
 		return computed{}, nil, refusef(RefusalInternal, "the owner's policy set unusable limits: %v", err)
@@ -126,6 +127,18 @@ func (s *Service) compute(d Dataset, q Query, limits policy.DisclosureLimits) (c
 		}
 		c.rows, c.Partial = used, &part
 		sess = &session{dataset: d, family: fam, rules: rules, limits: limits, x: x, y: y, p: p, rows: len(y)}
+	case KindEvaluate, KindModule:
+		if progs == nil {
+			return computed{}, nil, refusef(RefusalBadQuery, "a %s runs a program the request did not carry", q.Kind)
+		}
+		if q.Kind == KindEvaluate {
+			err = s.evaluate(ctx, t, q, selected, rules, progs, &c)
+		} else {
+			err = s.runModule(ctx, t, q, selected, limits, progs, &c)
+		}
+		if err != nil {
+			return computed{}, nil, computeRefusal(err)
+		}
 	default:
 		return computed{}, nil, refusef(RefusalBadQuery, "unknown analysis %q", q.Kind)
 	}

@@ -2,12 +2,14 @@ package analysis
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/xborder/xborder/analysis/tabular"
 	"github.com/xborder/xborder/policy"
+	"github.com/xborder/xborder/sandbox"
 )
 
 // What the analysis service needs from the node that runs it.
@@ -29,6 +31,45 @@ type Registry interface {
 	// Current returns an error while the replica may be older than what
 	// this node already relied on: the owner then decides nothing.
 	Current() error
+	// Module returns the program with this SHA-256 proposed within a
+	// project (module.propose), with the members that approved it.
+	Module(project, sha256 string) (Module, bool)
+}
+
+// Module kinds: a predictor scores rows for an evaluation (KindEvaluate);
+// an analysis program describes the rows it is given (KindModule).
+const (
+	ModuleKindPredictor = "predictor"
+	ModuleKindAnalysis  = "analysis"
+)
+
+// Module is a WASI program proposed to a project, as the registry holds
+// it: the owners whose data it would visit each approve it (their legal
+// review of the code), and its proposer may withdraw it.
+type Module struct {
+	Project string
+	SHA256  string
+	Name    string
+	// Kind is ModuleKindPredictor or ModuleKindAnalysis.
+	Kind string
+	// Schema is the output schema an analysis module declares (see
+	// ParseSchema); a predictor has none.
+	Schema    json.RawMessage
+	Approvals []string // member names
+	Withdrawn bool
+}
+
+// Runner runs a WASI module in the sandbox; *sandbox.Sandbox is one. A node
+// without one answers no evaluation and runs no module.
+type Runner interface {
+	Run(ctx context.Context, bin []byte, in sandbox.Input) (sandbox.Output, error)
+}
+
+// Ledger records a model's evaluations in the registry (evaluation.commit):
+// the signed contributions, which the registry verifies by their "owner",
+// "analysis", "kind" and "model" claims.
+type Ledger interface {
+	CommitEvaluation(ctx context.Context, model, analysis string, contributions []string) error
 }
 
 // Authorizer is the node's policy engine.
@@ -58,6 +99,18 @@ type Dataset struct {
 	SHA256          string
 	MediaType       string
 	Dictionary      *tabular.Dictionary
+	// Predictor is, for a model entry (Kind "model"), the WASI program that
+	// scores rows with the model; the entry's own SHA256 is then its
+	// parameters file, given to the predictor on standard input.
+	Predictor *Predictor
+}
+
+// Predictor names a model's scoring program: its SHA-256, and the dataset
+// columns it reads (as the model card names them), which are all it is
+// shown of a row.
+type Predictor struct {
+	SHA256 string   `json:"sha256"`
+	Inputs []string `json:"inputs"`
 }
 
 // Ref is the federation-wide name of the dataset.

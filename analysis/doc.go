@@ -21,6 +21,16 @@
 // lists every owner's signed contribution, so anyone can verify it later
 // (Verify) without asking the owners again.
 //
+// Two analyses run a program on the owner's rows, in its sandbox
+// (modules.go): an evaluation ("evaluate") runs a model's predictor, whose
+// scores never leave — the owner's node computes and signs only the
+// metrics of package evaluation, which the researcher's node pools — and a
+// module run ("module") runs an analysis program whose output is checked
+// against its declared schema (modschema.go) before it is signed. Either
+// program must be one the registry holds for the request's project,
+// approved by the owner, and the bytes sent must have the SHA-256 the
+// signed query names.
+//
 // Wire: /xborder/analysis/1.0.0, one length-prefixed JSON frame each way
 // per round (internal/frame).
 package analysis

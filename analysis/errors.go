@@ -30,7 +30,12 @@ const (
 	RefusalDifferencing RefusalCode = "differencing"
 	// RefusalSession: a GLM iteration for a session the owner does not
 	// hold (expired, closed, or not this member's), or out of order.
-	RefusalSession  RefusalCode = "session"
+	RefusalSession RefusalCode = "session"
+	// RefusalModule: the program an evaluation or a module run would run
+	// on the owner's data is not one it runs (not approved by the owner,
+	// withdrawn, not the bytes the query names), it failed or broke a
+	// limit of the sandbox, or its output does not pass its schema.
+	RefusalModule   RefusalCode = "module"
 	RefusalBusy     RefusalCode = "busy"
 	RefusalAudit    RefusalCode = "audit_unavailable"
 	RefusalInternal RefusalCode = "internal"

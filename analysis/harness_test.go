@@ -33,6 +33,7 @@ import (
 // background).
 func TestMain(m *testing.M) {
 	code := m.Run()
+	closeTestSandboxes()
 	engineMu.Lock()
 	if engine != nil {
 		_ = engine.Close()
@@ -55,7 +56,22 @@ type memRegistry struct {
 	mu       sync.Mutex
 	members  map[peer.ID]Member
 	projects map[string]policy.Project
+	modules  map[string]Module // by project/sha256
 	behind   error
+}
+
+func (r *memRegistry) Module(project, sum string) (Module, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.modules[project+"/"+sum]
+	return m, ok
+}
+
+// propose registers a module in a project, approved by the members named.
+func (r *memRegistry) propose(m Module) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.modules[m.Project+"/"+m.SHA256] = m
 }
 
 func (r *memRegistry) MemberByPeer(p peer.ID) (Member, bool) {
@@ -220,6 +236,10 @@ type federationOptions struct {
 	// wire, when set, gives the reporter a node's host logs the bytes of
 	// its streams to (libp2p.BandwidthReporter).
 	wire func(name string) metrics.Reporter
+	// sandbox, when set, runs the nodes' programs (evaluations, modules);
+	// ledger records their evaluations.
+	sandbox Runner
+	ledger  Ledger
 }
 
 func newFederationWith(t testing.TB, opts federationOptions, names ...string) *federation {
@@ -229,7 +249,7 @@ func newFederationWith(t testing.TB, opts federationOptions, names ...string) *f
 		t.Fatal(err)
 	}
 	f := &federation{t: t, nodes: map[string]*testNode{}, all: map[string]Dataset{}, engine: eng,
-		reg: &memRegistry{members: map[peer.ID]Member{}, projects: map[string]policy.Project{}}}
+		reg: &memRegistry{members: map[peer.ID]Member{}, projects: map[string]policy.Project{}, modules: map[string]Module{}}}
 	var hosts []*testNode
 	for _, name := range names {
 		_, k, err := ed25519.GenerateKey(rand.Reader)
@@ -249,7 +269,8 @@ func newFederationWith(t testing.TB, opts federationOptions, names ...string) *f
 		m := Member{Name: name, Country: countries[name], Org: "Org " + name, PeerID: h.ID()}
 		n := &testNode{m: m, key: k, rec: &memRecorder{},
 			data: &memDatasets{self: name, mu: &f.mu, all: f.all, blobs: map[string][]byte{}}}
-		n.deps = Deps{Host: h, Key: k, Self: m, Datasets: n.data, Authz: eng, Registry: f.reg, Recorder: n.rec}
+		n.deps = Deps{Host: h, Key: k, Self: m, Datasets: n.data, Authz: eng, Registry: f.reg, Recorder: n.rec,
+			Sandbox: opts.sandbox, Ledger: opts.ledger}
 		n.cfg = DefaultConfig(t.TempDir())
 		n.cfg.RoundTimeout = testkit.PolicyDecisionTimeout + 20*time.Second
 		if opts.roundTimeout > 0 {

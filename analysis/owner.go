@@ -46,6 +46,10 @@ type decisionRecord struct {
 	Researcher  string   `json:"researcher"`
 	Purpose     string   `json:"purpose"`
 	Project     string   `json:"project,omitempty"`
+	// An evaluation's model and the program an evaluation or a module run
+	// would run.
+	Model        string `json:"model,omitempty"`
+	ModuleSHA256 string `json:"module_sha256,omitempty"`
 }
 
 // releaseRecord is the audit record of aggregates released: which
@@ -57,6 +61,12 @@ type releaseRecord struct {
 	Iteration    int    `json:"iteration,omitempty"`
 	Rows         int    `json:"rows"`
 	Contribution string `json:"contribution_sha256"`
+	// For an evaluation or a module run: the program that ran, the
+	// dataset's content it ran on, and the model evaluated; the output
+	// released is the signed contribution, whose digest is above.
+	Model         string `json:"model,omitempty"`
+	ModuleSHA256  string `json:"module_sha256,omitempty"`
+	DatasetSHA256 string `json:"dataset_sha256,omitempty"`
 }
 
 type refusalRecord struct {
@@ -64,6 +74,11 @@ type refusalRecord struct {
 	Analysis string      `json:"analysis,omitempty"`
 	Code     RefusalCode `json:"code"`
 	Reason   string      `json:"reason"`
+	// For a program's run refused: the program, the dataset's content and
+	// the SHA-256 of the output that was not released.
+	ModuleSHA256  string `json:"module_sha256,omitempty"`
+	DatasetSHA256 string `json:"dataset_sha256,omitempty"`
+	OutputSHA256  string `json:"output_sha256,omitempty"`
 }
 
 // answer dispatches one round.
@@ -78,7 +93,9 @@ func (s *Service) answer(ctx context.Context, remote peer.ID, req request) answe
 		if err != nil {
 			return s.refuse(m.Name, remote, "", err)
 		}
-		return s.open(ctx, m, c.Researcher, c.Query)
+		return s.open(ctx, m, c.Researcher, c.Query, payload{module: req.Module, parameters: req.Parameters})
+	case len(req.Module) > 0 || len(req.Parameters) > 0:
+		return s.refuse(m.Name, remote, "", refusef(RefusalBadToken, "only an opening request carries a program"))
 	case req.Token == "" && req.Session != "" && req.Close:
 		s.sessions.end(req.Session, remote)
 		return answer{}
@@ -125,7 +142,7 @@ func (s *Service) verifyQuery(token string, remote peer.ID) (queryClaims, error)
 
 // open decides a query, and when its policy allows, computes and releases
 // the first contribution (for a GLM, iteration 0, and a session).
-func (s *Service) open(ctx context.Context, m Member, researcher policy.Researcher, q Query) answer {
+func (s *Service) open(ctx context.Context, m Member, researcher policy.Researcher, q Query, pl payload) answer {
 	reqSum, err := digest(q)
 	if err != nil {
 		return s.refuse(m.Name, m.PeerID, q.Analysis, refusef(RefusalBadQuery, "%v", err))
@@ -134,7 +151,15 @@ func (s *Service) open(ctx context.Context, m Member, researcher policy.Research
 		return s.refuse(m.Name, m.PeerID, q.Analysis, refusef(RefusalRegistryBehind,
 			"the owner's copy of the federation registry is catching up (%v); it decides nothing until it has, try again shortly", err))
 	}
-	dd, err := s.decide(ctx, m, researcher, q)
+	var progs *programs
+	if q.Kind == KindEvaluate || q.Kind == KindModule {
+		if progs, err = s.programs(q, pl); err != nil {
+			return s.refuse(m.Name, m.PeerID, q.Analysis, err)
+		}
+	} else if len(pl.module) > 0 || len(pl.parameters) > 0 {
+		return s.refuse(m.Name, m.PeerID, q.Analysis, refusef(RefusalBadQuery, "a %s carries no program", q.Kind))
+	}
+	dd, err := s.decide(ctx, m, researcher, q, progs)
 	if err != nil {
 		s.log.Error("evaluate analysis policy", "analysis", q.Analysis, "err", err)
 		return s.refuse(m.Name, m.PeerID, q.Analysis, refusef(RefusalInternal, "the owner could not evaluate its policy"))
@@ -144,6 +169,7 @@ func (s *Service) open(ctx context.Context, m Member, researcher policy.Research
 		Analysis: q.Analysis, Request: reqSum, Kind: q.Kind,
 		Allow: dd.record.Allow, Reasons: dd.record.Reasons, Rules: dd.record.Rules, Bundle: dd.record.Bundle,
 		InputSHA256: dd.inputSum, Researcher: researcher.Sub, Purpose: q.Purpose, Project: q.Project,
+		Model: q.Model, ModuleSHA256: q.ModuleSHA256,
 	}); err != nil {
 		return s.refuse(m.Name, m.PeerID, q.Analysis, refusef(RefusalAudit, "the owner's audit trail is unavailable, so it decides nothing"))
 	}
@@ -151,8 +177,12 @@ func (s *Service) open(ctx context.Context, m Member, researcher policy.Research
 	if !reply.Allow {
 		return answer{Decision: &reply}
 	}
-	c, sess, err := s.compute(dd.dataset, q, dd.reply.Limits)
+	c, sess, err := s.compute(ctx, dd.dataset, q, dd.reply.Limits, progs)
 	if err != nil {
+		var ar *auditedRefusal
+		if errors.As(err, &ar) {
+			ar.dataset = dd.dataset.SHA256
+		}
 		return s.refuse(m.Name, m.PeerID, q.Analysis, err)
 	}
 	c.Analysis, c.Request, c.Bundle = q.Analysis, reqSum, reply.Bundle
@@ -224,7 +254,8 @@ func (s *Service) sign(subject string, c Contribution) (string, error) {
 	sum := sha256.Sum256([]byte(tok))
 	if err := s.deps.Recorder.Record(RecordReleased, subject, releaseRecord{
 		Analysis: c.Analysis, Request: c.Request, Kind: c.Kind, Iteration: c.Iteration, Rows: c.Rows,
-		Contribution: hex.EncodeToString(sum[:]),
+		Contribution: hex.EncodeToString(sum[:]), Model: c.Model, ModuleSHA256: c.ModuleSHA256,
+		DatasetSHA256: moduleDataset(c),
 	}); err != nil {
 		return "", refusef(RefusalAudit, "the owner's audit trail is unavailable, so it releases nothing")
 	}
@@ -238,10 +269,13 @@ func (s *Service) refuse(who string, remote peer.ID, analysis string, err error)
 		r = refusef(RefusalInternal, "%v", err)
 	}
 	s.log.Info("analysis refused", "peer", remote, "code", r.Code, "reason", r.Reason)
+	rec := refusalRecord{Peer: remote.String(), Analysis: analysis, Code: r.Code, Reason: r.Reason}
+	var ar *auditedRefusal
+	if errors.As(err, &ar) {
+		rec.ModuleSHA256, rec.DatasetSHA256, rec.OutputSHA256 = ar.module, ar.dataset, ar.output
+	}
 	// A refusal is no action: it is sent even if its record fails.
-	_ = s.deps.Recorder.Record(RecordRefused, who+" -> "+s.deps.Self.Name, refusalRecord{
-		Peer: remote.String(), Analysis: analysis, Code: r.Code, Reason: r.Reason,
-	})
+	_ = s.deps.Recorder.Record(RecordRefused, who+" -> "+s.deps.Self.Name, rec)
 	return answer{Code: r.Code, Reason: r.Reason}
 }
 
@@ -261,6 +295,10 @@ func releaseRefusal(err error) error {
 // computeRefusal turns an error of the computation into the answer: the
 // disclosure rules' refusals and bad input are the researcher's to read.
 func computeRefusal(err error) error {
+	var ar *auditedRefusal
+	if errors.As(err, &ar) {
+		return ar
+	}
 	var r *RefusedError
 	var de *stats.DisclosureError
 	var ie *stats.InputError
@@ -293,7 +331,7 @@ func denied(rule, reason string) policy.AnalysisDecision {
 // decide builds the analysis policy's input and asks it. A dataset this
 // node does not publish, or one the catalogue policy hides from the asking
 // member, gets the same denial, so that a denial reveals nothing.
-func (s *Service) decide(ctx context.Context, m Member, researcher policy.Researcher, q Query) (ownDecision, error) {
+func (s *Service) decide(ctx context.Context, m Member, researcher policy.Researcher, q Query, progs *programs) (ownDecision, error) {
 	self := s.deps.Self
 	unknown := denied(ruleUnknownDataset, fmt.Sprintf("%s publishes no dataset %q (it may have been withdrawn).", self.Name, q.Dataset))
 	d, ok := s.deps.Datasets.Own(q.Dataset)
@@ -326,7 +364,8 @@ func (s *Service) decide(ctx context.Context, m Member, researcher policy.Resear
 			PersonalData: d.PersonalData, License: d.License, RequiresProject: d.RequiresProject, Partners: nonNil(d.Partners),
 		},
 		Analysis: policy.AnalysisRequest{
-			Kind: string(q.Kind), Variables: columnsOf(d, q), Filter: q.Filter, Family: q.Family, Formula: q.Formula,
+			Kind: string(q.Kind), Variables: columnsOf(d, q, progs), Filter: q.Filter, Family: q.Family, Formula: q.Formula,
+			Label: q.Label,
 		},
 		Purpose: q.Purpose,
 		Self:    policy.Node{Node: self.Name, PeerID: self.PeerID.String(), Country: self.Country, Org: self.Org},
@@ -335,6 +374,7 @@ func (s *Service) decide(ctx context.Context, m Member, researcher policy.Resear
 	if q.Design != nil {
 		in.Analysis.Parameters = q.Design.P()
 	}
+	s.policyFacts(&in, progs)
 	if q.Project != "" {
 		if p, ok := s.deps.Registry.Project(q.Project); ok {
 			in.Project = &p
@@ -357,8 +397,21 @@ func (s *Service) decide(ctx context.Context, m Member, researcher policy.Resear
 // columnsOf lists the dictionary columns a query reads, with their types,
 // for the policy; a column the dictionary lacks is listed with no type
 // (the computation then refuses the query).
-func columnsOf(d Dataset, q Query) []policy.AnalysisColumn {
+func columnsOf(d Dataset, q Query, progs *programs) []policy.AnalysisColumn {
 	names := append([]string{}, q.Variables...)
+	switch {
+	case q.Kind == KindEvaluate && progs != nil && progs.model != nil:
+		// The predictor's inputs, and the label its scores are held to.
+		names = append(names, progs.model.Predictor.Inputs...)
+		names = append(names, q.Label)
+	case q.Kind == KindModule && d.Dictionary != nil:
+		// A module sees every column but the identifiers.
+		for _, c := range d.Dictionary.Columns {
+			if !c.Identifier {
+				names = append(names, c.Name)
+			}
+		}
+	}
 	if q.By != "" {
 		names = append(names, q.By)
 	}
@@ -434,4 +487,13 @@ func badInput(err error) bool {
 	)
 	return errors.As(err, &de) || errors.As(err, &ce) || errors.As(err, &fe) || errors.As(err, &me) ||
 		errors.As(err, &re) || errors.As(err, &ye)
+}
+
+// moduleDataset is the dataset content a program ran on, for the audit
+// record of its release.
+func moduleDataset(c Contribution) string {
+	if c.ModuleSHA256 == "" {
+		return ""
+	}
+	return c.DatasetSHA256
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -56,6 +57,9 @@ type target struct {
 	dataset Dataset
 	query   Query
 	session string
+	// programs are sent with the opening request of an evaluation or a
+	// module run (shared by every target).
+	programs payload
 }
 
 // Start begins an analysis for the caller and returns at once with its
@@ -74,6 +78,9 @@ func (s *Service) Start(ctx context.Context, c Caller, spec Spec) (Status, error
 	if err != nil {
 		return Status{}, err
 	}
+	// The programs went into the targets; the analysis keeps their hashes
+	// (in its queries), not megabytes of code in every status.
+	spec.Predictor, spec.Parameters, spec.ModuleBytes = nil, nil, nil
 	st := Status{ID: id, Spec: spec, Researcher: c.Subject, State: StateRunning, Started: s.now().UTC()}
 	for _, t := range targets {
 		st.Regions = append(st.Regions, RegionOutcome{Dataset: t.dataset.Ref(), Owner: t.owner.Name, State: StatePending})
@@ -279,6 +286,17 @@ func (s *Service) resolve(id string, spec Spec) ([]target, error) {
 	if err := checkColumns(spec, merged); err != nil {
 		return nil, err
 	}
+	var progs payload
+	switch spec.Kind {
+	case KindEvaluate:
+		if progs, err = s.resolveModel(spec, merged, &q); err != nil {
+			return nil, err
+		}
+	case KindModule:
+		if progs, err = s.resolveModule(spec, &q); err != nil {
+			return nil, err
+		}
+	}
 	if spec.Filter != "" {
 		f, err := tabular.ParseFilter(spec.Filter, merged)
 		if err != nil {
@@ -300,8 +318,106 @@ func (s *Service) resolve(id string, spec Spec) ([]target, error) {
 	for i := range targets {
 		targets[i].query = q
 		targets[i].query.Dataset = targets[i].dataset.ID
+		targets[i].programs = progs
 	}
 	return targets, nil
+}
+
+// resolveModel finds an evaluation's model and its programs, and checks the
+// label and the predictor's inputs against the datasets' dictionaries.
+func (s *Service) resolveModel(spec Spec, merged tabular.Dictionary, q *Query) (payload, error) {
+	var probs []string
+	add := func(f string, a ...any) { probs = append(probs, fmt.Sprintf(f, a...)) }
+	owner, id, _ := strings.Cut(spec.Model, "/")
+	md, ok := s.deps.Datasets.Listed(owner, id)
+	switch {
+	case !ok:
+		return payload{}, &SpecError{Problems: []string{fmt.Sprintf("model: %s is not in this node's catalogue", spec.Model)}}
+	case md.Kind != "model" || md.Predictor == nil || !isSHA256(md.Predictor.SHA256) || !isSHA256(md.SHA256):
+		return payload{}, &SpecError{Problems: []string{fmt.Sprintf("model: %s is not a model entry with a predictor", spec.Model)}}
+	}
+	if lc, ok := merged.Column(spec.Label); !ok {
+		add("label: no dataset has a column %q", spec.Label)
+	} else if lc.Identifier || (lc.Type != tabular.TypeBoolean && lc.Type != tabular.TypeInteger && lc.Type != tabular.TypeNumber) {
+		add("label: %s is %s; the label is a boolean or 0/1 column", spec.Label, describe(lc))
+	}
+	for _, in := range md.Predictor.Inputs {
+		if c, ok := merged.Column(in); !ok {
+			add("model: the predictor reads %s, which some dataset lacks", in)
+		} else if c.Identifier {
+			add("model: the predictor reads %s, which identifies a person and is never shown to a program", in)
+		}
+		if in == spec.Label {
+			add("model: the predictor reads the label %s itself", in)
+		}
+	}
+	if len(md.Predictor.Inputs) == 0 {
+		add("model: %s names no input columns for its predictor", spec.Model)
+	}
+	module, err := s.localProgram("predictor", spec.Predictor, md.Predictor.SHA256, MaxModuleBytes)
+	if err != nil {
+		add("%v", err)
+	}
+	params, err := s.localProgram("parameters", spec.Parameters, md.SHA256, MaxParametersBytes)
+	if err != nil {
+		add("%v", err)
+	}
+	if len(probs) > 0 {
+		return payload{}, &SpecError{Problems: probs}
+	}
+	q.Model, q.ModuleSHA256, q.ParametersSHA256 = md.Ref(), md.Predictor.SHA256, md.SHA256
+	q.Label, q.Thresholds, q.Bins, q.Level = spec.Label, spec.Thresholds, spec.CalibrationBins, spec.Level
+	return payload{module: module, parameters: params}, nil
+}
+
+// resolveModule finds a module run's program in the registry and its bytes.
+func (s *Service) resolveModule(spec Spec, q *Query) (payload, error) {
+	mod, ok := s.deps.Registry.Module(spec.Project, spec.Module)
+	switch {
+	case !ok:
+		return payload{}, &SpecError{Problems: []string{fmt.Sprintf("module: %.12s… was not proposed to project %s", spec.Module, spec.Project)}}
+	case mod.Withdrawn:
+		return payload{}, &SpecError{Problems: []string{fmt.Sprintf("module: %s (%.12s…) was withdrawn", mod.Name, spec.Module)}}
+	case mod.Kind != ModuleKindAnalysis:
+		return payload{}, &SpecError{Problems: []string{fmt.Sprintf("module: %s is a %s module, not an analysis", mod.Name, mod.Kind)}}
+	}
+	if _, err := ParseSchema(mod.Schema); err != nil {
+		return payload{}, &SpecError{Problems: []string{fmt.Sprintf("module: %s declares no usable output schema: %v", mod.Name, err)}}
+	}
+	bin, err := s.localProgram("module", spec.ModuleBytes, spec.Module, MaxModuleBytes)
+	if err != nil {
+		return payload{}, &SpecError{Problems: []string{err.Error()}}
+	}
+	q.ModuleSHA256 = spec.Module
+	return payload{module: bin}, nil
+}
+
+// localProgram is a program's bytes, given with the spec (and checked
+// against the hash the registry or catalogue names) or from this node's
+// store.
+func (s *Service) localProgram(what string, given []byte, sum string, limit int) ([]byte, error) {
+	if len(given) > 0 {
+		if sha256Hex(given) != sum {
+			return nil, fmt.Errorf("%s: the bytes given do not have the SHA-256 %.12s… the catalogue names", what, sum)
+		}
+		return given, nil
+	}
+	f, err := s.deps.Datasets.Open(sum)
+	if err != nil {
+		return nil, fmt.Errorf("%s: this node does not hold %.12s…; give its bytes with the request", what, sum)
+	}
+	defer f.Close()
+	if f.Size() > int64(limit) {
+		return nil, fmt.Errorf("%s: %.12s… is larger than %d MiB", what, sum, limit>>20)
+	}
+	b, err := io.ReadAll(io.NewSectionReader(f, 0, f.Size()))
+	if err != nil {
+		return nil, fmt.Errorf("%s: reading %.12s…: %v", what, sum, err)
+	}
+	if sha256Hex(b) != sum {
+		return nil, fmt.Errorf("%s: this node's copy of %.12s… is damaged", what, sum)
+	}
+	return b, nil
 }
 
 // mergeDictionaries joins the datasets' dictionaries into the one the
@@ -475,6 +591,9 @@ func (s *Service) gather(ctx context.Context, c Caller, r *run, targets []target
 			return nil, err
 		}
 		res.Combined = comb
+		if spec.Kind == KindEvaluate && s.deps.Ledger != nil {
+			res.Ledger = s.commitEvaluation(ctx, res)
+		}
 	} else {
 		fit, err := s.fit(ctx, r, targets, parts, firsts)
 		if err != nil {
@@ -493,13 +612,30 @@ func (s *Service) gather(ctx context.Context, c Caller, r *run, targets []target
 	return res, nil
 }
 
+// commitEvaluation records an evaluation's signed contributions in the
+// registry. Its failure is the result's to tell, not the analysis': the
+// metrics stand, and the researcher may commit them again.
+func (s *Service) commitEvaluation(ctx context.Context, res *Result) *LedgerOutcome {
+	var tokens []string
+	for _, p := range res.Parts {
+		tokens = append(tokens, p.Contributions[0])
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.RoundTimeout)
+	defer cancel()
+	if err := s.deps.Ledger.CommitEvaluation(ctx, res.Spec.Model, res.Analysis, tokens); err != nil {
+		s.log.Warn("commit evaluation", "analysis", res.Analysis, "model", res.Spec.Model, "err", err)
+		return &LedgerOutcome{Error: err.Error()}
+	}
+	return &LedgerOutcome{Committed: true}
+}
+
 // openAt asks one owner to open the analysis: its decision, and when it
 // allows, its first contribution, checked.
 func (s *Service) openAt(ctx context.Context, c Caller, t *target) (RegionOutcome, Contribution, string) {
 	out := RegionOutcome{Dataset: t.dataset.Ref(), Owner: t.owner.Name}
 	var ans answer
 	if t.owner.PeerID == s.deps.Self.PeerID {
-		ans = s.open(ctx, s.deps.Self, c.researcher(), t.query)
+		ans = s.open(ctx, s.deps.Self, c.researcher(), t.query, t.programs)
 	} else {
 		now := s.now()
 		token, err := nodejws.Sign(s.deps.Key, s.deps.Self.PeerID, queryTokenType, queryClaims{
@@ -507,7 +643,7 @@ func (s *Service) openAt(ctx context.Context, c Caller, t *target) (RegionOutcom
 			IssuedAt: now.Unix(), Expires: now.Add(s.cfg.QueryTTL).Unix(), Researcher: c.researcher(), Query: t.query,
 		})
 		if err == nil {
-			ans, err = s.roundTrip(ctx, t.owner.PeerID, request{Token: token})
+			ans, err = s.roundTrip(ctx, t.owner.PeerID, request{Token: token, Module: t.programs.module, Parameters: t.programs.parameters})
 		}
 		if err != nil {
 			out.State, out.Reason = StateFailed, fmt.Sprintf("%s could not be asked: %v", t.owner.Name, err)

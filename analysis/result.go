@@ -11,6 +11,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/xborder/xborder/analysis/evaluation"
 	"github.com/xborder/xborder/analysis/stats"
 	"github.com/xborder/xborder/analysis/tabular"
 	"github.com/xborder/xborder/internal/nodejws"
@@ -28,6 +29,26 @@ type Result struct {
 	Parts      []Part    `json:"parts"`
 	Combined   Combined  `json:"combined"`
 	Created    time.Time `json:"created"`
+	// Ledger is, for an evaluation on a node with a Ledger, whether its
+	// contributions were committed to the registry. It is not part of what
+	// Verify checks.
+	Ledger *LedgerOutcome `json:"ledger,omitempty"`
+}
+
+// LedgerOutcome says whether an evaluation was committed to the registry
+// (evaluation.commit), or why not.
+type LedgerOutcome struct {
+	Committed bool   `json:"committed"`
+	Error     string `json:"error,omitempty"`
+}
+
+// ModuleOutput is one owner's checked output of a module run.
+type ModuleOutput struct {
+	Dataset string `json:"dataset"` // owner/id
+	Rows    int    `json:"rows"`
+	// Output is the output as released (withheld counts are null).
+	Output     json.RawMessage `json:"output"`
+	Suppressed []Suppressed    `json:"suppressed,omitempty"`
 }
 
 // Part is one owner's share: the query it answered and its signed
@@ -50,6 +71,14 @@ type Combined struct {
 	Histogram   *stats.Hist       `json:"histogram,omitempty"`
 	Correlation *stats.CorMatrix  `json:"correlation,omitempty"`
 	GLM         *stats.Fit        `json:"glm,omitempty"`
+	// Evaluation pools the owners' evaluations of the model; Unscored adds
+	// the rows the predictor could not score (withheld when some owner
+	// withheld its count: stats.SuppressedInPart).
+	Evaluation *evaluation.Pooled `json:"evaluation,omitempty"`
+	Unscored   *stats.Cell        `json:"unscored,omitempty"`
+	// Modules lists each owner's checked output of a module run, in the
+	// order of the parts: a program's outputs have no general way to pool.
+	Modules []ModuleOutput `json:"modules,omitempty"`
 }
 
 // VerifyError says why a result does not verify.
@@ -87,6 +116,8 @@ func openContribution(token string, part Part, iteration int) (Contribution, err
 		return Contribution{}, fmt.Errorf("the contribution of %s is of another analysis", part.Dataset)
 	case c.Iteration != iteration:
 		return Contribution{}, fmt.Errorf("the contribution of %s is of iteration %d, not %d", part.Dataset, c.Iteration, iteration)
+	case c.Model != part.Query.Model || c.ModuleSHA256 != part.Query.ModuleSHA256 || c.ParametersSHA256 != part.Query.ParametersSHA256:
+		return Contribution{}, fmt.Errorf("the contribution of %s names another model or program than its query", part.Dataset)
 	}
 	return c, nil
 }
@@ -211,6 +242,34 @@ func combine(kind Kind, cs []Contribution) (Combined, error) {
 			return out, err
 		}
 		out.Correlation = &m
+	case KindEvaluate:
+		parts := make([]evaluation.Evaluation, 0, len(cs))
+		unscored := stats.Cell{}
+		for _, c := range cs {
+			if c.Evaluation == nil || c.Unscored == nil {
+				return out, missing("evaluation")
+			}
+			parts = append(parts, *c.Evaluation)
+			if c.Unscored.Suppressed != "" {
+				unscored.Suppressed = stats.SuppressedInPart
+			}
+			unscored.Count += c.Unscored.Count
+		}
+		if unscored.Suppressed != "" {
+			unscored.Count = 0
+		}
+		p, err := evaluation.Pool(parts)
+		if err != nil {
+			return out, err
+		}
+		out.Evaluation, out.Unscored = &p, &unscored
+	case KindModule:
+		for _, c := range cs {
+			if len(c.Output) == 0 {
+				return out, missing("module output")
+			}
+			out.Modules = append(out.Modules, ModuleOutput{Dataset: c.Owner + "/" + c.Dataset, Rows: c.Rows, Output: c.Output, Suppressed: c.Suppressed})
+		}
 	default:
 		return out, fmt.Errorf("unknown analysis %q", kind)
 	}

@@ -1,10 +1,13 @@
 package analysis
 
 import (
+	"cmp"
 	"context"
 	"crypto/ed25519"
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"path/filepath"
 	"sync"
@@ -39,7 +42,20 @@ type Config struct {
 	MaxReleases int
 	// MaxCachedTables bounds the parsed datasets an owner keeps in memory.
 	MaxCachedTables int
+	// MaxModuleRuns bounds the programs (predictors, modules) an owner
+	// runs at once, each with the sandbox's memory limit; 0 means
+	// DefaultMaxModuleRuns.
+	MaxModuleRuns int
 }
+
+// DefaultMaxModuleRuns is how many programs an owner runs at once unless
+// configured otherwise.
+const DefaultMaxModuleRuns = 2
+
+// maxLargeFrames bounds the opening frames larger than MaxMessage (those
+// carrying a program) an owner reads at once: each holds up to
+// MaxOpeningFrame, and its decoded bytes, in memory.
+const maxLargeFrames = 2
 
 // DefaultConfig returns the settings a node runs with.
 func DefaultConfig(dataDir string) Config {
@@ -53,6 +69,7 @@ func DefaultConfig(dataDir string) Config {
 		MaxSessionsPerMember: 4,
 		MaxReleases:          4096,
 		MaxCachedTables:      4,
+		MaxModuleRuns:        DefaultMaxModuleRuns,
 	}
 }
 
@@ -73,6 +90,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxSessions <= 0 || c.MaxSessionsPerMember <= 0 || c.MaxSessionsPerMember > c.MaxSessions {
 		errs = append(errs, fmt.Errorf("MaxSessionsPerMember %d must be positive and at most MaxSessions %d", c.MaxSessionsPerMember, c.MaxSessions))
+	}
+	if c.MaxModuleRuns < 0 {
+		errs = append(errs, fmt.Errorf("MaxModuleRuns %d must not be negative", c.MaxModuleRuns))
 	}
 	if c.MaxReleases <= 0 || c.MaxCachedTables <= 0 {
 		errs = append(errs, fmt.Errorf("MaxReleases %d and MaxCachedTables %d must be positive", c.MaxReleases, c.MaxCachedTables))
@@ -101,6 +121,13 @@ type Deps struct {
 	Log      *slog.Logger
 	// Clock judges queries and sessions (nil: time.Now).
 	Clock func() time.Time
+	// Sandbox runs the programs of evaluations and module runs on this
+	// node's data; nil: the node refuses them (it still asks others).
+	Sandbox Runner
+	// Ledger, when set, records every evaluation this node's researchers
+	// complete (evaluation.commit); its failure is reported in the result,
+	// and does not fail the analysis.
+	Ledger Ledger
 }
 
 // Service is both sides of the federated analyses: it answers other
@@ -115,6 +142,8 @@ type Service struct {
 
 	tables   *tableCache
 	sessions *sessions
+	runs     chan struct{} // a slot per program running
+	large    chan struct{} // a slot per large frame being read
 
 	ctx    context.Context // cancelled by Close
 	cancel context.CancelFunc
@@ -162,6 +191,8 @@ func New(cfg Config, d Deps) (*Service, error) {
 		cfg: cfg, deps: d, log: d.Log, now: time.Now, db: db,
 		tables:   newTableCache(cfg.MaxCachedTables),
 		sessions: newSessions(cfg.MaxSessions, cfg.MaxSessionsPerMember),
+		runs:     make(chan struct{}, cmp.Or(cfg.MaxModuleRuns, DefaultMaxModuleRuns)),
+		large:    make(chan struct{}, maxLargeFrames),
 		ctx:      ctx, cancel: cancel,
 		streams: map[network.Stream]struct{}{},
 		running: map[string]*run{},
@@ -274,7 +305,7 @@ func (s *Service) handle(st network.Stream) {
 	remote := st.Conn().RemotePeer()
 	_ = st.SetDeadline(s.now().Add(s.cfg.RoundTimeout))
 	var req request
-	if err := frame.Read(st, s.cfg.MaxMessage, &req); err != nil {
+	if err := s.readRequest(st, remote, &req); err != nil {
 		s.log.Warn("reset analysis stream", "peer", remote, "reason", err)
 		_ = st.Reset()
 		return
@@ -288,6 +319,39 @@ func (s *Service) handle(st network.Stream) {
 		return
 	}
 	_ = st.Close()
+}
+
+// readRequest reads a request frame. A frame larger than MaxMessage is read
+// only from a member, up to MaxOpeningFrame, and only maxLargeFrames at
+// once: it carries a program (an evaluation's predictor, a module), and
+// it is held in memory twice over while it is decoded, so an owner holds
+// at most maxLargeFrames × 2 × MaxOpeningFrame for them.
+func (s *Service) readRequest(r io.Reader, remote peer.ID, req *request) error {
+	var n [4]byte
+	if _, err := io.ReadFull(r, n[:]); err != nil {
+		return err
+	}
+	size := int64(binary.BigEndian.Uint32(n[:]))
+	limit := int64(s.cfg.MaxMessage)
+	if size > limit {
+		if _, member := s.deps.Registry.MemberByPeer(remote); member {
+			limit = max(limit, MaxOpeningFrame)
+		}
+		if size > limit {
+			return fmt.Errorf("%w: %d bytes announced, limit %d", frame.ErrTooLarge, size, limit)
+		}
+		select {
+		case s.large <- struct{}{}:
+			defer func() { <-s.large }()
+		default:
+			return fmt.Errorf("already reading %d large frames", maxLargeFrames)
+		}
+	}
+	raw := make([]byte, size)
+	if _, err := io.ReadFull(r, raw); err != nil {
+		return err
+	}
+	return frame.Decode(raw, req)
 }
 
 // roundTrip sends one frame to an owner and reads its answer.
@@ -314,7 +378,11 @@ func (s *Service) roundTrip(ctx context.Context, p peer.ID, req request) (answer
 		_ = st.SetDeadline(dl)
 	}
 	var ans answer
-	err = frame.Write(st, s.cfg.MaxMessage, req)
+	limit := s.cfg.MaxMessage
+	if len(req.Module) > 0 || len(req.Parameters) > 0 {
+		limit = max(limit, MaxOpeningFrame)
+	}
+	err = frame.Write(st, limit, req)
 	if err == nil {
 		_ = st.CloseWrite()
 		err = frame.Read(st, s.cfg.MaxMessage, &ans)

@@ -8,6 +8,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/xborder/xborder/analysis/evaluation"
 )
 
 // Kind names an analysis.
@@ -28,10 +30,30 @@ const (
 	KindCorrelation Kind = "correlation"
 	// KindGLM fits a generalised linear model to a formula.
 	KindGLM Kind = "glm"
+	// KindEvaluate is the external validation of a model: each owner runs
+	// the model's predictor on its labelled rows in its sandbox and releases
+	// only the metrics of package evaluation.
+	KindEvaluate Kind = "evaluate"
+	// KindModule runs an analysis program the owners approved on their rows,
+	// in their sandboxes, and releases its output once checked against the
+	// program's declared output schema.
+	KindModule Kind = "module"
 )
 
 // Kinds lists every analysis, in the order help texts show them.
-var Kinds = []Kind{KindSummary, KindTable, KindHistogram, KindCorrelation, KindGLM}
+var Kinds = []Kind{KindSummary, KindTable, KindHistogram, KindCorrelation, KindGLM, KindEvaluate, KindModule}
+
+// Bounds of the programs a request carries to the owners. A predictor and
+// its parameters, or a module, travel in the opening frame, base64-encoded
+// in JSON: MaxOpeningFrame holds the largest of each with room for the
+// signed query.
+const (
+	MaxModuleBytes     = 32 << 20
+	MaxParametersBytes = 2 << 20
+	MaxOpeningFrame    = 48 << 20
+	// MaxThresholds bounds an evaluation's thresholds.
+	MaxThresholds = 99
+)
 
 // Bounds of a specification, so that no request makes an owner hold or
 // compute without limit.
@@ -70,8 +92,35 @@ type Spec struct {
 	// Purpose is why the researcher asks, from the federation's
 	// vocabulary; the owners' policies decide on it.
 	Purpose string `json:"purpose"`
-	// Project is the joint project that covers the analysis, if any.
+	// Project is the joint project that covers the analysis, if any; an
+	// evaluation and a module run need one (the modules are approved
+	// within a project).
 	Project string `json:"project,omitempty"`
+
+	// Model is an evaluation's model, the owner/id of a catalogue entry of
+	// kind model with a predictor.
+	Model string `json:"model,omitempty"`
+	// Label is the boolean (or 0/1) column of the owners' datasets the
+	// model's scores are evaluated against.
+	Label string `json:"label,omitempty"`
+	// Thresholds, CalibrationBins and Level are the evaluation's request
+	// (package evaluation: thresholds are multiples of 0.001 in [0, 1);
+	// 0 bins and level 0 take the defaults, 10 and 0.95).
+	Thresholds      []float64 `json:"thresholds,omitempty"`
+	CalibrationBins int       `json:"calibration_bins,omitempty"`
+	Level           float64   `json:"level,omitempty"`
+	// Predictor and Parameters are the model's predictor program and
+	// parameters file, for a requester whose node does not hold them; each
+	// must have the SHA-256 the model entry names. They are not kept with
+	// the analysis.
+	Predictor  []byte `json:"predictor,omitempty"`
+	Parameters []byte `json:"parameters,omitempty"`
+
+	// Module is a module run's program, by its SHA-256 as the project's
+	// registry entry names it; ModuleBytes is the program, for a requester
+	// whose node does not hold it (not kept with the analysis).
+	Module      string `json:"module,omitempty"`
+	ModuleBytes []byte `json:"module_bytes,omitempty"`
 }
 
 // SpecError lists what is wrong with a specification; the API answers
@@ -89,7 +138,7 @@ func (s *Spec) Validate() error {
 	var probs []string
 	add := func(f string, a ...any) { probs = append(probs, fmt.Sprintf(f, a...)) }
 	if !slices.Contains(Kinds, s.Kind) {
-		add("kind: %q is not one of summary, table, histogram, correlation, glm", s.Kind)
+		add("kind: %q is not one of summary, table, histogram, correlation, glm, evaluate, module", s.Kind)
 	}
 	switch n := len(s.Datasets); {
 	case n == 0:
@@ -161,6 +210,7 @@ func (s *Spec) Validate() error {
 	} else if len(s.Breaks) > 0 {
 		add("breaks: only a histogram has them")
 	}
+	probs = append(probs, s.validateModules()...)
 	for _, v := range append(slices.Clone(s.Variables), s.By) {
 		if len(v) > 64 {
 			add("variables: %.20q… is longer than 64 bytes", v)
@@ -176,6 +226,76 @@ func (s *Spec) Validate() error {
 		return &SpecError{Problems: probs}
 	}
 	return nil
+}
+
+// validateModules checks the fields of an evaluation and a module run,
+// and that no other analysis has them.
+func (s *Spec) validateModules() []string {
+	var probs []string
+	add := func(f string, a ...any) { probs = append(probs, fmt.Sprintf(f, a...)) }
+	evalFields := s.Model != "" || s.Label != "" || len(s.Thresholds) > 0 || s.CalibrationBins != 0 || s.Level != 0 ||
+		len(s.Predictor) > 0 || len(s.Parameters) > 0
+	moduleFields := s.Module != "" || len(s.ModuleBytes) > 0
+	if s.Kind != KindEvaluate && evalFields {
+		add("model, label, thresholds, calibration_bins, level, predictor, parameters: only an evaluation has them")
+	}
+	if s.Kind != KindModule && moduleFields {
+		add("module, module_bytes: only a module run has them")
+	}
+	if s.Kind != KindEvaluate && s.Kind != KindModule {
+		return probs
+	}
+	if len(s.Variables) > 0 {
+		add("variables: an evaluation reads the columns its model card names, a module the whole view; name none")
+	}
+	if strings.TrimSpace(s.Project) == "" {
+		add("project: an evaluation or a module run is made within a project, where its program was approved")
+	}
+	if s.Kind == KindEvaluate {
+		owner, id, ok := strings.Cut(s.Model, "/")
+		if !ok || owner == "" || id == "" || strings.Contains(id, "/") || len(s.Model) > maxPurpose {
+			add("model: %q is not owner/id", s.Model)
+		}
+		if s.Label == "" || len(s.Label) > 64 {
+			add("label: name the boolean column the scores are evaluated against")
+		}
+		if len(s.Thresholds) > MaxThresholds {
+			add("thresholds: %d given, at most %d", len(s.Thresholds), MaxThresholds)
+		} else if err := (evaluation.Request{Thresholds: s.Thresholds, CalibrationBins: s.CalibrationBins, Level: s.Level}).Validate(); err != nil {
+			add("%v", err)
+		}
+		if len(s.Predictor) > MaxModuleBytes || len(s.Parameters) > MaxParametersBytes {
+			add("predictor, parameters: at most %d MiB and %d MiB", MaxModuleBytes>>20, MaxParametersBytes>>20)
+		}
+	}
+	if s.Kind == KindModule {
+		if !isSHA256(s.Module) {
+			add("module: %q is not a SHA-256 in hex", s.Module)
+		}
+		if len(s.ModuleBytes) > MaxModuleBytes {
+			add("module_bytes: at most %d MiB", MaxModuleBytes>>20)
+		}
+	}
+	return probs
+}
+
+// isSHA256 reports whether s is a SHA-256 in lower-case hex.
+func isSHA256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// sha256Hex is the SHA-256 of b in hex.
+func sha256Hex(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
 }
 
 // Owners lists the members whose datasets the spec names, in order.

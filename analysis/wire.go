@@ -1,8 +1,10 @@
 package analysis
 
 import (
+	"encoding/json"
 	"time"
 
+	"github.com/xborder/xborder/analysis/evaluation"
 	"github.com/xborder/xborder/analysis/stats"
 	"github.com/xborder/xborder/analysis/tabular"
 	"github.com/xborder/xborder/internal/nodejws"
@@ -39,6 +41,20 @@ type Query struct {
 	Filter    string          `json:"filter,omitempty"`
 	Purpose   string          `json:"purpose"`
 	Project   string          `json:"project,omitempty"`
+
+	// An evaluation's model (owner/id), its predictor's and parameters'
+	// SHA-256 (the bytes travel beside the signed query, in the request
+	// frame, and are checked against these), the label column and the
+	// evaluation's request.
+	Model            string    `json:"model,omitempty"`
+	ParametersSHA256 string    `json:"parameters_sha256,omitempty"`
+	Label            string    `json:"label,omitempty"`
+	Thresholds       []float64 `json:"thresholds,omitempty"`
+	Bins             int       `json:"calibration_bins,omitempty"`
+	Level            float64   `json:"level,omitempty"`
+	// ModuleSHA256 is the program an evaluation (its predictor) or a module
+	// run sends to the owner.
+	ModuleSHA256 string `json:"module_sha256,omitempty"`
 }
 
 // queryClaims are the claims of the signed query a researcher's node sends
@@ -56,8 +72,18 @@ type queryClaims struct {
 // request is the frame a researcher's node sends: a signed query opens an
 // analysis; a session, with the coefficients of the next iteration, goes
 // on with a GLM, or ends it.
+//
+// An opening request of an evaluation carries the predictor and its
+// parameters, of a module run the module, beside the token: the query
+// names their SHA-256, so the signature covers them. Such a frame may be
+// up to MaxOpeningFrame; an owner reads one at a time per
+// maxLargeFrames (see Service.handle), since each holds its bytes, and
+// their base64 text while decoding, in memory.
 type request struct {
-	Token     string    `json:"token,omitempty"`
+	Token      string `json:"token,omitempty"`
+	Module     []byte `json:"module,omitempty"`
+	Parameters []byte `json:"parameters,omitempty"`
+
 	Session   string    `json:"session,omitempty"`
 	Iteration int       `json:"iteration,omitempty"`
 	Beta      []float64 `json:"beta,omitempty"`
@@ -104,6 +130,24 @@ type Contribution struct {
 	Histogram   *stats.Hist       `json:"histogram,omitempty"`
 	Correlation *stats.CorParts   `json:"correlation,omitempty"`
 	Partial     *stats.Partial    `json:"partial,omitempty"`
+
+	// An evaluation's model (owner/id) and the programs that ran, and a
+	// module run's program. The registry reads "owner", "analysis", "kind"
+	// and "model" from the signed claims by those names.
+	Model            string `json:"model,omitempty"`
+	ModuleSHA256     string `json:"module_sha256,omitempty"`
+	ParametersSHA256 string `json:"parameters_sha256,omitempty"`
+	// Evaluation is the metrics the owner's node computed from the
+	// predictor's scores and its labels; Unscored counts the rows the
+	// predictor could not score (an empty line), left out of it, itself
+	// withheld when it is below the minimum cell count.
+	Evaluation *evaluation.Evaluation `json:"evaluation,omitempty"`
+	Unscored   *stats.Cell            `json:"unscored,omitempty"`
+	// Output is a module's output as checked against its schema (counts
+	// under the minimum replaced by null), and Suppressed names the values
+	// so withheld.
+	Output     json.RawMessage `json:"output,omitempty"`
+	Suppressed []Suppressed    `json:"suppressed,omitempty"`
 
 	IssuedAt time.Time `json:"issued_at"`
 }

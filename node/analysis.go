@@ -24,6 +24,12 @@ func (r analysisRegistry) MemberByName(name string) (analysis.Member, bool) {
 	return analysis.Member(m), ok
 }
 
+// Module finds no module until the registry holds them (module.propose):
+// the owner then refuses every evaluation and module run, as it should.
+func (r analysisRegistry) Module(project, sha256 string) (analysis.Module, bool) {
+	return analysis.Module{}, false
+}
+
 // analysisDatasets is the catalogue as the analyses read it.
 type analysisDatasets struct{ cat *exchange.Catalogue }
 

@@ -31,8 +31,12 @@
 #   - confidential data: as sensitive data, and only for the partners the
 #     owner named;
 #   - only the analyses the node knows (summary, table, histogram,
-#     correlation, glm), and a glm only of the gaussian, binomial or poisson
-#     family;
+#     correlation, glm, evaluate, module), and a glm only of the gaussian,
+#     binomial or poisson family;
+#   - a program run on the data (a model's predictor for "evaluate", an
+#     analysis module for "module"): only one this node's member approved
+#     in the registry for the request's project, of the right kind, not
+#     withdrawn, and only within that project, which lists the dataset;
 #   - disclosure limits: at least 5 persons behind every figure, 10 for
 #     personal health data; see "Disclosure limits" below.
 #
@@ -249,7 +253,30 @@ country_label(cc) := sprintf("%s (%s)", [jurisdictions.eu[cc].name, cc]) if {
 vocabulary := concat(", ", sort(object.keys(purposes)))
 
 # The analyses the node knows how to run and hold to the limits.
-analysis_kinds := {"summary", "table", "histogram", "correlation", "glm"}
+analysis_kinds := {"summary", "table", "histogram", "correlation", "glm", "evaluate", "module"}
+
+# The analyses that run a program on the rows, with the kind of module the
+# registry must hold it as: an evaluation runs the model's predictor, a
+# module run an analysis program.
+program_kinds := {"evaluate": "predictor", "module": "analysis"}
+
+# The request runs a program on the rows.
+runs_program if program_kinds[analysis_kind]
+
+has_module if is_object(input.module)
+
+module_name := input.module.name if {
+	is_string(input.module.name)
+} else := ""
+
+module_kind := input.module.kind if {
+	is_string(input.module.kind)
+} else := ""
+
+model_ref := concat("/", [input.model.owner, input.model.id]) if {
+	is_string(input.model.owner)
+	is_string(input.model.id)
+} else := ""
 
 # The glm families the node fits: linear regression (gaussian), logistic
 # regression (binomial) and count regression (poisson).
@@ -295,6 +322,12 @@ purpose_research_like if purposes[purpose].research == true
 project_needed if special
 
 project_needed if input.dataset.requires_project == true
+
+# A program runs only within the project it was approved in: that is where
+# the owner's legal team reviewed it, and where the owner attached the
+# dataset. A model's predictor can leak labels through the exact sums of
+# its scores (see analysis/evaluation), so its review is the gate.
+project_needed if runs_program
 
 project_lists_dataset if dataset_ref in input.project.datasets
 
@@ -405,10 +438,14 @@ deny contains {
 # The joint-project requirement: named after why it applies.
 project_rule := "sensitive_requires_project" if {
 	special
+} else := "program_requires_project" if {
+	runs_program
 } else := "owner_requires_project"
 
 project_requirement := sprintf("%s is sensitive, confidential or personal data and is analysed only within an active joint project of the federation registry", [dataset_ref]) if {
 	special
+} else := sprintf("A program runs on %s only within the active joint project of the federation registry in which it was approved", [dataset_ref]) if {
+	runs_program
 } else := sprintf("The owner analyses %s only within an active joint project of the federation registry", [dataset_ref])
 
 # The project refusals below are looked at only when a project is needed and
@@ -454,6 +491,66 @@ project_refusal contains {
 } if {
 	has_project
 	not project_lists_requester
+}
+
+# A program runs only if the registry holds it for the project: proposed
+# there, with the approvals of the owners whose data it visits.
+deny contains {
+	"rule": "module_unknown",
+	"reason": sprintf("The program of this %s is not one the registry holds for the project; it must be proposed to the project and approved by %s first.", [analysis_kind, owner]),
+} if {
+	not has_module
+	runs_program
+}
+
+# The owner's legal team reviews a program before it runs on the owner's
+# data: the owner's member must be among its approvals.
+deny contains {
+	"rule": "module_not_approved",
+	"reason": sprintf("%s has not approved the program %s for project %s; its legal team reviews a program before it runs on its data.", [owner, module_name, project_id]),
+} if {
+	not input.module.approved_by_self == true
+	runs_program
+	has_module
+}
+
+# A withdrawn program runs no more.
+deny contains {
+	"rule": "module_withdrawn",
+	"reason": sprintf("The program %s was withdrawn from project %s.", [module_name, project_id]),
+} if {
+	input.module.withdrawn == true
+	runs_program
+}
+
+# An evaluation runs a predictor, a module run an analysis program: a
+# program approved as one is not run as the other.
+deny contains {
+	"rule": "module_wrong_kind",
+	"reason": sprintf("The program %s is registered as a %q module; a %s runs a %q module.", [module_name, module_kind, analysis_kind, program_kinds[analysis_kind]]),
+} if {
+	not module_kind == program_kinds[analysis_kind]
+	runs_program
+	has_module
+}
+
+# The program was approved within the request's project, not another.
+deny contains {
+	"rule": "module_other_project",
+	"reason": sprintf("The program %s was approved in project %v, not in the request's project %s.", [module_name, input.module.project, project_id]),
+} if {
+	not input.module.project == project_id
+	runs_program
+	has_module
+}
+
+# An evaluation is of a model entry of this node's catalogue.
+deny contains {
+	"rule": "model_unknown",
+	"reason": "The evaluation names no model entry this node's catalogue lists.",
+} if {
+	not input.model.kind == "model"
+	analysis_kind == "evaluate"
 }
 
 # Research on sensitive and personal data needs an ethics approval (GDPR
@@ -564,6 +661,24 @@ grants contains {
 } if {
 	special
 	requester_adequate
+}
+
+# A program approved by this node's member for the request's project.
+grants contains {
+	"rule": "module_approved",
+	"reason": sprintf("The program %s (%s module, %s) was approved by %s for project %s.", [module_name, module_kind, input.module.sha256, owner, project_id]),
+} if {
+	input.module.approved_by_self == true
+	runs_program
+}
+
+# An evaluation's model, as this node's catalogue lists it.
+grants contains {
+	"rule": "model_evaluated",
+	"reason": sprintf("The model %s is evaluated against %s's rows; only the metrics leave, never a score.", [model_ref, dataset_ref]),
+} if {
+	input.model.kind == "model"
+	analysis_kind == "evaluate"
 }
 
 # Confidential data: the requester is a partner the owner named.

@@ -397,7 +397,7 @@ test_every_analysis_the_node_runs_is_allowed if {
 
 test_unknown_analysis_denied if {
 	d := decide({"analysis": {"kind": "listing", "variables": [{"name": "age", "type": "numeric"}], "filter": ""}})
-	refused(d, "unknown_analysis", `"listing" is not an analysis this node runs; it runs correlation, glm, histogram, summary, table.`)
+	refused(d, "unknown_analysis", `"listing" is not an analysis this node runs; it runs correlation, evaluate, glm, histogram, module, summary, table.`)
 	d.rules == ["unknown_analysis"]
 	decide({"analysis": {}}).rules == ["unknown_analysis"]
 }
@@ -473,4 +473,111 @@ test_stricter_limits_only_tighten if {
 	d := analysis.decision with input as request({"dataset": confidential_icu}) with analysis.stricter as extra
 	d.limits == object.union(default_limits, {"max_factor_levels": 20})
 	granted(d, "confidential_levels", "Confidential data: at most 20 levels.")
+}
+
+# ---------------------------------------------------------------------------
+# Programs on the rows: evaluations of a model, module runs
+# ---------------------------------------------------------------------------
+
+predictor := {
+	"sha256": "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+	"name": "readmission-predictor",
+	"kind": "predictor",
+	"project": "fr-de-oncology",
+	"approved_by_self": true,
+	"approvals": ["fr-grandest", "de-bw"],
+	"withdrawn": false,
+}
+
+readmission_model := {
+	"kind": "model",
+	"id": "readmission-v2",
+	"owner": "de-bw",
+	"theme": "health",
+	"classification": "restricted",
+	"personal_data": false,
+	"license": "proprietary",
+	"requires_project": false,
+	"partners": [],
+}
+
+evaluate := {
+	"kind": "evaluate",
+	"variables": [{"name": "temperature", "type": "number"}, {"name": "failed", "type": "boolean"}],
+	"filter": "",
+	"label": "failed",
+}
+
+# An evaluation of a model on the restricted steel sensors, within the
+# oncology project (which lists them).
+evaluation(patch) := decide(object.union({"dataset": steel_sensors, "analysis": evaluate, "module": predictor, "model": readmission_model}, patch))
+
+# The evaluation with its module replaced (object.union would merge it).
+with_module(m) := decide({"dataset": steel_sensors, "analysis": evaluate, "module": m, "model": readmission_model})
+
+test_evaluation_of_an_approved_predictor_allowed if {
+	d := evaluation({})
+	d.rules == ["model_evaluated", "module_approved", "restricted_data"]
+	granted(d, "module_approved", "The program readmission-predictor (predictor module, 9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08) was approved by fr-grandest for project fr-de-oncology.")
+	granted(d, "model_evaluated", "The model de-bw/readmission-v2 is evaluated against fr-grandest/steel-sensors-2025's rows; only the metrics leave, never a score.")
+	d.limits == default_limits
+}
+
+test_module_run_of_an_approved_analysis_allowed if {
+	d := evaluation({"analysis": {"kind": "module", "variables": [], "filter": ""}, "module": object.union(predictor, {"kind": "analysis", "name": "cohort-describe"})})
+	d.rules == ["module_approved", "restricted_data"]
+}
+
+test_predictor_not_approved_by_the_owner_denied if {
+	d := evaluation({"module": object.union(predictor, {"approved_by_self": false, "approvals": ["de-bw"]})})
+	refused(d, "module_not_approved", "fr-grandest has not approved the program readmission-predictor for project fr-de-oncology; its legal team reviews a program before it runs on its data.")
+	d.rules == ["module_not_approved"]
+}
+
+test_program_unknown_to_the_registry_denied if {
+	d := decide({"dataset": steel_sensors, "analysis": evaluate, "model": readmission_model})
+	refused(d, "module_unknown", "The program of this evaluate is not one the registry holds for the project; it must be proposed to the project and approved by fr-grandest first.")
+}
+
+test_withdrawn_program_denied if {
+	d := evaluation({"module": object.union(predictor, {"withdrawn": true})})
+	refused(d, "module_withdrawn", "The program readmission-predictor was withdrawn from project fr-de-oncology.")
+}
+
+test_analysis_module_run_as_predictor_denied if {
+	d := evaluation({"module": object.union(predictor, {"kind": "analysis"})})
+	refused(d, "module_wrong_kind", `The program readmission-predictor is registered as a "analysis" module; a evaluate runs a "predictor" module.`)
+}
+
+test_program_of_nameless_kindless_entry_denied if {
+	d := with_module({"approved_by_self": true, "project": "fr-de-oncology", "sha256": "x"})
+	refused(d, "module_wrong_kind", `The program  is registered as a "" module; a evaluate runs a "predictor" module.`)
+}
+
+test_program_approved_in_another_project_denied if {
+	d := evaluation({"module": object.union(predictor, {"project": "other"})})
+	refused(d, "module_other_project", "The program readmission-predictor was approved in project other, not in the request's project fr-de-oncology.")
+}
+
+test_evaluation_without_a_model_denied if {
+	d := decide({"dataset": steel_sensors, "analysis": evaluate, "module": predictor, "model": {"kind": "dataset", "id": 3}})
+	refused(d, "model_unknown", "The evaluation names no model entry this node's catalogue lists.")
+	d.rules == ["model_unknown"]
+}
+
+test_program_outside_a_project_denied if {
+	d := decide({"dataset": steel_sensors, "analysis": evaluate, "module": predictor, "model": readmission_model, "project": null})
+	refused(d, "program_requires_project", "A program runs on fr-grandest/steel-sensors-2025 only within the active joint project of the federation registry in which it was approved; the request names no project, or one the registry does not know.")
+}
+
+test_program_on_sensitive_data_outside_a_project_named_after_the_data if {
+	d := decide({"analysis": evaluate, "module": predictor, "model": readmission_model, "project": null})
+	d.allow == false
+	"sensitive_requires_project" in d.rules
+	not "program_requires_project" in d.rules
+}
+
+test_evaluation_of_a_model_without_owner_or_id_still_explained if {
+	d := decide({"dataset": steel_sensors, "analysis": evaluate, "module": predictor, "model": {"kind": "model"}})
+	granted(d, "model_evaluated", "The model  is evaluated against fr-grandest/steel-sensors-2025's rows; only the metrics leave, never a score.")
 }

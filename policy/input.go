@@ -204,11 +204,31 @@ type AnalysisInput struct {
 	Project   *Project        `json:"project"` // the project the request names, from the registry; nil for none
 	Self      Node            `json:"self"`
 	Time      time.Time       `json:"time"`
+	// Module is the program an evaluation (its predictor) or a module run
+	// would run on the dataset, as the registry holds it; absent for the
+	// other analyses.
+	Module *AnalysisModule `json:"module,omitempty"`
+	// Model is an evaluation's model, as this node's catalogue lists it.
+	Model *Resource `json:"model,omitempty"`
+}
+
+// AnalysisModule is a WASI program proposed to a project, as the policy
+// sees it: approved_by_self says whether this node's member approved it
+// (its legal team reviewed the code).
+type AnalysisModule struct {
+	SHA256         string   `json:"sha256"`
+	Name           string   `json:"name"`
+	Kind           string   `json:"kind"` // predictor or analysis
+	Project        string   `json:"project"`
+	ApprovedBySelf bool     `json:"approved_by_self"`
+	Approvals      []string `json:"approvals"`
+	Withdrawn      bool     `json:"withdrawn"`
 }
 
 // AnalysisRequest is the statistic asked of a dataset.
 type AnalysisRequest struct {
-	// Kind is summary, table, histogram, correlation or glm.
+	// Kind is summary, table, histogram, correlation, glm, evaluate or
+	// module.
 	Kind string `json:"kind"`
 	// Variables are the columns the analysis reads, with the type the
 	// dataset's dictionary gives them.
@@ -221,6 +241,9 @@ type AnalysisRequest struct {
 	Family     string `json:"family,omitempty"`
 	Formula    string `json:"formula,omitempty"`
 	Parameters int    `json:"parameters,omitempty"`
+	// Label is an evaluation's label column (also among Variables, with
+	// the predictor's input columns).
+	Label string `json:"label,omitempty"`
 }
 
 // AnalysisColumn is a column an analysis reads, with its dictionary type.

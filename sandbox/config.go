@@ -23,6 +23,10 @@ type Config struct {
 	WallTime time.Duration
 	// OutputLimit caps standard output: writing past it fails the run.
 	OutputLimit int
+	// MaxOutputLimit bounds Input.OutputLimit, the per-run override a
+	// caller gives a module whose output grows with its input (a predictor
+	// writes one line per row).
+	MaxOutputLimit int
 	// StderrLimit caps what is kept of standard error; the rest is
 	// dropped, and the run goes on.
 	StderrLimit int
@@ -45,6 +49,7 @@ func DefaultConfig() Config {
 		MemoryLimitBytes: 256 << 20,
 		WallTime:         30 * time.Second,
 		OutputLimit:      1 << 20,
+		MaxOutputLimit:   64 << 20,
 		StderrLimit:      64 << 10,
 		MaxModuleBytes:   64 << 20,
 		CacheEntries:     16,
@@ -62,6 +67,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.OutputLimit == 0 {
 		c.OutputLimit = d.OutputLimit
+	}
+	if c.MaxOutputLimit == 0 {
+		c.MaxOutputLimit = d.MaxOutputLimit
 	}
 	if c.StderrLimit == 0 {
 		c.StderrLimit = d.StderrLimit
@@ -87,7 +95,7 @@ func (c Config) Validate() error {
 		return fmt.Errorf("sandbox: memory limit %d bytes is over the 4 GiB a 32-bit module can address", c.MemoryLimitBytes)
 	case c.WallTime < 0:
 		return errors.New("sandbox: negative wall time")
-	case c.OutputLimit < 0, c.StderrLimit < 0:
+	case c.OutputLimit < 0, c.StderrLimit < 0, c.MaxOutputLimit < 0:
 		return errors.New("sandbox: negative output limit")
 	case c.MaxModuleBytes < 0:
 		return errors.New("sandbox: negative module size limit")

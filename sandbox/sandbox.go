@@ -311,6 +311,9 @@ type Input struct {
 	Time time.Time
 	// Seed seeds the module's only source of randomness.
 	Seed [32]byte
+	// OutputLimit, when positive, replaces Config.OutputLimit for this run;
+	// it may not exceed Config.MaxOutputLimit.
+	OutputLimit int
 }
 
 // Output is what a run produced.
@@ -364,6 +367,13 @@ func (s *Sandbox) RunModule(ctx context.Context, m *Module, in Input) (Output, e
 			return out, fmt.Errorf("sandbox: argument %d contains a NUL byte", i+1)
 		}
 	}
+	stdoutLimit := s.cfg.OutputLimit
+	if in.OutputLimit > 0 {
+		if in.OutputLimit > s.cfg.MaxOutputLimit {
+			return out, fmt.Errorf("sandbox: output limit %s asked for a run, more than the %s allowed", byteSize(int64(in.OutputLimit)), byteSize(int64(s.cfg.MaxOutputLimit)))
+		}
+		stdoutLimit = in.OutputLimit
+	}
 	if err := s.begin(true); err != nil {
 		return out, err
 	}
@@ -380,8 +390,8 @@ func (s *Sandbox) RunModule(ctx context.Context, m *Module, in Input) (Output, e
 	guard := &memoryGuard{limit: uint64(s.limitBytes()), live: &s.memory}
 	defer guard.release() // after the module's Close, deferred below
 	ctx = experimental.WithMemoryAllocator(ctx, guard)
-	outputLimit := &LimitError{Limit: LimitOutput, Bytes: int64(s.cfg.OutputLimit)}
-	stdout := &limitedOutput{limit: s.cfg.OutputLimit, exceeded: func() { cancelRun(outputLimit) }}
+	outputLimit := &LimitError{Limit: LimitOutput, Bytes: int64(stdoutLimit)}
+	stdout := &limitedOutput{limit: stdoutLimit, exceeded: func() { cancelRun(outputLimit) }}
 	stderr := &truncatedOutput{limit: s.cfg.StderrLimit}
 	clock := &virtualClock{start: in.Time}
 	if in.Time.IsZero() {

@@ -227,6 +227,21 @@ func TestOutputLimit(t *testing.T) {
 	}
 }
 
+func TestAPerRunOutputLimitWithinTheConfiguredBound(t *testing.T) {
+	s := newSandbox(t, sandbox.Config{OutputLimit: 16 << 10, MaxOutputLimit: 256 << 10})
+	for _, limit := range []int{8 << 10, 128 << 10} {
+		out, err := s.Run(context.Background(), module(t, "flood"), sandbox.Input{OutputLimit: limit})
+		var le *sandbox.LimitError
+		if !errors.As(err, &le) || le.Limit != sandbox.LimitOutput || le.Bytes != int64(limit) || len(out.Stdout) != limit {
+			t.Fatalf("limit %d: got %v with %d bytes, want the output limit", limit, err, len(out.Stdout))
+		}
+	}
+	_, err := s.Run(context.Background(), module(t, "flood"), sandbox.Input{OutputLimit: 512 << 10})
+	if err == nil || !strings.Contains(err.Error(), "more than the 256 KiB allowed") {
+		t.Fatalf("err = %v", err)
+	}
+}
+
 func TestClockAndRandomnessAreTheNodes(t *testing.T) {
 	s := newSandbox(t, sandbox.Config{})
 	bin := module(t, "clock")

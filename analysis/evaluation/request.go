@@ -120,3 +120,10 @@ func calibrationEdges(bins int) []int {
 	}
 	return edges
 }
+
+// Validate checks a request as Evaluate would, so that a researcher's node
+// can refuse a malformed one before asking any owner.
+func (r Request) Validate() error {
+	_, err := r.withDefaults()
+	return err
+}
