@@ -1,12 +1,15 @@
 package node
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/xborder/xborder/analysis"
+	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/exchange"
 )
 
@@ -24,10 +27,32 @@ func (r analysisRegistry) MemberByName(name string) (analysis.Member, bool) {
 	return analysis.Member(m), ok
 }
 
-// Module finds no module until the registry holds them (module.propose):
-// the owner then refuses every evaluation and module run, as it should.
+// Module is a module the project's lead proposed (module.propose), with
+// the data owners that approved it.
 func (r analysisRegistry) Module(project, sha256 string) (analysis.Module, bool) {
-	return analysis.Module{}, false
+	reg := r.n.registry.Load()
+	if reg == nil {
+		return analysis.Module{}, false
+	}
+	m, err := reg.Module(project, sha256)
+	if err != nil {
+		return analysis.Module{}, false
+	}
+	return analysis.Module{Project: m.Project, SHA256: m.SHA256, Name: m.Name, Kind: m.Kind, Schema: m.Schema,
+		Approvals: m.Approvals, Withdrawn: m.Withdrawn != 0}, true
+}
+
+// evaluationLedger commits a model's signed evaluations to the registry,
+// where every member finds them attached to the model.
+type evaluationLedger struct{ n *Node }
+
+func (l evaluationLedger) CommitEvaluation(ctx context.Context, model, id string, contributions []string) error {
+	if l.n.clerk == nil {
+		return errors.New("the registry is not open")
+	}
+	_, err := l.n.clerk.Submit(ctx, consensus.OpEvaluationCommit,
+		consensus.EvaluationCommit{Model: model, Analysis: id, Contributions: contributions})
+	return err
 }
 
 // analysisDatasets is the catalogue as the analyses read it.
@@ -83,7 +108,15 @@ func analysisDataset(e exchange.Entry) analysis.Dataset {
 		Owner: e.Owner, ID: e.ID, Kind: e.Kind, Theme: e.Theme, Classification: e.Classification,
 		PersonalData: e.PersonalData, RequiresProject: e.RequiresProject, License: e.License,
 		Partners: e.Partners, PublicListing: e.PublicListing, SHA256: e.SHA256, MediaType: e.MediaType, Dictionary: e.Dictionary,
+		Predictor: predictorOf(e),
 	}
+}
+
+func predictorOf(e exchange.Entry) *analysis.Predictor {
+	if e.Model == nil || e.Model.Predictor == nil {
+		return nil
+	}
+	return &analysis.Predictor{SHA256: e.Model.Predictor.SHA256, Inputs: e.Model.Predictor.Inputs}
 }
 
 // Analyses is the node's federated analysis service (nil before Start).

@@ -31,6 +31,7 @@ import (
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/node/console"
 	"github.com/xborder/xborder/policy"
+	"github.com/xborder/xborder/sandbox"
 )
 
 // DHTProtocolPrefix keeps the federation's Kademlia DHT apart from the
@@ -91,6 +92,9 @@ type Node struct {
 	agreements *exchange.Agreements
 	// analyses runs federated analyses and answers other members' ones.
 	analyses *analysis.Service
+	// sandbox runs the WebAssembly programs (predictors, approved
+	// analysis modules) that visit this node's data.
+	sandbox *sandbox.Sandbox
 	// policyChanged wakes the policy declaration after a reload.
 	policyChanged chan struct{}
 	// registry is set once raft is open; the gater reads it concurrently.
@@ -372,9 +376,15 @@ func (n *Node) startServices(ctx context.Context, engine *policy.Engine) (err er
 		Policy: n.policy, Registry: exchangeRegistry{n}}); err != nil {
 		return fmt.Errorf("start agreements: %w", err)
 	}
+	sbCfg := sandbox.DefaultConfig()
+	sbCfg.CacheDir = filepath.Join(n.dataDir, "sandbox-cache")
+	if n.sandbox, err = sandbox.New(sbCfg); err != nil {
+		return fmt.Errorf("start sandbox: %w", err)
+	}
 	if n.analyses, err = analysis.New(analysis.DefaultConfig(n.dataDir), analysis.Deps{
 		Host: n.host, Key: n.id.Key, Self: analysis.Member(self), Datasets: analysisDatasets{n.catalogue},
 		Authz: n.policy, Registry: analysisRegistry{exchangeRegistry{n}}, Recorder: auditRecorder{n},
+		Sandbox: n.sandbox, Ledger: evaluationLedger{n},
 		Log: n.log.With("component", "analysis"), Clock: n.now}); err != nil {
 		return fmt.Errorf("start analyses: %w", err)
 	}
@@ -443,6 +453,7 @@ func (n *Node) serveAPI() (err error) {
 		Exchange:   n.exchange,
 		Agreements: n.agreements,
 		Analyses:   n.analyses,
+		Modules:    n.clerk,
 		Authz:      n.policy,
 		Key:        n.id.PublicKey(),
 		NodeID:     n.id.PeerID.String(),
@@ -461,6 +472,7 @@ func (n *Node) serveAPI() (err error) {
 		Exchange:   n.exchange,
 		Agreements: n.agreements,
 		Analyses:   n.analyses,
+		Modules:    n.clerk,
 		Tokens:     &api.Verifier{Key: n.id.PublicKey(), NodeID: n.id.PeerID.String()},
 		Authz:      n.policy,
 		Console:    web,
@@ -559,6 +571,9 @@ func (n *Node) stopServices() []error {
 	var errs []error
 	if n.analyses != nil {
 		errs = append(errs, n.analyses.Close())
+	}
+	if n.sandbox != nil {
+		errs = append(errs, n.sandbox.Close())
 	}
 	if n.agreements != nil {
 		n.agreements.Close()

@@ -12,12 +12,15 @@
 #   researcher  browses the catalogue, projects, agreements and grants,
 #               requests and fetches data (the node shows a researcher only
 #               the transfers they started), and runs federated analyses
-#               and reads and verifies their results;
+#               (statistics, model evaluations, approved modules) and reads
+#               and verifies their results; reads the registry's modules and
+#               the models' committed evaluations;
 #   legal       reads and reloads the policies and evaluates them; reads
-#               projects and agreements;
+#               projects, agreements and the modules proposed for review;
 #   auditor     reads the audit log and verifies it; reads projects,
 #               agreements and grants, lists every transfer, and reads the
-#               federated analyses run from this node, and verifies an
+#               federated analyses run from this node, the modules and
+#               the models' committed evaluations, and verifies an
 #               analysis result's signatures (it runs none).
 # Every role may read the node's status and its peers.
 #
@@ -42,6 +45,8 @@ permissions := {
 			"/v1/grants": "only",
 			"/v1/transfers": "and below",
 			"/v1/analyses": "and below",
+			"/v1/modules": "and below",
+			"/v1/evaluations": "only",
 		},
 		"POST": {
 			"/v1/requests": "only",
@@ -55,6 +60,7 @@ permissions := {
 			"/v1/policy": "and below",
 			"/v1/projects": "and below",
 			"/v1/agreements": "and below",
+			"/v1/modules": "and below",
 		},
 		"POST": {
 			"/v1/policy/reload": "only",
@@ -70,6 +76,8 @@ permissions := {
 			"/v1/transfers": "only",
 			"/v1/policy/peers": "only",
 			"/v1/analyses": "and below",
+			"/v1/modules": "and below",
+			"/v1/evaluations": "only",
 		},
 		"POST": {"/v1/analyses/verify": "only"},
 	},

@@ -209,3 +209,24 @@ test_every_role_paths_and_below if {
 	d.reasons == ["Every role may call HEAD /v1/docs/api."]
 	not api.allow with input as {"user": user("auditor"), "method": "GET", "path": "/v1/docs/../audit"} with api.every_role as docs
 }
+
+test_modules_and_evaluations if {
+	# Researchers and auditors read the modules and the committed
+	# evaluations; legal teams read the modules they review.
+	every r in ["researcher", "auditor"] {
+		may(r, "GET", "/v1/modules")
+		may(r, "GET", "/v1/modules/upper-rhine/3f0c")
+		may(r, "GET", "/v1/evaluations")
+	}
+	may("legal", "GET", "/v1/modules/upper-rhine/3f0c")
+	not may("legal", "GET", "/v1/evaluations")
+
+	# Proposing, approving and withdrawing a module are the operator's
+	# registry writes.
+	every r in ["researcher", "legal", "auditor"] {
+		not may(r, "POST", "/v1/modules")
+		not may(r, "POST", "/v1/modules/upper-rhine/3f0c/approve")
+		not may(r, "POST", "/v1/modules/upper-rhine/3f0c/withdraw")
+	}
+	may("operator", "POST", "/v1/modules/upper-rhine/3f0c/approve")
+}

@@ -4,12 +4,15 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/xborder/xborder/analysis"
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/exchange"
 )
@@ -44,10 +47,37 @@ type ModuleProposed struct {
 	Size   int64  `json:"size"`
 }
 
-// EvaluationList is the answer of GET /v1/evaluations.
+// EvaluationList is the answer of GET /v1/evaluations: each committed
+// evaluation with every region's signed metrics and their pooling.
 type EvaluationList struct {
-	Evaluations  []ModelEvaluation `json:"evaluations"`
-	AppliedIndex uint64            `json:"applied_index"`
+	Evaluations  []analysis.CommittedEvaluation `json:"evaluations"`
+	AppliedIndex uint64                         `json:"applied_index"`
+}
+
+// EvaluationOf reads a committed evaluation's signed contributions.
+func EvaluationOf(e consensus.Evaluation) analysis.CommittedEvaluation {
+	return analysis.ReadCommittedEvaluation(e.Model, e.Analysis, e.CommittedBy, time.UnixMilli(e.Committed).UTC(), e.Contributions)
+}
+
+// checkModuleSchema refuses, before anything is stored or proposed, an
+// analysis module without a valid output schema or a predictor with one.
+func checkModuleSchema(p consensus.ModuleProposal) error {
+	switch p.Kind {
+	case consensus.ModuleAnalysis:
+		if len(p.Schema) == 0 {
+			return errors.New("metadata: an analysis module needs its output schema (schema)")
+		}
+		if _, err := analysis.ParseSchema(p.Schema); err != nil {
+			return fmt.Errorf("metadata: schema: %w", err)
+		}
+	case consensus.ModulePredictor:
+		if len(p.Schema) != 0 {
+			return errors.New("metadata: a predictor's output is one score per row, checked by the node: it takes no schema")
+		}
+	default:
+		return fmt.Errorf("metadata: kind %q is not analysis or predictor", p.Kind)
+	}
+	return nil
 }
 
 // maxModuleMetadata bounds the metadata part of a module proposal.
@@ -102,7 +132,7 @@ func (s *Server) routeModules() {
 			writeRegistryError(w, err)
 			return
 		}
-		out := make([]ModelEvaluation, 0, len(es))
+		out := make([]analysis.CommittedEvaluation, 0, len(es))
 		for _, e := range es {
 			out = append(out, EvaluationOf(e))
 		}

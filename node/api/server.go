@@ -67,6 +67,7 @@ type Server struct {
 	exchange   Exchange
 	agreements Agreements
 	analyses   Analyses
+	modules    Modules
 	log        *slog.Logger
 	mux        *http.ServeMux
 	http       *http.Server
@@ -84,6 +85,7 @@ type Deps struct {
 	Exchange   Exchange
 	Agreements Agreements
 	Analyses   Analyses
+	Modules    Modules
 	Tokens     TokenVerifier
 	Authz      Authorizer
 	// Console, when set, serves the web console under /console/ (and
@@ -100,7 +102,7 @@ type Deps struct {
 func NewServer(d Deps) *Server {
 	log := d.Log
 	s := &Server{
-		backend: d.Backend, policies: d.Policies, registry: d.Registry, audit: d.Audit, catalogue: d.Catalogue, exchange: d.Exchange, agreements: d.Agreements, analyses: d.Analyses, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
+		backend: d.Backend, policies: d.Policies, registry: d.Registry, audit: d.Audit, catalogue: d.Catalogue, exchange: d.Exchange, agreements: d.Agreements, analyses: d.Analyses, modules: d.Modules, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xborder_api_requests_total",
 			Help: "Local API requests, by route and HTTP status code.",
@@ -141,6 +143,7 @@ func NewServer(d Deps) *Server {
 	s.routeRegistry()
 	s.routeAudit()
 	s.routeAnalyses()
+	s.routeModules()
 	s.routeCatalogue()
 	s.routeExchange()
 	s.routeAgreements()

@@ -109,6 +109,8 @@ type Deps struct {
 	Exchange   Exchange
 	Agreements api.Agreements
 	Analyses   Analyses
+	// Modules reads the registry's modules and the models' evaluations.
+	Modules api.Modules
 	// Authz is the API policy (data.xborder.api.allow) that decides
 	// what each role may see and do.
 	Authz api.Authorizer
