@@ -364,7 +364,8 @@ func (n *Node) startServices(ctx context.Context, engine *policy.Engine) (err er
 	catCfg.PublicURL = n.cfg.PublicBaseURL()
 	if n.catalogue, err = exchange.OpenCatalogue(catCfg, exchange.CatalogueDeps{
 		Host: n.host, PubSub: n.pubsub, Self: self, Authz: n.policy, Registry: exchangeRegistry{n}, Recorder: auditRecorder{n},
-		Log: n.log.With("component", "catalogue")}); err != nil {
+		Quality: modelQuality{n},
+		Log:     n.log.With("component", "catalogue")}); err != nil {
 		return fmt.Errorf("open catalogue: %w", err)
 	}
 	if n.exchange, err = exchange.NewService(exchange.DefaultServiceConfig(n.dataDir), exchange.ServiceDeps{
