@@ -51,9 +51,10 @@
 //     preempt it. A module with a start section, or exporting
 //     "xborder.stop", or using instructions beyond WebAssembly 2.0, is
 //     refused.
-//   - Speed: a Go-compiled module runs about 9-12x slower than the same
-//     Go code natively, almost all of it Go's wasm code under wazero; the
-//     checks cost about 10% (BENCHMARKS.md, "Sandboxed modules").
+//   - Speed: a Go-compiled module runs about 8-11x slower than the same
+//     Go code natively, almost all of it Go's wasm code under wazero (a C
+//     module of the same loop: about 2x); the checks cost 10-20%
+//     (BENCHMARKS.md, "Sandboxed modules").
 //   - Determinism is the module's: the sandbox gives it the same inputs,
 //     clock and randomness every time, so a deterministic program gives the
 //     same output; a program that loops on the clock without sleeping runs
