@@ -10,6 +10,9 @@ import (
 	"io"
 	"math"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -196,12 +199,13 @@ func summarizeBinary(r io.Reader) (n int, mean, sd float64, err error) {
 	return n, mean, sd, nil
 }
 
-// BenchmarkTerminationChecks is not a benchmark of the sandbox: it runs
-// the summary modules on bare wazero runtimes, with and without the
-// checks WithCloseOnContextDone compiles into every loop header (an exit
-// to Go each time; Go's wasm code has a loop in every function). Without
-// them a module cannot be stopped at its wall time, which is why the
-// sandbox keeps them; this measures what they cost.
+// BenchmarkTerminationChecks: what making a run stoppable costs. It runs
+// the summary modules on bare wazero runtimes with WithCloseOnContextDone
+// ("wazero-checks": an exit to Go at every loop head, which Go's wasm code
+// has in every function) and without any check ("none": such a run could
+// not be stopped, nor preempted by Go's scheduler), and in the sandbox
+// ("sandbox": the instrumented module, see instrument.go), all in the same
+// run; "x-none" is each one's time over the unchecked one's.
 func BenchmarkTerminationChecks(b *testing.B) {
 	csv, f64 := summaryData()
 	for _, tc := range []struct {
@@ -211,21 +215,22 @@ func BenchmarkTerminationChecks(b *testing.B) {
 		{"csv", "summary", "input.csv", csv},
 		{"f64", "summarybin", "input.f64", f64},
 	} {
-		for _, checks := range []bool{true, false} {
-			b.Run(fmt.Sprintf("%s/checks=%v", tc.name, checks), func(b *testing.B) {
-				ctx := context.Background()
+		b.Run(tc.name, func(b *testing.B) {
+			ctx := context.Background()
+			bin := module(b, tc.module)
+			view, err := sandbox.FileView(tc.file, bytes.NewReader(tc.data), int64(len(tc.data)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			bare := func(checks bool) func() {
 				rt := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfig().WithCloseOnContextDone(checks))
-				defer rt.Close(ctx)
+				b.Cleanup(func() { rt.Close(ctx) })
 				wasi_snapshot_preview1.MustInstantiate(ctx, rt)
-				compiled, err := rt.CompileModule(ctx, module(b, tc.module))
+				compiled, err := rt.CompileModule(ctx, bin)
 				if err != nil {
 					b.Fatal(err)
 				}
-				view, err := sandbox.FileView(tc.file, bytes.NewReader(tc.data), int64(len(tc.data)))
-				if err != nil {
-					b.Fatal(err)
-				}
-				for b.Loop() {
+				return func() {
 					var out bytes.Buffer
 					cfg := wazero.NewModuleConfig().WithName("").WithStdout(&out).
 						WithFSConfig(wazero.NewFSConfig().WithFSMount(view, sandbox.DataDir))
@@ -235,7 +240,109 @@ func BenchmarkTerminationChecks(b *testing.B) {
 					}
 					mod.Close(ctx)
 				}
-			})
-		}
+			}
+			s := newSandbox(b, sandbox.Config{})
+			m, err := s.Compile(ctx, bin)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			variants := []struct {
+				name string
+				run  func()
+				took time.Duration
+			}{
+				{name: "none", run: bare(false)},
+				{name: "wazero-checks", run: bare(true)},
+				{name: "sandbox", run: func() {
+					if _, err := s.RunModule(ctx, m, sandbox.Input{Data: view}); err != nil {
+						b.Fatal(err)
+					}
+				}},
+			}
+			for b.Loop() {
+				for i := range variants {
+					start := time.Now()
+					variants[i].run()
+					variants[i].took += time.Since(start)
+				}
+			}
+			for _, v := range variants {
+				b.ReportMetric(float64(v.took.Microseconds())/float64(b.N)/1000, v.name+"-ms/op")
+				if v.name != "none" {
+					b.ReportMetric(float64(v.took)/float64(variants[0].took), v.name+"-x-none")
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkSummaryC: the same summaries written in C (testdata/c), built
+// with clang for wasm32-wasi and natively, each iteration running the
+// native program (as a process, on the rows in a temporary file) and the
+// sandboxed module (on its /data view). What separates the sandbox's cost
+// from Go's wasm code: C's wasm keeps its loops and registers. It is
+// skipped where clang has no wasm32-wasi target (on Debian: apt-get
+// install clang lld wasi-libc libclang-rt-14-dev-wasm32).
+func BenchmarkSummaryC(b *testing.B) {
+	csv, f64 := summaryData()
+	for _, tc := range []struct {
+		name, file string
+		data       []byte
+	}{
+		{"summary", "input.csv", csv},
+		{"summarybin", "input.f64", f64},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			dir := b.TempDir()
+			src := filepath.Join("testdata", "c", tc.name+".c")
+			wasm, native := filepath.Join(dir, tc.name+".wasm"), filepath.Join(dir, tc.name)
+			if out, err := exec.Command("clang", "--target=wasm32-wasi", "-O2", "-o", wasm, src).CombinedOutput(); err != nil {
+				b.Skipf("no C compiler for wasm32-wasi: %v\n%s", err, out)
+			}
+			if out, err := exec.Command("clang", "-O2", "-o", native, src, "-lm").CombinedOutput(); err != nil {
+				b.Fatalf("%v\n%s", err, out)
+			}
+			bin, err := os.ReadFile(wasm)
+			if err != nil {
+				b.Fatal(err)
+			}
+			input := filepath.Join(dir, tc.file)
+			if err := os.WriteFile(input, tc.data, 0o600); err != nil {
+				b.Fatal(err)
+			}
+			s := newSandbox(b, sandbox.Config{})
+			m, err := s.Compile(context.Background(), bin)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			view, err := sandbox.FileView(tc.file, bytes.NewReader(tc.data), int64(len(tc.data)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var nativeTime, sandboxed time.Duration
+			for b.Loop() {
+				start := time.Now()
+				want, err := exec.Command(native, input).Output()
+				nativeTime += time.Since(start)
+				if err != nil {
+					b.Fatal(err)
+				}
+				start = time.Now()
+				out, err := s.RunModule(context.Background(), m, sandbox.Input{Data: view})
+				sandboxed += time.Since(start)
+				if err != nil {
+					b.Fatalf("%v\n%s", err, out.Stderr)
+				}
+				if string(out.Stdout) != string(want) {
+					b.Fatalf("sandboxed %q, native %q", out.Stdout, want)
+				}
+			}
+			per := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(b.N) / 1000 }
+			b.ReportMetric(per(nativeTime), "native-ms/op")
+			b.ReportMetric(per(sandboxed), "sandboxed-ms/op")
+			b.ReportMetric(float64(sandboxed)/float64(nativeTime), "x-native")
+		})
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -59,10 +60,11 @@ func New(cfg Config) (*Sandbox, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	// No WithCloseOnContextDone: a run is stopped through the flag that
+	// instrument compiles into the module, at a fraction of the cost (see
+	// instrument). The memory limit is enforced by memoryGuard, which
+	// knows when it refused; wazero's own page limit would refuse silently.
 	rc := wazero.NewRuntimeConfig().
-		// The memory limit is enforced by memoryGuard, which knows when it
-		// refused; wazero's own page limit would refuse silently.
-		WithCloseOnContextDone(true).
 		// DWARF only names functions in a trap's stack: not worth parsing
 		// an untrusted module's debug sections for.
 		WithDebugInfoEnabled(false)
@@ -243,14 +245,18 @@ func (s *Sandbox) compile(ctx context.Context, bin []byte, digest string) (wazer
 	if err != nil {
 		return nil, &ModuleError{Kind: KindInvalid, Digest: digest, Detail: err.Error(), Err: err}
 	}
-	compiled, err := s.rt.CompileModule(ctx, decodable)
+	stoppable, err := instrument(decodable)
+	if err != nil {
+		return nil, &ModuleError{Kind: KindInvalid, Digest: digest, Detail: err.Error(), Err: err}
+	}
+	compiled, err := s.rt.CompileModule(ctx, stoppable)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("sandbox: compiling module %s: %w", shortDigest(digest), context.Cause(ctx))
 		}
 		return nil, &ModuleError{Kind: KindInvalid, Digest: digest, Detail: err.Error(), Err: err}
 	}
-	if err := s.check(compiled, decodable, digest); err != nil {
+	if err := s.check(compiled, stoppable, digest); err != nil {
 		_ = compiled.Close(context.Background())
 		return nil, err
 	}
@@ -435,11 +441,39 @@ func (s *Sandbox) RunModule(ctx context.Context, m *Module, in Input) (Output, e
 	if err != nil {
 		return finish(err, KindInstantiate)
 	}
-	defer mod.Close(context.Background())
+	flag, ok := mod.ExportedGlobal(stopExport).(api.MutableGlobal)
+	if !ok { // instrument exports it: a run that could not be stopped is not begun
+		_ = mod.Close(context.Background())
+		return out, fmt.Errorf("sandbox: module %s has no stop flag", shortDigest(out.Digest))
+	}
+	defer stopper(ctx, mod, flag)()
 	start = time.Now()
 	_, err = mod.ExportedFunction("_start").Call(ctx)
 	out.Timings.Run = time.Since(start)
 	return finish(err, KindTrap)
+}
+
+// stopper sets the module's stop flag (see instrument) when ctx is done,
+// which makes it trap at its next call or loop iteration; the returned
+// function ends that watch and closes the module, never while the flag is
+// being set.
+func stopper(ctx context.Context, mod api.Module, flag api.MutableGlobal) (closeModule func()) {
+	var mu sync.Mutex
+	closed := false
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !closed {
+			flag.Set(1)
+		}
+	})
+	return func() {
+		stop()
+		mu.Lock()
+		closed = true
+		mu.Unlock()
+		_ = mod.Close(context.Background())
+	}
 }
 
 // classify turns how a run ended into the error a caller is given. A run
