@@ -69,8 +69,8 @@ jena:
 	  { command -v java >/dev/null && test -f /usr/share/java/jena-shacl.jar; } || \
 	    { echo "Jena or Java is missing: the DCAT-AP validation needs them (Debian: apt-get install libapache-jena-java openjdk-17-jre-headless)" >&2; exit 1; }; }
 
-demo: build ## run a five-country federation on loopback (DEMO_ONCE=1 stops after the checks)
-	$(BIN) demo --dir demo-data
+demo: build wasm ## run a five-country federation on loopback (DEMO_ONCE=1 stops after the checks)
+	$(BIN) demo --dir demo-data --predictor bin/wasm/predictor.wasm
 
 lint: ## gofmt check, go vet, staticcheck when installed
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

@@ -79,6 +79,11 @@ func ReadCommittedEvaluation(model, id, by string, committed time.Time, tokens [
 	return ce
 }
 
+// ReadContribution decodes a signed contribution's claims without
+// verifying its signature: for showing what a stored result, already
+// verified (Verify), or a committed evaluation holds.
+func ReadContribution(token string) (Contribution, error) { return contributionClaims(token) }
+
 // contributionClaims decodes a signed contribution's claims without
 // verifying the signature (see ReadCommittedEvaluation).
 func contributionClaims(token string) (Contribution, error) {

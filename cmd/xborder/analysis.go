@@ -258,6 +258,15 @@ func printResult(w io.Writer, r analysis.Result) {
 		_ = printTable(w, header, rows)
 	case c.GLM != nil:
 		printFit(w, *c.GLM)
+	case c.Evaluation != nil:
+		printEvaluation(w, r)
+	case len(c.Modules) > 0:
+		for _, m := range c.Modules {
+			fmt.Fprintf(w, "\n%s (%d rows):\n%s\n", m.Dataset, m.Rows, indentJSON(m.Output))
+			for _, s := range m.Suppressed {
+				fmt.Fprintf(w, "  withheld %s: %s\n", s.Path, s.Reason)
+			}
+		}
 	}
 	fmt.Fprintln(w)
 	rows := [][]string{}

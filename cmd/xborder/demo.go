@@ -49,6 +49,7 @@ func newDemoCmd(g *globals) *cobra.Command {
 	var dir string
 	var once bool
 	var timeout time.Duration
+	var predictor string
 	cmd := &cobra.Command{
 		Use:   "demo",
 		Short: "Run a local five-country federation on loopback",
@@ -75,17 +76,18 @@ The work dir is recreated on every run; node logs are in DIR/NAME/node.log.`,
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return runDemo(ctx, g, dir, once, timeout)
+			return runDemo(ctx, g, dir, predictor, once, timeout)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", "demo-data", "work dir for the five nodes (recreated)")
 	cmd.Flags().BoolVar(&once, "once", false, "stop after the checks (also DEMO_ONCE=1)")
+	cmd.Flags().StringVar(&predictor, "predictor", "bin/wasm/predictor.wasm", "the example predictor built for WebAssembly (make wasm), for the model validation")
 	cmd.Flags().DurationVar(&timeout, "timeout", 60*time.Second, "how long to wait for the full mesh")
 	cmd.Flags().BoolVar(&g.json, "json", false, "print each step as a JSON object per line instead of prose")
 	return cmd
 }
 
-func runDemo(ctx context.Context, g *globals, dir string, once bool, timeout time.Duration) (err error) {
+func runDemo(ctx context.Context, g *globals, dir, predictor string, once bool, timeout time.Duration) (err error) {
 	if err := resetDemoDir(dir); err != nil {
 		return err
 	}
@@ -138,7 +140,7 @@ func runDemo(ctx context.Context, g *globals, dir string, once bool, timeout tim
 		return err
 	}
 	st := p.Start("tour", "")
-	if err := tour.Run(ctx, p, dir, tourNodes(nodes)); err != nil {
+	if err := tour.Run(ctx, p, dir, predictor, tourNodes(nodes)); err != nil {
 		var broken *tour.AuditBrokenError
 		if errors.As(err, &broken) {
 			err = &exitErr{code: exitIntegrity, err: err}
@@ -399,6 +401,14 @@ func (a tourAPI) Post(ctx context.Context, path string, body, out any) error {
 
 func (a tourAPI) Upload(ctx context.Context, path string, meta any, file string, out any) error {
 	return tourError(a.c.upload(ctx, path, meta, file, "", out))
+}
+
+func (a tourAPI) UploadParts(ctx context.Context, path string, meta any, files [][2]string, out any) error {
+	parts := make([]filePart, len(files))
+	for i, f := range files {
+		parts[i] = filePart{name: f[0], path: f[1]}
+	}
+	return tourError(a.c.uploadParts(ctx, path, meta, parts, out))
 }
 
 func tourError(err error) error {

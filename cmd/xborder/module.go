@@ -4,15 +4,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/xborder/xborder/analysis"
+	"github.com/xborder/xborder/analysis/evaluation"
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/node/api"
 )
@@ -263,4 +266,101 @@ func indentJSON(raw []byte) string {
 	}
 	out, _ := json.MarshalIndent(v, "", "  ")
 	return string(out)
+}
+
+func newEvaluateCmd(g *globals) *cobra.Command {
+	var f analyseFlags
+	var on []string
+	var label, thresholds string
+	var bins int
+	cmd := &cobra.Command{
+		Use:   "evaluate MODEL --on OWNER/ID... --label COLUMN --project PID --purpose P",
+		Short: "Evaluate a model on partners' labelled data where it lies; only metrics leave",
+		Long: `evaluate sends the model's predictor (named in its model card) and its file to
+the owner of each dataset. The owner runs the predictor in its sandbox, only
+if it approved it for the project (xborder module approve), and its node
+computes the metrics from the scores and the --label column itself: AUC with
+a confidence interval, accuracy, sensitivity and specificity at each
+--thresholds value, the Brier score and calibration in bins that keep the
+minimum cell count. No score or row leaves. Each owner signs its metrics;
+the signed evaluation is committed to the registry and attached to the
+model, in the catalogue and in its DCAT as quality measurements.`,
+		Example: `  xborder evaluate fr-grandest/diabetes-risk --on de-bw/cohort --on ch-basel/cohort --label diabetes \
+      --thresholds 0.3,0.5 --project upper-rhine-diabetes --purpose research
+  xborder evaluate fr-grandest/diabetes-risk --on de-bw/cohort --label diabetes --filter 'age >= 50' \
+      --project upper-rhine-diabetes --purpose research --out evaluation.json`,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := requireFlags(cmd, "on", "label", "project", "purpose"); err != nil {
+				return err
+			}
+			spec := analysis.Spec{Kind: analysis.KindEvaluate, Model: args[0], Datasets: on, Label: label,
+				CalibrationBins: bins, Filter: f.filter, Purpose: f.purpose, Project: f.project}
+			if thresholds != "" {
+				for _, s := range strings.Split(thresholds, ",") {
+					v, err := strconv.ParseFloat(strings.TrimSpace(s), 64)
+					if err != nil {
+						return usageErr(fmt.Errorf("--thresholds: %q is not a number", s))
+					}
+					spec.Thresholds = append(spec.Thresholds, v)
+				}
+			}
+			if err := spec.Validate(); err != nil {
+				return usageErr(err)
+			}
+			return runAnalysis(g, cmd, spec, f.out)
+		},
+	}
+	cmd.Flags().StringArrayVar(&on, "on", nil, "a labelled dataset OWNER/ID to evaluate on (repeat for several)")
+	cmd.Flags().StringVar(&label, "label", "", "the boolean outcome column the scores are judged against")
+	cmd.Flags().StringVar(&thresholds, "thresholds", "0.5", "score thresholds for accuracy, sensitivity and specificity, comma-separated, multiples of 0.001")
+	cmd.Flags().IntVar(&bins, "bins", 10, "calibration bins")
+	f.register(cmd, g)
+	return cmd
+}
+
+// printEvaluation writes each region's metrics and the pooled ones.
+func printEvaluation(w io.Writer, r analysis.Result) {
+	header := []string{"REGION", "N", "POSITIVES", "AUC", "95% CI", "BRIER"}
+	row := func(name string, n, pos int, auc evaluation.Interval, brier float64) []string {
+		return []string{name, strconv.Itoa(n), strconv.Itoa(pos), num(auc.Estimate),
+			fmt.Sprintf("%s–%s", num(auc.Lower), num(auc.Upper)), num(brier)}
+	}
+	rows := [][]string{}
+	var thresholds [][]string
+	for _, p := range r.Parts {
+		if len(p.Contributions) == 0 {
+			continue
+		}
+		c, err := analysis.ReadContribution(p.Contributions[0])
+		if err != nil || c.Evaluation == nil {
+			continue
+		}
+		e := c.Evaluation
+		rows = append(rows, row(p.Dataset, e.N, e.Positives, e.AUC, e.Brier))
+		for _, t := range e.Thresholds {
+			thresholds = append(thresholds, confusionRow(p.Dataset, t))
+		}
+	}
+	if pooled := r.Combined.Evaluation; pooled != nil {
+		rows = append(rows, row("pooled", pooled.N, pooled.Positives, pooled.AUC, pooled.Brier))
+		for _, t := range pooled.Thresholds {
+			thresholds = append(thresholds, confusionRow("pooled", t))
+		}
+	}
+	_ = printTable(w, header, rows)
+	if len(thresholds) > 0 {
+		fmt.Fprintln(w)
+		_ = printTable(w, []string{"REGION", "THRESHOLD", "ACCURACY", "SENSITIVITY", "SPECIFICITY"}, thresholds)
+	}
+}
+
+func confusionRow(region string, c evaluation.Confusion) []string {
+	rate := func(r evaluation.Rate) string {
+		if r.Suppressed != "" {
+			return "* " + string(r.Suppressed)
+		}
+		return num(r.Value)
+	}
+	return []string{region, num(c.Threshold), rate(c.Accuracy), rate(c.Sensitivity), rate(c.Specificity)}
 }

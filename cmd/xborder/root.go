@@ -123,6 +123,8 @@ Global flags read environment variables when not given:
 		newGrantsCmd(g),
 		newAnalyseCmd(g),
 		newAnalysisCmd(g),
+		newEvaluateCmd(g),
+		newModuleCmd(g),
 		newDemoCmd(g),
 		newHealthcheckCmd(g),
 		newVersionCmd(g),

@@ -16,6 +16,9 @@ type API interface {
 	Post(ctx context.Context, path string, body, out any) error
 	// Upload posts metadata then the file as multipart/form-data.
 	Upload(ctx context.Context, path string, meta any, file string, out any) error
+	// UploadParts posts metadata then each file as the part it names
+	// ({part, file}), as multipart/form-data.
+	UploadParts(ctx context.Context, path string, meta any, files [][2]string, out any) error
 }
 
 // DeniedError is a call a node's policy refused (HTTP 403 with reasons);
@@ -65,17 +68,20 @@ type tour struct {
 	dir    string
 	nodes  []Node
 	byName map[string]Node
+	// predictor is the example predictor's WebAssembly file.
+	predictor string
 }
 
 // Run walks the federation through the tour, writing its sample files
 // under dir. The nodes are the five partner regions of `xborder demo`, by
-// name; the tour stops at the first step that fails.
-func Run(ctx context.Context, p *Progress, dir string, nodes []Node) error {
-	t := &tour{p: p, dir: dir, nodes: nodes, byName: map[string]Node{}}
+// name; predictor is the example predictor built for WebAssembly (`make
+// wasm`). The tour stops at the first step that fails.
+func Run(ctx context.Context, p *Progress, dir, predictor string, nodes []Node) error {
+	t := &tour{p: p, dir: dir, nodes: nodes, byName: map[string]Node{}, predictor: predictor}
 	for _, n := range nodes {
 		t.byName[n.Name] = n
 	}
-	for _, part := range []func(context.Context) error{t.registry, t.catalogue, t.exchange, t.agreement, t.analyses, t.audit} {
+	for _, part := range []func(context.Context) error{t.registry, t.catalogue, t.exchange, t.agreement, t.analyses, t.evaluate, t.audit} {
 		if err := part(ctx); err != nil {
 			return err
 		}
