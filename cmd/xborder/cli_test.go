@@ -218,6 +218,7 @@ func TestStatusPeersAndTokensAgainstARunningNode(t *testing.T) {
 	}
 	datasetWithDictionary(t, tmp, fr, de)
 	analyseFromTheCommandLine(t, tmp, fr, de)
+	evaluateFromTheCommandLine(t, tmp, fr, de)
 
 	// A researcher token minted by the CLI works; one minted by another
 	// node does not; nor does an expired one.

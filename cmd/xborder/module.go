@@ -321,11 +321,7 @@ model, in the catalogue and in its DCAT as quality measurements.`,
 
 // printEvaluation writes each region's metrics and the pooled ones.
 func printEvaluation(w io.Writer, r analysis.Result) {
-	header := []string{"REGION", "N", "POSITIVES", "AUC", "95% CI", "BRIER"}
-	row := func(name string, n, pos int, auc evaluation.Interval, brier float64) []string {
-		return []string{name, strconv.Itoa(n), strconv.Itoa(pos), num(auc.Estimate),
-			fmt.Sprintf("%s–%s", num(auc.Lower), num(auc.Upper)), num(brier)}
-	}
+	row := evaluationRow
 	rows := [][]string{}
 	var thresholds [][]string
 	for _, p := range r.Parts {
@@ -348,7 +344,7 @@ func printEvaluation(w io.Writer, r analysis.Result) {
 			thresholds = append(thresholds, confusionRow("pooled", t))
 		}
 	}
-	_ = printTable(w, header, rows)
+	_ = printTable(w, evaluationHeader, rows)
 	if len(thresholds) > 0 {
 		fmt.Fprintln(w)
 		_ = printTable(w, []string{"REGION", "THRESHOLD", "ACCURACY", "SENSITIVITY", "SPECIFICITY"}, thresholds)
@@ -363,4 +359,65 @@ func confusionRow(region string, c evaluation.Confusion) []string {
 		return num(r.Value)
 	}
 	return []string{region, num(c.Threshold), rate(c.Accuracy), rate(c.Sensitivity), rate(c.Specificity)}
+}
+
+func newEvaluationsCmd(g *globals) *cobra.Command {
+	var model string
+	cmd := &cobra.Command{
+		Use:   "evaluations [--model OWNER/ID]",
+		Short: "Models' evaluations committed to the registry: each region's signed metrics",
+		Long: `evaluations reads, from this node's replica of the registry, the evaluations
+that members committed (xborder evaluate): for each, every region's metrics
+as its owner signed them, and their pooling.`,
+		Example: `  xborder evaluations --model fr-grandest/diabetes-risk
+  xborder evaluations --json`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := g.newClient()
+			if err != nil {
+				return err
+			}
+			var l api.EvaluationList
+			if err := c.get(cmd.Context(), "/v1/evaluations?model="+url.QueryEscape(model), &l); err != nil {
+				return err
+			}
+			if g.json {
+				return printJSON(g.out, l)
+			}
+			if len(l.Evaluations) == 0 {
+				fmt.Fprintln(g.out, "no evaluation committed")
+				return nil
+			}
+			for i, e := range l.Evaluations {
+				if i > 0 {
+					fmt.Fprintln(g.out)
+				}
+				fmt.Fprintf(g.out, "%s, evaluation %s, committed by %s at %s\n", e.Model, e.Analysis, e.CommittedBy, e.Committed.Format(time.RFC3339))
+				rows := [][]string{}
+				for _, r := range e.Regions {
+					rows = append(rows, evaluationRow(r.Dataset, r.Evaluation.N, r.Evaluation.Positives, r.Evaluation.AUC, r.Evaluation.Brier))
+				}
+				if e.Pooled != nil {
+					rows = append(rows, evaluationRow("pooled", e.Pooled.N, e.Pooled.Positives, e.Pooled.AUC, e.Pooled.Brier))
+				}
+				if err := printTable(g.out, evaluationHeader, rows); err != nil {
+					return err
+				}
+				if e.Problem != "" {
+					fmt.Fprintf(g.out, "problem: %s\n", e.Problem)
+				}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&model, "model", "", "only this model's evaluations")
+	cmd.Flags().BoolVar(&g.json, "json", false, "print JSON")
+	return cmd
+}
+
+var evaluationHeader = []string{"REGION", "N", "POSITIVES", "AUC", "95% CI", "BRIER"}
+
+func evaluationRow(name string, n, pos int, auc evaluation.Interval, brier float64) []string {
+	return []string{name, strconv.Itoa(n), strconv.Itoa(pos), num(auc.Estimate),
+		fmt.Sprintf("%s–%s", num(auc.Lower), num(auc.Upper)), num(brier)}
 }

@@ -124,6 +124,7 @@ Global flags read environment variables when not given:
 		newAnalyseCmd(g),
 		newAnalysisCmd(g),
 		newEvaluateCmd(g),
+		newEvaluationsCmd(g),
 		newModuleCmd(g),
 		newDemoCmd(g),
 		newHealthcheckCmd(g),
