@@ -4,12 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -18,39 +13,8 @@ import (
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/internal/testkit"
+	"github.com/xborder/xborder/internal/testwasm"
 )
-
-var (
-	predictorOnce sync.Once
-	predictorBin  []byte
-	predictorErr  error
-)
-
-// examplePredictor is examples/predictor built for wasip1, as `make wasm`
-// builds it.
-func examplePredictor(t *testing.T) []byte {
-	t.Helper()
-	predictorOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "node-wasm-")
-		if err != nil {
-			predictorErr = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		out := filepath.Join(dir, "predictor.wasm")
-		cmd := exec.Command("go", "build", "-trimpath", "-o", out, "../examples/predictor")
-		cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			predictorErr = fmt.Errorf("build the example predictor: %v\n%s", err, msg)
-			return
-		}
-		predictorBin, predictorErr = os.ReadFile(out)
-	})
-	if predictorErr != nil {
-		t.Fatal(predictorErr)
-	}
-	return predictorBin
-}
 
 // A model published in Grand Est is evaluated on the labelled cohorts of
 // Baden-Württemberg and Basel, where they lie: each owner runs the
@@ -88,7 +52,7 @@ func TestAModelIsEvaluatedWhereTheDataLiesAndItsSignedMetricsReachTheRegistry(t 
 	}
 
 	// Grand Est publishes the model (its coefficients) with its predictor.
-	bin := examplePredictor(t)
+	bin := testwasm.Build(t, "../examples/predictor")
 	sum, size, err := fr.catalogue.StoreModule(bytes.NewReader(bin))
 	must(t, err)
 	card := &exchange.ModelCard{Task: "Risk of type 2 diabetes", Architecture: "logistic regression",

@@ -3,7 +3,6 @@ package main
 import (
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/xborder/xborder/analysis/cohort"
 	"github.com/xborder/xborder/internal/testkit"
+	"github.com/xborder/xborder/internal/testwasm"
 	"github.com/xborder/xborder/node/api"
 )
 
@@ -21,11 +21,7 @@ import (
 func evaluateFromTheCommandLine(t *testing.T, tmp, fr, de string) {
 	t.Helper()
 	predictor := filepath.Join(tmp, "predictor.wasm")
-	build := exec.Command("go", "build", "-trimpath", "-o", predictor, "../../examples/predictor")
-	build.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build the example predictor: %v\n%s", err, out)
-	}
+	must(t, os.WriteFile(predictor, testwasm.Build(t, "../../examples/predictor"), 0o600))
 	const project = "rhine-diabetes"
 	if code, _, errs := xb(t, "--data", fr, "project", "propose", "--id", project, "--title", "Rhine diabetes",
 		"--themes", "health", "--partners", "fr-grandest,de-bw", "--ethics", "CPP-2026-7"); code != 0 {
