@@ -91,6 +91,12 @@ func TestAModelIsEvaluatedWhereTheDataLiesAndItsSignedMetricsReachTheRegistry(t 
 
 	// Only Baden-Württemberg has approved the predictor: Basel refuses to
 	// run it, and the evaluation gives no result.
+	for _, n := range []*Node{de, ch} {
+		testkit.Eventually(t, 20*time.Second, n.cfg.Name+"'s replica has the predictor", func() bool {
+			_, err := n.registry.Load().Module(project, sum)
+			return err == nil
+		})
+	}
 	_, err = de.clerk.Submit(ctx, consensus.OpModuleApprove, consensus.ModuleRef{Project: project, SHA256: sum})
 	must(t, err)
 	testkit.Eventually(t, 20*time.Second, "the replicas have de-bw's approval", func() bool {
