@@ -42,6 +42,13 @@ type fakeNode struct {
 	mu        sync.Mutex
 	entries   []exchange.Listing
 	submitted []string
+	args      []any // what each submitted op carried
+	// refuse, when set, is the registry's answer to every write.
+	refuse error
+	// The registry's modules and the models' committed evaluations
+	// (modules_test.go).
+	modules     []consensus.Module
+	evaluations []consensus.Evaluation
 }
 
 func (f *fakeNode) APIAllow(ctx context.Context, in policy.APIInput) (bool, error) {
@@ -97,7 +104,8 @@ func (f *fakeNode) Entry(_ context.Context, owner, id string) (exchange.Listing,
 	return exchange.Listing{}, exchange.ErrNotFound
 }
 func (f *fakeNode) Projects(context.Context) ([]consensus.Project, uint64, error) {
-	return []consensus.Project{{ID: "fr-de", Title: "Franco-German", Status: "active", Lead: "fr-grandest", Partners: []string{"fr-grandest", "de-bw"}}}, 7, nil
+	return []consensus.Project{{ID: "fr-de", Title: "Franco-German", Status: "active", Lead: "fr-grandest", Partners: []string{"fr-grandest", "de-bw"},
+		Datasets: []string{"de-bw/cohort", "fr-grandest/cohort"}}}, 7, nil
 }
 func (f *fakeNode) Project(_ context.Context, id string) (consensus.Project, uint64, error) {
 	if id != "fr-de" {
@@ -109,10 +117,15 @@ func (f *fakeNode) Project(_ context.Context, id string) (consensus.Project, uin
 func (f *fakeNode) Members(context.Context) ([]consensus.Member, []consensus.Proposal, uint64, error) {
 	return []consensus.Member{{Name: "fr-grandest", Country: "FR"}, {Name: "de-bw", Country: "DE"}}, nil, 7, nil
 }
-func (f *fakeNode) Submit(_ context.Context, op string, _ any) (uint64, error) {
+func (f *fakeNode) Submit(_ context.Context, op string, args any) (uint64, error) {
 	f.mu.Lock()
 	f.submitted = append(f.submitted, op)
+	f.args = append(f.args, args)
+	refuse := f.refuse
 	f.mu.Unlock()
+	if refuse != nil {
+		return 0, refuse
+	}
 	return 8, nil
 }
 func (f *fakeNode) WaitApplied(context.Context, uint64) error { return nil }
@@ -163,8 +176,14 @@ const testNodeID = "12D3KooWTestNode"
 
 func newTestConsole(t *testing.T, opts ...policy.Option) *testConsole {
 	t.Helper()
+	return newTestConsoleWith(t, "../../policies", opts...)
+}
+
+// newTestConsoleWith serves the console with the policies in dir.
+func newTestConsoleWith(t *testing.T, dir string, opts ...policy.Option) *testConsole {
+	t.Helper()
 	ctx := context.Background()
-	e, err := policy.NewEngine(ctx, "../../policies", slog.New(slog.DiscardHandler), opts...)
+	e, err := policy.NewEngine(ctx, dir, slog.New(slog.DiscardHandler), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,8 +196,11 @@ func newTestConsole(t *testing.T, opts ...policy.Option) *testConsole {
 		{Entry: exchange.Entry{ID: "own", Owner: "fr-grandest", Country: "FR", Kind: "dataset", Theme: "industry", Classification: "open", Title: "Own"}, Local: true},
 	}
 	tc.node.entries = append(tc.node.entries, cohortListings()...)
+	tc.node.entries = append(tc.node.entries, modelListing())
+	tc.node.modules, tc.node.evaluations = moduleFixtures(t)
 	tc.c, err = New(Deps{Backend: tc.node, Policies: tc.node, Registry: tc.node, Audit: tc.node, Catalogue: tc.node,
-		Exchange: tc.node, Agreements: tc.node, Analyses: tc.analyses, Authz: tc.node, Key: pub, NodeID: testNodeID, Name: "fr-grandest", Now: tc.clock})
+		Exchange: tc.node, Agreements: tc.node, Analyses: tc.analyses, Modules: tc.node, Authz: tc.node, Key: pub, NodeID: testNodeID,
+		Name: "fr-grandest", Now: tc.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
