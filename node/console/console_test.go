@@ -108,6 +108,12 @@ func (f *fakeNode) Projects(context.Context) ([]consensus.Project, uint64, error
 		Datasets: []string{"de-bw/cohort", "fr-grandest/cohort"}}}, 7, nil
 }
 func (f *fakeNode) Project(_ context.Context, id string) (consensus.Project, uint64, error) {
+	if id == "de-only" {
+		// Not listed, as the analysis form's projects are checked; only
+		// the modules page asks for it.
+		return consensus.Project{ID: id, Title: "Baden-Württemberg alone", Status: "active", Lead: "de-bw", Partners: []string{"de-bw"},
+			Datasets: []string{"de-bw/icu"}}, 7, nil
+	}
 	if id != "fr-de" {
 		return consensus.Project{}, 0, consensus.ErrNotFound
 	}
@@ -284,7 +290,8 @@ var pages = []string{Prefix, Prefix + "catalogue", Prefix + "catalogue/de-bw/icu
 	Prefix + "policies/playground?point=data.xborder.api.allow", Prefix + "analyses", Prefix + "analyses/new",
 	Prefix + "analyses/" + fixtureGLM, Prefix + "analyses/" + fixtureHist, Prefix + "analyses/" + fixtureTable,
 	Prefix + "analyses/" + fixtureSummary, Prefix + "analyses/" + fixtureCor, Prefix + "analyses/" + fixtureMeans,
-	Prefix + "analyses/" + fixtureRunning, Prefix + "analyses/" + fixtureDenied, Prefix + "nowhere", Prefix + "signin"}
+	Prefix + "analyses/" + fixtureRunning, Prefix + "analyses/" + fixtureDenied, Prefix + "nowhere", Prefix + "signin",
+	Prefix + "catalogue/fr-grandest/risk", Prefix + "modules", Prefix + "modules?project=gone"}
 
 func checkSecurityHeaders(t *testing.T, path string, h http.Header) {
 	t.Helper()
@@ -352,7 +359,8 @@ func TestCSRFTokenIsCheckedOnEveryPost(t *testing.T) {
 	posts := []string{Prefix + "signout", Prefix + "catalogue/de-bw/icu/request", Prefix + "catalogue/de-bw/icu/fetch",
 		Prefix + "catalogue/fr-grandest/own/withdraw", Prefix + "publish", Prefix + "projects", Prefix + "projects/fr-de/join",
 		Prefix + "projects/fr-de/attach", Prefix + "agreements", Prefix + "agreements/a/sign", Prefix + "agreements/a/revoke",
-		Prefix + "policies/reload", Prefix + "policies/playground", Prefix + "analyses"}
+		Prefix + "policies/reload", Prefix + "policies/playground", Prefix + "analyses",
+		Prefix + "modules/fr-de/" + predictorSHA + "/approve", Prefix + "modules/fr-de/" + predictorSHA + "/withdraw"}
 	for _, p := range posts {
 		for name, form := range map[string]url.Values{
 			"without a token":  {"purpose": {"research"}},

@@ -150,8 +150,9 @@ func (s signer) contribution(t *testing.T, analysisID string, scores []float64, 
 	return tok
 }
 
-// moduleFixtures are three modules of project fr-de and one of a
-// project the registry does not hold, and one committed evaluation of
+// moduleFixtures are three modules of project fr-de, one of de-only
+// (where fr-grandest owns no dataset) and one of a project the registry
+// does not hold, and one committed evaluation of
 // fr-grandest/risk by both regions.
 func moduleFixtures(t *testing.T) ([]consensus.Module, []consensus.Evaluation) {
 	t.Helper()
@@ -164,6 +165,8 @@ func moduleFixtures(t *testing.T) ([]consensus.Module, []consensus.Evaluation) {
 			Proposed: proposed + 1, Approvals: []string{"de-bw", "fr-grandest"}, ApprovedAt: map[string]int64{"de-bw": proposed + 2, "fr-grandest": proposed + 3}},
 		{Project: "fr-de", SHA256: retiredSHA, Name: "old <b>predictor</b>", Kind: consensus.ModulePredictor, Source: "https://git.example/old@1",
 			ProposedBy: "fr-grandest", Proposed: proposed - 1, Approvals: []string{}, Withdrawn: proposed + 5},
+		{Project: "de-only", SHA256: summarySHA, Name: "icu counts", Kind: consensus.ModuleAnalysis, Source: "https://git.example/icu@2",
+			Schema: json.RawMessage(`{"type":"count"}`), ProposedBy: "de-bw", Proposed: proposed, Approvals: []string{}},
 		{Project: "gone", SHA256: predictorSHA, Name: "elsewhere", Kind: consensus.ModulePredictor, Source: "x@1", ProposedBy: "de-bw", Proposed: proposed},
 	}
 	de, fr := newSigner(t, "de-bw"), newSigner(t, "fr-grandest")
@@ -465,6 +468,11 @@ func TestOperatorApprovesAndWithdrawsModules(t *testing.T) {
 		t.Errorf("the lead cannot withdraw its module:\n%s", pred)
 	case strings.Contains(body, "/console/modules/gone/"):
 		t.Error("forms for a module of a project the registry does not hold")
+	case strings.Contains(body, "/console/modules/de-only/"):
+		t.Error("forms for a module of a project where fr-grandest owns no dataset and leads nothing")
+	}
+	if de := moduleArticle(t, body, "de-only", summarySHA); !strings.Contains(de, `<li data-owner="de-bw" data-approved="false">`) {
+		t.Errorf("de-only's module:\n%s", de)
 	}
 	token := tc.csrf(o)
 	// Without the token, nothing is submitted.
