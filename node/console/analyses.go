@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/xborder/xborder/analysis"
+	"github.com/xborder/xborder/analysis/evaluation"
 	"github.com/xborder/xborder/analysis/stats"
 	"github.com/xborder/xborder/analysis/tabular"
 	"github.com/xborder/xborder/consensus"
@@ -368,6 +369,8 @@ func suppressionMark(s stats.Suppression) string {
 		return "b"
 	case stats.SuppressedInPart:
 		return "c"
+	case evaluation.SuppressedThresholdInCell:
+		return "d"
 	}
 	return "?"
 }

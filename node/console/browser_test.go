@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/url"
 	"os"
@@ -15,8 +16,13 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"github.com/xborder/xborder/analysis"
 	"github.com/xborder/xborder/analysis/cohort"
+	"github.com/xborder/xborder/analysis/evaluation"
+	"github.com/xborder/xborder/analysis/stats"
+	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/exchange"
+	"github.com/xborder/xborder/internal/nodejws"
 	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/node"
 	"github.com/xborder/xborder/node/api"
@@ -309,7 +315,44 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	u.screenshot("agreement-signed")
 
-	// 5. Grand Est's auditor verifies the audit trail.
+	// 5. Grand Est leads the project and proposes its model's predictor
+	// as a module, which its operator approves from the console; the
+	// model's evaluation, signed by both regions, is committed, and the
+	// researcher in Baden-Württemberg reads it on the model's page.
+	predictor := strings.Repeat("5a", 32)
+	if _, err := fr.n.Registry().Submit(ctx, consensus.OpModulePropose, consensus.ModuleProposal{Project: "fr-de-oncology", SHA256: predictor,
+		Name: "tumour-seg predictor", Kind: consensus.ModulePredictor, Source: "https://git.example/tumour-seg@1"}); err != nil {
+		t.Fatal(err)
+	}
+	u.signIn(fr, api.RoleOperator, "ops@grandest.fr")
+	u.do("open the modules", chromedp.Click(chromedp.CSS(`nav a[href="/console/modules"]`)), chromedp.WaitVisible(chromedp.CSS("#modules form.approve-form")))
+	u.do("approve the predictor", submit("#modules form.approve-form button"), chromedp.WaitVisible(chromedp.CSS("#flash")))
+	if !u.has(`li[data-owner="fr-grandest"][data-approved="true"]`) || u.has("form.approve-form") {
+		t.Fatalf("the approval is not shown: %s", u.text("#modules"))
+	}
+	u.screenshot("module-approved")
+	var tokens []string
+	for i, r := range regions {
+		tokens = append(tokens, signedEvaluation(t, r, "ev-browser", "fr-grandest/tumour-seg", predictor, uint64(i+1)))
+	}
+	if _, err := fr.n.Registry().Submit(ctx, consensus.OpEvaluationCommit, consensus.EvaluationCommit{Model: "fr-grandest/tumour-seg",
+		Analysis: "ev-browser", Contributions: tokens}); err != nil {
+		t.Fatal(err)
+	}
+	testkit.Eventually(t, 30*time.Second, "de-bw's replica has the evaluation", func() bool {
+		es, _, err := de.n.Registry().Evaluations(ctx, "fr-grandest/tumour-seg")
+		return err == nil && len(es) == 1
+	})
+	u.signIn(de, api.RoleResearcher, "alice@uni-freiburg.de")
+	u.do("open the model", chromedp.Navigate("http://"+de.host+console.Prefix+"catalogue/fr-grandest/tumour-seg"),
+		chromedp.WaitVisible(chromedp.CSS(`#performance tr[data-region="pooled"]`)), chromedp.WaitVisible(chromedp.CSS("#calibration-0 .diagonal")))
+	series, err := chromedp.Run(tctx, chromedp.Evaluate[int](`document.querySelectorAll("#calibration-0 g.series").length`))
+	if err != nil || series != 3 || !u.has(`#performance tr[data-region="de-bw"]`) || !u.has(`#performance tr[data-region="fr-grandest"]`) {
+		t.Fatalf("the model's performance: %d series (%v)\n%s", series, err, u.text("#performance"))
+	}
+	u.screenshot("model-performance")
+
+	// 6. Grand Est's auditor verifies the audit trail.
 	u.signIn(fr, api.RoleAuditor, "audit@grandest.fr")
 	u.do("list the audit trail", chromedp.Navigate("http://"+fr.host+console.Prefix+"audit"), chromedp.WaitVisible(chromedp.CSS("#records")))
 	u.screenshot("audit")
@@ -319,7 +362,7 @@ func TestConsoleInABrowser(t *testing.T) {
 	}
 	u.screenshot("audit-verify")
 
-	// 6. Grand Est's legal team uses the decision playground, prefilled
+	// 7. Grand Est's legal team uses the decision playground, prefilled
 	// from the last request it decided, in French.
 	u.signIn(fr, api.RoleLegal, "dpo@grandest.fr")
 	u.do("open the policies", chromedp.Navigate("http://"+fr.host+console.Prefix+"policies?lang=fr"), chromedp.WaitVisible(chromedp.CSS("#policy-hash")))
@@ -344,6 +387,35 @@ func TestConsoleInABrowser(t *testing.T) {
 	if u.has(`nav a[href="/console/catalogue"]`) {
 		t.Fatal("legal sees the catalogue")
 	}
+	// It reads the modules proposed for review, and may not approve one.
+	u.do("open the modules", chromedp.Click(chromedp.CSS(`nav a[href="/console/modules"]`)), chromedp.WaitVisible(chromedp.CSS("#modules article.module")))
+	if u.has("#modules form") {
+		t.Fatal("legal sees a module's forms")
+	}
+}
+
+// signedEvaluation is a region's contribution to a model's evaluation,
+// as its node signs it: the metrics of synthetic scores against their
+// labels, signed with the region's key.
+func signedEvaluation(t *testing.T, r *region, analysisID, model, predictor string, seed uint64) string {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 11))
+	scores, labels := make([]float64, 300), make([]bool, 300)
+	for i := range scores {
+		scores[i] = 0.02 + 0.96*rng.Float64()
+		labels[i] = rng.Float64() < scores[i]
+	}
+	ev, err := evaluation.Evaluate(scores, labels, evaluation.Request{Thresholds: []float64{0.5}, CalibrationBins: 5}, stats.DefaultRules)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := nodejws.Sign(r.id.Key, r.id.PeerID, nodejws.TypeAnalysisContribution, analysis.Contribution{Analysis: analysisID,
+		Owner: r.cfg.Name, Dataset: "icu-admissions", Kind: analysis.KindEvaluate, Rows: len(scores), Model: model, ModuleSHA256: predictor,
+		Evaluation: &ev, IssuedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }
 
 // waitFor waits until the page has an element matching sel, across the

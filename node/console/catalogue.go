@@ -62,6 +62,12 @@ type entryData struct {
 	Purposes   []string
 	ShowProj   bool
 	ShowAgr    bool
+	// Performance is a model's committed evaluations, nil when the role
+	// may not read them (GET /v1/evaluations) or the entry is no model.
+	Performance *performance
+	// ShowModules: the role may read the registry's modules, which the
+	// predictor's digest links to.
+	ShowModules bool
 }
 
 func (c *Console) entry(x *rc) {
@@ -91,6 +97,10 @@ func (c *Console) entry(x *rc) {
 			}
 		}
 	}
+	if l.Kind == exchange.KindModel && x.may("GET", "/v1/evaluations") {
+		d.Performance = c.performance(x, l)
+	}
+	d.ShowModules = x.may("GET", "/v1/modules")
 	c.render(x, http.StatusOK, "entry.html", &page{Title: "entry.title", Active: "nav.catalogue", Data: d})
 }
 

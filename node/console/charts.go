@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
+	"unicode"
 
+	"github.com/xborder/xborder/analysis/evaluation"
 	"github.com/xborder/xborder/analysis/stats"
 )
 
@@ -213,3 +216,119 @@ func finite(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 
 // drawable reports whether [lo, hi] is a span an axis can be scaled to.
 func drawable(lo, hi float64) bool { return finite(lo) && finite(hi) && finite(hi-lo) && hi > lo }
+
+// calSeries is one calibration curve: a region's released bins, or the
+// regions' bins pooled.
+type calSeries struct {
+	Name   string
+	Pooled bool
+	Bins   []evaluation.CalibrationBin
+}
+
+// calPoint is a calibration bin drawn: its mean predicted probability
+// (X) against the observed rate of positives (Y).
+type calPoint struct {
+	X, Y  float64
+	Label string
+}
+
+// calLine is one series of a calibration plot, its points joined in
+// order of score.
+type calLine struct {
+	Name   string
+	Class  string // series-0 … series-5 by turns, or pooled
+	Pooled bool
+	Points []calPoint
+	Path   string // the polyline's points
+}
+
+// calibrationChart plots each series' bins on the unit square, predicted
+// against observed, with the diagonal (perfect calibration) as reference.
+type calibrationChart struct {
+	Width, Height            float64
+	Left, Right, Top, Bottom float64
+	Series                   []calLine
+	XTicks, YTicks           []tick
+}
+
+// calColours is how many series colours console.css defines.
+const calColours = 6
+
+// TickEnd is where the x axis' tick marks end, below the axis.
+func (c *calibrationChart) TickEnd() float64 { return c.Bottom + 4 }
+
+// newCalibrationChart draws the series given. A bin whose mean predicted
+// probability or observed rate is not in [0, 1], or that counts no one,
+// has no place on the square and is left out (a stored evaluation is not
+// trusted to hold only what its owner computed); so is a series with no
+// bin left, and with none the chart is not drawn.
+func newCalibrationChart(series []calSeries) *calibrationChart {
+	const side = 388.0
+	c := &calibrationChart{Left: 56, Top: chartTop}
+	c.Right, c.Bottom = c.Left+side, c.Top+side
+	c.Width, c.Height = c.Right+chartRight, c.Bottom+chartBottom
+	xAt := func(v float64) float64 { return round1(c.Left + v*side) }
+	yAt := func(v float64) float64 { return round1(c.Bottom - v*side) }
+	unit := func(v float64) bool { return v >= 0 && v <= 1 } // false for NaN
+	regions := 0
+	for _, s := range series {
+		l := calLine{Name: plainLabel(s.Name), Pooled: s.Pooled, Class: "pooled"}
+		if !s.Pooled {
+			l.Class = "series-" + strconv.Itoa(regions%calColours)
+			regions++
+		}
+		var path strings.Builder
+		for _, b := range s.Bins {
+			if b.N <= 0 || !unit(b.MeanPredicted) || !unit(b.ObservedRate) {
+				continue
+			}
+			p := calPoint{X: xAt(b.MeanPredicted), Y: yAt(b.ObservedRate),
+				Label: fmt.Sprintf("%s, %s: %s / %s (n = %d)", l.Name, binRange(b.Lo, b.Hi), num(b.MeanPredicted), num(b.ObservedRate), b.N)}
+			if path.Len() > 0 {
+				path.WriteByte(' ')
+			}
+			path.WriteString(strconv.FormatFloat(p.X, 'f', -1, 64) + "," + strconv.FormatFloat(p.Y, 'f', -1, 64))
+			l.Points = append(l.Points, p)
+		}
+		if len(l.Points) == 0 {
+			continue
+		}
+		l.Path = path.String()
+		c.Series = append(c.Series, l)
+	}
+	if len(c.Series) == 0 {
+		return nil
+	}
+	for i := range 6 {
+		v := float64(i) / 5
+		c.XTicks = append(c.XTicks, tick{Pos: xAt(v), Label: label(v)})
+		c.YTicks = append(c.YTicks, tick{Pos: yAt(v), Label: label(v)})
+	}
+	return c
+}
+
+// binRange is a calibration bin's scores: [lo, hi), and [lo, 1] for the
+// last bin, which holds the scores of 1.
+func binRange(lo, hi float64) string {
+	if hi >= 1 {
+		return "[" + label(lo) + ", " + label(hi) + "]"
+	}
+	return "[" + label(lo) + ", " + label(hi) + ")"
+}
+
+// plainLabel is a name as a chart shows it: a region's name comes from a
+// signed token, so control characters and invalid UTF-8 (which no XML
+// document may hold) are replaced, and a long name is cut.
+func plainLabel(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	s = strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) || r == '\uFFFE' || r == '\uFFFF' || unicode.Is(unicode.Cs, r) {
+			return '\uFFFD'
+		}
+		return r
+	}, s)
+	if r := []rune(s); len(r) > 64 {
+		s = string(r[:63]) + "…"
+	}
+	return s
+}

@@ -1,9 +1,14 @@
 package console
 
 import (
+	"encoding/xml"
+	"errors"
+	"io"
 	"math"
+	"strings"
 	"testing"
 
+	"github.com/xborder/xborder/analysis/evaluation"
 	"github.com/xborder/xborder/analysis/stats"
 )
 
@@ -60,4 +65,70 @@ func checkIn(t *testing.T, what string, w, h float64, vs ...float64) {
 			t.Fatalf("%s at %g, outside the %g×%g picture", what, v, w, h)
 		}
 	}
+}
+
+// Whatever a committed evaluation holds, the calibration plot is drawn
+// within the picture with finite coordinates, or not drawn, and the SVG
+// written is well-formed XML whatever the regions' names.
+func FuzzCalibrationChart(f *testing.F) {
+	msgs, err := loadMessages()
+	if err != nil {
+		f.Fatal(err)
+	}
+	pages, err := parsePages()
+	if err != nil {
+		f.Fatal(err)
+	}
+	p := &page{x: &rc{c: &Console{msgs: msgs}, lang: "en"}}
+	f.Add("de-bw", uint8(5), 0.12, 0.07, 40, 0.1, 0.2)
+	f.Add("<x>&\"'", uint8(1), math.NaN(), 2.0, 0, -0.5, 1e300)
+	f.Add("a\x00b\x1b\xff", uint8(50), 1.0, 0.0, -3, math.Inf(1), math.Inf(-1))
+	f.Add("", uint8(0), 0.5, 0.5, 1<<30, 0.0, 1.0)
+	f.Fuzz(func(t *testing.T, name string, bins uint8, pred, obs float64, n int, step, skew float64) {
+		var series []calSeries
+		for s := range 3 {
+			cs := calSeries{Name: name + strings.Repeat("'", s), Pooled: s == 2}
+			for i := range int(bins % 64) {
+				fi := float64(i)
+				cs.Bins = append(cs.Bins, evaluation.CalibrationBin{Lo: fi * step, Hi: (fi + 1) * step, N: n + i*s,
+					MeanPredicted: pred + fi*step, ObservedRate: obs + fi*skew*float64(s)})
+			}
+			series = append(series, cs)
+		}
+		c := newCalibrationChart(series)
+		if c == nil {
+			return
+		}
+		for _, l := range c.Series {
+			if len(l.Points) == 0 {
+				t.Fatalf("series %q drawn without points", l.Name)
+			}
+			for _, pt := range l.Points {
+				checkIn(t, "point", c.Width, c.Height, pt.X, pt.Y)
+				if pt.X < c.Left || pt.X > c.Right || pt.Y < c.Top || pt.Y > c.Bottom {
+					t.Fatalf("point (%g, %g) off the plot", pt.X, pt.Y)
+				}
+			}
+		}
+		for _, tk := range append(c.XTicks, c.YTicks...) {
+			checkIn(t, "tick", c.Width, c.Height, tk.Pos)
+		}
+		var b strings.Builder
+		if err := pages["entry.html"].ExecuteTemplate(&b, "calibration", map[string]any{"P": p, "C": c, "ID": "calibration-0", "Series": series}); err != nil {
+			t.Fatal(err)
+		}
+		out := b.String()
+		svg := out[strings.Index(out, "<svg"):]
+		svg = svg[:strings.Index(svg, "</svg>")+len("</svg>")]
+		dec := xml.NewDecoder(strings.NewReader(svg))
+		for {
+			_, err := dec.Token()
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				t.Fatalf("the plot is not well-formed XML: %v\n%s", err, svg)
+			}
+		}
+	})
 }

@@ -383,6 +383,7 @@ var nav = []struct{ key, href, method, path string }{
 	{"nav.transfers", Prefix + "transfers", "GET", "/v1/transfers"},
 	{"nav.analyses", Prefix + "analyses", "GET", "/v1/analyses"},
 	{"nav.projects", Prefix + "projects", "GET", "/v1/projects"},
+	{"nav.modules", Prefix + "modules", "GET", "/v1/modules"},
 	{"nav.agreements", Prefix + "agreements", "GET", "/v1/agreements"},
 	{"nav.audit", Prefix + "audit", "GET", "/v1/audit"},
 	{"nav.policies", Prefix + "policies", "GET", "/v1/policy"},
@@ -491,6 +492,10 @@ func (c *Console) routes() {
 	c.handle("POST "+Prefix+"projects/{id}/attach", apiRoute("POST", "/v1/projects/{id}/attach"), c.attachDataset)
 	c.handle("POST "+Prefix+"projects/{id}/approve", apiRoute("POST", "/v1/projects/{id}/approve"), c.approveChange)
 	c.handle("POST "+Prefix+"projects/{id}/decline", apiRoute("POST", "/v1/projects/{id}/decline"), c.declineChange)
+
+	c.handle("GET "+Prefix+"modules", apiRoute("GET", "/v1/modules"), c.modules)
+	c.handle("POST "+Prefix+"modules/{project}/{sha256}/approve", apiRoute("POST", "/v1/modules/{project}/{sha256}/approve"), c.approveModule)
+	c.handle("POST "+Prefix+"modules/{project}/{sha256}/withdraw", apiRoute("POST", "/v1/modules/{project}/{sha256}/withdraw"), c.withdrawModule)
 
 	c.handle("GET "+Prefix+"agreements", apiRoute("GET", "/v1/agreements"), c.agreementList)
 	c.handle("POST "+Prefix+"agreements", apiRoute("POST", "/v1/agreements"), c.proposeAgreement)

@@ -42,6 +42,13 @@ type fakeNode struct {
 	mu        sync.Mutex
 	entries   []exchange.Listing
 	submitted []string
+	args      []any // what each submitted op carried
+	// refuse, when set, is the registry's answer to every write.
+	refuse error
+	// The registry's modules and the models' committed evaluations
+	// (modules_test.go).
+	modules     []consensus.Module
+	evaluations []consensus.Evaluation
 }
 
 func (f *fakeNode) APIAllow(ctx context.Context, in policy.APIInput) (bool, error) {
@@ -97,9 +104,16 @@ func (f *fakeNode) Entry(_ context.Context, owner, id string) (exchange.Listing,
 	return exchange.Listing{}, exchange.ErrNotFound
 }
 func (f *fakeNode) Projects(context.Context) ([]consensus.Project, uint64, error) {
-	return []consensus.Project{{ID: "fr-de", Title: "Franco-German", Status: "active", Lead: "fr-grandest", Partners: []string{"fr-grandest", "de-bw"}}}, 7, nil
+	return []consensus.Project{{ID: "fr-de", Title: "Franco-German", Status: "active", Lead: "fr-grandest", Partners: []string{"fr-grandest", "de-bw"},
+		Datasets: []string{"de-bw/cohort", "fr-grandest/cohort"}}}, 7, nil
 }
 func (f *fakeNode) Project(_ context.Context, id string) (consensus.Project, uint64, error) {
+	if id == "de-only" {
+		// Not listed, as the analysis form's projects are checked; only
+		// the modules page asks for it.
+		return consensus.Project{ID: id, Title: "Baden-Württemberg alone", Status: "active", Lead: "de-bw", Partners: []string{"de-bw"},
+			Datasets: []string{"de-bw/icu"}}, 7, nil
+	}
 	if id != "fr-de" {
 		return consensus.Project{}, 0, consensus.ErrNotFound
 	}
@@ -109,10 +123,15 @@ func (f *fakeNode) Project(_ context.Context, id string) (consensus.Project, uin
 func (f *fakeNode) Members(context.Context) ([]consensus.Member, []consensus.Proposal, uint64, error) {
 	return []consensus.Member{{Name: "fr-grandest", Country: "FR"}, {Name: "de-bw", Country: "DE"}}, nil, 7, nil
 }
-func (f *fakeNode) Submit(_ context.Context, op string, _ any) (uint64, error) {
+func (f *fakeNode) Submit(_ context.Context, op string, args any) (uint64, error) {
 	f.mu.Lock()
 	f.submitted = append(f.submitted, op)
+	f.args = append(f.args, args)
+	refuse := f.refuse
 	f.mu.Unlock()
+	if refuse != nil {
+		return 0, refuse
+	}
 	return 8, nil
 }
 func (f *fakeNode) WaitApplied(context.Context, uint64) error { return nil }
@@ -163,8 +182,14 @@ const testNodeID = "12D3KooWTestNode"
 
 func newTestConsole(t *testing.T, opts ...policy.Option) *testConsole {
 	t.Helper()
+	return newTestConsoleWith(t, "../../policies", opts...)
+}
+
+// newTestConsoleWith serves the console with the policies in dir.
+func newTestConsoleWith(t *testing.T, dir string, opts ...policy.Option) *testConsole {
+	t.Helper()
 	ctx := context.Background()
-	e, err := policy.NewEngine(ctx, "../../policies", slog.New(slog.DiscardHandler), opts...)
+	e, err := policy.NewEngine(ctx, dir, slog.New(slog.DiscardHandler), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,8 +202,11 @@ func newTestConsole(t *testing.T, opts ...policy.Option) *testConsole {
 		{Entry: exchange.Entry{ID: "own", Owner: "fr-grandest", Country: "FR", Kind: "dataset", Theme: "industry", Classification: "open", Title: "Own"}, Local: true},
 	}
 	tc.node.entries = append(tc.node.entries, cohortListings()...)
+	tc.node.entries = append(tc.node.entries, modelListing())
+	tc.node.modules, tc.node.evaluations = moduleFixtures(t)
 	tc.c, err = New(Deps{Backend: tc.node, Policies: tc.node, Registry: tc.node, Audit: tc.node, Catalogue: tc.node,
-		Exchange: tc.node, Agreements: tc.node, Analyses: tc.analyses, Authz: tc.node, Key: pub, NodeID: testNodeID, Name: "fr-grandest", Now: tc.clock})
+		Exchange: tc.node, Agreements: tc.node, Analyses: tc.analyses, Modules: tc.node, Authz: tc.node, Key: pub, NodeID: testNodeID,
+		Name: "fr-grandest", Now: tc.clock})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +290,8 @@ var pages = []string{Prefix, Prefix + "catalogue", Prefix + "catalogue/de-bw/icu
 	Prefix + "policies/playground?point=data.xborder.api.allow", Prefix + "analyses", Prefix + "analyses/new",
 	Prefix + "analyses/" + fixtureGLM, Prefix + "analyses/" + fixtureHist, Prefix + "analyses/" + fixtureTable,
 	Prefix + "analyses/" + fixtureSummary, Prefix + "analyses/" + fixtureCor, Prefix + "analyses/" + fixtureMeans,
-	Prefix + "analyses/" + fixtureRunning, Prefix + "analyses/" + fixtureDenied, Prefix + "nowhere", Prefix + "signin"}
+	Prefix + "analyses/" + fixtureRunning, Prefix + "analyses/" + fixtureDenied, Prefix + "nowhere", Prefix + "signin",
+	Prefix + "catalogue/fr-grandest/risk", Prefix + "modules", Prefix + "modules?project=gone"}
 
 func checkSecurityHeaders(t *testing.T, path string, h http.Header) {
 	t.Helper()
@@ -330,7 +359,8 @@ func TestCSRFTokenIsCheckedOnEveryPost(t *testing.T) {
 	posts := []string{Prefix + "signout", Prefix + "catalogue/de-bw/icu/request", Prefix + "catalogue/de-bw/icu/fetch",
 		Prefix + "catalogue/fr-grandest/own/withdraw", Prefix + "publish", Prefix + "projects", Prefix + "projects/fr-de/join",
 		Prefix + "projects/fr-de/attach", Prefix + "agreements", Prefix + "agreements/a/sign", Prefix + "agreements/a/revoke",
-		Prefix + "policies/reload", Prefix + "policies/playground", Prefix + "analyses"}
+		Prefix + "policies/reload", Prefix + "policies/playground", Prefix + "analyses",
+		Prefix + "modules/fr-de/" + predictorSHA + "/approve", Prefix + "modules/fr-de/" + predictorSHA + "/withdraw"}
 	for _, p := range posts {
 		for name, form := range map[string]url.Values{
 			"without a token":  {"purpose": {"research"}},

@@ -100,6 +100,7 @@ var funcs = template.FuncMap{
 	"pvalue":  pvalue,
 	"exp":     math.Exp,
 	"supmark": suppressionMark,
+	"bins":    binRange,
 	"dict": func(kv ...any) (map[string]any, error) {
 		if len(kv)%2 != 0 {
 			return nil, errors.New("dict: odd number of arguments")
