@@ -122,3 +122,71 @@ func TestVerifyRefusesAnotherKeyAndRewrittenHistory(t *testing.T) {
 		t.Fatalf("rewritten history passed the anchors: %+v %v", rep, err)
 	}
 }
+
+// A node re-keyed keeps its trail: the records before the change verify
+// against its former key, the later ones against its new key, and a
+// replaced key signs nothing after the trail moved on.
+func TestTrailVerifiesAcrossAKeyReplacement(t *testing.T) {
+	l, oldPub, path := newLog(t, 4)
+	anchorAt := func(seq uint64) Anchor {
+		t.Helper()
+		recs, err := l.List(Filter{Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range recs {
+			if r.Seq == seq {
+				return Anchor{Seq: seq, Head: r.Hash}
+			}
+		}
+		t.Fatalf("no record %d", seq)
+		return Anchor{}
+	}
+	before := anchorAt(4)
+	oldKey := l.key
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	newPub, newKey, _ := ed25519.GenerateKey(rand.Reader)
+	l, err := Open(path, newKey) // the operator swapped the node key
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for i := range 3 {
+		if _, err := l.Append("registry.submit", "anchor.put", map[string]any{"i": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	anchors := []Anchor{before, anchorAt(7)}
+
+	rep, err := l.VerifyKeys([]ed25519.PublicKey{oldPub, newPub}, anchors)
+	if err != nil || !rep.OK || rep.Records != 7 {
+		t.Fatalf("verify with both keys: %+v %v", rep, err)
+	}
+	want := []KeySpan{{Key: 0, First: 1, Last: 4}, {Key: 1, First: 5, Last: 7}}
+	if len(rep.Keys) != 2 || rep.Keys[0] != want[0] || rep.Keys[1] != want[1] {
+		t.Fatalf("key runs %+v, want %+v", rep.Keys, want)
+	}
+	// Either key alone, or the keys in the wrong order, does not verify.
+	for name, keys := range map[string][]ed25519.PublicKey{
+		"the new key only": {newPub}, "the old key only": {oldPub}, "newest first": {newPub, oldPub},
+	} {
+		if rep, err := l.VerifyKeys(keys, anchors); !errors.Is(err, ErrBroken) || rep.OK {
+			t.Fatalf("%s: %+v %v", name, rep, err)
+		}
+	}
+	if _, err := l.VerifyKeys(nil, anchors); err == nil {
+		t.Fatal("a verification without keys passed")
+	}
+
+	// A thief with the old key appends after the new key took over.
+	l.key = oldKey
+	if _, err := l.Append("policy.decision", "forged", map[string]any{}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err = l.VerifyKeys([]ed25519.PublicKey{oldPub, newPub}, anchors)
+	if !errors.Is(err, ErrBroken) || rep.FirstBad == nil || rep.FirstBad.Seq != 8 || !strings.Contains(rep.FirstBad.Reason, "a key the node had replaced") {
+		t.Fatalf("a record signed by the replaced key after the new one: %+v %v", rep.FirstBad, err)
+	}
+}

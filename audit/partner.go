@@ -2,7 +2,6 @@ package audit
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 
@@ -32,8 +31,9 @@ func (s *Service) unavailable(typ string, err error) error {
 }
 
 // VerifyPeerAudit verifies partner name's trail, fetched over Protocol
-// with the detail its policy discloses, against its key (its peer ID) and
-// every anchor the registry holds for it. The verification is recorded.
+// with the detail its policy discloses, against its keys (its peer ID,
+// and the keys re-key votes replaced) and every anchor the registry holds
+// for it. The verification is recorded.
 func (s *Service) VerifyPeerAudit(ctx context.Context, name string, detail Detail) (Report, error) {
 	m, err := s.deps.Members.MemberByName(name)
 	if err != nil {
@@ -42,19 +42,18 @@ func (s *Service) VerifyPeerAudit(ctx context.Context, name string, detail Detai
 	if m.PeerID == s.self {
 		return s.VerifyAudit(ctx)
 	}
-	pub, err := m.PeerID.ExtractPublicKey()
+	// A member re-keyed since it wrote its first records verifies with
+	// its former keys up to where its current key takes over.
+	keys, ids, err := m.Keys()
 	if err != nil {
 		return Report{}, err
-	}
-	raw, err := pub.Raw()
-	if err != nil || len(raw) != ed25519.PublicKeySize {
-		return Report{}, fmt.Errorf("the peer ID of %s holds no Ed25519 key", name)
 	}
 	anchors, err := s.deps.Registry.AnchorChain(name)
 	if err != nil {
 		return Report{}, err
 	}
-	rep, err := FetchAndVerify(ctx, s.deps.Host, m.PeerID, ed25519.PublicKey(raw), anchors, detail)
+	rep, err := FetchAndVerifyKeys(ctx, s.deps.Host, m.PeerID, keys, anchors, detail)
+	namePeers(&rep, ids)
 	if errors.Is(err, ErrBroken) {
 		err = nil // the report says what is broken
 	}

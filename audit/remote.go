@@ -198,16 +198,25 @@ func (l *Log) serve(ctx context.Context, s network.Stream, d Discloser) error {
 // Protocol and verifies it against pub (the partner's key) and anchors
 // (the partner's anchors from the registry). A refusal is a *RefusedError.
 func FetchAndVerify(ctx context.Context, h host.Host, p peer.ID, pub ed25519.PublicKey, anchors []Anchor, detail Detail) (Report, error) {
+	return FetchAndVerifyKeys(ctx, h, p, []ed25519.PublicKey{pub}, anchors, detail)
+}
+
+// FetchAndVerifyKeys is FetchAndVerify for a partner whose node key was
+// replaced: keys are every key it held, oldest first (see VerifyKeys).
+func FetchAndVerifyKeys(ctx context.Context, h host.Host, p peer.ID, keys []ed25519.PublicKey, anchors []Anchor, detail Detail) (Report, error) {
+	if len(keys) == 0 {
+		return Report{}, errNoKeys
+	}
 	ctx, cancel := context.WithTimeout(ctx, maxServe)
 	defer cancel()
 	// A verification only reads, so one that lost its stream before the
 	// partner answered (a connection replaced under it: both members
 	// dialled each other, or one restarted) is asked again, once, on a
 	// fresh stream. Past the answer, a failure is the verification's.
-	rep, err := fetchAndVerify(ctx, h, p, pub, anchors, detail)
+	rep, err := fetchAndVerify(ctx, h, p, keys, anchors, detail)
 	var lost *streamLostError
 	if errors.As(err, &lost) && ctx.Err() == nil {
-		rep, err = fetchAndVerify(ctx, h, p, pub, anchors, detail)
+		rep, err = fetchAndVerify(ctx, h, p, keys, anchors, detail)
 	}
 	return rep, err
 }
@@ -219,7 +228,7 @@ type streamLostError struct{ err error }
 func (e *streamLostError) Error() string { return e.err.Error() }
 func (e *streamLostError) Unwrap() error { return e.err }
 
-func fetchAndVerify(ctx context.Context, h host.Host, p peer.ID, pub ed25519.PublicKey, anchors []Anchor, detail Detail) (Report, error) {
+func fetchAndVerify(ctx context.Context, h host.Host, p peer.ID, keys []ed25519.PublicKey, anchors []Anchor, detail Detail) (Report, error) {
 	s, err := h.NewStream(ctx, p, Protocol)
 	if err != nil {
 		return Report{}, fmt.Errorf("open an audit stream to %s: %w", p, err)
@@ -241,12 +250,12 @@ func fetchAndVerify(ctx context.Context, h host.Host, p peer.ID, pub ed25519.Pub
 	if !ans.Allow {
 		return Report{}, &RefusedError{Peer: p, Reasons: ans.Reasons}
 	}
-	return readTrail(bufio.NewReaderSize(s, 64<<10), func() { _ = s.SetDeadline(time.Now().Add(frameTimeout)) }, pub, anchors)
+	return readTrail(bufio.NewReaderSize(s, 64<<10), func() { _ = s.SetDeadline(time.Now().Add(frameTimeout)) }, keys, anchors)
 }
 
 // readTrail reads a partner's batches from r and verifies them as they
 // come; beforeFrame runs before each frame is read (a fresh deadline).
-func readTrail(r io.Reader, beforeFrame func(), pub ed25519.PublicKey, anchors []Anchor) (Report, error) {
+func readTrail(r io.Reader, beforeFrame func(), keys []ed25519.PublicKey, anchors []Anchor) (Report, error) {
 	var b batch
 	i, done := 0, false
 	next := func() (Link, *Record, bool, error) {
@@ -275,7 +284,7 @@ func readTrail(r io.Reader, beforeFrame func(), pub ed25519.PublicKey, anchors [
 		i++
 		return l, rec, true, nil
 	}
-	return VerifyLinks(pub, anchors, next)
+	return VerifyLinksKeys(keys, anchors, next)
 }
 
 func writeFrame(w io.Writer, v any) error {

@@ -60,7 +60,7 @@ func FuzzReadTrail(f *testing.F) {
 	f.Add([]byte{0, 0, 0, 2, '{', '}'})
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, raw []byte) {
-		rep, err := readTrail(bytes.NewReader(raw), func() {}, pub, anchors)
+		rep, err := readTrail(bytes.NewReader(raw), func() {}, []ed25519.PublicKey{pub}, anchors)
 		if err == nil && (!rep.OK || rep.Records < anchors[len(anchors)-1].Seq) {
 			t.Fatalf("accepted a trail that does not hold every anchor: %+v", rep)
 		}
@@ -70,13 +70,13 @@ func FuzzReadTrail(f *testing.F) {
 func TestReadTrailVerifiesWhatTheOwnerSends(t *testing.T) {
 	for _, detail := range []Detail{DetailChain, DetailRecords} {
 		raw, pub, anchors := trailFrames(t, 9, detail)
-		rep, err := readTrail(bytes.NewReader(raw), func() {}, pub, anchors)
+		rep, err := readTrail(bytes.NewReader(raw), func() {}, []ed25519.PublicKey{pub}, anchors)
 		if err != nil || !rep.OK || rep.Records != 9 || rep.ContentVerified != (detail == DetailRecords) {
 			t.Fatalf("%s: %+v %v", detail, rep, err)
 		}
 		// One flipped byte anywhere in a record's hash breaks it.
 		bad := bytes.Replace(raw, []byte(`"hash":"`), []byte(`"hash":"0`), 1)
-		if rep, err := readTrail(bytes.NewReader(bad), func() {}, pub, anchors); err == nil || rep.OK {
+		if rep, err := readTrail(bytes.NewReader(bad), func() {}, []ed25519.PublicKey{pub}, anchors); err == nil || rep.OK {
 			t.Fatalf("%s: a changed trail verified", detail)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -103,6 +104,38 @@ type Member struct {
 	Country string
 	Org     string
 	PeerID  peer.ID
+	// FormerKeys are the node keys re-key votes replaced, oldest first:
+	// the member's trail verifies with them up to where its current key
+	// takes over.
+	FormerKeys []peer.ID
+}
+
+// Keys are the member's keys as a trail verifies with them, oldest first
+// (its former keys, then its current one), with their peer IDs.
+func (m Member) Keys() ([]ed25519.PublicKey, []peer.ID, error) {
+	ids := append(slices.Clone(m.FormerKeys), m.PeerID)
+	keys := make([]ed25519.PublicKey, 0, len(ids))
+	for _, id := range ids {
+		pub, err := id.ExtractPublicKey()
+		if err != nil {
+			return nil, nil, fmt.Errorf("the peer ID %s of %s holds no key: %w", id, m.Name, err)
+		}
+		raw, err := pub.Raw()
+		if err != nil || len(raw) != ed25519.PublicKeySize {
+			return nil, nil, fmt.Errorf("the peer ID %s of %s holds no Ed25519 key", id, m.Name)
+		}
+		keys = append(keys, ed25519.PublicKey(raw))
+	}
+	return keys, ids, nil
+}
+
+// namePeers puts the peer ID of each key into the report's key runs.
+func namePeers(rep *Report, ids []peer.ID) {
+	for i := range rep.Keys {
+		if k := rep.Keys[i].Key; k >= 0 && k < len(ids) {
+			rep.Keys[i].PeerID = ids[k].String()
+		}
+	}
 }
 
 // Members resolves federation members.
@@ -268,14 +301,27 @@ func (s *Service) AuditRecords(_ context.Context, f Filter) ([]Record, Head, err
 	return recs, head, err
 }
 
-// VerifyAudit checks the chain, the signatures against this node's key,
-// and every anchor the registry holds for this node.
+// VerifyAudit checks the chain, the signatures against this node's key
+// (and the member's former keys, which signed the records before a
+// re-key), and every anchor the registry holds for this node.
 func (s *Service) VerifyAudit(context.Context) (Report, error) {
 	anchors, err := s.deps.Registry.AnchorChain(s.cfg.Name)
 	if err != nil {
 		return Report{}, err
 	}
-	rep, err := s.trail.Verify(s.deps.Key.Public().(ed25519.PublicKey), anchors)
+	me := Member{Name: s.cfg.Name, PeerID: s.self}
+	if m, err := s.deps.Members.MemberByName(s.cfg.Name); err == nil {
+		// The registry's former keys; this node's own key last, whatever
+		// the registry says (a node whose key was replaced still checks
+		// its own records).
+		me.FormerKeys = slices.DeleteFunc(append(slices.Clone(m.FormerKeys), m.PeerID), func(p peer.ID) bool { return p == s.self })
+	}
+	keys, ids, err := me.Keys()
+	if err != nil {
+		return Report{}, err
+	}
+	rep, err := s.trail.VerifyKeys(keys, anchors)
+	namePeers(&rep, ids)
 	if errors.Is(err, ErrBroken) {
 		return rep, nil // the report says what is broken
 	}

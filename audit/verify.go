@@ -54,7 +54,23 @@ type Report struct {
 	// FirstBad names the first record that does not fit, and why.
 	FirstBad *Bad      `json:"first_bad,omitempty"`
 	Anchors  []Checked `json:"anchors"`
+	// Keys are the runs of records each of the node's keys signed, in
+	// order: one run for a node that never changed its key; after a
+	// re-key, the records before it under the old key and the later ones
+	// under the new.
+	Keys []KeySpan `json:"keys,omitempty"`
 }
+
+// KeySpan is a run of consecutive records signed with one key.
+type KeySpan struct {
+	Key    int    `json:"key"`               // the key's index in the keys verified against, oldest first
+	PeerID string `json:"peer_id,omitempty"` // the key's peer ID, when the verifier knows it
+	First  uint64 `json:"first"`             // seq of its first record
+	Last   uint64 `json:"last"`              // seq of its last record
+}
+
+// errNoKeys: a verification needs the key of the trail's node.
+var errNoKeys = errors.New("audit: no key to verify the trail against")
 
 // Bad is a record that breaks the chain.
 type Bad struct {
@@ -75,17 +91,23 @@ var ErrBroken = errors.New("the audit trail does not verify")
 
 // chainCheck verifies a trail one record (or link) at a time, in order:
 // sequence numbers without gaps, each record chained to the one before,
-// each signature checked against pub, the hash of every anchored record
-// noted; with content, each hash recomputed.
+// each signature checked against the node's keys, the hash of every
+// anchored record noted; with content, each hash recomputed.
+//
+// keys are every key the node held, oldest first (one, unless a re-key
+// replaced it). A record verifies against the key of the record before it
+// or a later one, never an earlier one: once the trail moves to a new key,
+// a replaced key (perhaps a stolen one) signs nothing after it.
 type chainCheck struct {
-	pub      ed25519.PublicKey
+	keys     []ed25519.PublicKey
+	cur      int // index of the key the last record verified against
 	rep      Report
 	prev     Link
 	anchored map[uint64]string // anchored seq -> hash found there
 }
 
-func newChainCheck(pub ed25519.PublicKey, anchors []Anchor, content bool) *chainCheck {
-	c := &chainCheck{pub: pub, anchored: make(map[uint64]string, len(anchors))}
+func newChainCheck(keys []ed25519.PublicKey, anchors []Anchor, content bool) *chainCheck {
+	c := &chainCheck{keys: keys, anchored: make(map[uint64]string, len(anchors))}
 	c.rep.ContentVerified = content
 	c.rep.Anchors = []Checked{}
 	for _, a := range anchors {
@@ -125,9 +147,29 @@ func (c *chainCheck) next(l Link, rec *Record) error {
 	}
 	hash, herr := hex.DecodeString(l.Hash)
 	sig, serr := base64.RawURLEncoding.DecodeString(l.Sig)
-	if herr != nil || len(hash) != 32 || serr != nil || !ed25519.Verify(c.pub, hash, sig) {
+	if herr != nil || len(hash) != 32 || serr != nil {
 		return bad("signature does not verify against the node's key")
 	}
+	signer := -1
+	for i := c.cur; i < len(c.keys) && signer < 0; i++ {
+		if ed25519.Verify(c.keys[i], hash, sig) {
+			signer = i
+		}
+	}
+	if signer < 0 {
+		for i := range c.cur {
+			if ed25519.Verify(c.keys[i], hash, sig) {
+				return bad("signed with a key the node had replaced before record %d (key %d of %d)", c.rep.Keys[len(c.rep.Keys)-1].First, i+1, len(c.keys))
+			}
+		}
+		return bad("signature does not verify against the node's key")
+	}
+	if n := len(c.rep.Keys); n == 0 || c.rep.Keys[n-1].Key != signer {
+		c.rep.Keys = append(c.rep.Keys, KeySpan{Key: signer, First: l.Seq, Last: l.Seq})
+	} else {
+		c.rep.Keys[n-1].Last = l.Seq
+	}
+	c.cur = signer
 	if _, ok := c.anchored[l.Seq]; ok {
 		c.anchored[l.Seq] = l.Hash
 	}
@@ -163,7 +205,18 @@ func (c *chainCheck) finish(anchors []Anchor) (Report, error) {
 // chained to the one before, each hash recomputed, each signature checked
 // against pub, and every anchor found unchanged in the trail.
 func (l *Log) Verify(pub ed25519.PublicKey, anchors []Anchor) (Report, error) {
-	c := newChainCheck(pub, anchors, true)
+	return l.VerifyKeys([]ed25519.PublicKey{pub}, anchors)
+}
+
+// VerifyKeys is Verify for a node whose key was replaced: keys are every
+// key it held, oldest first, and each record must verify against the
+// key of the record before it or a later one (Report.Keys says which
+// records each key signed).
+func (l *Log) VerifyKeys(keys []ed25519.PublicKey, anchors []Anchor) (Report, error) {
+	if len(keys) == 0 {
+		return Report{}, errNoKeys
+	}
+	c := newChainCheck(keys, anchors, true)
 	err := l.db.View(func(tx *bolt.Tx) error {
 		return l.walk(tx, 1, func(seq uint64, r *Record, derr error) error {
 			if derr != nil {
@@ -189,7 +242,16 @@ func (l *Log) Verify(pub ed25519.PublicKey, anchors []Anchor) (Report, error) {
 // records is not nil, each link's record, same index) in order from the
 // first, the signatures against pub, and every anchor.
 func VerifyLinks(pub ed25519.PublicKey, anchors []Anchor, next func() (Link, *Record, bool, error)) (Report, error) {
-	c := newChainCheck(pub, anchors, true)
+	return VerifyLinksKeys([]ed25519.PublicKey{pub}, anchors, next)
+}
+
+// VerifyLinksKeys is VerifyLinks against every key the partner held,
+// oldest first (see VerifyKeys).
+func VerifyLinksKeys(keys []ed25519.PublicKey, anchors []Anchor, next func() (Link, *Record, bool, error)) (Report, error) {
+	if len(keys) == 0 {
+		return Report{}, errNoKeys
+	}
+	c := newChainCheck(keys, anchors, true)
 	for {
 		l, rec, ok, err := next()
 		if err != nil {

@@ -152,6 +152,9 @@ func (c *Clerk) registryInput(op string, args any) (policy.RegistryInput, error)
 			list = append(list, map[string]any{"name": m.Name, "country": m.Country})
 		}
 		in.State["members"] = list
+		if in.Command.Args["action"] == "" {
+			in.Command.Args["action"] = ActionAdd
+		}
 	case AgreementCommit:
 		// The policy reads the agreement being committed: its id and
 		// parties, all of whom signed it.
@@ -193,7 +196,11 @@ func (c *Clerk) registryInput(op string, args any) (policy.RegistryInput, error)
 		if err != nil {
 			return in, err
 		}
-		in.State["pending"] = slices.ContainsFunc(props, func(p Proposal) bool { return p.Candidate.Name == a.Candidate })
+		i := slices.IndexFunc(props, func(p Proposal) bool { return p.Candidate.Name == a.Candidate })
+		in.State["pending"] = i >= 0
+		if i >= 0 {
+			in.State["action"] = props[i].Action
+		}
 	}
 	return in, nil
 }
@@ -254,20 +261,28 @@ func (c *Clerk) membershipDecision(ctx context.Context, candidate string) (polic
 	if i < 0 {
 		return policy.Decision{}, &RejectedError{Op: OpMemberVote, Reason: fmt.Sprintf("no open proposal about %q", candidate)}
 	}
-	if props[i].Action == "remove" {
+	if props[i].Action == ActionRemove {
 		return policy.Decision{Allow: true}, nil
 	}
 	m := props[i].Candidate
 	in := policy.MembershipInput{
 		Candidate: policy.Candidate{Name: m.Name, Country: m.Country, Org: m.Org, PeerID: m.PeerID},
 		Self:      policy.Node{Node: c.self.Node, Country: c.self.Country},
+		Action:    ActionAdd,
 	}
 	members, err := c.reg.Members()
 	if err != nil {
 		return policy.Decision{}, err
 	}
-	for _, m := range members {
-		in.Members = append(in.Members, policy.Member{Name: m.Name, Country: m.Country})
+	for _, x := range members {
+		in.Members = append(in.Members, policy.Member{Name: x.Name, Country: x.Country})
+		if props[i].Action == ActionRekey && x.Name == m.Name {
+			// A re-key: the policy reads the key being replaced.
+			in.Action, in.FormerPeerID = ActionRekey, x.PeerID
+		}
+	}
+	if props[i].Action == ActionRekey && in.Action != ActionRekey {
+		return policy.Decision{}, &RejectedError{Op: OpMemberVote, Reason: fmt.Sprintf("%s is no longer a member: its key cannot be replaced", m.Name)}
 	}
 	return c.policy.Membership(ctx, in)
 }

@@ -82,10 +82,14 @@ type entry struct {
 	Cmds []string `json:"cmds"`
 }
 
-// MembershipChange is reported after a vote adds or removes a member.
+// MembershipChange is reported after a vote adds, removes or re-keys a
+// member.
 type MembershipChange struct {
 	Member Member
 	Added  bool
+	// FormerPeerID is set by a re-key: the key Member.PeerID replaced,
+	// refused from the vote's entry on (Added is false).
+	FormerPeerID string
 }
 
 // fsm applies the log to the registry state in registry.db.
@@ -203,7 +207,7 @@ func (f *fsm) Apply(l *raft.Log) any {
 			members.byPeer, members.byName = f.members.byPeer, f.members.byName
 		}
 		for i := range cmds {
-			ch, err := applyCommand(tx, &cmds[i], &members)
+			ch, err := applyCommand(tx, &cmds[i], &members, l.Index)
 			results[i] = err
 			changes = append(changes, ch...)
 		}
@@ -318,15 +322,20 @@ func (mi *memberIndex) named(name string) (Member, bool) {
 
 func (mi *memberIndex) invalidate() { mi.byPeer, mi.byName = nil, nil }
 
-// applyCommand applies one checked command inside the transaction. A
-// refused command changes nothing.
-func applyCommand(tx *bolt.Tx, cc *checkedCommand, members *memberIndex) ([]MembershipChange, error) {
+// applyCommand applies one checked command of the entry at index inside
+// the transaction. A refused command changes nothing. A command is
+// accepted only from a member's current key: a key a re-key replaced is
+// refused like a stranger's.
+func applyCommand(tx *bolt.Tx, cc *checkedCommand, members *memberIndex, index uint64) ([]MembershipChange, error) {
 	if cc.parseErr != nil {
 		return nil, reject("command", "%v", cc.parseErr)
 	}
 	c := cc.Command
 	by, ok := members.get(c.By)
 	if !ok {
+		if former, ok := formerKey(tx, c.By); ok {
+			return nil, reject(c.Op, "%s is no longer a member's key: a re-key vote replaced it (index %d)", c.By, former.UntilIndex)
+		}
 		return nil, reject(c.Op, "%s is not a member of the federation", c.By)
 	}
 	if cc.sigErr != nil {
@@ -343,7 +352,7 @@ func applyCommand(tx *bolt.Tx, cc *checkedCommand, members *memberIndex) ([]Memb
 	}
 	// Each op validates everything before it writes, so a refusal leaves
 	// no partial change.
-	changes, err := runOp(tx, c, by, members)
+	changes, err := runOp(tx, c, by, members, index)
 	if c.Op == OpMemberPropose || c.Op == OpMemberVote {
 		members.invalidate()
 	}
@@ -469,12 +478,18 @@ func validCandidate(op string, m Member) error {
 	if strings.TrimSpace(m.Org) == "" {
 		return reject(op, "candidate organisation is empty")
 	}
-	pid, err := peer.Decode(m.PeerID)
+	return validPeerID(op, m.PeerID)
+}
+
+// validPeerID checks that a candidate's peer ID embeds an Ed25519 key, the
+// key its commands are verified with.
+func validPeerID(op, id string) error {
+	pid, err := peer.Decode(id)
 	if err != nil {
-		return reject(op, "candidate peer ID %q is not a peer ID", m.PeerID)
+		return reject(op, "candidate peer ID %q is not a peer ID", id)
 	}
 	if pub, err := pid.ExtractPublicKey(); err != nil || pub.Type() != crypto.Ed25519 {
-		return reject(op, "candidate peer ID %s is not an Ed25519 key", m.PeerID)
+		return reject(op, "candidate peer ID %s is not an Ed25519 key", id)
 	}
 	return nil
 }

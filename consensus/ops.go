@@ -53,10 +53,21 @@ type Approval struct {
 	Dataset string `json:"dataset,omitempty"` // owner/id of a pending attachment
 }
 
+// Membership actions: what a member.propose asks the members to decide.
+const (
+	ActionAdd    = "add"
+	ActionRemove = "remove"
+	// ActionRekey binds an existing member's name, country, organisation
+	// and history to a new node key (Candidate.PeerID) in place of a lost
+	// or stolen one. Country and Org may be left empty; given, they must
+	// be the member's.
+	ActionRekey = "rekey"
+)
+
 // MemberChange is the argument of member.propose.
 type MemberChange struct {
 	Candidate Member `json:"candidate"`
-	Action    string `json:"action"` // add or remove
+	Action    string `json:"action"` // add, remove or rekey
 }
 
 // Vote is the argument of member.vote.
@@ -82,7 +93,8 @@ type PolicyArgs struct {
 	Hash string `json:"hash"`
 }
 
-func runOp(tx *bolt.Tx, c Command, by Member, members *memberIndex) ([]MembershipChange, error) {
+// runOp applies one command at raft log index at.
+func runOp(tx *bolt.Tx, c Command, by Member, members *memberIndex, at uint64) ([]MembershipChange, error) {
 	switch c.Op {
 	case OpProjectPropose:
 		var a ProjectProposal
@@ -119,13 +131,13 @@ func runOp(tx *bolt.Tx, c Command, by Member, members *memberIndex) ([]Membershi
 		if err := decodeArgs(c, &a); err != nil {
 			return nil, err
 		}
-		return proposeMember(tx, c, by, a)
+		return proposeMember(tx, c, by, a, at)
 	case OpMemberVote:
 		var a Vote
 		if err := decodeArgs(c, &a); err != nil {
 			return nil, err
 		}
-		return vote(tx, c, by, a)
+		return vote(tx, c, by, a, at)
 	case OpAnchorPut:
 		var a AnchorArgs
 		if err := decodeArgs(c, &a); err != nil {
@@ -419,8 +431,13 @@ func pendingBy(p Project, member string) int {
 	return n
 }
 
-func proposeMember(tx *bolt.Tx, c Command, by Member, a MemberChange) ([]MembershipChange, error) {
-	if err := validCandidate(c.Op, a.Candidate); err != nil {
+func proposeMember(tx *bolt.Tx, c Command, by Member, a MemberChange, at uint64) ([]MembershipChange, error) {
+	if a.Action == ActionRekey {
+		var err error
+		if a.Candidate, err = rekeyCandidate(tx, c, by, a.Candidate); err != nil {
+			return nil, err
+		}
+	} else if err := validCandidate(c.Op, a.Candidate); err != nil {
 		return nil, err
 	}
 	if tx.Bucket(bProposals).Get([]byte(a.Candidate.Name)) != nil {
@@ -428,30 +445,73 @@ func proposeMember(tx *bolt.Tx, c Command, by Member, a MemberChange) ([]Members
 	}
 	existing, isMember := get[Member](tx, bMembers, a.Candidate.Name)
 	switch a.Action {
-	case "add":
+	case ActionAdd:
 		if isMember == nil {
 			return nil, reject(c.Op, "%s is already a member", a.Candidate.Name)
 		}
-		if _, taken := memberByPeer(tx, a.Candidate.PeerID); taken {
-			return nil, reject(c.Op, "peer ID %s already belongs to a member", a.Candidate.PeerID)
+		if holder, taken := keyHolder(tx, a.Candidate.PeerID); taken {
+			return nil, reject(c.Op, "peer ID %s already belongs to a member (%s)", a.Candidate.PeerID, holder.Name)
 		}
-	case "remove":
+	case ActionRemove:
 		if isMember != nil || existing.PeerID != a.Candidate.PeerID {
 			return nil, reject(c.Op, "%s is not a member with peer ID %s", a.Candidate.Name, a.Candidate.PeerID)
 		}
 		if tx.Bucket(bMembers).Stats().KeyN <= 1 {
 			return nil, reject(c.Op, "the last member cannot be removed")
 		}
+	case ActionRekey:
+		// checked by rekeyCandidate
 	default:
-		return nil, reject(c.Op, "action %q is not add or remove", a.Action)
+		return nil, reject(c.Op, "action %q is not add, remove or rekey", a.Action)
 	}
-	a.Candidate.Voter, a.Candidate.Founding, a.Candidate.Joined = false, false, 0
+	if a.Action != ActionRekey {
+		a.Candidate.Voter, a.Candidate.Founding, a.Candidate.Joined, a.Candidate.FormerKeys = false, false, 0, nil
+	}
 	p := Proposal{Candidate: a.Candidate, Action: a.Action, ProposedBy: by.Name, Opened: c.TS,
 		Votes: map[string]bool{by.Name: true}}
-	return tally(tx, c, p)
+	return tally(tx, c, p, at)
 }
 
-func vote(tx *bolt.Tx, c Command, by Member, a Vote) ([]MembershipChange, error) {
+// rekeyCandidate checks a re-key proposal and returns its candidate: the
+// member's record as it stands (name, country, organisation, raft role,
+// founding, admission, former keys) with the new peer ID and addresses.
+//
+// The member being re-keyed neither proposes nor votes: its current key
+// may be the stolen one, and a thief must not be able to move the
+// member's seat to a key of its own. The other members decide.
+func rekeyCandidate(tx *bolt.Tx, c Command, by Member, cand Member) (Member, error) {
+	if !namePattern.MatchString(cand.Name) {
+		return Member{}, reject(c.Op, "member name %q must be lower-case letters, digits and dashes", cand.Name)
+	}
+	m, err := get[Member](tx, bMembers, cand.Name)
+	if err != nil {
+		return Member{}, reject(c.Op, "%s is not a member: only a member's key is replaced (propose a new member with action add)", cand.Name)
+	}
+	if by.Name == m.Name {
+		return Member{}, reject(c.Op, "%s may not propose replacing its own key: another member proposes it, and the others vote", m.Name)
+	}
+	if cand.Country != "" && cand.Country != m.Country {
+		return Member{}, reject(c.Op, "a re-key keeps the member's country: %s is in %s, not %q", m.Name, m.Country, cand.Country)
+	}
+	if cand.Org != "" && cand.Org != m.Org {
+		return Member{}, reject(c.Op, "a re-key keeps the member's organisation: %s is %q, not %q", m.Name, m.Org, cand.Org)
+	}
+	if err := validPeerID(c.Op, cand.PeerID); err != nil {
+		return Member{}, err
+	}
+	if cand.PeerID == m.PeerID {
+		return Member{}, reject(c.Op, "peer ID %s is already the key of %s", cand.PeerID, m.Name)
+	}
+	if holder, used := keyHolder(tx, cand.PeerID); used {
+		return Member{}, reject(c.Op, "peer ID %s is or was the key of %s; a re-key needs a key never used in the federation", cand.PeerID, holder.Name)
+	}
+	next := m
+	next.PeerID = cand.PeerID
+	next.Addrs = slices.Clone(cand.Addrs)
+	return next, nil
+}
+
+func vote(tx *bolt.Tx, c Command, by Member, a Vote, at uint64) ([]MembershipChange, error) {
 	p, err := get[Proposal](tx, bProposals, a.Candidate)
 	if err != nil {
 		return nil, reject(c.Op, "no open proposal about %q", a.Candidate)
@@ -459,22 +519,35 @@ func vote(tx *bolt.Tx, c Command, by Member, a Vote) ([]MembershipChange, error)
 	if _, voted := p.Votes[by.Name]; voted {
 		return nil, reject(c.Op, "%s has already voted on %s", by.Name, a.Candidate)
 	}
+	if p.Action == ActionRekey && by.Name == p.Candidate.Name {
+		return nil, reject(c.Op, "%s may not vote on replacing its own key: the other members decide", by.Name)
+	}
 	if a.Vote != "yes" && a.Vote != "no" {
 		return nil, reject(c.Op, "a vote is yes or no, not %q", a.Vote)
 	}
 	p.Votes[by.Name] = a.Yes()
-	return tally(tx, c, p)
+	return tally(tx, c, p, at)
 }
+
+// RekeyMajority is how many yes votes replace the key of one of n members:
+// the majority an admission needs, from the members other than the one
+// re-keyed (all of them when they are fewer).
+func RekeyMajority(n int) int { return min(n/2+1, n-1) }
 
 // tally decides a proposal once a majority of current members voted yes,
 // or once a yes majority has become impossible; otherwise it stays open.
-func tally(tx *bolt.Tx, c Command, p Proposal) ([]MembershipChange, error) {
+// A re-key counts the votes of the other members only (RekeyMajority).
+func tally(tx *bolt.Tx, c Command, p Proposal, at uint64) ([]MembershipChange, error) {
 	members, err := list[Member](tx, bMembers)
 	if err != nil {
 		return nil, err
 	}
-	yes, no := 0, 0
+	yes, no, electorate := 0, 0, 0
 	for _, m := range members {
+		if p.Action == ActionRekey && m.Name == p.Candidate.Name {
+			continue
+		}
+		electorate++
 		if v, ok := p.Votes[m.Name]; ok {
 			if v {
 				yes++
@@ -484,13 +557,23 @@ func tally(tx *bolt.Tx, c Command, p Proposal) ([]MembershipChange, error) {
 		}
 	}
 	majority := len(members)/2 + 1
+	if p.Action == ActionRekey {
+		majority = RekeyMajority(len(members))
+	}
 	switch {
+	case yes >= majority && p.Action == ActionRekey:
+		// rekey refuses before it writes: the proposal stays open then.
+		ch, err := rekey(tx, c, p.Candidate, at)
+		if err != nil {
+			return nil, err
+		}
+		return ch, tx.Bucket(bProposals).Delete([]byte(p.Candidate.Name))
 	case yes >= majority:
 		if err := tx.Bucket(bProposals).Delete([]byte(p.Candidate.Name)); err != nil {
 			return nil, err
 		}
 		m := p.Candidate
-		if p.Action == "remove" {
+		if p.Action == ActionRemove {
 			return []MembershipChange{{Member: m}}, tx.Bucket(bMembers).Delete([]byte(m.Name))
 		}
 		voters := 0
@@ -501,11 +584,30 @@ func tally(tx *bolt.Tx, c Command, p Proposal) ([]MembershipChange, error) {
 		}
 		m.Voter, m.Joined = voters < MaxVoters, c.TS
 		return []MembershipChange{{Member: m, Added: true}}, put(tx, bMembers, m.Name, m)
-	case len(members)-no < majority:
+	case electorate-no < majority:
 		return nil, tx.Bucket(bProposals).Delete([]byte(p.Candidate.Name))
 	default:
 		return nil, put(tx, bProposals, p.Candidate.Name, p)
 	}
+}
+
+// rekey applies a decided re-key: the member's record as it stands now
+// takes the new peer ID, and its current key joins its former keys. From
+// this entry on the old key signs nothing any replica accepts. The new
+// key is checked again (another proposal may have taken it meanwhile),
+// before anything is written.
+func rekey(tx *bolt.Tx, c Command, cand Member, at uint64) ([]MembershipChange, error) {
+	m, err := get[Member](tx, bMembers, cand.Name)
+	if err != nil {
+		return nil, reject(c.Op, "%s is no longer a member", cand.Name)
+	}
+	if holder, used := keyHolder(tx, cand.PeerID); used {
+		return nil, reject(c.Op, "peer ID %s has become the key of %s meanwhile", cand.PeerID, holder.Name)
+	}
+	former := m.PeerID
+	m.FormerKeys = append(slices.Clone(m.FormerKeys), FormerKey{PeerID: former, Since: m.KeySince(), Until: c.TS, UntilIndex: at})
+	m.PeerID, m.Addrs = cand.PeerID, cand.Addrs
+	return []MembershipChange{{Member: m, FormerPeerID: former}}, put(tx, bMembers, m.Name, m)
 }
 
 // sortedSet returns the distinct values in order: the state never depends

@@ -24,6 +24,37 @@ type Member struct {
 	Voter    bool     `json:"voter"`    // a raft voter (at most MaxVoters)
 	Founding bool     `json:"founding"` // listed in the genesis
 	Joined   int64    `json:"joined"`   // ts of the deciding vote; 0 for founders
+	// FormerKeys are the node keys re-key votes replaced, oldest first:
+	// what the member signed with them (audit records, anchors, commands)
+	// stays attributable to it, and none of them is accepted again.
+	FormerKeys []FormerKey `json:"former_keys,omitempty"`
+}
+
+// FormerKey is a node key a member held until a re-key vote replaced it.
+type FormerKey struct {
+	PeerID string `json:"peer_id"`
+	// Since is when the key became the member's: the ts of the vote that
+	// admitted the member or gave it this key (0 for a founding key).
+	Since int64 `json:"since"`
+	// Until is the ts of the deciding vote that replaced it, and
+	// UntilIndex that vote's raft log index: from that entry on, every
+	// replica refuses the key's commands.
+	Until      int64  `json:"until"`
+	UntilIndex uint64 `json:"until_index"`
+}
+
+// KeySince is when the member's current key became its key: the ts of
+// its last re-key, else of its admission (0 for a founder's genesis key).
+func (m Member) KeySince() int64 {
+	if n := len(m.FormerKeys); n > 0 {
+		return m.FormerKeys[n-1].Until
+	}
+	return m.Joined
+}
+
+// HeldKey reports whether pid is, or was, one of the member's node keys.
+func (m Member) HeldKey(pid string) bool {
+	return m.PeerID == pid || slices.ContainsFunc(m.FormerKeys, func(k FormerKey) bool { return k.PeerID == pid })
 }
 
 // Project is a joint cross-border project.
@@ -107,7 +138,7 @@ func (p Project) PendingAttachment(dataset string) (int, bool) {
 // Proposal is a pending membership change and its votes.
 type Proposal struct {
 	Candidate  Member          `json:"candidate"`
-	Action     string          `json:"action"` // add or remove
+	Action     string          `json:"action"` // add, remove or rekey
 	ProposedBy string          `json:"proposed_by"`
 	Opened     int64           `json:"opened"`
 	Votes      map[string]bool `json:"votes"` // member name -> yes
@@ -261,7 +292,33 @@ func list[T any](tx *bolt.Tx, bucket []byte) ([]T, error) {
 	return out, err
 }
 
-// memberByPeer finds a member by peer ID.
+// keyHolder finds the member that holds or held the peer ID as its node
+// key: a key is never given to a second member, nor back to its own
+// member once a re-key replaced it.
+func keyHolder(tx *bolt.Tx, pid string) (Member, bool) {
+	var found Member
+	ok := false
+	_ = tx.Bucket(bMembers).ForEach(func(_, raw []byte) error {
+		var m Member
+		if !ok && json.Unmarshal(raw, &m) == nil && m.HeldKey(pid) {
+			found, ok = m, true
+		}
+		return nil
+	})
+	return found, ok
+}
+
+// formerKey finds a replaced key: only on the path of a refusal.
+func formerKey(tx *bolt.Tx, pid string) (FormerKey, bool) {
+	m, ok := keyHolder(tx, pid)
+	if !ok || m.PeerID == pid {
+		return FormerKey{}, false
+	}
+	i := slices.IndexFunc(m.FormerKeys, func(k FormerKey) bool { return k.PeerID == pid })
+	return m.FormerKeys[i], true
+}
+
+// memberByPeer finds a member by its current peer ID.
 func memberByPeer(tx *bolt.Tx, pid string) (Member, bool) {
 	var found Member
 	ok := false

@@ -126,7 +126,17 @@ func (m auditMembers) MemberByName(name string) (audit.Member, error) {
 	if err != nil {
 		return audit.Member{}, err
 	}
-	return audit.Member{Name: members[i].Name, Country: members[i].Country, Org: members[i].Org, PeerID: pid}, nil
+	// The keys re-key votes replaced: the member's trail verifies with
+	// them up to where its current key takes over.
+	former := make([]peer.ID, 0, len(members[i].FormerKeys))
+	for _, k := range members[i].FormerKeys {
+		fp, err := peer.Decode(k.PeerID)
+		if err != nil {
+			return audit.Member{}, err
+		}
+		former = append(former, fp)
+	}
+	return audit.Member{Name: members[i].Name, Country: members[i].Country, Org: members[i].Org, PeerID: pid, FormerKeys: former}, nil
 }
 
 func (m auditMembers) MemberByPeer(p peer.ID) (audit.Member, bool) {

@@ -100,7 +100,7 @@ func TestInitNeverReplacesAnIdentity(t *testing.T) {
 			if !errors.Is(err, ErrNodeState) {
 				t.Fatalf("init over %s: %v, want ErrNodeState", name, err)
 			}
-			for _, want := range []string{name, "restore the key from backup", "--new-identity", "re-admit"} {
+			for _, want := range []string{name, "restore the key from backup", "--new-identity", "member rekey"} {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("the error does not say %q: %v", want, err)
 				}

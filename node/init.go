@@ -42,7 +42,7 @@ func Init(dataDir string, cfg Config, policies fs.FS) (Identity, error) {
 // dir that holds its state but no key, it creates a new key, config.yaml
 // and admin.token (the old token was signed by the lost key) and leaves the
 // state in place. It returns the state it found. The node's peer ID
-// changes: its partners must admit it again. It still refuses a data dir
+// changes: the other members re-key it by vote (consensus.ActionRekey). It still refuses a data dir
 // that holds a key.
 func InitNewIdentity(dataDir string, cfg Config, policies fs.FS) (Identity, []string, error) {
 	found, err := nodeState(dataDir)
@@ -88,7 +88,7 @@ func initDataDir(dataDir string, cfg Config, policies fs.FS, newIdentity bool) (
 		if len(found) > 0 {
 			return Identity{}, fmt.Errorf("%s holds %s but no key: %w; refusing to create a new identity there: "+
 				"restore the key from backup into %s, or, if it is lost for good, run init --new-identity "+
-				"(the peer ID changes and partners must re-admit the node)",
+				"(the peer ID changes and the other members re-key the node by vote: xborder member rekey)",
 				dataDir, strings.Join(found, ", "), ErrNodeState, keyPath)
 		}
 	}

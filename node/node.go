@@ -298,7 +298,14 @@ func (n *Node) openRegistry() error {
 	}
 	n.registry.Store(reg)
 	reg.OnMembershipChange(func(ch consensus.MembershipChange) {
-		n.log.Info("membership changed by vote", "member", ch.Member.Name, "added", ch.Added)
+		if ch.FormerPeerID != "" {
+			// The replaced key's connections are closed by the mesh below,
+			// and the gater refuses it from now on.
+			n.log.Warn("a member's node key was replaced by vote", "member", ch.Member.Name,
+				"peer_id", ch.Member.PeerID, "former_peer_id", ch.FormerPeerID)
+		} else {
+			n.log.Info("membership changed by vote", "member", ch.Member.Name, "added", ch.Added)
+		}
 		n.syncMembership()
 	})
 	n.syncMembership()

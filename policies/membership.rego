@@ -14,6 +14,13 @@
 #   - naming the organisation that answers for the node;
 #   - with a name no member already uses.
 #
+# The same decision answers a re-key vote (input.action == "rekey"): the
+# candidate is then an existing member, with the peer ID of the node key
+# that is to replace its lost or stolen one (input.former_peer_id). The
+# member keeps its name, country and history; this node votes yes when the
+# name is a member's and the country rules above still hold, and reminds
+# its operator to confirm the new key with the member out of band.
+#
 # Reference data: data.data.jurisdictions (policies/data/jurisdictions.json),
 # imported below as jurisdictions.
 package xborder.membership
@@ -63,6 +70,21 @@ country := upper(input.candidate.country) if {
 } else := ""
 
 member_names := {m.name | some m in input.members}
+
+# add (an admission, also when the field is missing) or rekey.
+action := input.action if {
+	is_string(input.action)
+} else := "add"
+
+rekey if action == "rekey"
+
+peer_id := input.candidate.peer_id if {
+	is_string(input.candidate.peer_id)
+} else := ""
+
+former_peer_id := input.former_peer_id if {
+	is_string(input.former_peer_id)
+} else := ""
 
 # The country's name, from the first list that names it.
 country_name := n if {
@@ -123,7 +145,24 @@ deny contains {
 	"rule": "name_taken",
 	"reason": sprintf("A member named %s already exists; the candidate needs another name.", [name]),
 } if {
+	not rekey
 	name in member_names
+}
+
+deny contains {
+	"rule": "action_unknown",
+	"reason": sprintf("This node votes on admissions (add) and key replacements (rekey), not on %v.", [json.marshal(action)]),
+} if {
+	not action in {"add", "rekey"}
+}
+
+# A re-key moves a member's seat to a new key: only an existing member's.
+deny contains {
+	"rule": "rekey_not_member",
+	"reason": sprintf("%s is not a member, so there is no key of it to replace; a new partner is admitted instead.", [name]),
+} if {
+	rekey
+	not name in member_names
 }
 
 # ---------------------------------------------------------------------------
@@ -142,6 +181,20 @@ grants contains {
 	"reason": sprintf("The candidate %s (%s) is in %s, which the EU recognises as giving adequate protection to personal data (GDPR art. 45, %s).", [name, org, country_label, jurisdictions.adequacy[country].decision]),
 } if {
 	adequate
+}
+
+grants contains {
+	"rule": "rekey_member",
+	"reason": sprintf("%s (%s) is a member: the vote replaces its node key %s by %s and keeps its name, country and history.", [name, org, former_peer_id, peer_id]),
+} if {
+	rekey
+	name in member_names
+}
+
+# Whoever holds the new key speaks for the member from the vote on: the
+# request must come from the member's operator, not only over the network.
+obligation_set contains sprintf("Before voting yes, confirm with the operator of %s, by a channel outside the federation (a call to a known number, a signed letter), that peer ID %s is its new node key.", [name, peer_id]) if {
+	rekey
 }
 
 # Adequacy decisions limited to some recipients (e.g. the EU-US Data Privacy

@@ -108,3 +108,38 @@ test_country_named_only_in_cooperation_area if {
 	d := vote({"name": "xx-region", "country": "XX", "org": "Somewhere"}) with data.data.jurisdictions.cooperation_area as area
 	refused(d, "country_not_adequate", "The candidate xx-region is in Neverland (XX), which is neither in the EU/EEA nor covered by an EU adequacy decision (GDPR art. 45), so personal data could not be shared with it.")
 }
+
+rekey_vote(candidate, former) := d if {
+	d := membership.decision with input as {
+		"candidate": candidate,
+		"members": members,
+		"self": {"node": "fr-grandest", "country": "FR"},
+		"action": "rekey",
+		"former_peer_id": former,
+	}
+}
+
+test_rekey_of_a_member_accepted_with_an_out_of_band_check if {
+	d := rekey_vote({"name": "de-bw", "country": "DE", "org": "Baden-Württemberg", "peer_id": "12D3KooWNewKey"}, "12D3KooWOldKey")
+	d.allow == true
+	d.rules == ["candidate_eu_eea", "rekey_member"]
+	d.reasons[1] == "de-bw (Baden-Württemberg) is a member: the vote replaces its node key 12D3KooWOldKey by 12D3KooWNewKey and keeps its name, country and history."
+	d.obligations == ["Before voting yes, confirm with the operator of de-bw, by a channel outside the federation (a call to a known number, a signed letter), that peer ID 12D3KooWNewKey is its new node key."]
+}
+
+test_rekey_of_a_non_member_refused if {
+	d := rekey_vote(saarland, "")
+	refused(d, "rekey_not_member", "de-saarland is not a member, so there is no key of it to replace; a new partner is admitted instead.")
+	d.rules == ["rekey_not_member"]
+}
+
+test_rekey_keeps_the_country_rules if {
+	d := rekey_vote({"name": "de-bw", "country": "RU", "org": "X", "peer_id": 7}, 7)
+	d.rules == ["country_not_adequate"]
+	d.allow == false
+}
+
+test_unknown_action_refused if {
+	d := membership.decision with input as {"candidate": saarland, "members": members, "action": "merge"}
+	refused(d, "action_unknown", `This node votes on admissions (add) and key replacements (rekey), not on "merge".`)
+}

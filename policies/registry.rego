@@ -463,6 +463,11 @@ member_names := {m.name | some m in input.state.members}
 
 candidate_name := text(object.get(args, ["candidate", "name"], ""))
 
+# add (also when the field is missing), remove or rekey.
+member_action := text(object.get(args, "action", "add"))
+
+member_rekey if member_action == "rekey"
+
 # member.propose {candidate}; state {"members": [{"name", "country"}]}
 deny contains {
 	"rule": "proposer_not_member",
@@ -485,6 +490,7 @@ deny contains {
 	"reason": sprintf("A member named %s already exists; the candidate needs another name.", [candidate_name]),
 } if {
 	input.command.op == "member.propose"
+	not member_rekey
 	candidate_name in member_names
 }
 
@@ -493,6 +499,37 @@ grants contains {
 	"reason": sprintf("Your node %s may propose %s as a new member; the members then vote.", [member, candidate_name]),
 } if {
 	input.command.op == "member.propose"
+	not member_rekey
+}
+
+# member.propose {candidate, action: "rekey"}: the member's node key is
+# replaced by candidate.peer_id. The member itself does not propose it: its
+# key may be the stolen one.
+deny contains {
+	"rule": "rekey_not_member",
+	"reason": sprintf("%s is not a member, so it has no key to replace; propose it as a new member instead.", [candidate_name]),
+} if {
+	input.command.op == "member.propose"
+	member_rekey
+	trim_space(candidate_name) != ""
+	not candidate_name in member_names
+}
+
+deny contains {
+	"rule": "rekey_own_key",
+	"reason": sprintf("Your node %s may not propose replacing its own key; ask another member to propose it, and the others vote.", [member]),
+} if {
+	input.command.op == "member.propose"
+	member_rekey
+	candidate_name == member
+}
+
+grants contains {
+	"rule": "member_rekey",
+	"reason": sprintf("Your node %s may propose replacing the node key of %s by %s; the other members then vote.", [member, candidate_name, text(object.get(args, ["candidate", "peer_id"], ""))]),
+} if {
+	input.command.op == "member.propose"
+	member_rekey
 }
 
 # member.vote {candidate, vote}; state {"pending": bool}
@@ -520,9 +557,22 @@ deny contains {
 
 grants contains {
 	"rule": "member_vote",
-	"reason": sprintf("Your node %s may vote on the pending proposal to admit %s.", [member, vote_candidate]),
+	"reason": sprintf("Your node %s may vote on the pending proposal to %s %s.", [member, vote_what, vote_candidate]),
 } if {
 	input.command.op == "member.vote"
+}
+
+vote_what := w if {
+	w := {"remove": "remove", "rekey": "replace the node key of"}[object.get(state, "action", "")]
+} else := "admit"
+
+deny contains {
+	"rule": "rekey_own_vote",
+	"reason": sprintf("Your node %s may not vote on replacing its own key; the other members decide.", [member]),
+} if {
+	input.command.op == "member.vote"
+	object.get(state, "action", "") == "rekey"
+	vote_candidate == member
 }
 
 # ---------------------------------------------------------------------------

@@ -326,6 +326,42 @@ test_candidate_name_missing if {
 	refused(d, "candidate_name_missing", "The candidate has no name; give the node name it was initialised with.")
 }
 
+test_member_proposes_rekey_of_another if {
+	d := decide(fr, "member.propose", {"candidate": {"name": "de-bw", "peer_id": "12D3KooWNewKey"}, "action": "rekey"}, {"members": members})
+	allowed(d, "member_rekey", "Your node fr-grandest may propose replacing the node key of de-bw by 12D3KooWNewKey; the other members then vote.")
+	d.rules == ["member_rekey"]
+}
+
+test_rekey_of_a_non_member_refused if {
+	d := decide(fr, "member.propose", {"candidate": saarland, "action": "rekey"}, {"members": members})
+	refused(d, "rekey_not_member", "de-saarland is not a member, so it has no key to replace; propose it as a new member instead.")
+	d.rules == ["rekey_not_member"]
+}
+
+test_member_cannot_propose_its_own_rekey if {
+	d := decide(fr, "member.propose", {"candidate": {"name": "fr-grandest", "peer_id": "12D3KooWNewKey"}, "action": "rekey"}, {"members": members})
+	refused(d, "rekey_own_key", "Your node fr-grandest may not propose replacing its own key; ask another member to propose it, and the others vote.")
+	d.rules == ["rekey_own_key"]
+}
+
+test_explicit_add_is_an_admission if {
+	d := decide(fr, "member.propose", {"candidate": object.union(saarland, {"name": "de-bw"}), "action": "add"}, {"members": members})
+	d.rules == ["member_name_taken"]
+}
+
+test_vote_on_pending_rekey if {
+	d := decide(ch, "member.vote", {"candidate": "de-bw", "vote": "yes"}, {"pending": true, "action": "rekey"})
+	allowed(d, "member_vote", "Your node ch-basel may vote on the pending proposal to replace the node key of de-bw.")
+	r := decide(ch, "member.vote", {"candidate": "lu-luxembourg", "vote": "yes"}, {"pending": true, "action": "remove"})
+	allowed(r, "member_vote", "Your node ch-basel may vote on the pending proposal to remove lu-luxembourg.")
+}
+
+test_member_cannot_vote_on_its_own_rekey if {
+	d := decide(de, "member.vote", {"candidate": "de-bw", "vote": "no"}, {"pending": true, "action": "rekey"})
+	refused(d, "rekey_own_vote", "Your node de-bw may not vote on replacing its own key; the other members decide.")
+	d.rules == ["rekey_own_vote"]
+}
+
 test_vote_on_pending_proposal if {
 	d := decide(ch, "member.vote", {"candidate": "de-saarland", "vote": "yes"}, {"pending": true})
 	allowed(d, "member_vote", "Your node ch-basel may vote on the pending proposal to admit de-saarland.")

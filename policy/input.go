@@ -140,6 +140,11 @@ type MembershipInput struct {
 	Candidate Candidate `json:"candidate"`
 	Members   []Member  `json:"members"`
 	Self      Node      `json:"self"`
+	// Action is "add" for an admission and "rekey" for the replacement of
+	// a member's node key (Candidate is then the member, with its new
+	// peer ID, and FormerPeerID the key it replaces). Empty means add.
+	Action       string `json:"action,omitempty"`
+	FormerPeerID string `json:"former_peer_id,omitempty"`
 }
 
 // Candidate is a region applying to join.

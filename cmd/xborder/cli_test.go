@@ -337,7 +337,7 @@ func TestInitWithoutTheKeyRefusesUnlessANewIdentityIsAskedFor(t *testing.T) {
 	if code != 0 || !strings.HasPrefix(out, "12D3KooW") {
 		t.Fatalf("init --new-identity: exit %d, out %q, err %q", code, out, errs)
 	}
-	if !strings.Contains(errs, "new identity") || !strings.Contains(errs, "re-admit") {
+	if !strings.Contains(errs, "new identity") || !strings.Contains(errs, "re-admit") || !strings.Contains(errs, "xborder member rekey ") {
 		t.Fatalf("no warning that partners must re-admit the node: %q", errs)
 	}
 	if newKey, _ := os.ReadFile(filepath.Join(dir, node.KeyFile)); bytes.Equal(newKey, oldKey) || len(newKey) == 0 {

@@ -26,7 +26,8 @@ one that holds a node's state (config.yaml, admin.token, federation.json,
 node.db, exchange.db, audit.db, registry.db, raft/) without its key. Restore
 the key from backup instead. Only when the key is lost for good does
 --new-identity create a new one there, keeping the state: the node's peer ID
-changes, and its partners must re-admit it before it rejoins.`,
+changes, and the other members re-key it (xborder member rekey NAME, then a
+vote) before it rejoins. See docs/OPERATIONS.md.`,
 		Example: `  xborder init --name fr-grandest --country FR --org "Région Grand Est"
   xborder --data /var/lib/xborder init --name de-bw --country DE --org "Land Baden-Württemberg" \
       --listen /ip4/0.0.0.0/tcp/7400,/ip4/0.0.0.0/udp/7400/quic-v1 \
@@ -55,8 +56,9 @@ changes, and its partners must re-admit it before it rejoins.`,
 			fmt.Fprintf(g.out, "%s\n", id.PeerID)
 			if len(kept) > 0 {
 				fmt.Fprintf(g.err, "Warning: %s has a new identity, peer ID %s, and keeps its state (%s). "+
-					"Partners know this node by its old peer ID: they must re-admit it before it rejoins the federation.\n",
-					g.data, id.PeerID, strings.Join(kept, ", "))
+					"Partners know this node by its old peer ID: another member proposes `xborder member rekey %s --peer-id %s` "+
+					"and the others vote it in (they re-admit the node under its name) before it rejoins the federation.\n",
+					g.data, id.PeerID, strings.Join(kept, ", "), cfg.Name, id.PeerID)
 			}
 			fmt.Fprintf(g.err, "Initialised %s (%s) in %s.\nNext: share `xborder --data %s identity --json` with the federation's partners to build the genesis file.\n",
 				cfg.Name, cfg.Country, g.data, g.data)
@@ -70,6 +72,6 @@ changes, and its partners must re-admit it before it rejoins.`,
 	f.StringSliceVar(&listen, "listen", cfg.Listen, "libp2p listen multiaddrs")
 	f.StringSliceVar(&advertise, "advertise", nil, "multiaddrs partners dial, when they differ from the listen addresses")
 	f.StringVar(&cfg.API, "api", cfg.API, "host:port of the local API")
-	f.BoolVar(&newIdentity, "new-identity", false, "create a new key in a data dir whose key is lost (the peer ID changes: partners must re-admit the node)")
+	f.BoolVar(&newIdentity, "new-identity", false, "create a new key in a data dir whose key is lost (the peer ID changes: the other members re-key the node by vote)")
 	return cmd
 }
