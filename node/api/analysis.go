@@ -43,6 +43,11 @@ type VerifyAnswer struct {
 	// Members says, for each contribution's owner, whether the registry
 	// lists that peer ID under that name.
 	Members map[string]bool `json:"members"`
+	// FormerKeys names the owners whose contributions a key signed that a
+	// re-key vote has since replaced, with when: genuine only if the
+	// result was made before then, which the signature cannot show (a
+	// stolen key can sign with any date).
+	FormerKeys map[string]time.Time `json:"former_keys,omitempty"`
 }
 
 func (s *Server) routeAnalyses() {
@@ -149,12 +154,24 @@ func (s *Server) routeAnalyses() {
 		for _, p := range res.Parts {
 			listed := false
 			for _, m := range members {
-				if m.Name == p.Owner && m.PeerID == p.PeerID {
-					listed = true
+				if m.Name != p.Owner {
+					continue
+				}
+				listed = m.PeerID == p.PeerID
+				for _, k := range m.FormerKeys {
+					if k.PeerID == p.PeerID {
+						if out.FormerKeys == nil {
+							out.FormerKeys = map[string]time.Time{}
+						}
+						out.FormerKeys[p.Owner] = time.UnixMilli(k.Until).UTC()
+					}
 				}
 			}
 			out.Members[p.Owner] = listed
-			if !listed && out.Valid {
+			if until, former := out.FormerKeys[p.Owner]; !listed && former && out.Valid {
+				out.Valid, out.Problem = false, fmt.Sprintf("%s signed with a key the federation replaced at %s (a re-key vote): "+
+					"genuine only if the result predates that, which its signature cannot show", p.Owner, until.Format(time.RFC3339))
+			} else if !listed && out.Valid {
 				out.Valid, out.Problem = false, fmt.Sprintf("%s is not the member %s of this federation", p.PeerID, p.Owner)
 			}
 		}
