@@ -77,6 +77,9 @@ lint: ## gofmt check, go vet, staticcheck when installed
 	  if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	@if command -v staticcheck >/dev/null 2>&1; then staticcheck $(PKGS); else echo "staticcheck not installed; skipped (go install honnef.co/go/tools/cmd/staticcheck@v0.8.2)"; fi
+	@# packaging/ is its own module (docs/DESIGN.md, "Chosen dependencies").
+	cd packaging && $(GO) vet ./...
+	@if command -v staticcheck >/dev/null 2>&1; then cd packaging && staticcheck ./...; fi
 
 policy-test: $(OPA) ## the shipped policies under the upstream opa binary: strict check, format, tests, coverage
 	$(OPA) check --strict policies/

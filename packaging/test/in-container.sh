@@ -15,7 +15,7 @@ fail() { printf 'FAIL: %s\n' "$*" >&2; [ -f /tmp/node.log ] && { echo "--- node 
 # systemd-analyze only.)
 privs() {
   PRIV=(setpriv --reuid=xborder --regid=xborder --init-groups --no-new-privs --bounding-set=-all
-    env -i HOME=$data USER=xborder LOGNAME=xborder SHELL=/usr/sbin/nologin PATH=/usr/local/bin:/usr/bin:/bin)
+    env -i "HOME=$data" USER=xborder LOGNAME=xborder SHELL=/usr/sbin/nologin PATH=/usr/local/bin:/usr/bin:/bin)
   if [ -f /etc/xborder/xborder.env ]; then
     while IFS= read -r line; do
       case "$line" in ''|'#'*) ;; *) PRIV+=("$line") ;; esac
@@ -41,8 +41,9 @@ install_checks
 step "man pages and completions"
 zcat /usr/share/man/man1/xborder.1.gz | grep -q '^\.TH "XBORDER" "1"' || fail "xborder.1.gz"
 zcat /usr/share/man/man1/xborder-run.1.gz | grep -q SIGHUP || fail "xborder-run.1.gz does not document SIGHUP"
-[ "$(ls /usr/share/man/man1/xborder*.1.gz | wc -l)" -ge 30 ] || fail "too few man pages"
-! ls /usr/share/man/man1/ | grep -q gen-man || fail "a man page for the hidden gen-man"
+pages=(/usr/share/man/man1/xborder*.1.gz)
+[ "${#pages[@]}" -ge 30 ] || fail "${#pages[@]} man pages"
+[ ! -e /usr/share/man/man1/xborder-gen-man.1.gz ] || fail "a man page for the hidden gen-man"
 bash -c 'source /usr/share/bash-completion/completions/xborder && declare -F __start_xborder >/dev/null' || fail "bash completion"
 grep -q '#compdef xborder' /usr/share/zsh/vendor-completions/_xborder || fail "zsh completion"
 grep -q 'complete -c xborder' /usr/share/fish/vendor_completions.d/xborder.fish || fail "fish completion"
@@ -64,8 +65,8 @@ as_xborder xborder --data $data init --name de-pkgtest --country DE --org "Packa
 as_xborder xborder --data $data genesis --federation package-test --out /tmp/federation.json $data >/dev/null
 install -o xborder -g xborder -m 0640 /tmp/federation.json $data/federation.json
 # The unit's ExecStart word for word, as the unit runs it.
-# shellcheck disable=SC2086
 privs
+# shellcheck disable=SC2086 # ExecStart's words, split as systemd splits them
 { cd / && exec "${PRIV[@]}" $exec_start; } > /tmp/node.log 2>&1 &
 pid=$!
 deadline=$(( $(date +%s) + 60 ))
@@ -103,8 +104,8 @@ cmp -s <(cat $data/key) <(as_xborder cat $data/key) || fail "key unreadable for 
 
 step "dpkg -r keeps the node"
 dpkg -r xborder >/dev/null 2>&1 || fail "dpkg -r"
-[ ! -e /usr/bin/xborder ] && [ ! -e "$unit" ] || fail "remove left the binary or the unit"
-[ -f $data/key ] && [ -f $data/config.yaml ] && [ -f $data/federation.json ] && [ -f $data/node.db ] || fail "remove deleted the data dir's files"
+for f in /usr/bin/xborder "$unit"; do [ ! -e "$f" ] || fail "remove left $f"; done
+for f in key config.yaml federation.json node.db policies; do [ -e "$data/$f" ] || fail "remove deleted $data/$f"; done
 [ -f /etc/xborder/xborder.env ] || fail "remove deleted /etc/xborder/xborder.env"
 getent passwd xborder >/dev/null || fail "remove deleted the user"
 dpkg -s xborder 2>/dev/null | grep -q '^Status: deinstall ok config-files' || fail "not in config-files state"
@@ -124,6 +125,8 @@ dpkg -r --force-depends adduser >/dev/null 2>&1 || fail "dpkg -r adduser"
 dpkg -i "$deb" >/dev/null 2>&1 || fail "dpkg -i without adduser"
 install_checks
 dpkg --purge xborder >/dev/null 2>&1 || fail "dpkg --purge (useradd)"
-! getent passwd xborder >/dev/null && ! getent group xborder >/dev/null && [ ! -e $data ] || fail "purge after useradd left the user or the data"
+! getent passwd xborder >/dev/null || fail "purge after useradd left the user"
+! getent group xborder >/dev/null || fail "purge after useradd left the group"
+[ ! -e $data ] || fail "purge after useradd left $data"
 
 step "all checks passed"
