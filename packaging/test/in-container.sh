@@ -76,6 +76,12 @@ until xborder --data $data healthcheck --timeout 1s >/dev/null 2>&1; do
   sleep 0.2
 done
 xborder --data $data healthcheck
+# The operator's form (docs/OPERATIONS.md) works for any user; the data dir
+# is the service user's alone.
+nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+"${nobody[@]}" xborder --addr http://127.0.0.1:7401 healthcheck >/dev/null || fail "healthcheck --addr as another user"
+! "${nobody[@]}" cat $data/key >/dev/null 2>&1 || fail "another user reads the key"
+! "${nobody[@]}" ls $data >/dev/null 2>&1 || fail "another user lists the data dir"
 [ "$(ps -o user= -p $pid)" = xborder ] || fail "the node runs as $(ps -o user= -p $pid)"
 grep -q '^NoNewPrivs:[[:space:]]*1' /proc/$pid/status || fail "no NoNewPrivs"
 grep -q '^CapBnd:[[:space:]]*0000000000000000' /proc/$pid/status || fail "capabilities left"
