@@ -144,7 +144,7 @@ package: ## the Debian package dist/xborder_VERSION_amd64.deb: binary, hardened 
 # the rootfs is debootstrapped once and cached in PACKAGE_TEST_CACHE.
 PACKAGE_TEST_CACHE ?= $(abspath $(shell $(GO) env GOCACHE)/..)/xborder-package-test
 
-package-test: package ## install the package in a Debian container: user, unit (systemd-analyze verify, started by systemd), init, healthcheck, reload, remove vs purge
+package-test: package ## install the package in a Debian container: user, unit (systemd-analyze verify), ExecStart as user xborder, healthcheck, status, reload, remove vs purge
 	PACKAGE_TEST_CACHE=$(PACKAGE_TEST_CACHE) packaging/test/package-test.sh $(DEB)
 
 clean: ## remove build output and demo data
