@@ -11,7 +11,7 @@ OPA      := bin/opa
 # Policies every line of which their tests must reach (the others: 90 % in all).
 POLICY_FULL_COVERAGE := policies/analysis.rego
 
-.PHONY: help build wasm test conformance chromium jena demo lint policy-test bench clean testnet testnet-down testnet-test testnet-bench
+.PHONY: help build wasm test conformance chromium jena demo lint policy-test bench clean testnet testnet-down testnet-test testnet-bench package package-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -77,6 +77,9 @@ lint: ## gofmt check, go vet, staticcheck when installed
 	  if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
 	@if command -v staticcheck >/dev/null 2>&1; then staticcheck $(PKGS); else echo "staticcheck not installed; skipped (go install honnef.co/go/tools/cmd/staticcheck@v0.8.2)"; fi
+	@# packaging/ is its own module (docs/DESIGN.md, "Chosen dependencies").
+	cd packaging && $(GO) vet ./...
+	@if command -v staticcheck >/dev/null 2>&1; then cd packaging && staticcheck ./...; fi
 
 policy-test: $(OPA) ## the shipped policies under the upstream opa binary: strict check, format, tests, coverage
 	$(OPA) check --strict policies/
@@ -115,5 +118,34 @@ testnet-test: testnet ## the testnet scenarios against the containers (TESTNET_C
 testnet-bench: testnet ## testnet benchmarks: catalogue convergence, commit latency, failover, transfer vs TLS
 	$(GO) test -tags testnet -count=1 -timeout 40m -v -run '^$$' -bench . -benchtime 1x ./testnet/
 
+# The Debian package (docs/OPERATIONS.md). Its version: the latest vX.Y.Z
+# tag (+gitN.HASH after it), else 0.0.0~gitDATE.HASH; its files' dates, the
+# man pages' included, are the commit's (SOURCE_DATE_EPOCH).
+DEB_ARCH    ?= amd64
+DEB_VERSION ?= $(shell v=$$(git describe --tags --match 'v[0-9]*' 2>/dev/null) && \
+  echo "$${v\#v}" | sed -e 's/-\([0-9]*\)-g\([0-9a-f]*\)$$/+git\1.\2/' -e 's/-/~/g' || \
+  echo "0.0.0~git$$(git log -1 --format=%cd --date=format:%Y%m%d 2>/dev/null || echo 0).$$(git rev-parse --short HEAD 2>/dev/null || echo dev)")
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+PKG_STAGE   := bin/pkg
+DEB         := dist/xborder_$(DEB_VERSION)_$(DEB_ARCH).deb
+
+package: ## the Debian package dist/xborder_VERSION_amd64.deb: binary, hardened systemd unit, man pages, completions
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(DEB_ARCH) $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(PKG_STAGE)/xborder ./cmd/xborder
+	rm -rf $(PKG_STAGE)/man $(PKG_STAGE)/completions
+	mkdir -p $(PKG_STAGE)/completions
+	SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(PKG_STAGE)/xborder gen-man $(PKG_STAGE)/man
+	for sh in bash zsh fish; do $(PKG_STAGE)/xborder completion $$sh > $(PKG_STAGE)/completions/xborder.$$sh || exit 1; done
+	cd packaging && SOURCE_DATE_EPOCH=$(SOURCE_DATE_EPOCH) $(GO) run ./cmd/mkdeb -version '$(DEB_VERSION)' -arch $(DEB_ARCH) \
+	  -bin $(CURDIR)/$(PKG_STAGE)/xborder -man $(CURDIR)/$(PKG_STAGE)/man -completions $(CURDIR)/$(PKG_STAGE)/completions \
+	  -debian $(CURDIR)/packaging/debian -doc $(CURDIR)/docs -out $(CURDIR)/dist
+
+# The package installed, started, reloaded, removed and purged in a Debian
+# bookworm container (packaging/test/package-test.sh). No image registry needed:
+# the rootfs is debootstrapped once and cached in PACKAGE_TEST_CACHE.
+PACKAGE_TEST_CACHE ?= $(abspath $(shell $(GO) env GOCACHE)/..)/xborder-package-test
+
+package-test: package ## install the package in a Debian container: user, unit (systemd-analyze verify), ExecStart as user xborder, healthcheck, status, reload, remove vs purge
+	PACKAGE_TEST_CACHE=$(PACKAGE_TEST_CACHE) packaging/test/package-test.sh $(DEB)
+
 clean: ## remove build output and demo data
-	rm -rf bin demo-data
+	rm -rf bin demo-data dist

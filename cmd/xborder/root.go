@@ -129,6 +129,7 @@ Global flags read environment variables when not given:
 		newDemoCmd(g),
 		newHealthcheckCmd(g),
 		newVersionCmd(g),
+		newManCmd(g),
 	)
 	return root
 }
