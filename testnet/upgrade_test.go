@@ -201,6 +201,13 @@ func TestScenario11RollingUpgrade(t *testing.T) {
 	for i, n := range all {
 		t0 := time.Now()
 		compose(t, []string{"XBORDER_IMAGE=" + nextImage}, "up", "-d", "--no-deps", n.Name)
+		if os.Getenv("NETEM") == "1" {
+			// The emulated latency lives in the old container's network
+			// namespace: the new one gets it again.
+			if out, err := exec.Command("./netem.sh", "on", n.Name).CombinedOutput(); err != nil {
+				t.Fatalf("netem.sh on %s: %v: %s", n.Name, err, out)
+			}
+		}
 		testkit.EventuallyNil(t, settle, n.Name+" back on "+version+", meshed, following a leader", func() error {
 			var s versioned
 			if err := n.get(ctx, "/v1/status", &s); err != nil {
