@@ -2,6 +2,8 @@ package boltfile_test
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -264,4 +266,52 @@ func TestBadStampIsCorrupt(t *testing.T) {
 	if !errors.As(err, &ce) || ce.File != path || ce.Remedy != boltfile.RestoreFromBackup {
 		t.Fatalf("want a *CorruptError, got %T: %v", err, err)
 	}
+}
+
+// Whatever a file's format stamp holds, CheckFormat never panics: it
+// accepts the current version, migrates an older one, refuses a newer one
+// with a *FormatError and anything else with an error, leaving the stamp.
+func FuzzFormatStamp(f *testing.F) {
+	for _, s := range []string{"1", "2", "3", "0", "", "-1", "18446744073709551615", "18446744073709551616", "1\x00", " 2", "+2", "0x2"} {
+		f.Add([]byte(s))
+	}
+	dir := f.TempDir()
+	n := 0
+	f.Fuzz(func(t *testing.T, stamp []byte) {
+		n++
+		path := filepath.Join(dir, fmt.Sprintf("%d.db", n))
+		defer os.Remove(path)
+		db, err := bolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if err := db.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucket(boltfile.MetaBucket)
+			if err != nil {
+				return err
+			}
+			return b.Put([]byte("format"), stamp)
+		}); err != nil {
+			t.Fatal(err)
+		}
+		format := boltfile.Format{Name: "fuzz", Version: 2, Migrations: map[uint64]boltfile.Migration{1: func(*bolt.Tx) error { return nil }}}
+		found, err := boltfile.CheckFormat(db, format)
+		v, _, rerr := boltfile.ReadFormat(db)
+		var fe *boltfile.FormatError
+		switch {
+		case err == nil:
+			if v != 2 || rerr != nil {
+				t.Fatalf("stamp %q accepted (found %d) but the file now says %d, %v", stamp, found, v, rerr)
+			}
+		case errors.As(err, &fe):
+			if fe.Found <= 2 || v != fe.Found {
+				t.Fatalf("stamp %q refused as %+v, file says %d", stamp, fe, v)
+			}
+		default:
+			if rerr == nil && v == 2 {
+				t.Fatalf("stamp %q failed (%v) yet the file says 2", stamp, err)
+			}
+		}
+	})
 }
