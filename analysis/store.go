@@ -36,8 +36,11 @@ type store struct {
 	db *bolt.DB
 }
 
+// storeFormat is analysis.db's layout version (see boltfile.Format).
+var storeFormat = boltfile.Format{Name: "analysis store", Version: 1}
+
 func openStore(path string) (*store, error) {
-	db, err := boltfile.Open(path, &bolt.Options{Timeout: 2 * time.Second}, boltfile.RestoreFromBackup)
+	db, err := boltfile.OpenFormat(path, &bolt.Options{Timeout: 2 * time.Second}, boltfile.RestoreFromBackup, storeFormat)
 	if err != nil {
 		return nil, err
 	}

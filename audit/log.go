@@ -100,10 +100,14 @@ type Log struct {
 	now func() time.Time
 }
 
+// storeFormat is audit.db's layout version (see boltfile.Format). Each
+// record also carries its own format (Record.V), which the hash covers.
+var storeFormat = boltfile.Format{Name: "audit trail", Version: 1}
+
 // Open opens (or creates) the trail at path, signing with key.
 func Open(path string, key ed25519.PrivateKey) (*Log, error) {
 	// The trail is this node's own: no partner holds a copy to resync from.
-	db, err := boltfile.Open(path, &bolt.Options{Timeout: 5 * time.Second}, boltfile.RestoreFromBackup)
+	db, err := boltfile.OpenFormat(path, &bolt.Options{Timeout: 5 * time.Second}, boltfile.RestoreFromBackup, storeFormat)
 	if err != nil {
 		return nil, err
 	}

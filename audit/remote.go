@@ -15,6 +15,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -24,6 +25,12 @@ import (
 // the owner's answer, then batches of links (and records, when the owner's
 // policy discloses them) until a batch says done.
 const Protocol = "/xborder/audit/1.0.0"
+
+// offered are the versions of Protocol a verifier asks for, newest first
+// (docs/DESIGN.md, "Versions"): libp2p settles on the first one the
+// partner serves, so a partner still running the previous release
+// answers in the version it knows.
+var offered = []protocol.ID{Protocol}
 
 // Detail is how much of its trail a node discloses to a verifier.
 type Detail string
@@ -229,7 +236,7 @@ func (e *streamLostError) Error() string { return e.err.Error() }
 func (e *streamLostError) Unwrap() error { return e.err }
 
 func fetchAndVerify(ctx context.Context, h host.Host, p peer.ID, keys []ed25519.PublicKey, anchors []Anchor, detail Detail) (Report, error) {
-	s, err := h.NewStream(ctx, p, Protocol)
+	s, err := h.NewStream(ctx, p, offered...)
 	if err != nil {
 		return Report{}, fmt.Errorf("open an audit stream to %s: %w", p, err)
 	}

@@ -113,6 +113,13 @@ type fsm struct {
 	applied appliedSignal
 }
 
+// stateFormat is registry.db's layout version (see boltfile.Format). A
+// raft snapshot is this file whole, so it carries the version too: a
+// replica restores a snapshot from an older leader by migrating it, and
+// refuses one from a newer leader (Restore) rather than read a layout it
+// does not know.
+var stateFormat = boltfile.Format{Name: "registry state", Version: 1}
+
 // fsmOptions: the state is not synced on every apply. The raft log is
 // the durable record; on start raft restores its latest snapshot and
 // replays the log after it, so state lost in a crash is rebuilt, and a
@@ -120,7 +127,7 @@ type fsm struct {
 var fsmOptions = &bolt.Options{Timeout: 5e9, NoSync: true, NoFreelistSync: true}
 
 func openFSM(path string, genesis []Member) (*fsm, error) {
-	db, err := boltfile.Open(path, fsmOptions, boltfile.ResyncFromPartners)
+	db, err := boltfile.OpenFormat(path, fsmOptions, boltfile.ResyncFromPartners, stateFormat)
 	if err != nil {
 		return nil, err
 	}
@@ -448,6 +455,17 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := out.Close(); err != nil {
 		return err
 	}
+	// Check (and migrate) the snapshot's layout before it replaces
+	// anything: one from a leader running a newer release is refused with
+	// a *boltfile.FormatError, and this replica keeps its state.
+	sdb, err := boltfile.OpenFormat(tmp, fsmOptions, boltfile.ResyncFromPartners, stateFormat)
+	if err != nil {
+		_ = os.Remove(tmp)
+		return fmt.Errorf("registry snapshot: %w", err)
+	}
+	if err := sdb.Close(); err != nil {
+		return err
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.members = nil
@@ -457,7 +475,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := os.Rename(tmp, f.path); err != nil {
 		return err
 	}
-	db, err := boltfile.Open(f.path, fsmOptions, boltfile.ResyncFromPartners)
+	db, err := boltfile.OpenFormat(f.path, fsmOptions, boltfile.ResyncFromPartners, stateFormat)
 	if err != nil {
 		return fmt.Errorf("reopen restored registry: %w", err)
 	}

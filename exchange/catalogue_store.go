@@ -45,8 +45,11 @@ func versionKey(v uint64) []byte {
 	return k[:]
 }
 
+// catalogueFormat is node.db's layout version (see boltfile.Format).
+var catalogueFormat = boltfile.Format{Name: "catalogue store", Version: 1}
+
 func openStore(path string) (*bolt.DB, error) {
-	db, err := boltfile.Open(path, &bolt.Options{Timeout: 5 * time.Second}, boltfile.RestoreFromBackup)
+	db, err := boltfile.OpenFormat(path, &bolt.Options{Timeout: 5 * time.Second}, boltfile.RestoreFromBackup, catalogueFormat)
 	if err != nil {
 		return nil, err
 	}

@@ -33,10 +33,13 @@ type exchangeDB struct {
 	db *bolt.DB
 }
 
+// exchangeFormat is exchange.db's layout version (see boltfile.Format).
+var exchangeFormat = boltfile.Format{Name: "exchange store", Version: 1}
+
 func openExchangeDB(path string) (*exchangeDB, error) {
 	// A locked file (another process, or a store not closed) fails after
 	// the timeout instead of blocking the node's start forever.
-	db, err := boltfile.Open(path, &bolt.Options{Timeout: 2 * time.Second}, boltfile.RestoreFromBackup)
+	db, err := boltfile.OpenFormat(path, &bolt.Options{Timeout: 2 * time.Second}, boltfile.RestoreFromBackup, exchangeFormat)
 	if err != nil {
 		return nil, err
 	}

@@ -176,6 +176,8 @@ down() {
     docker volume rm -f $(docker volume ls -q --filter "label=com.docker.compose.project=$PROJECT") >/dev/null 2>&1 || true
     log "warning: the network could not be removed (a stale endpoint in the Docker daemon); restart dockerd to clear it"
   fi
+  # The next release's image a rolling-upgrade scenario built.
+  docker rmi -f xborder-testnet:next >/dev/null 2>&1 || true
   rm -rf "$STATE"
   log "containers, network, volumes and $STATE removed"
 }
