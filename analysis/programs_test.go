@@ -59,7 +59,29 @@ func wasm(tb testing.TB, name string) []byte {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	precompile(tb, name, bin)
 	return bin
+}
+
+// precompiled are the modules already compiled into the shared cache.
+var precompiled sync.Map
+
+// precompile compiles a module into the cache the test sandboxes share,
+// outside any test's deadline: a first compilation of a Go module takes
+// seconds, tens of them under the race detector on a loaded machine, and
+// the tests time the analyses, not the compiler.
+func precompile(tb testing.TB, name string, bin []byte) {
+	tb.Helper()
+	if _, done := precompiled.LoadOrStore(name, true); done {
+		return
+	}
+	m, err := testSandbox(tb, sandbox.Config{}).Compile(context.Background(), bin)
+	if err != nil {
+		// A module the sandbox refuses is some test's subject: that test
+		// sees the refusal itself.
+		return
+	}
+	m.Close()
 }
 
 // testSandbox is a sandbox closed by TestMain; those of one process share
