@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -208,4 +209,10 @@ func (l *Log) List(f Filter) ([]Record, error) {
 		return nil
 	})
 	return out, err
+}
+
+// Backup writes a consistent copy of the trail's file to sink, under the
+// file's base name, while the trail stays open.
+func (l *Log) Backup(sink boltfile.Sink) error {
+	return boltfile.Copy(l.db, filepath.Base(l.db.Path()), sink)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/xborder/xborder/internal/boltfile"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -222,6 +223,10 @@ func (s *Service) Stop() {
 		s.wg.Wait()
 	})
 }
+
+// Backup writes a consistent copy of the trail's file (its base name,
+// audit.db) to sink while records keep being appended.
+func (s *Service) Backup(sink boltfile.Sink) error { return s.trail.Backup(sink) }
 
 // Close stops the Service and closes the trail. It is idempotent.
 func (s *Service) Close() error {

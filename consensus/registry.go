@@ -32,6 +32,7 @@ type Registry struct {
 	log   *slog.Logger
 	fsm   *fsm
 	store *raftboltdb.BoltStore
+	snaps *raft.FileSnapshotStore
 	trans *raft.NetworkTransport
 	raft  *raft.Raft
 
@@ -144,6 +145,7 @@ func Open(cfg Config, deps Deps) (_ *Registry, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open raft snapshots: %w", err)
 	}
+	r.snaps = snaps
 	layer, err := newStreamLayer(r.ctx, h)
 	if err != nil {
 		return nil, err
