@@ -31,6 +31,16 @@ func newIdentity(t testing.TB) identity {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return identityOf(t, key)
+}
+
+// fixedIdentity is the same identity at every call with seed.
+func fixedIdentity(t testing.TB, seed byte) identity {
+	return identityOf(t, ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, ed25519.SeedSize)))
+}
+
+func identityOf(t testing.TB, key ed25519.PrivateKey) identity {
+	t.Helper()
 	pk, err := crypto.UnmarshalEd25519PublicKey(key.Public().(ed25519.PublicKey))
 	if err != nil {
 		t.Fatal(err)
