@@ -3,6 +3,7 @@ package node
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +14,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
 
 	"github.com/xborder/xborder/audit"
 	"github.com/xborder/xborder/consensus"
@@ -251,5 +255,26 @@ func archivedAuditHead(t *testing.T, archive []byte) uint64 {
 	defer trail.Close()
 	h, err := trail.Head()
 	must(t, err)
+	// The archived raft log reaches back to the archived snapshot: raft
+	// replays from the snapshot's index on.
+	snaps, err := os.ReadDir(filepath.Join(dir, "raft", "snapshots"))
+	must(t, err)
+	raw, err := os.ReadFile(filepath.Join(dir, "raft", "snapshots", snaps[0].Name(), "meta.json"))
+	must(t, err)
+	var meta raft.SnapshotMeta
+	must(t, json.Unmarshal(raw, &meta))
+	log, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "raft", "raft.db"), NoSync: true})
+	must(t, err)
+	defer log.Close()
+	first, err := log.FirstIndex()
+	must(t, err)
+	last, err := log.LastIndex()
+	must(t, err)
+	term, err := log.GetUint64([]byte("CurrentTerm"))
+	must(t, err)
+	if first == 0 || first > meta.Index+1 || last < meta.Index || term == 0 {
+		t.Fatalf("archived raft log %d..%d (term %d), snapshot at %d", first, last, term, meta.Index)
+	}
+	t.Logf("archive: raft log %d..%d, snapshot %s at %d", first, last, meta.ID, meta.Index)
 	return h.Seq
 }
