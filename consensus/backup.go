@@ -104,7 +104,7 @@ func (r *Registry) copyLog(path string) (uint64, error) {
 		if first == 0 || first > last {
 			return 0, nil // everything applied is in the snapshot
 		}
-		err = copyEntries(r.store, dst, first, last)
+		err = copyEntries(r.store, dst, first, last, r.testHookCopyEntry)
 		if err == nil {
 			return first, dst.Sync()
 		}
@@ -119,10 +119,15 @@ func (r *Registry) copyLog(path string) (uint64, error) {
 }
 
 // copyEntries copies the entries first..last from src to dst in batches.
-func copyEntries(src raft.LogStore, dst raft.LogStore, first, last uint64) error {
+// hook, when set, runs before each entry is read (tests compact the log
+// there).
+func copyEntries(src raft.LogStore, dst raft.LogStore, first, last uint64, hook func(index uint64)) error {
 	const batch = 256
 	logs := make([]*raft.Log, 0, batch)
 	for i := first; i <= last; i++ {
+		if hook != nil {
+			hook(i)
+		}
 		l := new(raft.Log)
 		if err := src.GetLog(i, l); err != nil {
 			return fmt.Errorf("entry %d: %w", i, err)

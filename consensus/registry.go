@@ -33,6 +33,9 @@ type Registry struct {
 	fsm   *fsm
 	store *raftboltdb.BoltStore
 	snaps *raft.FileSnapshotStore
+	// testHookCopyEntry, when set, runs as a backup copies each log
+	// entry (backup.go).
+	testHookCopyEntry func(index uint64)
 	trans *raft.NetworkTransport
 	raft  *raft.Raft
 
