@@ -36,8 +36,8 @@ type Registry struct {
 	// testHookCopyEntry, when set, runs as a backup copies each log
 	// entry (backup.go).
 	testHookCopyEntry func(index uint64)
-	trans *raft.NetworkTransport
-	raft  *raft.Raft
+	trans             *raft.NetworkTransport
+	raft              *raft.Raft
 
 	queue   chan *pending
 	changes chan MembershipChange
