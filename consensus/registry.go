@@ -33,11 +33,12 @@ type Registry struct {
 	fsm   *fsm
 	store *raftboltdb.BoltStore
 	snaps *raft.FileSnapshotStore
+	trans *raft.NetworkTransport
+	raft  *raft.Raft
+
 	// testHookCopyEntry, when set, runs as a backup copies each log
 	// entry (backup.go).
 	testHookCopyEntry func(index uint64)
-	trans             *raft.NetworkTransport
-	raft              *raft.Raft
 
 	queue   chan *pending
 	changes chan MembershipChange
