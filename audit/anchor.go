@@ -41,6 +41,9 @@ func (s *Service) Anchor(ctx context.Context) error {
 		return err
 	}
 	if head.Seq <= seq {
+		if head.Seq < seq {
+			s.noteAnchorsAhead(head, seq)
+		}
 		return nil
 	}
 	if err := s.deps.Registry.CommitAnchor(ctx, head.Seq, head.Hash, prev); err != nil {
@@ -68,4 +71,18 @@ func (s *Service) finalAnchor() {
 	if err := s.Anchor(ctx); err != nil {
 		s.log.Warn("the audit trail was not anchored at shutdown; the next start anchors it", "err", err)
 	}
+}
+
+// noteAnchorsAhead records, once per run, that the registry anchors
+// records this trail does not hold: its records after head up to the
+// anchored seq are gone, as after a restore from a backup. Verification
+// still reports those anchors (the trail cannot prove what it lost); this
+// record, the first after the gap, says when the node found out and what
+// the registry held.
+func (s *Service) noteAnchorsAhead(head Head, anchored uint64) {
+	s.aheadOnce.Do(func() {
+		s.log.Warn("the registry anchors audit records this trail does not hold: the records after its head are lost (was the node restored from a backup?)",
+			"head_seq", head.Seq, "anchored_seq", anchored)
+		_ = s.record(TypeAnchorsAhead, s.cfg.Name, map[string]any{"head_seq": head.Seq, "head": head.Hash, "anchored_seq": anchored})
+	})
 }

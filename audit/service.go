@@ -33,6 +33,10 @@ const (
 	// TypeStop is the node's last record at a clean shutdown, which the
 	// final anchor covers.
 	TypeStop = "node.stop"
+	// TypeAnchorsAhead is written when the registry anchors records past
+	// the trail's head: the records between were lost (a restore from a
+	// backup taken before them).
+	TypeAnchorsAhead = "audit.anchors_ahead"
 )
 
 // Config is how a node runs its audit trail.
@@ -157,6 +161,7 @@ type Service struct {
 	stopOnce  sync.Once
 	closeOnce sync.Once
 	closeErr  error
+	aheadOnce sync.Once // noteAnchorsAhead
 }
 
 // OpenService opens (or creates) the trail at cfg.Path. It starts

@@ -160,3 +160,34 @@ func TestServiceDisclosesByPolicyAndFailsClosed(t *testing.T) {
 		t.Fatalf("recovery records: %+v", recs)
 	}
 }
+
+// A trail behind the registry's anchors (restored from a backup taken
+// before the anchored records) says so once, and is not anchored until
+// it passes them.
+func TestTrailBehindItsAnchorsRecordsTheGapOnce(t *testing.T) {
+	s, reg, _ := newService(t)
+	ctx := context.Background()
+	if err := s.Record("test.event", "kept", nil); err != nil {
+		t.Fatal(err)
+	}
+	reg.anchors = []Anchor{{Seq: 1, Head: "h1"}, {Seq: 5, Head: "h5"}} // records 2..5 were lost
+	for range 2 {
+		if err := s.Anchor(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, head, err := s.AuditRecords(ctx, Filter{Type: TypeAnchorsAhead})
+	if err != nil || len(recs) != 1 || recs[0].Seq != 2 || head.Seq != 2 {
+		t.Fatalf("records %+v, head %+v, %v", recs, head, err)
+	}
+	var d struct {
+		HeadSeq     uint64 `json:"head_seq"`
+		AnchoredSeq uint64 `json:"anchored_seq"`
+	}
+	if err := json.Unmarshal(recs[0].Details, &d); err != nil || d.HeadSeq != 1 || d.AnchoredSeq != 5 {
+		t.Fatalf("details %s: %v", recs[0].Details, err)
+	}
+	if len(reg.anchors) != 2 {
+		t.Fatalf("a trail behind its anchors was anchored: %+v", reg.anchors)
+	}
+}

@@ -192,6 +192,28 @@ func TestBackupUnderLoadRestoresANodeThatCatchesUp(t *testing.T) {
 			t.Fatalf("restored catalogue: %s: %v", id, err)
 		}
 	}
+	// The node finds the registry anchoring records it lost, and says so
+	// in its trail.
+	var lastAnchored uint64
+	if chain, err := (auditRegistry{restored}).AnchorChain(restored.cfg.Name); err == nil && len(chain) > 0 {
+		lastAnchored = chain[len(chain)-1].Seq
+	}
+	if lastAnchored <= backupHead {
+		t.Fatalf("no anchor past the backup's head %d (last %d): the restore lost no anchored record", backupHead, lastAnchored)
+	}
+	{
+		testkit.Eventually(t, 20*time.Second, "the trail records the anchors ahead of it", func() bool {
+			recs, _, err := restored.audit.AuditRecords(ctx, audit.Filter{Type: audit.TypeAnchorsAhead})
+			if err != nil || len(recs) != 1 || recs[0].Seq <= backupHead {
+				return false
+			}
+			var d struct {
+				HeadSeq     uint64 `json:"head_seq"`
+				AnchoredSeq uint64 `json:"anchored_seq"`
+			}
+			return json.Unmarshal(recs[0].Details, &d) == nil && d.HeadSeq < d.AnchoredSeq && d.AnchoredSeq > backupHead
+		})
+	}
 	// The trail verifies: chain, signatures, content and every anchor
 	// committed up to the backup's head. The anchors of the records
 	// written after the backup name records the restore lost: a full
