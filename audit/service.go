@@ -33,9 +33,10 @@ const (
 	// TypeStop is the node's last record at a clean shutdown, which the
 	// final anchor covers.
 	TypeStop = "node.stop"
-	// TypeAnchorsAhead is written when the registry anchors records past
-	// the trail's head: the records between were lost (a restore from a
-	// backup taken before them).
+	// TypeAnchorsAhead is written when the registry's latest anchor of
+	// the trail names a record the trail does not hold, or holds with
+	// another hash: records were lost (a restore from a backup taken
+	// before them).
 	TypeAnchorsAhead = "audit.anchors_ahead"
 )
 
@@ -161,7 +162,10 @@ type Service struct {
 	stopOnce  sync.Once
 	closeOnce sync.Once
 	closeErr  error
-	aheadOnce sync.Once // noteAnchorsAhead
+	// anchoredSeq is the latest anchor this run committed or checked
+	// (under anchorMu); aheadOnce: checkLatestAnchor.
+	anchoredSeq uint64
+	aheadOnce   sync.Once
 }
 
 // OpenService opens (or creates) the trail at cfg.Path. It starts

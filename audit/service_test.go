@@ -191,3 +191,47 @@ func TestTrailBehindItsAnchorsRecordsTheGapOnce(t *testing.T) {
 		t.Fatalf("a trail behind its anchors was anchored: %+v", reg.anchors)
 	}
 }
+
+// A trail that went on writing past its anchored record with other
+// records (restored, then written to before the registry caught up) is
+// noticed too; one that holds what the registry anchored is not.
+func TestTrailDivergedFromItsAnchorRecordsTheGap(t *testing.T) {
+	s, reg, _ := newService(t)
+	ctx := context.Background()
+	for i := range 3 {
+		if err := s.Record("test.event", "event", map[string]any{"i": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Anchor(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A new run over the same trail finds its own anchor: nothing to say.
+	s.anchoredSeq = 0 // as at a restart
+	if err := s.Record("test.event", "event", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Anchor(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if recs, _, _ := s.AuditRecords(ctx, Filter{Type: TypeAnchorsAhead}); len(recs) != 0 {
+		t.Fatalf("a trail holding its anchors reported %+v", recs)
+	}
+	// The registry anchored another record 2 than the trail holds.
+	reg.mu.Lock()
+	reg.anchors = append(reg.anchors, Anchor{Seq: 5, Head: strings.Repeat("ab", 32)})
+	reg.mu.Unlock()
+	for range 2 {
+		if err := s.Record("test.event", "event", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.anchoredSeq = 0 // as at a restart
+	if err := s.Anchor(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recs, _, err := s.AuditRecords(ctx, Filter{Type: TypeAnchorsAhead})
+	if err != nil || len(recs) != 1 || !strings.Contains(string(recs[0].Details), `"trail":"diverged"`) {
+		t.Fatalf("diverged trail: %+v %v", recs, err)
+	}
+}
