@@ -40,12 +40,19 @@ func (s *Service) Anchor(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if seq > 0 && seq != s.anchoredSeq {
+		// An anchor this run did not commit (the last run's, or the
+		// registry caught up with anchors this trail lost): check the
+		// trail still holds what it names.
+		s.checkLatestAnchor(head, seq)
+	}
 	if head.Seq <= seq {
 		return nil
 	}
 	if err := s.deps.Registry.CommitAnchor(ctx, head.Seq, head.Hash, prev); err != nil {
 		return fmt.Errorf("anchor seq %d: %w", head.Seq, err)
 	}
+	s.anchoredSeq = head.Seq
 	return nil
 }
 
@@ -68,4 +75,36 @@ func (s *Service) finalAnchor() {
 	if err := s.Anchor(ctx); err != nil {
 		s.log.Warn("the audit trail was not anchored at shutdown; the next start anchors it", "err", err)
 	}
+}
+
+// checkLatestAnchor compares the registry's latest anchor of this trail,
+// at seq, with the trail. A trail that does not hold the anchored record
+// (it ends before it) or holds another one there (it went on writing
+// from an earlier head) lost records: it was restored from a backup taken
+// before them. Verification reports those anchors, since the trail
+// cannot prove what it lost; this says so once per run, in the log and
+// in an audit.anchors_ahead record.
+func (s *Service) checkLatestAnchor(head Head, seq uint64) {
+	chain, err := s.deps.Registry.AnchorChain(s.cfg.Name)
+	if err != nil || len(chain) == 0 || chain[len(chain)-1].Seq != seq {
+		return // not caught up yet; the next tick checks again
+	}
+	anchored := chain[len(chain)-1]
+	kind := "behind"
+	if head.Seq >= seq {
+		hash, err := s.trail.hashAt(seq)
+		if err != nil || hash == anchored.Head {
+			if err == nil {
+				s.anchoredSeq = seq // checked: the trail holds it
+			}
+			return
+		}
+		kind = "diverged"
+	}
+	s.aheadOnce.Do(func() {
+		s.log.Warn("the registry anchors audit records this trail does not hold: records were lost (was the node restored from a backup?)",
+			"head_seq", head.Seq, "anchored_seq", seq, "trail", kind)
+		_ = s.record(TypeAnchorsAhead, s.cfg.Name, map[string]any{"head_seq": head.Seq, "head": head.Hash,
+			"anchored_seq": seq, "anchored_head": anchored.Head, "trail": kind})
+	})
 }

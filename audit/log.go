@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -212,4 +213,30 @@ func (l *Log) List(f Filter) ([]Record, error) {
 		return nil
 	})
 	return out, err
+}
+
+// Backup writes a consistent copy of the trail's file to sink, under the
+// file's base name, while the trail stays open.
+func (l *Log) Backup(sink boltfile.Sink) error {
+	return boltfile.Copy(l.db, filepath.Base(l.db.Path()), sink)
+}
+
+// hashAt returns the hash of the record at seq ("" when there is none).
+func (l *Log) hashAt(seq uint64) (string, error) {
+	var hash string
+	err := l.db.View(func(tx *bolt.Tx) error {
+		raw := tx.Bucket(bRecords).Get(seqKey(seq))
+		if raw == nil {
+			return nil
+		}
+		var r struct {
+			Hash string `json:"hash"`
+		}
+		if err := json.Unmarshal(raw, &r); err != nil {
+			return err
+		}
+		hash = r.Hash
+		return nil
+	})
+	return hash, err
 }

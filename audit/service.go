@@ -17,6 +17,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
+	"github.com/xborder/xborder/internal/boltfile"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -33,6 +34,11 @@ const (
 	// TypeStop is the node's last record at a clean shutdown, which the
 	// final anchor covers.
 	TypeStop = "node.stop"
+	// TypeAnchorsAhead is written when the registry's latest anchor of
+	// the trail names a record the trail does not hold, or holds with
+	// another hash: records were lost (a restore from a backup taken
+	// before them).
+	TypeAnchorsAhead = "audit.anchors_ahead"
 )
 
 // Config is how a node runs its audit trail.
@@ -189,6 +195,10 @@ type Service struct {
 	stopOnce  sync.Once
 	closeOnce sync.Once
 	closeErr  error
+	// anchoredSeq is the latest anchor this run committed or checked
+	// (under anchorMu); aheadOnce: checkLatestAnchor.
+	anchoredSeq uint64
+	aheadOnce   sync.Once
 }
 
 // OpenService opens (or creates) the trail at cfg.Path. It starts
@@ -255,6 +265,10 @@ func (s *Service) Stop() {
 		s.wg.Wait()
 	})
 }
+
+// Backup writes a consistent copy of the trail's file (its base name,
+// audit.db) to sink while records keep being appended.
+func (s *Service) Backup(sink boltfile.Sink) error { return s.trail.Backup(sink) }
 
 // Close stops the Service and closes the trail. It is idempotent.
 func (s *Service) Close() error {

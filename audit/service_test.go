@@ -160,3 +160,78 @@ func TestServiceDisclosesByPolicyAndFailsClosed(t *testing.T) {
 		t.Fatalf("recovery records: %+v", recs)
 	}
 }
+
+// A trail behind the registry's anchors (restored from a backup taken
+// before the anchored records) says so once, and is not anchored until
+// it passes them.
+func TestTrailBehindItsAnchorsRecordsTheGapOnce(t *testing.T) {
+	s, reg, _ := newService(t)
+	ctx := context.Background()
+	if err := s.Record("test.event", "kept", nil); err != nil {
+		t.Fatal(err)
+	}
+	reg.anchors = []Anchor{{Seq: 1, Head: "h1"}, {Seq: 5, Head: "h5"}} // records 2..5 were lost
+	for range 2 {
+		if err := s.Anchor(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	recs, head, err := s.AuditRecords(ctx, Filter{Type: TypeAnchorsAhead})
+	if err != nil || len(recs) != 1 || recs[0].Seq != 2 || head.Seq != 2 {
+		t.Fatalf("records %+v, head %+v, %v", recs, head, err)
+	}
+	var d struct {
+		HeadSeq     uint64 `json:"head_seq"`
+		AnchoredSeq uint64 `json:"anchored_seq"`
+	}
+	if err := json.Unmarshal(recs[0].Details, &d); err != nil || d.HeadSeq != 1 || d.AnchoredSeq != 5 {
+		t.Fatalf("details %s: %v", recs[0].Details, err)
+	}
+	if len(reg.anchors) != 2 {
+		t.Fatalf("a trail behind its anchors was anchored: %+v", reg.anchors)
+	}
+}
+
+// A trail that went on writing past its anchored record with other
+// records (restored, then written to before the registry caught up) is
+// noticed too; one that holds what the registry anchored is not.
+func TestTrailDivergedFromItsAnchorRecordsTheGap(t *testing.T) {
+	s, reg, _ := newService(t)
+	ctx := context.Background()
+	for i := range 3 {
+		if err := s.Record("test.event", "event", map[string]any{"i": i}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Anchor(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// A new run over the same trail finds its own anchor: nothing to say.
+	s.anchoredSeq = 0 // as at a restart
+	if err := s.Record("test.event", "event", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Anchor(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if recs, _, _ := s.AuditRecords(ctx, Filter{Type: TypeAnchorsAhead}); len(recs) != 0 {
+		t.Fatalf("a trail holding its anchors reported %+v", recs)
+	}
+	// The registry anchored another record 2 than the trail holds.
+	reg.mu.Lock()
+	reg.anchors = append(reg.anchors, Anchor{Seq: 5, Head: strings.Repeat("ab", 32)})
+	reg.mu.Unlock()
+	for range 2 {
+		if err := s.Record("test.event", "event", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.anchoredSeq = 0 // as at a restart
+	if err := s.Anchor(ctx); err != nil {
+		t.Fatal(err)
+	}
+	recs, _, err := s.AuditRecords(ctx, Filter{Type: TypeAnchorsAhead})
+	if err != nil || len(recs) != 1 || !strings.Contains(string(recs[0].Details), `"trail":"diverged"`) {
+		t.Fatalf("diverged trail: %+v %v", recs, err)
+	}
+}

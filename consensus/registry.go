@@ -32,8 +32,13 @@ type Registry struct {
 	log   *slog.Logger
 	fsm   *fsm
 	store *raftboltdb.BoltStore
+	snaps *raft.FileSnapshotStore
 	trans *raft.NetworkTransport
 	raft  *raft.Raft
+
+	// testHookCopyEntry, when set, runs as a backup copies each log
+	// entry (backup.go).
+	testHookCopyEntry func(index uint64)
 
 	queue   chan *pending
 	changes chan MembershipChange
@@ -144,6 +149,7 @@ func Open(cfg Config, deps Deps) (_ *Registry, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("open raft snapshots: %w", err)
 	}
+	r.snaps = snaps
 	layer, err := newStreamLayer(r.ctx, h)
 	if err != nil {
 		return nil, err

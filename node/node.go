@@ -115,6 +115,8 @@ type Node struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	backupMu sync.Mutex // one backup at a time (backup.go)
 }
 
 // Open loads the node's key and the federation's genesis from the data dir
@@ -481,6 +483,7 @@ func (n *Node) serveAPI() (err error) {
 		Agreements: n.agreements,
 		Analyses:   n.analyses,
 		Modules:    n.clerk,
+		Backups:    n,
 		Tokens:     &api.Verifier{Key: n.id.PublicKey(), NodeID: n.id.PeerID.String()},
 		Authz:      n.policy,
 		Console:    web,

@@ -230,3 +230,13 @@ test_modules_and_evaluations if {
 	}
 	may("operator", "POST", "/v1/modules/upper-rhine/3f0c/approve")
 }
+
+# A backup holds the node's key and every store: only an operator takes one.
+test_only_operators_take_backups if {
+	may("operator", "POST", "/v1/backup")
+	every r in ["researcher", "legal", "auditor", "stranger", ""] {
+		not may(r, "POST", "/v1/backup")
+		not may(r, "GET", "/v1/backup")
+		not may(r, "POST", "/v1/backup/x")
+	}
+}

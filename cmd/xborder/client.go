@@ -176,18 +176,7 @@ func (c *client) send(ctx context.Context, method, path string, rd io.Reader, co
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode/100 != 2 {
-		answer, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorAnswer))
-		if err != nil {
-			return fmt.Errorf("read answer from %s: %w", c.base, err)
-		}
-		var e api.Error
-		if json.Unmarshal(answer, &e) != nil || e.Error == "" {
-			e.Error = strings.TrimSpace(string(answer))
-		}
-		if e.Denied {
-			return &exitErr{code: exitDenied, err: deniedError(e.Reasons, e.Rules)}
-		}
-		return &apiError{Status: resp.StatusCode, Message: e.Error, Body: answer}
+		return c.answerError(resp)
 	}
 	// An answer is decoded as it arrives, whatever its size: a federation
 	// catalogue grows with every member's entries.
@@ -216,4 +205,20 @@ func deniedError(reasons, rules []string) error {
 		}
 	}
 	return errors.New(b.String())
+}
+
+// answerError is the error a non-2xx answer carries.
+func (c *client) answerError(resp *http.Response) error {
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxErrorAnswer))
+	if err != nil {
+		return fmt.Errorf("read answer from %s: %w", c.base, err)
+	}
+	var e api.Error
+	if json.Unmarshal(answer, &e) != nil || e.Error == "" {
+		e.Error = strings.TrimSpace(string(answer))
+	}
+	if e.Denied {
+		return &exitErr{code: exitDenied, err: deniedError(e.Reasons, e.Rules)}
+	}
+	return &apiError{Status: resp.StatusCode, Message: e.Error, Body: answer}
 }

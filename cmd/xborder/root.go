@@ -128,6 +128,7 @@ Global flags read environment variables when not given:
 		newModuleCmd(g),
 		newDemoCmd(g),
 		newHealthcheckCmd(g),
+		newBackupCmd(g), newRestoreCmd(g),
 		newVersionCmd(g),
 		newManCmd(g),
 	)

@@ -68,6 +68,7 @@ type Server struct {
 	agreements Agreements
 	analyses   Analyses
 	modules    Modules
+	backups    Backups
 	log        *slog.Logger
 	mux        *http.ServeMux
 	http       *http.Server
@@ -86,6 +87,7 @@ type Deps struct {
 	Agreements Agreements
 	Analyses   Analyses
 	Modules    Modules
+	Backups    Backups // nil: POST /v1/backup answers 501
 	Tokens     TokenVerifier
 	Authz      Authorizer
 	// Console, when set, serves the web console under /console/ (and
@@ -102,7 +104,7 @@ type Deps struct {
 func NewServer(d Deps) *Server {
 	log := d.Log
 	s := &Server{
-		backend: d.Backend, policies: d.Policies, registry: d.Registry, audit: d.Audit, catalogue: d.Catalogue, exchange: d.Exchange, agreements: d.Agreements, analyses: d.Analyses, modules: d.Modules, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
+		backend: d.Backend, policies: d.Policies, registry: d.Registry, audit: d.Audit, catalogue: d.Catalogue, exchange: d.Exchange, agreements: d.Agreements, analyses: d.Analyses, modules: d.Modules, backups: d.Backups, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xborder_api_requests_total",
 			Help: "Local API requests, by route and HTTP status code.",
@@ -147,6 +149,7 @@ func NewServer(d Deps) *Server {
 	s.routeCatalogue()
 	s.routeExchange()
 	s.routeAgreements()
+	s.routeBackup()
 	if d.Console != nil {
 		s.mux.Handle("/console/", d.Console)
 		s.mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusSeeOther))
