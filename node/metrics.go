@@ -1,6 +1,7 @@
 package node
 
 import (
+	"context"
 	"runtime"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,4 +54,42 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	reg.MustRegister(m.peersConnected, m.dials, m.gaterRejections, m.federationRefusals, m.policyTimeouts, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// registerHealth exports what /readyz and the registry say, so that an
+// operator's monitoring alerts on the same facts an operator reads there.
+// The gauges read the node when scraped.
+func (n *Node) registerHealth(reg prometheus.Registerer) {
+	gauge := func(name, help string, f func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f)
+	}
+	bit := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	reg.MustRegister(
+		gauge("xborder_ready", "1 when /readyz answers 200: started, audit trail writable, registry replica current and applying writes.",
+			func() float64 { return bit(n.Readiness(context.Background()).Ready) }),
+		gauge("xborder_audit_writable", "1 while the audit trail accepts records; without it the node decides and serves nothing.",
+			func() float64 {
+				if n.audit == nil {
+					return 0
+				}
+				ok, _ := n.audit.Health()
+				return bit(ok)
+			}),
+		gauge("xborder_registry_has_leader", "1 while this replica knows a registry leader; without one no registry write commits.",
+			func() float64 { rs := n.raftStatus(); return bit(rs != nil && rs.Leader != "") }),
+		gauge("xborder_registry_applied_index", "The last registry log index this replica applied; compare members' to see one falling behind.",
+			func() float64 {
+				if rs := n.raftStatus(); rs != nil {
+					return float64(rs.AppliedIndex)
+				}
+				return 0
+			}),
+		gauge("xborder_registry_members", "Federation members the registry lists.",
+			func() float64 { return float64(len(n.registryMembers())) }),
+	)
 }

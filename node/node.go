@@ -195,6 +195,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	n.startedAt = time.Now()
 	n.reg = prometheus.NewRegistry()
 	n.metrics = newMetrics(n.reg)
+	n.registerHealth(n.reg)
 	// Compiling the policies is the slowest step of a start: it runs while
 	// the host, discovery and the registry come up.
 	compiled := make(chan policyLoad, 1)
