@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"slices"
@@ -208,7 +209,7 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	go func() {
 		e, err := policy.NewEngine(ctx, n.cfg.PoliciesPath(n.dataDir), n.log.With("component", "policy"),
 			policy.WithEvaluator(n.cfg.Policy.Evaluator), policy.WithPlanAfter(planAfter),
-			policy.WithOnPlanned(func(policy.Info) { debug.FreeOSMemory() }))
+			policy.WithOnPlanned(func(policy.Info) { releasePlannerGarbage() }))
 		compiled <- policyLoad{e, err}
 	}()
 	defer func() {
@@ -784,4 +785,14 @@ func startGC() (done func()) {
 			s.raised = false
 		}
 	}
+}
+
+// releasePlannerGarbage returns the heap the planner left behind to the
+// system. The first collection moves what OPA's sync.Pools hold into
+// their victim caches, where the second (FreeOSMemory's) frees it: with
+// FreeOSMemory alone, a node kept, every other start, some 10 MiB more
+// resident than it needs, depending on when the last collection ran.
+func releasePlannerGarbage() {
+	runtime.GC()
+	debug.FreeOSMemory()
 }
