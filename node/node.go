@@ -200,10 +200,10 @@ func (n *Node) Start(ctx context.Context) (err error) {
 	// the host, discovery and the registry come up.
 	// The plan of the policies (decisions from it are faster than
 	// topdown's) is made once the node is ready, not while it starts:
-	// it takes about a second of CPU. Making it leaves about a hundred
-	// megabytes of garbage behind, which would otherwise stay mapped for
-	// minutes (the runtime returns idle heap to the system slowly); a node
-	// that idles next to other services gives it back at once.
+	// it takes about a second of CPU. It allocates about 150 MB, garbage
+	// once the plan is made, which would otherwise stay mapped for minutes
+	// (the runtime returns idle heap to the system slowly); a node that
+	// idles next to other services gives it back at once.
 	compiled := make(chan policyLoad, 1)
 	planAfter := make(chan struct{})
 	go func() {

@@ -60,8 +60,8 @@ func WithPlanAfter(start <-chan struct{}) Option {
 
 // WithOnPlanned has fn called after each bundle's plan is made or refused
 // (not with policy.evaluator topdown, which plans nothing), with the
-// engine's info then. Making a plan leaves about a hundred megabytes of
-// garbage behind; a node returns it to the system from here.
+// engine's info then. Making a plan allocates about 150 MB, garbage once
+// it is made; a node returns it to the system from here.
 func WithOnPlanned(fn func(Info)) Option {
 	return func(e *Engine) error {
 		e.onPlanned = fn
