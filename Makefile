@@ -96,7 +96,7 @@ policy-test: $(OPA) ## the shipped policies under the upstream opa binary: stric
 $(OPA): ## the upstream opa binary, built from the Go module proxy
 	GOBIN=$(CURDIR)/bin $(GO) install github.com/open-policy-agent/opa@$(OPA_VERSION)
 
-bench: ## benchmarks with their baselines: node start-up and footprint, policy decisions
+bench: wasm ## benchmarks with their baselines: node start-up and footprint, policy decisions
 	$(GO) run ./bench/startup
 	$(GO) test -run '^$$' -bench . -benchtime 1x -cpu 1 ./policy/
 

@@ -119,6 +119,12 @@ type inputTracer struct {
 	byPkg  map[string][]Point // package path -> points of that package
 	seen   map[string]bool    // point + input, across tests
 	inputs *[]testInput
+	// last is the input of the previous event and its text: a test's
+	// input term stays the same across the many rules it enters, and
+	// writing it out for every one of them took a third of the check.
+	last     *ast.Term
+	lastText string
+	byModule map[*ast.Module][]Point // byPkg by module, for the same reason
 }
 
 func (t *inputTracer) Enabled() bool               { return true }
@@ -136,8 +142,22 @@ func (t *inputTracer) TraceEvent(evt topdown.Event) {
 	if in == nil || !in.IsGround() {
 		return
 	}
-	for _, p := range t.byPkg[rule.Module.Package.Path.String()] {
-		key := string(p) + "\x00" + in.String()
+	points, ok := t.byModule[rule.Module]
+	if !ok {
+		points = t.byPkg[rule.Module.Package.Path.String()]
+		if t.byModule == nil {
+			t.byModule = map[*ast.Module][]Point{}
+		}
+		t.byModule[rule.Module] = points
+	}
+	if len(points) == 0 {
+		return
+	}
+	if in != t.last {
+		t.last, t.lastText = in, in.String()
+	}
+	for _, p := range points {
+		key := string(p) + "\x00" + t.lastText
 		if t.seen[key] {
 			continue
 		}

@@ -57,6 +57,10 @@ type Engine struct {
 
 	deadlines atomic.Pointer[Deadlines]
 
+	planAfter <-chan struct{} // see WithPlanAfter; nil once the first plan has started
+	onPlanned func(Info)      // see WithOnPlanned
+	closing   chan struct{}   // closed by Close: a held plan is not made
+
 	cancel context.CancelFunc // stops Watch
 	wg     sync.WaitGroup     // Watch and background planning
 	once   sync.Once
@@ -67,7 +71,7 @@ func NewEngine(ctx context.Context, dir string, log *slog.Logger, opts ...Option
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{dir: dir, log: log, evaluator: EvaluatorPlan}
+	e := &Engine{dir: dir, log: log, evaluator: EvaluatorPlan, closing: make(chan struct{})}
 	for _, o := range opts {
 		if err := o(e); err != nil {
 			return nil, err
@@ -123,12 +127,29 @@ func (e *Engine) plan(b *Bundle) {
 		b.topdownOnly(forcedTopdown)
 		return
 	}
+	// Only the first plan waits for planAfter; plan runs under the reload
+	// lock or from NewEngine, so planAfter needs no lock of its own.
+	after := e.planAfter
+	e.planAfter = nil
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()
+		if after != nil {
+			select {
+			case <-after:
+			case <-e.closing:
+				return
+			}
+			if e.active.Load() != b {
+				return // reloaded meanwhile: the new bundle's plan is under way
+			}
+		}
 		b.Plan(context.Background())
 		if ev := b.Evaluator(); ev != "plan" {
 			e.log.Warn("policy decisions evaluated by topdown, not from the plan", "hash", b.Hash, "why", ev)
+		}
+		if e.onPlanned != nil {
+			e.onPlanned(e.Info())
 		}
 	}()
 }
@@ -240,6 +261,7 @@ func (e *Engine) Eval(ctx context.Context, query string, input map[string]any, e
 // Close stops the watcher and waits for it. It is idempotent.
 func (e *Engine) Close() error {
 	e.once.Do(func() {
+		close(e.closing)
 		if e.cancel != nil {
 			e.cancel()
 		}

@@ -344,3 +344,78 @@ func TestAPolicyWithoutTheAuditPointLoadsAndDisclosesNothing(t *testing.T) {
 		t.Fatalf("shipped audit policy, records: %+v %v", d, err)
 	}
 }
+
+// A node holds the plan until it is ready (WithPlanAfter): topdown decides
+// meanwhile, and the plan is made, and reported (WithOnPlanned), only once
+// the channel is closed.
+func TestPlanIsHeldUntilStartAndReported(t *testing.T) {
+	ctx := context.Background()
+	start := make(chan struct{})
+	reported := make(chan Info, 2)
+	held, err := NewEngine(ctx, "testdata/minimal", nil, WithPlanAfter(start), WithOnPlanned(func(i Info) { reported <- i }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	// An engine not held plans the same bundle meanwhile; once it has,
+	// the held one would have too.
+	free, err := NewEngine(ctx, "testdata/minimal", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer free.Close()
+	testkit.Eventually(t, 60*time.Second, "the engine not held plans", func() bool { return free.Info().Evaluator == "plan" })
+	if ev := held.Info().Evaluator; ev != "planning" {
+		t.Fatalf("held engine: evaluator %q before start, want planning", ev)
+	}
+	select {
+	case i := <-reported:
+		t.Fatalf("a plan was reported before start: %+v", i)
+	default:
+	}
+	// Topdown decides while the plan is held.
+	if d, err := held.Exchange(ctx, openData("research")); err != nil || !d.Allow {
+		t.Fatalf("decision while the plan is held: %+v %v", d, err)
+	}
+	close(start)
+	select {
+	case i := <-reported:
+		if i.Evaluator != "plan" || i.Hash != held.Info().Hash {
+			t.Fatalf("reported after start: %+v", i)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("no plan reported within 60 s of start")
+	}
+	if d, err := held.Exchange(ctx, openData("research")); err != nil || !d.Allow {
+		t.Fatalf("decision from the plan: %+v %v", d, err)
+	}
+}
+
+// An engine closed while its plan is held makes no plan and reports none
+// (goleak, in TestMain, checks that nothing is left running).
+func TestCloseWhileThePlanIsHeld(t *testing.T) {
+	reported := make(chan Info, 1)
+	e, err := NewEngine(context.Background(), "testdata/minimal", nil,
+		WithPlanAfter(make(chan struct{})), WithOnPlanned(func(i Info) { reported <- i }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- e.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close did not return while the plan was held")
+	}
+	if ev := e.Info().Evaluator; ev != "planning" {
+		t.Fatalf("evaluator after Close: %q, want planning (no plan made)", ev)
+	}
+	select {
+	case i := <-reported:
+		t.Fatalf("a plan was reported after Close: %+v", i)
+	default:
+	}
+}

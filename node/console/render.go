@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/xborder/xborder/analysis"
@@ -116,6 +117,11 @@ var funcs = template.FuncMap{
 		return m, nil
 	},
 }
+
+// sharedPages are the parsed page templates, parsed on first use and
+// shared by the consoles of the process: they are embedded, and their
+// functions (funcs) hold no console's state.
+var sharedPages = sync.OnceValues(parsePages)
 
 // parsePages parses templates/layout.html with each page template.
 func parsePages() (map[string]*template.Template, error) {
