@@ -3,7 +3,6 @@ package consensus
 import (
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 
@@ -61,11 +60,11 @@ func (r *Registry) Backup(sink boltfile.Sink) error {
 			continue
 		}
 		defer closeAll(files)
-		if err := copyFile(sink, "raft/raft.db", logPath); err != nil {
+		if err := boltfile.CopyFile(sink, "raft/raft.db", logPath); err != nil {
 			return err
 		}
 		for _, f := range files {
-			if err := copyOpen(sink, filepath.ToSlash(filepath.Join("raft", "snapshots", snap.ID, filepath.Base(f.Name()))), f); err != nil {
+			if err := boltfile.CopyOpen(sink, filepath.ToSlash(filepath.Join("raft", "snapshots", snap.ID, filepath.Base(f.Name()))), f); err != nil {
 				return err
 			}
 		}
@@ -178,36 +177,6 @@ func closeAll(files []*os.File) {
 	for _, f := range files {
 		f.Close()
 	}
-}
-
-// copyFile writes the file at path to sink as name.
-func copyFile(sink boltfile.Sink, name, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return copyOpen(sink, name, f)
-}
-
-// copyOpen writes the open file f, which nobody writes, to sink as name.
-func copyOpen(sink boltfile.Sink, name string, f *os.File) error {
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	w, err := sink.Create(name, info.Size())
-	if err != nil {
-		return err
-	}
-	n, err := io.Copy(w, io.LimitReader(f, info.Size()))
-	if err == nil && n != info.Size() {
-		err = errors.New("the file shrank while it was copied")
-	}
-	if err != nil {
-		return fmt.Errorf("copy %s: %w", name, err)
-	}
-	return nil
 }
 
 // backup writes a consistent copy of registry.db to sink (a Restore in

@@ -1,11 +1,7 @@
 package exchange
 
 import (
-	"errors"
-	"fmt"
-	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/xborder/xborder/internal/boltfile"
@@ -38,34 +34,8 @@ func (b *Blobs) Backup(sink boltfile.Sink) error {
 		if err != nil {
 			return err
 		}
-		return copyFile(sink, filepath.ToSlash(rel), path)
+		return boltfile.CopyFile(sink, filepath.ToSlash(rel), path)
 	})
-}
-
-// copyFile writes the file at path, which is not written while it is
-// copied, to sink as name.
-func copyFile(sink boltfile.Sink, name, path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	w, err := sink.Create(name, info.Size())
-	if err != nil {
-		return err
-	}
-	n, err := io.Copy(w, io.LimitReader(f, info.Size()))
-	if err == nil && n != info.Size() {
-		err = errors.New("the file shrank while it was copied")
-	}
-	if err != nil {
-		return fmt.Errorf("copy %s: %w", name, err)
-	}
-	return nil
 }
 
 // Backup writes a consistent copy of exchange.db (grants, request

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -51,12 +50,12 @@ func (n *Node) Backup(ctx context.Context, w io.Writer, compress bool) (backup.M
 	a := backup.NewWriter(w, compress)
 	sink := ctxSink{ctx: ctx, sink: a}
 	for _, name := range []string{KeyFile, ConfigFile, AdminTokenFile} {
-		if err := copyDataFile(sink, n.dataDir, name); err != nil && !(name == AdminTokenFile && errors.Is(err, fs.ErrNotExist)) {
+		if err := boltfile.CopyFile(sink, filepath.ToSlash(name), filepath.Join(n.dataDir, name)); err != nil && !(name == AdminTokenFile && errors.Is(err, fs.ErrNotExist)) {
 			return backup.Manifest{}, err
 		}
 	}
 	if rel, ok := inside(n.dataDir, n.cfg.GenesisPath(n.dataDir)); ok {
-		if err := copyDataFile(sink, n.dataDir, rel); err != nil {
+		if err := boltfile.CopyFile(sink, filepath.ToSlash(rel), filepath.Join(n.dataDir, rel)); err != nil {
 			return backup.Manifest{}, err
 		}
 	}
@@ -105,31 +104,6 @@ func inside(dir, path string) (string, bool) {
 	return rel, true
 }
 
-// copyDataFile writes the data dir's file rel, which is not written while
-// the node runs, to sink. A symbolic link is followed.
-func copyDataFile(sink boltfile.Sink, dataDir, rel string) error {
-	f, err := os.Open(filepath.Join(dataDir, rel))
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return err
-	}
-	if !info.Mode().IsRegular() {
-		return fmt.Errorf("%s is not a regular file", rel)
-	}
-	w, err := sink.Create(filepath.ToSlash(rel), info.Size())
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(w, io.LimitReader(f, info.Size())); err != nil {
-		return fmt.Errorf("copy %s: %w", rel, err)
-	}
-	return nil
-}
-
 // copyDataTree writes the regular files under the data dir's directory
 // rel to sink; editors' hidden files and anything not a regular file are
 // left out.
@@ -152,7 +126,7 @@ func copyDataTree(sink boltfile.Sink, dataDir, rel string) error {
 		if err != nil {
 			return err
 		}
-		return copyDataFile(sink, dataDir, r)
+		return boltfile.CopyFile(sink, filepath.ToSlash(r), filepath.Join(dataDir, r))
 	})
 }
 

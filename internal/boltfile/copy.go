@@ -1,8 +1,10 @@
 package boltfile
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -29,4 +31,40 @@ func Copy(db *bolt.DB, name string, sink Sink) error {
 		}
 		return nil
 	})
+}
+
+// CopyFile writes the regular file at path, which nobody writes while it
+// is copied (a blob, a snapshot, a key), to sink as name. A symbolic link
+// is followed.
+func CopyFile(sink Sink, name, path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return CopyOpen(sink, name, f)
+}
+
+// CopyOpen writes the open regular file f, which nobody writes while it
+// is copied, to sink as name.
+func CopyOpen(sink Sink, name string, f *os.File) error {
+	info, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", name)
+	}
+	w, err := sink.Create(name, info.Size())
+	if err != nil {
+		return err
+	}
+	n, err := io.Copy(w, io.LimitReader(f, info.Size()))
+	if err == nil && n != info.Size() {
+		err = errors.New("the file shrank while it was copied")
+	}
+	if err != nil {
+		return fmt.Errorf("copy %s: %w", name, err)
+	}
+	return nil
 }
