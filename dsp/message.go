@@ -201,6 +201,9 @@ type Rule struct {
 	Action     string       `json:"action"`
 	Constraint []Constraint `json:"constraint,omitempty"`
 	Duty       []Rule       `json:"duty,omitempty"`
+	// Description states a duty in words (an obligation of the owner's
+	// policy, whose action is ActionObligation).
+	Description string `json:"dct:description,omitempty"`
 }
 
 // Constraint is an ODRL constraint: atomic (left operand, operator,
