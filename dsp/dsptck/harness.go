@@ -255,7 +255,7 @@ func (p *process) takeProblems() (problems, notes []string) {
 // transition is the kit's consumer-side state machine
 // (statemachine/ContractNegotiation.java, TransferProcess.java).
 func transition(area, from, to string) error {
-	allowed := map[string][]string{}
+	var allowed map[string][]string
 	if area == "negotiations" {
 		allowed = map[string][]string{
 			"":          {"REQUESTED", "OFFERED", "TERMINATED"},
