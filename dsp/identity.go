@@ -696,7 +696,7 @@ func (v *TokenVerifier) Verify(ctx context.Context, authorization string) (Parti
 	}
 	pk, ok := v.participants[iss]
 	if !ok {
-		return Participant{}, authErr(AuthUnknownParticipant, "The token's issuer %q is not a participant this node knows.", iss)
+		return Participant{}, authErr(AuthUnknownParticipant, "The token's issuer %.200q is not a participant this node knows.", iss)
 	}
 	key, err := pk.keys.lookup(ctx, hdr.Kid)
 	if err != nil {
@@ -950,13 +950,6 @@ func (c *replayCache) admit(key string, until, now time.Time) *AuthError {
 	c.seen[key] = struct{}{}
 	heap.Push(&c.byExpiry, replayEntry{key: key, until: until})
 	return nil
-}
-
-// len is how many token IDs the cache holds.
-func (c *replayCache) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.seen)
 }
 
 // DefaultTokenTTL is the lifetime of the tokens Authorization mints: one

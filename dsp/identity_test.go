@@ -1,6 +1,7 @@
 package dsp_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -15,6 +16,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -318,6 +320,8 @@ func TestExternalKeysPEMAndJWK(t *testing.T) {
 		idRSA(t, 2048, jwa.RS256(), "rsa-1"),
 		idRSA(t, 2048, jwa.PS256(), "rsa-pss-1"),
 		idEd25519(t, "ed-1"),
+		// The fully specified name of RFC 9864.
+		{priv: idEd25519(t, "").priv, alg: jwa.EdDSAEd25519(), kid: "ed-2"},
 	}
 	for _, k := range keys {
 		for form, pub := range map[string]string{"PEM": k.pem(t), "JWK": k.jwkJSON(t)} {
@@ -353,6 +357,19 @@ func TestJWKSFileRotation(t *testing.T) {
 	writeFileAtomic(t, path, idJWKS(t, old))
 
 	v := idVerifier(t, clock, nil, dsp.ParticipantConfig{ID: idAlice, Country: "DE", JWKSFile: path})
+	idAccepted(t, v, old.sign(t, idClaims(idAlice, clock.Now())), idAlice)
+
+	// A key published for encryption is never used to verify.
+	encKey := idEC(t, elliptic.P256(), jwa.ES256(), "enc-1")
+	encJWK := encKey.jwk(t)
+	if err := encJWK.Set(jwk.KeyUsageKey, "enc"); err != nil {
+		t.Fatal(err)
+	}
+	withEnc := jwk.NewSet()
+	_ = withEnc.AddKey(old.jwk(t))
+	_ = withEnc.AddKey(encJWK)
+	writeFileAtomic(t, path, mustJSON(t, withEnc))
+	idRefused(t, v, encKey.sign(t, idClaims(idAlice, clock.Now())), dsp.AuthUnknownKey)
 	idAccepted(t, v, old.sign(t, idClaims(idAlice, clock.Now())), idAlice)
 	idRefused(t, v, next.sign(t, idClaims(idAlice, clock.Now())), dsp.AuthUnknownKey)
 
@@ -511,6 +528,26 @@ func TestJWKSURLUnavailable(t *testing.T) {
 	reason := idRefused(t, v, k.sign(t, idClaims(idAlice, clock.Now())), dsp.AuthKeyUnavailable)
 	if !strings.Contains(reason, idAlice) {
 		t.Fatalf("reason %q does not name the participant", reason)
+	}
+}
+
+// The default client follows no redirect from a participant's https or
+// loopback URL to plain http elsewhere, where its keys could be swapped.
+func TestJWKSURLRedirectToPlainHTTPRefused(t *testing.T) {
+	clock := newIDClock()
+	k := idEd25519(t, "live")
+	var fetches atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		http.Redirect(w, r, "http://jwks.example/keys", http.StatusFound)
+	}))
+	t.Cleanup(srv.Close)
+	var logs bytes.Buffer
+	v := idVerifier(t, clock, func(c *dsp.VerifierConfig) { c.Logger = slog.New(slog.NewTextHandler(&logs, nil)) },
+		dsp.ParticipantConfig{ID: idAlice, Country: "DE", JWKSURL: srv.URL})
+	idRefused(t, v, k.sign(t, idClaims(idAlice, clock.Now())), dsp.AuthKeyUnavailable)
+	if fetches.Load() != 1 || !strings.Contains(logs.String(), "redirect refused") {
+		t.Fatalf("fetches %d, log %q: want one fetch whose redirect was refused", fetches.Load(), logs.String())
 	}
 }
 
@@ -773,4 +810,31 @@ func TestVerifierParticipant(t *testing.T) {
 	if _, ok := v.Participant(idBob); ok {
 		t.Fatal("an unconfigured participant was found")
 	}
+}
+
+// A partner configures this node from its participant id and public JWK
+// (what `xborder dsp identity` prints); this node's tokens then verify
+// there.
+func ExampleSigner() {
+	_, nodeKey, _ := ed25519.GenerateKey(rand.Reader)
+	signer := dsp.NewSigner("urn:xborder:grand-est", nodeKey, nil)
+	pub, _ := signer.PublicJWK()
+
+	partner, _ := dsp.NewTokenVerifier(dsp.VerifierConfig{
+		Audience: "did:web:partner.example",
+		Participants: []dsp.ParticipantConfig{
+			{ID: signer.ParticipantID(), Country: "FR", Org: "Région Grand Est", PublicKey: string(pub)},
+		},
+	})
+	authz, _ := signer.Authorization("did:web:partner.example")
+	p, err := partner.Verify(context.Background(), authz)
+	fmt.Println(p.ID, p.Country, err)
+
+	// The same token again is a replay.
+	_, err = partner.Verify(context.Background(), authz)
+	var ae *dsp.AuthError
+	fmt.Println(errors.As(err, &ae), ae.Code)
+	// Output:
+	// urn:xborder:grand-est FR <nil>
+	// true replayed
 }
