@@ -23,7 +23,7 @@ func FuzzVerify(f *testing.F) {
 	alice := idKey{priv: ed25519.NewKeyFromSeed(seed), alg: jwa.EdDSA()}
 	bob := idEC(f, elliptic.P256(), jwa.ES256(), "bob-1")
 	jwksPath := filepath.Join(f.TempDir(), "bob.jwks")
-	writeFileAtomic(f, jwksPath, idJWKS(f, bob))
+	idWriteFile(f, jwksPath, idJWKS(f, bob))
 	v := idVerifier(f, clock, nil,
 		dsp.ParticipantConfig{ID: idAlice, Country: "DE", PublicKey: alice.pem(f)},
 		dsp.ParticipantConfig{ID: idBob, Country: "CH", JWKSFile: jwksPath},

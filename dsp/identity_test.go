@@ -336,9 +336,9 @@ func TestExternalKeysPEMAndJWK(t *testing.T) {
 	}
 }
 
-// writeFileAtomic replaces path the way an operator's deploy does: a new
+// idWriteFile replaces path the way an operator's deploy does: a new
 // file renamed over the old one.
-func writeFileAtomic(t testing.TB, path string, data []byte) {
+func idWriteFile(t testing.TB, path string, data []byte) {
 	t.Helper()
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, data, 0o600); err != nil {
@@ -354,7 +354,7 @@ func TestJWKSFileRotation(t *testing.T) {
 	old := idEC(t, elliptic.P256(), jwa.ES256(), "2026-01")
 	next := idRSA(t, 2048, jwa.RS256(), "2026-02")
 	path := filepath.Join(t.TempDir(), "alice.jwks")
-	writeFileAtomic(t, path, idJWKS(t, old))
+	idWriteFile(t, path, idJWKS(t, old))
 
 	v := idVerifier(t, clock, nil, dsp.ParticipantConfig{ID: idAlice, Country: "DE", JWKSFile: path})
 	idAccepted(t, v, old.sign(t, idClaims(idAlice, clock.Now())), idAlice)
@@ -368,29 +368,29 @@ func TestJWKSFileRotation(t *testing.T) {
 	withEnc := jwk.NewSet()
 	_ = withEnc.AddKey(old.jwk(t))
 	_ = withEnc.AddKey(encJWK)
-	writeFileAtomic(t, path, mustJSON(t, withEnc))
+	idWriteFile(t, path, idJSON(t, withEnc))
 	idRefused(t, v, encKey.sign(t, idClaims(idAlice, clock.Now())), dsp.AuthUnknownKey)
 	idAccepted(t, v, old.sign(t, idClaims(idAlice, clock.Now())), idAlice)
 	idRefused(t, v, next.sign(t, idClaims(idAlice, clock.Now())), dsp.AuthUnknownKey)
 
 	// During the rotation both keys are published.
-	writeFileAtomic(t, path, idJWKS(t, old, next))
+	idWriteFile(t, path, idJWKS(t, old, next))
 	idAccepted(t, v, old.sign(t, idClaims(idAlice, clock.Now())), idAlice)
 	idAccepted(t, v, next.sign(t, idClaims(idAlice, clock.Now())), idAlice)
 
 	// Then the old key is withdrawn.
-	writeFileAtomic(t, path, idJWKS(t, next))
+	idWriteFile(t, path, idJWKS(t, next))
 	idAccepted(t, v, next.sign(t, idClaims(idAlice, clock.Now())), idAlice)
 	idRefused(t, v, old.sign(t, idClaims(idAlice, clock.Now())), dsp.AuthUnknownKey)
 
 	// A token without a kid is ambiguous once the set holds two keys.
-	writeFileAtomic(t, path, idJWKS(t, old, next))
+	idWriteFile(t, path, idJWKS(t, old, next))
 	anon := next
 	anon.kid = ""
 	idRefused(t, v, anon.sign(t, idClaims(idAlice, clock.Now())), dsp.AuthUnknownKey)
 
 	// A file broken mid-deploy leaves the keys it last held.
-	writeFileAtomic(t, path, []byte(`{"keys": [`))
+	idWriteFile(t, path, []byte(`{"keys": [`))
 	idAccepted(t, v, next.sign(t, idClaims(idAlice, clock.Now())), idAlice)
 	// The same file rewritten in place (same inode) is seen too.
 	if err := os.WriteFile(path, idJWKS(t, old), 0o600); err != nil {
@@ -571,7 +571,7 @@ func TestVerifyRefuses(t *testing.T) {
 		return c
 	}
 	hmacSig := func(secret []byte, claims map[string]any) string {
-		signed, err := jws.Sign(mustJSON(t, claims), jws.WithKey(jwa.HS256(), secret))
+		signed, err := jws.Sign(idJSON(t, claims), jws.WithKey(jwa.HS256(), secret))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -599,7 +599,7 @@ func TestVerifyRefuses(t *testing.T) {
 		// The classic confusion: HMAC keyed with the RSA public key's PEM,
 		// which anyone can read.
 		{"HS256 with the public key as secret", hmacSig([]byte(alicePEM), idClaims(idAlice, now)), dsp.AuthUnsupportedAlgorithm},
-		{"HS256 with the public key's DER as secret", hmacSig(mustDER(t, alice), idClaims(idAlice, now)), dsp.AuthUnsupportedAlgorithm},
+		{"HS256 with the public key's DER as secret", hmacSig(idDER(t, alice), idClaims(idAlice, now)), dsp.AuthUnsupportedAlgorithm},
 		{"unknown algorithm", idRaw(map[string]any{"alg": "ES256K"}, idClaims(idAlice, now), []byte("sig")), dsp.AuthUnsupportedAlgorithm},
 		// An RSA key is not used to check an ES256 signature.
 		{"alg not the key's", bob.sign(t, idClaims(idAlice, now)), dsp.AuthUnsupportedAlgorithm},
@@ -609,7 +609,7 @@ func TestVerifyRefuses(t *testing.T) {
 		{"signed by D claiming B", dave.sign(t, idClaims(idBob, now)), dsp.AuthBadSignature},
 		// Carol's Ed25519 signature is not even checked with Bob's EC key.
 		{"signed by C claiming B", carol.sign(t, idClaims(idBob, now)), dsp.AuthUnsupportedAlgorithm},
-		{"signature of another token", swapSignature(alice.sign(t, idClaims(idAlice, now)), alice.sign(t, idClaims(idAlice, now))), dsp.AuthBadSignature},
+		{"signature of another token", idSwapSignature(alice.sign(t, idClaims(idAlice, now)), alice.sign(t, idClaims(idAlice, now))), dsp.AuthBadSignature},
 		{"unknown issuer", alice.sign(t, idClaims("did:web:mallory.example", now)), dsp.AuthUnknownParticipant},
 		{"no issuer", alice.sign(t, with(func(c map[string]any) { delete(c, "iss") })), dsp.AuthMissingClaim},
 		{"no subject", alice.sign(t, with(func(c map[string]any) { delete(c, "sub") })), dsp.AuthMissingClaim},
@@ -651,7 +651,7 @@ func TestVerifyRefuses(t *testing.T) {
 	})), idAlice)
 }
 
-func mustJSON(t testing.TB, v any) []byte {
+func idJSON(t testing.TB, v any) []byte {
 	t.Helper()
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -660,7 +660,7 @@ func mustJSON(t testing.TB, v any) []byte {
 	return b
 }
 
-func mustDER(t testing.TB, k idKey) []byte {
+func idDER(t testing.TB, k idKey) []byte {
 	t.Helper()
 	der, err := x509.MarshalPKIXPublicKey(k.priv.Public())
 	if err != nil {
@@ -669,8 +669,8 @@ func mustDER(t testing.TB, k idKey) []byte {
 	return der
 }
 
-// swapSignature puts b's signature on a's header and payload.
-func swapSignature(a, b string) string {
+// idSwapSignature puts b's signature on a's header and payload.
+func idSwapSignature(a, b string) string {
 	return a[:strings.LastIndexByte(a, '.')] + b[strings.LastIndexByte(b, '.'):]
 }
 
@@ -745,8 +745,8 @@ func TestParticipantConfigValidate(t *testing.T) {
 			c.PublicKey = "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"
 		}, "public_key: is not a PEM public key"},
 		{"private PEM", func(c *dsp.ParticipantConfig) { c.PublicKey = privPEM }, "private key"},
-		{"private JWK", func(c *dsp.ParticipantConfig) { c.PublicKey = string(mustJSON(t, privJWK)) }, "private key"},
-		{"HMAC JWK", func(c *dsp.ParticipantConfig) { c.PublicKey = string(mustJSON(t, hmacJWK)) }, "symmetric"},
+		{"private JWK", func(c *dsp.ParticipantConfig) { c.PublicKey = string(idJSON(t, privJWK)) }, "private key"},
+		{"HMAC JWK", func(c *dsp.ParticipantConfig) { c.PublicKey = string(idJSON(t, hmacJWK)) }, "symmetric"},
 		{"weak RSA", func(c *dsp.ParticipantConfig) { c.PublicKey = weak.pem(t) }, "1024 bits"},
 		{"a JWKS as public_key", func(c *dsp.ParticipantConfig) { c.PublicKey = string(idJWKS(t, ed)) }, "JWK set"},
 		{"jwks_url over http to another host", func(c *dsp.ParticipantConfig) {
