@@ -42,6 +42,10 @@ type Participant struct {
 	ID      string `json:"id"`
 	Country string `json:"country"`
 	Org     string `json:"org,omitempty"`
+	// Address is the participant's DSP base URL: where this node sends it
+	// requests as a consumer, and the origin its callback addresses must
+	// have. Empty: this node only provides to it, to any callback address.
+	Address string `json:"address,omitempty"`
 }
 
 // Verifier authenticates the caller of a DSP endpoint from its
@@ -122,11 +126,15 @@ type ParticipantConfig struct {
 	// loopback host), fetched again when a token names a key it does not
 	// hold.
 	JWKSURL string `yaml:"jwks_url,omitempty" json:"jwks_url,omitempty"`
+	// Address is the participant's DSP base URL (e.g.
+	// https://connector.example/api/dsp): needed to consume from it, and
+	// when set, its callbacks must be at that origin.
+	Address string `yaml:"address,omitempty" json:"address,omitempty"`
 }
 
 // Participant is who the configuration says the participant is.
 func (c ParticipantConfig) Participant() Participant {
-	return Participant{ID: c.ID, Country: c.Country, Org: c.Org}
+	return Participant{ID: c.ID, Country: c.Country, Org: c.Org, Address: strings.TrimSuffix(c.Address, "/")}
 }
 
 // Validate checks one participant; each error names its field
@@ -172,6 +180,11 @@ func (c ParticipantConfig) problems(at string) []error {
 	}
 	if !isCountryFormat(c.Country) {
 		addf("country", "%q is not an ISO 3166-1 alpha-2 country code in upper case (e.g. FR, DE, CH)", c.Country)
+	}
+	if c.Address != "" {
+		if u, err := url.Parse(c.Address); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			addf("address", "%q must be an absolute http(s) URL without credentials, query or fragment (the participant's DSP base)", c.Address)
+		}
 	}
 	given := 0
 	for _, s := range []string{c.PublicKey, c.JWKSFile, c.JWKSURL} {
