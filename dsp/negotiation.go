@@ -423,14 +423,53 @@ func (s *Service) recordNegotiation(n *Negotiation, from NegotiationState) {
 	}
 }
 
-// handleCounterRequest: this provider makes no counter-offers, so a
-// negotiation is never OFFERED and a counter-request is out of order.
+// handleCounterRequest is a consumer's request on a negotiation this
+// provider offered: an offer of the catalogue is decided as a first
+// request is; other terms end the negotiation (this provider agrees only
+// to its own offers).
 func (s *Service) handleCounterRequest(w http.ResponseWriter, r *http.Request) {
-	_, msg, n, ok := negotiationMessage(s, w, r, TypeContractRequest, func(m *ContractRequestMessage) (string, string) { return m.ProviderPID, m.ConsumerPID })
+	p, msg, n, ok := negotiationMessage(s, w, r, TypeContractRequest, func(m *ContractRequestMessage) (string, string) { return m.ProviderPID, m.ConsumerPID })
 	if !ok {
 		return
 	}
-	writeError(w, TypeNegotiationError, msg.ProviderPID, msg.ConsumerPID, invalidNegotiationState(n, NegRequested, "ContractRequestMessage"))
+	fail := func(err error) { writeError(w, TypeNegotiationError, msg.ProviderPID, msg.ConsumerPID, err) }
+	if n.Role != RoleProvider {
+		fail(invalidNegotiationState(n, NegRequested, "ContractRequestMessage to a consumer"))
+		return
+	}
+	s.respond(w, r, p, n, NegRequested, "ContractRequestMessage", msg.Offer, fail)
+}
+
+// respond moves a provider's negotiation to state (REQUESTED after a
+// counter-request, ACCEPTED after the consumer accepted the offer) and
+// decides its reaction in the same step, answering the consumer with 200.
+func (s *Service) respond(w http.ResponseWriter, r *http.Request, p Participant, n *Negotiation, state NegotiationState, what string, asked Offer, fail func(error)) {
+	if !negotiationMay(n.State, state) {
+		fail(invalidNegotiationState(n, state, what))
+		return
+	}
+	e, ok := s.offeredEntry(r.Context(), p, Offer{ID: asked.ID, Target: n.Dataset})
+	next := *n
+	next.State = state
+	switch {
+	case !ok:
+		next.Outbox, next.Code, next.Reasons = outTermination, CodeUnknownOffer, []string{fmt.Sprintf("Dataset %s is no longer offered to %s.", quote(n.Dataset), p.ID)}
+	default:
+		if err := s.react(r.Context(), p, e, &next, asked, false); err != nil {
+			fail(err)
+			return
+		}
+	}
+	if _, err := s.transitionNegotiation(n.Key(), state, what, func(m *Negotiation) {
+		m.Offer, m.Purpose, m.Agreement, m.AgreementJWS, m.ValidUntil = next.Offer, next.Purpose, next.Agreement, next.AgreementJWS, next.ValidUntil
+		m.Outbox, m.Code, m.Reasons = next.Outbox, next.Code, next.Reasons
+	}); err != nil {
+		fail(err)
+		return
+	}
+	writeJSON(w, http.StatusOK, NewNegotiation(n.ProviderPID, n.ConsumerPID, state))
+	flush(w)
+	s.kickNegotiation(n.Key())
 }
 
 // handleVerification is the consumer's verification of the agreement:
@@ -444,7 +483,12 @@ func (s *Service) handleVerification(w http.ResponseWriter, r *http.Request) {
 		writeError(w, TypeNegotiationError, msg.ProviderPID, msg.ConsumerPID, invalidNegotiationState(n, NegVerified, "ContractAgreementVerificationMessage to a consumer"))
 		return
 	}
-	if _, err := s.transitionNegotiation(n.Key(), NegVerified, "ContractAgreementVerificationMessage", func(n *Negotiation) { n.Outbox = outFinalized }); err != nil {
+	held := s.held(NegVerified, n.Dataset, "negotiation")
+	if _, err := s.transitionNegotiation(n.Key(), NegVerified, "ContractAgreementVerificationMessage", func(n *Negotiation) {
+		if !held {
+			n.Outbox = outFinalized
+		}
+	}); err != nil {
 		writeError(w, TypeNegotiationError, msg.ProviderPID, msg.ConsumerPID, err)
 		return
 	}
@@ -455,7 +499,7 @@ func (s *Service) handleVerification(w http.ResponseWriter, r *http.Request) {
 // handleNegotiationEvent: FINALIZED from a provider (this node consumes);
 // ACCEPTED from a consumer is out of order (this provider never offers).
 func (s *Service) handleNegotiationEvent(w http.ResponseWriter, r *http.Request) {
-	_, msg, n, ok := negotiationMessage(s, w, r, TypeNegotiationEvent, func(m *ContractNegotiationEventMessage) (string, string) { return m.ProviderPID, m.ConsumerPID })
+	p, msg, n, ok := negotiationMessage(s, w, r, TypeNegotiationEvent, func(m *ContractNegotiationEventMessage) (string, string) { return m.ProviderPID, m.ConsumerPID })
 	if !ok {
 		return
 	}
@@ -464,7 +508,10 @@ func (s *Service) handleNegotiationEvent(w http.ResponseWriter, r *http.Request)
 	case msg.EventType == EventFinalized && n.Role == RoleConsumer:
 		to = NegFinalized
 	case msg.EventType == EventAccepted && n.Role == RoleProvider:
-		to = NegAccepted
+		// The consumer accepted this provider's offer: decided now.
+		s.respond(w, r, p, n, NegAccepted, "ContractNegotiationEventMessage ACCEPTED", n.Offer,
+			func(err error) { writeError(w, TypeNegotiationError, msg.ProviderPID, msg.ConsumerPID, err) })
+		return
 	default:
 		writeError(w, TypeNegotiationError, msg.ProviderPID, msg.ConsumerPID, refuse(http.StatusBadRequest, CodeInvalidState,
 			fmt.Sprintf("Event %s is not one the %s of negotiation %s takes.", quote(msg.EventType), n.Role, n.Key())))
