@@ -85,6 +85,15 @@ func (s *Service) do(ctx context.Context, method, participant, url string, msg, 
 	return nil
 }
 
+// answerGrace is how long the first message of a process waits (the one
+// that moves it out of REQUESTED: an offer, an agreement, a start, a
+// termination). The other party learns this node's process ID from the
+// answer to its request, and the answer is written just before the
+// message is sent: a consumer that reads the message first cannot place
+// it (the compatibility kit's consumer fails the case; tck.md, correction
+// 3). A refused message is tried again anyway; the grace makes that rare.
+const answerGrace = 150 * time.Millisecond
+
 // backoff is the wait before delivery attempt n (from 1): doubling from
 // half a second, at most 30 s.
 func backoff(n int) time.Duration {
@@ -154,10 +163,18 @@ func (s *Service) wait(d time.Duration) bool {
 // goes, again after a failure until DeliveryAttempts; a refusal or the
 // last failure terminates the negotiation.
 func (s *Service) deliverNegotiation(key string) {
+	graced := false
 	for {
 		n, err := s.store.negotiation(key)
 		if err != nil || n.Outbox == "" {
 			return
+		}
+		if n.State == NegRequested && n.Attempts == 0 && !graced {
+			graced = true
+			if !s.wait(answerGrace) {
+				return
+			}
+			continue // what is owed may have changed meanwhile
 		}
 		to, url, msg, ok := s.negotiationOutbox(n)
 		if !ok {

@@ -322,10 +322,18 @@ func tokenMatches(token, digest string) bool {
 // party may not expect it yet) until DeliveryAttempts. A start carries a
 // fresh data-plane token each time it is sent.
 func (s *Service) deliverTransfer(key string) {
+	graced := false
 	for {
 		t, err := s.store.transfer(key)
 		if err != nil || t.Outbox == "" {
 			return
+		}
+		if t.State == TPRequested && t.Attempts == 0 && !graced {
+			graced = true // see answerGrace
+			if !s.wait(answerGrace) {
+				return
+			}
+			continue
 		}
 		to, path, msg := s.transferOutbox(t)
 		if to == "" {
