@@ -158,7 +158,9 @@ type tckScript struct {
 
 func newTCKScript(t *testing.T) *tckScript {
 	neg := func(ds, state string) dsp.Hold { return dsp.Hold{Kind: "negotiation", Dataset: ds, State: state} }
-	tp := func(ds string) dsp.Hold { return dsp.Hold{Kind: "transfer", Dataset: ds, State: string(dsp.TPRequested)} }
+	tp := func(ds string) dsp.Hold {
+		return dsp.Hold{Kind: "transfer", Dataset: ds, State: string(dsp.TPRequested)}
+	}
 	started, suspended := string(dsp.TPStarted), string(dsp.TPSuspended)
 	ctx, cancel := context.WithCancel(context.Background())
 	return &tckScript{
