@@ -130,9 +130,12 @@ type TokenSource interface {
 type Deps struct {
 	Catalogue Catalogue
 	Policy    Policy
-	Recorder  Recorder
-	Verifier  Verifier
-	Tokens    TokenSource
+	// ConsumerPolicy decides what a local researcher may take from
+	// another provider; nil: nothing is taken.
+	ConsumerPolicy ConsumerPolicy
+	Recorder       Recorder
+	Verifier       Verifier
+	Tokens         TokenSource
 	// Participants finds a configured participant by ID (for the
 	// consumer's messages to a provider, and the policy's facts).
 	Participants func(id string) (Participant, bool)

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 	"io"
 
 	"github.com/xborder/xborder/dsp"
@@ -68,4 +69,111 @@ func (c dataspaceCatalogue) entry(e exchange.Entry) dsp.Entry {
 		Resource: policy.Resource{Kind: e.Kind, ID: e.ID, Owner: e.Owner, Theme: e.Theme, Classification: e.Classification,
 			PersonalData: e.PersonalData, License: e.License, RequiresProject: e.RequiresProject, Partners: partners},
 	}
+}
+
+// DataspaceConfig is the `dataspace:` section of config.yaml: the node as
+// a participant of dataspaces (Dataspace Protocol 2025-1, HTTPS binding),
+// served on the API listener under BasePath.
+type DataspaceConfig struct {
+	// Enabled turns the protocol's endpoints and the consumer on.
+	Enabled bool `yaml:"enabled"`
+	// ParticipantID names this node in the dataspace; empty:
+	// urn:xborder:NAME.
+	ParticipantID string `yaml:"participant_id,omitempty"`
+	// BasePath is where the protocol is served; empty: /dsp.
+	BasePath string `yaml:"base_path,omitempty"`
+	// DataTokenTTL is how long an HTTP-pull token lasts; zero: 10m.
+	DataTokenTTL Duration `yaml:"data_token_ttl,omitempty"`
+	// Participants are the dataspace's participants this node deals with:
+	// who they are (id, country, organisation), the key their tokens are
+	// signed with, and where their DSP endpoints are.
+	Participants []dsp.ParticipantConfig `yaml:"participants,omitempty"`
+}
+
+// participantID is the configured ID or the default for member name.
+func (c DataspaceConfig) participantID(name string) string {
+	if c.ParticipantID != "" {
+		return c.ParticipantID
+	}
+	return "urn:xborder:" + name
+}
+
+// dsp derives the dataspace service's configuration.
+func (c DataspaceConfig) dsp(cfg *Config, dataDir string) dsp.Config {
+	d := dsp.DefaultConfig(dataDir)
+	d.ParticipantID = c.participantID(cfg.Name)
+	d.PublicURL = cfg.PublicBaseURL()
+	if c.BasePath != "" {
+		d.BasePath = c.BasePath
+	}
+	if c.DataTokenTTL > 0 {
+		d.DataTokenTTL = c.DataTokenTTL.Std()
+	}
+	return d
+}
+
+func (c DataspaceConfig) validate(cfg *Config, p *problems) {
+	if !c.Enabled {
+		return
+	}
+	if err := c.dsp(cfg, ".").Validate(); err != nil {
+		for _, e := range unjoin(err) {
+			p.addf("%v", e)
+		}
+	}
+	if err := dsp.ValidateParticipants("dataspace.participants", c.Participants); err != nil {
+		for _, e := range unjoin(err) {
+			p.addf("%v", e)
+		}
+	}
+	for i, pc := range c.Participants {
+		if !IsCountryCode(pc.Country) {
+			p.addf("dataspace.participants[%d].country: %q is not an assigned ISO 3166-1 alpha-2 code", i, pc.Country)
+		}
+		if pc.ID == c.participantID(cfg.Name) {
+			p.addf("dataspace.participants[%d].id: %q is this node's own participant id", i, pc.ID)
+		}
+	}
+}
+
+func unjoin(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// openDataspace starts the node's dataspace participant when the
+// configuration enables it.
+func (n *Node) openDataspace() error {
+	c := n.cfg.Dataspace
+	if !c.Enabled {
+		return nil
+	}
+	id := c.participantID(n.cfg.Name)
+	vc := dsp.DefaultVerifierConfig()
+	vc.Audience, vc.Participants, vc.Clock, vc.Logger = id, c.Participants, n.now, n.log.With("component", "dataspace")
+	verifier, err := dsp.NewTokenVerifier(vc)
+	if err != nil {
+		return fmt.Errorf("dataspace participants: %w", err)
+	}
+	signer := dsp.NewSigner(id, n.id.Key, n.now)
+	n.dsp, err = dsp.Open(c.dsp(&n.cfg, n.dataDir), dsp.Deps{
+		Catalogue:      dataspaceCatalogue{cat: n.catalogue, self: n.cfg.Name, publicURL: n.cfg.PublicBaseURL()},
+		Policy:         n.policy,
+		ConsumerPolicy: n.policy,
+		Recorder:       auditRecorder{n},
+		Verifier:       verifier,
+		Tokens:         signer,
+		Participants:   verifier.Participant,
+		Key:            n.id.Key,
+		Self:           policy.Node{Node: n.cfg.Name, PeerID: n.id.PeerID.String(), Country: n.cfg.Country, Org: n.cfg.Org},
+		Log:            n.log.With("component", "dataspace"),
+		Clock:          n.now,
+	})
+	if err != nil {
+		return fmt.Errorf("open dataspace: %w", err)
+	}
+	n.dspSigner = signer
+	return nil
 }
