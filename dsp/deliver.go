@@ -180,12 +180,14 @@ func (s *Service) deliverNegotiation(key string) {
 		if !ok {
 			s.log.Error("unknown outbox entry; cleared", "pid", key, "outbox", n.Outbox)
 			_, _ = s.store.updateNegotiation(key, func(n *Negotiation) error { n.Outbox = ""; return nil })
+			s.changed(key)
 			return
 		}
 		if n.State != to {
 			if _, err := s.transitionNegotiation(key, to, n.Outbox, nil); err != nil {
 				s.log.Warn("negotiation moved on before its message was sent; not sent", "pid", key, "outbox", n.Outbox, "err", err)
 				_, _ = s.store.updateNegotiation(key, func(n *Negotiation) error { n.Outbox = ""; return nil })
+				s.changed(key)
 				return
 			}
 		}

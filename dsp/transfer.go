@@ -339,6 +339,7 @@ func (s *Service) deliverTransfer(key string) {
 		if to == "" {
 			s.log.Error("unknown outbox entry; cleared", "pid", key, "outbox", t.Outbox)
 			_, _ = s.store.updateTransfer(key, func(t *Transfer) error { t.Outbox = ""; return nil })
+			s.changed(key)
 			return
 		}
 		var change func(t *Transfer)
@@ -358,6 +359,7 @@ func (s *Service) deliverTransfer(key string) {
 		if err != nil {
 			s.log.Warn("transfer moved on before its message was sent; not sent", "pid", key, "err", err)
 			_, _ = s.store.updateTransfer(key, func(t *Transfer) error { t.Outbox = ""; return nil })
+			s.changed(key)
 			return
 		}
 		sent := t.Outbox
