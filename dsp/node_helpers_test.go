@@ -10,12 +10,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"maps"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
-	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -31,8 +27,9 @@ import (
 // dnPolicies is the shipped policy folder.
 const dnPolicies = "../policies"
 
-// dnEngine loads the shipped policies into the real engine, once per test.
-func dnEngine(t testing.TB) dsp.Policy {
+// dnEngine loads the shipped policies into the real engine, once per
+// test: the provider's dsp.Policy and the consumer's ConsumerPolicy.
+func dnEngine(t testing.TB) *policy.Engine {
 	t.Helper()
 	e, err := policy.NewEngine(context.Background(), dnPolicies, nil)
 	if err != nil {
@@ -45,28 +42,11 @@ func dnEngine(t testing.TB) dsp.Policy {
 	if err := e.SetDeadlines(policy.Deadlines{Default: 20 * time.Second}); err != nil {
 		t.Fatal(err)
 	}
-	raw, err := os.ReadFile(filepath.Join(dnPolicies, "data", "purposes.json"))
-	if err != nil {
-		t.Fatal(err)
+	if len(e.Purposes()) == 0 {
+		t.Fatal("the shipped policies have no purpose vocabulary (data.data.purposes)")
 	}
-	var doc struct {
-		Purposes map[string]any `json:"purposes"`
-	}
-	if err := json.Unmarshal(raw, &doc); err != nil || len(doc.Purposes) == 0 {
-		t.Fatalf("purposes.json: %v (%d purposes)", err, len(doc.Purposes))
-	}
-	return dnPolicy{Engine: e, purposes: slices.Sorted(maps.Keys(doc.Purposes))}
+	return e
 }
-
-// dnPolicy is the engine with the purpose vocabulary of the shipped
-// policies' data.data.purposes. (Once policy.Engine has Purposes itself,
-// the engine is the dsp.Policy and this adapter goes.)
-type dnPolicy struct {
-	*policy.Engine
-	purposes []string
-}
-
-func (p dnPolicy) Purposes() []string { return p.purposes }
 
 // dnOwner is the member that owns the provider's entries.
 const dnOwner = "grand-est"
@@ -275,9 +255,9 @@ func dnParticipant(t testing.TB, id, country string) (*dsp.Signer, dsp.Participa
 }
 
 // open starts the node's dsp.Service with the real token verifier for
-// peers, the real policy engine, and hold (nil in production) and mounts
+// peers, the real policy engine (as provider and consumer), and hold (nil in production) and mounts
 // it.
-func (n *dnNode) open(t testing.TB, pol dsp.Policy, hold func(dsp.Hold) bool, peers ...dsp.ParticipantConfig) {
+func (n *dnNode) open(t testing.TB, pol *policy.Engine, hold func(dsp.Hold) bool, peers ...dsp.ParticipantConfig) {
 	t.Helper()
 	ver, err := dsp.NewTokenVerifier(dsp.VerifierConfig{Audience: n.id, Participants: peers})
 	if err != nil {
@@ -287,7 +267,7 @@ func (n *dnNode) open(t testing.TB, pol dsp.Policy, hold func(dsp.Hold) bool, pe
 	cfg.ParticipantID, cfg.PublicURL = n.id, n.srv.URL
 	cfg.CallbackTimeout = 5 * time.Second
 	svc, err := dsp.Open(cfg, dsp.Deps{
-		Catalogue: n.cat, Policy: pol, Recorder: n.rec, Verifier: ver, Tokens: n.signer,
+		Catalogue: n.cat, Policy: pol, ConsumerPolicy: pol, Recorder: n.rec, Verifier: ver, Tokens: n.signer,
 		Participants: ver.Participant, Key: n.key, Hold: hold,
 		Self: policy.Node{Node: dnOwner, Country: "FR", Org: "Région Grand Est"},
 	})

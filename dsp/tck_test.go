@@ -86,8 +86,8 @@ func TestTCKProvider(t *testing.T) {
 		if n.Dataset != "ACN0201" {
 			continue
 		}
-		if n.State != dsp.NegTerminated || n.Code != dsp.CodeDenied || !strings.Contains(strings.Join(n.Reasons, " "), "sensitive") {
-			t.Errorf("CN:02-01's negotiation is %s, code %q, reasons %q; the policy's refusal of sensitive data was expected", n.State, n.Code, n.Reasons)
+		if n.State != dsp.NegTerminated || n.Code != dsp.CodeDenied || !strings.Contains(strings.Join(n.Reasons, " "), "personal health data") {
+			t.Errorf("CN:02-01's negotiation is %s, code %q, reasons %q; the policy's refusal of personal health data was expected", n.State, n.Code, n.Reasons)
 		}
 	}
 	decisions := prov.rec.of("dsp.negotiation.decision")
