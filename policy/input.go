@@ -14,6 +14,9 @@ type Node struct {
 	// visitor of a landing page) as the requester of
 	// data.xborder.catalogue.visible: no node, no country.
 	Public bool `json:"public,omitempty"`
+	// External marks a dataspace participant outside the federation (its
+	// Node is the participant ID).
+	External bool `json:"external,omitempty"`
 }
 
 // AuditInput is the input of data.xborder.audit.decision: may a partner

@@ -1,0 +1,115 @@
+package dsp
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+)
+
+// MaxMessageBytes bounds a protocol message's body. The largest message a
+// participant sends is an offer or an agreement: a few kilobytes.
+const MaxMessageBytes = 1 << 20
+
+// MessageError is a message this participant cannot accept: malformed
+// JSON, a wrong @type, a missing field. It is answered with HTTP 400 and
+// its reason.
+type MessageError struct {
+	Type   string // the expected @type
+	Reason string
+}
+
+func (e *MessageError) Error() string {
+	if e.Type == "" {
+		return e.Reason
+	}
+	return e.Type + ": " + e.Reason
+}
+
+func badMessage(typ, format string, args ...any) *MessageError {
+	return &MessageError{Type: typ, Reason: fmt.Sprintf(format, args...)}
+}
+
+// SchemaValidator checks a message against its official JSON Schema. The
+// package's decoders call it when it is set (dsp/dspschema provides one).
+type SchemaValidator func(typ string, doc []byte) error
+
+// validateSchema is the validator the decoders use: set by
+// dsp/dspschema's registration, nil when the schemas are not linked in.
+var validateSchema SchemaValidator
+
+// SetSchemaValidator installs the schema check every decoder runs.
+func SetSchemaValidator(v SchemaValidator) { validateSchema = v }
+
+// Decode reads one message of type typ from r into v: at most
+// MaxMessageBytes, one JSON object, the protocol's context, the expected
+// @type, and (when a schema validator is installed) the official schema.
+func Decode(r io.Reader, typ string, v any) error {
+	raw, err := io.ReadAll(io.LimitReader(r, MaxMessageBytes+1))
+	if err != nil {
+		return badMessage(typ, "reading the body: %v", err)
+	}
+	return DecodeBytes(raw, typ, v)
+}
+
+// DecodeBytes is Decode on a body already read.
+func DecodeBytes(raw []byte, typ string, v any) error {
+	if len(raw) > MaxMessageBytes {
+		return badMessage(typ, "the body is larger than %d bytes", MaxMessageBytes)
+	}
+	if len(bytes.TrimSpace(raw)) == 0 {
+		return badMessage(typ, "the body is empty; a JSON-LD %s was expected", typ)
+	}
+	var h struct {
+		Context json.RawMessage `json:"@context"`
+		Type    json.RawMessage `json:"@type"`
+	}
+	if err := json.Unmarshal(raw, &h); err != nil {
+		return badMessage(typ, "the body is not a JSON object: %v", jsonReason(err))
+	}
+	var ctx []string
+	if len(h.Context) == 0 {
+		return badMessage(typ, "@context is missing; it must be an array naming %s", ContextURL)
+	}
+	if err := json.Unmarshal(h.Context, &ctx); err != nil || !slices.Contains(ctx, ContextURL) {
+		return badMessage(typ, "@context must be an array of strings naming %s", ContextURL)
+	}
+	var got string
+	if err := json.Unmarshal(h.Type, &got); err != nil || got == "" {
+		return badMessage(typ, "@type is missing or not a string; %q was expected", typ)
+	}
+	if got != typ {
+		return badMessage(typ, "@type is %q; this endpoint takes %q", got, typ)
+	}
+	if validateSchema != nil {
+		if err := validateSchema(typ, raw); err != nil {
+			return badMessage(typ, "%v", err)
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(v); err != nil {
+		return badMessage(typ, "%v", jsonReason(err))
+	}
+	if dec.More() {
+		return badMessage(typ, "the body holds more than one JSON value")
+	}
+	return nil
+}
+
+// jsonReason turns encoding/json's errors into a sentence naming the field.
+func jsonReason(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		if te.Field != "" {
+			return fmt.Sprintf("field %q holds a %s where a %s was expected", te.Field, te.Value, te.Type)
+		}
+		return fmt.Sprintf("a %s where a %s was expected", te.Value, te.Type)
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, err)
+	}
+	return err.Error()
+}

@@ -1,0 +1,234 @@
+package dsp
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+)
+
+// PeerError is the other party's refusal of a message: its HTTP status
+// and the error object it answered, when it sent one.
+type PeerError struct {
+	URL     string
+	Status  int
+	Code    string
+	Reasons []string
+}
+
+func (e *PeerError) Error() string {
+	msg := fmt.Sprintf("%s answered %d", e.URL, e.Status)
+	if e.Code != "" {
+		msg += " " + e.Code
+	}
+	for _, r := range e.Reasons {
+		msg += ": " + r
+	}
+	return msg
+}
+
+// permanent reports whether sending again cannot help: the other party
+// understood and refused.
+func (e *PeerError) permanent() bool {
+	return e.Status >= 400 && e.Status < 500 && e.Status != http.StatusRequestTimeout && e.Status != http.StatusTooManyRequests
+}
+
+// post sends a message to a participant and decodes its answer into out
+// (when out is not nil and the answer has a body).
+func (s *Service) post(ctx context.Context, participant, url string, msg, out any) error {
+	return s.do(ctx, http.MethodPost, participant, url, msg, out)
+}
+
+func (s *Service) do(ctx context.Context, method, participant, url string, msg, out any) error {
+	var body io.Reader
+	if msg != nil {
+		raw, err := json.Marshal(msg)
+		if err != nil {
+			return err
+		}
+		body = bytes.NewReader(raw)
+	}
+	ctx, cancel := context.WithTimeout(ctx, s.cfg.CallbackTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		return fmt.Errorf("dataspace: %s %s: %w", method, url, err)
+	}
+	auth, err := s.d.Tokens.Authorization(participant)
+	if err != nil {
+		return fmt.Errorf("dataspace: a token for %s: %w", participant, err)
+	}
+	req.Header.Set("Authorization", auth)
+	if msg != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := s.d.HTTPClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("dataspace: %s %s: %w", method, url, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, MaxMessageBytes+1))
+	if err != nil {
+		return fmt.Errorf("dataspace: reading the answer of %s: %w", url, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		pe := &PeerError{URL: url, Status: resp.StatusCode}
+		var eb struct {
+			Code   string   `json:"code"`
+			Reason []string `json:"reason"`
+		}
+		if json.Unmarshal(raw, &eb) == nil {
+			pe.Code, pe.Reasons = eb.Code, eb.Reason
+		}
+		return pe
+	}
+	if out != nil && len(bytes.TrimSpace(raw)) > 0 {
+		return json.Unmarshal(raw, out)
+	}
+	return nil
+}
+
+// backoff is the wait before delivery attempt n (from 1): doubling from
+// half a second, at most 30 s.
+func backoff(n int) time.Duration {
+	d := 500 * time.Millisecond << min(n-1, 6)
+	return min(d, 30*time.Second)
+}
+
+// kickNegotiation starts delivering a negotiation's owed message, unless
+// a delivery of that process is already under way.
+func (s *Service) kickNegotiation(key string) {
+	if !s.claim("n:" + key) {
+		return
+	}
+	s.goroutine(func() {
+		defer s.release("n:" + key)
+		s.deliverNegotiation(key)
+	})
+}
+
+func (s *Service) kickTransfer(key string) {
+	if !s.claim("t:" + key) {
+		return
+	}
+	s.goroutine(func() {
+		defer s.release("t:" + key)
+		s.deliverTransfer(key)
+	})
+}
+
+func (s *Service) claim(k string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sending[k] {
+		return false
+	}
+	s.sending[k] = true
+	return true
+}
+
+func (s *Service) release(k string) {
+	s.mu.Lock()
+	delete(s.sending, k)
+	s.mu.Unlock()
+}
+
+// wait returns false when the service closes before d passes.
+func (s *Service) wait(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+// deliverNegotiation sends what a negotiation owes: its state moves
+// first (so the other party's prompt answer finds it), then the message
+// goes, again after a failure until DeliveryAttempts; a refusal or the
+// last failure terminates the negotiation.
+func (s *Service) deliverNegotiation(key string) {
+	for {
+		n, err := s.store.negotiation(key)
+		if err != nil || n.Outbox == "" {
+			return
+		}
+		var to NegotiationState
+		var url string
+		var msg any
+		switch n.Outbox {
+		case outAgreement:
+			to, url = NegAgreed, n.PeerAddress+"/negotiations/"+n.ConsumerPID+"/agreement"
+			msg = ContractAgreementMessage{Header: header(TypeContractAgreement), ProviderPID: n.ProviderPID, ConsumerPID: n.ConsumerPID,
+				Agreement: *n.Agreement, CallbackAddress: s.cfg.BaseURL()}
+		case outFinalized:
+			to, url = NegFinalized, n.PeerAddress+"/negotiations/"+n.ConsumerPID+"/events"
+			msg = ContractNegotiationEventMessage{Header: header(TypeNegotiationEvent), ProviderPID: n.ProviderPID, ConsumerPID: n.ConsumerPID, EventType: EventFinalized}
+		case outVerification:
+			to, url = NegVerified, n.PeerAddress+"/negotiations/"+n.ProviderPID+"/agreement/verification"
+			msg = ContractAgreementVerificationMessage{Header: header(TypeAgreementVerification), ProviderPID: n.ProviderPID, ConsumerPID: n.ConsumerPID}
+		default:
+			s.log.Error("unknown outbox entry; cleared", "pid", key, "outbox", n.Outbox)
+			_, _ = s.store.updateNegotiation(key, func(n *Negotiation) error { n.Outbox = ""; return nil })
+			return
+		}
+		if n.State != to {
+			if _, err := s.transitionNegotiation(key, to, n.Outbox, nil); err != nil {
+				s.log.Warn("negotiation moved on before its message was sent; not sent", "pid", key, "outbox", n.Outbox, "err", err)
+				_, _ = s.store.updateNegotiation(key, func(n *Negotiation) error { n.Outbox = ""; return nil })
+				return
+			}
+		}
+		err = s.post(s.ctx, n.Participant, url, msg, nil)
+		if err == nil {
+			_, _ = s.store.updateNegotiation(key, func(n *Negotiation) error { n.Outbox, n.Attempts = "", 0; return nil })
+			s.changed(key)
+			return
+		}
+		if s.ctx.Err() != nil {
+			return // closing: resumed at the next start
+		}
+		n, _ = s.store.updateNegotiation(key, func(n *Negotiation) error { n.Attempts++; return nil })
+		var pe *PeerError
+		if (errors.As(err, &pe) && pe.permanent()) || n == nil || n.Attempts >= s.cfg.DeliveryAttempts {
+			s.log.Warn("negotiation message not delivered; negotiation terminated", "pid", key, "outbox", n.Outbox, "err", err)
+			_, _ = s.transitionNegotiation(key, NegTerminated, "delivery failure", func(n *Negotiation) {
+				n.Outbox, n.Code, n.Reasons = "", CodeDeliveryFailed, []string{"The " + n.Outbox + " message could not be delivered: " + err.Error()}
+			})
+			return
+		}
+		s.log.Info("negotiation message not delivered; trying again", "pid", key, "outbox", n.Outbox, "attempt", n.Attempts, "err", err)
+		if !s.wait(backoff(n.Attempts)) {
+			return
+		}
+	}
+}
+
+// resume restarts every delivery a previous run left owed.
+func (s *Service) resume() error {
+	ns, err := s.store.negotiations()
+	if err != nil {
+		return err
+	}
+	for _, n := range ns {
+		if n.Outbox != "" {
+			s.kickNegotiation(n.Key())
+		}
+	}
+	ts, err := s.store.transfers()
+	if err != nil {
+		return err
+	}
+	for _, t := range ts {
+		if t.Outbox != "" {
+			s.kickTransfer(t.Key())
+		}
+	}
+	return nil
+}
