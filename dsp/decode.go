@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"slices"
+
+	"github.com/xborder/xborder/dsp/dspschema"
 )
 
 // MaxMessageBytes bounds a protocol message's body. The largest message a
@@ -19,7 +21,13 @@ const MaxMessageBytes = 1 << 20
 type MessageError struct {
 	Type   string // the expected @type
 	Reason string
+	// Err is the schema's refusal (a *dspschema.Error) when the message
+	// failed its JSON Schema, nil otherwise.
+	Err error
 }
+
+// Unwrap returns the schema's refusal, if that is what refused the message.
+func (e *MessageError) Unwrap() error { return e.Err }
 
 func (e *MessageError) Error() string {
 	if e.Type == "" {
@@ -36,9 +44,19 @@ func badMessage(typ, format string, args ...any) *MessageError {
 // package's decoders call it when it is set (dsp/dspschema provides one).
 type SchemaValidator func(typ string, doc []byte) error
 
-// validateSchema is the validator the decoders use: set by
-// dsp/dspschema's registration, nil when the schemas are not linked in.
-var validateSchema SchemaValidator
+// validateSchema is the validator the decoders use: the official schemas
+// unless SetSchemaValidator replaced it.
+var validateSchema SchemaValidator = officialSchema
+
+// officialSchema checks a message against the DSP 2025-1 JSON Schema of its
+// @type (dsp/dspschema, embedded; nothing is fetched).
+func officialSchema(typ string, doc []byte) error {
+	s, ok := dspschema.ForType(typ)
+	if !ok {
+		return nil
+	}
+	return dspschema.Validate(s, doc)
+}
 
 // SetSchemaValidator installs the schema check every decoder runs.
 func SetSchemaValidator(v SchemaValidator) { validateSchema = v }
@@ -85,7 +103,12 @@ func DecodeBytes(raw []byte, typ string, v any) error {
 	}
 	if validateSchema != nil {
 		if err := validateSchema(typ, raw); err != nil {
-			return badMessage(typ, "%v", err)
+			reason := err.Error()
+			var se *dspschema.Error
+			if errors.As(err, &se) {
+				reason = "does not match the DSP 2025-1 schema: " + se.Reason()
+			}
+			return &MessageError{Type: typ, Reason: reason, Err: err}
 		}
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))

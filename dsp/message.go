@@ -1,6 +1,7 @@
 package dsp
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -159,6 +160,37 @@ type Distribution struct {
 	MediaType     string  `json:"dcat:mediaType,omitempty"`
 	ByteSize      int64   `json:"dcat:byteSize,omitempty"`
 	HasPolicy     []Offer `json:"hasPolicy,omitempty"`
+}
+
+// UnmarshalJSON reads accessService in both forms the protocol allows: the
+// data service's @id, or the DataService object itself (the official
+// dataset example writes it so); either way AccessService holds the @id.
+func (d *Distribution) UnmarshalJSON(b []byte) error {
+	type plain Distribution
+	var v struct {
+		plain
+		AccessService json.RawMessage `json:"accessService"`
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*d = Distribution(v.plain)
+	d.AccessService = ""
+	raw := bytes.TrimSpace(v.AccessService)
+	switch {
+	case len(raw) == 0 || bytes.Equal(raw, []byte("null")):
+	case raw[0] == '{':
+		var svc DataService
+		if err := json.Unmarshal(raw, &svc); err != nil {
+			return err
+		}
+		d.AccessService = svc.ID
+	default:
+		if err := json.Unmarshal(raw, &d.AccessService); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // DataService is the endpoint a catalogue's distributions are served by.

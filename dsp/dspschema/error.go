@@ -57,10 +57,13 @@ func (c Cause) String() string {
 // Error names the schema and the first few causes, e.g.
 // `invalid ContractRequestMessage: missing required property "consumerPid"; /@context: must be array, got object`.
 func (e *Error) Error() string {
+	return "invalid " + e.Schema.Name() + ": " + e.Reason()
+}
+
+// Reason is the first few causes without the schema's name, for a caller
+// that names the message itself.
+func (e *Error) Reason() string {
 	var b strings.Builder
-	b.WriteString("invalid ")
-	b.WriteString(e.Schema.Name())
-	b.WriteString(": ")
 	n := min(len(e.Causes), shownCauses)
 	for i, c := range e.Causes[:n] {
 		if i > 0 {
