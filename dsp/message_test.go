@@ -407,13 +407,29 @@ func TestBadMessagesAreRefusedWithTheirReason(t *testing.T) {
 		"transfer request without callback": {TypeTransferRequest,
 			`{` + ctx + `,"@type":"TransferRequestMessage","consumerPid":"c","agreementId":"a","format":"HttpData-PULL"}`,
 			`missing required property "callbackAddress"`, true},
-		"empty body":          {TypeCatalogRequest, "", "the body is empty", false},
-		"blank body":          {TypeCatalogRequest, " \n\t", "the body is empty", false},
-		"not JSON":            {TypeCatalogRequest, "catalog please", "the body is not a JSON object", false},
-		"an array":            {TypeCatalogRequest, `[{"@type":"CatalogRequestMessage"}]`, "the body is not a JSON object", false},
-		"two values":          {TypeCatalogRequest, `{` + ctx + `,"@type":"CatalogRequestMessage"} {}`, "the body is not a JSON object", false},
-		"cut short":           {TypeCatalogRequest, `{` + ctx + `,"@type":"CatalogRe`, "the body is not a JSON object", false},
-		"invalid UTF-8 @type": {TypeCatalogRequest, `{` + ctx + ",\"@type\":\"Catalog\xffRequestMessage\"}", "@type is", false},
+		"empty consumerPid": {TypeContractRequest,
+			`{` + ctx + `,"@type":"ContractRequestMessage","consumerPid":"","callbackAddress":"https://c.example/cb",` + offer + `}`,
+			"consumerPid is empty", false},
+		"empty offer target": {TypeContractOffer,
+			`{` + ctx + `,"@type":"ContractOfferMessage","providerPid":"p","callbackAddress":"https://p.example/cb","offer":{"@id":"o","@type":"Offer","target":"","permission":[{"action":"use"}]}}`,
+			"offer.target is empty", false},
+		"empty agreement assignee": {TypeContractAgreement,
+			`{` + ctx + `,"@type":"ContractAgreementMessage","providerPid":"p","consumerPid":"c","agreement":{"@id":"a","@type":"Agreement","target":"d","assigner":"p","assignee":"","permission":[{"action":"use"}]}}`,
+			"agreement.assignee is empty", false},
+		"a name given twice": {TypeNegotiationEvent,
+			`{` + ctx + `,"@type":"ContractNegotiationEventMessage","providerPid":"p","consumerPid":"c","eventType":"ACCEPTED","eventType":"FINALIZED"}`,
+			"duplicate", false},
+		"name in another case": {TypeAgreementVerification,
+			`{` + ctx + `,"@type":"ContractAgreementVerificationMessage","ProviderPid":"p","consumerPid":"c"}`,
+			`missing required property "providerPid"`, true},
+		"empty body":            {TypeCatalogRequest, "", "the body is empty", false},
+		"blank body":            {TypeCatalogRequest, " \n\t", "the body is empty", false},
+		"not JSON":              {TypeCatalogRequest, "catalog please", "the body is not a JSON object", false},
+		"an array":              {TypeCatalogRequest, `[{"@type":"CatalogRequestMessage"}]`, "the body is not a JSON object", false},
+		"two values":            {TypeCatalogRequest, `{` + ctx + `,"@type":"CatalogRequestMessage"} {}`, "the body is not a JSON object", false},
+		"cut short":             {TypeCatalogRequest, `{` + ctx + `,"@type":"CatalogRe`, "the body is not a JSON object", false},
+		"invalid UTF-8 @type":   {TypeCatalogRequest, `{` + ctx + ",\"@type\":\"Catalog\xffRequestMessage\"}", "invalid UTF-8", false},
+		"@type in another case": {TypeCatalogRequest, `{` + ctx + `,"@Type":"CatalogRequestMessage"}`, "@type is missing", false},
 	} {
 		t.Run(name, func(t *testing.T) {
 			v := decodeTarget(c.typ)
@@ -480,5 +496,45 @@ func TestSchemaRefusalNamesThePointer(t *testing.T) {
 	const want = `TransferStartMessage: does not match the DSP 2025-1 schema: /dataAddress/endpointProperties/0: missing required property "value"`
 	if err == nil || err.Error() != want {
 		t.Fatalf("err = %v\nwant %s", err, want)
+	}
+}
+
+// TestCaseVariantNamesAreNotRead: a name the schema does not know is not
+// read into a field whose name differs only in case, so nothing reaches the
+// struct without passing the schema.
+func TestCaseVariantNamesAreNotRead(t *testing.T) {
+	body := `{"@context":["https://w3id.org/dspace/2025/1/context.jsonld"],"@type":"ContractRequestMessage","consumerPid":"c",` +
+		`"callbackAddress":"https://c.example/cb","CallbackAddress":"https://attacker.example/cb",` +
+		`"offer":{"@id":"o","@type":"Offer","target":"d","permission":[{"action":"use","Constraint":[{"leftOperand":1}]}]}}`
+	var msg ContractRequestMessage
+	if err := DecodeBytes([]byte(body), TypeContractRequest, &msg); err != nil {
+		t.Fatal(err)
+	}
+	if msg.CallbackAddress != "https://c.example/cb" {
+		t.Errorf("callbackAddress read as %q", msg.CallbackAddress)
+	}
+	if c := msg.Offer.Permission[0].Constraint; len(c) != 0 {
+		t.Errorf("an unvalidated \"Constraint\" was read: %+v", c)
+	}
+	var d Distribution
+	if err := json.Unmarshal([]byte(`{"format":"f","AccessService":"urn:wrong","accessService":"urn:svc"}`), &d); err != nil || d.AccessService != "urn:svc" {
+		t.Errorf("accessService read as %q (%v)", d.AccessService, err)
+	}
+}
+
+// TestOfferWithoutTypeReadsAsOffer: a catalogue may leave out an offer's
+// @type; the copy the consumer sends back in its request must carry it.
+func TestOfferWithoutTypeReadsAsOffer(t *testing.T) {
+	body := `{"@context":["https://w3id.org/dspace/2025/1/context.jsonld"],"@id":"urn:d","@type":"Dataset",` +
+		`"hasPolicy":[{"@id":"urn:o","permission":[{"action":"use"}]}],"distribution":[{"format":"HttpData-PULL","accessService":"urn:s"}]}`
+	var d Dataset
+	if err := DecodeBytes([]byte(body), TypeDataset, &d); err != nil {
+		t.Fatal(err)
+	}
+	o := d.HasPolicy[0]
+	o.Target = d.ID
+	req := ContractRequestMessage{Header: header(TypeContractRequest), ConsumerPID: "c1", Offer: o, CallbackAddress: "https://c.example/dsp"}
+	if err := dspschema.ValidateValue(dspschema.ContractRequestMessage, req); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -433,3 +433,42 @@ func ExampleValidate() {
 	fmt.Println(err)
 	// Output: invalid ContractNegotiationEventMessage: missing required property "consumerPid"; /eventType: must be one of "ACCEPTED", "FINALIZED", got "DONE"
 }
+
+// nestedRequest is a contract request whose one constraint nests n logical
+// "and"s around an atomic constraint with an unknown operator.
+func nestedRequest(n int) []byte {
+	inner := strings.Repeat(`{"and":[`, n) + `{"leftOperand":"a","operator":"zz","rightOperand":"b"}` + strings.Repeat(`]}`, n)
+	return []byte(`{"@context":["` + dspschema.ContextURL + `"],"@type":"ContractRequestMessage","consumerPid":"c",` +
+		`"callbackAddress":"https://c.example/cb","offer":{"@id":"o","@type":"Offer","permission":[{"action":"use","constraint":[` + inner + `]}]}}`)
+}
+
+// TestDeepDocumentsAreRefused: nesting costs the validator time and words
+// quadratic in depth, so a document nested past MaxDepth is refused before
+// it is parsed, and the deepest one allowed still gets a short message.
+func TestDeepDocumentsAreRefused(t *testing.T) {
+	for _, n := range []int{30, 1000, 4999} {
+		err := dspschema.Validate(dspschema.ContractRequestMessage, nestedRequest(n))
+		if !errors.Is(err, dspschema.ErrTooDeep) || !strings.Contains(err.Error(), "nested deeper than 64 levels") {
+			t.Errorf("depth %d: err = %v, want ErrTooDeep", n, err)
+		}
+	}
+	// 29 nested constraints are 64 levels: validated, and worded briefly.
+	err := dspschema.Validate(dspschema.ContractRequestMessage, nestedRequest(29))
+	var se *dspschema.Error
+	if !errors.As(err, &se) || errors.Is(err, dspschema.ErrTooDeep) {
+		t.Fatalf("depth 64: err = %v, want a schema refusal", err)
+	}
+	if msg := err.Error(); len(msg) > 1000 || !strings.Contains(msg, "/offer/permission/0/constraint/0: matches none of the 2 allowed forms") {
+		t.Fatalf("depth 64: message of %d bytes: %.400s", len(msg), msg)
+	}
+	for _, c := range se.Causes {
+		if len(c.Message) > 1500 {
+			t.Fatalf("a cause of %d bytes", len(c.Message))
+		}
+	}
+	// Brackets inside strings are not nesting.
+	doc := `{"@context":["` + dspschema.ContextURL + `"],"@type":"CatalogRequestMessage","filter":["` + strings.Repeat(`[{\"`, 100) + `"]}`
+	if err := dspschema.Validate(dspschema.CatalogRequestMessage, []byte(doc)); err != nil {
+		t.Fatalf("brackets in a string counted as nesting: %v", err)
+	}
+}

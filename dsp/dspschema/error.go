@@ -23,6 +23,10 @@ const (
 	// branchLeaves is how many problems of each alternative of an
 	// anyOf/oneOf are worded.
 	branchLeaves = 2
+	// maxMessage and maxPointer bound what one cause says (in runes), so
+	// the message of a hostile document stays short.
+	maxMessage = 400
+	maxPointer = 120
 )
 
 // Error is a document that is not JSON or does not match its schema.
@@ -47,11 +51,16 @@ type Cause struct {
 	Message string
 }
 
+// String is "pointer: message", a very long pointer shortened to its end.
 func (c Cause) String() string {
 	if c.Pointer == "" {
 		return c.Message
 	}
-	return c.Pointer + ": " + c.Message
+	ptr := c.Pointer
+	if r := []rune(ptr); len(r) > maxPointer {
+		ptr = "…" + string(r[len(r)-maxPointer+1:])
+	}
+	return ptr + ": " + c.Message
 }
 
 // Error names the schema and the first few causes, e.g.
@@ -102,14 +111,22 @@ var printer = message.NewPrinter(language.English)
 // causes flattens the library's tree of errors into worded problems.
 func (v *Validator) causes(ve *jsonschema.ValidationError) []Cause {
 	var out []Cause
-	v.collect(ve, &out)
+	v.collect(ve, &out, 0)
+	for i := range out {
+		if r := []rune(out[i].Message); len(r) > maxMessage {
+			out[i].Message = string(r[:maxMessage-1]) + "…"
+		}
+	}
 	if len(out) == 0 {
 		out = append(out, Cause{Pointer: pointer(ve.InstanceLocation), Message: "does not match"})
 	}
 	return out
 }
 
-func (v *Validator) collect(ve *jsonschema.ValidationError, out *[]Cause) {
+// collect appends the causes under ve. nested counts the anyOf/oneOf
+// alternatives being worded around it: below the first, an alternative is
+// summed up in one phrase, so the wording stays linear in the document.
+func (v *Validator) collect(ve *jsonschema.ValidationError, out *[]Cause, nested int) {
 	ptr := pointer(ve.InstanceLocation)
 	switch k := ve.ErrorKind.(type) {
 	case *kind.Schema, *kind.Group, *kind.AllOf, *kind.Reference:
@@ -118,13 +135,13 @@ func (v *Validator) collect(ve *jsonschema.ValidationError, out *[]Cause) {
 			*out = append(*out, Cause{ptr, ve.ErrorKind.LocalizedString(printer)})
 		}
 		for _, c := range ve.Causes {
-			v.collect(c, out)
+			v.collect(c, out, nested)
 		}
 	case *kind.AnyOf:
-		*out = append(*out, Cause{ptr, v.alternatives(ve, "at least")})
+		*out = append(*out, Cause{ptr, v.alternatives(ve, "at least", nested)})
 	case *kind.OneOf:
 		if k.Subschemas == nil {
-			*out = append(*out, Cause{ptr, v.alternatives(ve, "exactly")})
+			*out = append(*out, Cause{ptr, v.alternatives(ve, "exactly", nested)})
 			return
 		}
 		*out = append(*out, Cause{ptr, v.severalMatched(ve, k.Subschemas)})
@@ -145,7 +162,7 @@ func (v *Validator) collect(ve *jsonschema.ValidationError, out *[]Cause) {
 	default:
 		*out = append(*out, Cause{ptr, words(ve.ErrorKind)})
 		for _, c := range ve.Causes {
-			v.collect(c, out)
+			v.collect(c, out, nested)
 		}
 	}
 }
@@ -153,15 +170,18 @@ func (v *Validator) collect(ve *jsonschema.ValidationError, out *[]Cause) {
 // alternatives words a failed anyOf/oneOf. The common shape in the protocol,
 // one property required per branch, reads "needs exactly one of ..."; other
 // shapes list the first problems of each alternative.
-func (v *Validator) alternatives(ve *jsonschema.ValidationError, quantity string) string {
+func (v *Validator) alternatives(ve *jsonschema.ValidationError, quantity string, nested int) string {
 	ptr := pointer(ve.InstanceLocation)
 	if names, ok := v.requiredBranches(ve); ok {
 		return fmt.Sprintf("needs %s one of the properties %s", quantity, quoteAll(names))
 	}
+	if nested > 0 {
+		return fmt.Sprintf("matches none of the %d allowed forms", len(ve.Causes))
+	}
 	var branches []string
 	for _, c := range ve.Causes {
 		var leaves []Cause
-		v.collect(c, &leaves)
+		v.collect(c, &leaves, nested+1)
 		slices.SortFunc(leaves, func(a, b Cause) int { return strings.Compare(a.String(), b.String()) })
 		leaves = slices.Compact(leaves)
 		var parts []string

@@ -31,10 +31,20 @@ var (
 	// ErrUnknownSchema is returned for a Schema this package does not hold: a
 	// mistake of the caller, not of the document.
 	ErrUnknownSchema = errors.New("unknown schema")
+	// ErrTooDeep is wrapped by every *Error of a document nested deeper
+	// than MaxDepth.
+	ErrTooDeep = errors.New("document is nested too deeply")
 	// ErrNotEmbedded is returned when a schema refers to an address that is
 	// not one of the embedded files; nothing is ever fetched.
 	ErrNotEmbedded = errors.New("schema reference is not embedded")
 )
+
+// MaxDepth bounds how deeply a document's objects and arrays may nest. The
+// deepest protocol documents (a nested catalogue's dataset's offer's
+// constraint of constraints) stay far below it; without a bound a small
+// body of nested ODRL constraints costs the validator time quadratic in
+// its depth.
+const MaxDepth = 64
 
 // Validator validates documents against the compiled protocol schemas. It is
 // safe for concurrent use; build one with New, or use the package functions,
@@ -95,6 +105,9 @@ func (v *Validator) Validate(s Schema, doc []byte) error {
 	sch, ok := v.compiled[s]
 	if !ok {
 		return fmt.Errorf("dspschema: %w: %q", ErrUnknownSchema, string(s))
+	}
+	if depth(doc) > MaxDepth {
+		return &Error{Schema: s, Causes: []Cause{{Message: fmt.Sprintf("nested deeper than %d levels", MaxDepth)}}, kind: ErrTooDeep}
 	}
 	val, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
 	if err != nil {
@@ -213,4 +226,33 @@ func fixRefs(doc any) {
 			fixRefs(val)
 		}
 	}
+}
+
+// depth is how deeply doc's objects and arrays nest, counted on the bytes
+// (brackets inside strings do not count); for a document that is not JSON
+// it is a bound the parser then refuses anyway.
+func depth(doc []byte) int {
+	d, deepest := 0, 0
+	inString, escaped := false, false
+	for _, c := range doc {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			d++
+			deepest = max(deepest, d)
+		case c == '}' || c == ']':
+			d--
+		}
+	}
+	return deepest
 }
