@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -29,12 +28,6 @@ func (e *PeerError) Error() string {
 		msg += ": " + r
 	}
 	return msg
-}
-
-// permanent reports whether sending again cannot help: the other party
-// understood and refused.
-func (e *PeerError) permanent() bool {
-	return e.Status >= 400 && e.Status < 500 && e.Status != http.StatusRequestTimeout && e.Status != http.StatusTooManyRequests
 }
 
 // post sends a message to a participant and decodes its answer into out
@@ -106,8 +99,12 @@ func (s *Service) kickNegotiation(key string) {
 		return
 	}
 	s.goroutine(func() {
-		defer s.release("n:" + key)
 		s.deliverNegotiation(key)
+		s.release("n:" + key)
+		// A message set while this delivery was finishing is sent too.
+		if n, err := s.store.negotiation(key); err == nil && n.Outbox != "" && s.ctx.Err() == nil {
+			s.kickNegotiation(key)
+		}
 	})
 }
 
@@ -116,8 +113,11 @@ func (s *Service) kickTransfer(key string) {
 		return
 	}
 	s.goroutine(func() {
-		defer s.release("t:" + key)
 		s.deliverTransfer(key)
+		s.release("t:" + key)
+		if t, err := s.store.transfer(key); err == nil && t.Outbox != "" && s.ctx.Err() == nil {
+			s.kickTransfer(key)
+		}
 	})
 }
 
@@ -159,21 +159,8 @@ func (s *Service) deliverNegotiation(key string) {
 		if err != nil || n.Outbox == "" {
 			return
 		}
-		var to NegotiationState
-		var url string
-		var msg any
-		switch n.Outbox {
-		case outAgreement:
-			to, url = NegAgreed, n.PeerAddress+"/negotiations/"+n.ConsumerPID+"/agreement"
-			msg = ContractAgreementMessage{Header: header(TypeContractAgreement), ProviderPID: n.ProviderPID, ConsumerPID: n.ConsumerPID,
-				Agreement: *n.Agreement, CallbackAddress: s.cfg.BaseURL()}
-		case outFinalized:
-			to, url = NegFinalized, n.PeerAddress+"/negotiations/"+n.ConsumerPID+"/events"
-			msg = ContractNegotiationEventMessage{Header: header(TypeNegotiationEvent), ProviderPID: n.ProviderPID, ConsumerPID: n.ConsumerPID, EventType: EventFinalized}
-		case outVerification:
-			to, url = NegVerified, n.PeerAddress+"/negotiations/"+n.ProviderPID+"/agreement/verification"
-			msg = ContractAgreementVerificationMessage{Header: header(TypeAgreementVerification), ProviderPID: n.ProviderPID, ConsumerPID: n.ConsumerPID}
-		default:
+		to, url, msg, ok := s.negotiationOutbox(n)
+		if !ok {
 			s.log.Error("unknown outbox entry; cleared", "pid", key, "outbox", n.Outbox)
 			_, _ = s.store.updateNegotiation(key, func(n *Negotiation) error { n.Outbox = ""; return nil })
 			return
@@ -185,22 +172,32 @@ func (s *Service) deliverNegotiation(key string) {
 				return
 			}
 		}
+		sent := n.Outbox
 		err = s.post(s.ctx, n.Participant, url, msg, nil)
 		if err == nil {
-			_, _ = s.store.updateNegotiation(key, func(n *Negotiation) error { n.Outbox, n.Attempts = "", 0; return nil })
+			_, _ = s.store.updateNegotiation(key, func(n *Negotiation) error {
+				if n.Outbox == sent {
+					n.Outbox, n.Attempts = "", 0
+				}
+				return nil
+			})
 			s.changed(key)
-			return
+			continue // a message set meanwhile goes next
 		}
 		if s.ctx.Err() != nil {
 			return // closing: resumed at the next start
 		}
 		n, _ = s.store.updateNegotiation(key, func(n *Negotiation) error { n.Attempts++; return nil })
-		var pe *PeerError
-		if (errors.As(err, &pe) && pe.permanent()) || n == nil || n.Attempts >= s.cfg.DeliveryAttempts {
-			s.log.Warn("negotiation message not delivered; negotiation terminated", "pid", key, "outbox", n.Outbox, "err", err)
-			_, _ = s.transitionNegotiation(key, NegTerminated, "delivery failure", func(n *Negotiation) {
-				n.Outbox, n.Code, n.Reasons = "", CodeDeliveryFailed, []string{"The " + n.Outbox + " message could not be delivered: " + err.Error()}
+		if n == nil || n.Attempts >= s.cfg.DeliveryAttempts {
+			s.log.Warn("negotiation message not delivered; negotiation terminated", "pid", key, "err", err)
+			_, _ = s.store.updateNegotiation(key, func(n *Negotiation) error {
+				if n.State != NegTerminated && n.State != NegFinalized {
+					n.State, n.Code, n.Reasons = NegTerminated, CodeDeliveryFailed, []string{"The " + n.Outbox + " message could not be delivered: " + err.Error()}
+				}
+				n.Outbox = ""
+				return nil
 			})
+			s.changed(key)
 			return
 		}
 		s.log.Info("negotiation message not delivered; trying again", "pid", key, "outbox", n.Outbox, "attempt", n.Attempts, "err", err)
@@ -208,6 +205,35 @@ func (s *Service) deliverNegotiation(key string) {
 			return
 		}
 	}
+}
+
+// negotiationOutbox is the message a negotiation owes: the state it
+// moves to, where the message goes and the message.
+func (s *Service) negotiationOutbox(n *Negotiation) (NegotiationState, string, any, bool) {
+	// The other party's process: the consumer's callbacks name the
+	// consumerPid, the provider's endpoints the providerPid.
+	theirs := n.PeerAddress + "/negotiations/" + n.ConsumerPID
+	if n.Role == RoleConsumer {
+		theirs = n.PeerAddress + "/negotiations/" + n.ProviderPID
+	}
+	switch n.Outbox {
+	case outAgreement:
+		return NegAgreed, theirs + "/agreement", ContractAgreementMessage{Header: header(TypeContractAgreement),
+			ProviderPID: n.ProviderPID, ConsumerPID: n.ConsumerPID, Agreement: *n.Agreement, CallbackAddress: s.cfg.BaseURL()}, true
+	case outOffer:
+		return NegOffered, theirs + "/offers", ContractOfferMessage{Header: header(TypeContractOffer),
+			ProviderPID: n.ProviderPID, ConsumerPID: n.ConsumerPID, Offer: n.Offer, CallbackAddress: s.cfg.BaseURL()}, true
+	case outFinalized:
+		return NegFinalized, theirs + "/events", ContractNegotiationEventMessage{Header: header(TypeNegotiationEvent),
+			ProviderPID: n.ProviderPID, ConsumerPID: n.ConsumerPID, EventType: EventFinalized}, true
+	case outVerification:
+		return NegVerified, theirs + "/agreement/verification", ContractAgreementVerificationMessage{Header: header(TypeAgreementVerification),
+			ProviderPID: n.ProviderPID, ConsumerPID: n.ConsumerPID}, true
+	case outTermination:
+		return NegTerminated, theirs + "/termination", ContractNegotiationTerminationMessage{Header: header(TypeNegotiationTermination),
+			ProviderPID: n.ProviderPID, ConsumerPID: n.ConsumerPID, Code: n.Code, Reason: n.Reasons}, true
+	}
+	return "", "", nil, false
 }
 
 // resume restarts every delivery a previous run left owed.

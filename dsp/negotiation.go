@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,6 +26,10 @@ const (
 	outFinalized    = "finalized"    // provider → consumer: event FINALIZED
 	outVerification = "verification" // consumer → provider: ContractAgreementVerificationMessage
 	outStart        = "start"        // provider → consumer: TransferStartMessage
+	outOffer        = "offer"        // provider → consumer: ContractOfferMessage
+	outTermination  = "termination"  // either way: ContractNegotiationTerminationMessage
+	outSuspension   = "suspension"   // either way: TransferSuspensionMessage
+	outCompletion   = "completion"   // either way: TransferCompletionMessage
 )
 
 // TypeAgreementJWS is the JWS type of the provider's signature over an
@@ -84,40 +89,6 @@ func sameOrigin(base string, u *url.URL) bool {
 	return err == nil && strings.EqualFold(b.Scheme, u.Scheme) && strings.EqualFold(b.Host, u.Host)
 }
 
-// findOffer resolves the offer a consumer asks for: the dataset it
-// targets (or that its ID names), visible to p, and one of the offers
-// p is made for it now. The consumer's copy of the terms is not trusted:
-// the agreement carries this node's own.
-func (s *Service) findOffer(ctx context.Context, p Participant, o Offer) (Entry, offerTerms, error) {
-	id := o.Target
-	if id == "" && strings.HasPrefix(o.ID, offerPrefix) {
-		rest := strings.TrimPrefix(o.ID, offerPrefix)
-		if i := strings.LastIndexByte(rest, ':'); i > 0 {
-			id = rest[:i]
-		}
-	}
-	unknown := refuse(http.StatusBadRequest, CodeUnknownOffer,
-		fmt.Sprintf("Offer %s is not an offer this provider makes to %s; request the catalogue for the current offers.", quote(o.ID), p.ID))
-	if id == "" {
-		return Entry{}, offerTerms{}, unknown
-	}
-	e, ok := s.d.Catalogue.Entry(ctx, id)
-	if !ok || !s.visible(ctx, p, e) {
-		return Entry{}, offerTerms{}, unknown
-	}
-	terms, err := s.offers(ctx, p, e)
-	if err != nil {
-		return Entry{}, offerTerms{}, refuse(http.StatusServiceUnavailable, CodePolicyFailed, "The provider's policy could not derive the offers: "+err.Error())
-	}
-	for _, t := range terms {
-		if t.Offer.ID == o.ID {
-			t.Offer.Target = e.ID
-			return e, t, nil
-		}
-	}
-	return Entry{}, offerTerms{}, unknown
-}
-
 // decideRequest asks the exchange decision whether p may have e under
 // the offer's terms. For the on-request offer the purpose is the one the
 // consumer's copy states, or else each of the vocabulary in turn.
@@ -172,10 +143,14 @@ func (s *Service) signAgreement(a Agreement) (string, error) {
 	return string(signed), nil
 }
 
-// handleContractRequest is a consumer's initial request for an offer:
-// decided at once by the owner's exchange decision. A refusal is a
-// ContractNegotiationError with the policy's reasons; an agreement is
-// sent to the consumer's callback address.
+// handleContractRequest is a consumer's initial request for an offer.
+// The provider answers at once with the negotiation (REQUESTED) and
+// reacts afterwards, at the consumer's callback address: an agreement
+// when the owner's exchange decision grants one of its offers, a
+// termination with the policy's reasons when it refuses, or, when the
+// consumer asked for terms this provider does not offer, its own offer.
+// Only a request that cannot start a negotiation (no such dataset, a bad
+// message) is refused with a ContractNegotiationError.
 func (s *Service) handleContractRequest(w http.ResponseWriter, r *http.Request) {
 	p, err := s.authenticate(r)
 	if err != nil {
@@ -193,62 +168,27 @@ func (s *Service) handleContractRequest(w http.ResponseWriter, r *http.Request) 
 		fail(refuse(http.StatusBadRequest, CodeBadMessage, "An initial ContractRequestMessage has no providerPid; a counter-request goes to /negotiations/{providerPid}/request."))
 		return
 	case msg.CallbackAddress == "":
-		fail(refuse(http.StatusBadRequest, CodeBadMessage, "An initial ContractRequestMessage needs a callbackAddress: the agreement is sent there."))
+		fail(refuse(http.StatusBadRequest, CodeBadMessage, "An initial ContractRequestMessage needs a callbackAddress: the provider's answer is sent there."))
 		return
 	}
 	if err := checkCallback(p, msg.CallbackAddress); err != nil {
 		fail(err)
 		return
 	}
-	e, terms, err := s.findOffer(r.Context(), p, msg.Offer)
-	if err != nil {
-		fail(err)
-		return
-	}
-	d, purpose, inputSum, err := s.decideRequest(r.Context(), p, e, terms, msg.Offer)
-	if err != nil {
-		fail(refuse(http.StatusServiceUnavailable, CodePolicyFailed, "The provider's policy could not decide: "+err.Error()))
+	e, ok := s.offeredEntry(r.Context(), p, msg.Offer)
+	if !ok {
+		fail(refuse(http.StatusBadRequest, CodeUnknownOffer, fmt.Sprintf("Offer %s names no dataset this provider offers to %s; request the catalogue for the current offers.", quote(msg.Offer.ID), p.ID)))
 		return
 	}
 	now := s.now().UTC()
 	n := &Negotiation{
 		Role: RoleProvider, ProviderPID: newPID(), ConsumerPID: msg.ConsumerPID, Participant: p.ID,
-		PeerAddress: strings.TrimSuffix(msg.CallbackAddress, "/"), Dataset: e.ID, Offer: terms.Offer, Purpose: purpose,
+		PeerAddress: strings.TrimSuffix(msg.CallbackAddress, "/"), Dataset: e.ID, Offer: msg.Offer, State: NegRequested,
 		Created: now, Updated: now,
 	}
-	if err := s.d.Recorder.Record("dsp.negotiation.decision", p.ID+" -> "+e.ID, map[string]any{
-		"participant": p.ID, "dataset": e.ID, "offer": terms.Offer.ID, "purpose": purpose, "allow": d.Allow,
-		"reasons": d.Reasons, "rules": d.Rules, "bundle": d.Bundle, "input_sha256": inputSum,
-		"provider_pid": n.ProviderPID, "consumer_pid": n.ConsumerPID,
-	}); err != nil {
-		fail(refuse(http.StatusServiceUnavailable, CodeAuditFailed, "The provider could not write its audit record, so it does not decide: "+err.Error()))
+	if err := s.react(r.Context(), p, e, n, msg.Offer, true); err != nil {
+		fail(err)
 		return
-	}
-	if !d.Allow {
-		n.State, n.Code, n.Reasons = NegTerminated, CodeDenied, d.Reasons
-		if err := s.store.createNegotiation(n); err != nil {
-			s.log.Error("storing a refused negotiation", "pid", n.ProviderPID, "err", err)
-		}
-		writeError(w, TypeNegotiationError, n.ProviderPID, n.ConsumerPID, refuse(http.StatusBadRequest, CodeDenied, d.Reasons...))
-		return
-	}
-	validity := d.MaxValidity
-	if validity <= 0 {
-		validity = time.Duration(d.MaxValiditySeconds) * time.Second
-	}
-	ag := Agreement{
-		ID: newPID(), Type: TypeAgreement, Target: e.ID, Assigner: s.cfg.ParticipantID, Assignee: p.ID,
-		Timestamp: now.Format(time.RFC3339), Permission: terms.Offer.Permission, Prohibition: terms.Offer.Prohibition,
-		Obligation: terms.Offer.Obligation,
-	}
-	sig, err := s.signAgreement(ag)
-	if err != nil {
-		fail(refuse(http.StatusServiceUnavailable, CodeStoreFailed, err.Error()))
-		return
-	}
-	n.State, n.Agreement, n.AgreementJWS, n.Outbox = NegRequested, &ag, sig, outAgreement
-	if validity > 0 {
-		n.ValidUntil = now.Add(validity)
 	}
 	if err := s.store.createNegotiation(n); err != nil {
 		fail(err)
@@ -257,7 +197,119 @@ func (s *Service) handleContractRequest(w http.ResponseWriter, r *http.Request) 
 	s.recordNegotiation(n, "")
 	w.Header().Set("Location", s.cfg.BasePath+"/negotiations/"+n.ProviderPID)
 	writeJSON(w, http.StatusCreated, NewNegotiation(n.ProviderPID, n.ConsumerPID, n.State))
+	flush(w)
 	s.kickNegotiation(n.Key())
+}
+
+// offeredEntry finds the dataset a consumer's offer targets (or that one
+// of this provider's offer IDs names), if p may see it.
+func (s *Service) offeredEntry(ctx context.Context, p Participant, o Offer) (Entry, bool) {
+	id := o.Target
+	if id == "" && strings.HasPrefix(o.ID, offerPrefix) {
+		rest := strings.TrimPrefix(o.ID, offerPrefix)
+		if i := strings.LastIndexByte(rest, ':'); i > 0 {
+			id = rest[:i]
+		}
+	}
+	if id == "" {
+		return Entry{}, false
+	}
+	e, ok := s.d.Catalogue.Entry(ctx, id)
+	if !ok || !s.visible(ctx, p, e) {
+		return Entry{}, false
+	}
+	return e, true
+}
+
+// react decides the provider's answer to a request for offer asked on
+// negotiation n (in REQUESTED or ACCEPTED) and sets what n owes the
+// consumer: an agreement, a termination with the policy's reasons, or
+// (counter is true and the consumer asked for terms this provider does
+// not offer) this provider's offer. The decision is recorded first; a
+// decision that cannot be recorded is not taken.
+func (s *Service) react(ctx context.Context, p Participant, e Entry, n *Negotiation, asked Offer, counter bool) error {
+	if s.held(n.State, n.Dataset, "negotiation") {
+		return nil
+	}
+	terms, err := s.offers(ctx, p, e)
+	if err != nil {
+		return refuse(http.StatusServiceUnavailable, CodePolicyFailed, "The provider's policy could not derive the offers: "+err.Error())
+	}
+	var chosen *offerTerms
+	for i := range terms {
+		if terms[i].Offer.ID == asked.ID {
+			chosen = &terms[i]
+		}
+	}
+	if chosen == nil {
+		granted := slices.IndexFunc(terms, func(t offerTerms) bool { return t.Purpose != "" })
+		if counter && granted >= 0 {
+			// Terms this provider does not offer: it answers with the offer it
+			// would agree to, and the consumer accepts it or not.
+			o := terms[granted].Offer
+			o.Target = e.ID
+			n.Offer, n.Outbox = o, outOffer
+			return nil
+		}
+		if len(terms) == 0 {
+			n.Outbox, n.Code, n.Reasons = outTermination, CodeUnknownOffer, []string{"This provider makes no offer for " + e.ID + "."}
+			return nil
+		}
+		chosen = &terms[0]
+		if granted >= 0 {
+			n.Outbox, n.Code = outTermination, CodeUnknownOffer
+			n.Reasons = []string{fmt.Sprintf("Offer %s is not one this provider makes; it agrees only to the offers of its catalogue, such as %s.", quote(asked.ID), chosen.Offer.ID)}
+			return nil
+		}
+	}
+	d, purpose, inputSum, err := s.decideRequest(ctx, p, e, *chosen, asked)
+	if err != nil {
+		return refuse(http.StatusServiceUnavailable, CodePolicyFailed, "The provider's policy could not decide: "+err.Error())
+	}
+	if err := s.d.Recorder.Record("dsp.negotiation.decision", p.ID+" -> "+e.ID, map[string]any{
+		"participant": p.ID, "dataset": e.ID, "offer": chosen.Offer.ID, "purpose": purpose, "allow": d.Allow,
+		"reasons": d.Reasons, "rules": d.Rules, "bundle": d.Bundle, "input_sha256": inputSum,
+		"provider_pid": n.ProviderPID, "consumer_pid": n.ConsumerPID,
+	}); err != nil {
+		return refuse(http.StatusServiceUnavailable, CodeAuditFailed, "The provider could not write its audit record, so it does not decide: "+err.Error())
+	}
+	o := chosen.Offer
+	o.Target = e.ID
+	n.Offer, n.Purpose = o, purpose
+	if !d.Allow {
+		n.Outbox, n.Code, n.Reasons = outTermination, CodeDenied, d.Reasons
+		return nil
+	}
+	now := s.now().UTC()
+	ag := Agreement{
+		ID: newPID(), Type: TypeAgreement, Target: e.ID, Assigner: s.cfg.ParticipantID, Assignee: p.ID,
+		Timestamp: now.Format(time.RFC3339), Permission: o.Permission, Prohibition: o.Prohibition, Obligation: o.Obligation,
+	}
+	sig, err := s.signAgreement(ag)
+	if err != nil {
+		return refuse(http.StatusServiceUnavailable, CodeStoreFailed, err.Error())
+	}
+	n.Agreement, n.AgreementJWS, n.Outbox = &ag, sig, outAgreement
+	validity := d.MaxValidity
+	if validity <= 0 {
+		validity = time.Duration(d.MaxValiditySeconds) * time.Second
+	}
+	if validity > 0 {
+		n.ValidUntil = now.Add(validity)
+	}
+	return nil
+}
+
+// held asks the steering hook (a test playing the provider's operator)
+// whether the provider's reaction waits.
+func (s *Service) held(state NegotiationState, dataset, kind string) bool {
+	return s.d.Hold != nil && s.d.Hold(Hold{Kind: kind, Dataset: dataset, State: string(state)})
+}
+
+func flush(w http.ResponseWriter) {
+	if f, ok := w.(http.Flusher); ok {
+		f.Flush()
+	}
 }
 
 // negotiationFor loads a process of the caller's, by this node's PID. A
@@ -371,14 +423,53 @@ func (s *Service) recordNegotiation(n *Negotiation, from NegotiationState) {
 	}
 }
 
-// handleCounterRequest: this provider makes no counter-offers, so a
-// negotiation is never OFFERED and a counter-request is out of order.
+// handleCounterRequest is a consumer's request on a negotiation this
+// provider offered: an offer of the catalogue is decided as a first
+// request is; other terms end the negotiation (this provider agrees only
+// to its own offers).
 func (s *Service) handleCounterRequest(w http.ResponseWriter, r *http.Request) {
-	_, msg, n, ok := negotiationMessage(s, w, r, TypeContractRequest, func(m *ContractRequestMessage) (string, string) { return m.ProviderPID, m.ConsumerPID })
+	p, msg, n, ok := negotiationMessage(s, w, r, TypeContractRequest, func(m *ContractRequestMessage) (string, string) { return m.ProviderPID, m.ConsumerPID })
 	if !ok {
 		return
 	}
-	writeError(w, TypeNegotiationError, msg.ProviderPID, msg.ConsumerPID, invalidNegotiationState(n, NegRequested, "ContractRequestMessage"))
+	fail := func(err error) { writeError(w, TypeNegotiationError, msg.ProviderPID, msg.ConsumerPID, err) }
+	if n.Role != RoleProvider {
+		fail(invalidNegotiationState(n, NegRequested, "ContractRequestMessage to a consumer"))
+		return
+	}
+	s.respond(w, r, p, n, NegRequested, "ContractRequestMessage", msg.Offer, fail)
+}
+
+// respond moves a provider's negotiation to state (REQUESTED after a
+// counter-request, ACCEPTED after the consumer accepted the offer) and
+// decides its reaction in the same step, answering the consumer with 200.
+func (s *Service) respond(w http.ResponseWriter, r *http.Request, p Participant, n *Negotiation, state NegotiationState, what string, asked Offer, fail func(error)) {
+	if !negotiationMay(n.State, state) {
+		fail(invalidNegotiationState(n, state, what))
+		return
+	}
+	e, ok := s.offeredEntry(r.Context(), p, Offer{ID: asked.ID, Target: n.Dataset})
+	next := *n
+	next.State = state
+	switch {
+	case !ok:
+		next.Outbox, next.Code, next.Reasons = outTermination, CodeUnknownOffer, []string{fmt.Sprintf("Dataset %s is no longer offered to %s.", quote(n.Dataset), p.ID)}
+	default:
+		if err := s.react(r.Context(), p, e, &next, asked, false); err != nil {
+			fail(err)
+			return
+		}
+	}
+	if _, err := s.transitionNegotiation(n.Key(), state, what, func(m *Negotiation) {
+		m.Offer, m.Purpose, m.Agreement, m.AgreementJWS, m.ValidUntil = next.Offer, next.Purpose, next.Agreement, next.AgreementJWS, next.ValidUntil
+		m.Outbox, m.Code, m.Reasons = next.Outbox, next.Code, next.Reasons
+	}); err != nil {
+		fail(err)
+		return
+	}
+	writeJSON(w, http.StatusOK, NewNegotiation(n.ProviderPID, n.ConsumerPID, state))
+	flush(w)
+	s.kickNegotiation(n.Key())
 }
 
 // handleVerification is the consumer's verification of the agreement:
@@ -392,7 +483,12 @@ func (s *Service) handleVerification(w http.ResponseWriter, r *http.Request) {
 		writeError(w, TypeNegotiationError, msg.ProviderPID, msg.ConsumerPID, invalidNegotiationState(n, NegVerified, "ContractAgreementVerificationMessage to a consumer"))
 		return
 	}
-	if _, err := s.transitionNegotiation(n.Key(), NegVerified, "ContractAgreementVerificationMessage", func(n *Negotiation) { n.Outbox = outFinalized }); err != nil {
+	held := s.held(NegVerified, n.Dataset, "negotiation")
+	if _, err := s.transitionNegotiation(n.Key(), NegVerified, "ContractAgreementVerificationMessage", func(n *Negotiation) {
+		if !held {
+			n.Outbox = outFinalized
+		}
+	}); err != nil {
 		writeError(w, TypeNegotiationError, msg.ProviderPID, msg.ConsumerPID, err)
 		return
 	}
@@ -403,7 +499,7 @@ func (s *Service) handleVerification(w http.ResponseWriter, r *http.Request) {
 // handleNegotiationEvent: FINALIZED from a provider (this node consumes);
 // ACCEPTED from a consumer is out of order (this provider never offers).
 func (s *Service) handleNegotiationEvent(w http.ResponseWriter, r *http.Request) {
-	_, msg, n, ok := negotiationMessage(s, w, r, TypeNegotiationEvent, func(m *ContractNegotiationEventMessage) (string, string) { return m.ProviderPID, m.ConsumerPID })
+	p, msg, n, ok := negotiationMessage(s, w, r, TypeNegotiationEvent, func(m *ContractNegotiationEventMessage) (string, string) { return m.ProviderPID, m.ConsumerPID })
 	if !ok {
 		return
 	}
@@ -412,7 +508,10 @@ func (s *Service) handleNegotiationEvent(w http.ResponseWriter, r *http.Request)
 	case msg.EventType == EventFinalized && n.Role == RoleConsumer:
 		to = NegFinalized
 	case msg.EventType == EventAccepted && n.Role == RoleProvider:
-		to = NegAccepted
+		// The consumer accepted this provider's offer: decided now.
+		s.respond(w, r, p, n, NegAccepted, "ContractNegotiationEventMessage ACCEPTED", n.Offer,
+			func(err error) { writeError(w, TypeNegotiationError, msg.ProviderPID, msg.ConsumerPID, err) })
+		return
 	default:
 		writeError(w, TypeNegotiationError, msg.ProviderPID, msg.ConsumerPID, refuse(http.StatusBadRequest, CodeInvalidState,
 			fmt.Sprintf("Event %s is not one the %s of negotiation %s takes.", quote(msg.EventType), n.Role, n.Key())))

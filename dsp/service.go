@@ -130,19 +130,35 @@ type TokenSource interface {
 type Deps struct {
 	Catalogue Catalogue
 	Policy    Policy
-	Recorder  Recorder
-	Verifier  Verifier
-	Tokens    TokenSource
+	// ConsumerPolicy decides what a local researcher may take from
+	// another provider; nil: nothing is taken.
+	ConsumerPolicy ConsumerPolicy
+	Recorder       Recorder
+	Verifier       Verifier
+	Tokens         TokenSource
 	// Participants finds a configured participant by ID (for the
 	// consumer's messages to a provider, and the policy's facts).
 	Participants func(id string) (Participant, bool)
 	// Key signs agreements (the node key).
 	Key ed25519.PrivateKey
 	// Self is this node as the policy knows it.
-	Self       policy.Node
+	Self policy.Node
+	// Hold, when set, lets a test play the provider's operator in the
+	// compatibility kit's cases: a reaction it holds is not taken, and the
+	// process waits in its state for the operator's methods
+	// (TerminateNegotiation, SuspendTransfer, ...). Nil in production.
+	Hold       func(Hold) bool
 	HTTPClient *http.Client
 	Log        *slog.Logger
 	Clock      func() time.Time
+}
+
+// Hold is a reaction the provider is about to take: to a negotiation or
+// a transfer ("negotiation" or "transfer") of a dataset, in a state.
+type Hold struct {
+	Kind    string
+	Dataset string
+	State   string
 }
 
 // Service is a node's dataspace participant: provider and consumer.

@@ -286,3 +286,9 @@ func (s *store) transfers() ([]Transfer, error) {
 	})
 	return out, err
 }
+
+// Backup writes a consistent copy of dsp.db to sink (one read
+// transaction; the service keeps running).
+func (s *Service) Backup(sink boltfile.Sink) error {
+	return boltfile.Copy(s.store.db, "dsp.db", sink)
+}

@@ -13,11 +13,6 @@ import (
 	"time"
 )
 
-// Outbox entries of a transfer.
-const (
-	outTransferStart = outStart
-)
-
 // transferNext says which states a transfer may move to from each.
 var transferNext = map[TransferState][]TransferState{
 	TPRequested: {TPStarted, TPTerminated},
@@ -111,7 +106,7 @@ func (s *Service) handleTransferRequest(w http.ResponseWriter, r *http.Request) 
 	t := &Transfer{
 		Role: RoleProvider, ProviderPID: newPID(), ConsumerPID: msg.ConsumerPID, Participant: p.ID,
 		PeerAddress: strings.TrimSuffix(msg.CallbackAddress, "/"), AgreementID: msg.AgreementID, Dataset: e.ID,
-		Format: FormatHTTPPull, SHA256: e.SHA256, Size: e.Size, MediaType: e.MediaType, State: TPRequested, Outbox: outTransferStart,
+		Format: FormatHTTPPull, SHA256: e.SHA256, Size: e.Size, MediaType: e.MediaType, State: TPRequested,
 		Created: now, Updated: now,
 	}
 	if err := s.d.Recorder.Record("dsp.transfer.decision", p.ID+" -> "+e.ID, map[string]any{
@@ -125,6 +120,9 @@ func (s *Service) handleTransferRequest(w http.ResponseWriter, r *http.Request) 
 		writeError(w, TypeTransferError, t.ProviderPID, t.ConsumerPID, refuse(http.StatusBadRequest, CodeDenied, d.Reasons...))
 		return
 	}
+	if s.d.Hold == nil || !s.d.Hold(Hold{Kind: "transfer", Dataset: e.ID, State: string(TPRequested)}) {
+		t.Outbox = outStart
+	}
 	if err := s.store.createTransfer(t); err != nil {
 		fail(err)
 		return
@@ -132,6 +130,7 @@ func (s *Service) handleTransferRequest(w http.ResponseWriter, r *http.Request) 
 	s.recordTransfer(t, "")
 	w.Header().Set("Location", s.cfg.BasePath+"/transfers/"+t.ProviderPID)
 	writeJSON(w, http.StatusCreated, NewTransferProcess(t.ProviderPID, t.ConsumerPID, t.State))
+	flush(w)
 	s.kickTransfer(t.Key())
 }
 
@@ -259,7 +258,7 @@ func (s *Service) handleTransferStart(w http.ResponseWriter, r *http.Request) {
 		if t.State != TPSuspended {
 			err = invalidTransferState(t, TPStarted, "TransferStartMessage from the consumer")
 		} else {
-			_, err = s.store.updateTransfer(t.Key(), func(t *Transfer) error { t.Outbox = outTransferStart; return nil })
+			_, err = s.store.updateTransfer(t.Key(), func(t *Transfer) error { t.Outbox = outStart; return nil })
 		}
 	}
 	if err != nil {
@@ -318,55 +317,112 @@ func tokenMatches(token, digest string) bool {
 	return digest != "" && subtle.ConstantTimeCompare([]byte(got), []byte(digest)) == 1
 }
 
-// deliverTransfer sends a transfer's owed start: a fresh token, STARTED,
-// then the TransferStartMessage with the data address.
+// deliverTransfer sends what a transfer owes the other party: its state
+// moves first, then the message goes, again after a failure (the other
+// party may not expect it yet) until DeliveryAttempts. A start carries a
+// fresh data-plane token each time it is sent.
 func (s *Service) deliverTransfer(key string) {
 	for {
 		t, err := s.store.transfer(key)
-		if err != nil || t.Outbox != outTransferStart {
+		if err != nil || t.Outbox == "" {
 			return
 		}
-		token, digest := newToken()
-		expires := s.now().Add(s.cfg.DataTokenTTL).UTC()
-		change := func(t *Transfer) { t.TokenSHA256, t.TokenExpires = digest, expires }
-		if t.State == TPStarted {
-			t, err = s.store.updateTransfer(key, func(t *Transfer) error { change(t); return nil })
-		} else {
-			t, err = s.transitionTransfer(key, TPStarted, "TransferStartMessage", change)
-		}
-		if err != nil {
-			s.log.Warn("transfer moved on before its start was sent; not sent", "pid", key, "err", err)
+		to, path, msg := s.transferOutbox(t)
+		if to == "" {
+			s.log.Error("unknown outbox entry; cleared", "pid", key, "outbox", t.Outbox)
 			_, _ = s.store.updateTransfer(key, func(t *Transfer) error { t.Outbox = ""; return nil })
 			return
 		}
-		msg := TransferStartMessage{Header: header(TypeTransferStart), ProviderPID: t.ProviderPID, ConsumerPID: t.ConsumerPID,
-			DataAddress: &DataAddress{Type: TypeDataAddress, EndpointType: HTTPEndpointType, Endpoint: s.cfg.BaseURL() + "/data/" + t.ProviderPID,
-				EndpointProperties: []EndpointProperty{
-					{Type: TypeEndpointProperty, Name: "authorization", Value: token},
-					{Type: TypeEndpointProperty, Name: "authType", Value: "bearer"},
-					{Type: TypeEndpointProperty, Name: "expiresAt", Value: expires.Format(time.RFC3339)},
-					{Type: TypeEndpointProperty, Name: "sha256", Value: t.SHA256},
-				}}}
-		err = s.post(s.ctx, t.Participant, t.PeerAddress+"/transfers/"+t.ConsumerPID+"/start", msg, nil)
-		if err == nil {
-			_, _ = s.store.updateTransfer(key, func(t *Transfer) error { t.Outbox, t.Attempts = "", 0; return nil })
-			s.changed(key)
+		var change func(t *Transfer)
+		if to == TPStarted {
+			token, digest := newToken()
+			expires := s.now().Add(s.cfg.DataTokenTTL).UTC()
+			change = func(t *Transfer) { t.TokenSHA256, t.TokenExpires = digest, expires }
+			msg = s.startMessage(t, token, expires)
+		}
+		if t.State == to {
+			if change != nil {
+				t, err = s.store.updateTransfer(key, func(t *Transfer) error { change(t); return nil })
+			}
+		} else {
+			t, err = s.transitionTransfer(key, to, t.Outbox, change)
+		}
+		if err != nil {
+			s.log.Warn("transfer moved on before its message was sent; not sent", "pid", key, "err", err)
+			_, _ = s.store.updateTransfer(key, func(t *Transfer) error { t.Outbox = ""; return nil })
 			return
+		}
+		sent := t.Outbox
+		err = s.post(s.ctx, t.Participant, path, msg, nil)
+		if err == nil {
+			_, _ = s.store.updateTransfer(key, func(t *Transfer) error {
+				if t.Outbox == sent {
+					t.Outbox, t.Attempts = "", 0
+				}
+				return nil
+			})
+			s.changed(key)
+			continue // a message set meanwhile goes next
 		}
 		if s.ctx.Err() != nil {
 			return
 		}
 		t, _ = s.store.updateTransfer(key, func(t *Transfer) error { t.Attempts++; return nil })
-		var pe *PeerError
-		if (errors.As(err, &pe) && pe.permanent()) || t == nil || t.Attempts >= s.cfg.DeliveryAttempts {
-			s.log.Warn("transfer start not delivered; transfer terminated", "pid", key, "err", err)
-			_, _ = s.transitionTransfer(key, TPTerminated, "delivery failure", func(t *Transfer) {
-				t.Outbox, t.Code, t.Reasons = "", CodeDeliveryFailed, []string{"The TransferStartMessage could not be delivered: " + err.Error()}
+		if t == nil || t.Attempts >= s.cfg.DeliveryAttempts {
+			s.log.Warn("transfer message not delivered; transfer terminated", "pid", key, "err", err)
+			_, _ = s.store.updateTransfer(key, func(t *Transfer) error {
+				if t.State != TPTerminated && t.State != TPCompleted {
+					t.State, t.Code, t.Reasons = TPTerminated, CodeDeliveryFailed, []string{"The " + t.Outbox + " message could not be delivered: " + err.Error()}
+					t.TokenSHA256, t.TokenExpires = "", time.Time{}
+				}
+				t.Outbox = ""
+				return nil
 			})
+			s.changed(key)
 			return
 		}
+		s.log.Info("transfer message not delivered; trying again", "pid", key, "attempt", t.Attempts, "err", err)
 		if !s.wait(backoff(t.Attempts)) {
 			return
 		}
 	}
+}
+
+// transferOutbox is the message a transfer owes: the state it moves to,
+// where the message goes and the message (a start is built with its
+// token by the caller).
+func (s *Service) transferOutbox(t *Transfer) (TransferState, string, any) {
+	theirs := t.PeerAddress + "/transfers/" + t.ConsumerPID
+	if t.Role == RoleConsumer {
+		theirs = t.PeerAddress + "/transfers/" + t.ProviderPID
+	}
+	code := TransferCodeMessage{ProviderPID: t.ProviderPID, ConsumerPID: t.ConsumerPID, Code: t.Code, Reason: t.Reasons}
+	switch t.Outbox {
+	case outStart:
+		return TPStarted, theirs + "/start", nil
+	case outSuspension:
+		code.Header = header(TypeTransferSuspension)
+		return TPSuspended, theirs + "/suspension", code
+	case outCompletion:
+		code.Header, code.Code, code.Reason = header(TypeTransferCompletion), "", nil
+		return TPCompleted, theirs + "/completion", code
+	case outTermination:
+		code.Header = header(TypeTransferTermination)
+		return TPTerminated, theirs + "/termination", code
+	}
+	return "", "", nil
+}
+
+// startMessage is a provider's TransferStartMessage with the HTTP-pull
+// data address and its token, as EDC reads it (endpoint, and the
+// authorization and authType properties).
+func (s *Service) startMessage(t *Transfer, token string, expires time.Time) TransferStartMessage {
+	return TransferStartMessage{Header: header(TypeTransferStart), ProviderPID: t.ProviderPID, ConsumerPID: t.ConsumerPID,
+		DataAddress: &DataAddress{Type: TypeDataAddress, EndpointType: HTTPEndpointType, Endpoint: s.cfg.BaseURL() + "/data/" + t.ProviderPID,
+			EndpointProperties: []EndpointProperty{
+				{Type: TypeEndpointProperty, Name: "authorization", Value: token},
+				{Type: TypeEndpointProperty, Name: "authType", Value: "bearer"},
+				{Type: TypeEndpointProperty, Name: "expiresAt", Value: expires.Format(time.RFC3339)},
+				{Type: TypeEndpointProperty, Name: "sha256", Value: t.SHA256},
+			}}}
 }

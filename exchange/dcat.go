@@ -661,3 +661,47 @@ func (g *DCATGraph) NTriples() ([]byte, error) {
 	slices.Sort(lines)
 	return []byte(strings.Join(lines, "")), nil
 }
+
+// DCATTerms are the DCAT-AP terms of an entry as IRIs and text, for a
+// description published outside the DCAT export (a dataspace's catalogue):
+// the same mapping, the same IRIs.
+type DCATTerms struct {
+	DatasetIRI   string
+	LandingPage  string
+	Title        string
+	Description  string
+	Identifier   string // owner/id
+	Keywords     []string
+	Themes       []string // EU data-theme IRIs
+	Licence      string   // "" when none
+	Publisher    string
+	Spatial      string // EU country IRI, "" when not in the table
+	AccessRights string // EU access-right IRI
+	MediaType    string // IANA IRI, "" when none
+	Issued       time.Time
+	Modified     time.Time
+	Version      string
+}
+
+// EntryDCATTerms maps e as the DCAT export does, with IRIs under
+// publicURL.
+func EntryDCATTerms(publicURL string, e Entry) DCATTerms {
+	b := newDCATBuilder(publicURL)
+	id := b.datasetIRI(e)
+	t := DCATTerms{
+		DatasetIRI: id, LandingPage: id + "?format=html", Title: e.Title, Description: e.Description,
+		Identifier: e.Ref(), Keywords: e.Keywords, Licence: b.licence(e.License), Publisher: b.publisher(e.Owner, e.Publisher),
+		Spatial: b.location(e.Country), AccessRights: accessRight(e).IRI, Issued: e.Issued, Modified: e.Modified,
+		Version: strconv.FormatUint(e.Version, 10),
+	}
+	if strings.TrimSpace(t.Description) == "" {
+		t.Description = e.Title
+	}
+	if th, ok := euDataTheme[e.Theme]; ok {
+		t.Themes = []string{th.IRI}
+	}
+	if mt := bareMediaType(e.MediaType); mt != "" {
+		t.MediaType = nsIANA + mt
+	}
+	return t
+}

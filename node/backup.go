@@ -25,8 +25,8 @@ var ErrBackupRunning = api.ErrBackupRunning
 // when compress): its key, config.yaml, admin.token, the genesis and the
 // policy files (those inside the data dir), then each store's consistent
 // copy as the store makes it without stopping (audit trail, registry
-// state, raft log and latest snapshot, catalogue and blobs, exchange and
-// analysis stores), and last the manifest signed with the node's key. The
+// state, raft log and latest snapshot, catalogue and blobs, exchange,
+// analysis and dataspace stores), and last the manifest signed with the node's key. The
 // backup is recorded in the audit trail first; a trail that cannot be
 // written refuses it. One backup runs at a time.
 //
@@ -73,6 +73,12 @@ func (n *Node) Backup(ctx context.Context, w io.Writer, compress bool) (backup.M
 		{"the catalogue", n.catalogue.Backup},
 		{"the exchange", n.exchange.Backup},
 		{"the analyses", n.analyses.Backup},
+	}
+	if n.dsp != nil {
+		stores = append(stores, struct {
+			name   string
+			backup func(boltfile.Sink) error
+		}{"the dataspace negotiations and transfers", n.dsp.Backup})
 	}
 	for _, s := range stores {
 		if err := s.backup(sink); err != nil {

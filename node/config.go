@@ -63,6 +63,10 @@ type Config struct {
 	// Registry tunes the replicated registry's raft and its writes.
 	Registry RegistryConfig `yaml:"registry"`
 
+	// Dataspace makes the node a participant of European dataspaces
+	// through the Dataspace Protocol (off by default).
+	Dataspace DataspaceConfig `yaml:"dataspace,omitempty"`
+
 	// AuditAnchorInterval is how often the node commits its audit head to
 	// the registry (when it changed).
 	AuditAnchorInterval Duration `yaml:"audit_anchor_interval"`
@@ -324,6 +328,7 @@ func (c *Config) Validate() error {
 	if c.Limits.MaxFDs < 32 {
 		p.addf("limits.max_fds: %d is too low; at least 32 are needed", c.Limits.MaxFDs)
 	}
+	c.Dataspace.validate(c, &p)
 	// Any directory will do: the data dir is checked where it is opened.
 	if err := c.Registry.Consensus(".").Validate(); err != nil {
 		var each interface{ Unwrap() []error }

@@ -29,6 +29,7 @@ import (
 	"github.com/xborder/xborder/analysis"
 	"github.com/xborder/xborder/audit"
 	"github.com/xborder/xborder/consensus"
+	"github.com/xborder/xborder/dsp"
 	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/node/console"
@@ -97,6 +98,10 @@ type Node struct {
 	// sandbox runs the WebAssembly programs (predictors, approved
 	// analysis modules) that visit this node's data.
 	sandbox *sandbox.Sandbox
+	// dsp is the node's dataspace participant (nil unless configured), and
+	// dspSigner its identity there.
+	dsp       *dsp.Service
+	dspSigner *dsp.Signer
 	// policyChanged wakes the policy declaration after a reload.
 	policyChanged chan struct{}
 	// registry is set once raft is open; the gater reads it concurrently.
@@ -412,7 +417,7 @@ func (n *Node) startServices(ctx context.Context, engine *policy.Engine) (err er
 		Log: n.log.With("component", "analysis"), Clock: n.now}); err != nil {
 		return fmt.Errorf("start analyses: %w", err)
 	}
-	return nil
+	return n.openDataspace()
 }
 
 // startLoops starts what runs on its own once every service exists: the
@@ -594,6 +599,9 @@ func (n *Node) stopAPI() error {
 // committed while the registry and the mesh still run.
 func (n *Node) stopServices() []error {
 	var errs []error
+	if n.dsp != nil {
+		errs = append(errs, n.dsp.Close())
+	}
 	if n.analyses != nil {
 		errs = append(errs, n.analyses.Close())
 	}

@@ -14,14 +14,19 @@
 #               the transfers they started), and runs federated analyses
 #               (statistics, model evaluations, approved modules) and reads
 #               and verifies their results; reads the registry's modules and
-#               the models' committed evaluations;
+#               the models' committed evaluations; takes data from a
+#               dataspace (the Dataspace Protocol): reads a provider's
+#               catalogue, negotiates contracts, starts transfers, and
+#               reads the negotiations and transfers;
 #   legal       reads and reloads the policies and evaluates them; reads
-#               projects, agreements and the modules proposed for review;
+#               projects, agreements and the modules proposed for review,
+#               and the contract negotiations with dataspace providers;
 #   auditor     reads the audit log and verifies it; reads projects,
 #               agreements and grants, lists every transfer, and reads the
 #               federated analyses run from this node, the modules and
 #               the models' committed evaluations, and verifies an
-#               analysis result's signatures (it runs none).
+#               analysis result's signatures (it runs none); reads the
+#               negotiations and transfers with dataspace providers.
 # Every role may read the node's status and its peers.
 #
 # "and below" means the path itself and every path under it: GET
@@ -47,12 +52,17 @@ permissions := {
 			"/v1/analyses": "and below",
 			"/v1/modules": "and below",
 			"/v1/evaluations": "only",
+			"/v1/dsp/negotiations": "and below",
+			"/v1/dsp/transfers": "and below",
 		},
 		"POST": {
 			"/v1/requests": "only",
 			"/v1/fetch": "only",
 			"/v1/analyses": "only",
 			"/v1/analyses/verify": "only",
+			"/v1/dsp/catalogue": "only",
+			"/v1/dsp/negotiations": "only",
+			"/v1/dsp/transfers": "only",
 		},
 	},
 	"legal": {
@@ -61,6 +71,7 @@ permissions := {
 			"/v1/projects": "and below",
 			"/v1/agreements": "and below",
 			"/v1/modules": "and below",
+			"/v1/dsp/negotiations": "and below",
 		},
 		"POST": {
 			"/v1/policy/reload": "only",
@@ -78,6 +89,8 @@ permissions := {
 			"/v1/analyses": "and below",
 			"/v1/modules": "and below",
 			"/v1/evaluations": "only",
+			"/v1/dsp/negotiations": "and below",
+			"/v1/dsp/transfers": "and below",
 		},
 		"POST": {"/v1/analyses/verify": "only"},
 	},

@@ -240,3 +240,49 @@ test_only_operators_take_backups if {
 		not may(r, "POST", "/v1/backup/x")
 	}
 }
+
+# Taking data from a dataspace (the Dataspace Protocol, consumer side):
+# researchers and operators browse providers' catalogues, negotiate
+# contracts and start transfers; auditors read the negotiations and
+# transfers, legal teams the negotiations.
+test_dataspace_consumer_endpoints if {
+	every r in ["researcher", "operator"] {
+		may(r, "POST", "/v1/dsp/catalogue")
+		may(r, "POST", "/v1/dsp/negotiations")
+		may(r, "POST", "/v1/dsp/transfers")
+		may(r, "GET", "/v1/dsp/negotiations")
+		may(r, "GET", "/v1/dsp/negotiations/urn:uuid:neg-1")
+		may(r, "GET", "/v1/dsp/transfers")
+		may(r, "HEAD", "/v1/dsp/transfers/urn:uuid:tp-1/content")
+	}
+	d := call("researcher", "POST", "/v1/dsp/negotiations")
+	d.rules == ["researcher_role"]
+	d.reasons == ["The researcher role may call POST /v1/dsp/negotiations."]
+
+	may("auditor", "GET", "/v1/dsp/negotiations/urn:uuid:neg-1")
+	may("auditor", "GET", "/v1/dsp/transfers/urn:uuid:tp-1")
+	may("legal", "GET", "/v1/dsp/negotiations")
+	may("legal", "GET", "/v1/dsp/negotiations/urn:uuid:neg-1")
+	not may("legal", "GET", "/v1/dsp/transfers")
+
+	every r in ["legal", "auditor"] {
+		not may(r, "POST", "/v1/dsp/catalogue")
+		not may(r, "POST", "/v1/dsp/negotiations")
+		not may(r, "POST", "/v1/dsp/transfers")
+	}
+
+	# "only": what lies under a POST path is not granted with it, and
+	# nothing escapes the tree with "..".
+	not may("researcher", "POST", "/v1/dsp/negotiations/urn:uuid:neg-1/terminate")
+	not may("researcher", "POST", "/v1/dsp/catalogue/x")
+	not may("researcher", "GET", "/v1/dsp/catalogue")
+	not may("researcher", "GET", "/v1/dsp/negotiations/../../policy")
+	not may("legal", "GET", "/v1/dsp/negotiations/../transfers")
+	every r in ["stranger", ""] {
+		not may(r, "GET", "/v1/dsp/negotiations")
+		not may(r, "POST", "/v1/dsp/catalogue")
+	}
+	r := call("auditor", "POST", "/v1/dsp/transfers")
+	r.rules == ["not_permitted"]
+	r.reasons == ["The auditor role may not call POST /v1/dsp/transfers."]
+}

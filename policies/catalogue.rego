@@ -16,6 +16,11 @@
 # their owner and to the partners the owner named. An entry without a known
 # classification is hidden until its owner classifies it.
 #
+# A participant of a dataspace that is not a member (input.requester.external,
+# browsing this node's catalogue over the Dataspace Protocol) sees what the
+# public sees: open entries, and restricted and sensitive entries whose owner
+# chose to list them publicly; never a confidential entry.
+#
 # How the rules are written: a rule that shows the entry adds its name to
 # shows, a rule that hides it adds its name to hides, and the sentence for
 # each rule name is written right below the rule, in sentence["name"]. The
@@ -68,6 +73,9 @@ classification := object.get(input, ["entry", "classification"], "")
 # The public (a harvesting portal, a visitor of a landing page), not a member.
 public_requester if input.requester.public == true
 
+# A participant of a dataspace outside the federation, not a member.
+external_requester if input.requester.external == true
+
 owner_or_named_partner if requester_node == input.entry.owner
 
 owner_or_named_partner if requester_node in input.entry.partners
@@ -77,6 +85,7 @@ owner_or_named_partner if requester_node in input.entry.partners
 # by exchange.rego; catalogue metadata holds no personal data).
 shows contains "metadata_visible" if {
 	not public_requester
+	not external_requester
 	input.entry.classification in {"open", "restricted", "sensitive"}
 }
 
@@ -89,12 +98,14 @@ shows contains "confidential_named_partner" if {
 	input.entry.classification == "confidential"
 	requester_node != ""
 	owner_or_named_partner
+	not external_requester
 }
 
 sentence["confidential_named_partner"] := sprintf("The entry %s is confidential and visible to your node because the owner named it.", [entry_ref])
 
 hides contains "confidential_not_named" if {
 	not public_requester
+	not external_requester
 	input.entry.classification == "confidential"
 	not owner_or_named_partner
 }
@@ -144,3 +155,46 @@ hides contains "unknown_classification" if {
 }
 
 sentence["unknown_classification"] := sprintf("The entry %s has the classification %v, which is none of open, restricted, sensitive or confidential; it is hidden until its owner classifies it.", [entry_ref, json.marshal(classification)])
+
+# ---------------------------------------------------------------------------
+# Participants of a dataspace outside the federation (input.requester.external).
+# They signed none of the federation's agreements and no project can name
+# them, so they see what the public sees, and the data itself is decided
+# for each contract negotiation by exchange.rego.
+# ---------------------------------------------------------------------------
+
+# Open data is offered to the dataspace, as it is listed for the public.
+shows contains "open_dataspace" if {
+	external_requester
+	input.entry.classification == "open"
+}
+
+sentence["open_dataspace"] := sprintf("The entry %s is open; it is offered to participants of the dataspace.", [entry_ref])
+
+# A restricted or sensitive entry is shown to the dataspace when its owner
+# listed it publicly: the participant learns that it exists and what access
+# needs, as the public register does (Data Governance Act, Art. 8).
+shows contains "listed_for_dataspace" if {
+	external_requester
+	input.entry.classification in {"restricted", "sensitive"}
+	input.entry.public_listing == true
+}
+
+sentence["listed_for_dataspace"] := sprintf("The entry %s is %v; its owner lists it publicly, so it is shown to participants of the dataspace, and access to the data is decided for each contract negotiation.", [entry_ref, classification])
+
+hides contains "not_listed_for_dataspace" if {
+	external_requester
+	input.entry.classification in {"restricted", "sensitive"}
+	not input.entry.public_listing == true
+}
+
+sentence["not_listed_for_dataspace"] := sprintf("The entry %s is %v and its owner has not chosen to list it publicly, so it is shown only to members of the federation, not to participants of the dataspace.", [entry_ref, classification])
+
+# Confidential entries: their existence is shared only with the members the
+# owner named, never outside the federation, whatever the owner listed.
+hides contains "confidential_not_dataspace" if {
+	external_requester
+	input.entry.classification == "confidential"
+}
+
+sentence["confidential_not_dataspace"] := sprintf("The entry %s is confidential; its existence is shown only to the members of the federation its owner named, never to participants of the dataspace.", [entry_ref])

@@ -158,3 +158,60 @@ test_public_false_is_a_member_view if {
 	view({"node": "lu-luxembourg", "public": false}, icu).visible == true
 	view({"node": "lu-luxembourg", "public": false}, battery).visible == false
 }
+
+# A participant of a dataspace outside the federation, as the node's
+# configuration lists it.
+acme := {"node": "did:web:dataspace.acme-mobility.example", "country": "DE", "org": "ACME Mobility GmbH", "external": true}
+
+test_open_offered_to_the_dataspace if {
+	v := view(acme, object.union(icu, {"classification": "open", "personal_data": false}))
+	v.visible == true
+	v.decision.rules == ["open_dataspace"]
+	v.decision.reasons == ["The entry fr-grandest/icu-admissions-2025 is open; it is offered to participants of the dataspace."]
+}
+
+test_restricted_sensitive_shown_to_the_dataspace_when_listed_publicly if {
+	every c in ["restricted", "sensitive"] {
+		v := view(acme, object.union(icu, {"classification": c, "public_listing": true}))
+		v.visible == true
+		v.decision.rules == ["listed_for_dataspace"]
+	}
+	v := view(acme, object.union(icu, {"public_listing": true}))
+	v.decision.reasons == ["The entry fr-grandest/icu-admissions-2025 is sensitive; its owner lists it publicly, so it is shown to participants of the dataspace, and access to the data is decided for each contract negotiation."]
+}
+
+test_restricted_sensitive_hidden_from_the_dataspace_by_default if {
+	every c in ["restricted", "sensitive"] {
+		view(acme, object.union(icu, {"classification": c})).visible == false
+		view(acme, object.union(icu, {"classification": c, "public_listing": false})).visible == false
+	}
+	v := view(acme, object.union(icu, {"classification": "restricted"}))
+	v.decision.rules == ["not_listed_for_dataspace"]
+	v.reasons == {"The entry fr-grandest/icu-admissions-2025 is restricted and its owner has not chosen to list it publicly, so it is shown only to members of the federation, not to participants of the dataspace."}
+}
+
+test_confidential_never_shown_to_the_dataspace if {
+	v := view(acme, object.union(battery, {"public_listing": true}))
+	v.visible == false
+	v.decision.rules == ["confidential_not_dataspace"]
+	v.reasons == {"The entry fr-grandest/battery-line-telemetry is confidential; its existence is shown only to the members of the federation its owner named, never to participants of the dataspace."}
+
+	# Not even when the owner's list of partners happens to hold the
+	# participant's id: the list names members.
+	named := object.union(battery, {"partners": ["de-bw", acme.node]})
+	view(acme, named).visible == false
+	view(acme, named).decision.rules == ["confidential_not_dataspace"]
+}
+
+test_unknown_classification_hidden_from_the_dataspace if {
+	v := view(acme, object.union(icu, {"classification": "secret", "public_listing": true}))
+	v.visible == false
+	v.decision.rules == ["unknown_classification"]
+}
+
+test_external_false_is_a_member_view if {
+	v := view(object.union(de, {"external": false}), battery)
+	v.visible == true
+	v.decision.rules == ["confidential_named_partner"]
+	view(object.union(lu, {"external": false}), icu).decision.rules == ["metadata_visible"]
+}

@@ -21,6 +21,22 @@
 #     owner named;
 #   - models: in addition, an active model-sharing agreement in force.
 #
+# A participant of a dataspace outside the federation (input.requester.external:
+# an organisation that negotiates over the Dataspace Protocol, named by its
+# participant id) signed none of the federation's agreements and can be
+# partner of no project, so it gets less than a member:
+#   - open data without personal data: for a purpose of the vocabulary (the
+#     purpose its contract names), 30 days;
+#   - restricted data (and open data holding personal data): for a purpose of
+#     the vocabulary, and only where EU data protection applies or is
+#     recognised as adequate, 30 days;
+#   - sensitive, confidential and personal health data: never (they are kept
+#     to members, within a joint project with ethics approval);
+#   - resources the owner shares only within a project: never;
+#   - models: only under a model-sharing agreement naming it, which the
+#     registry's agreements between members never do.
+# Whatever it gets, it uses only for the purpose its contract names.
+#
 # Reference data: data.data.purposes (policies/data/purposes.json) and
 # data.data.jurisdictions (policies/data/jurisdictions.json), imported below
 # as purposes and jurisdictions.
@@ -128,6 +144,15 @@ purpose := input.purpose if {
 
 has_project if is_object(input.project)
 
+# A participant of a dataspace outside the federation, not a member.
+external_requester if input.requester.external == true
+
+# How the sentences name the requester: a member's node, or the
+# organisation a participant of the dataspace is.
+addressee := "organisation" if {
+	external_requester
+} else := "node"
+
 project_id := input.project.id if {
 	is_string(input.project.id)
 } else := ""
@@ -231,6 +256,14 @@ requester_adequate if jurisdictions.adequacy[requester_country]
 transfer_rules_apply if input.resource.personal_data == true
 
 transfer_rules_apply if special
+
+# Outside the federation, restricted data too go only where EU data
+# protection applies or is recognised as adequate: the participant is bound
+# by no agreement of the federation, only by the law where it is.
+transfer_rules_apply if {
+	input.requester.external == true
+	handling == "restricted"
+}
 
 confidential_partner if requester_node in input.resource.partners
 
@@ -340,6 +373,18 @@ deny contains {
 	handling in {"restricted", "special"}
 }
 
+# Outside the federation, open data too are shared only for a purpose of the
+# vocabulary: the purpose is what the participant's contract names.
+deny contains {
+	"rule": "unknown_purpose",
+	"reason": sprintf("The purpose %q is not in the federation's purpose vocabulary (%s); %s is shared only for one of those.", [purpose, vocabulary, resource_ref]),
+} if {
+	input.requester.external == true
+	not purpose_known
+	purpose_stated
+	handling == "open"
+}
+
 # Personal health data may be processed only for scientific research,
 # statistics or public health (GDPR art. 9(2)(i) and (j), with the
 # safeguards of art. 89).
@@ -369,6 +414,7 @@ project_requirement := sprintf("%s is sensitive, confidential or personal health
 deny contains refusal if {
 	not project_ok
 	project_needed
+	not external_requester
 	some refusal in project_refusal
 }
 
@@ -417,6 +463,7 @@ deny contains {
 	ethics_ref == ""
 	has_project
 	special
+	not external_requester
 }
 
 # Transfers of personal data out of the EU/EEA need an adequacy decision
@@ -424,7 +471,7 @@ deny contains {
 # and confidential data.
 deny contains {
 	"rule": "transfer_not_adequate",
-	"reason": sprintf("Your node is in %s, which is neither in the EU/EEA nor covered by an EU adequacy decision (GDPR art. 45); %s may not be transferred there.", [country_label(requester_country), resource_ref]),
+	"reason": sprintf("Your %s is in %s, which is neither in the EU/EEA nor covered by an EU adequacy decision (GDPR art. 45); %s may not be transferred there.", [addressee, country_label(requester_country), resource_ref]),
 } if {
 	transfer_rules_apply
 	not requester_in_eu_eea
@@ -438,6 +485,7 @@ deny contains {
 } if {
 	input.resource.classification == "confidential"
 	not confidential_partner
+	not external_requester
 }
 
 # Models are shared only under a model-sharing agreement signed by the owner
@@ -448,6 +496,18 @@ deny contains {
 	"reason": sprintf("The model %s is shared only under an active model-sharing agreement in force now that names %s and your node %s as parties and covers the purpose %q; no agreement in the registry does.", [resource_ref, owner, requester_node, purpose]),
 } if {
 	input.resource.kind == "model"
+	count(valid_agreements) == 0
+	not external_requester
+}
+
+# The same for a participant of the dataspace: the registry's agreements are
+# signed by members of the federation, so none names it.
+deny contains {
+	"rule": "model_requires_agreement",
+	"reason": sprintf("The model %s is shared only under an active model-sharing agreement in force now that names %s and your organisation %s as parties and covers the purpose %q; such agreements are signed by members of the federation and committed to its registry, and none names your organisation.", [resource_ref, owner, requester_node, purpose]),
+} if {
+	input.resource.kind == "model"
+	input.requester.external == true
 	count(valid_agreements) == 0
 }
 
@@ -478,7 +538,7 @@ agreement_problem contains {
 
 agreement_problem contains {
 	"rule": "agreement_parties",
-	"reason": sprintf("Agreement %s does not name both %s and your node %s as parties.", [a.id, owner, requester_node]),
+	"reason": sprintf("Agreement %s does not name both %s and your %s %s as parties.", [a.id, owner, addressee, requester_node]),
 } if {
 	some a in input.agreements
 	not agreement_parties_ok(a)
@@ -498,6 +558,33 @@ deny contains p if {
 	some p in agreement_problem
 }
 
+# Sensitive, confidential and personal health data are shared only within an
+# active joint project of the federation with an ethics approval (GDPR art.
+# 9(2)(j) and 89 safeguards); a project's partners are members, so a
+# participant of the dataspace outside the federation never receives them.
+deny contains {
+	"rule": "special_data_members_only",
+	"reason": sprintf("%s %s; such data are shared only with members of the federation, within an active joint project that has an ethics approval, never with a participant of the dataspace outside the federation.", [resource_ref, special_what]),
+} if {
+	input.requester.external == true
+	special
+}
+
+special_what := "holds personal health data (GDPR art. 9)" if {
+	personal_health
+} else := sprintf("is %s data", [classification])
+
+# A resource the owner shares only within a joint project: a project's
+# partners are members of the federation.
+deny contains {
+	"rule": "project_members_only",
+	"reason": sprintf("The owner shares %s only within an active joint project of the federation, whose partners are its members; a participant of the dataspace outside the federation cannot be one.", [resource_ref]),
+} if {
+	input.requester.external == true
+	input.resource.requires_project == true
+	not special
+}
+
 # ---------------------------------------------------------------------------
 # Grants: why the request is allowed, sentence by sentence.
 # ---------------------------------------------------------------------------
@@ -510,8 +597,22 @@ grants contains {
 } if {
 	input.resource.classification == "open"
 	handling == "open"
+	not external_requester
 	cross_border
 	purpose_stated
+}
+
+# Open data without personal data, for a participant of the dataspace: for a
+# purpose of the vocabulary, the one its contract names.
+grants contains {
+	"rule": "open_data_dataspace",
+	"reason": sprintf("%s is open data without personal data; a participant of the dataspace outside the federation may use it for %q, a purpose in the federation's vocabulary.", [resource_ref, purpose]),
+} if {
+	input.requester.external == true
+	input.resource.classification == "open"
+	handling == "open"
+	cross_border
+	purpose_known
 }
 
 # Restricted data: for a purpose of the vocabulary.
@@ -577,7 +678,7 @@ grants contains {
 # The recipient is where the GDPR applies.
 grants contains {
 	"rule": "transfer_eu_eea",
-	"reason": sprintf("Your node is in %s, where the GDPR applies (EU/EEA).", [country_label(requester_country)]),
+	"reason": sprintf("Your %s is in %s, where the GDPR applies (EU/EEA).", [addressee, country_label(requester_country)]),
 } if {
 	transfer_rules_apply
 	requester_in_eu_eea
@@ -587,7 +688,7 @@ grants contains {
 # The recipient is in a country with an EU adequacy decision (GDPR art. 45).
 grants contains {
 	"rule": "transfer_adequate",
-	"reason": sprintf("Your node is in %s, which the EU recognises as giving adequate protection to personal data (GDPR art. 45, %s).", [country_label(requester_country), jurisdictions.adequacy[requester_country].decision]),
+	"reason": sprintf("Your %s is in %s, which the EU recognises as giving adequate protection to personal data (GDPR art. 45, %s).", [addressee, country_label(requester_country), jurisdictions.adequacy[requester_country].decision]),
 } if {
 	transfer_rules_apply
 	requester_adequate
@@ -642,6 +743,13 @@ obligation_set contains jurisdictions.adequacy[requester_country].condition if {
 	transfer_rules_apply
 }
 
+# A participant of the dataspace uses what it gets only for the purpose its
+# contract names (purpose limitation, GDPR art. 5(1)(b), and the contract's
+# purpose constraint).
+obligation_set contains sprintf("Use the %s only for the purpose %q named in the contract agreement.", [noun, purpose]) if {
+	input.requester.external == true
+}
+
 # ---------------------------------------------------------------------------
 # How long a grant may last: the shortest limit that applies.
 # ---------------------------------------------------------------------------
@@ -664,6 +772,10 @@ limits contains 30 * day_s if special
 
 # Models: 90 days, and never beyond the end of the agreement.
 limits contains 90 * day_s if input.resource.kind == "model"
+
+# A participant of the dataspace: 30 days, whatever it gets; its contract is
+# negotiated again after that.
+limits contains 30 * day_s if input.requester.external == true
 
 limits contains floor((chosen_agreement_until_ns - now_ns) / 1000000000) if {
 	input.resource.kind == "model"

@@ -614,3 +614,169 @@ test_grant_without_limit_lasts_zero if {
 	d.rules == ["health_data_research", "sensitive_data", "transfer_eu_eea"]
 	d.max_validity_s == 0
 }
+
+# ---------------------------------------------------------------------------
+# Participants of a dataspace outside the federation (requester.external)
+# ---------------------------------------------------------------------------
+
+# A participant as the node's configuration lists it: its participant id,
+# its country and organisation; no peer, no researcher.
+acme := {"node": "did:web:dataspace.acme-mobility.example", "country": "DE", "org": "ACME Mobility GmbH", "external": true, "researcher": {}}
+
+# The same organisation, were it outside the EU/EEA and without adequacy.
+acme_in := object.union(acme, {"node": "urn:dataspace:acme-india", "country": "IN"})
+
+# In the United States (adequacy under the EU-US Data Privacy Framework).
+acme_us := object.union(acme, {"node": "urn:dataspace:acme-us", "country": "US"})
+
+# A request of a participant: no project and no agreement can name it.
+external_request(patch) := object.union(request({"requester": acme, "project": null, "agreements": []}), patch)
+
+external_decide(patch) := d if {
+	d := exchange.decision with input as external_request(patch)
+}
+
+purpose_obligation(p) := sprintf("Use the dataset only for the purpose %q named in the contract agreement.", [p])
+
+test_external_open_data_for_a_purpose_of_the_vocabulary if {
+	d := external_decide({"resource": air_quality, "purpose": "research"})
+	d.allow == true
+	d.rules == ["open_data_dataspace"]
+	d.reasons == [`fr-grandest/air-quality-2025 is open data without personal data; a participant of the dataspace outside the federation may use it for "research", a purpose in the federation's vocabulary.`]
+	d.obligations == [purpose_obligation("research")]
+	d.max_validity_s == 30 * day_s
+
+	# Open data has no country condition.
+	external_decide({"requester": acme_in, "resource": air_quality, "purpose": "statistics"}).allow == true
+}
+
+test_external_open_data_for_every_purpose_of_the_vocabulary if {
+	every p, _ in data.data.purposes {
+		external_decide({"resource": air_quality, "purpose": p}).allow == true
+	}
+}
+
+test_external_open_data_needs_a_purpose_of_the_vocabulary if {
+	d := external_decide({"resource": air_quality, "purpose": "marketing"})
+	refused(d, "unknown_purpose", `The purpose "marketing" is not in the federation's purpose vocabulary (education, industrial-rd, public-health, research, statistics); fr-grandest/air-quality-2025 is shared only for one of those.`)
+	d.rules == ["unknown_purpose"]
+
+	refused(external_decide({"resource": air_quality, "purpose": " "}), "purpose_missing", "The request states no purpose; say what the dataset will be used for.")
+	external_decide({"resource": air_quality, "purpose": " "}).rules == ["purpose_missing"]
+}
+
+test_member_open_data_rules_unchanged if {
+	# A member still gets open data for any stated purpose, for 90 days.
+	d := decide({"resource": air_quality, "project": null, "purpose": "marketing"})
+	d.allow == true
+	d.rules == ["open_data"]
+	d.max_validity_s == 90 * day_s
+	d.obligations == []
+
+	# And "external": false is a member.
+	e := decide({"requester": object.union(de_requester, {"external": false}), "resource": air_quality, "project": null, "purpose": "marketing"})
+	e == d
+}
+
+test_external_restricted_data_in_the_eu if {
+	d := external_decide({"resource": steel_sensors, "purpose": "industrial-rd"})
+	d.allow == true
+	d.rules == ["restricted_data", "transfer_eu_eea"]
+	granted(d, "restricted_data", `fr-grandest/steel-sensors-2025 is restricted data, shared for "industrial-rd", a purpose in the federation's vocabulary.`)
+	granted(d, "transfer_eu_eea", "Your organisation is in Germany (DE), where the GDPR applies (EU/EEA).")
+	d.obligations == [purpose_obligation("industrial-rd")]
+	d.max_validity_s == 30 * day_s
+}
+
+test_external_restricted_data_in_an_adequate_country if {
+	d := external_decide({"requester": acme_us, "resource": steel_sensors, "purpose": "research"})
+	d.allow == true
+	d.rules == ["restricted_data", "transfer_adequate"]
+	granted(d, "transfer_adequate", "Your organisation is in United States (US), which the EU recognises as giving adequate protection to personal data (GDPR art. 45, Commission Implementing Decision (EU) 2023/1795 (EU-US Data Privacy Framework)).")
+	d.obligations == [
+		"The receiving organisation in the United States must be certified under the EU-US Data Privacy Framework.",
+		purpose_obligation("research"),
+	]
+}
+
+test_external_restricted_data_not_outside_adequacy if {
+	d := external_decide({"requester": acme_in, "resource": steel_sensors, "purpose": "research"})
+	d.rules == ["transfer_not_adequate"]
+	refused(d, "transfer_not_adequate", "Your organisation is in IN, which is neither in the EU/EEA nor covered by an EU adequacy decision (GDPR art. 45); fr-grandest/steel-sensors-2025 may not be transferred there.")
+}
+
+test_external_restricted_data_needs_a_purpose_of_the_vocabulary if {
+	d := external_decide({"resource": steel_sensors, "purpose": "marketing"})
+	d.rules == ["unknown_purpose"]
+	d.allow == false
+}
+
+test_external_open_data_with_personal_data_handled_as_restricted if {
+	d := external_decide({"resource": object.union(air_quality, {"personal_data": true}), "purpose": "statistics"})
+	d.allow == true
+	d.rules == ["personal_data_not_open", "restricted_data", "transfer_eu_eea"]
+	d.max_validity_s == 30 * day_s
+	external_decide({"requester": acme_in, "resource": object.union(air_quality, {"personal_data": true}), "purpose": "statistics"}).rules == ["transfer_not_adequate"]
+}
+
+members_only_sensitive := `fr-grandest/icu-admissions-2025 holds personal health data (GDPR art. 9); such data are shared only with members of the federation, within an active joint project that has an ethics approval, never with a participant of the dataspace outside the federation.`
+
+test_external_never_gets_personal_health_data if {
+	d := external_decide({})
+	refused(d, "special_data_members_only", members_only_sensitive)
+	d.rules == ["special_data_members_only"]
+
+	# Not even when the request names a project that would qualify a member.
+	p := external_decide({"project": object.union(oncology, {"partners": ["fr-grandest", acme.node]})})
+	p.rules == ["special_data_members_only"]
+
+	# Nor when its health data are classified open or restricted.
+	every c in ["open", "restricted"] {
+		external_decide({"resource": object.union(icu, {"classification": c})}).rules == ["special_data_members_only"]
+	}
+}
+
+test_external_never_gets_sensitive_or_confidential_data if {
+	s := external_decide({"resource": object.union(icu, {"personal_data": false}), "purpose": "research"})
+	refused(s, "special_data_members_only", "fr-grandest/icu-admissions-2025 is sensitive data; such data are shared only with members of the federation, within an active joint project that has an ethics approval, never with a participant of the dataspace outside the federation.")
+	s.rules == ["special_data_members_only"]
+
+	# Confidential, even were the participant's id among the owner's partners.
+	c := external_decide({"resource": object.union(icu, {"classification": "confidential", "personal_data": false, "partners": ["de-bw", acme.node]})})
+	refused(c, "special_data_members_only", "fr-grandest/icu-admissions-2025 is confidential data; such data are shared only with members of the federation, within an active joint project that has an ethics approval, never with a participant of the dataspace outside the federation.")
+	c.rules == ["special_data_members_only"]
+}
+
+test_external_special_data_lists_every_refusal if {
+	d := external_decide({"requester": acme_in, "purpose": "industrial-rd"})
+	d.rules == ["health_data_research_only", "special_data_members_only", "transfer_not_adequate"]
+}
+
+test_external_never_gets_project_only_data if {
+	d := external_decide({"resource": steel_project_only, "purpose": "research"})
+	refused(d, "project_members_only", "The owner shares fr-grandest/steel-sensors-2025 only within an active joint project of the federation, whose partners are its members; a participant of the dataspace outside the federation cannot be one.")
+	d.rules == ["project_members_only"]
+	external_decide({"resource": steel_project_only, "purpose": "research", "project": oncology}).rules == ["project_members_only"]
+}
+
+test_external_never_gets_a_model_without_agreement if {
+	d := external_decide({"resource": tumour_seg, "purpose": "research"})
+	refused(d, "model_requires_agreement", `The model fr-grandest/tumour-seg-v2 is shared only under an active model-sharing agreement in force now that names fr-grandest and your organisation did:web:dataspace.acme-mobility.example as parties and covers the purpose "research"; such agreements are signed by members of the federation and committed to its registry, and none names your organisation.`)
+	d.rules == ["model_requires_agreement"]
+
+	# The registry's agreement for the model names members only.
+	a := external_decide({"resource": tumour_seg, "purpose": "research", "agreements": [agr1]})
+	a.rules == ["agreement_parties", "model_requires_agreement"]
+	refused(a, "agreement_parties", "Agreement agr-1 does not name both fr-grandest and your organisation did:web:dataspace.acme-mobility.example as parties.")
+}
+
+test_external_model_under_an_agreement_naming_it if {
+	# Should an agreement ever name the participant, the model would be
+	# shared with it as restricted data, for 30 days at most.
+	agr := object.union(agr1, {"parties": ["fr-grandest", acme.node]})
+	d := external_decide({"resource": tumour_seg, "purpose": "research", "agreements": [agr]})
+	d.allow == true
+	d.rules == ["model_agreement", "restricted_data", "transfer_eu_eea"]
+	d.obligations == ["Use the model only for the purpose \"research\" named in the contract agreement.", "Use the model only under agreement agr-1."]
+	d.max_validity_s == 30 * day_s
+}

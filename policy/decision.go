@@ -25,15 +25,19 @@ const (
 	// node's datasets (the decision's value is an AnalysisDecision, whose
 	// name the constant cannot share).
 	AnalysisDecisionPoint Point = "data.xborder.analysis.decision"
+	// DataspaceDecision decides, on the consumer side, whether this node's
+	// researcher may take a dataset from a provider of a dataspace (a
+	// participant of the Dataspace Protocol outside the federation).
+	DataspaceDecision Point = "data.xborder.dataspace.decision"
 )
 
 // Points lists every decision point.
-var Points = []Point{ExchangeDecision, CatalogueVisible, AgreementDecision, RegistryDecision, MembershipDecision, APIAllow, AuditDecision, AnalysisDecisionPoint}
+var Points = []Point{ExchangeDecision, CatalogueVisible, AgreementDecision, RegistryDecision, MembershipDecision, APIAllow, AuditDecision, AnalysisDecisionPoint, DataspaceDecision}
 
 // optional are the decision points a policy may leave out (those added
 // after a region's policy directory was written): a bundle without one
 // still loads, and the point then refuses, saying why.
-var optional = map[Point]bool{AuditDecision: true, AnalysisDecisionPoint: true}
+var optional = map[Point]bool{AuditDecision: true, AnalysisDecisionPoint: true, DataspaceDecision: true}
 
 // Decision is the answer of a decision point:
 // `{allow, reasons[], rules[], obligations[], max_validity_s}` in Rego.

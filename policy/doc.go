@@ -23,7 +23,9 @@
 // files.go lists its files and computes the bundle hash, plan.go makes the
 // plan, eval.go takes a decision from the plan or topdown, decision.go
 // reads a Decision from the policy's value, analysis.go the decision of a
-// federated analysis with its disclosure limits, input.go holds the typed
+// federated analysis with its disclosure limits, dataspace.go the consumer
+// side of a dataspace and the purpose vocabulary (from which a provider
+// derives its offers), input.go holds the typed
 // inputs, engine.go swaps bundles atomically on Reload and watch.go
 // reloads on change; check.go, testrunner.go, format.go and query.go wrap
 // OPA's tools. The engine serves the local API directly: it is its
@@ -41,11 +43,12 @@
 //     topdown's answer (with strict built-in errors) stands. Where topdown
 //     would meet such an error in a body the plan finds undefined first, the
 //     plan's answer is the one topdown gives without strict built-in errors.
-//   - Two decision points are optional (data.xborder.audit.decision and
-//     data.xborder.analysis.decision, added after regions wrote their
-//     policies): a bundle without one loads, and the point refuses, saying
-//     why. An analysis decision that allows must carry sane disclosure
-//     limits, or it is a *ShapeError and the analysis is refused.
+//   - Three decision points are optional (data.xborder.audit.decision,
+//     data.xborder.analysis.decision and data.xborder.dataspace.decision,
+//     added after regions wrote their policies): a bundle without one
+//     loads, and the point refuses, saying why. An analysis decision that
+//     allows must carry sane disclosure limits, or it is a *ShapeError and
+//     the analysis is refused.
 //   - Test files (*_test.rego) are compiled by Check and run by Test, but are
 //     not part of the bundle that decides; they do not change its hash.
 //     They are run by Plan, though: before a plan decides, the plan and

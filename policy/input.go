@@ -14,8 +14,12 @@ type Node struct {
 	// visitor of a landing page) as the requester of
 	// data.xborder.catalogue.visible: no node, no country.
 	Public bool `json:"public,omitempty"`
-	// External marks a dataspace participant outside the federation (its
-	// Node is the participant ID).
+	// External marks a participant of a dataspace (the Dataspace Protocol)
+	// that is not a federation member, as the requester of
+	// data.xborder.exchange.decision and data.xborder.catalogue.visible:
+	// Node is then its participant id (a URI such as did:web:... or
+	// urn:...), Country and Org those of this node's configuration for it,
+	// and PeerID and the researcher are empty.
 	External bool `json:"external,omitempty"`
 }
 
@@ -258,4 +262,44 @@ type AnalysisRequest struct {
 type AnalysisColumn struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
+}
+
+// DataspaceInput is the input of data.xborder.dataspace.decision, the
+// consumer side of the Dataspace Protocol: may this node's researcher take
+// this dataset from this provider of a dataspace, under this offer, for
+// this purpose? The node asks before it negotiates and again before it
+// fetches.
+type DataspaceInput struct {
+	Researcher Researcher        `json:"researcher"` // the local user: sub, org and API role
+	Provider   DataspaceProvider `json:"provider"`
+	Dataset    DataspaceDataset  `json:"dataset"`
+	// Offer is the provider's ODRL offer as received (JSON-LD, compacted
+	// with the DSP context), decoded with encoding/json; nil when none.
+	Offer   map[string]any `json:"offer"`
+	Purpose string         `json:"purpose"`
+	Self    Node           `json:"self"`
+	Time    time.Time      `json:"time"`
+}
+
+// DataspaceProvider is the provider of a dataspace: its participant id,
+// the country and organisation this node's configuration gives it (or the
+// catalogue's publisher says), and the base URL of its DSP endpoints.
+type DataspaceProvider struct {
+	ID      string `json:"id"`
+	Country string `json:"country"`
+	Org     string `json:"org"`
+	URL     string `json:"url"`
+}
+
+// DataspaceDataset is a dataset of a provider's DCAT catalogue, as the
+// consumer policy sees it. Every field but ID may be empty: a provider
+// says what it says.
+type DataspaceDataset struct {
+	ID          string   `json:"id"`
+	Title       string   `json:"title"`
+	Description string   `json:"description"`
+	Themes      []string `json:"themes"`
+	Keywords    []string `json:"keywords"`
+	License     string   `json:"license"`
+	Publisher   string   `json:"publisher"`
 }

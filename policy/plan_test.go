@@ -56,6 +56,7 @@ func TestPlannedDecisionsMatchTopdown(t *testing.T) {
 		AuditDecision:      genAudit,
 
 		AnalysisDecisionPoint: genAnalysis,
+		DataspaceDecision:     genDataspace,
 	}
 	for _, p := range Points {
 		gen, ok := gens[p]
@@ -176,8 +177,17 @@ func genExchange(r *rand.Rand) any {
 	if r.IntN(2) == 0 {
 		properRequest(r, &in, now)
 	}
+	if r.IntN(4) == 0 { // a participant of a dataspace, not a member
+		in.Requester = Requester{Node: Node{Node: pick(r, genParticipants...), Country: pick(r, genCountries...),
+			Org: "ACME Mobility GmbH", External: r.IntN(8) != 0}}
+		if r.IntN(2) == 0 {
+			in.Project = nil
+		}
+	}
 	return in
 }
+
+var genParticipants = []string{"did:web:dataspace.acme-mobility.example", "urn:dataspace:acme", "de-bw", ""}
 
 // properRequest makes most of a request right (a partner in the EU or an
 // adequate country, a known purpose, a project and agreements in order), so
@@ -207,11 +217,19 @@ func properRequest(r *rand.Rand, in *ExchangeInput, now time.Time) {
 }
 
 func genCatalogue(r *rand.Rand) any {
-	return CatalogueInput{
-		Requester: Node{Node: pick(r, genMembers...), Country: pick(r, genCountries...)},
+	in := CatalogueInput{
+		Requester: Node{Node: pick(r, genMembers...), Country: pick(r, genCountries...), Public: r.IntN(5) == 0},
 		Entry: CatalogueEntry{ID: "x", Owner: pick(r, genMembers...), Kind: pick(r, "dataset", "model"),
-			Classification: pick(r, genClasses...), Theme: pick(r, genThemes...), Partners: some(r, genMembers...)},
+			Classification: pick(r, genClasses...), Theme: pick(r, genThemes...), Partners: some(r, genMembers...),
+			PublicListing: r.IntN(2) == 0},
 	}
+	if r.IntN(4) == 0 {
+		in.Requester = Node{Node: pick(r, genParticipants...), Country: pick(r, genCountries...), External: true}
+		if r.IntN(2) == 0 {
+			in.Entry.Partners = append(in.Entry.Partners, in.Requester.Node)
+		}
+	}
+	return in
 }
 
 func genAgreement(r *rand.Rand) any {
@@ -329,6 +347,46 @@ func genAnalysis(r *rand.Rand) any {
 	return in
 }
 
+func genDataspace(r *rand.Rand) any {
+	purpose := pick(r, genPurposes...)
+	constraint := func() map[string]any {
+		return map[string]any{
+			"leftOperand":  pick[any](r, "purpose", "odrl:purpose", map[string]any{"@id": "http://www.w3.org/ns/odrl/2/purpose"}, "spatial", 42),
+			"operator":     pick[any](r, "eq", "odrl:isAnyOf", "isAnyOf", "neq", "isNoneOf", "isA", map[string]any{"@id": "odrl:eq"}, nil),
+			"rightOperand": pick[any](r, purpose, "research", []any{"research", "statistics"}, []any{map[string]any{"@value": purpose}, 7}, map[string]any{"@id": "education"}, nil),
+		}
+	}
+	var permissions []any
+	for range r.IntN(3) {
+		var cs []any
+		for range r.IntN(3) {
+			c := constraint()
+			if r.IntN(6) == 0 {
+				cs = append(cs, map[string]any{pick(r, "and", "or", "xone"): []any{c, constraint()}})
+				continue
+			}
+			cs = append(cs, c)
+		}
+		permissions = append(permissions, map[string]any{"action": "use", "constraint": cs})
+	}
+	offer := map[string]any{"@id": pick[any](r, "urn:uuid:offer-1", "", 3), "@type": "Offer", "permission": permissions}
+	if r.IntN(5) == 0 {
+		offer = nil
+	}
+	return DataspaceInput{
+		Researcher: Researcher{Sub: "alice@unistra.fr", Org: "Université de Strasbourg",
+			Role: pick(r, "researcher", "researcher", "operator", "legal", "auditor", "")},
+		Provider: DataspaceProvider{ID: pick(r, genParticipants...), Country: pick(r, genCountries...),
+			Org: "ACME Mobility GmbH", URL: "https://connector.acme-mobility.example/dsp"},
+		Dataset: DataspaceDataset{ID: "urn:uuid:3afeadd8", Title: "Commuter flows", Themes: some(r, "TRAN", "HEAL"),
+			Keywords: some(r, "mobility", "health")},
+		Offer:   offer,
+		Purpose: purpose,
+		Self:    Node{Node: "fr-grandest", Country: "FR"},
+		Time:    time.Date(2026, 11, 26, 10, 0, 0, 0, time.UTC),
+	}
+}
+
 func genAPI(r *rand.Rand) any {
 	return APIInput{
 		User:   APIUser{Sub: "s", Role: pick(r, "operator", "researcher", "legal", "auditor", "admin", "")},
@@ -337,7 +395,8 @@ func genAPI(r *rand.Rand) any {
 			"/v1/projects/p/join", "/v1/agreements", "/v1/agreements/a/sign", "/v1/grants", "/v1/transfers/7",
 			"/v1/requests", "/v1/fetch", "/v1/policy", "/v1/policy/reload", "/v1/policy/eval", "/v1/policy/peers",
 			"/v1/audit", "/v1/audit/verify", "/v1/catalogue/../policy/reload", "/v1//policy", "/v1/members", "", "v1/status",
-			"/v1/analyses", "/v1/analyses/a-1"),
+			"/v1/analyses", "/v1/analyses/a-1", "/v1/dsp/catalogue", "/v1/dsp/negotiations", "/v1/dsp/negotiations/n-1",
+			"/v1/dsp/transfers/t-1", "/v1/dsp/negotiations/../../policy"),
 	}
 }
 
