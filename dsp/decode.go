@@ -43,14 +43,6 @@ func badMessage(typ, format string, args ...any) *MessageError {
 	return &MessageError{Type: typ, Reason: fmt.Sprintf(format, args...)}
 }
 
-// SchemaValidator checks a message against its official JSON Schema. The
-// package's decoders call it when it is set (dsp/dspschema provides one).
-type SchemaValidator func(typ string, doc []byte) error
-
-// validateSchema is the validator the decoders use: the official schemas
-// unless SetSchemaValidator replaced it.
-var validateSchema SchemaValidator = officialSchema
-
 // officialSchema checks a message against the DSP 2025-1 JSON Schema of its
 // @type (dsp/dspschema, embedded; nothing is fetched).
 func officialSchema(typ string, doc []byte) error {
@@ -61,12 +53,9 @@ func officialSchema(typ string, doc []byte) error {
 	return dspschema.Validate(s, doc)
 }
 
-// SetSchemaValidator installs the schema check every decoder runs.
-func SetSchemaValidator(v SchemaValidator) { validateSchema = v }
-
 // Decode reads one message of type typ from r into v: at most
 // MaxMessageBytes, one JSON object, the protocol's context, the expected
-// @type, and (when a schema validator is installed) the official schema.
+// @type, and the official schema of that type.
 func Decode(r io.Reader, typ string, v any) error {
 	raw, err := io.ReadAll(io.LimitReader(r, MaxMessageBytes+1))
 	if err != nil {
@@ -105,15 +94,13 @@ func DecodeBytes(raw []byte, typ string, v any) error {
 	if got != typ {
 		return badMessage(typ, "@type is %q; this endpoint takes %q", got, typ)
 	}
-	if validateSchema != nil {
-		if err := validateSchema(typ, raw); err != nil {
-			reason := err.Error()
-			var se *dspschema.Error
-			if errors.As(err, &se) {
-				reason = "does not match the DSP 2025-1 schema: " + se.Reason()
-			}
-			return &MessageError{Type: typ, Reason: reason, Err: err}
+	if err := officialSchema(typ, raw); err != nil {
+		reason := err.Error()
+		var se *dspschema.Error
+		if errors.As(err, &se) {
+			reason = "does not match the DSP 2025-1 schema: " + se.Reason()
 		}
+		return &MessageError{Type: typ, Reason: reason, Err: err}
 	}
 	if typ != TypeCatalogError && typ != TypeNegotiationError && typ != TypeTransferError {
 		if name := emptyIdentifier(raw); name != "" {

@@ -79,8 +79,13 @@ func (s *Service) do(ctx context.Context, method, participant, url string, msg, 
 		}
 		return pe
 	}
-	if out != nil && len(bytes.TrimSpace(raw)) > 0 {
-		return json.Unmarshal(raw, out)
+	if out == nil {
+		return nil
+	}
+	// What the other party answers is decoded as strictly as what it
+	// sends: its type, its schema.
+	if err := DecodeBytes(raw, answerType(out), out); err != nil {
+		return &PeerError{URL: url, Status: resp.StatusCode, Code: CodeBadMessage, Reasons: []string{"its answer is not a valid message: " + err.Error()}}
 	}
 	return nil
 }
@@ -93,6 +98,21 @@ func (s *Service) do(ctx context.Context, method, participant, url string, msg, 
 // it (the compatibility kit's consumer fails the case; tck.md, correction
 // 3). A refused message is tried again anyway; the grace makes that rare.
 const answerGrace = 150 * time.Millisecond
+
+// answerType is the @type of the answer decoded into out.
+func answerType(out any) string {
+	switch out.(type) {
+	case *Catalog:
+		return TypeCatalog
+	case *Dataset:
+		return TypeDataset
+	case *ContractNegotiation:
+		return TypeNegotiation
+	case *TransferProcess:
+		return TypeTransferProcess
+	}
+	panic(fmt.Sprintf("dsp: no message type for %T", out))
+}
 
 // backoff is the wait before delivery attempt n (from 1): doubling from
 // half a second, at most 30 s.
@@ -241,7 +261,7 @@ func (s *Service) negotiationOutbox(n *Negotiation) (NegotiationState, string, a
 			ProviderPID: n.ProviderPID, ConsumerPID: n.ConsumerPID, Agreement: *n.Agreement, CallbackAddress: s.cfg.BaseURL()}, true
 	case outOffer:
 		return NegOffered, theirs + "/offers", ContractOfferMessage{Header: header(TypeContractOffer),
-			ProviderPID: n.ProviderPID, ConsumerPID: n.ConsumerPID, Offer: n.Offer, CallbackAddress: s.cfg.BaseURL()}, true
+			ProviderPID: n.ProviderPID, ConsumerPID: n.ConsumerPID, Offer: n.Offer}, true
 	case outFinalized:
 		return NegFinalized, theirs + "/events", ContractNegotiationEventMessage{Header: header(TypeNegotiationEvent),
 			ProviderPID: n.ProviderPID, ConsumerPID: n.ConsumerPID, EventType: EventFinalized}, true

@@ -2,15 +2,14 @@ package dsp_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/xborder/xborder/dsp"
+	"github.com/xborder/xborder/dsp/dspschema"
 	"github.com/xborder/xborder/dsp/dsptck"
 )
 
@@ -282,60 +281,15 @@ func tckState(svc *dsp.Service, kind, pid string) (state, outbox string, err err
 	return string(tr.State), tr.Outbox, nil
 }
 
-// tckRequired is what the official schemas require of each document the
-// kit's consumer receives.
-//
-// TODO(dspschema): a stand-in until dsp/dspschema (the official schemas,
-// embedded) is on main; then tckValidateSchema becomes dspschema.ForType /
-// dspschema.ProtocolVersion and dspschema.Validate.
-var tckRequired = map[string][]string{
-	"ProtocolVersion":                       {"protocolVersions"},
-	"Catalog":                               {"@context", "@id", "@type", "participantId"},
-	"Dataset":                               {"@context", "@id", "hasPolicy", "distribution"},
-	"CatalogError":                          {"@context", "@type"},
-	"ContractNegotiation":                   {"@context", "@type", "providerPid", "consumerPid", "state"},
-	"ContractNegotiationError":              {"@context", "@type", "providerPid", "consumerPid"},
-	"ContractOfferMessage":                  {"@context", "@type", "providerPid", "offer"},
-	"ContractAgreementMessage":              {"@context", "@type", "providerPid", "consumerPid", "agreement"},
-	"ContractNegotiationEventMessage":       {"@context", "@type", "providerPid", "consumerPid", "eventType"},
-	"ContractNegotiationTerminationMessage": {"@context", "@type", "providerPid", "consumerPid"},
-	"TransferProcess":                       {"@context", "@type", "providerPid", "consumerPid", "state"},
-	"TransferError":                         {"@context", "@type", "providerPid", "consumerPid"},
-	"TransferStartMessage":                  {"@context", "@type", "providerPid", "consumerPid"},
-	"TransferCompletionMessage":             {"@context", "@type", "providerPid", "consumerPid"},
-	"TransferSuspensionMessage":             {"@context", "@type", "providerPid", "consumerPid"},
-	"TransferTerminationMessage":            {"@context", "@type", "providerPid", "consumerPid"},
-}
-
+// tckValidateSchema checks each document the kit's consumer receives
+// against its official DSP 2025-1 schema (embedded in dsp/dspschema).
 func tckValidateSchema(name string, doc []byte) error {
-	var d map[string]any
-	if err := json.Unmarshal(doc, &d); err != nil {
-		return err
+	sch, ok := dspschema.ForType(name)
+	if name == "ProtocolVersion" {
+		sch, ok = dspschema.ProtocolVersion, true
 	}
-	req, ok := tckRequired[name]
 	if !ok {
 		return fmt.Errorf("no schema for %s", name)
 	}
-	for _, k := range req {
-		if _, ok := d[k]; !ok {
-			return fmt.Errorf("%s: %s is required", name, k)
-		}
-	}
-	if o, ok := d["offer"].(map[string]any); ok {
-		if _, ok := o["permission"]; !ok {
-			return fmt.Errorf("%s: offer: permission is required", name)
-		}
-	}
-	if name == "Dataset" {
-		for _, o := range d["hasPolicy"].([]any) {
-			if m, _ := o.(map[string]any); m["target"] != nil {
-				return fmt.Errorf("Dataset: a catalogue offer must not have a target")
-			}
-		}
-	}
-	if st, ok := d["state"].(string); ok && !slices.Contains([]string{"REQUESTED", "OFFERED", "ACCEPTED", "AGREED", "VERIFIED",
-		"FINALIZED", "TERMINATED", "STARTED", "SUSPENDED", "COMPLETED"}, st) {
-		return fmt.Errorf("%s: state %q", name, st)
-	}
-	return nil
+	return dspschema.Validate(sch, doc)
 }
