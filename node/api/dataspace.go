@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -277,6 +278,7 @@ func (s *Server) routeDataspace() {
 		writeJSON(w, http.StatusOK, d)
 	})
 	s.handleDataspace("POST /v1/dsp/negotiations", s.negotiate)
+	// Newest first.
 	s.handleDataspace("GET /v1/dsp/negotiations", func(w http.ResponseWriter, r *http.Request, u User) {
 		ns, err := s.dataspace.Negotiations()
 		if err != nil {
@@ -289,6 +291,7 @@ func (s *Server) routeDataspace() {
 				out = append(out, negotiationView(&ns[i]))
 			}
 		}
+		slices.SortStableFunc(out, func(a, b DataspaceNegotiation) int { return b.Created.Compare(a.Created) })
 		writeJSON(w, http.StatusOK, out)
 	})
 	// Another researcher's negotiation is answered like one that does not
@@ -318,6 +321,7 @@ func (s *Server) routeDataspace() {
 				out = append(out, transferView(&ts[i]))
 			}
 		}
+		slices.SortStableFunc(out, func(a, b DataspaceTransfer) int { return b.Created.Compare(a.Created) })
 		writeJSON(w, http.StatusOK, out)
 	})
 	s.handleDataspace("GET /v1/dsp/transfers/{pid}", func(w http.ResponseWriter, r *http.Request, u User) {
