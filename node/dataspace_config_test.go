@@ -56,8 +56,16 @@ func TestDataspaceConfigNamesEachBadField(t *testing.T) {
 		{"dataspace.base_path", func(d *DataspaceConfig) { d.BasePath = "dsp/" }},
 		{"dataspace.data_token_ttl", func(d *DataspaceConfig) { d.DataTokenTTL = Duration(1) }},
 		{"dataspace.participants[0].country", func(d *DataspaceConfig) { p := good(); p.Country = "XX"; d.Participants = []dsp.ParticipantConfig{p} }},
-		{"dataspace.participants[0].public_key", func(d *DataspaceConfig) { p := good(); p.PublicKey = "not a key"; d.Participants = []dsp.ParticipantConfig{p} }},
-		{"dataspace.participants[0].address", func(d *DataspaceConfig) { p := good(); p.Address = "ftp://x"; d.Participants = []dsp.ParticipantConfig{p} }},
+		{"dataspace.participants[0].public_key", func(d *DataspaceConfig) {
+			p := good()
+			p.PublicKey = "not a key"
+			d.Participants = []dsp.ParticipantConfig{p}
+		}},
+		{"dataspace.participants[0].address", func(d *DataspaceConfig) {
+			p := good()
+			p.Address = "ftp://x"
+			d.Participants = []dsp.ParticipantConfig{p}
+		}},
 		{"dataspace.participants[1].id", func(d *DataspaceConfig) { d.Participants = []dsp.ParticipantConfig{good(), good()} }},
 		{"dataspace.participants[0].id", func(d *DataspaceConfig) {
 			p := good()
