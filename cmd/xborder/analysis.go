@@ -138,7 +138,9 @@ func runAnalysis(g *globals, cmd *cobra.Command, spec analysis.Spec, out string)
 	progress := newProgress(g.err)
 	progress.show(st)
 	for !st.Done() {
-		path := "/v1/analyses/" + url.PathEscape(st.ID) + "?after=" + strconv.FormatUint(st.Version, 10) + "&wait=30s"
+		// The node holds the poll up to 20 s: well under the client's 30 s
+		// bound on a call, so a slow answer is not taken for a lost node.
+		path := "/v1/analyses/" + url.PathEscape(st.ID) + "?after=" + strconv.FormatUint(st.Version, 10) + "&wait=20s"
 		if err := c.get(cmd.Context(), path, &st); err != nil {
 			if cmd.Context().Err() != nil {
 				return fmt.Errorf("stopped waiting; analysis %s goes on in the node (xborder analysis show %s)", st.ID, st.ID)

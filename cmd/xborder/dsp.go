@@ -423,7 +423,16 @@ func (c *client) dspCall(ctx context.Context, method, path string, body, out any
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := c.http.Do(req)
+	hc := c.http
+	if method == http.MethodPost {
+		// A negotiation waits up to --wait at the node and a fetch pulls the
+		// whole file inside the call: the client's usual 30 s bound would
+		// cut both short. Interrupting the command still cancels it.
+		unbounded := *c.http
+		unbounded.Timeout = 0
+		hc = &unbounded
+	}
+	resp, err := hc.Do(req)
 	if err != nil {
 		var op *net.OpError
 		if errors.As(err, &op) {
