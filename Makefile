@@ -9,7 +9,7 @@ PKGS     := ./...
 OPA_VERSION := v1.22.3
 OPA      := bin/opa
 # Policies every line of which their tests must reach (the others: 90 % in all).
-POLICY_FULL_COVERAGE := policies/analysis.rego
+POLICY_FULL_COVERAGE := policies/analysis.rego policies/dataspace.rego
 
 .PHONY: help build wasm test conformance chromium jena demo lint policy-test bench clean testnet testnet-down testnet-test testnet-bench package package-test
 

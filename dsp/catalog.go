@@ -44,6 +44,9 @@ func (s *Service) Catalog(ctx context.Context, p Participant) (Catalog, error) {
 		if err != nil {
 			return Catalog{}, err
 		}
+		if len(d.HasPolicy) == 0 {
+			continue // nothing to offer (a policy without a purpose vocabulary)
+		}
 		c.Dataset = append(c.Dataset, d)
 	}
 	return c, nil
@@ -84,19 +87,21 @@ func (s *Service) handleDataset(w http.ResponseWriter, r *http.Request) {
 	}
 	id := r.PathValue("id")
 	e, ok := s.d.Catalogue.Entry(r.Context(), id)
-	if !ok || !s.visible(r.Context(), p, e) {
-		// Unknown and hidden are the same answer: a refusal never reveals
-		// that an entry the participant cannot see exists.
-		writeError(w, TypeCatalogError, "", "", refuse(http.StatusNotFound, CodeNotFound, "This provider offers no dataset "+quote(id)+" to "+p.ID+"."))
-		return
+	if ok && s.visible(r.Context(), p, e) {
+		d, err := s.dataset(r.Context(), p, e)
+		if err != nil {
+			writeError(w, TypeCatalogError, "", "", refuse(http.StatusServiceUnavailable, CodePolicyFailed, "The provider's policy could not derive the offers: "+err.Error()))
+			return
+		}
+		if len(d.HasPolicy) > 0 {
+			d.Context = []string{ContextURL}
+			writeJSON(w, http.StatusOK, d)
+			return
+		}
 	}
-	d, err := s.dataset(r.Context(), p, e)
-	if err != nil {
-		writeError(w, TypeCatalogError, "", "", refuse(http.StatusServiceUnavailable, CodePolicyFailed, "The provider's policy could not derive the offers: "+err.Error()))
-		return
-	}
-	d.Context = []string{ContextURL}
-	writeJSON(w, http.StatusOK, d)
+	// Unknown and hidden are the same answer: a refusal never reveals
+	// that an entry the participant cannot see exists.
+	writeError(w, TypeCatalogError, "", "", refuse(http.StatusNotFound, CodeNotFound, "This provider offers no dataset "+quote(id)+" to "+p.ID+"."))
 }
 
 func quote(s string) string {

@@ -130,6 +130,30 @@ func offerAdmits(o Offer, purpose string) bool {
 	return !found || ok
 }
 
+// narrowedTo is the copy of an offer a consumer sends for one purpose: a
+// constraint admitting several purposes (isAnyOf) becomes "purpose eq P",
+// so the provider decides the purpose asked for.
+func narrowedTo(o Offer, purpose string) Offer {
+	if purpose == "" {
+		return o
+	}
+	perms := make([]Rule, len(o.Permission))
+	for i, r := range o.Permission {
+		cs := make([]Constraint, len(r.Constraint))
+		for j, c := range r.Constraint {
+			left := strings.TrimPrefix(strings.TrimPrefix(c.LeftOperand, "odrl:"), "http://www.w3.org/ns/odrl/2/")
+			if _, many := c.RightOperand.([]any); left == LeftPurpose && many && (c.Operator == "isAnyOf" || c.Operator == "isPartOf") {
+				c = Constraint{LeftOperand: c.LeftOperand, Operator: "eq", RightOperand: purpose}
+			}
+			cs[j] = c
+		}
+		r.Constraint = cs
+		perms[i] = r
+	}
+	o.Permission = perms
+	return o
+}
+
 // Negotiate asks a provider for an offer of one of its datasets, for a
 // local researcher: this node's own policy decides first
 // (data.xborder.dataspace.decision), then the provider. It returns the
@@ -160,7 +184,7 @@ func (s *Service) Negotiate(ctx context.Context, req NegotiateRequest) (*Negotia
 		return nil, err
 	}
 	now := s.now().UTC()
-	o := *offer
+	o := narrowedTo(*offer, req.Purpose)
 	o.Target = d.ID
 	n := &Negotiation{
 		Role: RoleConsumer, ConsumerPID: newPID(), State: NegRequested, Participant: p.ID, PeerAddress: p.Address,

@@ -7,6 +7,11 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strings"
+
+	jsonv2 "github.com/go-json-experiment/json"
+
+	"github.com/xborder/xborder/dsp/dspschema"
 )
 
 // MaxMessageBytes bounds a protocol message's body. The largest message a
@@ -19,7 +24,13 @@ const MaxMessageBytes = 1 << 20
 type MessageError struct {
 	Type   string // the expected @type
 	Reason string
+	// Err is the schema's refusal (a *dspschema.Error) when the message
+	// failed its JSON Schema, nil otherwise.
+	Err error
 }
+
+// Unwrap returns the schema's refusal, if that is what refused the message.
+func (e *MessageError) Unwrap() error { return e.Err }
 
 func (e *MessageError) Error() string {
 	if e.Type == "" {
@@ -32,20 +43,19 @@ func badMessage(typ, format string, args ...any) *MessageError {
 	return &MessageError{Type: typ, Reason: fmt.Sprintf(format, args...)}
 }
 
-// SchemaValidator checks a message against its official JSON Schema. The
-// package's decoders call it when it is set (dsp/dspschema provides one).
-type SchemaValidator func(typ string, doc []byte) error
-
-// validateSchema is the validator the decoders use: set by
-// dsp/dspschema's registration, nil when the schemas are not linked in.
-var validateSchema SchemaValidator
-
-// SetSchemaValidator installs the schema check every decoder runs.
-func SetSchemaValidator(v SchemaValidator) { validateSchema = v }
+// officialSchema checks a message against the DSP 2025-1 JSON Schema of its
+// @type (dsp/dspschema, embedded; nothing is fetched).
+func officialSchema(typ string, doc []byte) error {
+	s, ok := dspschema.ForType(typ)
+	if !ok {
+		return nil
+	}
+	return dspschema.Validate(s, doc)
+}
 
 // Decode reads one message of type typ from r into v: at most
 // MaxMessageBytes, one JSON object, the protocol's context, the expected
-// @type, and (when a schema validator is installed) the official schema.
+// @type, and the official schema of that type.
 func Decode(r io.Reader, typ string, v any) error {
 	raw, err := io.ReadAll(io.LimitReader(r, MaxMessageBytes+1))
 	if err != nil {
@@ -66,7 +76,8 @@ func DecodeBytes(raw []byte, typ string, v any) error {
 		Context json.RawMessage `json:"@context"`
 		Type    json.RawMessage `json:"@type"`
 	}
-	if err := json.Unmarshal(raw, &h); err != nil {
+	// JSON v2 here too: "@Type" is not "@type".
+	if err := jsonv2.Unmarshal(raw, &h); err != nil {
 		return badMessage(typ, "the body is not a JSON object: %v", jsonReason(err))
 	}
 	var ctx []string
@@ -83,17 +94,25 @@ func DecodeBytes(raw []byte, typ string, v any) error {
 	if got != typ {
 		return badMessage(typ, "@type is %q; this endpoint takes %q", got, typ)
 	}
-	if validateSchema != nil {
-		if err := validateSchema(typ, raw); err != nil {
-			return badMessage(typ, "%v", err)
+	if err := officialSchema(typ, raw); err != nil {
+		reason := err.Error()
+		var se *dspschema.Error
+		if errors.As(err, &se) {
+			reason = "does not match the DSP 2025-1 schema: " + se.Reason()
+		}
+		return &MessageError{Type: typ, Reason: reason, Err: err}
+	}
+	if typ != TypeCatalogError && typ != TypeNegotiationError && typ != TypeTransferError {
+		if name := emptyIdentifier(raw); name != "" {
+			return badMessage(typ, "%s is empty; it must name something", name)
 		}
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	if err := dec.Decode(v); err != nil {
+	// Decoded with JSON v2 semantics: names match case-sensitively, as
+	// JSON-LD terms do (encoding/json would read "Constraint" into
+	// constraint, past the schema, which ignores the unknown name), a name
+	// given twice and invalid UTF-8 are refused, and so is a second value.
+	if err := jsonv2.Unmarshal(raw, v); err != nil {
 		return badMessage(typ, "%v", jsonReason(err))
-	}
-	if dec.More() {
-		return badMessage(typ, "the body holds more than one JSON value")
 	}
 	return nil
 }
@@ -112,4 +131,43 @@ func jsonReason(err error) string {
 		return fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, err)
 	}
 	return err.Error()
+}
+
+// identifiers are the fields that name a process, an agreement, an offer or
+// a party. The schemas take "" for them; the protocol cannot use it, and a
+// message written back would lose the field (omitempty) and fail its
+// schema. Error objects are exempt: a provider may not know a process.
+var identifiers = [][]string{
+	{"providerPid"}, {"consumerPid"}, {"callbackAddress"}, {"agreementId"}, {"participantId"}, {"dataset"},
+	{"offer", "@id"}, {"offer", "target"},
+	{"agreement", "@id"}, {"agreement", "target"}, {"agreement", "assigner"}, {"agreement", "assignee"},
+}
+
+// emptyIdentifier names the first identifier of raw that is "" (as a
+// dotted path), or returns "".
+func emptyIdentifier(raw []byte) string {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(raw, &top) != nil {
+		return ""
+	}
+	for _, path := range identifiers {
+		obj := top
+		for i, key := range path {
+			val, ok := obj[key]
+			if !ok {
+				break
+			}
+			if i < len(path)-1 {
+				obj = nil
+				if json.Unmarshal(val, &obj) != nil {
+					break
+				}
+				continue
+			}
+			if string(bytes.TrimSpace(val)) == `""` {
+				return strings.Join(path, ".")
+			}
+		}
+	}
+	return ""
 }

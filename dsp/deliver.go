@@ -79,10 +79,39 @@ func (s *Service) do(ctx context.Context, method, participant, url string, msg, 
 		}
 		return pe
 	}
-	if out != nil && len(bytes.TrimSpace(raw)) > 0 {
-		return json.Unmarshal(raw, out)
+	if out == nil {
+		return nil
+	}
+	// What the other party answers is decoded as strictly as what it
+	// sends: its type, its schema.
+	if err := DecodeBytes(raw, answerType(out), out); err != nil {
+		return &PeerError{URL: url, Status: resp.StatusCode, Code: CodeBadMessage, Reasons: []string{"its answer is not a valid message: " + err.Error()}}
 	}
 	return nil
+}
+
+// answerGrace is how long the first message of a process waits (the one
+// that moves it out of REQUESTED: an offer, an agreement, a start, a
+// termination). The other party learns this node's process ID from the
+// answer to its request, and the answer is written just before the
+// message is sent: a consumer that reads the message first cannot place
+// it (the compatibility kit's consumer fails the case; tck.md, correction
+// 3). A refused message is tried again anyway; the grace makes that rare.
+const answerGrace = 150 * time.Millisecond
+
+// answerType is the @type of the answer decoded into out.
+func answerType(out any) string {
+	switch out.(type) {
+	case *Catalog:
+		return TypeCatalog
+	case *Dataset:
+		return TypeDataset
+	case *ContractNegotiation:
+		return TypeNegotiation
+	case *TransferProcess:
+		return TypeTransferProcess
+	}
+	panic(fmt.Sprintf("dsp: no message type for %T", out))
 }
 
 // backoff is the wait before delivery attempt n (from 1): doubling from
@@ -154,21 +183,31 @@ func (s *Service) wait(d time.Duration) bool {
 // goes, again after a failure until DeliveryAttempts; a refusal or the
 // last failure terminates the negotiation.
 func (s *Service) deliverNegotiation(key string) {
+	graced := false
 	for {
 		n, err := s.store.negotiation(key)
 		if err != nil || n.Outbox == "" {
 			return
 		}
+		if n.State == NegRequested && n.Attempts == 0 && !graced {
+			graced = true
+			if !s.wait(answerGrace) {
+				return
+			}
+			continue // what is owed may have changed meanwhile
+		}
 		to, url, msg, ok := s.negotiationOutbox(n)
 		if !ok {
 			s.log.Error("unknown outbox entry; cleared", "pid", key, "outbox", n.Outbox)
 			_, _ = s.store.updateNegotiation(key, func(n *Negotiation) error { n.Outbox = ""; return nil })
+			s.changed(key)
 			return
 		}
 		if n.State != to {
 			if _, err := s.transitionNegotiation(key, to, n.Outbox, nil); err != nil {
 				s.log.Warn("negotiation moved on before its message was sent; not sent", "pid", key, "outbox", n.Outbox, "err", err)
 				_, _ = s.store.updateNegotiation(key, func(n *Negotiation) error { n.Outbox = ""; return nil })
+				s.changed(key)
 				return
 			}
 		}
@@ -222,7 +261,7 @@ func (s *Service) negotiationOutbox(n *Negotiation) (NegotiationState, string, a
 			ProviderPID: n.ProviderPID, ConsumerPID: n.ConsumerPID, Agreement: *n.Agreement, CallbackAddress: s.cfg.BaseURL()}, true
 	case outOffer:
 		return NegOffered, theirs + "/offers", ContractOfferMessage{Header: header(TypeContractOffer),
-			ProviderPID: n.ProviderPID, ConsumerPID: n.ConsumerPID, Offer: n.Offer, CallbackAddress: s.cfg.BaseURL()}, true
+			ProviderPID: n.ProviderPID, ConsumerPID: n.ConsumerPID, Offer: n.Offer}, true
 	case outFinalized:
 		return NegFinalized, theirs + "/events", ContractNegotiationEventMessage{Header: header(TypeNegotiationEvent),
 			ProviderPID: n.ProviderPID, ConsumerPID: n.ConsumerPID, EventType: EventFinalized}, true

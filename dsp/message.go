@@ -1,8 +1,11 @@
 package dsp
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+
+	jsonv2 "github.com/go-json-experiment/json"
 )
 
 // The Dataspace Protocol's names, as the 2025-1 specification and its
@@ -161,6 +164,38 @@ type Distribution struct {
 	HasPolicy     []Offer `json:"hasPolicy,omitempty"`
 }
 
+// UnmarshalJSON reads accessService in both forms the protocol allows: the
+// data service's @id, or the DataService object itself (the official
+// dataset example writes it so); either way AccessService holds the @id.
+func (d *Distribution) UnmarshalJSON(b []byte) error {
+	type plain Distribution
+	var v struct {
+		plain
+		AccessService json.RawMessage `json:"accessService"`
+	}
+	// JSON v2, as DecodeBytes: names match case-sensitively.
+	if err := jsonv2.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	*d = Distribution(v.plain)
+	d.AccessService = ""
+	raw := bytes.TrimSpace(v.AccessService)
+	switch {
+	case len(raw) == 0 || bytes.Equal(raw, []byte("null")):
+	case raw[0] == '{':
+		var svc DataService
+		if err := jsonv2.Unmarshal(raw, &svc); err != nil {
+			return err
+		}
+		d.AccessService = svc.ID
+	default:
+		if err := jsonv2.Unmarshal(raw, &d.AccessService); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // DataService is the endpoint a catalogue's distributions are served by.
 type DataService struct {
 	ID          string `json:"@id"`
@@ -179,6 +214,23 @@ type Offer struct {
 	Permission  []Rule `json:"permission,omitempty"`
 	Prohibition []Rule `json:"prohibition,omitempty"`
 	Obligation  []Rule `json:"obligation,omitempty"`
+}
+
+// UnmarshalJSON reads an offer; one without @type (a catalogue's hasPolicy
+// may leave it out, its range being odrl:Offer) reads as an Offer, so the
+// copy a consumer sends back in its request carries the @type the
+// request's schema requires.
+func (o *Offer) UnmarshalJSON(b []byte) error {
+	type plain Offer
+	var v plain
+	if err := jsonv2.Unmarshal(b, &v); err != nil {
+		return err
+	}
+	if v.Type == "" {
+		v.Type = TypeOffer
+	}
+	*o = Offer(v)
+	return nil
 }
 
 // Agreement is an ODRL agreement: the offer agreed, with both parties and
@@ -216,6 +268,26 @@ type Constraint struct {
 	Or           []Constraint `json:"or,omitempty"`
 	Xone         []Constraint `json:"xone,omitempty"`
 	AndSequence  []Constraint `json:"andSequence,omitempty"`
+}
+
+// MarshalJSON writes a logical operand the constraint was given empty
+// ("or": []) as empty instead of leaving it out: a constraint left with no
+// operand at all would match neither ODRL form and fail the schema.
+func (c Constraint) MarshalJSON() ([]byte, error) {
+	type plain Constraint
+	present := func(cs []Constraint) *[]Constraint {
+		if cs == nil {
+			return nil
+		}
+		return &cs
+	}
+	return json.Marshal(struct {
+		plain
+		And         *[]Constraint `json:"and,omitempty"`
+		Or          *[]Constraint `json:"or,omitempty"`
+		Xone        *[]Constraint `json:"xone,omitempty"`
+		AndSequence *[]Constraint `json:"andSequence,omitempty"`
+	}{plain(c), present(c.And), present(c.Or), present(c.Xone), present(c.AndSequence)})
 }
 
 // ErrorMessage is the body of a CatalogError, ContractNegotiationError or

@@ -450,7 +450,11 @@ func (s *Service) respond(w http.ResponseWriter, r *http.Request, p Participant,
 	}
 	e, ok := s.offeredEntry(r.Context(), p, Offer{ID: asked.ID, Target: n.Dataset})
 	next := *n
-	next.State = state
+	// The reaction in the new state replaces whatever was owed in the old
+	// one: an offer still being sent is finished by its sender, and n's
+	// copy of the outbox (read before that sender cleared it) must not
+	// come back when the reaction is held.
+	next.State, next.Outbox, next.Code, next.Reasons = state, "", "", nil
 	switch {
 	case !ok:
 		next.Outbox, next.Code, next.Reasons = outTermination, CodeUnknownOffer, []string{fmt.Sprintf("Dataset %s is no longer offered to %s.", quote(n.Dataset), p.ID)}

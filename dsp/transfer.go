@@ -322,15 +322,24 @@ func tokenMatches(token, digest string) bool {
 // party may not expect it yet) until DeliveryAttempts. A start carries a
 // fresh data-plane token each time it is sent.
 func (s *Service) deliverTransfer(key string) {
+	graced := false
 	for {
 		t, err := s.store.transfer(key)
 		if err != nil || t.Outbox == "" {
 			return
 		}
+		if t.State == TPRequested && t.Attempts == 0 && !graced {
+			graced = true // see answerGrace
+			if !s.wait(answerGrace) {
+				return
+			}
+			continue
+		}
 		to, path, msg := s.transferOutbox(t)
 		if to == "" {
 			s.log.Error("unknown outbox entry; cleared", "pid", key, "outbox", t.Outbox)
 			_, _ = s.store.updateTransfer(key, func(t *Transfer) error { t.Outbox = ""; return nil })
+			s.changed(key)
 			return
 		}
 		var change func(t *Transfer)
@@ -350,6 +359,7 @@ func (s *Service) deliverTransfer(key string) {
 		if err != nil {
 			s.log.Warn("transfer moved on before its message was sent; not sent", "pid", key, "err", err)
 			_, _ = s.store.updateTransfer(key, func(t *Transfer) error { t.Outbox = ""; return nil })
+			s.changed(key)
 			return
 		}
 		sent := t.Outbox

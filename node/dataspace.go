@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 
@@ -176,4 +177,30 @@ func (n *Node) openDataspace() error {
 	}
 	n.dspSigner = signer
 	return nil
+}
+
+// dataspaceAPI is the dataspace participant as the local API drives it:
+// the service's consumer operations and records, the node's identity in
+// the dataspace, and the audit of a local download.
+type dataspaceAPI struct {
+	*dsp.Service
+	n *Node
+}
+
+func (d dataspaceAPI) Identity() (string, json.RawMessage, error) {
+	jwk, err := d.n.dspSigner.PublicJWK()
+	if err != nil {
+		return "", nil, err
+	}
+	return d.n.dspSigner.ParticipantID(), jwk, nil
+}
+
+// auditDataspaceDownload is the record of a local user's download of a
+// file fetched from a dataspace.
+const auditDataspaceDownload = "dsp.downloaded"
+
+func (d dataspaceAPI) RecordDownload(_ context.Context, by policy.Researcher, t *dsp.Transfer) error {
+	return d.n.record(auditDataspaceDownload, t.ConsumerPID, map[string]any{
+		"by": by.Sub, "role": by.Role, "provider": t.Participant, "dataset": t.Dataset, "agreement": t.AgreementID, "sha256": t.SHA256,
+	})
 }

@@ -492,7 +492,7 @@ func (n *Node) serveAPI() (err error) {
 	if err != nil {
 		return fmt.Errorf("web console: %w", err)
 	}
-	n.api = api.NewServer(api.Deps{
+	deps := api.Deps{
 		Backend:    n,
 		Policies:   n.policy,
 		Registry:   n.clerk,
@@ -509,7 +509,13 @@ func (n *Node) serveAPI() (err error) {
 		Log:        n.log.With("component", "api"),
 		Registerer: n.reg,
 		Gatherer:   n.reg,
-	})
+	}
+	if n.dsp != nil {
+		deps.Dataspace = dataspaceAPI{Service: n.dsp, n: n}
+		deps.DataspaceProtocol, deps.DataspaceWellKnown = n.dsp.Handler(), n.dsp.WellKnown()
+		deps.DataspaceBasePath = n.dsp.Config().BasePath
+	}
+	n.api = api.NewServer(deps)
 	if n.apiLn, err = net.Listen("tcp", n.cfg.API); err != nil {
 		return fmt.Errorf("API listen on %s: %w", n.cfg.API, err)
 	}

@@ -121,6 +121,7 @@ Global flags read environment variables when not given:
 		newRequestCmd(g),
 		newFetchCmd(g),
 		newGrantsCmd(g),
+		newDSPCmd(g),
 		newAnalyseCmd(g),
 		newAnalysisCmd(g),
 		newEvaluateCmd(g),

@@ -66,15 +66,30 @@ type Config struct {
 
 // Case holds the ids one case uses; which fields matter depends on the
 // case's group: CAT uses DatasetID, CN DatasetID and OfferID, TP
-// AgreementID and Format.
+// AgreementID (or NegotiateFor) and Format.
 type Case struct {
 	DatasetID   string
 	OfferID     string
 	AgreementID string
+	// NegotiateFor, for a TP case without an AgreementID, is the offer the
+	// harness first negotiates to FINALIZED (as the kit's consumer would:
+	// accepting an offer the provider makes, verifying its agreement); the
+	// transfer then names the agreement it got. The Java kit needs the
+	// agreements to exist beforehand (its TP_xx_yy_AGREEMENTID); a provider
+	// without a way to seed them is tested this way.
+	NegotiateFor OfferRef
 	// Format is the TransferRequestMessage's format; empty is
 	// "HttpData-PULL".
 	Format string
 }
+
+// OfferRef names one offer of a dataset of the provider.
+type OfferRef struct {
+	DatasetID string
+	OfferID   string
+}
+
+func (o OfferRef) set() bool { return o.DatasetID != "" || o.OfferID != "" }
 
 // DefaultFormat is the transfer format the kit's sample configuration
 // names for every TP case.
@@ -161,8 +176,13 @@ func (c *Config) Validate() error {
 				bad("%s needs a DatasetID and an OfferID", tc.id)
 			}
 		case groupTP:
-			if ids.AgreementID == "" {
-				bad("%s needs an AgreementID", tc.id)
+			switch {
+			case ids.AgreementID == "" && !ids.NegotiateFor.set():
+				bad("%s needs an AgreementID, or a NegotiateFor to negotiate one", tc.id)
+			case ids.AgreementID != "" && ids.NegotiateFor.set():
+				bad("%s has both an AgreementID and a NegotiateFor; give one", tc.id)
+			case ids.NegotiateFor.set() && (ids.NegotiateFor.DatasetID == "" || ids.NegotiateFor.OfferID == ""):
+				bad("%s: NegotiateFor needs a DatasetID and an OfferID", tc.id)
 			}
 		}
 	}

@@ -34,6 +34,11 @@
 //     callbacks back to back passes here. A provider meant to pass the Java
 //     kit must send callbacks after its answer and retry a 404 (tck.md,
 //     correction 3).
+//   - The kit's TP cases need agreements that exist beforehand (its
+//     TP_xx_yy_AGREEMENTID). A TP case configured without an AgreementID
+//     and with a [Case.NegotiateFor] offer first negotiates that offer to
+//     FINALIZED (accepting the provider's offers, verifying its agreement)
+//     and transfers under the agreement it got.
 //   - The kit sends a fixed Authorization header; the mirror asks
 //     [Config.Token] for a fresh bearer token before every request.
 //   - With [Config.Pull] the mirror also fetches an HTTP-pull data address

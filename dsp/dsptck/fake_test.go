@@ -44,6 +44,17 @@ var negScript = map[string][4]string{
 	"ACN0302": {"offer"}, "ACN0303": {"offer"}, "ACN0304": {"offer"},
 }
 
+// negotiationScript is the script of a dataset; a dataset "for-<agreement
+// id>" is offered, agreed under that agreement id once accepted, and
+// finalized (the negotiation the harness runs for a TP case without an
+// agreement id).
+func negotiationScript(key string) [4]string {
+	if strings.HasPrefix(key, "for-") {
+		return [4]string{"offer", "", "agree", "finalize"}
+	}
+	return negScript[key]
+}
+
 // transfer scripts: what follows a TransferRequestMessage.
 var tpScript = map[string]string{
 	"ATP0101": "start,terminate", "ATP0102": "start,complete", "ATP0103": "start,suspend,terminate",
@@ -154,7 +165,7 @@ func (fp *fakeProvider) start(w http.ResponseWriter, r *http.Request) {
 	if p.area == "negotiations" {
 		o, _ := m["offer"].(map[string]any)
 		p.key, _ = o["target"].(string)
-		then = negScript[p.key][0]
+		then = negotiationScript(p.key)[0]
 	} else {
 		p.key, _ = m["agreementId"].(string)
 		then = tpScript[p.key]
@@ -178,11 +189,11 @@ func (fp *fakeProvider) step(w http.ResponseWriter, r *http.Request) {
 	allowed := false
 	switch p.area + "/" + r.PathValue("step") {
 	case "negotiations/request":
-		allowed, next, then = from == "OFFERED", "REQUESTED", negScript[p.key][1]
+		allowed, next, then = from == "OFFERED", "REQUESTED", negotiationScript(p.key)[1]
 	case "negotiations/events":
-		allowed, next, then = from == "OFFERED", "ACCEPTED", negScript[p.key][2]
+		allowed, next, then = from == "OFFERED", "ACCEPTED", negotiationScript(p.key)[2]
 	case "negotiations/agreement/verification":
-		allowed, next, then = from == "AGREED", "VERIFIED", negScript[p.key][3]
+		allowed, next, then = from == "AGREED", "VERIFIED", negotiationScript(p.key)[3]
 	case "negotiations/termination":
 		allowed, next = from != "FINALIZED" && from != "TERMINATED", "TERMINATED"
 	case "transfers/termination":
@@ -234,7 +245,11 @@ func (fp *fakeProvider) act(p *fakeProc, action string) {
 	case "agree":
 		kind, p.state = "agreement", "AGREED"
 		m["@type"] = "ContractAgreementMessage"
-		m["agreement"] = doc{"@id": "urn:agreement:" + p.key, "@type": "Agreement", "target": p.key, "assigner": "urn:fake", "assignee": tckParticipant,
+		id := "urn:agreement:" + p.key
+		if a, ok := strings.CutPrefix(p.key, "for-"); ok {
+			id = a
+		}
+		m["agreement"] = doc{"@id": id, "@type": "Agreement", "target": p.key, "assigner": "urn:fake", "assignee": tckParticipant,
 			"timestamp": "2026-01-02T03:04:05Z", "permission": []doc{{"action": "use"}}}
 	case "finalize":
 		kind, p.state = "events", "FINALIZED"

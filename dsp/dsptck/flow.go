@@ -227,10 +227,14 @@ func (f *flow) terminate(wantErr bool) {
 // agreement (sendTransferRequest: no dataAddress, as for a pull).
 func (f *flow) transferRequest() {
 	f.t.Helper()
+	agreementID := f.ids.AgreementID
+	if agreementID == "" {
+		agreementID = f.negotiate(f.ids.NegotiateFor)
+	}
 	f.p = f.h.newProcess("transfers")
 	msg := message("TransferRequestMessage", doc{
 		"consumerPid":     f.p.consumerPID,
-		"agreementId":     f.ids.AgreementID,
+		"agreementId":     agreementID,
 		"format":          f.ids.Format,
 		"callbackAddress": f.h.callbackAddress(),
 	})
@@ -265,31 +269,85 @@ func (f *flow) tp(kind string, wantErr bool) {
 	f.local(m.state)
 }
 
+// maxNegotiationRounds bounds the offers the harness accepts while it
+// negotiates an agreement for a TP case: a provider that keeps offering
+// never agrees.
+const maxNegotiationRounds = 4
+
+// negotiate negotiates ref to FINALIZED before a TP case's transfer (the
+// case has no AgreementID): the initial request for the offer, ACCEPTED for
+// each offer the provider makes, the verification of its agreement. It
+// returns the agreement's @id. The negotiation is a process of its own; a
+// termination or a callback out of turn fails the case.
+func (f *flow) negotiate(ref OfferRef) string {
+	f.t.Helper()
+	caseIDs := f.ids
+	f.ids.DatasetID, f.ids.OfferID = ref.DatasetID, ref.OfferID
+	defer func() { f.ids = caseIDs }()
+	f.request()
+	agreementID := ""
+	for offers := 0; ; {
+		cb := f.next("offers, agreement or events (FINALIZED)")
+		switch cb.kind {
+		case "offers":
+			if offers++; offers > maxNegotiationRounds {
+				f.t.Fatalf("negotiating an agreement for %s: the provider made %d offers without agreeing", ref.DatasetID, offers)
+			}
+			f.accept()
+		case "agreement":
+			a, _ := cb.body["agreement"].(map[string]any)
+			agreementID, _ = a["@id"].(string)
+			if agreementID == "" {
+				f.t.Fatalf("negotiating an agreement for %s: the ContractAgreementMessage has no agreement @id", ref.DatasetID)
+			}
+			f.verify(false)
+		case "events":
+			if agreementID == "" {
+				f.t.Fatalf("negotiating an agreement for %s: FINALIZED before any agreement", ref.DatasetID)
+			}
+			f.finish()
+			f.t.Logf("negotiated agreement %s for dataset %s (offer %s)", agreementID, ref.DatasetID, ref.OfferID)
+			f.p = nil
+			return agreementID
+		default:
+			f.t.Fatalf("negotiating an agreement for dataset %s, offer %s: the provider sent a %s: %s", ref.DatasetID, ref.OfferID, cb.typ, clip(cb.raw))
+		}
+	}
+}
+
 // --- what the provider sends ---
 
 // expect waits for the provider's next callback on this process and fails
 // the case unless it is kind.
 func (f *flow) expect(kind string) callback {
 	f.t.Helper()
+	cb := f.next(kind)
+	if cb.kind != kind {
+		f.t.Fatalf("the provider sent a %s to %s/{pid}/%s; a message to .../%s was expected", cb.typ, f.p.area, cb.kind, kind)
+	}
+	return cb
+}
+
+// next waits for the provider's next callback on this process, whatever
+// it is (what names what is awaited, for the failure).
+func (f *flow) next(what string) callback {
+	f.t.Helper()
 	timer := time.NewTimer(f.h.cfg.wait())
 	defer timer.Stop()
 	select {
 	case cb := <-f.p.inbox:
 		failOnProblems(f.t, f.p)
-		if cb.kind != kind {
-			f.t.Fatalf("the provider sent a %s to %s/{pid}/%s; a message to .../%s was expected", cb.typ, f.p.area, cb.kind, kind)
-		}
 		f.samePIDs(cb.body, cb.typ)
-		if kind == "start" && f.h.cfg.Pull {
+		if cb.kind == "start" && f.h.cfg.Pull {
 			f.readAddress(cb.body)
 		}
 		return cb
 	case <-timer.C:
 		failOnProblems(f.t, f.p)
 		_, state := f.p.current()
-		f.t.Fatalf("no callback to %s/%s/%s within %v (consumer state %s)", f.p.area, f.p.consumerPID, kind, f.h.cfg.wait(), state)
+		f.t.Fatalf("no callback to %s/%s/%s within %v (consumer state %s)", f.p.area, f.p.consumerPID, what, f.h.cfg.wait(), state)
 	case <-f.ctx.Done():
-		f.t.Fatalf("waiting for %s: %v", kind, f.ctx.Err())
+		f.t.Fatalf("waiting for %s: %v", what, f.ctx.Err())
 	}
 	return callback{}
 }

@@ -74,6 +74,34 @@ func TestRunAgainstScriptedProvider(t *testing.T) {
 	Run(t, cfg)
 }
 
+// TestRunNegotiatesAgreementsFirst runs the TP cases without agreement
+// ids: the harness negotiates each case's NegotiateFor offer (offer,
+// ACCEPTED, agreement, verification, FINALIZED) and transfers under the
+// agreement it got.
+func TestRunNegotiatesAgreementsFirst(t *testing.T) {
+	fp := newFakeProvider(t, "")
+	cfg := fakeConfig(fp)
+	for id, c := range DefaultCases() {
+		if strings.HasPrefix(id, "TP:") {
+			cfg.Cases[id] = Case{NegotiateFor: OfferRef{DatasetID: "for-" + c.AgreementID, OfferID: "offer-" + c.AgreementID}}
+			cfg.Only = append(cfg.Only, id)
+		}
+	}
+	slices.Sort(cfg.Only)
+	Run(t, cfg)
+	fp.mu.Lock()
+	defer fp.mu.Unlock()
+	negotiated := 0
+	for _, p := range fp.procs {
+		if p.area == "negotiations" && p.state == "FINALIZED" {
+			negotiated++
+		}
+	}
+	if negotiated != len(cfg.Only) {
+		t.Fatalf("%d negotiations finalized for %d TP cases", negotiated, len(cfg.Only))
+	}
+}
+
 // TestRunCatchesFaultyProviders runs the harness, in a child process,
 // against providers with one fault each, and requires the case that meets
 // the fault to fail naming it.
@@ -115,13 +143,19 @@ func TestConfigValidate(t *testing.T) {
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("default config: %v", err)
 	}
-	cfg.Cases = map[string]Case{"CN:09-09": {}, "TP:01-01": {Format: "x"}}
+	cfg.Cases = map[string]Case{"CN:09-09": {}, "TP:01-01": {Format: "x"},
+		"TP:01-02": {AgreementID: "a", NegotiateFor: OfferRef{"d", "o"}}, "TP:01-03": {NegotiateFor: OfferRef{DatasetID: "d"}},
+		"TP:01-04": {NegotiateFor: OfferRef{"d", "o"}}}
 	cfg.ProviderURL = "dsp"
 	err := cfg.Validate()
-	for _, want := range []string{`"CN:09-09"`, "TP:01-01 needs an AgreementID", `ProviderURL "dsp"`} {
+	for _, want := range []string{`"CN:09-09"`, "TP:01-01 needs an AgreementID, or a NegotiateFor", "TP:01-02 has both",
+		"TP:01-03: NegotiateFor needs a DatasetID and an OfferID", `ProviderURL "dsp"`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v; want it to name %s", err, want)
 		}
+	}
+	if strings.Contains(err.Error(), "TP:01-04") {
+		t.Errorf("a TP case with a NegotiateFor and no AgreementID is refused: %v", err)
 	}
 }
 

@@ -69,6 +69,7 @@ type Server struct {
 	analyses   Analyses
 	modules    Modules
 	backups    Backups
+	dataspace  Dataspace
 	log        *slog.Logger
 	mux        *http.ServeMux
 	http       *http.Server
@@ -98,13 +99,24 @@ type Deps struct {
 	// (usually the same registry).
 	Registerer prometheus.Registerer
 	Gatherer   prometheus.Gatherer
+
+	// Dataspace is the node's Dataspace Protocol participant; nil: the
+	// /v1/dsp endpoints answer 501.
+	Dataspace Dataspace
+	// DataspaceProtocol, when set, serves the protocol under
+	// DataspaceBasePath + "/" (default /dsp/), and DataspaceWellKnown
+	// GET /.well-known/dspace-version: both without the API's bearer
+	// auth, since the protocol authenticates its participants itself.
+	DataspaceProtocol  http.Handler
+	DataspaceWellKnown http.Handler
+	DataspaceBasePath  string
 }
 
 // NewServer builds the API.
 func NewServer(d Deps) *Server {
 	log := d.Log
 	s := &Server{
-		backend: d.Backend, policies: d.Policies, registry: d.Registry, audit: d.Audit, catalogue: d.Catalogue, exchange: d.Exchange, agreements: d.Agreements, analyses: d.Analyses, modules: d.Modules, backups: d.Backups, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
+		backend: d.Backend, policies: d.Policies, registry: d.Registry, audit: d.Audit, catalogue: d.Catalogue, exchange: d.Exchange, agreements: d.Agreements, analyses: d.Analyses, modules: d.Modules, backups: d.Backups, dataspace: d.Dataspace, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xborder_api_requests_total",
 			Help: "Local API requests, by route and HTTP status code.",
@@ -150,6 +162,8 @@ func NewServer(d Deps) *Server {
 	s.routeExchange()
 	s.routeAgreements()
 	s.routeBackup()
+	s.routeDataspace()
+	s.mountDataspace(d)
 	if d.Console != nil {
 		s.mux.Handle("/console/", d.Console)
 		s.mux.Handle("GET /{$}", http.RedirectHandler("/console/", http.StatusSeeOther))
