@@ -76,6 +76,14 @@ func next(ctx context.Context, inbox <-chan any, wait time.Duration) (any, error
 	}
 }
 
+// handler routes the callback paths: {callbackAddress}/negotiations/{pid}/...
+// and {callbackAddress}/transfers/{pid}/....
+func (c *callbacks) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /{area}/{pid}/{kind}", c.receive)
+	return mux
+}
+
 func (c *callbacks) receive(w http.ResponseWriter, r *http.Request) {
 	area, pid, kind := r.PathValue("area"), r.PathValue("pid"), r.PathValue("kind")
 	errType := dsp.TypeNegotiationError
@@ -129,9 +137,7 @@ func (c *callbacks) receive(w http.ResponseWriter, r *http.Request) {
 // serve serves the callback endpoints on ln; the returned function
 // stops them.
 func (c *consumer) serve(ln net.Listener) func() {
-	mux := http.NewServeMux()
-	mux.HandleFunc("POST /{area}/{pid}/{kind}", c.cb.receive)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: c.cb.handler(), ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

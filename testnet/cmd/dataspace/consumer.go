@@ -132,9 +132,9 @@ func (s *step) done(start time.Time, err error) {
 
 // run takes the steps in order; a step that fails stops those that need
 // it.
-func (c *consumer) run(ctx context.Context) report {
+func (c *consumer) run(ctx context.Context) (rep report) {
 	start := time.Now()
-	rep := report{Participant: c.cfg.ID, Provider: c.cfg.ProviderID}
+	rep = report{Participant: c.cfg.ID, Provider: c.cfg.ProviderID}
 	defer func() { rep.MS = time.Since(start).Milliseconds() }()
 
 	t := time.Now()

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -271,6 +272,43 @@ func TestCallbacksRefuseStrangers(t *testing.T) {
 	} {
 		if got := post(tc.path, tc.auth()); got != tc.want {
 			t.Errorf("POST %s: %d, want %d", tc.path, got, tc.want)
+		}
+	}
+}
+
+// Whatever a provider posts to a callback endpoint is answered 200 or a
+// 4xx (or the router's redirect to a clean path), never a panic or a 5xx.
+func FuzzCallback(f *testing.F) {
+	ctx := `{"@context":["` + dsp.ContextURL + `"],`
+	f.Add("negotiations", "agreement", ctx+`"@type":"ContractAgreementMessage","providerPid":"p","consumerPid":"urn:uuid:1",
+		"agreement":{"@id":"a","@type":"Agreement","target":"d","assigner":"x","assignee":"y","timestamp":"2026-01-02T03:04:05Z","permission":[{"action":"use"}]}}`)
+	f.Add("negotiations", "termination", ctx+`"@type":"ContractNegotiationTerminationMessage","providerPid":"p","consumerPid":"urn:uuid:1","code":"denied","reason":["no"]}`)
+	f.Add("transfers", "start", ctx+`"@type":"TransferStartMessage","providerPid":"p","consumerPid":"urn:uuid:1",
+		"dataAddress":{"@type":"DataAddress","endpointType":"https://w3id.org/idsa/v4.1/HTTP","endpoint":"http://x/y","endpointProperties":[{"@type":"EndpointProperty","name":"authorization","value":"t"}]}}`)
+	f.Add("transfers", "completion", ctx+`"@type":"TransferCompletionMessage","providerPid":"p","consumerPid":"urn:uuid:2"}`)
+	f.Add("negotiations", "events", "{")
+	f.Add("x", "y", "")
+	f.Fuzz(func(t *testing.T, area, kind, body string) {
+		cb := &callbacks{inbox: map[string]chan any{}}
+		cb.open("negotiations", "urn:uuid:1")
+		cb.open("transfers", "urn:uuid:1")
+		req := httptest.NewRequest(http.MethodPost, "/"+url.PathEscape(area)+"/urn:uuid:1/"+url.PathEscape(kind), strings.NewReader(body))
+		rec := httptest.NewRecorder()
+		cb.handler().ServeHTTP(rec, req)
+		if rec.Code >= 500 || (rec.Code != http.StatusOK && rec.Code < 300) {
+			t.Fatalf("POST %s: %d %s", req.URL.Path, rec.Code, rec.Body)
+		}
+	})
+}
+
+func TestReprDigest(t *testing.T) {
+	for h, want := range map[string]string{
+		"sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:":                 "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		"sha-512=:AAAA:, sha-256=:47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=:": "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+		"sha-256=:AAAA:": "", "": "", "sha-256": "",
+	} {
+		if got := reprDigest(h); got != want {
+			t.Errorf("reprDigest(%q) = %q, want %q", h, got, want)
 		}
 	}
 }
