@@ -193,6 +193,7 @@ type (
 		Classification string     `json:"classification"`
 		Partners       []string   `json:"partners,omitempty"`
 		PersonalData   bool       `json:"personal_data"`
+		PublicListing  bool       `json:"public_listing,omitempty"`
 		License        string     `json:"license"`
 		Keywords       []string   `json:"keywords,omitempty"`
 		Kind           string     `json:"kind,omitempty"`

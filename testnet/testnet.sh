@@ -19,6 +19,12 @@ cd "$(dirname "$0")/.."
 STATE=testnet/.state
 BIN=${BIN:-bin/xborder}
 IMAGE=xborder-testnet:latest
+DATASPACE_IMAGE=xborder-dataspace:latest
+# The participant of a dataspace outside the federation (testnet/cmd/dataspace)
+# and the one node that deals with it.
+DATASPACE_ID=did:web:dataspace.testnet
+DATASPACE_ADDRESS=http://dataspace:8181
+DATASPACE_PROVIDER=fr-grandest
 PROJECT=xborder-testnet
 NETWORK=xborder-testnet
 FEDERATION=grand-est-testnet
@@ -52,6 +58,7 @@ need_docker() {
 build() {
   [ -x "$BIN" ] || die "$BIN is missing: run 'make build' (or 'make testnet')"
   CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/tlscopy ./testnet/cmd/tlscopy
+  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/dataspace ./testnet/cmd/dataspace
   rm -rf "$STATE/image"
   mkdir -p "$STATE/image/data"
   cp "$BIN" "$STATE/image/xborder"
@@ -61,8 +68,9 @@ build() {
 }
 
 generate() {
-  rm -rf "$STATE/nodes" "$STATE/federation.json" "$STATE/loaded"
-  mkdir -p "$STATE/nodes"
+  rm -rf "$STATE/nodes" "$STATE/federation.json" "$STATE/loaded" "$STATE/dataspace"
+  mkdir -p "$STATE/nodes" "$STATE/dataspace"
+  bin/dataspace keygen -key "$STATE/dataspace/dataspace.key" >"$STATE/dataspace/dataspace.pem"
   local dirs=()
   for n in "${NODES[@]}"; do
     read -r name cc org ip port <<<"$n"
@@ -70,11 +78,44 @@ generate() {
       --listen /ip4/0.0.0.0/tcp/7400,/ip4/0.0.0.0/udp/7400/quic-v1 \
       --advertise "/ip4/$ip/tcp/7400,/ip4/$ip/udp/7400/quic-v1" \
       --api 0.0.0.0:7401 >/dev/null 2>&1 || die "xborder init $name failed"
+    # Its address on the network: the DCAT IRIs and the dataspace's data
+    # addresses name it.
+    echo "public_url: http://$name:7401" >>"$STATE/nodes/$name/config.yaml"
     dirs+=("$STATE/nodes/$name")
   done
+  dataspace_config "$STATE/nodes/$DATASPACE_PROVIDER"
   "$BIN" genesis --federation "$FEDERATION" --out "$STATE/federation.json" "${dirs[@]}" >"$STATE/federation.id"
   for d in "${dirs[@]}"; do cp "$STATE/federation.json" "$d/federation.json"; done
   log "federation $FEDERATION $(cut -c1-16 "$STATE/federation.id")…: keys and genesis in $STATE/"
+}
+
+# dataspace_config DIR: the node takes part in the dataspace, and knows the
+# dataspace container as a participant: its id, key and callback address.
+dataspace_config() {
+  {
+    echo "dataspace:"
+    echo "  enabled: true"
+    echo "  participants:"
+    echo "    - id: $DATASPACE_ID"
+    echo "      country: DE"
+    echo "      org: Dataspace testnet consumer"
+    echo "      address: $DATASPACE_ADDRESS"
+    echo "      public_key: |"
+    sed 's/^/        /' "$STATE/dataspace/dataspace.pem"
+  } >>"$1/config.yaml"
+  bin/dataspace public-key "$1/key" >"$STATE/dataspace/$(basename "$1").pem"
+}
+
+# dataspace_image: the dataspace container's image, FROM scratch: the
+# binary, its key and the provider's public key (a local image, never
+# pushed; `down` removes it with the keys).
+dataspace_image() {
+  local ctx=$STATE/dataspace/image
+  rm -rf "$ctx"
+  mkdir -p "$ctx"
+  cp bin/dataspace "$STATE/dataspace/dataspace.key" "$ctx/"
+  cp "$STATE/dataspace/$DATASPACE_PROVIDER.pem" "$ctx/fr-grandest.pem"
+  docker build -q -t "$DATASPACE_IMAGE" -f testnet/dataspace.Dockerfile "$ctx" >/dev/null
 }
 
 # load_volume NAME DIR: copies a data dir into the (created, stopped)
@@ -92,6 +133,9 @@ up() {
   if [ ! -f "$STATE/federation.json" ]; then
     generate
   fi
+  [ -f "$STATE/dataspace/dataspace.key" ] ||
+    die "$STATE predates the dataspace participant: run 'make testnet-down' first"
+  dataspace_image
   if [ ! -f "$STATE/loaded" ]; then
     # Fresh volumes: create the containers, copy each data dir in.
     "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
@@ -156,13 +200,14 @@ info() {
   echo "Talk to a node:"
   echo "  XBORDER_ADDR=http://127.0.0.1:17402 XBORDER_TOKEN=\$(cat $STATE/nodes/de-bw/admin.token) $BIN status"
   echo "Researcher token:  $BIN --data $STATE/nodes/de-bw token issue --sub alice@uni-freiburg.de --role researcher"
+  echo "Dataspace:         docker-compose -p $PROJECT -f testnet/docker-compose.yml run --rm --name dataspace dataspace run --provider http://fr-grandest:7401 --provider-id urn:xborder:fr-grandest --open ID --refused ID"
   echo "Scenarios:         make testnet-test    Faults: see testnet/README.md    Stop: make testnet-down"
 }
 
 down() {
   need_docker
   testnet/netem.sh off >/dev/null 2>&1 || true
-  docker rm -f xb-stranger >/dev/null 2>&1 || true
+  docker rm -f xb-stranger dataspace >/dev/null 2>&1 || true
   docker volume rm -f xborder-testnet-stranger >/dev/null 2>&1 || true
   # A container killed mid-scenario can leave a stale endpoint that keeps
   # the network from being removed: disconnect whatever is left first.
@@ -178,6 +223,8 @@ down() {
   fi
   # The next release's image a rolling-upgrade scenario built.
   docker rmi -f xborder-testnet:next >/dev/null 2>&1 || true
+  # The dataspace container's image holds keys of the state removed below.
+  docker rmi -f "$DATASPACE_IMAGE" >/dev/null 2>&1 || true
   rm -rf "$STATE"
   log "containers, network, volumes and $STATE removed"
 }
