@@ -249,7 +249,7 @@ func (s *Service) handleAgreement(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, err := s.transitionNegotiation(n.Key(), NegAgreed, "ContractAgreementMessage", func(n *Negotiation) {
-		n.Agreement, n.Outbox = &a, outVerification
+		n.Agreement, n.Outbox, n.ValidUntil = &a, outVerification, agreementValidUntil(a)
 		if n.ProviderPID == "" {
 			n.ProviderPID = msg.ProviderPID
 		}
@@ -259,6 +259,36 @@ func (s *Service) handleAgreement(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	s.kickNegotiation(n.Key())
+}
+
+// agreementValidUntil is when an agreement stops authorising use: its
+// timestamp plus the "elapsedTime lteq" duration it states (whole days or
+// seconds, as this provider writes them); zero when it states none.
+func agreementValidUntil(a Agreement) time.Time {
+	at, err := time.Parse(time.RFC3339, a.Timestamp)
+	if err != nil {
+		return time.Time{}
+	}
+	for _, r := range a.Permission {
+		for _, c := range r.Constraint {
+			v, ok := c.RightOperand.(string)
+			if !ok || c.LeftOperand != LeftElapsedTime || c.Operator != "lteq" {
+				continue
+			}
+			var n int64
+			switch {
+			case strings.HasPrefix(v, "PT") && strings.HasSuffix(v, "S"):
+				if _, err := fmt.Sscanf(v, "PT%dS", &n); err == nil {
+					return at.Add(time.Duration(n) * time.Second)
+				}
+			case strings.HasPrefix(v, "P") && strings.HasSuffix(v, "D"):
+				if _, err := fmt.Sscanf(v, "P%dD", &n); err == nil {
+					return at.AddDate(0, 0, int(n))
+				}
+			}
+		}
+	}
+	return time.Time{}
 }
 
 // WaitNegotiation waits until a negotiation this node holds is FINALIZED

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/xborder/xborder"
 	"github.com/xborder/xborder/cmd/xborder/internal/tour"
+	"github.com/xborder/xborder/dsp"
 	"github.com/xborder/xborder/internal/loopback"
 	"github.com/xborder/xborder/node"
 	"github.com/xborder/xborder/node/api"
@@ -249,10 +252,55 @@ func initDemo(dir string) ([]*demoNode, *node.Genesis, error) {
 	if err := gen.Validate(); err != nil {
 		return nil, nil, err
 	}
+	if err := demoDataspace(nodes); err != nil {
+		return nil, nil, err
+	}
 	if err := os.WriteFile(filepath.Join(dir, node.GenesisFile), gen.Marshal(), 0o644); err != nil {
 		return nil, nil, err
 	}
 	return nodes, gen, nil
+}
+
+// demoDataspace makes every demo region a Dataspace Protocol participant
+// of the others: its participant ID, each other's node key and DSP
+// address in its configuration.
+func demoDataspace(nodes []*demoNode) error {
+	keys := make([]string, len(nodes))
+	for i, n := range nodes {
+		id, err := node.LoadKey(filepath.Join(n.dir, node.KeyFile))
+		if err != nil {
+			return err
+		}
+		der, err := x509.MarshalPKIXPublicKey(id.Key.Public())
+		if err != nil {
+			return err
+		}
+		keys[i] = string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
+	}
+	for i, n := range nodes {
+		cfg, err := node.LoadConfig(n.dir)
+		if err != nil {
+			return err
+		}
+		cfg.Dataspace = node.DataspaceConfig{Enabled: true}
+		for j, o := range nodes {
+			if j == i {
+				continue
+			}
+			oc, err := node.LoadConfig(o.dir)
+			if err != nil {
+				return err
+			}
+			cfg.Dataspace.Participants = append(cfg.Dataspace.Participants, dsp.ParticipantConfig{
+				ID: "urn:xborder:" + o.name, Country: oc.Country, Org: oc.Org, PublicKey: keys[j],
+				Address: apiURL(o.api) + "/dsp",
+			})
+		}
+		if err := node.WriteConfig(n.dir, cfg); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (n *demoNode) start(exe, genesis string) error {

@@ -81,7 +81,7 @@ func Run(ctx context.Context, p *Progress, dir, predictor string, nodes []Node) 
 	for _, n := range nodes {
 		t.byName[n.Name] = n
 	}
-	for _, part := range []func(context.Context) error{t.registry, t.catalogue, t.exchange, t.agreement, t.analyses, t.evaluate, t.audit} {
+	for _, part := range []func(context.Context) error{t.registry, t.catalogue, t.exchange, t.dataspace, t.agreement, t.analyses, t.evaluate, t.audit} {
 		if err := part(ctx); err != nil {
 			return err
 		}
