@@ -8,11 +8,13 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -160,9 +162,14 @@ type dnRecorder struct {
 	mu      sync.Mutex
 	records []dnRecord
 	watch   func(dnRecord)
+	// broken makes every record fail, as a full or failing disk would.
+	broken atomic.Bool
 }
 
 func (r *dnRecorder) Record(typ, subject string, details any) error {
+	if r.broken.Load() {
+		return errors.New("audit.db: input/output error")
+	}
 	var d map[string]any
 	raw, err := json.Marshal(details)
 	if err != nil {
