@@ -36,7 +36,7 @@ func TestAuditTrailRecordsAnchorsAndCatchesTampering(t *testing.T) {
 		}
 	}
 	// The head is anchored in the registry, and verification checks it.
-	testkit.Eventually(t, 30*time.Second, "the audit head is anchored", func() bool {
+	testkit.Eventually(t, 90*time.Second, "the audit head is anchored", func() bool {
 		rep, err := fr.audit.VerifyAudit(ctx)
 		return err == nil && rep.OK && len(rep.Anchors) == 1 && rep.Anchors[0].OK
 	})
