@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -29,7 +30,6 @@ import (
 // chosen user, token endpoint, JWKS. Its signing key can be rotated, and
 // the test can sign tokens of its own with the published key.
 type testProvider struct {
-	t      *testing.T
 	srv    *httptest.Server
 	op     *op.Provider
 	store  *rotatingStorage
@@ -136,9 +136,9 @@ func (s *rotatingStorage) current() *testKey {
 	return s.signing
 }
 
-func newTestProvider(t *testing.T, redirect string) *testProvider {
+func newTestProvider(t testing.TB, redirect string) *testProvider {
 	t.Helper()
-	tp := &testProvider{t: t}
+	tp := &testProvider{}
 	mux := http.NewServeMux()
 	tp.srv = httptest.NewServer(mux)
 	t.Cleanup(tp.srv.Close)
@@ -168,7 +168,8 @@ func newTestProvider(t *testing.T, redirect string) *testProvider {
 		SupportedClaims:          op.DefaultSupportedClaims,
 		SupportedUILocales:       []language.Tag{language.English},
 	}
-	p, err := op.NewOpenIDProvider(tp.issuer, cfg, tp.store, op.WithAllowInsecure())
+	p, err := op.NewOpenIDProvider(tp.issuer, cfg, tp.store, op.WithAllowInsecure(),
+		op.WithLogger(slog.New(slog.NewTextHandler(testWriter{t}, nil))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,4 +255,12 @@ func testConfig(t testing.TB, issuer, redirect string) Config {
 	c := DefaultConfig()
 	c.Name, c.Issuer, c.ClientID, c.ClientSecretFile, c.RedirectURL = "test-idp", issuer, testClientID, secret, redirect
 	return c
+}
+
+// testWriter sends the provider's log lines to the test's log.
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(string(p))
+	return len(p), nil
 }
