@@ -168,7 +168,7 @@ func newTestProvider(t testing.TB, redirect string) *testProvider {
 		SupportedClaims:          op.DefaultSupportedClaims,
 		SupportedUILocales:       []language.Tag{language.English},
 	}
-	p, err := op.NewOpenIDProvider(tp.issuer, cfg, tp.store, op.WithAllowInsecure(),
+	p, err := op.NewProvider(cfg, tp.store, op.StaticIssuer(tp.issuer), op.WithAllowInsecure(),
 		op.WithLogger(slog.New(slog.NewTextHandler(testWriter{t}, nil))))
 	if err != nil {
 		t.Fatal(err)

@@ -39,6 +39,9 @@ type Identity struct {
 	Affiliation  []string       `json:"affiliation,omitempty"`
 	Expiry       time.Time      `json:"expiry"`
 	Claims       map[string]any `json:"-"` // every claim of the token, as decoded
+	// IDToken is the raw ID token of a sign-in (empty for an access token):
+	// the id_token_hint of EndSessionURL when the user signs out.
+	IDToken string `json:"-"`
 }
 
 // SignIn is the start of one sign-in: the URL to send the browser to and
@@ -203,7 +206,12 @@ func (rp *RelyingParty) Exchange(ctx context.Context, code, state string) (Ident
 	if raw == "" {
 		return Identity{}, rp.refuse(ErrNoIDToken, "", "", nil)
 	}
-	return rp.verifyIDToken(ctx, raw, lg.nonce)
+	id, err := rp.verifyIDToken(ctx, raw, lg.nonce)
+	if err != nil {
+		return Identity{}, err
+	}
+	id.IDToken = raw
+	return id, nil
 }
 
 // verifyIDToken verifies an ID token that must carry wantNonce.
@@ -229,7 +237,10 @@ func (rp *RelyingParty) verifyIDToken(ctx context.Context, raw, wantNonce string
 // VerifyAccessToken verifies a JWT access token an API client presents:
 // signed by a key the issuer publishes, from this issuer, for
 // AccessTokenAudience (or the client id), not expired, iat and nbf not in
-// the future, with the required claims.
+// the future, with the required claims. An ID token for the client id
+// would pass as well when AccessTokenAudience is empty: issuers that put
+// an API audience in their access tokens (Keycloak's audience mapper)
+// should have it configured, so that only access tokens pass.
 func (rp *RelyingParty) VerifyAccessToken(ctx context.Context, raw string) (Identity, error) {
 	ctx = gooidc.ClientContext(ctx, rp.client)
 	t, err := rp.verify(ctx, rp.atVerifier, rp.cfg.accessAudience(), raw)
@@ -260,6 +271,21 @@ func (rp *RelyingParty) EndSessionURL(idTokenHint, postLogoutRedirect string) (u
 	}
 	e.RawQuery = q.Encode()
 	return e.String(), true
+}
+
+// UnverifiedIssuer reads a JWT's "iss" without verifying anything: which
+// configured issuer's RelyingParty to ask to verify it.
+func UnverifiedIssuer(raw string) (string, error) {
+	var c struct {
+		Iss string `json:"iss"`
+	}
+	if len(raw) > 64<<10 {
+		return "", ErrMalformed
+	}
+	if err := unverifiedClaims(raw, &c); err != nil || c.Iss == "" {
+		return "", ErrMalformed
+	}
+	return c.Iss, nil
 }
 
 // verify runs go-oidc's verification and names the reason of a refusal;

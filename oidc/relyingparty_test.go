@@ -95,6 +95,9 @@ func TestCodeFlowWithPKCE(t *testing.T) {
 		len(id.Affiliation) != 2 || id.Affiliation[0] != "member@uni-freiburg.de" || len(id.Groups) != 1 {
 		t.Fatalf("claims not read: %+v", id)
 	}
+	if iss, err := UnverifiedIssuer(id.IDToken); err != nil || iss != tp.issuer {
+		t.Fatalf("the raw ID token (for the end-session hint): %q %v", iss, err)
+	}
 	if id.Claims["nonce"] == nil || !id.Expiry.After(time.Now()) {
 		t.Fatalf("raw claims or expiry missing: %+v", id)
 	}
@@ -343,6 +346,17 @@ func TestParseCallback(t *testing.T) {
 		if !errors.Is(err, c.reason) {
 			t.Fatalf("%q: want %v, got %v", c.query, c.reason, err)
 		}
+	}
+}
+
+func TestUnverifiedIssuer(t *testing.T) {
+	for _, raw := range []string{"", "a.b", "a.!!!.c", "a.e30.c", "a." + strings.Repeat("A", 70000) + ".c"} {
+		if _, err := UnverifiedIssuer(raw); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("%.20q: %v", raw, err)
+		}
+	}
+	if iss, err := UnverifiedIssuer("x.eyJpc3MiOiJodHRwczovL2lkcC5leGFtcGxlIn0.y"); err != nil || iss != "https://idp.example" {
+		t.Fatalf("%q %v", iss, err)
 	}
 }
 
