@@ -388,3 +388,37 @@ func TestConfigValidate(t *testing.T) {
 		t.Fatalf("scopes %v", s)
 	}
 }
+
+// Two callbacks racing with the same state: exactly one takes it.
+func TestStateIsTakenOnceUnderRace(t *testing.T) {
+	l := newLedger(1000)
+	now := time.Now()
+	var states []string
+	for range 200 {
+		s := randomToken()
+		l.add(s, login{nonce: randomToken(), expires: now.Add(time.Minute)}, now)
+		states = append(states, s)
+	}
+	var mu sync.Mutex
+	taken := map[string]int{}
+	var wg sync.WaitGroup
+	for range 4 {
+		wg.Go(func() {
+			for _, s := range states {
+				if _, err := l.take(s, now); err == nil {
+					mu.Lock()
+					taken[s]++
+					mu.Unlock()
+				} else if !errors.Is(err, ErrStateReplayed) {
+					t.Errorf("a used state: %v, want ErrStateReplayed", err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, s := range states {
+		if taken[s] != 1 {
+			t.Fatalf("state taken %d times", taken[s])
+		}
+	}
+}
