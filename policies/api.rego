@@ -151,7 +151,7 @@ fired := sort([[g.rule, g.reason] | some g in grants]) if {
 # Facts about the call.
 # ---------------------------------------------------------------------------
 
-role := input.user.role if {
+user_role := input.user.role if {
 	is_string(input.user.role)
 } else := ""
 
@@ -206,7 +206,7 @@ grants contains {
 	"rule": "operator",
 	"reason": sprintf("The operator role may call every endpoint, including %s %s.", [method, path]),
 } if {
-	role == "operator"
+	user_role == "operator"
 }
 
 # Every role may read the node's status and its peers.
@@ -214,14 +214,14 @@ grants contains {
 	"rule": "every_role",
 	"reason": sprintf("Every role may call %s %s.", [method, path]),
 } if {
-	role in roles
+	user_role in roles
 	every_role_may_call
 }
 
 # The role's own permissions (the table above).
 grants contains {
-	"rule": sprintf("%s_role", [role]),
-	"reason": sprintf("The %s role may call %s %s.", [role, method, path]),
+	"rule": sprintf("%s_role", [user_role]),
+	"reason": sprintf("The %s role may call %s %s.", [user_role, method, path]),
 } if {
 	role_may_call
 }
@@ -232,24 +232,24 @@ grants contains {
 
 deny contains {
 	"rule": "not_permitted",
-	"reason": sprintf("The %s role may not call %s %s.", [role, method, path]),
+	"reason": sprintf("The %s role may not call %s %s.", [user_role, method, path]),
 } if {
-	role in roles
+	user_role in roles
 	count(grants) == 0
 }
 
 deny contains {
 	"rule": "unknown_role",
-	"reason": sprintf("The role %v is none of operator, researcher, legal and auditor, so it may call no endpoint.", [json.marshal(role)]),
+	"reason": sprintf("The role %v is none of operator, researcher, legal and auditor, so it may call no endpoint.", [json.marshal(user_role)]),
 } if {
-	not role in roles
+	not user_role in roles
 }
 
 deny contains {
 	"rule": "path_not_canonical",
 	"reason": sprintf("The path %v is not in canonical form (it must start with / and have no empty, . or .. segments).", [json.marshal(path)]),
 } if {
-	role in roles
+	user_role in roles
 	not canonical
 	count(grants) == 0
 }

@@ -38,6 +38,7 @@ const MaxDecisionTimeout = time.Minute
 func DefaultDeadlines() Deadlines {
 	return Deadlines{Default: DefaultDecisionTimeout, Points: map[Point]time.Duration{
 		APIAllow:         DefaultFastTimeout,
+		APIRole:          DefaultFastTimeout,
 		CatalogueVisible: DefaultFastTimeout,
 	}}
 }

@@ -29,15 +29,18 @@ const (
 	// researcher may take a dataset from a provider of a dataspace (a
 	// participant of the Dataspace Protocol outside the federation).
 	DataspaceDecision Point = "data.xborder.dataspace.decision"
+	// APIRole maps the identity an identity provider vouches for (OpenID
+	// Connect claims) to the role it has at this node, or "" for none.
+	APIRole Point = "data.xborder.api.role"
 )
 
 // Points lists every decision point.
-var Points = []Point{ExchangeDecision, CatalogueVisible, AgreementDecision, RegistryDecision, MembershipDecision, APIAllow, AuditDecision, AnalysisDecisionPoint, DataspaceDecision}
+var Points = []Point{ExchangeDecision, CatalogueVisible, AgreementDecision, RegistryDecision, MembershipDecision, APIAllow, AuditDecision, AnalysisDecisionPoint, DataspaceDecision, APIRole}
 
 // optional are the decision points a policy may leave out (those added
 // after a region's policy directory was written): a bundle without one
 // still loads, and the point then refuses, saying why.
-var optional = map[Point]bool{AuditDecision: true, AnalysisDecisionPoint: true, DataspaceDecision: true}
+var optional = map[Point]bool{AuditDecision: true, AnalysisDecisionPoint: true, DataspaceDecision: true, APIRole: true}
 
 // Decision is the answer of a decision point:
 // `{allow, reasons[], rules[], obligations[], max_validity_s}` in Rego.

@@ -43,10 +43,10 @@
 //     topdown's answer (with strict built-in errors) stands. Where topdown
 //     would meet such an error in a body the plan finds undefined first, the
 //     plan's answer is the one topdown gives without strict built-in errors.
-//   - Three decision points are optional (data.xborder.audit.decision,
-//     data.xborder.analysis.decision and data.xborder.dataspace.decision,
-//     added after regions wrote their policies): a bundle without one
-//     loads, and the point refuses, saying why. An analysis decision that
+//   - Four decision points are optional (data.xborder.audit.decision,
+//     data.xborder.analysis.decision, data.xborder.dataspace.decision and
+//     data.xborder.api.role, added after regions wrote their policies): a
+//     bundle without one loads, and the point refuses, saying why. An analysis decision that
 //     allows must carry sane disclosure limits, or it is a *ShapeError and
 //     the analysis is refused.
 //   - Test files (*_test.rego) are compiled by Check and run by Test, but are

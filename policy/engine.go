@@ -242,6 +242,23 @@ func (e *Engine) APIAllow(ctx context.Context, in APIInput) (bool, error) {
 	return e.boolean(ctx, APIAllow, in)
 }
 
+// ErrNoRolePolicy is returned by APIRole when the active policy has no
+// data.xborder.api.role rule (written before the point existed): nobody
+// signed in through an identity provider gets a role. It wraps
+// ErrNoDecision, so a caller that treats that as a denial refuses.
+var ErrNoRolePolicy = fmt.Errorf("this node's policy has no data.xborder.api.role rule, so an identity from an identity provider gets no role; its legal team adds one (see docs/policies.md): %w", ErrNoDecision)
+
+// APIRole decides which role an identity from an identity provider has at
+// this node: "researcher", "operator", "auditor", "legal", or "" for none.
+// The caller then decides each call with APIAllow under that role.
+func (e *Engine) APIRole(ctx context.Context, in APIRoleInput) (string, error) {
+	b := e.active.Load()
+	if !b.Defines(APIRole) {
+		return "", ErrNoRolePolicy
+	}
+	return bounded(e, ctx, APIRole, func(ctx context.Context) (string, error) { return b.str(ctx, APIRole, in) })
+}
+
 // Eval evaluates an ad-hoc query against the active bundle, for the
 // decision playground: what would the policy in force answer to this input?
 func (e *Engine) Eval(ctx context.Context, query string, input map[string]any, explain Explain) (EvalResult, error) {

@@ -100,3 +100,16 @@ func (b *Bundle) boolean(ctx context.Context, p Point, input any) (bool, error) 
 	}
 	return bool(allow), nil
 }
+
+// str evaluates a decision point whose value is a string.
+func (b *Bundle) str(ctx context.Context, p Point, input any) (string, error) {
+	v, err := b.eval(ctx, p, input)
+	if err != nil {
+		return "", err
+	}
+	s, ok := v.(ast.String)
+	if !ok {
+		return "", &ShapeError{Point: p, Field: "the value", Want: "a string", Got: asJSON(v)}
+	}
+	return string(s), nil
+}

@@ -128,6 +128,24 @@ type APIUser struct {
 	Org  string `json:"org"`
 }
 
+// APIRoleInput is the input of data.xborder.api.role: the identity an
+// identity provider vouches for, as its verified token says.
+type APIRoleInput struct {
+	Identity APIIdentity `json:"identity"`
+}
+
+// APIIdentity is a person as an identity provider (OpenID Connect) names
+// them. A list the issuer did not send is null; the shipped rules read
+// anything but a list of strings as empty.
+type APIIdentity struct {
+	Issuer       string   `json:"issuer"`
+	Subject      string   `json:"subject"`
+	Email        string   `json:"email"`
+	Groups       []string `json:"groups"`
+	Entitlements []string `json:"entitlements"`
+	Affiliation  []string `json:"affiliation"`
+}
+
 // RegistryInput is the input of data.xborder.registry.decision. Args and
 // State depend on the command; they are JSON objects.
 type RegistryInput struct {

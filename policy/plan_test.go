@@ -57,6 +57,7 @@ func TestPlannedDecisionsMatchTopdown(t *testing.T) {
 
 		AnalysisDecisionPoint: genAnalysis,
 		DataspaceDecision:     genDataspace,
+		APIRole:               genAPIRole,
 	}
 	for _, p := range Points {
 		gen, ok := gens[p]
@@ -111,6 +112,11 @@ func outcome(v ast.Value) string {
 	switch x := v.(type) {
 	case ast.Boolean:
 		if x {
+			return "allow"
+		}
+		return "deny"
+	case ast.String: // a role, or "" for none
+		if x != "" {
 			return "allow"
 		}
 		return "deny"
@@ -398,6 +404,23 @@ func genAPI(r *rand.Rand) any {
 			"/v1/analyses", "/v1/analyses/a-1", "/v1/dsp/catalogue", "/v1/dsp/negotiations", "/v1/dsp/negotiations/n-1",
 			"/v1/dsp/transfers/t-1", "/v1/dsp/negotiations/../../policy"),
 	}
+}
+
+func genAPIRole(r *rand.Rand) any {
+	orgs := []string{"uni-freiburg.de", "kit.edu", "unibas.ch", "example.org", "evil.uni-freiburg.de", ""}
+	var aff []string
+	for range r.IntN(3) {
+		aff = append(aff, pick(r, "staff", "member", "student", "faculty", "employee", "")+"@"+pick(r, orgs...))
+	}
+	return APIRoleInput{Identity: APIIdentity{
+		Issuer:  pick(r, "https://login.aai.lifescience-ri.eu/oidc/", "https://proxy.myaccessid.org/", "https://idp.example.org/", ""),
+		Subject: "s", Email: "a@uni-freiburg.de",
+		Groups: some(r, "xborder-legal", "staff"),
+		Entitlements: some(r, "urn:geant:lifescience-ri.eu:group:xborder:researchers#aai.lifescience-ri.eu",
+			"urn:geant:lifescience-ri.eu:group:xborder:auditors#aai.lifescience-ri.eu",
+			"urn:geant:myaccessid.org:group:xborder:legal#myaccessid.org", "urn:mace:dir:entitlement:common-lib-terms"),
+		Affiliation: aff,
+	}}
 }
 
 // mutate turns an input into its JSON form and changes some of it: a field

@@ -1,0 +1,182 @@
+// Package oidc is the node as an OpenID Connect relying party: researchers
+// sign in with their own institution's identity provider (Keycloak,
+// LemonLDAP::NG, Azure AD, an eduGAIN proxy, LS Login) through the
+// authorisation code flow with PKCE, state and nonce, and API clients
+// present JWT access tokens that issuer signed.
+//
+// One RelyingParty serves one issuer. It discovers the issuer's endpoints
+// and keys (github.com/coreos/go-oidc/v3; the JWKS is fetched again when a
+// token names a key it does not know, so the issuer may rotate its keys),
+// keeps each login's state, nonce and PKCE verifier in a bounded in-memory
+// table where each is used once, and turns a verified token into an
+// Identity: issuer, subject and the claims the configuration names.
+//
+// Which identity may do what is not decided here: the identity's claims go
+// to the policy (data.xborder.api.role, data.xborder.api.allow). Every
+// refusal is a *RefusedError that wraps one of the Err* sentinels, so a
+// caller both audits the reason and answers with it.
+package oidc
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+)
+
+// Config is one issuer a node trusts to say who its users are.
+type Config struct {
+	// Name is how the console and the audit trail name the issuer
+	// ("uni-freiburg", "ls-login").
+	Name string `json:"name"`
+	// Issuer is the issuer's URL exactly as its discovery document and its
+	// tokens' "iss" say it.
+	Issuer string `json:"issuer"`
+	// ClientID is the node's client id at the issuer; ID tokens must name
+	// it as their audience.
+	ClientID string `json:"client_id"`
+	// ClientSecretFile holds the client secret (one line); empty for a
+	// public client, which then relies on PKCE alone.
+	ClientSecretFile string `json:"client_secret_file"`
+	// RedirectURL is the node's callback the issuer sends the browser back
+	// to, registered at the issuer.
+	RedirectURL string `json:"redirect_url"`
+	// Scopes asked for; "openid" is always among them.
+	Scopes []string `json:"scopes"`
+	// AccessTokenAudience is the "aud" an API client's access token must
+	// carry; empty means ClientID.
+	AccessTokenAudience string `json:"access_token_audience"`
+	// Claims names the claims an Identity is read from.
+	Claims ClaimNames `json:"claims"`
+	// LoginTTL bounds the time between the redirect to the issuer and the
+	// callback: a state older than that is refused.
+	LoginTTL time.Duration `json:"login_ttl"`
+	// MaxPendingLogins bounds the table of logins under way, so that a
+	// flood of sign-in starts cannot exhaust the node's memory.
+	MaxPendingLogins int `json:"max_pending_logins"`
+	// ClockSkew is the tolerance for an "iat" or "nbf" slightly in the
+	// future (the issuer's clock ahead of ours).
+	ClockSkew time.Duration `json:"clock_skew"`
+}
+
+// ClaimNames says which claims of a token carry what. Issuers differ:
+// Keycloak puts groups in "groups", eduGAIN proxies and LS Login put
+// eduPersonEntitlement in "eduperson_entitlement" and
+// eduPersonScopedAffiliation in "eduperson_scoped_affiliation".
+type ClaimNames struct {
+	Email        string `json:"email"`
+	Name         string `json:"name"`
+	Groups       string `json:"groups"`
+	Entitlements string `json:"entitlements"`
+	Affiliation  string `json:"affiliation"`
+	// Required are claims a token must carry (besides "sub", always
+	// required); a token without one is refused with ErrMissingClaim.
+	Required []string `json:"required"`
+}
+
+// DefaultConfig returns the defaults; Name, Issuer, ClientID and
+// RedirectURL are the operator's to fill in.
+func DefaultConfig() Config {
+	return Config{
+		Scopes: []string{"openid", "email", "profile"},
+		Claims: ClaimNames{
+			Email:        "email",
+			Name:         "name",
+			Groups:       "groups",
+			Entitlements: "eduperson_entitlement",
+			Affiliation:  "eduperson_scoped_affiliation",
+			Required:     []string{"email"},
+		},
+		LoginTTL:         10 * time.Minute,
+		MaxPendingLogins: 10000,
+		ClockSkew:        time.Minute,
+	}
+}
+
+// Validate says what is wrong with a configuration, naming the field.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Name == "" {
+		errs = append(errs, errors.New("oidc: name is empty"))
+	}
+	if u, err := url.Parse(c.Issuer); err != nil || u.Scheme == "" || u.Host == "" {
+		errs = append(errs, fmt.Errorf("oidc %s: issuer %q is not an absolute URL", c.Name, c.Issuer))
+	} else if u.Scheme != "https" && !isLoopback(u.Hostname()) {
+		// Tokens and secrets cross this connection: plain HTTP only to a
+		// provider on this machine (tests, a local Keycloak).
+		errs = append(errs, fmt.Errorf("oidc %s: issuer %q must use https", c.Name, c.Issuer))
+	}
+	if c.ClientID == "" {
+		errs = append(errs, fmt.Errorf("oidc %s: client_id is empty", c.Name))
+	}
+	if u, err := url.Parse(c.RedirectURL); err != nil || u.Scheme == "" || u.Host == "" {
+		errs = append(errs, fmt.Errorf("oidc %s: redirect_url %q is not an absolute URL", c.Name, c.RedirectURL))
+	}
+	if c.ClientSecretFile != "" {
+		if _, err := os.Stat(c.ClientSecretFile); err != nil {
+			errs = append(errs, fmt.Errorf("oidc %s: client_secret_file: %w", c.Name, err))
+		}
+	}
+	if c.LoginTTL <= 0 {
+		errs = append(errs, fmt.Errorf("oidc %s: login_ttl must be positive", c.Name))
+	}
+	if c.MaxPendingLogins <= 0 {
+		errs = append(errs, fmt.Errorf("oidc %s: max_pending_logins must be positive", c.Name))
+	}
+	if c.ClockSkew < 0 || c.ClockSkew > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("oidc %s: clock_skew must be between 0 and 10m", c.Name))
+	}
+	if c.Claims.Email == "" && contains(c.Claims.Required, "email") {
+		errs = append(errs, fmt.Errorf("oidc %s: email is required but claims.email names no claim", c.Name))
+	}
+	return errors.Join(errs...)
+}
+
+func (c Config) scopes() []string {
+	out := []string{"openid"}
+	for _, s := range c.Scopes {
+		if s != "openid" && s != "" && !contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func (c Config) accessAudience() string {
+	if c.AccessTokenAudience != "" {
+		return c.AccessTokenAudience
+	}
+	return c.ClientID
+}
+
+// readSecret reads the client secret from its file (trailing newline and
+// spaces dropped).
+func (c Config) readSecret() (string, error) {
+	if c.ClientSecretFile == "" {
+		return "", nil
+	}
+	b, err := os.ReadFile(c.ClientSecretFile)
+	if err != nil {
+		return "", fmt.Errorf("oidc %s: client secret: %w", c.Name, err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("oidc %s: client secret file %s is empty", c.Name, c.ClientSecretFile)
+	}
+	return s, nil
+}
+
+func isLoopback(host string) bool {
+	return host == "localhost" || host == "127.0.0.1" || host == "::1"
+}
+
+func contains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
