@@ -293,7 +293,7 @@ func (c *Config) Validate() error {
 	for _, name := range slices.Sorted(maps.Keys(c.Policy.Timeouts)) {
 		t := c.Policy.Timeouts[name]
 		if !slices.Contains(policy.Points, policy.Point("data.xborder."+name)) {
-			p.addf("policy.timeouts.%s: not a decision point (api.allow, catalogue.visible, exchange.decision, agreements.decision, registry.decision, membership.decision, audit.decision, analysis.decision, dataspace.decision)", name)
+			p.addf("policy.timeouts.%s: not a decision point (api.allow, catalogue.visible, exchange.decision, agreements.decision, registry.decision, membership.decision, audit.decision, analysis.decision, dataspace.decision, api.role)", name)
 		} else if t <= 0 || t.Std() > policy.MaxDecisionTimeout {
 			p.addf("policy.timeouts.%s: %v must be positive and at most %v", name, t.Std(), policy.MaxDecisionTimeout)
 		}
