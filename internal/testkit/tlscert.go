@@ -30,9 +30,10 @@ func WriteCert(t testing.TB, certFile, keyFile string, serial int64) []byte {
 	return certPEM
 }
 
-// SelfSignedCert is a self-signed ECDSA P-256 certificate for loopback,
-// valid for an hour, and its PKCS#8 key, both PEM.
-func SelfSignedCert(t testing.TB, serial int64) (certPEM, keyPEM []byte) {
+// SelfSignedCert is a self-signed ECDSA P-256 certificate valid for an
+// hour, and its PKCS#8 key, both PEM. It names hosts (DNS names or IP
+// addresses), or else 127.0.0.1, ::1 and localhost.
+func SelfSignedCert(t testing.TB, serial int64, hosts ...string) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -48,8 +49,16 @@ func SelfSignedCert(t testing.TB, serial int64) (certPEM, keyPEM []byte) {
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
 		IsCA:                  true,
-		DNSNames:              []string{"localhost"},
-		IPAddresses:           []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+	}
+	if len(hosts) == 0 {
+		hosts = []string{"127.0.0.1", "::1", "localhost"}
+	}
+	for _, h := range hosts {
+		if ip := net.ParseIP(h); ip != nil {
+			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+		} else {
+			tmpl.DNSNames = append(tmpl.DNSNames, h)
+		}
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
