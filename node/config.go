@@ -46,8 +46,13 @@ type Config struct {
 	Advertise []string `yaml:"advertise"`
 	// API is the host:port of the local HTTP API and web console.
 	API string `yaml:"api"`
+	// APITLS makes the API listener (the API, the web console and the
+	// Dataspace Protocol under /dsp) serve HTTPS from the operator's
+	// certificate files (off when empty).
+	APITLS APITLSConfig `yaml:"api_tls,omitempty"`
 	// PublicURL is the node's public base URL: the DCAT catalogue's IRIs
-	// are under it. Empty: http://API, for local use (see PublicBaseURL).
+	// are under it. Empty: http(s)://API, for local use (see
+	// PublicBaseURL).
 	PublicURL string `yaml:"public_url,omitempty"`
 	// Genesis is the federation file, relative to the data dir.
 	Genesis string `yaml:"genesis"`
@@ -73,6 +78,39 @@ type Config struct {
 
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+}
+
+// APITLSConfig names the PEM certificate chain (leaf first) and private
+// key the API serves, relative to the data dir or absolute: both or
+// neither. Files written over (a renewal) are served without a restart.
+type APITLSConfig struct {
+	CertFile string `yaml:"cert_file,omitempty"`
+	KeyFile  string `yaml:"key_file,omitempty"`
+}
+
+// Enabled reports whether the API serves HTTPS.
+func (c APITLSConfig) Enabled() bool { return c.CertFile != "" || c.KeyFile != "" }
+
+// Paths resolves the two files against the data dir.
+func (c APITLSConfig) Paths(dataDir string) (certFile, keyFile string) {
+	resolve := func(p string) string {
+		if filepath.IsAbs(p) {
+			return p
+		}
+		return filepath.Join(dataDir, p)
+	}
+	return resolve(c.CertFile), resolve(c.KeyFile)
+}
+
+func (c APITLSConfig) validate(p *problems) {
+	switch {
+	case c.CertFile == "" && c.KeyFile != "":
+		p.addf("api_tls.cert_file: empty while api_tls.key_file is set; name both files or neither")
+	case c.KeyFile == "" && c.CertFile != "":
+		p.addf("api_tls.key_file: empty while api_tls.cert_file is set; name both files or neither")
+	case c.Enabled() && c.CertFile == c.KeyFile:
+		p.addf("api_tls.key_file: %q is also the certificate file; the key is a file of its own", c.KeyFile)
+	}
 }
 
 // PolicyConfig selects how the policy engine evaluates decisions and bounds
@@ -188,20 +226,25 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 // Std returns the duration as a time.Duration.
 func (d Duration) Std() time.Duration { return time.Duration(d) }
 
-// PublicBaseURL is PublicURL, or else the API's address as an http URL
-// (loopback when the API listens on every interface).
+// PublicBaseURL is PublicURL, or else the API's address as an http URL,
+// https when api_tls is set (loopback when the API listens on every
+// interface).
 func (c *Config) PublicBaseURL() string {
 	if c.PublicURL != "" {
 		return strings.TrimRight(c.PublicURL, "/")
 	}
+	scheme := "http://"
+	if c.APITLS.Enabled() {
+		scheme = "https://"
+	}
 	host, port, err := net.SplitHostPort(c.API)
 	if err != nil {
-		return "http://" + c.API
+		return scheme + c.API
 	}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		host = "127.0.0.1"
 	}
-	return "http://" + net.JoinHostPort(host, port)
+	return scheme + net.JoinHostPort(host, port)
 }
 
 // DefaultConfig returns the configuration `xborder init` writes, before the
@@ -276,6 +319,7 @@ func (c *Config) Validate() error {
 	} else if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
 		p.addf("api: port %q is not a number between 0 and 65535", port)
 	}
+	c.APITLS.validate(&p)
 	if c.PublicURL != "" {
 		if err := exchange.ValidatePublicURL(c.PublicURL); err != nil {
 			p.addf("public_url: %v", err)
@@ -364,6 +408,8 @@ var Settable = []struct{ Key, Help string }{
 	{"listen", "libp2p listen multiaddrs, comma-separated"},
 	{"advertise", "multiaddrs to advertise instead of the listen addresses, comma-separated"},
 	{"api", "host:port of the local HTTP API"},
+	{"api_tls.cert_file", "PEM certificate chain the API serves over HTTPS, relative to the data dir (with api_tls.key_file)"},
+	{"api_tls.key_file", "PEM private key of the API's certificate, relative to the data dir (with api_tls.cert_file)"},
 	{"public_url", "public base URL of the node, under which the DCAT catalogue names its entries"},
 	{"policies", "Rego policy directory, relative to the data dir"},
 	{"policy.evaluator", "how decisions are evaluated: plan (default) or topdown"},
@@ -401,6 +447,10 @@ func (c *Config) Set(key, value string) error {
 		c.Advertise = list()
 	case "api":
 		c.API = value
+	case "api_tls.cert_file":
+		c.APITLS.CertFile = value
+	case "api_tls.key_file":
+		c.APITLS.KeyFile = value
 	case "public_url":
 		c.PublicURL = value
 	case "policies":

@@ -31,6 +31,7 @@ import (
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/dsp"
 	"github.com/xborder/xborder/exchange"
+	"github.com/xborder/xborder/internal/tlsreload"
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/node/console"
 	"github.com/xborder/xborder/policy"
@@ -113,6 +114,7 @@ type Node struct {
 	joining bool // not a founding member: waits to be voted in
 	api     *api.Server
 	apiLn   net.Listener
+	apiTLS  *tlsreload.Reloader // nil unless api_tls is configured
 
 	startedAt time.Time
 	ready     atomic.Bool
@@ -158,6 +160,9 @@ func Open(dataDir string, cfg Config, opts ...Option) (*Node, error) {
 			"peer_id", n.id.PeerID, "federation", n.genesis.Federation)
 	} else if self.Name != cfg.Name || self.Country != cfg.Country {
 		return nil, fmt.Errorf("config says this node is %s (%s) but the genesis lists its key as %s (%s): fix config.yaml or the genesis", cfg.Name, cfg.Country, self.Name, self.Country)
+	}
+	if err := n.openAPITLS(); err != nil {
+		return nil, err
 	}
 	return n, nil
 }
@@ -487,7 +492,9 @@ func (n *Node) serveAPI() (err error) {
 		Key:        n.id.PublicKey(),
 		NodeID:     n.id.PeerID.String(),
 		Name:       n.cfg.Name,
-		Log:        n.log.With("component", "console"),
+		// Secure cookies behind a TLS-terminating proxy too.
+		SecureCookies: n.secureCookies(),
+		Log:           n.log.With("component", "console"),
 	})
 	if err != nil {
 		return fmt.Errorf("web console: %w", err)
@@ -516,8 +523,8 @@ func (n *Node) serveAPI() (err error) {
 		deps.DataspaceBasePath = n.dsp.Config().BasePath
 	}
 	n.api = api.NewServer(deps)
-	if n.apiLn, err = net.Listen("tcp", n.cfg.API); err != nil {
-		return fmt.Errorf("API listen on %s: %w", n.cfg.API, err)
+	if n.apiLn, err = n.listenAPI(); err != nil {
+		return err
 	}
 	n.wg.Add(1)
 	go func() {

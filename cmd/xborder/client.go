@@ -27,20 +27,13 @@ type client struct {
 }
 
 // newClient resolves the API address and token: flag > environment >
-// the data dir (config.yaml, admin.token).
+// the data dir (config.yaml, admin.token); https as apiEndpoint says.
 func (g *globals) newClient() (*client, error) {
-	c := &client{base: g.addr, token: g.token, http: &http.Client{Timeout: 30 * time.Second}}
-	if c.base == "" {
-		cfg, err := g.loadConfig()
-		if err != nil {
-			return nil, fmt.Errorf("%w (or set --addr / XBORDER_ADDR)", err)
-		}
-		c.base = apiURL(cfg.API)
+	base, tr, err := g.apiEndpoint()
+	if err != nil {
+		return nil, err
 	}
-	if !strings.Contains(c.base, "://") {
-		c.base = "http://" + c.base
-	}
-	c.base = strings.TrimSuffix(c.base, "/")
+	c := &client{base: base, token: g.token, http: &http.Client{Timeout: 30 * time.Second, Transport: tr}}
 	if c.token == "" {
 		tok, err := readTokenFile(dataPath(g, node.AdminTokenFile))
 		if err != nil {

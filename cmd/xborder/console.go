@@ -60,14 +60,11 @@ policy (data.xborder.api.allow) for the role, as for API tokens.`,
 			if err != nil {
 				return usageErr(err)
 			}
-			base := g.addr
-			if base == "" {
-				base = apiURL(cfg.API)
+			base, _, err := g.apiEndpoint()
+			if err != nil {
+				return err
 			}
-			if !strings.Contains(base, "://") {
-				base = "http://" + base
-			}
-			link := strings.TrimSuffix(base, "/") + console.Prefix + "signin?code=" + url.QueryEscape(code)
+			link := base + console.Prefix + "signin?code=" + url.QueryEscape(code)
 			fmt.Fprintln(g.out, link)
 			if isTerminal(g.err) {
 				fmt.Fprintf(g.err, "Open this link within %v to sign in as %s (%s); it works once.\n", console.CodeTTL, u.Subject, u.Role)

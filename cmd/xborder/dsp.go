@@ -503,7 +503,7 @@ func (c *client) downloadVerified(ctx context.Context, path, want, out string) e
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := (&http.Client{}).Do(req)
+	resp, err := (&http.Client{Transport: c.http.Transport}).Do(req)
 	if err != nil {
 		return fmt.Errorf("cannot reach the node at %s: %w", c.base, err)
 	}

@@ -161,7 +161,7 @@ func download(cmd *cobra.Command, c *client, job exchange.JobStatus, out string)
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	resp, err := (&http.Client{}).Do(req)
+	resp, err := (&http.Client{Transport: c.http.Transport}).Do(req)
 	if err != nil {
 		return err
 	}

@@ -21,31 +21,25 @@ func newHealthcheckCmd(g *globals) *cobra.Command {
 		Long: `healthcheck asks the node's API for GET /readyz and exits 0 when it answers
 200 (the node is started and not shutting down), 1 otherwise. It needs no
 token. The address is --addr, XBORDER_ADDR or the api of DATA/config.yaml
-(a wildcard listen address is probed on loopback). It is meant for container
+(a wildcard listen address is probed on loopback), over https when the
+node's config has api_tls, trusting its certificate file. It is meant for container
 health checks: an image built FROM scratch has no shell or curl.`,
 		Example: `  xborder --data /data healthcheck
   XBORDER_ADDR=http://127.0.0.1:7401 xborder healthcheck --timeout 2s`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			base := g.addr
-			if base == "" {
-				cfg, err := g.loadConfig()
-				if err != nil {
-					return fmt.Errorf("%w (or set --addr / XBORDER_ADDR)", err)
-				}
-				base = apiURL(cfg.API)
+			base, tr, err := g.apiEndpoint()
+			if err != nil {
+				return err
 			}
-			if !strings.Contains(base, "://") {
-				base = "http://" + base
-			}
-			url := strings.TrimSuffix(base, "/") + "/readyz"
+			url := base + "/readyz"
 			ctx, cancel := context.WithTimeout(cmd.Context(), timeout)
 			defer cancel()
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 			if err != nil {
 				return err
 			}
-			resp, err := http.DefaultClient.Do(req)
+			resp, err := (&http.Client{Transport: tr}).Do(req)
 			if err != nil {
 				return fmt.Errorf("not ready: %w", err)
 			}

@@ -119,7 +119,11 @@ type Deps struct {
 	NodeID string
 	// Name is the node's member name, shown in every page's header.
 	Name string
-	Log  *slog.Logger
+	// SecureCookies marks the cookies Secure on every answer, not only on
+	// those served over TLS: the node's public URL is https, behind a
+	// proxy that terminates TLS and forwards plain HTTP.
+	SecureCookies bool
+	Log           *slog.Logger
 	// Now is the clock (default time.Now), for tests.
 	Now func() time.Time
 }
@@ -270,7 +274,7 @@ func (c *Console) handle(pattern string, need access, h handler, opts ...routeOp
 		o.maxBody = maxForm
 	}
 	c.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
-		x := &rc{c: c, w: w, r: r, lang: pickLang(w, r), allow: map[string]bool{}}
+		x := &rc{c: c, w: w, r: r, lang: pickLang(w, r, c.secure(r)), allow: map[string]bool{}}
 		if ck, err := r.Cookie(sessionCookie); err == nil {
 			x.sess, _ = c.sessions.get(ck.Value)
 		}
@@ -517,13 +521,19 @@ func (c *Console) routes() {
 	c.handle("POST "+Prefix+"policies/playground", apiRoute("POST", "/v1/policy/eval"), c.evaluate)
 
 	c.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
-		x := &rc{c: c, w: w, r: r, lang: pickLang(w, r), allow: map[string]bool{}}
+		x := &rc{c: c, w: w, r: r, lang: pickLang(w, r, c.secure(r)), allow: map[string]bool{}}
 		if ck, err := r.Cookie(sessionCookie); err == nil {
 			x.sess, _ = c.sessions.get(ck.Value)
 		}
 		c.fail(x, http.StatusNotFound, x.t("error.not_found"))
 	})
 }
+
+// secure reports whether cookies set in answer to r are marked Secure:
+// r came over TLS, or the node is reached through a TLS-terminating
+// proxy (Deps.SecureCookies). A forwarded-protocol header is not read: a
+// client could send it.
+func (c *Console) secure(r *http.Request) bool { return r.TLS != nil || c.svc.SecureCookies }
 
 // signin exchanges a one-time code for a session, then redirects to the
 // home page so that the code leaves the address bar; without a code it
@@ -542,14 +552,14 @@ func (c *Console) signin(x *rc) {
 	}
 	c.log.Info("console sign-in", "sub", sess.user.Subject, "role", sess.user.Role)
 	http.SetCookie(x.w, &http.Cookie{Name: sessionCookie, Value: sess.id, Path: "/", Expires: sess.expires,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: x.r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secure(x.r)})
 	c.redirect(x, Prefix)
 }
 
 func (c *Console) signout(x *rc) {
 	c.sessions.end(x.sess.id)
 	http.SetCookie(x.w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: x.r.TLS != nil})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secure(x.r)})
 	x.sess = nil
 	c.render(x, http.StatusOK, "signin.html", &page{Title: "signin.title", Flash: x.t("flash.signed_out")})
 }

@@ -57,10 +57,10 @@ func (m messages) text(lang, key string, args ...any) string {
 
 // pickLang: ?lang= (remembered in a cookie), then the cookie, then the
 // browser's Accept-Language, then English.
-func pickLang(w http.ResponseWriter, r *http.Request) string {
+func pickLang(w http.ResponseWriter, r *http.Request, secure bool) string {
 	if l := r.URL.Query().Get("lang"); slices.Contains(Languages, l) {
 		http.SetCookie(w, &http.Cookie{Name: langCookie, Value: l, Path: "/", MaxAge: 365 * 24 * 3600,
-			HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil})
+			HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: secure})
 		return l
 	}
 	if c, err := r.Cookie(langCookie); err == nil && slices.Contains(Languages, c.Value) {
