@@ -46,33 +46,37 @@ func (c consoleSessions) ConsoleSessions(context.Context) ([]api.ConsoleSession,
 	}
 	out := make([]api.ConsoleSession, 0, len(list))
 	for _, s := range list {
-		out = append(out, api.ConsoleSession{ID: s.ID, Subject: s.Subject, Role: s.Role, Org: s.Org, Method: s.Method,
-			Issuer: s.Issuer, Created: s.Created, LastSeen: s.LastSeen, Expires: s.Expires, IdleExpires: s.IdleExpires})
+		out = append(out, apiSession(s))
 	}
 	return out, nil
 }
 
 // RevokeConsoleSession records the revocation, then deletes the session:
 // a revocation the trail cannot record is refused.
-func (c consoleSessions) RevokeConsoleSession(ctx context.Context, id string) error {
+func (c consoleSessions) RevokeConsoleSession(ctx context.Context, id string) (api.ConsoleSession, error) {
 	s, err := c.n.sessions.Get(id)
 	if errors.Is(err, sessionstore.ErrNotFound) {
-		return api.ErrNoSession
+		return api.ConsoleSession{}, api.ErrNoSession
 	}
 	if err != nil {
-		return err
+		return api.ConsoleSession{}, err
 	}
 	by := ""
 	if u, ok := api.UserFrom(ctx); ok {
 		by = u.Subject
 	}
 	if err := c.n.record(auditSessionRevoke, s.Subject, map[string]any{"session": id, "role": s.Role, "by": by}); err != nil {
-		return err
+		return api.ConsoleSession{}, err
 	}
 	if err := c.n.sessions.Delete(id); errors.Is(err, sessionstore.ErrNotFound) {
-		return api.ErrNoSession // ended meanwhile
+		return api.ConsoleSession{}, api.ErrNoSession // ended meanwhile
 	} else if err != nil {
-		return err
+		return api.ConsoleSession{}, err
 	}
-	return nil
+	return apiSession(s), nil
+}
+
+func apiSession(s sessionstore.Session) api.ConsoleSession {
+	return api.ConsoleSession{ID: s.ID, Subject: s.Subject, Role: s.Role, Org: s.Org, Method: s.Method,
+		Issuer: s.Issuer, Created: s.Created, LastSeen: s.LastSeen, Expires: s.Expires, IdleExpires: s.IdleExpires}
 }

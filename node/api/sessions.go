@@ -29,10 +29,11 @@ type ConsoleSession struct {
 // (the node, which records each revocation in its audit trail).
 type ConsoleSessions interface {
 	ConsoleSessions(ctx context.Context) ([]ConsoleSession, error)
-	// RevokeConsoleSession ends the session with this ID: ErrNoSession
-	// when none has it, exchange.ErrAuditUnavailable when the trail
-	// cannot record it (then it is not revoked).
-	RevokeConsoleSession(ctx context.Context, id string) error
+	// RevokeConsoleSession ends the session with this ID and returns it
+	// as it was: ErrNoSession when none has it,
+	// exchange.ErrAuditUnavailable when the trail cannot record it (then
+	// it is not revoked).
+	RevokeConsoleSession(ctx context.Context, id string) (ConsoleSession, error)
 }
 
 // ErrNoSession is returned for a session ID no live session has
@@ -69,9 +70,9 @@ func (s *Server) routeSessions() {
 			writeError(w, http.StatusBadRequest, "a session ID is 64 lowercase hex digits (see GET /v1/sessions)")
 			return
 		}
-		switch err := s.sessions.RevokeConsoleSession(r.Context(), id); {
+		switch sess, err := s.sessions.RevokeConsoleSession(r.Context(), id); {
 		case err == nil:
-			w.WriteHeader(http.StatusNoContent)
+			writeJSON(w, http.StatusOK, sess)
 		case errors.Is(err, ErrNoSession):
 			writeError(w, http.StatusNotFound, "no console session has ID "+id+" (signed out, expired or revoked already)")
 		case errors.Is(err, exchange.ErrAuditUnavailable):

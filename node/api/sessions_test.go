@@ -31,19 +31,20 @@ func (m *memSessions) ConsoleSessions(context.Context) ([]ConsoleSession, error)
 	return out, nil
 }
 
-func (m *memSessions) RevokeConsoleSession(ctx context.Context, id string) error {
+func (m *memSessions) RevokeConsoleSession(ctx context.Context, id string) (ConsoleSession, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.failWith != nil {
-		return m.failWith
+		return ConsoleSession{}, m.failWith
 	}
-	if _, ok := m.sessions[id]; !ok {
-		return ErrNoSession
+	s, ok := m.sessions[id]
+	if !ok {
+		return ConsoleSession{}, ErrNoSession
 	}
 	u, _ := UserFrom(ctx)
 	delete(m.sessions, id)
 	m.revoked = append(m.revoked, id+" by "+u.Subject)
-	return nil
+	return s, nil
 }
 
 func (f *fixture) delete(t *testing.T, path, token string) (int, string) {
@@ -95,7 +96,7 @@ func TestConsoleSessionsEndpoints(t *testing.T) {
 		t.Fatalf("revoke without audit: %d", code)
 	}
 	mem.failWith = nil
-	if code, body := f.delete(t, "/v1/sessions/"+id, op); code != http.StatusNoContent {
+	if code, body := f.delete(t, "/v1/sessions/"+id, op); code != http.StatusOK || !strings.Contains(body, "alice@uni-freiburg.de") {
 		t.Fatalf("revoke: %d %s", code, body)
 	}
 	if len(mem.revoked) != 1 || mem.revoked[0] != id+" by alice" {
