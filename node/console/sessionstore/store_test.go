@@ -246,3 +246,31 @@ func TestBadInput(t *testing.T) {
 		t.Fatal("a 1s idle timeout passed")
 	}
 }
+
+// Whatever a browser sends as its cookie, only the token Create returned
+// opens the session.
+func FuzzLookup(f *testing.F) {
+	c := newClock()
+	s, err := Open(DefaultConfig(f.TempDir()), Deps{Now: c.now})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer s.Close()
+	token, sess, err := s.Create(alice, 0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(token[:42])
+	f.Add(sess.ID)
+	f.Add("")
+	f.Add("\x00")
+	f.Fuzz(func(t *testing.T, v string) {
+		got, err := s.Lookup(v)
+		if v == token {
+			return
+		}
+		if err == nil || got.ID != "" {
+			t.Fatalf("cookie %q opened %+v", v, got)
+		}
+	})
+}
