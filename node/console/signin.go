@@ -24,7 +24,9 @@ import (
 // valid: long enough to click, short enough not to matter once copied.
 const CodeTTL = 5 * time.Minute
 
-// DefaultSessionTTL is how long a console session lasts after sign-in.
+// DefaultSessionTTL is how long a console session lasts after sign-in,
+// unless the code asks otherwise; the session store's lifetime caps it,
+// and its idle timeout may end it sooner.
 const DefaultSessionTTL = 8 * time.Hour
 
 // maxSessionTTL bounds what a sign-in code may ask for.
