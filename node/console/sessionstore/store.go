@@ -35,6 +35,11 @@ import (
 // File is the store's file name in the node's data directory.
 const File = "sessions.db"
 
+// Remedy is what the operator should do about a damaged sessions.db: it
+// holds nothing but who is signed in, so losing it only signs everybody
+// out.
+const Remedy = "move it aside and restart (every console user is signed out), or restore it from backup"
+
 // How a user signed in.
 const (
 	MethodCode = "code" // a one-time code minted by `xborder console`
@@ -139,7 +144,7 @@ func Open(cfg Config, d Deps) (*Store, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
-	db, err := boltfile.OpenFormat(cfg.Path, &bolt.Options{Timeout: 2 * time.Second}, boltfile.RestoreFromBackup, storeFormat)
+	db, err := boltfile.OpenFormat(cfg.Path, &bolt.Options{Timeout: 2 * time.Second}, Remedy, storeFormat)
 	if err != nil {
 		return nil, err
 	}
