@@ -26,7 +26,7 @@ var ErrBackupRunning = api.ErrBackupRunning
 // policy files (those inside the data dir), then each store's consistent
 // copy as the store makes it without stopping (audit trail, registry
 // state, raft log and latest snapshot, catalogue and blobs, exchange,
-// analysis and dataspace stores), and last the manifest signed with the node's key. The
+// analysis, console session and dataspace stores), and last the manifest signed with the node's key. The
 // backup is recorded in the audit trail first; a trail that cannot be
 // written refuses it. One backup runs at a time.
 //
@@ -73,6 +73,7 @@ func (n *Node) Backup(ctx context.Context, w io.Writer, compress bool) (backup.M
 		{"the catalogue", n.catalogue.Backup},
 		{"the exchange", n.exchange.Backup},
 		{"the analyses", n.analyses.Backup},
+		{"the console sessions", n.sessions.Backup},
 	}
 	if n.dsp != nil {
 		stores = append(stores, struct {

@@ -139,7 +139,7 @@ func TestBackupUnderLoadRestoresANodeThatCatchesUp(t *testing.T) {
 		held[f.Path] = true
 	}
 	for _, want := range []string{KeyFile, ConfigFile, AdminTokenFile, GenesisFile, "policies/api.rego", "audit.db", "registry.db",
-		"raft/raft.db", "node.db", exchange.ExchangeDBFile, "analysis.db"} {
+		"raft/raft.db", "node.db", exchange.ExchangeDBFile, "analysis.db", "sessions.db"} {
 		if !held[want] {
 			t.Errorf("the archive lacks %s", want)
 		}

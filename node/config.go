@@ -78,6 +78,18 @@ type Config struct {
 
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout Duration `yaml:"shutdown_timeout"`
+
+	// Console tunes the web console's sessions.
+	Console ConsoleConfig `yaml:"console,omitempty"`
+}
+
+// ConsoleConfig bounds the web console's sessions (kept in
+// DATA/sessions.db): a session ends SessionLifetime after sign-in
+// whatever its activity, or after SessionIdleTimeout without a request.
+// Zero: 12h and 1h.
+type ConsoleConfig struct {
+	SessionLifetime    Duration `yaml:"session_lifetime,omitempty"`
+	SessionIdleTimeout Duration `yaml:"session_idle_timeout,omitempty"`
 }
 
 // APITLSConfig names the PEM certificate chain (leaf first) and private
@@ -386,6 +398,12 @@ func (c *Config) Validate() error {
 	}
 	if c.AuditAnchorInterval < Duration(time.Second) {
 		p.addf("audit_anchor_interval: %v is too short; at least 1s", c.AuditAnchorInterval.Std())
+	}
+	if c.Console.SessionLifetime != 0 && c.Console.SessionLifetime < Duration(time.Minute) {
+		p.addf("console.session_lifetime: %v is too short; at least 1m", c.Console.SessionLifetime.Std())
+	}
+	if c.Console.SessionIdleTimeout != 0 && c.Console.SessionIdleTimeout < Duration(time.Minute) {
+		p.addf("console.session_idle_timeout: %v is too short; at least 1m", c.Console.SessionIdleTimeout.Std())
 	}
 	if c.ShutdownTimeout <= 0 {
 		p.addf("shutdown_timeout: must be positive")

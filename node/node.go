@@ -34,6 +34,7 @@ import (
 	"github.com/xborder/xborder/internal/tlsreload"
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/node/console"
+	"github.com/xborder/xborder/node/console/sessionstore"
 	"github.com/xborder/xborder/policy"
 	"github.com/xborder/xborder/sandbox"
 )
@@ -103,6 +104,8 @@ type Node struct {
 	// dspSigner its identity there.
 	dsp       *dsp.Service
 	dspSigner *dsp.Signer
+	// sessions keeps the web console's sessions (DATA/sessions.db).
+	sessions *sessionstore.Store
 	// policyChanged wakes the policy declaration after a reload.
 	policyChanged chan struct{}
 	// registry is set once raft is open; the gater reads it concurrently.
@@ -422,6 +425,9 @@ func (n *Node) startServices(ctx context.Context, engine *policy.Engine) (err er
 		Log: n.log.With("component", "analysis"), Clock: n.now}); err != nil {
 		return fmt.Errorf("start analyses: %w", err)
 	}
+	if err := n.openSessions(); err != nil {
+		return err
+	}
 	return n.openDataspace()
 }
 
@@ -491,6 +497,8 @@ func (n *Node) serveAPI() (err error) {
 		Authz:      n.policy,
 		Key:        n.id.PublicKey(),
 		NodeID:     n.id.PeerID.String(),
+		Sessions:   n.sessions,
+		Recorder:   auditRecorder{n},
 		Name:       n.cfg.Name,
 		// Secure cookies behind a TLS-terminating proxy too.
 		SecureCookies: n.secureCookies(),
@@ -513,6 +521,7 @@ func (n *Node) serveAPI() (err error) {
 		Tokens:     &api.Verifier{Key: n.id.PublicKey(), NodeID: n.id.PeerID.String()},
 		Authz:      n.policy,
 		Console:    web,
+		Sessions:   consoleSessions{n},
 		Log:        n.log.With("component", "api"),
 		Registerer: n.reg,
 		Gatherer:   n.reg,
@@ -614,6 +623,9 @@ func (n *Node) stopServices() []error {
 	var errs []error
 	if n.dsp != nil {
 		errs = append(errs, n.dsp.Close())
+	}
+	if n.sessions != nil {
+		errs = append(errs, n.sessions.Close())
 	}
 	if n.analyses != nil {
 		errs = append(errs, n.analyses.Close())

@@ -14,6 +14,7 @@ import (
 	"github.com/xborder/xborder/internal/boltfile"
 	"github.com/xborder/xborder/internal/boltfile/damage"
 	"github.com/xborder/xborder/internal/testkit"
+	"github.com/xborder/xborder/node/console/sessionstore"
 )
 
 // storeFiles are the node's bbolt files and what an operator does about a
@@ -24,6 +25,7 @@ var storeFiles = []struct{ name, remedy string }{
 	{"audit.db", boltfile.RestoreFromBackup},
 	{"registry.db", boltfile.ResyncFromPartners},
 	{filepath.Join("raft", "raft.db"), boltfile.ResyncFromPartners},
+	{sessionstore.File, sessionstore.Remedy},
 }
 
 // writtenDataDir runs a one-member federation until each of its files

@@ -17,7 +17,7 @@ import (
 // is left as that release wrote it.
 func TestStoreFromANewerReleaseStopsTheStart(t *testing.T) {
 	golden, cfg := writtenDataDir(t)
-	for _, name := range []string{"node.db", "exchange.db", "audit.db", "registry.db", "analysis.db"} {
+	for _, name := range []string{"node.db", "exchange.db", "audit.db", "registry.db", "analysis.db", "sessions.db"} {
 		t.Run(name, func(t *testing.T) {
 			dir := copyDataDir(t, golden)
 			path := filepath.Join(dir, name)

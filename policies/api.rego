@@ -8,7 +8,8 @@
 # Input: {"user": {"sub", "role", "org"}, "method": "GET", "path": "/v1/status"}.
 #
 # Users get a role in their token (xborder token issue --role ...):
-#   operator    runs the node: may call everything;
+#   operator    runs the node: may call everything (among it, alone,
+#               listing and revoking web console sessions, /v1/sessions);
 #   researcher  browses the catalogue, projects, agreements and grants,
 #               requests and fetches data (the node shows a researcher only
 #               the transfers they started), and runs federated analyses

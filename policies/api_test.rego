@@ -241,6 +241,18 @@ test_only_operators_take_backups if {
 	}
 }
 
+# Console sessions name who is signed in and ending one signs its user out:
+# only an operator lists or revokes them.
+test_only_operators_list_and_revoke_console_sessions if {
+	may("operator", "GET", "/v1/sessions")
+	may("operator", "DELETE", "/v1/sessions/5f0c")
+	every r in ["researcher", "legal", "auditor", "stranger", ""] {
+		not may(r, "GET", "/v1/sessions")
+		not may(r, "DELETE", "/v1/sessions/5f0c")
+		not may(r, "GET", "/v1/sessions/5f0c")
+	}
+}
+
 # Taking data from a dataspace (the Dataspace Protocol, consumer side):
 # researchers and operators browse providers' catalogues, negotiate
 # contracts and start transfers; auditors read the negotiations and

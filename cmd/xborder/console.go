@@ -84,7 +84,7 @@ policy (data.xborder.api.allow) for the role, as for API tokens.`,
 	f.StringVar(&u.Role, "role", api.RoleOperator, "one of "+strings.Join(api.Roles, ", "))
 	f.StringVar(&u.Subject, "sub", "", "the user the session names (default: $USER)")
 	f.StringVar(&u.Org, "org", "", "the user's organisation (default: the node's)")
-	f.DurationVar(&sessionTTL, "session-ttl", console.DefaultSessionTTL, "how long the session lasts after sign-in")
+	f.DurationVar(&sessionTTL, "session-ttl", console.DefaultSessionTTL, "how long the session lasts after sign-in (at most the node's console.session_lifetime)")
 	f.BoolVar(&noOpen, "no-open", false, "only print the link, never open a browser")
 	return cmd
 }

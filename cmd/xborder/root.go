@@ -111,7 +111,7 @@ Global flags read environment variables when not given:
 		newStatusCmd(g),
 		newPeersCmd(g),
 		newTokenCmd(g),
-		newConsoleCmd(g),
+		newConsoleCmd(g), newSessionCmd(g),
 		newPolicyCmd(g),
 		newProjectCmd(g), newAgreementCmd(g),
 		newMemberCmd(g),

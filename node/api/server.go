@@ -70,6 +70,7 @@ type Server struct {
 	modules    Modules
 	backups    Backups
 	dataspace  Dataspace
+	sessions   ConsoleSessions
 	log        *slog.Logger
 	mux        *http.ServeMux
 	http       *http.Server
@@ -94,7 +95,10 @@ type Deps struct {
 	// Console, when set, serves the web console under /console/ (and
 	// the home page / redirects to it).
 	Console http.Handler
-	Log     *slog.Logger
+	// Sessions lists and revokes the console's sessions; nil: the
+	// /v1/sessions endpoints answer 501.
+	Sessions ConsoleSessions
+	Log      *slog.Logger
 	// Registerer receives the API's metrics; Gatherer serves /metrics
 	// (usually the same registry).
 	Registerer prometheus.Registerer
@@ -116,7 +120,7 @@ type Deps struct {
 func NewServer(d Deps) *Server {
 	log := d.Log
 	s := &Server{
-		backend: d.Backend, policies: d.Policies, registry: d.Registry, audit: d.Audit, catalogue: d.Catalogue, exchange: d.Exchange, agreements: d.Agreements, analyses: d.Analyses, modules: d.Modules, backups: d.Backups, dataspace: d.Dataspace, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
+		backend: d.Backend, policies: d.Policies, registry: d.Registry, audit: d.Audit, catalogue: d.Catalogue, exchange: d.Exchange, agreements: d.Agreements, analyses: d.Analyses, modules: d.Modules, backups: d.Backups, dataspace: d.Dataspace, sessions: d.Sessions, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xborder_api_requests_total",
 			Help: "Local API requests, by route and HTTP status code.",
@@ -162,6 +166,7 @@ func NewServer(d Deps) *Server {
 	s.routeExchange()
 	s.routeAgreements()
 	s.routeBackup()
+	s.routeSessions()
 	s.routeDataspace()
 	s.mountDataspace(d)
 	if d.Console != nil {

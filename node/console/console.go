@@ -3,7 +3,10 @@
 // (node/api), served by `xborder run` on the API address under /console/.
 //
 // A user signs in with a one-time code that `xborder console` mints with
-// the node's key; the session lives in an HttpOnly, SameSite=Strict cookie.
+// the node's key. The session is kept by the node (Sessions, the
+// sessionstore package: it survives a restart, expires, and operators
+// list and revoke it); the HttpOnly, SameSite=Strict cookie carries only
+// its random token.
 // Every page and every form names the API route it stands for, and the
 // node's data.xborder.api.allow decides, for the session's role, whether
 // the page shows the link or form and whether the server carries it out.
@@ -30,6 +33,7 @@ import (
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/node/api"
+	"github.com/xborder/xborder/node/console/sessionstore"
 )
 
 //go:embed templates/*.html
@@ -97,6 +101,27 @@ type Analyses interface {
 	Analyses(ctx context.Context, c analysis.Caller) ([]analysis.Status, error)
 }
 
+// Sessions keeps the console's sessions (*sessionstore.Store): the
+// cookie's token opens one. A lookup that fails for any reason, the store
+// itself failing included, is no session.
+type Sessions interface {
+	Create(in sessionstore.Session, ttl time.Duration) (token string, s sessionstore.Session, err error)
+	Lookup(token string) (sessionstore.Session, error)
+	End(token string) (sessionstore.Session, error)
+}
+
+// Recorder appends to the node's audit trail (the node's recorder, as
+// the exchange uses it).
+type Recorder interface {
+	Record(typ, subject string, details any) error
+}
+
+// Audit record types of the console.
+const (
+	AuditSignIn  = "console.signin"
+	AuditSignOut = "console.signout"
+)
+
 // Deps are the services the console shows and acts on, and what it
 // needs to sign users in.
 type Deps struct {
@@ -117,6 +142,11 @@ type Deps struct {
 	// ID, as for API tokens).
 	Key    ed25519.PublicKey
 	NodeID string
+	// Sessions keeps the sessions (required).
+	Sessions Sessions
+	// Recorder records sign-ins and sign-outs; nil records nothing (a
+	// node always sets it: a sign-in it cannot record is refused).
+	Recorder Recorder
 	// Name is the node's member name, shown in every page's header.
 	Name string
 	// SecureCookies marks the cookies Secure on every answer, not only on
@@ -146,7 +176,9 @@ type Console struct {
 	name     string
 	log      *slog.Logger
 	now      func() time.Time
-	sessions *sessions
+	codes    *codes
+	sessions Sessions
+	recorder Recorder
 	msgs     messages
 	mux      *http.ServeMux
 	static   http.Handler
@@ -163,12 +195,15 @@ func New(d Deps) (*Console, error) {
 	if d.Log == nil {
 		d.Log = slog.New(slog.DiscardHandler)
 	}
+	if d.Sessions == nil {
+		return nil, errors.New("console: no session store")
+	}
 	msgs, err := loadMessages()
 	if err != nil {
 		return nil, err
 	}
 	c := &Console{svc: d, name: d.Name, log: d.Log, now: d.Now, msgs: msgs,
-		sessions: newSessions(d.Key, d.NodeID, d.Now), mux: http.NewServeMux()}
+		codes: newCodes(d.Key, d.NodeID, d.Now), sessions: d.Sessions, recorder: d.Recorder, mux: http.NewServeMux()}
 	sub, _ := fs.Sub(staticFS, "static")
 	c.static = http.StripPrefix(Prefix+"static/", http.FileServerFS(sub))
 	c.routes()
@@ -275,9 +310,7 @@ func (c *Console) handle(pattern string, need access, h handler, opts ...routeOp
 	}
 	c.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		x := &rc{c: c, w: w, r: r, lang: pickLang(w, r, c.secure(r)), allow: map[string]bool{}}
-		if ck, err := r.Cookie(sessionCookie); err == nil {
-			x.sess, _ = c.sessions.get(ck.Value)
-		}
+		x.sess = c.session(r)
 		post := r.Method == http.MethodPost
 		if post {
 			r.Body = http.MaxBytesReader(w, r.Body, o.maxBody)
@@ -522,9 +555,7 @@ func (c *Console) routes() {
 
 	c.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		x := &rc{c: c, w: w, r: r, lang: pickLang(w, r, c.secure(r)), allow: map[string]bool{}}
-		if ck, err := r.Cookie(sessionCookie); err == nil {
-			x.sess, _ = c.sessions.get(ck.Value)
-		}
+		x.sess = c.session(r)
 		c.fail(x, http.StatusNotFound, x.t("error.not_found"))
 	})
 }
@@ -535,29 +566,79 @@ func (c *Console) routes() {
 // client could send it.
 func (c *Console) secure(r *http.Request) bool { return r.TLS != nil || c.svc.SecureCookies }
 
+// session is the live session the request's cookie opens, or nil. A
+// store that fails signs nobody in.
+func (c *Console) session(r *http.Request) *session {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil || ck.Value == "" {
+		return nil
+	}
+	st, err := c.sessions.Lookup(ck.Value)
+	switch {
+	case err == nil:
+	case errors.Is(err, sessionstore.ErrNotFound), errors.Is(err, sessionstore.ErrExpired):
+		return nil
+	default:
+		c.log.Error("console session store failed; request treated as signed out", "err", err)
+		return nil
+	}
+	return &session{id: ck.Value, csrf: csrfOf(ck.Value), expires: st.Expires, stored: st,
+		user: api.User{Subject: st.Subject, Role: st.Role, Org: st.Org, Expires: st.Expires}}
+}
+
+func (c *Console) record(typ, subject string, details map[string]any) error {
+	if c.recorder == nil {
+		return nil
+	}
+	return c.recorder.Record(typ, subject, details)
+}
+
 // signin exchanges a one-time code for a session, then redirects to the
 // home page so that the code leaves the address bar; without a code it
-// says how to get one.
+// says how to get one. A session the store cannot keep, or whose sign-in
+// the audit trail cannot record, is refused.
 func (c *Console) signin(x *rc) {
 	code := x.r.URL.Query().Get("code")
 	if code == "" {
 		c.render(x, http.StatusOK, "signin.html", &page{Title: "signin.title"})
 		return
 	}
-	sess, err := c.sessions.exchange(code)
+	u, ttl, err := c.codes.exchange(code)
 	if err != nil {
 		c.log.Warn("console sign-in refused", "err", err)
 		c.render(x, http.StatusUnauthorized, "signin.html", &page{Title: "signin.title", Data: x.t("signin.refused", strings.TrimPrefix(err.Error(), ErrBadCode.Error()+": "))})
 		return
 	}
-	c.log.Info("console sign-in", "sub", sess.user.Subject, "role", sess.user.Role)
-	http.SetCookie(x.w, &http.Cookie{Name: sessionCookie, Value: sess.id, Path: "/", Expires: sess.expires,
+	token, st, err := c.sessions.Create(sessionstore.Session{Subject: u.Subject, Role: u.Role, Org: u.Org, Method: sessionstore.MethodCode}, ttl)
+	if err == nil {
+		if err = c.record(AuditSignIn, u.Subject, map[string]any{"session": st.ID, "role": u.Role, "org": u.Org,
+			"method": st.Method, "expires": st.Expires}); err != nil {
+			_, _ = c.sessions.End(token)
+		}
+	}
+	if err != nil {
+		c.log.Error("console sign-in not kept", "sub", u.Subject, "err", err)
+		c.render(x, http.StatusServiceUnavailable, "signin.html", &page{Title: "signin.title", Data: x.t("signin.refused", "the node cannot keep or record the session now: "+err.Error())})
+		return
+	}
+	c.log.Info("console sign-in", "sub", u.Subject, "role", u.Role, "session", st.ID[:12])
+	http.SetCookie(x.w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", Expires: st.Expires,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secure(x.r)})
 	c.redirect(x, Prefix)
 }
 
+// signout ends the session at the node (it is deleted from the store)
+// and clears the cookie.
 func (c *Console) signout(x *rc) {
-	c.sessions.end(x.sess.id)
+	if st, err := c.sessions.End(x.sess.id); err != nil && !errors.Is(err, sessionstore.ErrNotFound) {
+		c.log.Error("console sign-out: session not deleted", "err", err)
+		c.fail(x, http.StatusServiceUnavailable, err.Error())
+		return
+	} else if err == nil {
+		if err := c.record(AuditSignOut, st.Subject, map[string]any{"session": st.ID, "role": st.Role}); err != nil {
+			c.log.Error("console sign-out not recorded", "err", err)
+		}
+	}
 	http.SetCookie(x.w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secure(x.r)})
 	x.sess = nil

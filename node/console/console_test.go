@@ -14,6 +14,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -23,6 +24,7 @@ import (
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/node/api"
+	"github.com/xborder/xborder/node/console/sessionstore"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -164,6 +166,75 @@ type testConsole struct {
 	key      ed25519.PrivateKey
 	now      time.Time
 	mu       sync.Mutex
+	deps     Deps
+	store    *sessionstore.Store
+	storeCfg sessionstore.Config
+	rec      *fakeRecorder
+}
+
+// fakeRecorder keeps the audit records the console makes; with fail set
+// it refuses them, as a trail that cannot be written.
+type fakeRecorder struct {
+	mu      sync.Mutex
+	records []string // "type subject"
+	fail    error
+}
+
+func (f *fakeRecorder) Record(typ, subject string, _ any) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail != nil {
+		return f.fail
+	}
+	f.records = append(f.records, typ+" "+subject)
+	return nil
+}
+
+func (f *fakeRecorder) list() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.records)
+}
+
+func (f *fakeRecorder) setFail(err error) {
+	f.mu.Lock()
+	f.fail = err
+	f.mu.Unlock()
+}
+
+func (tc *testConsole) console() *Console {
+	tc.mu.Lock()
+	defer tc.mu.Unlock()
+	return tc.c
+}
+
+func (tc *testConsole) openStore() *sessionstore.Store {
+	tc.t.Helper()
+	st, err := sessionstore.Open(tc.storeCfg, sessionstore.Deps{Now: tc.clock})
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	tc.t.Cleanup(func() { _ = st.Close() })
+	return st
+}
+
+// restart closes the session store and builds the console anew over the
+// reopened file, as a node restart does.
+func (tc *testConsole) restart() {
+	tc.t.Helper()
+	if err := tc.store.Close(); err != nil {
+		tc.t.Fatal(err)
+	}
+	tc.store = tc.openStore()
+	d := tc.deps
+	d.Sessions = tc.store
+	c, err := New(d)
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	tc.mu.Lock()
+	tc.c = c
+	tc.mu.Unlock()
 }
 
 func (tc *testConsole) clock() time.Time {
@@ -204,14 +275,18 @@ func newTestConsoleWith(t *testing.T, dir string, opts ...policy.Option) *testCo
 	tc.node.entries = append(tc.node.entries, cohortListings()...)
 	tc.node.entries = append(tc.node.entries, modelListing())
 	tc.node.modules, tc.node.evaluations = moduleFixtures(t)
-	tc.c, err = New(Deps{Backend: tc.node, Policies: tc.node, Registry: tc.node, Audit: tc.node, Catalogue: tc.node,
+	tc.storeCfg = sessionstore.DefaultConfig(t.TempDir())
+	tc.store = tc.openStore()
+	tc.rec = &fakeRecorder{}
+	tc.deps = Deps{Backend: tc.node, Policies: tc.node, Registry: tc.node, Audit: tc.node, Catalogue: tc.node,
 		Exchange: tc.node, Agreements: tc.node, Analyses: tc.analyses, Modules: tc.node, Authz: tc.node, Key: pub, NodeID: testNodeID,
-		Name: "fr-grandest", Now: tc.clock})
+		Name: "fr-grandest", Now: tc.clock, Sessions: tc.store, Recorder: tc.rec}
+	tc.c, err = New(tc.deps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	mux.Handle(Prefix, tc.c)
+	mux.Handle(Prefix, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { tc.console().ServeHTTP(w, r) }))
 	tc.srv = httptest.NewServer(mux)
 	t.Cleanup(tc.srv.Close)
 	return tc

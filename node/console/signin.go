@@ -3,6 +3,7 @@ package console
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
@@ -16,13 +17,16 @@ import (
 	"github.com/lestrrat-go/jwx/v3/jwt"
 
 	"github.com/xborder/xborder/node/api"
+	"github.com/xborder/xborder/node/console/sessionstore"
 )
 
 // CodeTTL is how long a sign-in code printed by `xborder console` stays
 // valid: long enough to click, short enough not to matter once copied.
 const CodeTTL = 5 * time.Minute
 
-// DefaultSessionTTL is how long a console session lasts after sign-in.
+// DefaultSessionTTL is how long a console session lasts after sign-in,
+// unless the code asks otherwise; the session store's lifetime caps it,
+// and its idle timeout may end it sooner.
 const DefaultSessionTTL = 8 * time.Hour
 
 // maxSessionTTL bounds what a sign-in code may ask for.
@@ -86,38 +90,47 @@ type clockFunc func() time.Time
 
 func (f clockFunc) Now() time.Time { return f() }
 
-// session is one signed-in browser.
+// session is one signed-in browser: the token its cookie carries and the
+// session the store keeps for it.
 type session struct {
-	id      string
+	id      string // the cookie's token (never stored: the store keeps its hash)
 	user    api.User
 	csrf    string
 	expires time.Time
+	stored  sessionstore.Session
 }
 
-// sessions holds the console's sessions and the sign-in codes already
-// used, in memory: a restarted node signs everybody out. Codes minted
-// before the node started are refused, so a code used before a restart
-// cannot be used again after it.
-type sessions struct {
+// csrfOf is a session's CSRF token, derived from its cookie's token so
+// that the store holds no secret: a page's forms carry it, a forged form
+// from another site cannot know it.
+func csrfOf(token string) string {
+	h := sha256.Sum256([]byte("xborder console csrf\x00" + token))
+	return base64.RawURLEncoding.EncodeToString(h[:])
+}
+
+// codes verifies sign-in codes and remembers those already used, in
+// memory. Codes minted before the node started are refused, so a code
+// used before a restart cannot be used again after it.
+type codes struct {
 	key     ed25519.PublicKey
 	nodeID  string
 	now     func() time.Time
 	started time.Time
 
 	mu    sync.Mutex
-	byID  map[string]*session
 	used  map[string]time.Time // jti -> expiry of the code
 	limit int
 }
 
-func newSessions(key ed25519.PublicKey, nodeID string, now func() time.Time) *sessions {
-	return &sessions{key: key, nodeID: nodeID, now: now, started: now().Truncate(time.Second),
-		byID: map[string]*session{}, used: map[string]time.Time{}, limit: 10000}
+func newCodes(key ed25519.PublicKey, nodeID string, now func() time.Time) *codes {
+	return &codes{key: key, nodeID: nodeID, now: now, started: now().Truncate(time.Second),
+		used: map[string]time.Time{}, limit: 10000}
 }
 
-// exchange verifies a sign-in code and, the first time only, opens a
-// session for the user it names.
-func (s *sessions) exchange(code string) (*session, error) {
+// exchange verifies a sign-in code and, the first time only, returns the
+// user it names and the session length it asks for.
+func (s *codes) exchange(code string) (api.User, time.Duration, error) {
+	var u api.User
 	now := s.now()
 	tok, err := jwt.Parse([]byte(code),
 		jwt.WithKey(jwa.EdDSA(), s.key),
@@ -133,18 +146,17 @@ func (s *sessions) exchange(code string) (*session, error) {
 	)
 	if err != nil {
 		if errors.Is(err, jwt.TokenExpiredError()) {
-			return nil, fmt.Errorf("%w: it has expired (codes last %v); run `xborder console` again", ErrBadCode, CodeTTL)
+			return u, 0, fmt.Errorf("%w: it has expired (codes last %v); run `xborder console` again", ErrBadCode, CodeTTL)
 		}
-		return nil, fmt.Errorf("%w: it was not issued for this node's console or is malformed", ErrBadCode)
+		return u, 0, fmt.Errorf("%w: it was not issued for this node's console or is malformed", ErrBadCode)
 	}
 	var typ string
 	if err := tok.Get("typ", &typ); err != nil || typ != codeType {
-		return nil, fmt.Errorf("%w: it is not a console sign-in code", ErrBadCode)
+		return u, 0, fmt.Errorf("%w: it is not a console sign-in code", ErrBadCode)
 	}
-	var u api.User
 	u.Subject, _ = tok.Subject()
 	if err := tok.Get("role", &u.Role); err != nil || !slices.Contains(api.Roles, u.Role) {
-		return nil, fmt.Errorf("%w: its role is not one of %v", ErrBadCode, api.Roles)
+		return api.User{}, 0, fmt.Errorf("%w: its role is not one of %v", ErrBadCode, api.Roles)
 	}
 	_ = tok.Get("org", &u.Org)
 	ttl := DefaultSessionTTL
@@ -155,68 +167,24 @@ func (s *sessions) exchange(code string) (*session, error) {
 	jti, _ := tok.JwtID()
 	exp, _ := tok.Expiration()
 	if iat, ok := tok.IssuedAt(); !ok || iat.Before(s.started) {
-		return nil, fmt.Errorf("%w: it was minted before this node started; run `xborder console` again", ErrBadCode)
+		return api.User{}, 0, fmt.Errorf("%w: it was minted before this node started; run `xborder console` again", ErrBadCode)
 	}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.pruneLocked(now)
-	if _, seen := s.used[jti]; seen {
-		return nil, fmt.Errorf("%w: it was already used; run `xborder console` for a new one", ErrBadCode)
+	for j, e := range s.used {
+		if now.After(e) {
+			delete(s.used, j)
+		}
 	}
-	if len(s.byID) >= s.limit {
-		return nil, fmt.Errorf("%w: too many open sessions", ErrBadCode)
+	if _, seen := s.used[jti]; seen {
+		return api.User{}, 0, fmt.Errorf("%w: it was already used; run `xborder console` for a new one", ErrBadCode)
+	}
+	if len(s.used) >= s.limit {
+		return api.User{}, 0, fmt.Errorf("%w: too many sign-ins at once; try again in a few minutes", ErrBadCode)
 	}
 	s.used[jti] = exp.Add(time.Minute)
-	u.Expires = now.Add(ttl)
-	sess := &session{id: randomToken(), csrf: randomToken(), user: u, expires: u.Expires}
-	s.byID[sess.id] = sess
-	return sess, nil
-}
-
-// get returns the live session with this id.
-func (s *sessions) get(id string) (*session, bool) {
-	if id == "" {
-		return nil, false
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sess, ok := s.byID[id]
-	if !ok {
-		return nil, false
-	}
-	if !s.now().Before(sess.expires) {
-		delete(s.byID, id)
-		return nil, false
-	}
-	return sess, true
-}
-
-func (s *sessions) end(id string) {
-	s.mu.Lock()
-	delete(s.byID, id)
-	s.mu.Unlock()
-}
-
-func (s *sessions) pruneLocked(now time.Time) {
-	for jti, exp := range s.used {
-		if now.After(exp) {
-			delete(s.used, jti)
-		}
-	}
-	for id, sess := range s.byID {
-		if !now.Before(sess.expires) {
-			delete(s.byID, id)
-		}
-	}
-}
-
-func randomToken() string {
-	var b [32]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		panic(err) // crypto/rand does not fail on supported platforms
-	}
-	return base64.RawURLEncoding.EncodeToString(b[:])
+	return u, ttl, nil
 }
 
 // sameToken compares two secrets in constant time.
