@@ -27,7 +27,7 @@ func (t *tour) dataspace(ctx context.Context) error {
 	st := t.p.Start("dsp.catalogue", de.Name)
 	var cat dsp.Catalog
 	if err := alice.Post(ctx, "/v1/dsp/catalogue", api.DataspaceCatalogRequest{Provider: basel}, &cat); err != nil {
-		return st.Fail(fmt.Errorf("Basel's DSP catalogue: %w", err))
+		return st.Fail(fmt.Errorf("the DSP catalogue of Basel: %w", err))
 	}
 	var purposes []string
 	for _, d := range cat.Dataset {
@@ -45,7 +45,7 @@ func (t *tour) dataspace(ctx context.Context) error {
 		}
 	}
 	if len(purposes) == 0 {
-		return st.Fail(fmt.Errorf("Basel's DSP catalogue offers %s for no purpose", dataset))
+		return st.Fail(fmt.Errorf("the DSP catalogue of Basel offers %s for no purpose", dataset))
 	}
 	st.OK(Figures{ID: basel, Count: len(cat.Dataset)})
 	t.p.Printf("  Basel's catalogue for de-bw: %d dataset(s); %s offered for %s\n", len(cat.Dataset), dataset, strings.Join(purposes, ", "))
@@ -56,7 +56,7 @@ func (t *tour) dataspace(ctx context.Context) error {
 	var denied *DeniedError
 	var status *StatusError
 	if !errors.As(err, &denied) && !errors.As(err, &status) {
-		return st.Fail(fmt.Errorf("Grand Est's personal health data should be out of a dataspace participant's reach, got %v", err))
+		return st.Fail(fmt.Errorf("the personal health data of Grand Est should be out of a dataspace participant's reach, got %v", err))
 	}
 	st.OK(Figures{ID: "fr-grandest/icu-admissions-2025"})
 	t.p.Printf("  Grand Est's ICU admissions: %s\n", indent(err))
