@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash"
 	"io"
 	"net/http"
 	"net/url"
@@ -527,5 +526,3 @@ func (p *progressFunc) Write(b []byte) (int, error) {
 	}
 	return len(b), nil
 }
-
-var _ hash.Hash = sha256.New()
