@@ -77,8 +77,7 @@ func writeError(w http.ResponseWriter, typ, providerPID, consumerPID string, err
 	body := NewError(typ, providerPID, consumerPID, pe.code, pe.reasons...)
 	if typ != TypeCatalogError {
 		// ContractNegotiationError and TransferError must name both
-		// processes, even when one is not known.
-		body.ProviderPID, body.ConsumerPID = providerPID, consumerPID
+		// processes, even when one is not known (no omitempty).
 		writeJSON(w, pe.status, struct {
 			Header
 			ProviderPID string   `json:"providerPid"`
