@@ -19,6 +19,7 @@ import (
 
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/exchange"
+	"github.com/xborder/xborder/oidc"
 	"github.com/xborder/xborder/policy"
 )
 
@@ -81,6 +82,12 @@ type Config struct {
 
 	// Console tunes the web console's sessions.
 	Console ConsoleConfig `yaml:"console,omitempty"`
+
+	// IdentityProviders are the OpenID Connect issuers (a region's
+	// Keycloak, an eduGAIN proxy, LS Login) researchers sign in with at
+	// the console, and whose access tokens API clients may present; the
+	// policy (data.xborder.api.role) gives each identity its role.
+	IdentityProviders []oidc.Config `yaml:"identity_providers,omitempty"`
 }
 
 // ConsoleConfig bounds the web console's sessions (kept in
@@ -385,6 +392,7 @@ func (c *Config) Validate() error {
 		p.addf("limits.max_fds: %d is too low; at least 32 are needed", c.Limits.MaxFDs)
 	}
 	c.Dataspace.validate(c, &p)
+	c.validateIdentityProviders(&p)
 	// Any directory will do: the data dir is checked where it is opened.
 	if err := c.Registry.Consensus(".").Validate(); err != nil {
 		var each interface{ Unwrap() []error }

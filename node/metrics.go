@@ -20,6 +20,9 @@ type metrics struct {
 	gaterRejections    *prometheus.CounterVec
 	federationRefusals prometheus.Counter
 	policyTimeouts     *prometheus.CounterVec
+	// identityRefusalsUnrecorded counts refused sign-ins and issuer
+	// tokens beyond the audit trail's rate for them.
+	identityRefusalsUnrecorded prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -44,6 +47,10 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name: "xborder_policy_timeouts_total",
 			Help: "Policy decisions denied because they took longer than their deadline (policy.timeouts), by decision point (api.allow, exchange.decision, ...).",
 		}, []string{"point"}),
+		identityRefusalsUnrecorded: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "xborder_identity_refusals_unrecorded_total",
+			Help: "Refused sign-ins and identity-provider tokens logged but not recorded in the audit trail, beyond its rate for them (1/s, bursts of 30).",
+		}),
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{
 		Name:        "xborder_build_info",
@@ -51,7 +58,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		ConstLabels: prometheus.Labels{"version": Version, "go_version": runtime.Version()},
 	})
 	build.Set(1)
-	reg.MustRegister(m.peersConnected, m.dials, m.gaterRejections, m.federationRefusals, m.policyTimeouts, build,
+	reg.MustRegister(m.peersConnected, m.dials, m.gaterRejections, m.federationRefusals, m.policyTimeouts, m.identityRefusalsUnrecorded, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -35,6 +35,7 @@ import (
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/node/console"
 	"github.com/xborder/xborder/node/console/sessionstore"
+	"github.com/xborder/xborder/oidc"
 	"github.com/xborder/xborder/policy"
 	"github.com/xborder/xborder/sandbox"
 )
@@ -106,6 +107,10 @@ type Node struct {
 	dspSigner *dsp.Signer
 	// sessions keeps the web console's sessions (DATA/sessions.db).
 	sessions *sessionstore.Store
+	// identities are the OpenID Connect issuers researchers sign in with
+	// (nil: none configured); identityAudit records their refusals.
+	identities    *oidc.Issuers
+	identityAudit *identityAudit
 	// policyChanged wakes the policy declaration after a reload.
 	policyChanged chan struct{}
 	// registry is set once raft is open; the gater reads it concurrently.
@@ -425,6 +430,9 @@ func (n *Node) startServices(ctx context.Context, engine *policy.Engine) (err er
 		Log: n.log.With("component", "analysis"), Clock: n.now}); err != nil {
 		return fmt.Errorf("start analyses: %w", err)
 	}
+	if err := n.openIdentityProviders(); err != nil {
+		return err
+	}
 	if err := n.openSessions(); err != nil {
 		return err
 	}
@@ -484,7 +492,7 @@ func (n *Node) startLoops(ctx context.Context) error {
 // services and serves them. It comes last: a caller reaches only a node
 // whose services all run.
 func (n *Node) serveAPI() (err error) {
-	web, err := console.New(console.Deps{
+	cd := console.Deps{
 		Backend:    n,
 		Policies:   n.policy,
 		Registry:   n.clerk,
@@ -499,11 +507,16 @@ func (n *Node) serveAPI() (err error) {
 		NodeID:     n.id.PeerID.String(),
 		Sessions:   n.sessions,
 		Recorder:   auditRecorder{n},
+		PublicURL:  n.cfg.PublicBaseURL(),
 		Name:       n.cfg.Name,
 		// Secure cookies behind a TLS-terminating proxy too.
 		SecureCookies: n.secureCookies(),
 		Log:           n.log.With("component", "console"),
-	})
+	}
+	if n.identities != nil {
+		cd.Identities, cd.Roles, cd.IdentityAudit = n.identities, n.policy, n.identityAudit
+	}
+	web, err := console.New(cd)
 	if err != nil {
 		return fmt.Errorf("web console: %w", err)
 	}
@@ -525,6 +538,9 @@ func (n *Node) serveAPI() (err error) {
 		Log:        n.log.With("component", "api"),
 		Registerer: n.reg,
 		Gatherer:   n.reg,
+	}
+	if n.identities != nil {
+		deps.Identities, deps.Roles, deps.IdentityAudit = n.identities, n.policy, n.identityAudit
 	}
 	if n.dsp != nil {
 		deps.Dataspace = dataspaceAPI{Service: n.dsp, n: n}

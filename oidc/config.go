@@ -30,35 +30,42 @@ import (
 type Config struct {
 	// Name is how the console and the audit trail name the issuer
 	// ("uni-freiburg", "ls-login").
-	Name string `json:"name"`
+	Name string `json:"name" yaml:"name"`
+	// DisplayName is what the console's sign-in button says ("Universität
+	// Freiburg"); empty: Name.
+	DisplayName string `json:"display_name,omitempty" yaml:"display_name,omitempty"`
 	// Issuer is the issuer's URL exactly as its discovery document and its
 	// tokens' "iss" say it.
-	Issuer string `json:"issuer"`
+	Issuer string `json:"issuer" yaml:"issuer"`
 	// ClientID is the node's client id at the issuer; ID tokens must name
 	// it as their audience.
-	ClientID string `json:"client_id"`
+	ClientID string `json:"client_id" yaml:"client_id"`
 	// ClientSecretFile holds the client secret (one line); empty for a
 	// public client, which then relies on PKCE alone.
-	ClientSecretFile string `json:"client_secret_file"`
+	ClientSecretFile string `json:"client_secret_file,omitempty" yaml:"client_secret_file,omitempty"`
 	// RedirectURL is the node's callback the issuer sends the browser back
 	// to, registered at the issuer.
-	RedirectURL string `json:"redirect_url"`
+	RedirectURL string `json:"redirect_url,omitempty" yaml:"redirect_url,omitempty"`
 	// Scopes asked for; "openid" is always among them.
-	Scopes []string `json:"scopes"`
+	Scopes []string `json:"scopes,omitempty" yaml:"scopes,omitempty"`
 	// AccessTokenAudience is the "aud" an API client's access token must
 	// carry; empty means ClientID.
-	AccessTokenAudience string `json:"access_token_audience"`
+	AccessTokenAudience string `json:"access_token_audience,omitempty" yaml:"access_token_audience,omitempty"`
+	// DeviceClientID is the public client `xborder login` signs in with
+	// through the device authorisation grant (RFC 8628); empty: the
+	// issuer offers no CLI sign-in.
+	DeviceClientID string `json:"device_client_id,omitempty" yaml:"device_client_id,omitempty"`
 	// Claims names the claims an Identity is read from.
-	Claims ClaimNames `json:"claims"`
+	Claims ClaimNames `json:"claims" yaml:"claims,omitempty"`
 	// LoginTTL bounds the time between the redirect to the issuer and the
 	// callback: a state older than that is refused.
-	LoginTTL time.Duration `json:"login_ttl"`
+	LoginTTL time.Duration `json:"login_ttl" yaml:"login_ttl,omitempty"`
 	// MaxPendingLogins bounds the table of logins under way, so that a
 	// flood of sign-in starts cannot exhaust the node's memory.
-	MaxPendingLogins int `json:"max_pending_logins"`
+	MaxPendingLogins int `json:"max_pending_logins" yaml:"max_pending_logins,omitempty"`
 	// ClockSkew is the tolerance for an "iat" or "nbf" slightly in the
 	// future (the issuer's clock ahead of ours).
-	ClockSkew time.Duration `json:"clock_skew"`
+	ClockSkew time.Duration `json:"clock_skew" yaml:"clock_skew,omitempty"`
 }
 
 // ClaimNames says which claims of a token carry what. Issuers differ:
@@ -66,14 +73,14 @@ type Config struct {
 // eduPersonEntitlement in "eduperson_entitlement" and
 // eduPersonScopedAffiliation in "eduperson_scoped_affiliation".
 type ClaimNames struct {
-	Email        string `json:"email"`
-	Name         string `json:"name"`
-	Groups       string `json:"groups"`
-	Entitlements string `json:"entitlements"`
-	Affiliation  string `json:"affiliation"`
+	Email        string `json:"email" yaml:"email,omitempty"`
+	Name         string `json:"name" yaml:"name,omitempty"`
+	Groups       string `json:"groups" yaml:"groups,omitempty"`
+	Entitlements string `json:"entitlements" yaml:"entitlements,omitempty"`
+	Affiliation  string `json:"affiliation" yaml:"affiliation,omitempty"`
 	// Required are claims a token must carry (besides "sub", always
 	// required); a token without one is refused with ErrMissingClaim.
-	Required []string `json:"required"`
+	Required []string `json:"required" yaml:"required,omitempty"`
 }
 
 // DefaultConfig returns the defaults; Name, Issuer, ClientID and
@@ -95,11 +102,51 @@ func DefaultConfig() Config {
 	}
 }
 
+// WithDefaults fills the fields left empty with DefaultConfig's values:
+// a configuration file names only what differs.
+func (c Config) WithDefaults() Config {
+	d := DefaultConfig()
+	if len(c.Scopes) == 0 {
+		c.Scopes = d.Scopes
+	}
+	fill := func(v *string, def string) {
+		if *v == "" {
+			*v = def
+		}
+	}
+	fill(&c.Claims.Email, d.Claims.Email)
+	fill(&c.Claims.Name, d.Claims.Name)
+	fill(&c.Claims.Groups, d.Claims.Groups)
+	fill(&c.Claims.Entitlements, d.Claims.Entitlements)
+	fill(&c.Claims.Affiliation, d.Claims.Affiliation)
+	if c.Claims.Required == nil {
+		c.Claims.Required = d.Claims.Required
+	}
+	if c.LoginTTL == 0 {
+		c.LoginTTL = d.LoginTTL
+	}
+	if c.MaxPendingLogins == 0 {
+		c.MaxPendingLogins = d.MaxPendingLogins
+	}
+	if c.ClockSkew == 0 {
+		c.ClockSkew = d.ClockSkew
+	}
+	return c
+}
+
+// Label is how people see the issuer: DisplayName, or Name.
+func (c Config) Label() string {
+	if c.DisplayName != "" {
+		return c.DisplayName
+	}
+	return c.Name
+}
+
 // Validate says what is wrong with a configuration, naming the field.
 func (c Config) Validate() error {
 	var errs []error
-	if c.Name == "" {
-		errs = append(errs, errors.New("oidc: name is empty"))
+	if !validName(c.Name) {
+		errs = append(errs, fmt.Errorf("oidc: name %q must be 1 to 64 lower-case letters, digits and dashes", c.Name))
 	}
 	if u, err := url.Parse(c.Issuer); err != nil || u.Scheme == "" || u.Host == "" {
 		errs = append(errs, fmt.Errorf("oidc %s: issuer %q is not an absolute URL", c.Name, c.Issuer))
@@ -166,6 +213,19 @@ func (c Config) readSecret() (string, error) {
 		return "", fmt.Errorf("oidc %s: client secret file %s is empty", c.Name, c.ClientSecretFile)
 	}
 	return s, nil
+}
+
+// validName keeps names safe in a URL path, a cookie and the audit trail.
+func validName(n string) bool {
+	if n == "" || len(n) > 64 {
+		return false
+	}
+	for _, r := range n {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 func isLoopback(host string) bool {

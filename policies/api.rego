@@ -5,9 +5,16 @@
 #   data.xborder.api.reasons   (why a call is refused, in sentences)
 #   data.xborder.api.decision  (the same, in the common decision shape)
 #
-# Input: {"user": {"sub", "role", "org"}, "method": "GET", "path": "/v1/status"}.
+# Input: {"user": {"sub", "role", "org"}, "method": "GET", "path": "/v1/status"},
+# and, for a user an identity provider vouches for (signed in at the console
+# through OpenID Connect, or presenting an issuer's access token),
+# "identity": {"issuer", "subject", "email", "groups", "entitlements",
+# "affiliation"}, so a rule may also ask who the person is, not only
+# their role.
 #
-# Users get a role in their token (xborder token issue --role ...):
+# Users get a role in their token (xborder token issue --role ...), or,
+# signed in through an identity provider, from data.xborder.api.role
+# (api_identity.rego):
 #   operator    runs the node: may call everything (among it, alone,
 #               listing and revoking web console sessions, /v1/sessions);
 #   researcher  browses the catalogue, projects, agreements and grants,

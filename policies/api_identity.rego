@@ -41,14 +41,13 @@
 # role their institution vouches for, no more.
 package xborder.api
 
-# Issuers whose identities this node accepts, with what they are.
-trusted_issuers := {
-	# LS Login, the life-science research infrastructures' login (eduGAIN
-	# identities and others).
-	"https://login.aai.lifescience-ri.eu/oidc/": "LS Login",
-	# MyAccessID, GÉANT's proxy for eduGAIN identities.
-	"https://proxy.myaccessid.org/": "MyAccessID (eduGAIN)",
-}
+# Issuers whose identities this node accepts, with what they are. Each is
+# one rule, so a region adds its own in a file of its own (package
+# xborder.api) without editing this one, e.g. local_identity.rego:
+#   trusted_issuers["https://keycloak.region.example/realms/research"] := "Our Keycloak"
+trusted_issuers["https://login.aai.lifescience-ri.eu/oidc/"] := "LS Login" # the life-science research infrastructures' login (eduGAIN identities and others)
+
+trusted_issuers["https://proxy.myaccessid.org/"] := "MyAccessID (eduGAIN)" # GÉANT's proxy for eduGAIN identities
 
 # eduPersonEntitlement values (AARC-G002 group URNs) and the role each gives.
 entitlement_roles := {
@@ -60,17 +59,27 @@ entitlement_roles := {
 	"urn:geant:myaccessid.org:group:xborder:legal#myaccessid.org": "legal",
 }
 
-# Groups, per issuer, and the role each gives: {issuer: {group: role}}.
-group_roles := {}
+# Groups, per issuer, and the role each gives: group_roles[issuer] :=
+# {group: role}, one rule per issuer (none shipped: group names mean
+# something only at their issuer).
+#   group_roles["https://keycloak.region.example/realms/research"] := {"xborder-legal": "legal"}
+group_roles[issuer] := roles if {
+	some issuer, roles in shipped_group_roles
+}
+
+shipped_group_roles := {}
 
 # Organisations (the scope of eduPersonScopedAffiliation) whose staff are
-# researchers here: the Eucor universities of the Upper Rhine.
-research_organisations := {
-	"uni-freiburg.de",
-	"kit.edu",
-	"unibas.ch",
-	"unistra.fr",
-	"uha.fr",
+# researchers here: the Eucor universities of the Upper Rhine. A region
+# adds one with `research_organisations contains "uni.lu"`.
+research_organisations contains org if {
+	some org in {
+		"uni-freiburg.de",
+		"kit.edu",
+		"unibas.ch",
+		"unistra.fr",
+		"uha.fr",
+	}
 }
 
 # The affiliations that make a researcher of a listed organisation.

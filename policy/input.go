@@ -119,6 +119,11 @@ type APIInput struct {
 	User   APIUser `json:"user"`
 	Method string  `json:"method"`
 	Path   string  `json:"path"`
+	// Identity is who an identity provider says the user is, for a user
+	// signed in through OpenID Connect (the console) or presenting an
+	// issuer's access token (the API); absent for node-signed tokens and
+	// one-time codes.
+	Identity *APIIdentity `json:"identity,omitempty"`
 }
 
 // APIUser is a local API user.

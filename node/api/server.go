@@ -39,7 +39,7 @@ type Authorizer interface {
 
 // AllowInput is the API policy's input for user u calling method path.
 func AllowInput(u User, method, path string) policy.APIInput {
-	return policy.APIInput{User: policy.APIUser{Sub: u.Subject, Role: u.Role, Org: u.Org}, Method: method, Path: path}
+	return policy.APIInput{User: policy.APIUser{Sub: u.Subject, Role: u.Role, Org: u.Org}, Method: method, Path: path, Identity: u.Identity}
 }
 
 // Policies is the node's policy engine as the API exposes it
@@ -57,25 +57,28 @@ var openAPI []byte
 
 // Server is the local HTTP API of one node.
 type Server struct {
-	backend    Backend
-	tokens     TokenVerifier
-	authz      Authorizer
-	policies   Policies
-	registry   Registry
-	audit      Audit
-	catalogue  Catalogue
-	exchange   Exchange
-	agreements Agreements
-	analyses   Analyses
-	modules    Modules
-	backups    Backups
-	dataspace  Dataspace
-	sessions   ConsoleSessions
-	log        *slog.Logger
-	mux        *http.ServeMux
-	http       *http.Server
-	requests   *prometheus.CounterVec
-	routes     []string // "METHOD /path", for the OpenAPI consistency test
+	backend       Backend
+	tokens        TokenVerifier
+	authz         Authorizer
+	policies      Policies
+	registry      Registry
+	audit         Audit
+	catalogue     Catalogue
+	exchange      Exchange
+	agreements    Agreements
+	analyses      Analyses
+	modules       Modules
+	backups       Backups
+	dataspace     Dataspace
+	sessions      ConsoleSessions
+	identities    Identities
+	roles         RoleDecider
+	identityAudit IdentityAudit
+	log           *slog.Logger
+	mux           *http.ServeMux
+	http          *http.Server
+	requests      *prometheus.CounterVec
+	routes        []string // "METHOD /path", for the OpenAPI consistency test
 }
 
 // Deps are what the API serves and how it checks its callers.
@@ -92,6 +95,12 @@ type Deps struct {
 	Backups    Backups // nil: POST /v1/backup answers 501
 	Tokens     TokenVerifier
 	Authz      Authorizer
+	// Identities, when set, lets API clients present a JWT access token
+	// from a configured identity provider; Roles (data.xborder.api.role)
+	// decides its role, IdentityAudit records the refusals.
+	Identities    Identities
+	Roles         RoleDecider
+	IdentityAudit IdentityAudit
 	// Console, when set, serves the web console under /console/ (and
 	// the home page / redirects to it).
 	Console http.Handler
@@ -120,7 +129,7 @@ type Deps struct {
 func NewServer(d Deps) *Server {
 	log := d.Log
 	s := &Server{
-		backend: d.Backend, policies: d.Policies, registry: d.Registry, audit: d.Audit, catalogue: d.Catalogue, exchange: d.Exchange, agreements: d.Agreements, analyses: d.Analyses, modules: d.Modules, backups: d.Backups, dataspace: d.Dataspace, sessions: d.Sessions, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
+		backend: d.Backend, policies: d.Policies, registry: d.Registry, audit: d.Audit, catalogue: d.Catalogue, exchange: d.Exchange, agreements: d.Agreements, analyses: d.Analyses, modules: d.Modules, backups: d.Backups, dataspace: d.Dataspace, sessions: d.Sessions, identities: d.Identities, roles: d.Roles, identityAudit: d.IdentityAudit, tokens: d.Tokens, authz: d.Authz, log: log, mux: http.NewServeMux(),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "xborder_api_requests_total",
 			Help: "Local API requests, by route and HTTP status code.",
@@ -167,6 +176,7 @@ func NewServer(d Deps) *Server {
 	s.routeAgreements()
 	s.routeBackup()
 	s.routeSessions()
+	s.routeSignIn()
 	s.routeDataspace()
 	s.mountDataspace(d)
 	if d.Console != nil {
@@ -190,7 +200,12 @@ func (s *Server) handle(pattern string, auth bool, h http.HandlerFunc) {
 		defer func() { s.requests.WithLabelValues(route, strconv.Itoa(rec.code)).Inc() }()
 		if auth {
 			u, err := s.authenticate(r)
-			if err != nil {
+			var noRole *noRoleError
+			switch {
+			case errors.As(err, &noRole):
+				writeError(rec, http.StatusForbidden, err.Error())
+				return
+			case err != nil:
 				rec.Header().Set("WWW-Authenticate", `Bearer realm="xborder"`)
 				writeError(rec, http.StatusUnauthorized, err.Error())
 				return
@@ -219,6 +234,9 @@ func (s *Server) authenticate(r *http.Request) (User, error) {
 	tok, ok := bearerToken(h)
 	if !ok {
 		return User{}, fmt.Errorf("%w: the Authorization header is not `Bearer TOKEN`", ErrUnauthenticated)
+	}
+	if s.identities != nil && s.identities.Knows(tok) {
+		return s.authenticateIdentity(r, tok)
 	}
 	return s.tokens.Verify(tok)
 }

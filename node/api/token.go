@@ -11,6 +11,8 @@ import (
 
 	"github.com/lestrrat-go/jwx/v3/jwa"
 	"github.com/lestrrat-go/jwx/v3/jwt"
+
+	"github.com/xborder/xborder/policy"
 )
 
 // Roles a local user can hold. What each may do is decided per route.
@@ -36,6 +38,10 @@ type User struct {
 	Role    string    `json:"role"`
 	Org     string    `json:"org,omitempty"`
 	Expires time.Time `json:"exp"`
+	// Identity is who an identity provider says the user is (an issuer's
+	// access token or an OpenID Connect console session); nil for
+	// node-signed tokens and one-time codes.
+	Identity *policy.APIIdentity `json:"identity,omitempty"`
 }
 
 // ErrUnauthenticated is wrapped by every token verification failure.

@@ -19,6 +19,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
 	"io"
 	"io/fs"
 	"log/slog"
@@ -147,6 +148,16 @@ type Deps struct {
 	// Recorder records sign-ins and sign-outs; nil records nothing (a
 	// node always sets it: a sign-in it cannot record is refused).
 	Recorder Recorder
+	// Identities are the OpenID Connect issuers researchers sign in with
+	// (*oidc.Issuers); nil: one-time codes only. Roles
+	// (data.xborder.api.role) gives each identity its role, and
+	// IdentityAudit records the refused ones.
+	Identities    IdentityProviders
+	Roles         api.RoleDecider
+	IdentityAudit api.IdentityAudit
+	// PublicURL is the node's public base URL: where an issuer sends the
+	// browser back after signing out there.
+	PublicURL string
 	// Name is the node's member name, shown in every page's header.
 	Name string
 	// SecureCookies marks the cookies Secure on every answer, not only on
@@ -507,6 +518,8 @@ func (c *Console) routes() {
 	c.mux.HandleFunc("GET "+Prefix+"static/", c.static.ServeHTTP)
 	c.handle("GET "+Prefix+"signin", nil, c.signin, public)
 	c.handle("POST "+Prefix+"signout", nil, c.signout)
+	c.handle("GET "+Prefix+"signin/{issuer}", nil, c.oidcStart, public)
+	c.handle("GET "+CallbackPath, nil, c.oidcCallback, public)
 	c.handle("GET "+Prefix+"{$}", apiRoute("GET", "/v1/peers"), c.federation)
 
 	c.handle("GET "+Prefix+"catalogue", apiRoute("GET", "/v1/catalogue"), c.catalogue)
@@ -583,7 +596,7 @@ func (c *Console) session(r *http.Request) *session {
 		return nil
 	}
 	return &session{id: ck.Value, csrf: csrfOf(ck.Value), expires: st.Expires, stored: st,
-		user: api.User{Subject: st.Subject, Role: st.Role, Org: st.Org, Expires: st.Expires}}
+		user: api.User{Subject: st.Subject, Role: st.Role, Org: st.Org, Expires: st.Expires, Identity: st.Identity}}
 }
 
 func (c *Console) record(typ, subject string, details map[string]any) error {
@@ -600,49 +613,83 @@ func (c *Console) record(typ, subject string, details map[string]any) error {
 func (c *Console) signin(x *rc) {
 	code := x.r.URL.Query().Get("code")
 	if code == "" {
-		c.render(x, http.StatusOK, "signin.html", &page{Title: "signin.title"})
+		c.signinPage(x, http.StatusOK, "", "")
 		return
 	}
 	u, ttl, err := c.codes.exchange(code)
 	if err != nil {
 		c.log.Warn("console sign-in refused", "err", err)
-		c.render(x, http.StatusUnauthorized, "signin.html", &page{Title: "signin.title", Data: x.t("signin.refused", strings.TrimPrefix(err.Error(), ErrBadCode.Error()+": "))})
+		c.signinPage(x, http.StatusUnauthorized, "", x.t("signin.refused", strings.TrimPrefix(err.Error(), ErrBadCode.Error()+": ")))
 		return
 	}
-	token, st, err := c.sessions.Create(sessionstore.Session{Subject: u.Subject, Role: u.Role, Org: u.Org, Method: sessionstore.MethodCode}, ttl)
+	c.startSession(x, u, sessionstore.Session{Subject: u.Subject, Role: u.Role, Org: u.Org, Method: sessionstore.MethodCode}, ttl, nil)
+}
+
+// startSession keeps and records a new session, sets its cookie and
+// sends the browser to the home page. A session the store cannot keep,
+// or whose sign-in the audit trail cannot record, is refused.
+func (c *Console) startSession(x *rc, u api.User, in sessionstore.Session, ttl time.Duration, details map[string]any) {
+	token, st, err := c.sessions.Create(in, ttl)
 	if err == nil {
-		if err = c.record(AuditSignIn, u.Subject, map[string]any{"session": st.ID, "role": u.Role, "org": u.Org,
-			"method": st.Method, "expires": st.Expires}); err != nil {
+		rec := map[string]any{"session": st.ID, "role": u.Role, "org": u.Org, "method": st.Method, "expires": st.Expires}
+		for k, v := range details {
+			rec[k] = v
+		}
+		if err = c.record(AuditSignIn, u.Subject, rec); err != nil {
 			_, _ = c.sessions.End(token)
 		}
 	}
 	if err != nil {
 		c.log.Error("console sign-in not kept", "sub", u.Subject, "err", err)
-		c.render(x, http.StatusServiceUnavailable, "signin.html", &page{Title: "signin.title", Data: x.t("signin.refused", "the node cannot keep or record the session now: "+err.Error())})
+		c.signinPage(x, http.StatusServiceUnavailable, "", x.t("signin.oidc_refused", "the node cannot keep or record the session now: "+err.Error()))
 		return
 	}
-	c.log.Info("console sign-in", "sub", u.Subject, "role", u.Role, "session", st.ID[:12])
+	c.log.Info("console sign-in", "sub", u.Subject, "role", u.Role, "method", st.Method, "session", st.ID[:12])
 	http.SetCookie(x.w, &http.Cookie{Name: sessionCookie, Value: token, Path: "/", Expires: st.Expires,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secure(x.r)})
-	c.redirect(x, Prefix)
+	if in.Method != sessionstore.MethodOIDC {
+		c.redirect(x, Prefix)
+		return
+	}
+	// Back from the issuer, the browser is in a navigation another site
+	// started: a redirect would carry that along, and the SameSite=Strict
+	// session cookie would stay behind on the first page. A page of the
+	// node's own that moves on starts a same-site navigation.
+	x.w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	x.w.WriteHeader(http.StatusOK)
+	_, _ = fmt.Fprintf(x.w, `<!doctype html><html lang="%s"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0; url=%s"><title>%s</title></head>`+
+		`<body><p><a id="continue" href="%s">%s</a></p></body></html>`,
+		html.EscapeString(x.lang), Prefix, html.EscapeString(x.t("signin.title")), Prefix, html.EscapeString(x.t("signin.continue")))
 }
 
 // signout ends the session at the node (it is deleted from the store)
-// and clears the cookie.
+// and clears the cookie; a session from an issuer that supports it is
+// then ended there too (the browser is sent to its end-session page).
 func (c *Console) signout(x *rc) {
-	if st, err := c.sessions.End(x.sess.id); err != nil && !errors.Is(err, sessionstore.ErrNotFound) {
+	st, err := c.sessions.End(x.sess.id)
+	if err != nil && !errors.Is(err, sessionstore.ErrNotFound) {
 		c.log.Error("console sign-out: session not deleted", "err", err)
 		c.fail(x, http.StatusServiceUnavailable, err.Error())
 		return
 	} else if err == nil {
-		if err := c.record(AuditSignOut, st.Subject, map[string]any{"session": st.ID, "role": st.Role}); err != nil {
+		if err := c.record(AuditSignOut, st.Subject, map[string]any{"session": st.ID, "role": st.Role, "method": st.Method}); err != nil {
 			c.log.Error("console sign-out not recorded", "err", err)
 		}
 	}
 	http.SetCookie(x.w, &http.Cookie{Name: sessionCookie, Value: "", Path: "/", MaxAge: -1,
 		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.secure(x.r)})
 	x.sess = nil
-	c.render(x, http.StatusOK, "signin.html", &page{Title: "signin.title", Flash: x.t("flash.signed_out")})
+	if err == nil {
+		if to, ok := c.endSessionURL(x, st); ok {
+			// The sign-out form's answer leaves for the issuer: the
+			// policy's form-action must name it, or the browser stops.
+			x.w.Header().Set("Content-Security-Policy", strings.Replace(x.w.Header().Get("Content-Security-Policy"),
+				"form-action 'self'", "form-action 'self' "+origin(to), 1))
+			http.Redirect(x.w, x.r, to, http.StatusSeeOther)
+			return
+		}
+	}
+	c.signinPage(x, http.StatusOK, x.t("flash.signed_out"), "")
 }
 
 var errNotOwn = errors.New("not an entry of this node")

@@ -30,6 +30,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/xborder/xborder/internal/boltfile"
+	"github.com/xborder/xborder/policy"
 )
 
 // File is the store's file name in the node's data directory.
@@ -115,10 +116,14 @@ type Session struct {
 	Method string `json:"method"`
 	// Issuer and IDTokenHint are the OpenID Connect issuer and the ID
 	// token to hand it at sign-out (MethodOIDC only).
-	Issuer      string    `json:"iss,omitempty"`
-	IDTokenHint string    `json:"id_token_hint,omitempty"`
-	Created     time.Time `json:"created"`
-	LastSeen    time.Time `json:"last_seen"`
+	Issuer      string `json:"iss,omitempty"`
+	IDTokenHint string `json:"id_token_hint,omitempty"`
+	// Identity is who the issuer said the user is at sign-in (MethodOIDC
+	// only): every request of the session is decided with it
+	// (data.xborder.api.allow's input.identity).
+	Identity *policy.APIIdentity `json:"identity,omitempty"`
+	Created  time.Time           `json:"created"`
+	LastSeen time.Time           `json:"last_seen"`
 	// Expires is the absolute end; IdleExpires (LastSeen+IdleTimeout,
 	// computed) the end without activity.
 	Expires     time.Time `json:"expires"`
