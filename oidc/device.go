@@ -94,6 +94,13 @@ func DeviceLogin(ctx context.Context, cfg DeviceConfig, prompt func(DevicePrompt
 		// A public client has nothing for Basic authentication: its
 		// client_id goes in the form (not tried as a header first).
 		ep.AuthStyle = oauth2.AuthStyleInParams
+	} else {
+		// Basic, which every issuer must support (RFC 6749, 2.3.1), and
+		// nothing else: some issuers (zitadel's op) answer a poll with
+		// the secret in the form "authorization_pending" before they
+		// check it, so a wrong secret would only show when the code
+		// expires.
+		ep.AuthStyle = oauth2.AuthStyleInHeader
 	}
 	oc := oauth2.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Endpoint: ep,
 		Scopes: Config{Scopes: cfg.Scopes}.scopes()}

@@ -103,6 +103,31 @@ func TestDeviceLogin(t *testing.T) {
 	// The node's own audience does not admit it.
 	_, err = newRP(t, tp, nil, Deps{}).VerifyAccessToken(ctx, tok.AccessToken)
 	wantRefused(t, err, ErrWrongAudience)
+
+	// A confidential client (with its secret) gets tokens for its own
+	// client id, which the node's relying party accepts as they are.
+	cfg := deviceConfig(tp)
+	cfg.ClientID, cfg.ClientSecret = testClientID, testSecret
+	tok, err = DeviceLogin(ctx, cfg, func(p DevicePrompt) error {
+		user = approver(p, "test-user@127.0.0.1", "approve")
+		return nil
+	})
+	if uerr := <-user; uerr != nil {
+		t.Fatal(uerr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id, err := newRP(t, tp, nil, Deps{}).VerifyAccessToken(ctx, tok.AccessToken); err != nil || id.Email != "ada@uni-freiburg.de" {
+		t.Fatalf("identity %+v, %v", id, err)
+	}
+	// A wrong secret is refused at the first poll (the device
+	// authorization request carries no secret).
+	cfg.ClientSecret = "not-the-secret"
+	_, err = DeviceLogin(ctx, cfg, func(DevicePrompt) error { return nil })
+	if !errors.Is(err, ErrTokenEndpoint) || !strings.Contains(err.Error(), "unauthorized_client") {
+		t.Fatalf("want a refusal at the token endpoint, got %v", err)
+	}
 }
 
 func TestDeviceLoginDenied(t *testing.T) {

@@ -44,7 +44,7 @@ func newTestProvider(t testing.TB, redirect string, edit ...func(*oidctest.Confi
 	cfg := oidctest.Config{
 		Users: testUsers,
 		Clients: []oidctest.Client{
-			{ID: testClientID, Secret: testSecret, RedirectURIs: []string{redirect}, PostLogoutRedirectURIs: []string{testSignedOut}},
+			{ID: testClientID, Secret: testSecret, RedirectURIs: []string{redirect}, PostLogoutRedirectURIs: []string{testSignedOut}, Device: true},
 			{ID: testDeviceClient, Device: true},
 		},
 		DevicePollInterval: time.Second,

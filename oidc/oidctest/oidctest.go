@@ -171,10 +171,7 @@ func New(cfg Config) (*Provider, error) {
 	if poll <= 0 {
 		poll = 5 * time.Second
 	}
-	poll = max(time.Second, poll.Round(time.Second))
-	if poll < cfg.DevicePollInterval {
-		poll += time.Second
-	}
+	poll = (poll + time.Second - 1).Truncate(time.Second) // whole seconds, rounded up
 	lifetime := cfg.DeviceCodeLifetime
 	if lifetime <= 0 {
 		lifetime = 5 * time.Minute

@@ -208,3 +208,49 @@ func getJSON(t *testing.T, u string, v any) {
 		t.Fatal(err)
 	}
 }
+
+func TestPublicClientCodeFlow(t *testing.T) {
+	p, err := oidctest.Start(oidctest.Config{Users: []oidctest.User{ada},
+		Clients: []oidctest.Client{{ID: "spa", RedirectURIs: []string{callback}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	ctx := context.Background()
+	prov, err := gooidc.NewProvider(ctx, p.Issuer())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ep := prov.Endpoint()
+	ep.AuthStyle = oauth2.AuthStyleInParams
+	oc := oauth2.Config{ClientID: "spa", Endpoint: ep, RedirectURL: callback, Scopes: []string{"openid"}}
+	verifier := oauth2.GenerateVerifier()
+	var stop url.URL
+	c := client(&stop)
+	resp, err := c.Get(oc.AuthCodeURL("s", oauth2.S256ChallengeOption(verifier)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = c.PostForm(p.Issuer()+oidctest.LoginPath, url.Values{
+		"authRequestID": {resp.Request.URL.Query().Get("authRequestID")}, "username": {"ada"}, "password": {"pw-ada"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	code := stop.Query().Get("code")
+	if code == "" {
+		t.Fatalf("callback %s", stop.String())
+	}
+	// PKCE is what binds the code: without the verifier it is refused.
+	if _, err := oc.Exchange(ctx, code); err == nil {
+		t.Fatal("a public client's code redeemed without its verifier")
+	}
+	tok, err := oc.Exchange(ctx, code, oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := prov.Verifier(&gooidc.Config{ClientID: "spa"}).Verify(ctx, tok.AccessToken); err != nil {
+		t.Fatalf("the access token: %v", err)
+	}
+}
