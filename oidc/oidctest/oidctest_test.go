@@ -254,3 +254,33 @@ func TestPublicClientCodeFlow(t *testing.T) {
 		t.Fatalf("the access token: %v", err)
 	}
 }
+
+func TestPagesRefuseBadInputWith4xx(t *testing.T) {
+	p := start(t)
+	for _, c := range []struct {
+		method, path string
+		form         url.Values
+		want         int
+	}{
+		{"GET", oidctest.LoginPath, nil, http.StatusBadRequest},
+		{"GET", oidctest.LoginPath + "?authRequestID=nope", nil, http.StatusBadRequest},
+		{"POST", oidctest.LoginPath, url.Values{"authRequestID": {strings.Repeat("x", 600)}}, http.StatusBadRequest},
+		{"GET", oidctest.DevicePath, nil, http.StatusOK},
+		{"POST", oidctest.DevicePath, url.Values{"user_code": {"NOPE-NOPE"}, "username": {"ada"}, "password": {"pw-ada"}}, http.StatusBadRequest},
+		{"POST", oidctest.DevicePath, url.Values{"user_code": {"NOPE-NOPE"}, "username": {"ada"}, "password": {"x"}}, http.StatusUnauthorized},
+		{"POST", oidctest.DevicePath, url.Values{"user_code": {""}, "username": {"nobody"}}, http.StatusUnauthorized},
+		{"PUT", oidctest.DevicePath, nil, http.StatusMethodNotAllowed},
+		{"POST", oidctest.DevicePath + "?user_code=%zz", nil, http.StatusBadRequest},
+	} {
+		req, _ := http.NewRequest(c.method, p.Issuer()+c.path, strings.NewReader(c.form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want {
+			t.Errorf("%s %s %v: status %d, want %d", c.method, c.path, c.form, resp.StatusCode, c.want)
+		}
+	}
+}
