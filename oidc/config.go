@@ -11,6 +11,9 @@
 // table where each is used once, and turns a verified token into an
 // Identity: issuer, subject and the claims the configuration names.
 //
+// DeviceLogin is the other side: a tool without a browser (the CLI)
+// signing its user in with the device authorization grant (RFC 8628).
+//
 // Which identity may do what is not decided here: the identity's claims go
 // to the policy (data.xborder.api.role, data.xborder.api.allow). Every
 // refusal is a *RefusedError that wraps one of the Err* sentinels, so a

@@ -19,7 +19,7 @@ func FuzzCallback(f *testing.F) {
 		f.Add(s)
 	}
 	tp := newTestProvider(f, testRedirect)
-	cfg := testConfig(f, tp.issuer, testRedirect)
+	cfg := testConfig(f, tp.Issuer(), testRedirect)
 	rp, err := New(context.Background(), cfg, Deps{})
 	if err != nil {
 		f.Fatal(err)

@@ -3,18 +3,21 @@ package oidc
 import (
 	"context"
 	"errors"
+	"net/http"
 	"net/url"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/xborder/xborder/oidc/oidctest"
 )
 
 const testRedirect = "http://127.0.0.1:9/oidc/callback"
 
-func newRP(t *testing.T, tp *testProvider, edit func(*Config), deps Deps) *RelyingParty {
+func newRP(t *testing.T, tp *oidctest.Provider, edit func(*Config), deps Deps) *RelyingParty {
 	t.Helper()
-	cfg := testConfig(t, tp.issuer, testRedirect)
+	cfg := testConfig(t, tp.Issuer(), testRedirect)
 	if edit != nil {
 		edit(&cfg)
 	}
@@ -88,14 +91,14 @@ func TestCodeFlowWithPKCE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if id.Issuer != tp.issuer || id.Subject != "id1" || id.Email != "ada@uni-freiburg.de" || id.Name != "Ada Researcher" {
+	if id.Issuer != tp.Issuer() || id.Subject != "id1" || id.Email != "ada@uni-freiburg.de" || id.Name != "Ada Researcher" {
 		t.Fatalf("identity %+v", id)
 	}
 	if len(id.Entitlements) != 1 || !strings.HasPrefix(id.Entitlements[0], "urn:geant:lifescience-ri.eu:group:xborder:researchers") ||
 		len(id.Affiliation) != 2 || id.Affiliation[0] != "member@uni-freiburg.de" || len(id.Groups) != 1 {
 		t.Fatalf("claims not read: %+v", id)
 	}
-	if iss, err := UnverifiedIssuer(id.IDToken); err != nil || iss != tp.issuer {
+	if iss, err := UnverifiedIssuer(id.IDToken); err != nil || iss != tp.Issuer() {
 		t.Fatalf("the raw ID token (for the end-session hint): %q %v", iss, err)
 	}
 	if id.Claims["nonce"] == nil || !id.Expiry.After(time.Now()) {
@@ -133,9 +136,9 @@ func TestKeyRotation(t *testing.T) {
 	if _, err := rp.Exchange(ctx, cb.Code, cb.State); err != nil {
 		t.Fatal(err)
 	}
-	old := tp.store.current()
+	old := tp.CurrentKey()
 	// The issuer rotates: the old key leaves the JWKS at once.
-	tp.store.rotate(t, false)
+	tp.RotateKey(false)
 	cb = signIn(t, rp, "test-user@127.0.0.1")
 	id, err := rp.Exchange(ctx, cb.Code, cb.State)
 	if err != nil {
@@ -146,16 +149,16 @@ func TestKeyRotation(t *testing.T) {
 	}
 	// A token signed with the retired key no longer verifies.
 	now := time.Now()
-	_, err = rp.VerifyAccessToken(ctx, signed(t, old, map[string]any{"iss": tp.issuer, "sub": "id1",
+	_, err = rp.VerifyAccessToken(ctx, old.Sign(map[string]any{"iss": tp.Issuer(), "sub": "id1",
 		"aud": testClientID, "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "email": "a@b"}))
 	wantRefused(t, err, ErrUnknownKey)
 	// A second rotation keeping the previous key: both verify.
-	prev := tp.store.current()
-	next := tp.store.rotate(t, true)
-	for _, k := range []*testKey{prev, next} {
-		if _, err := rp.VerifyAccessToken(ctx, signed(t, k, map[string]any{"iss": tp.issuer, "sub": "id1",
+	prev := tp.CurrentKey()
+	next := tp.RotateKey(true)
+	for _, k := range []*oidctest.Key{prev, next} {
+		if _, err := rp.VerifyAccessToken(ctx, k.Sign(map[string]any{"iss": tp.Issuer(), "sub": "id1",
 			"aud": testClientID, "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "email": "a@b"})); err != nil {
-			t.Fatalf("key %s, published: %v", k.id, err)
+			t.Fatalf("key %s, published: %v", k.ID(), err)
 		}
 	}
 }
@@ -176,7 +179,7 @@ func TestBadIDTokens(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	good := func() map[string]any {
-		return map[string]any{"iss": tp.issuer, "sub": "id1", "aud": []string{testClientID, "other"},
+		return map[string]any{"iss": tp.Issuer(), "sub": "id1", "aud": []string{testClientID, "other"},
 			"exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "nonce": "n-1", "email": "ada@uni-freiburg.de"}
 	}
 	with := func(k string, v any) map[string]any {
@@ -188,7 +191,10 @@ func TestBadIDTokens(t *testing.T) {
 		}
 		return c
 	}
-	stranger := newTestKey(t)
+	stranger, err := oidctest.NewKey("")
+	if err != nil {
+		t.Fatal(err)
+	}
 	cases := []struct {
 		name   string
 		token  string
@@ -196,21 +202,21 @@ func TestBadIDTokens(t *testing.T) {
 		reason error
 		claim  string
 	}{
-		{"wrong issuer", signed(t, tp.store.current(), with("iss", "https://evil.example")), "n-1", ErrWrongIssuer, "iss"},
-		{"wrong audience", signed(t, tp.store.current(), with("aud", "another-client")), "n-1", ErrWrongAudience, "aud"},
-		{"expired", signed(t, tp.store.current(), with("exp", now.Add(-time.Minute).Unix())), "n-1", ErrExpired, "exp"},
-		{"issued in the future", signed(t, tp.store.current(), with("iat", now.Add(time.Hour).Unix())), "n-1", ErrNotYetValid, "iat"},
-		{"nbf beyond our skew", signed(t, tp.store.current(), with("nbf", now.Add(3*time.Minute).Unix())), "n-1", ErrNotYetValid, "nbf"},
-		{"nbf far ahead", signed(t, tp.store.current(), with("nbf", now.Add(time.Hour).Unix())), "n-1", ErrNotYetValid, "nbf"},
-		{"key the issuer does not publish", signed(t, stranger, good()), "n-1", ErrUnknownKey, ""},
-		{"forged kid", signed(t, &testKey{id: tp.store.current().id, key: stranger.key}, good()), "n-1", ErrUnknownKey, ""},
-		{"no subject", signed(t, tp.store.current(), with("sub", nil)), "n-1", ErrMissingClaim, "sub"},
-		{"no email", signed(t, tp.store.current(), with("email", nil)), "n-1", ErrMissingClaim, "email"},
-		{"other nonce", signed(t, tp.store.current(), good()), "n-2", ErrNonceMismatch, "nonce"},
-		{"no nonce", signed(t, tp.store.current(), with("nonce", nil)), "n-1", ErrNonceMismatch, "nonce"},
+		{"wrong issuer", tp.SignWithCurrentKey(with("iss", "https://evil.example")), "n-1", ErrWrongIssuer, "iss"},
+		{"wrong audience", tp.SignWithCurrentKey(with("aud", "another-client")), "n-1", ErrWrongAudience, "aud"},
+		{"expired", tp.SignWithCurrentKey(with("exp", now.Add(-time.Minute).Unix())), "n-1", ErrExpired, "exp"},
+		{"issued in the future", tp.SignWithCurrentKey(with("iat", now.Add(time.Hour).Unix())), "n-1", ErrNotYetValid, "iat"},
+		{"nbf beyond our skew", tp.SignWithCurrentKey(with("nbf", now.Add(3*time.Minute).Unix())), "n-1", ErrNotYetValid, "nbf"},
+		{"nbf far ahead", tp.SignWithCurrentKey(with("nbf", now.Add(time.Hour).Unix())), "n-1", ErrNotYetValid, "nbf"},
+		{"key the issuer does not publish", stranger.Sign(good()), "n-1", ErrUnknownKey, ""},
+		{"forged kid", tp.SignWithUnpublishedKey(good()), "n-1", ErrUnknownKey, ""},
+		{"no subject", tp.SignWithCurrentKey(with("sub", nil)), "n-1", ErrMissingClaim, "sub"},
+		{"no email", tp.SignWithCurrentKey(with("email", nil)), "n-1", ErrMissingClaim, "email"},
+		{"other nonce", tp.SignWithCurrentKey(good()), "n-2", ErrNonceMismatch, "nonce"},
+		{"no nonce", tp.SignWithCurrentKey(with("nonce", nil)), "n-1", ErrNonceMismatch, "nonce"},
 		{"not a JWT", "eyJhbGciOiJSUzI1NiJ9.e30", "n-1", ErrMalformed, ""},
 		{"empty", "", "n-1", ErrMalformed, ""},
-		{"alg none", "eyJhbGciOiJub25lIn0." + strings.Split(signed(t, stranger, good()), ".")[1] + ".", "n-1", ErrMalformed, ""},
+		{"alg none", "eyJhbGciOiJub25lIn0." + strings.Split(stranger.Sign(good()), ".")[1] + ".", "n-1", ErrMalformed, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -222,11 +228,11 @@ func TestBadIDTokens(t *testing.T) {
 	}
 
 	// A replayed nonce: the first use passes, the second is refused.
-	tok := signed(t, tp.store.current(), with("nonce", "n-replay"))
+	tok := tp.SignWithCurrentKey(with("nonce", "n-replay"))
 	if _, err := rp.verifyIDToken(ctx, tok, "n-replay"); err != nil {
 		t.Fatal(err)
 	}
-	_, err := rp.verifyIDToken(ctx, tok, "n-replay")
+	_, err = rp.verifyIDToken(ctx, tok, "n-replay")
 	wantRefused(t, err, ErrNonceReplayed)
 }
 
@@ -235,11 +241,11 @@ func TestVerifyAccessToken(t *testing.T) {
 	ctx := context.Background()
 	now := time.Now()
 	claims := func(aud any) map[string]any {
-		return map[string]any{"iss": tp.issuer, "sub": "id1", "aud": aud, "exp": now.Add(time.Hour).Unix(),
+		return map[string]any{"iss": tp.Issuer(), "sub": "id1", "aud": aud, "exp": now.Add(time.Hour).Unix(),
 			"iat": now.Unix(), "email": "ada@uni-freiburg.de", "eduperson_entitlement": "urn:x:one"}
 	}
 	rp := newRP(t, tp, nil, Deps{})
-	id, err := rp.VerifyAccessToken(ctx, signed(t, tp.store.current(), claims(testClientID)))
+	id, err := rp.VerifyAccessToken(ctx, tp.SignWithCurrentKey(claims(testClientID)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,18 +253,18 @@ func TestVerifyAccessToken(t *testing.T) {
 		t.Fatalf("identity %+v (a single string entitlement reads as a list of one)", id)
 	}
 	// The same token twice is fine: access tokens carry no nonce.
-	if _, err := rp.VerifyAccessToken(ctx, signed(t, tp.store.current(), claims(testClientID))); err != nil {
+	if _, err := rp.VerifyAccessToken(ctx, tp.SignWithCurrentKey(claims(testClientID))); err != nil {
 		t.Fatal(err)
 	}
 	// With an API audience configured, a token for the client id is refused.
 	api := newRP(t, tp, func(c *Config) { c.AccessTokenAudience = "https://node.example/api" }, Deps{})
-	_, err = api.VerifyAccessToken(ctx, signed(t, tp.store.current(), claims(testClientID)))
+	_, err = api.VerifyAccessToken(ctx, tp.SignWithCurrentKey(claims(testClientID)))
 	wantRefused(t, err, ErrWrongAudience)
-	if _, err := api.VerifyAccessToken(ctx, signed(t, tp.store.current(), claims([]string{"https://node.example/api"}))); err != nil {
+	if _, err := api.VerifyAccessToken(ctx, tp.SignWithCurrentKey(claims([]string{"https://node.example/api"}))); err != nil {
 		t.Fatal(err)
 	}
 	// An ID token's audience does not admit it as an access token there.
-	_, err = api.VerifyAccessToken(ctx, signed(t, tp.store.current(), claims("xborder-other")))
+	_, err = api.VerifyAccessToken(ctx, tp.SignWithCurrentKey(claims("xborder-other")))
 	wantRefused(t, err, ErrWrongAudience)
 }
 
@@ -299,10 +305,33 @@ func TestEndSessionURL(t *testing.T) {
 		t.Fatal("the provider's discovery names an end_session_endpoint")
 	}
 	p, _ := url.Parse(u)
-	if !strings.HasPrefix(u, tp.issuer) || p.Query().Get("id_token_hint") != "the-id-token" ||
+	if !strings.HasPrefix(u, tp.Issuer()) || p.Query().Get("id_token_hint") != "the-id-token" ||
 		p.Query().Get("post_logout_redirect_uri") != "https://node.example/signed-out" || p.Query().Get("client_id") != testClientID {
 		t.Fatalf("end-session URL %s", u)
 	}
+
+	// A real sign-out at the provider: the ID token as the hint, back to
+	// the registered post-logout URI.
+	cb := signIn(t, rp, "test-user@127.0.0.1")
+	id, err := rp.Exchange(context.Background(), cb.Code, cb.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ = rp.EndSessionURL(id.IDToken, testSignedOut)
+	var back string
+	c := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(req *http.Request, _ []*http.Request) error {
+		back = req.URL.String()
+		return http.ErrUseLastResponse
+	}}
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusFound || back != testSignedOut {
+		t.Fatalf("end session: status %d, back to %q", resp.StatusCode, back)
+	}
+
 	rp.endSession = ""
 	if _, ok := rp.EndSessionURL("x", ""); ok {
 		t.Fatal("no end_session_endpoint, no URL")
@@ -312,7 +341,7 @@ func TestEndSessionURL(t *testing.T) {
 func TestNewRefusesADifferentIssuer(t *testing.T) {
 	// The discovery document must name exactly the configured issuer.
 	tp := newTestProvider(t, testRedirect)
-	cfg := testConfig(t, strings.Replace(tp.issuer, "127.0.0.1", "localhost", 1), testRedirect)
+	cfg := testConfig(t, strings.Replace(tp.Issuer(), "127.0.0.1", "localhost", 1), testRedirect)
 	if _, err := New(context.Background(), cfg, Deps{}); err == nil || !strings.Contains(err.Error(), "issuer") {
 		t.Fatalf("want a discovery refusal naming the issuer, got %v", err)
 	}
