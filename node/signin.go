@@ -27,6 +27,9 @@ func (c *Config) identityProviders(dataDir string) []oidc.Config {
 		if p.ClientSecretFile != "" && !filepath.IsAbs(p.ClientSecretFile) {
 			p.ClientSecretFile = filepath.Join(dataDir, p.ClientSecretFile)
 		}
+		if p.CAFile != "" && !filepath.IsAbs(p.CAFile) {
+			p.CAFile = filepath.Join(dataDir, p.CAFile)
+		}
 		if p.RedirectURL == "" {
 			p.RedirectURL = c.PublicBaseURL() + console.CallbackPath
 		}
@@ -36,7 +39,7 @@ func (c *Config) identityProviders(dataDir string) []oidc.Config {
 }
 
 // validateIdentityProviders checks the issuers' configurations. A secret
-// file relative to the data dir is checked when the node opens the
+// or CA file relative to the data dir is checked when the node opens the
 // issuers, which knows the data dir.
 func (c *Config) validateIdentityProviders(p *problems) {
 	if len(c.IdentityProviders) == 0 {
@@ -46,6 +49,9 @@ func (c *Config) validateIdentityProviders(p *problems) {
 	for i := range cfgs {
 		if !filepath.IsAbs(c.IdentityProviders[i].ClientSecretFile) {
 			cfgs[i].ClientSecretFile = ""
+		}
+		if !filepath.IsAbs(c.IdentityProviders[i].CAFile) {
+			cfgs[i].CAFile = ""
 		}
 	}
 	if _, err := oidc.NewIssuers(cfgs, oidc.Deps{}); err != nil {

@@ -100,8 +100,17 @@ func TestDeviceLogin(t *testing.T) {
 	if id.Subject != "id1" || id.Email != "ada@uni-freiburg.de" || len(id.Entitlements) != 1 || len(id.Affiliation) != 2 || id.Groups[0] != "xborder-researchers" {
 		t.Fatalf("identity %+v", id)
 	}
-	// The node's own audience does not admit it.
+	// The node's own audience does not admit it, unless the device
+	// client is configured as the node's CLI client.
 	_, err = newRP(t, tp, nil, Deps{}).VerifyAccessToken(ctx, tok.AccessToken)
+	wantRefused(t, err, ErrWrongAudience)
+	cli := newRP(t, tp, func(c *Config) { c.DeviceClientID = testDeviceClient }, Deps{})
+	if id, err := cli.VerifyAccessToken(ctx, tok.AccessToken); err != nil || id.Email != "ada@uni-freiburg.de" {
+		t.Fatalf("with device_client_id: identity %+v, %v", id, err)
+	}
+	// ...but not when an API audience is configured: then only that one.
+	_, err = newRP(t, tp, func(c *Config) { c.DeviceClientID, c.AccessTokenAudience = testDeviceClient, "https://node.example/api" },
+		Deps{}).VerifyAccessToken(ctx, tok.AccessToken)
 	wantRefused(t, err, ErrWrongAudience)
 
 	// A confidential client (with its secret) gets tokens for its own

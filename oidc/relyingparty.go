@@ -61,8 +61,11 @@ type RelyingParty struct {
 	oauth      oauth2.Config
 	idVerifier *gooidc.IDTokenVerifier
 	atVerifier *gooidc.IDTokenVerifier
-	endSession string
-	logins     *ledger
+	// deviceVerifier accepts access tokens issued to the node's CLI
+	// client (`xborder login`), when no API audience is configured.
+	deviceVerifier *gooidc.IDTokenVerifier
+	endSession     string
+	logins         *ledger
 }
 
 // New discovers the issuer (its /.well-known/openid-configuration, which
@@ -84,7 +87,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*RelyingParty, error) {
 		rp.now = time.Now
 	}
 	if rp.client == nil {
-		rp.client = &http.Client{Timeout: 30 * time.Second}
+		if rp.client, err = cfg.httpClient(); err != nil {
+			return nil, err
+		}
 	}
 	// go-oidc keeps the client of this context for the key set's later
 	// fetches, and only the client.
@@ -104,6 +109,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*RelyingParty, error) {
 		RedirectURL: cfg.RedirectURL, Scopes: cfg.scopes()}
 	rp.idVerifier = p.VerifierContext(ctx, &gooidc.Config{ClientID: cfg.ClientID, Now: rp.now})
 	rp.atVerifier = p.VerifierContext(ctx, &gooidc.Config{ClientID: cfg.accessAudience(), Now: rp.now})
+	if cfg.AccessTokenAudience == "" && cfg.DeviceClientID != "" {
+		rp.deviceVerifier = p.VerifierContext(ctx, &gooidc.Config{ClientID: cfg.DeviceClientID, Now: rp.now})
+	}
 	return rp, nil
 }
 
@@ -236,7 +244,8 @@ func (rp *RelyingParty) verifyIDToken(ctx context.Context, raw, wantNonce string
 
 // VerifyAccessToken verifies a JWT access token an API client presents:
 // signed by a key the issuer publishes, from this issuer, for
-// AccessTokenAudience (or the client id), not expired, iat and nbf not in
+// AccessTokenAudience (or, without one, the client id or the device
+// client id of `xborder login`), not expired, iat and nbf not in
 // the future, with the required claims. An ID token for the client id
 // would pass as well when AccessTokenAudience is empty: issuers that put
 // an API audience in their access tokens (Keycloak's audience mapper)
@@ -244,6 +253,9 @@ func (rp *RelyingParty) verifyIDToken(ctx context.Context, raw, wantNonce string
 func (rp *RelyingParty) VerifyAccessToken(ctx context.Context, raw string) (Identity, error) {
 	ctx = gooidc.ClientContext(ctx, rp.client)
 	t, err := rp.verify(ctx, rp.atVerifier, rp.cfg.accessAudience(), raw)
+	if errors.Is(err, ErrWrongAudience) && rp.deviceVerifier != nil {
+		t, err = rp.verify(ctx, rp.deviceVerifier, rp.cfg.DeviceClientID, raw)
+	}
 	if err != nil {
 		return Identity{}, err
 	}
