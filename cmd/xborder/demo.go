@@ -102,6 +102,11 @@ func runDemo(ctx context.Context, g *globals, dir, predictor string, once bool, 
 	if err != nil {
 		return err
 	}
+	idp, err := startDemoIdP(nodes)
+	if err != nil {
+		return err
+	}
+	defer idp.Close()
 	p := tour.NewProgress(g.out, g.json)
 	p.Printf("Federation %q (%s), five nodes in %s\n\n", "grand-est-demo", genesis.ID()[:16], dir)
 
@@ -143,7 +148,7 @@ func runDemo(ctx context.Context, g *globals, dir, predictor string, once bool, 
 		return err
 	}
 	st := p.Start("tour", "")
-	if err := tour.Run(ctx, p, dir, predictor, tourNodes(nodes)); err != nil {
+	if err := tour.Run(ctx, p, dir, predictor, tourNodes(nodes), tour.WithPeople(demoPerson(0), demoPerson(2))); err != nil {
 		var broken *tour.AuditBrokenError
 		if errors.As(err, &broken) {
 			err = &exitErr{code: exitIntegrity, err: err}
@@ -160,6 +165,9 @@ func runDemo(ctx context.Context, g *globals, dir, predictor string, once bool, 
 	p.Printf("  xborder --data %s console --role researcher --sub alice@uni-freiburg.de\n", filepath.Join(dir, "de-bw"))
 	p.Printf("  xborder --data %s console --role legal --sub dpo@bs.ch\n", filepath.Join(dir, "ch-basel"))
 	p.Printf("  xborder --data %s console --role operator --sub ops@lu\n", filepath.Join(dir, "lu-luxembourg"))
+	p.Printf("\nOr sign in as a researcher with a university account (%s, password %q):\n", demoIdPLabel, demoIdPPassword)
+	p.Printf("  %s/console/signin  as amelie (staff, Strasbourg), jonas (staff, Freiburg) or lea (student)\n", nodes[0].client.base)
+	p.Printf("  XBORDER_ADDR=%s xborder login   (the same accounts, for the command line)\n", nodes[0].client.base)
 	if once {
 		p.Printf("\nDEMO_ONCE: stopping the federation.\n")
 		return nil
@@ -409,6 +417,9 @@ func tourNodes(nodes []*demoNode) []tour.Node {
 	out := make([]tour.Node, 0, len(nodes))
 	for _, n := range nodes {
 		out = append(out, tour.Node{Name: n.name, Admin: tourAPI{n.client},
+			SignIn: func(ctx context.Context, user, password string) (tour.SignInResult, error) {
+				return consoleSignIn(ctx, n, user, password)
+			},
 			Researcher: func(sub, org string) (tour.API, error) {
 				c, err := researcherClient(n, sub, org)
 				if err != nil {

@@ -56,6 +56,9 @@ type Node struct {
 	// Researcher returns a client that calls the API as a researcher of
 	// this node (a token the node accepts).
 	Researcher func(subject, org string) (API, error)
+	// SignIn signs a person in at the node's web console through the demo's
+	// identity provider (nil: the node offers none).
+	SignIn SignIn
 }
 
 // replicaWait bounds how long the tour waits for a replica, a partner's
@@ -70,18 +73,34 @@ type tour struct {
 	byName map[string]Node
 	// predictor is the example predictor's WebAssembly file.
 	predictor string
+	// people have accounts at the demo's identity provider: a member of
+	// staff first, then a student.
+	people []Person
+}
+
+// Option adds to a tour.
+type Option func(*tour)
+
+// WithPeople has the tour sign people in at the consoles through the
+// demo's identity provider: a member of staff of a partner university,
+// then a student.
+func WithPeople(staff, student Person) Option {
+	return func(t *tour) { t.people = []Person{staff, student} }
 }
 
 // Run walks the federation through the tour, writing its sample files
 // under dir. The nodes are the five partner regions of `xborder demo`, by
 // name; predictor is the example predictor built for WebAssembly (`make
 // wasm`). The tour stops at the first step that fails.
-func Run(ctx context.Context, p *Progress, dir, predictor string, nodes []Node) error {
+func Run(ctx context.Context, p *Progress, dir, predictor string, nodes []Node, opts ...Option) error {
 	t := &tour{p: p, dir: dir, nodes: nodes, byName: map[string]Node{}, predictor: predictor}
+	for _, o := range opts {
+		o(t)
+	}
 	for _, n := range nodes {
 		t.byName[n.Name] = n
 	}
-	for _, part := range []func(context.Context) error{t.registry, t.catalogue, t.exchange, t.dataspace, t.agreement, t.analyses, t.evaluate, t.audit} {
+	for _, part := range []func(context.Context) error{t.registry, t.catalogue, t.exchange, t.dataspace, t.agreement, t.analyses, t.evaluate, t.signin, t.audit} {
 		if err := part(ctx); err != nil {
 			return err
 		}
