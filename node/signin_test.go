@@ -161,7 +161,8 @@ func TestResearchersSignInWithTheirInstitution(t *testing.T) {
 	// A student of a listed university is who she says, and may do
 	// nothing here.
 	_, code, body = browserSignIn(t, fr, "sam", "pw-sam")
-	if code != http.StatusForbidden || !strings.Contains(body, "sam@unistra.fr") || !strings.Contains(body, "no role") {
+	if code != http.StatusForbidden || !strings.Contains(body, "sam@unistra.fr") || !strings.Contains(body, "no role") ||
+		!strings.Contains(body, "none of the identity&#39;s entitlements, groups or affiliations gives a role") {
 		t.Fatalf("the student's sign-in: %d %s", code, body)
 	}
 
@@ -213,7 +214,8 @@ func TestResearchersSignInWithTheirInstitution(t *testing.T) {
 	// Basel's policy does not trust the issuer: the same researcher is
 	// refused there.
 	ch := f.start(1)
-	if code, body := apiGet(t, ch, "/v1/catalogue", ada); code != http.StatusForbidden {
+	if code, body := apiGet(t, ch, "/v1/catalogue", ada); code != http.StatusForbidden ||
+		!strings.Contains(body, "does not trust identities from "+idp.Issuer()) {
 		t.Fatalf("Basel with a Eucor token: %d %s", code, body)
 	}
 }

@@ -132,4 +132,19 @@ affiliation_roles contains "researcher" if {
 	research_organisations[org]
 }
 
+# ---------------------------------------------------------------------------
+# Why an identity gets no role, in sentences the person reads on the
+# refusal (data.xborder.api.role_reasons; empty when it has a role).
+# ---------------------------------------------------------------------------
+
+role_reasons contains msg if {
+	not identity_trusted
+	msg := sprintf("this node's policy does not trust identities from %v", [object.get(input, ["identity", "issuer"], "an unnamed issuer")])
+}
+
+role_reasons contains "none of the identity's entitlements, groups or affiliations gives a role at this node" if {
+	identity_trusted
+	role == ""
+}
+
 first_role(candidates) := [r | some r in role_precedence; candidates[r]][0]

@@ -99,3 +99,17 @@ test_every_mapped_role_is_a_role_of_the_api if {
 		r in api.roles
 	}
 }
+
+test_a_refusal_says_why if {
+	untrusted := api.role_reasons with input as {"identity": {"issuer": "https://idp.elsewhere.example", "affiliation": ["staff@kit.edu"]}}
+	untrusted == {"this node's policy does not trust identities from https://idp.elsewhere.example"}
+
+	student := api.role_reasons with input as {"identity": {"issuer": ls_login, "affiliation": ["student@kit.edu"]}}
+	student == {"none of the identity's entitlements, groups or affiliations gives a role at this node"}
+
+	researcher := api.role_reasons with input as {"identity": {"issuer": ls_login, "affiliation": ["staff@kit.edu"]}}
+	count(researcher) == 0
+
+	unnamed := api.role_reasons with input as {}
+	unnamed == {"this node's policy does not trust identities from an unnamed issuer"}
+}

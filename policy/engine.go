@@ -2,9 +2,11 @@ package policy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -257,6 +259,33 @@ func (e *Engine) APIRole(ctx context.Context, in APIRoleInput) (string, error) {
 		return "", ErrNoRolePolicy
 	}
 	return bounded(e, ctx, APIRole, func(ctx context.Context) (string, error) { return b.str(ctx, APIRole, in) })
+}
+
+// APIRoleReasons says, in sentences, why an identity gets no role
+// (data.xborder.api.role_reasons, optional): nil when the policy says
+// nothing or cannot say. It explains a refusal; it never decides one.
+func (e *Engine) APIRoleReasons(ctx context.Context, in APIRoleInput) []string {
+	raw, err := json.Marshal(in)
+	if err != nil {
+		return nil
+	}
+	input, err := ParseInput(raw)
+	if err != nil {
+		return nil
+	}
+	r, err := e.Eval(ctx, "data.xborder.api.role_reasons", input, ExplainOff)
+	if err != nil || !r.Defined {
+		return nil
+	}
+	list, _ := r.Value.([]any)
+	var out []string
+	for _, v := range list {
+		if s, ok := v.(string); ok {
+			out = append(out, s)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // Eval evaluates an ad-hoc query against the active bundle, for the

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/xborder/xborder/oidc"
 	"github.com/xborder/xborder/policy"
@@ -26,6 +27,12 @@ type Identities interface {
 // (data.xborder.api.role, *policy.Engine).
 type RoleDecider interface {
 	APIRole(ctx context.Context, in policy.APIRoleInput) (string, error)
+}
+
+// roleExplainer says why the policy gives an identity no role
+// (data.xborder.api.role_reasons; *policy.Engine).
+type roleExplainer interface {
+	APIRoleReasons(ctx context.Context, in policy.APIRoleInput) []string
 }
 
 // IdentityAudit records refused identities (a token or sign-in refused,
@@ -70,6 +77,11 @@ func DecideRole(ctx context.Context, roles RoleDecider, id oidc.Identity) (strin
 		return "", fmt.Errorf("the identity policy could not decide, so the identity gets no role: %w", err)
 	}
 	if role == "" {
+		if ex, ok := roles.(roleExplainer); ok {
+			if why := ex.APIRoleReasons(ctx, policy.APIRoleInput{Identity: IdentityOf(id)}); len(why) > 0 {
+				return "", fmt.Errorf("%w: %s", ErrNoRole, strings.Join(why, "; "))
+			}
+		}
 		return "", ErrNoRole
 	}
 	if !slices.Contains(Roles, role) {
@@ -102,8 +114,7 @@ func (s *Server) authenticateIdentity(r *http.Request, raw string) (User, error)
 	}
 	role, err := DecideRole(r.Context(), s.roles, id)
 	if err != nil {
-		pid := IdentityOf(id)
-		s.refused(r.Context(), IdentityRefusal{Via: "api", Issuer: name, Reason: err.Error(), Identity: &pid, Err: err})
+		s.refused(r.Context(), NoRoleRefusal("api", name, id, err))
 		return User{}, &noRoleError{err: err, who: who(id), issuer: name}
 	}
 	org := name
@@ -113,6 +124,19 @@ func (s *Server) authenticateIdentity(r *http.Request, raw string) (User, error)
 		}
 	}
 	return IdentityUser(name, org, id, role), nil
+}
+
+// NoRoleRefusal is the record of a verified identity DecideRole refused:
+// the reason ErrNoRole (or the policy's failure), the policy's
+// explanation as the detail, and the identity's claims.
+func NoRoleRefusal(via, issuer string, id oidc.Identity, err error) IdentityRefusal {
+	pid := IdentityOf(id)
+	ref := IdentityRefusal{Via: via, Issuer: issuer, Reason: err.Error(), Identity: &pid, Err: err}
+	if errors.Is(err, ErrNoRole) {
+		ref.Reason = ErrNoRole.Error()
+		ref.Detail = strings.TrimPrefix(strings.TrimPrefix(err.Error(), ErrNoRole.Error()), ": ")
+	}
+	return ref
 }
 
 func (s *Server) refused(ctx context.Context, r IdentityRefusal) {

@@ -143,8 +143,7 @@ func (c *Console) oidcCallback(x *rc) {
 	}
 	role, err := api.DecideRole(x.ctx(), c.svc.Roles, id)
 	if err != nil {
-		pid := api.IdentityOf(id)
-		refuse(http.StatusForbidden, api.IdentityRefusal{Issuer: name, Reason: err.Error(), Identity: &pid},
+		refuse(http.StatusForbidden, api.NoRoleRefusal("console", name, id, err),
 			who(id)+" ("+cfg.Label()+") may not use this node: "+err.Error())
 		return
 	}
