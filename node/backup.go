@@ -7,6 +7,7 @@ import (
 	"io"
 	"io/fs"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/xborder/xborder/internal/backup"
@@ -59,6 +60,11 @@ func (n *Node) Backup(ctx context.Context, w io.Writer, compress bool) (backup.M
 			return backup.Manifest{}, err
 		}
 	}
+	for _, rel := range n.cfg.configuredFiles(n.dataDir) {
+		if err := boltfile.CopyFile(sink, filepath.ToSlash(rel), filepath.Join(n.dataDir, rel)); err != nil {
+			return backup.Manifest{}, fmt.Errorf("back up %s, which config.yaml names: %w", rel, err)
+		}
+	}
 	if rel, ok := inside(n.dataDir, n.cfg.PoliciesPath(n.dataDir)); ok {
 		if err := copyDataTree(sink, n.dataDir, rel); err != nil {
 			return backup.Manifest{}, fmt.Errorf("back up the policies: %w", err)
@@ -87,6 +93,35 @@ func (n *Node) Backup(ctx context.Context, w io.Writer, compress bool) (backup.M
 		}
 	}
 	return a.Close(backup.Manifest{Node: n.cfg.Name, PeerID: n.id.PeerID.String(), FederationID: n.fedID}, n.id.Key)
+}
+
+// configuredFiles are the files config.yaml names that live in the data
+// dir, relative to it: the API's certificate and key, the identity
+// providers' client secrets and CA files. A node restored without them
+// would not start as it was (no HTTPS, nobody signed in).
+func (c *Config) configuredFiles(dataDir string) []string {
+	var out []string
+	add := func(p string) {
+		if p == "" {
+			return
+		}
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dataDir, p)
+		}
+		if rel, ok := inside(dataDir, p); ok && !slices.Contains(out, rel) {
+			out = append(out, rel)
+		}
+	}
+	if c.APITLS.Enabled() {
+		cert, key := c.APITLS.Paths(dataDir)
+		add(cert)
+		add(key)
+	}
+	for _, p := range c.IdentityProviders {
+		add(p.ClientSecretFile)
+		add(p.CAFile)
+	}
+	return out
 }
 
 // ctxSink stops a backup whose caller went away at the next file.

@@ -1,6 +1,7 @@
 package node
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/xborder/xborder/audit"
+	"github.com/xborder/xborder/internal/backup"
 	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/oidc"
@@ -242,4 +244,28 @@ func apiGetJSON[T any](t *testing.T, n *Node, path, token string) T {
 	}
 	must(t, json.Unmarshal([]byte(body), &v))
 	return v
+}
+
+// A backup carries the files config.yaml names in the data dir (the
+// identity provider's secret here): a restored node signs people in as
+// before.
+func TestBackupCarriesTheIdentityProvidersSecret(t *testing.T) {
+	f := newTestFed(t, "signin-backup", []string{"fr-grandest"}, nil)
+	f.cfgs[0].API = fmt.Sprintf("127.0.0.1:%d", testkit.FreePort(t, false))
+	idp := startEucor(t, "http://"+f.cfgs[0].API)
+	f.withEucor(t, 0, idp, true)
+	n := f.start(0)
+	code, archive := takeBackup(t, n, api.RoleOperator)
+	if code != http.StatusOK {
+		t.Fatalf("backup: %d %s", code, archive)
+	}
+	m, err := backup.Verify(bytes.NewReader(archive))
+	must(t, err)
+	held := map[string]bool{}
+	for _, f := range m.Files {
+		held[f.Path] = true
+	}
+	if !held["eucor.secret"] || !held["policies/local_identity.rego"] {
+		t.Fatalf("the archive lacks the provider's secret or the region's identity rule: %v", held)
+	}
 }
