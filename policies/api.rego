@@ -35,7 +35,8 @@
 #               the models' committed evaluations, and verifies an
 #               analysis result's signatures (it runs none); reads the
 #               negotiations and transfers with dataspace providers.
-# Every role may read the node's status and its peers.
+# Every role may read the node's status and its peers, and ask who the node
+# takes it for (/v1/whoami).
 #
 # "and below" means the path itself and every path under it: GET
 # /v1/catalogue and below allows /v1/catalogue and /v1/catalogue/fr-grandest/x,
@@ -109,6 +110,7 @@ every_role := {
 	"GET": {
 		"/v1/status": "only",
 		"/v1/peers": "only",
+		"/v1/whoami": "only",
 	},
 }
 

@@ -21,6 +21,7 @@ test_every_role_reads_status_and_peers if {
 	every r in ["operator", "researcher", "legal", "auditor"] {
 		may(r, "GET", "/v1/status")
 		may(r, "GET", "/v1/peers")
+		may(r, "GET", "/v1/whoami")
 	}
 	d := call("auditor", "GET", "/v1/peers")
 	d.rules == ["every_role"]

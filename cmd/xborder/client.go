@@ -27,7 +27,8 @@ type client struct {
 }
 
 // newClient resolves the API address and token: flag > environment >
-// the data dir (config.yaml, admin.token); https as apiEndpoint says.
+// the sign-in `xborder login` saved for that address > the data dir's
+// admin.token; https as apiEndpoint says.
 func (g *globals) newClient() (*client, error) {
 	base, tr, err := g.apiEndpoint()
 	if err != nil {
@@ -35,13 +36,27 @@ func (g *globals) newClient() (*client, error) {
 	}
 	c := &client{base: base, token: g.token, http: &http.Client{Timeout: 30 * time.Second, Transport: tr}}
 	if c.token == "" {
+		if c.token, err = savedToken(base, time.Now()); err != nil {
+			return nil, err
+		}
+	}
+	if c.token == "" {
 		tok, err := readTokenFile(dataPath(g, node.AdminTokenFile))
 		if err != nil {
-			return nil, fmt.Errorf("no API token: pass --token or XBORDER_TOKEN, or run where %s is readable (%v)", dataPath(g, node.AdminTokenFile), err)
+			return nil, fmt.Errorf("no API token: run `xborder login`, pass --token or XBORDER_TOKEN, or run where %s is readable (%v)", dataPath(g, node.AdminTokenFile), err)
 		}
 		c.token = tok
 	}
 	return c, nil
+}
+
+// publicClient reaches the node's public endpoints, with no token.
+func (g *globals) publicClient() (*client, error) {
+	base, tr, err := g.apiEndpoint()
+	if err != nil {
+		return nil, err
+	}
+	return &client{base: base, http: &http.Client{Timeout: 30 * time.Second, Transport: tr}}, nil
 }
 
 // apiURL turns a listen address into a URL a local client can dial.
@@ -158,7 +173,9 @@ func (c *client) send(ctx context.Context, method, path string, rd io.Reader, co
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		var op *net.OpError

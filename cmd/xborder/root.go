@@ -81,7 +81,8 @@ of joint projects.
 Global flags read environment variables when not given:
   --data   XBORDER_DATA   (default ./xborder-data)
   --addr   XBORDER_ADDR   (default: the API address in DATA/config.yaml)
-  --token  XBORDER_TOKEN  (default: DATA/admin.token)`,
+  --token  XBORDER_TOKEN  (default: the token ` + "`xborder login`" + ` saved for
+                          the node's address, else DATA/admin.token)`,
 		Example: `  xborder init --name fr-grandest --country FR --org "Région Grand Est"
   xborder identity --json > fr.card.json
   xborder genesis --federation grand-est-ai --out federation.json *.card.json
@@ -100,7 +101,7 @@ Global flags read environment variables when not given:
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.data, "data", "", "the node's data dir (env XBORDER_DATA, default ./xborder-data)")
 	pf.StringVar(&g.addr, "addr", "", "URL of the node's API (env XBORDER_ADDR, default from DATA/config.yaml)")
-	pf.StringVar(&g.token, "token", "", "bearer token for the API (env XBORDER_TOKEN, default DATA/admin.token)")
+	pf.StringVar(&g.token, "token", "", "bearer token for the API (env XBORDER_TOKEN, default the token saved by xborder login for --addr, else DATA/admin.token)")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageErr(err) })
 
 	root.AddCommand(
@@ -111,6 +112,7 @@ Global flags read environment variables when not given:
 		newStatusCmd(g),
 		newPeersCmd(g),
 		newTokenCmd(g),
+		newLoginCmd(g), newLogoutCmd(g), newWhoamiCmd(g),
 		newConsoleCmd(g), newSessionCmd(g),
 		newPolicyCmd(g),
 		newProjectCmd(g), newAgreementCmd(g),

@@ -72,7 +72,7 @@ func (roleAuthorizer) APIAllow(_ context.Context, in policy.APIInput) (bool, err
 	if in.User.Role == RoleOperator {
 		return true, nil
 	}
-	return in.Method == http.MethodGet && (in.Path == "/v1/status" || in.Path == "/v1/peers"), nil
+	return in.Method == http.MethodGet && (in.Path == "/v1/status" || in.Path == "/v1/peers" || in.Path == "/v1/whoami"), nil
 }
 
 // fixedPolicies answers the policy endpoints from memory.
@@ -461,6 +461,20 @@ func TestUnauthenticatedEndpointsAndMetrics(t *testing.T) {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("metrics lack %s", want)
 		}
+	}
+}
+
+// whoami answers who the node takes the caller's token for.
+func TestWhoami(t *testing.T) {
+	f := newFixture(t)
+	code, body := f.get(t, "/v1/whoami", f.token(t, RoleAuditor, time.Hour))
+	var u User
+	if code != http.StatusOK || json.Unmarshal(body, &u) != nil || u.Subject != "alice" || u.Role != RoleAuditor || u.Org != "Uni" ||
+		time.Until(u.Expires) < 59*time.Minute || u.Identity != nil {
+		t.Fatalf("whoami: %d %s", code, body)
+	}
+	if code, _ := f.get(t, "/v1/whoami", ""); code != http.StatusUnauthorized {
+		t.Fatalf("whoami without a token: %d", code)
 	}
 }
 

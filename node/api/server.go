@@ -166,6 +166,13 @@ func NewServer(d Deps) *Server {
 	s.handle("GET /v1/peers", true, func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.backend.Peers(r.Context()))
 	})
+	// whoami tells a client who the node takes it for: the role of an
+	// issuer's access token is the node's policy's to decide, so a client
+	// that signed in (`xborder login`) learns it only here.
+	s.handle("GET /v1/whoami", true, func(w http.ResponseWriter, r *http.Request) {
+		u, _ := UserFrom(r.Context())
+		writeJSON(w, http.StatusOK, u)
+	})
 	s.routePolicy()
 	s.routeRegistry()
 	s.routeAudit()
