@@ -99,7 +99,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*RelyingParty, error) {
 		return nil, fmt.Errorf("oidc %s: discovery of %s: %w", cfg.Name, cfg.Issuer, err)
 	}
 	var meta struct {
-		EndSession string `json:"end_session_endpoint"`
+		EndSession string   `json:"end_session_endpoint"`
+		JWKS       string   `json:"jwks_uri"`
+		Algs       []string `json:"id_token_signing_alg_values_supported"`
 	}
 	if err := p.Claims(&meta); err != nil {
 		return nil, fmt.Errorf("oidc %s: discovery document: %w", cfg.Name, err)
@@ -107,10 +109,17 @@ func New(ctx context.Context, cfg Config, deps Deps) (*RelyingParty, error) {
 	rp.endSession = meta.EndSession
 	rp.oauth = oauth2.Config{ClientID: cfg.ClientID, ClientSecret: secret, Endpoint: p.Endpoint(),
 		RedirectURL: cfg.RedirectURL, Scopes: cfg.scopes()}
-	rp.idVerifier = p.VerifierContext(ctx, &gooidc.Config{ClientID: cfg.ClientID, Now: rp.now})
-	rp.atVerifier = p.VerifierContext(ctx, &gooidc.Config{ClientID: cfg.accessAudience(), Now: rp.now})
+	// One key set for every verifier, its refetches bounded. go-oidc
+	// keeps the context's HTTP client for its later fetches.
+	keys := newLimitedKeySet(gooidc.NewRemoteKeySet(gooidc.ClientContext(context.Background(), rp.client), meta.JWKS), rp.now)
+	algs := signingAlgs(meta.Algs)
+	verifier := func(audience string) *gooidc.IDTokenVerifier {
+		return gooidc.NewVerifier(cfg.Issuer, keys, &gooidc.Config{ClientID: audience, Now: rp.now, SupportedSigningAlgs: algs})
+	}
+	rp.idVerifier = verifier(cfg.ClientID)
+	rp.atVerifier = verifier(cfg.accessAudience())
 	if cfg.AccessTokenAudience == "" && cfg.DeviceClientID != "" {
-		rp.deviceVerifier = p.VerifierContext(ctx, &gooidc.Config{ClientID: cfg.DeviceClientID, Now: rp.now})
+		rp.deviceVerifier = verifier(cfg.DeviceClientID)
 	}
 	return rp, nil
 }

@@ -130,7 +130,11 @@ func TestCodeFlowWithoutVerifierIsRefusedByTheProvider(t *testing.T) {
 
 func TestKeyRotation(t *testing.T) {
 	tp := newTestProvider(t, testRedirect)
-	rp := newRP(t, tp, nil, Deps{})
+	var mu sync.Mutex
+	clockAt := time.Now()
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return clockAt }
+	advance := func(d time.Duration) { mu.Lock(); defer mu.Unlock(); clockAt = clockAt.Add(d) }
+	rp := newRP(t, tp, nil, Deps{Now: clock})
 	ctx := context.Background()
 	cb := signIn(t, rp, "test-user@127.0.0.1")
 	if _, err := rp.Exchange(ctx, cb.Code, cb.State); err != nil {
@@ -138,7 +142,19 @@ func TestKeyRotation(t *testing.T) {
 	}
 	old := tp.CurrentKey()
 	// The issuer rotates: the old key leaves the JWKS at once.
-	tp.RotateKey(false)
+	fresh := tp.RotateKey(false)
+	// The keys were fetched just now: a token naming a key the node does
+	// not hold makes it ask again only RefetchInterval later, so that
+	// forged key ids cannot make it hammer the issuer.
+	now := time.Now()
+	early := fresh.Sign(map[string]any{"iss": tp.Issuer(), "sub": "id1", "aud": testClientID,
+		"exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "email": "a@b"})
+	_, err := rp.VerifyAccessToken(ctx, early)
+	wantRefused(t, err, ErrUnknownKey)
+	advance(RefetchInterval)
+	if _, err := rp.VerifyAccessToken(ctx, early); err != nil {
+		t.Fatalf("the new key, after the interval: %v", err)
+	}
 	cb = signIn(t, rp, "test-user@127.0.0.1")
 	id, err := rp.Exchange(ctx, cb.Code, cb.State)
 	if err != nil {
@@ -148,13 +164,14 @@ func TestKeyRotation(t *testing.T) {
 		t.Fatalf("identity %+v", id)
 	}
 	// A token signed with the retired key no longer verifies.
-	now := time.Now()
+	advance(RefetchInterval)
 	_, err = rp.VerifyAccessToken(ctx, old.Sign(map[string]any{"iss": tp.Issuer(), "sub": "id1",
 		"aud": testClientID, "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "email": "a@b"}))
 	wantRefused(t, err, ErrUnknownKey)
 	// A second rotation keeping the previous key: both verify.
 	prev := tp.CurrentKey()
 	next := tp.RotateKey(true)
+	advance(RefetchInterval)
 	for _, k := range []*oidctest.Key{prev, next} {
 		if _, err := rp.VerifyAccessToken(ctx, k.Sign(map[string]any{"iss": tp.Issuer(), "sub": "id1",
 			"aud": testClientID, "exp": now.Add(time.Hour).Unix(), "iat": now.Unix(), "email": "a@b"})); err != nil {
