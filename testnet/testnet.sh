@@ -2,7 +2,8 @@
 # The five-country Docker testnet: up | down | wait | info | load-volumes.
 #
 #   testnet/testnet.sh up      build the image, generate keys and genesis on
-#                              first use, start the five nodes, wait until
+#                              first use, start the five nodes and the
+#                              identity provider (idp), wait until
 #                              ready, print how to reach them (NETEM=1 also
 #                              emulates WAN latency, see testnet/netem.sh)
 #   testnet/testnet.sh wait    wait until every node is ready, meshed, with one leader
@@ -11,7 +12,8 @@
 #
 # Everything generated lives in testnet/.state/ (git-ignored): the nodes'
 # data dirs as `xborder init` wrote them (key, config, admin.token, genesis),
-# federation.json and the image build context. Each node's data dir is
+# federation.json, the identity provider's CA, certificate and client
+# secrets (idp/) and the images' build contexts. Each node's data dir is
 # copied into its own Docker volume before its first start.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +27,12 @@ DATASPACE_IMAGE=xborder-dataspace:latest
 DATASPACE_ID=did:web:dataspace.testnet
 DATASPACE_ADDRESS=http://dataspace:8181
 DATASPACE_PROVIDER=fr-grandest
+# The regions' identity provider (testnet/cmd/idp), and the regions whose
+# policy trusts it: the others keep the shipped identity policy, which
+# trusts no testnet issuer.
+IDP_IMAGE=xborder-idp:latest
+IDP_ISSUER=https://idp:8443
+IDP_TRUSTED_BY="fr-grandest de-bw"
 PROJECT=xborder-testnet
 NETWORK=xborder-testnet
 FEDERATION=grand-est-testnet
@@ -59,6 +67,7 @@ build() {
   [ -x "$BIN" ] || die "$BIN is missing: run 'make build' (or 'make testnet')"
   CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/tlscopy ./testnet/cmd/tlscopy
   CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/dataspace ./testnet/cmd/dataspace
+  CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o bin/idp ./testnet/cmd/idp
   rm -rf "$STATE/image"
   mkdir -p "$STATE/image/data"
   cp "$BIN" "$STATE/image/xborder"
@@ -68,7 +77,7 @@ build() {
 }
 
 generate() {
-  rm -rf "$STATE/nodes" "$STATE/federation.json" "$STATE/loaded" "$STATE/dataspace"
+  rm -rf "$STATE/nodes" "$STATE/federation.json" "$STATE/loaded" "$STATE/dataspace" "$STATE/idp"
   mkdir -p "$STATE/nodes" "$STATE/dataspace"
   bin/dataspace keygen -key "$STATE/dataspace/dataspace.key" >"$STATE/dataspace/dataspace.pem"
   local dirs=()
@@ -84,6 +93,7 @@ generate() {
     dirs+=("$STATE/nodes/$name")
   done
   dataspace_config "$STATE/nodes/$DATASPACE_PROVIDER"
+  idp_config
   "$BIN" genesis --federation "$FEDERATION" --out "$STATE/federation.json" "${dirs[@]}" >"$STATE/federation.id"
   for d in "${dirs[@]}"; do cp "$STATE/federation.json" "$d/federation.json"; done
   log "federation $FEDERATION $(cut -c1-16 "$STATE/federation.id")…: keys and genesis in $STATE/"
@@ -104,6 +114,56 @@ dataspace_config() {
     sed 's/^/        /' "$STATE/dataspace/dataspace.pem"
   } >>"$1/config.yaml"
   bin/dataspace public-key "$1/key" >"$STATE/dataspace/$(basename "$1").pem"
+}
+
+# idp_config: the identity provider's CA, certificate and clients
+# (idp init), and each node's identity_providers entry for it, with its
+# client secret and the CA in its data dir; the regions of IDP_TRUSTED_BY
+# trust the issuer in a policy file of their own.
+idp_config() {
+  local regions=()
+  for n in "${NODES[@]}"; do
+    read -r name _ <<<"$n"
+    regions+=("$name=http://$name:7401")
+  done
+  bin/idp init -out "$STATE/idp" "${regions[@]}"
+  for n in "${NODES[@]}"; do
+    read -r name _ <<<"$n"
+    local d=$STATE/nodes/$name
+    cp "$STATE/idp/ca.pem" "$d/idp-ca.pem"
+    cp "$STATE/idp/$name.secret" "$d/idp-client.secret"
+    chmod 600 "$d/idp-client.secret"
+    {
+      echo "identity_providers:"
+      echo "  - name: eucor-idp"
+      echo "    display_name: Eucor (testnet IdP)"
+      echo "    issuer: $IDP_ISSUER"
+      echo "    client_id: xborder-$name"
+      echo "    client_secret_file: idp-client.secret"
+      echo "    ca_file: idp-ca.pem"
+      echo "    device_client_id: xborder-cli"
+    } >>"$d/config.yaml"
+    if [[ " $IDP_TRUSTED_BY " == *" $name "* ]]; then
+      {
+        echo "# This region trusts the testnet's identity provider (testnet/testnet.sh):"
+        echo "# the Eucor researchers it vouches for are researchers here."
+        echo "package xborder.api"
+        echo
+        echo "trusted_issuers[\"$IDP_ISSUER\"] := \"Testnet IdP (Eucor)\""
+      } >"$d/policies/local_identity.rego"
+    fi
+  done
+}
+
+# idp_image: the identity provider's image, FROM scratch: the binary, its
+# certificate and key, the regions' clients.
+idp_image() {
+  local ctx=$STATE/idp/image
+  rm -rf "$ctx"
+  mkdir -p "$ctx/config"
+  cp bin/idp "$ctx/"
+  cp "$STATE/idp/idp.pem" "$STATE/idp/idp.key" "$STATE/idp/clients.json" "$ctx/config/"
+  docker build -q -t "$IDP_IMAGE" -f testnet/idp.Dockerfile "$ctx" >/dev/null
 }
 
 # dataspace_image: the dataspace container's image, FROM scratch: the
@@ -135,7 +195,10 @@ up() {
   fi
   [ -f "$STATE/dataspace/dataspace.key" ] ||
     die "$STATE predates the dataspace participant: run 'make testnet-down' first"
+  [ -f "$STATE/idp/clients.json" ] ||
+    die "$STATE predates the identity provider: run 'make testnet-down' first"
   dataspace_image
+  idp_image
   if [ ! -f "$STATE/loaded" ]; then
     # Fresh volumes: create the containers, copy each data dir in.
     "${COMPOSE[@]}" down -v --remove-orphans >/dev/null 2>&1 || true
@@ -174,8 +237,9 @@ wait_ready() {
       grep -q '"state": "leader"' <<<"$s" && leaders=$((leaders + 1))
       ok=$((ok + 1))
     done
-    if [ "$ok" = 5 ] && [ "$leaders" = 1 ]; then
-      log "five nodes ready, full mesh, one raft leader ($((SECONDS - start)) s)"
+    running idp || why="$why idp:not-running"
+    if [ "$ok" = 5 ] && [ "$leaders" = 1 ] && running idp; then
+      log "five nodes ready, full mesh, one raft leader, identity provider up ($((SECONDS - start)) s)"
       return 0
     fi
     [ "$leaders" -gt 1 ] && why="$why leaders:$leaders"
@@ -200,6 +264,7 @@ info() {
   echo "Talk to a node:"
   echo "  XBORDER_ADDR=http://127.0.0.1:17402 XBORDER_TOKEN=\$(cat $STATE/nodes/de-bw/admin.token) $BIN status"
   echo "Researcher token:  $BIN --data $STATE/nodes/de-bw token issue --sub alice@uni-freiburg.de --role researcher"
+  echo "Identity provider: $IDP_ISSUER (127.0.0.1:17443 on the host, CA $STATE/idp/ca.pem; users in testnet/README.md)"
   echo "Dataspace:         docker-compose -p $PROJECT -f testnet/docker-compose.yml run --rm --name dataspace dataspace run --provider http://fr-grandest:7401 --provider-id urn:xborder:fr-grandest --open ID --refused ID"
   echo "Scenarios:         make testnet-test    Faults: see testnet/README.md    Stop: make testnet-down"
 }
@@ -225,6 +290,7 @@ down() {
   docker rmi -f xborder-testnet:next >/dev/null 2>&1 || true
   # The dataspace container's image holds keys of the state removed below.
   docker rmi -f "$DATASPACE_IMAGE" >/dev/null 2>&1 || true
+  docker rmi -f "$IDP_IMAGE" >/dev/null 2>&1 || true
   rm -rf "$STATE"
   log "containers, network, volumes and $STATE removed"
 }
