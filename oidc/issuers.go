@@ -27,9 +27,13 @@ type Issuers struct {
 	cfgs       map[string]Config
 	retryAfter time.Duration
 
-	mu      sync.Mutex
+	mu      sync.Mutex // guards parties and failed
 	parties map[string]*RelyingParty
 	failed  map[string]failure
+	// discovering holds one lock per issuer: concurrent first uses of an
+	// issuer wait for one discovery, and an issuer that is slow to answer
+	// holds up no other.
+	discovering map[string]*sync.Mutex
 }
 
 type failure struct {
@@ -45,7 +49,7 @@ const RetryAfter = 10 * time.Second
 // without reaching any issuer.
 func NewIssuers(cfgs []Config, deps Deps) (*Issuers, error) {
 	s := &Issuers{deps: deps, cfgs: map[string]Config{}, retryAfter: RetryAfter,
-		parties: map[string]*RelyingParty{}, failed: map[string]failure{}}
+		parties: map[string]*RelyingParty{}, failed: map[string]failure{}, discovering: map[string]*sync.Mutex{}}
 	if s.deps.Now == nil {
 		s.deps.Now = time.Now
 	}
@@ -66,6 +70,7 @@ func NewIssuers(cfgs []Config, deps Deps) (*Issuers, error) {
 		}
 		issuers[c.Issuer] = c.Name
 		s.cfgs[c.Name] = c
+		s.discovering[c.Name] = &sync.Mutex{}
 		s.order = append(s.order, c.Name)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -97,27 +102,43 @@ func (s *Issuers) Get(ctx context.Context, name string) (*RelyingParty, error) {
 	if !ok {
 		return nil, &RefusedError{Issuer: name, Reason: ErrUnknownIssuer}
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if rp := s.parties[name]; rp != nil {
-		return rp, nil
+	if rp, err := s.known(name); rp != nil || err != nil {
+		return rp, err
 	}
-	now := s.deps.Now()
-	if f, ok := s.failed[name]; ok && now.Sub(f.at) < s.retryAfter {
-		return nil, fmt.Errorf("%w: %s: %v", ErrUnavailable, name, f.err)
+	lock := s.discovering[name]
+	lock.Lock()
+	defer lock.Unlock()
+	if rp, err := s.known(name); rp != nil || err != nil {
+		return rp, err // discovered (or failed) while this call waited
 	}
-	// Discovery under the lock: concurrent first uses wait for one fetch
-	// rather than each asking the issuer.
-	dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	// Not the caller's cancellation: a client that goes away must not
+	// leave a failure every other caller then sees for retryAfter.
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
 	defer cancel()
 	rp, err := New(dctx, cfg, s.deps)
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if err != nil {
-		s.failed[name] = failure{at: now, err: err}
+		s.failed[name] = failure{at: s.deps.Now(), err: err}
 		return nil, fmt.Errorf("%w: %s: %v", ErrUnavailable, name, err)
 	}
 	delete(s.failed, name)
 	s.parties[name] = rp
 	return rp, nil
+}
+
+// known is the issuer's relying party if discovered, or the error of a
+// discovery that failed less than retryAfter ago; neither: discover.
+func (s *Issuers) known(name string) (*RelyingParty, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if rp := s.parties[name]; rp != nil {
+		return rp, nil
+	}
+	if f, ok := s.failed[name]; ok && s.deps.Now().Sub(f.at) < s.retryAfter {
+		return nil, fmt.Errorf("%w: %s: %v", ErrUnavailable, name, f.err)
+	}
+	return nil, nil
 }
 
 // ForToken is the relying party of the configured issuer a JWT names in
