@@ -2,9 +2,12 @@ package oidc
 
 import (
 	"context"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -112,5 +115,37 @@ func TestIssuersDiscoverOnFirstUse(t *testing.T) {
 	}
 	if _, _, err := iss.VerifyAccessToken(ctx, "not a token"); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("garbage: %v", err)
+	}
+}
+
+// An issuer under a region's own CA is reached with ca_file, and refused
+// without it; a ca_file that holds no certificate is a configuration
+// error.
+func TestIssuerUnderItsOwnCA(t *testing.T) {
+	var handler http.Handler
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(srv.Close)
+	tp, err := oidctest.New(oidctest.Config{Issuer: srv.URL, Clients: []oidctest.Client{{ID: testClientID, Secret: testSecret, RedirectURIs: []string{testRedirect}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handler = tp.Handler()
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(t, srv.URL, testRedirect)
+	if _, err := New(context.Background(), cfg, Deps{}); err == nil || !strings.Contains(err.Error(), "certificate") {
+		t.Fatalf("an issuer under an unknown CA: %v", err)
+	}
+	cfg.CAFile = ca
+	if _, err := New(context.Background(), cfg, Deps{}); err != nil {
+		t.Fatalf("with ca_file: %v", err)
+	}
+	if err := os.WriteFile(ca, []byte("not a certificate"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
+		t.Fatalf("a ca_file without a certificate: %v", err)
 	}
 }
