@@ -77,6 +77,10 @@ func (c consoleSessions) RevokeConsoleSession(ctx context.Context, id string) (a
 }
 
 func apiSession(s sessionstore.Session) api.ConsoleSession {
-	return api.ConsoleSession{ID: s.ID, Subject: s.Subject, Role: s.Role, Org: s.Org, Method: s.Method,
+	out := api.ConsoleSession{ID: s.ID, Subject: s.Subject, Role: s.Role, Org: s.Org, Method: s.Method,
 		Issuer: s.Issuer, Created: s.Created, LastSeen: s.LastSeen, Expires: s.Expires, IdleExpires: s.IdleExpires}
+	if s.Identity != nil {
+		out.Email = s.Identity.Email
+	}
+	return out
 }

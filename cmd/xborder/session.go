@@ -52,7 +52,11 @@ revocation is an audit record (console.session.revoke).`,
 				if s.Issuer != "" {
 					how += " " + s.Issuer
 				}
-				rows = append(rows, []string{s.ID[:16], s.Subject, s.Role, s.Org, how, at(s.Created), at(s.LastSeen), at(earliest(s.Expires, s.IdleExpires))})
+				who := s.Subject
+				if s.Email != "" {
+					who += " (" + s.Email + ")"
+				}
+				rows = append(rows, []string{s.ID[:16], who, s.Role, s.Org, how, at(s.Created), at(s.LastSeen), at(earliest(s.Expires, s.IdleExpires))})
 			}
 			return printTable(g.out, []string{"ID", "SUBJECT", "ROLE", "ORG", "SIGNED IN WITH", "CREATED", "LAST SEEN", "ENDS"}, rows)
 		},

@@ -17,8 +17,9 @@ type ConsoleSession struct {
 	Subject     string    `json:"sub"`
 	Role        string    `json:"role"`
 	Org         string    `json:"org,omitempty"`
-	Method      string    `json:"method"`        // how the user signed in: "code" or "oidc"
-	Issuer      string    `json:"iss,omitempty"` // the OpenID Connect issuer (method oidc)
+	Method      string    `json:"method"`          // how the user signed in: "code" or "oidc"
+	Issuer      string    `json:"iss,omitempty"`   // the OpenID Connect issuer (method oidc)
+	Email       string    `json:"email,omitempty"` // as the issuer said at sign-in (method oidc)
 	Created     time.Time `json:"created"`
 	LastSeen    time.Time `json:"last_seen"`
 	Expires     time.Time `json:"expires"`      // the absolute end
