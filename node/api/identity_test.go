@@ -41,6 +41,21 @@ func (r *refusals) IdentityRefused(_ context.Context, x IdentityRefusal) {
 // identityServer is an API that trusts a real OpenID provider and decides
 // roles with the shipped policies plus a rule trusting that provider.
 func identityServer(t testing.TB) (*oidctest.Provider, *httptest.Server, *refusals) {
+	idp, srv, rec, _ := identityServerWithEngine(t)
+	return idp, srv, rec
+}
+
+func issuersFor(t testing.TB, idp *oidctest.Provider) *oidc.Issuers {
+	t.Helper()
+	iss, err := oidc.NewIssuers([]oidc.Config{oidc.Config{Name: "test-idp", Issuer: idp.Issuer(), ClientID: "xborder-node",
+		RedirectURL: "http://127.0.0.1/console/oidc/callback"}.WithDefaults()}, oidc.Deps{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return iss
+}
+
+func identityServerWithEngine(t testing.TB) (*oidctest.Provider, *httptest.Server, *refusals, *policy.Engine) {
 	t.Helper()
 	idp, err := oidctest.Start(oidctest.Config{Clients: []oidctest.Client{{ID: "xborder-node", Secret: "s"}}})
 	if err != nil {
@@ -74,11 +89,7 @@ func identityServer(t testing.TB) (*oidctest.Provider, *httptest.Server, *refusa
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = engine.Close() })
-	iss, err := oidc.NewIssuers([]oidc.Config{oidc.Config{Name: "test-idp", Issuer: idp.Issuer(), ClientID: "xborder-node",
-		RedirectURL: "http://127.0.0.1/console/oidc/callback"}.WithDefaults()}, oidc.Deps{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	iss := issuersFor(t, idp)
 	pub, _, _ := ed25519.GenerateKey(rand.Reader)
 	reg := prometheus.NewRegistry()
 	rec := &refusals{}
@@ -87,7 +98,7 @@ func identityServer(t testing.TB) (*oidctest.Provider, *httptest.Server, *refusa
 		Log:    slog.New(slog.DiscardHandler), Registerer: reg, Gatherer: reg})
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return idp, srv, rec
+	return idp, srv, rec, engine
 }
 
 func bearerGet(t testing.TB, srv *httptest.Server, path, tok string) (int, string) {
@@ -170,4 +181,53 @@ func sameJWS(a, b string) bool {
 		}
 	}
 	return true
+}
+
+// BenchmarkBearer is what an API call costs to authenticate and
+// authorise: a node-signed token (the baseline: Ed25519, then
+// data.xborder.api.allow) against an identity provider's access token
+// (RS256 against the issuer's cached keys, data.xborder.api.role, then
+// api.allow with the identity), both through the whole handler of
+// GET /v1/whoami. It reports each per call and their ratio.
+func BenchmarkBearer(b *testing.B) {
+	idp, _, _, roles := identityServerWithEngine(b)
+	_, key, _ := ed25519.GenerateKey(rand.Reader)
+	// A server of its own, whose node key the benchmark holds.
+	iss := issuersFor(b, idp)
+	reg := prometheus.NewRegistry()
+	s := NewServer(Deps{Backend: fixedBackend{}, Identities: iss, Roles: roles, Authz: roles,
+		Tokens: &Verifier{Key: key.Public().(ed25519.PublicKey), NodeID: nodeID},
+		Log:    slog.New(slog.DiscardHandler), Registerer: reg, Gatherer: reg})
+	h := s.Handler()
+	nodeTok, err := IssueToken(key, nodeID, User{Subject: "ada", Role: RoleResearcher}, time.Hour, time.Now())
+	if err != nil {
+		b.Fatal(err)
+	}
+	now := time.Now()
+	idpTok := idp.SignWithCurrentKey(map[string]any{"iss": idp.Issuer(), "sub": "u1", "aud": "xborder-node",
+		"iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "email": "ada@kit.edu",
+		"eduperson_scoped_affiliation": []any{"staff@kit.edu"}})
+	call := func(tok string) time.Duration {
+		req := httptest.NewRequest(http.MethodGet, "/v1/whoami", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		w := httptest.NewRecorder()
+		start := time.Now()
+		h.ServeHTTP(w, req)
+		d := time.Since(start)
+		if w.Code != http.StatusOK {
+			b.Fatalf("%d: %s", w.Code, w.Body)
+		}
+		return d
+	}
+	call(idpTok) // the issuer's keys fetched once
+	var nodeSum, idpSum time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		// Interleaved, so that both see the same machine.
+		nodeSum += call(nodeTok)
+		idpSum += call(idpTok)
+	}
+	b.ReportMetric(float64(nodeSum.Microseconds())/float64(b.N), "node_µs/call")
+	b.ReportMetric(float64(idpSum.Microseconds())/float64(b.N), "issuer_µs/call")
+	b.ReportMetric(float64(idpSum)/float64(nodeSum), "issuer/node")
 }
