@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -137,10 +138,10 @@ func (c *Console) oidcCallback(x *rc) {
 			Detail: "the sign-in cookie names no configured issuer"}, oidc.ErrUnknownIssuer.Error())
 		return
 	}
+	down := strings.TrimSuffix(x.t("signin.provider_down", cfg.Label()), ".")
 	rp, err := c.svc.Identities.Get(x.ctx(), name)
 	if err != nil {
-		refuse(http.StatusServiceUnavailable, api.IdentityRefusal{Issuer: name, Reason: err.Error()},
-			"the identity provider cannot be reached now; try again in a minute")
+		refuse(http.StatusServiceUnavailable, api.IdentityRefusal{Issuer: name, Reason: err.Error()}, down)
 		return
 	}
 	id, err := rp.Exchange(x.ctx(), cb.Code, cb.State)
@@ -149,6 +150,12 @@ func (c *Console) oidcCallback(x *rc) {
 		var re *oidc.RefusedError
 		if errors.As(err, &re) {
 			ref.Reason, ref.Claim, ref.Detail = re.Reason.Error(), re.Claim, re.Detail
+		}
+		// An issuer that cannot be reached to redeem the code has refused
+		// nobody: the sign-in may be tried again once it answers.
+		if ne := net.Error(nil); errors.As(err, &ne) {
+			refuse(http.StatusServiceUnavailable, ref, down)
+			return
 		}
 		refuse(http.StatusUnauthorized, ref, err.Error())
 		return

@@ -70,6 +70,7 @@ func (r *refusals) all() []api.IdentityRefusal {
 type oidcConsole struct {
 	*testConsole
 	idp, other *oidctest.Provider
+	idpSrv     *httptest.Server
 	issuers    *oidc.Issuers
 	refused    *refusals
 }
@@ -86,7 +87,7 @@ func listen(t *testing.T) net.Listener {
 }
 
 // serveProvider serves a provider on ln with the console's client.
-func serveProvider(t *testing.T, ln net.Listener, consoleURL string) *oidctest.Provider {
+func serveProvider(t *testing.T, ln net.Listener, consoleURL string) (*oidctest.Provider, *httptest.Server) {
 	t.Helper()
 	p, err := oidctest.New(oidctest.Config{Issuer: "http://" + ln.Addr().String(), Users: idpUsers,
 		Clients: []oidctest.Client{{ID: idpClient, Secret: idpSecret, RedirectURIs: []string{consoleURL + CallbackPath},
@@ -99,7 +100,7 @@ func serveProvider(t *testing.T, ln net.Listener, consoleURL string) *oidctest.P
 	srv.Listener = ln
 	srv.Start()
 	t.Cleanup(srv.Close)
-	return p
+	return p, srv
 }
 
 func newOIDCConsole(t *testing.T) *oidcConsole {
@@ -131,8 +132,8 @@ allow if {
 	}
 	tc := newTestConsoleWith(t, dir)
 	f := &oidcConsole{testConsole: tc, refused: &refusals{}}
-	f.idp = serveProvider(t, idpLn, tc.srv.URL)
-	f.other = serveProvider(t, otherLn, tc.srv.URL)
+	f.idp, f.idpSrv = serveProvider(t, idpLn, tc.srv.URL)
+	f.other, _ = serveProvider(t, otherLn, tc.srv.URL)
 
 	secret := filepath.Join(t.TempDir(), "secret")
 	if err := os.WriteFile(secret, []byte(idpSecret+"\n"), 0o600); err != nil {
@@ -522,6 +523,21 @@ func TestOIDCUnknownAndUnreachableProviders(t *testing.T) {
 	}
 	// The others still work.
 	f.signInOIDC("freiburg", "ada")
+
+	// The provider goes down between the login and the callback: the code
+	// cannot be redeemed, and the browser is told so, not refused.
+	b = f.browser()
+	cb := f.toCallback(b, "freiburg", "ada")
+	f.idpSrv.CloseClientConnections()
+	f.idpSrv.Close()
+	a = f.walk(b, http.MethodGet, cb, nil, nil).answer
+	if msg := field(errField, a.body); a.code != http.StatusServiceUnavailable ||
+		msg != "The sign-in was refused: Universität Freiburg cannot be reached now; try again in a minute." {
+		t.Fatalf("callback with the provider down: %d %q", a.code, msg)
+	}
+	if r := f.refused.all(); len(r) != 1 || !strings.Contains(r[0].Reason, oidc.ErrTokenEndpoint.Error()) {
+		t.Fatalf("refusals recorded: %+v", r)
+	}
 }
 
 func TestOIDCSignOutEndsTheSessionAtTheProvider(t *testing.T) {
