@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +29,8 @@ import (
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/node/console"
 	"github.com/xborder/xborder/node/nodetest"
+	"github.com/xborder/xborder/oidc"
+	"github.com/xborder/xborder/oidc/oidctest"
 )
 
 // The browser test drives headless Chromium through the console of a
@@ -514,5 +517,143 @@ func TestAnalysesInABrowser(t *testing.T) {
 	u.do("list the analyses", chromedp.Click(chromedp.CSS(`.crumbs a[href="/console/analyses"]`)), chromedp.WaitVisible(chromedp.CSS("#analyses .analysis-link")))
 	if st := u.text("#analyses tbody tr td:nth-child(4)"); st != "done" {
 		t.Fatalf("the list shows the analysis as %q", st)
+	}
+}
+
+// A researcher signs in at the console of a node with her university's
+// identity provider (a real OpenID provider on another site: 127.0.0.1
+// while the node is localhost), gets the role her claims give under the
+// node's policies, and signs out at the node and at the provider; a
+// student of the same university is refused, and sees why.
+func TestOIDCSignInInABrowser(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a node, an identity provider and a browser")
+	}
+	exe := chromium(t)
+	port := testkit.FreePort(t, false)
+	public := fmt.Sprintf("http://localhost:%d", port)
+	idp, err := oidctest.Start(oidctest.Config{
+		Users: []oidctest.User{
+			{ID: "ada", Username: "ada", Password: "pw-ada", Claims: map[string]any{"email": "ada@uni-freiburg.de",
+				"eduperson_scoped_affiliation": []string{"staff@uni-freiburg.de"}}},
+			{ID: "sam", Username: "sam", Password: "pw-sam", Claims: map[string]any{"email": "sam@uni-freiburg.de",
+				"eduperson_scoped_affiliation": []string{"student@uni-freiburg.de"}}},
+		},
+		Clients: []oidctest.Client{{ID: "xborder", Secret: "s3cret", RedirectURIs: []string{public + console.CallbackPath},
+			PostLogoutRedirectURIs: []string{public + console.Prefix + "signin?ok=signed_out"}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(idp.Close)
+	secret := filepath.Join(t.TempDir(), "client-secret")
+	if err := os.WriteFile(secret, []byte("s3cret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f := nodetest.NewFederation(t, []string{"de-bw"}, nodetest.WithConfig(func(_ int, cfg *node.Config) {
+		cfg.API = fmt.Sprintf("127.0.0.1:%d", port)
+		cfg.PublicURL = public
+		cfg.IdentityProviders = []oidc.Config{{Name: "freiburg", DisplayName: "Universität Freiburg", Issuer: idp.Issuer(),
+			ClientID: "xborder", ClientSecretFile: secret}}
+	}))
+	local := "package xborder.api\n\ntrusted_issuers[\"" + idp.Issuer() + "\"] := \"Universität Freiburg\"\n"
+	if err := os.WriteFile(filepath.Join(f.Configs[0].PoliciesPath(f.Dirs[0]), "local_identity.rego"), []byte(local), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	de := &region{n: f.Start(0), id: f.Identity(0), cfg: f.Configs[0], host: fmt.Sprintf("localhost:%d", port)}
+
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox,
+		chromedp.Flag("disable-gpu", true), chromedp.WindowSize(1280, 900))
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	defer cancelBrowser()
+	tctx, cancel := context.WithTimeout(bctx, 20*time.Second)
+	defer cancel()
+	u := &ui{t: t, ctx: tctx}
+	// What the browser says (a Content-Security-Policy violation, say)
+	// shows when the test fails.
+	var logMu sync.Mutex
+	var browserLog []string
+	messages := chromedp.Console(tctx)
+	go func() {
+		for m, err := range messages {
+			if err != nil {
+				return
+			}
+			logMu.Lock()
+			browserLog = append(browserLog, m.String())
+			logMu.Unlock()
+		}
+	}()
+	t.Cleanup(func() {
+		if t.Failed() {
+			logMu.Lock()
+			defer logMu.Unlock()
+			t.Logf("the browser's console:\n%s", strings.Join(browserLog, "\n"))
+		}
+	})
+	location := func() string {
+		t.Helper()
+		loc, err := chromedp.Run(tctx, chromedp.Location())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return loc
+	}
+	signInAt := func(user string) {
+		t.Helper()
+		u.do("open the sign-in page", chromedp.Navigate(public+console.Prefix+"signin"), chromedp.WaitVisible(chromedp.CSS("#signin-freiburg")))
+		if got := u.text("#signin-freiburg"); got != "Sign in with Universität Freiburg" {
+			t.Fatalf("the provider's button says %q", got)
+		}
+		u.do("go to the provider", submit("#signin-freiburg"), chromedp.WaitVisible(chromedp.CSS("#username")))
+		if loc := location(); !strings.HasPrefix(loc, idp.Issuer()+oidctest.LoginPath) {
+			t.Fatalf("the button leads to %s, not the provider's login page", loc)
+		}
+		u.do("sign in at the provider as "+user, chromedp.SendKeys(chromedp.CSS("#username"), user),
+			chromedp.SendKeys(chromedp.CSS("#password"), "pw-"+user), submit("#submit"))
+	}
+
+	// Ada, staff of the University of Freiburg, is a researcher here.
+	signInAt("ada")
+	u.do("land on the console signed in", chromedp.WaitVisible(chromedp.CSS("#members")), chromedp.WaitVisible(chromedp.CSS("#user")))
+	if loc := location(); loc != public+console.Prefix {
+		t.Fatalf("signed in at %s", loc)
+	}
+	if who, role := u.text("#user"), u.text("#role"); who != "freiburg:ada" || role != "researcher" {
+		t.Fatalf("the header shows %q as %q", who, role)
+	}
+	if !u.has(`nav a[href="/console/catalogue"]`) || u.has(`nav a[href="/console/audit"]`) {
+		t.Fatal("the navigation is not a researcher's")
+	}
+	// Signing out ends the session at the node, then at the provider,
+	// which sends the browser back to the sign-in page.
+	u.do("sign out", chromedp.Click(chromedp.CSS("#signout")), chromedp.WaitVisible(chromedp.CSS("#flash")))
+	if loc, flash := location(), u.text("#flash"); loc != public+console.Prefix+"signin?ok=signed_out" || flash != "You are signed out." {
+		t.Fatalf("after signing out: %q at %s", flash, loc)
+	}
+	if u.has("#user") {
+		t.Fatal("still signed in after signing out")
+	}
+	u.do("the console is closed again", chromedp.Navigate(public+console.Prefix), chromedp.WaitVisible(chromedp.CSS("#signin-freiburg")))
+
+	// Sam is a student: the provider vouches for her, the policy gives her
+	// no role.
+	signInAt("sam")
+	u.do("see the refusal", chromedp.WaitVisible(chromedp.CSS("#signin-error")))
+	if msg := u.text("#signin-error"); !strings.Contains(msg, "sam@uni-freiburg.de (Universität Freiburg) may not use this node") ||
+		!strings.Contains(msg, "gives the identity no role") {
+		t.Fatalf("the refusal says %q", msg)
+	}
+	if u.has("#user") {
+		t.Fatal("a refused identity is signed in")
+	}
+	// The node's audit trail has both: the sign-in and the refusal.
+	u.signIn(de, api.RoleAuditor, "audit@bw.de")
+	u.do("list the audit trail", chromedp.Navigate(public+console.Prefix+"audit"), chromedp.WaitVisible(chromedp.CSS("#records")))
+	if recs := u.text("#records"); !strings.Contains(recs, "console.signin") || !strings.Contains(recs, "identity.refused") ||
+		!strings.Contains(recs, "freiburg:sam") {
+		t.Fatalf("the audit trail lacks the sign-in or the refusal:\n%s", recs)
 	}
 }

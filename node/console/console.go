@@ -655,11 +655,17 @@ func (c *Console) startSession(x *rc, u api.User, in sessionstore.Session, ttl t
 	// started: a redirect would carry that along, and the SameSite=Strict
 	// session cookie would stay behind on the first page. A page of the
 	// node's own that moves on starts a same-site navigation.
+	c.moveOn(x, Prefix, x.t("signin.title"), x.t("signin.continue"))
+}
+
+// moveOn answers with a page that sends the browser on to "to" at once
+// (a meta refresh, with a link for a browser that does not follow it).
+func (c *Console) moveOn(x *rc, to, title, link string) {
 	x.w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	x.w.WriteHeader(http.StatusOK)
 	_, _ = fmt.Fprintf(x.w, `<!doctype html><html lang="%s"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0; url=%s"><title>%s</title></head>`+
 		`<body><p><a id="continue" href="%s">%s</a></p></body></html>`,
-		html.EscapeString(x.lang), Prefix, html.EscapeString(x.t("signin.title")), Prefix, html.EscapeString(x.t("signin.continue")))
+		html.EscapeString(x.lang), html.EscapeString(to), html.EscapeString(title), html.EscapeString(to), html.EscapeString(link))
 }
 
 // signout ends the session at the node (it is deleted from the store)
@@ -681,11 +687,11 @@ func (c *Console) signout(x *rc) {
 	x.sess = nil
 	if err == nil {
 		if to, ok := c.endSessionURL(x, st); ok {
-			// The sign-out form's answer leaves for the issuer: the
-			// policy's form-action must name it, or the browser stops.
-			x.w.Header().Set("Content-Security-Policy", strings.Replace(x.w.Header().Get("Content-Security-Policy"),
-				"form-action 'self'", "form-action 'self' "+origin(to), 1))
-			http.Redirect(x.w, x.r, to, http.StatusSeeOther)
+			// Not a redirect: a browser holds a form's redirects to the
+			// form-action of the page the form was on ('self'), whatever
+			// the redirect's own policy says, and stops there. A page of
+			// the node's own that moves on is no form submission.
+			c.moveOn(x, to, x.t("signout.title"), x.t("signout.continue", c.issuerLabel(st.Issuer)))
 			return
 		}
 	}

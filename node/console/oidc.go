@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -94,11 +95,16 @@ func (c *Console) oidcStart(x *rc) {
 // verified, and the node's policy (data.xborder.api.role) gives the
 // identity its role. Every refusal is recorded and shown with its reason.
 func (c *Console) oidcCallback(x *rc) {
-	http.SetCookie(x.w, &http.Cookie{Name: oidcCookie, Value: "", Path: oidcCookiePath, MaxAge: -1,
-		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: c.secure(x.r)})
 	name, state := "", ""
 	if ck, err := x.r.Cookie(oidcCookie); err == nil {
 		name, state, _ = strings.Cut(ck.Value, ".")
+	}
+	// This browser's sign-in ends here, well or not. A callback with
+	// another state (another browser's, pushed into this one) leaves this
+	// browser's own sign-in under way.
+	if q := x.r.URL.Query()["state"]; state != "" && len(q) == 1 && sameToken(state, q[0]) {
+		http.SetCookie(x.w, &http.Cookie{Name: oidcCookie, Value: "", Path: oidcCookiePath, MaxAge: -1,
+			HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: c.secure(x.r)})
 	}
 	refuse := func(code int, ref api.IdentityRefusal, shown string) {
 		ref.Via = "console"
@@ -124,11 +130,18 @@ func (c *Console) oidcCallback(x *rc) {
 		refuse(http.StatusUnauthorized, api.IdentityRefusal{Issuer: name, Reason: oidc.ErrStateUnknown.Error(), Detail: "no state cookie, or another state"}, msg)
 		return
 	}
+	// The cookie is the browser's to change: a name the node does not
+	// know is a bad request, not an issuer that is down.
 	cfg, known := configOf(c.svc.Identities, name)
+	if !known {
+		refuse(http.StatusUnauthorized, api.IdentityRefusal{Issuer: name, Reason: oidc.ErrUnknownIssuer.Error(),
+			Detail: "the sign-in cookie names no configured issuer"}, oidc.ErrUnknownIssuer.Error())
+		return
+	}
+	down := strings.TrimSuffix(x.t("signin.provider_down", cfg.Label()), ".")
 	rp, err := c.svc.Identities.Get(x.ctx(), name)
-	if !known || err != nil {
-		refuse(http.StatusServiceUnavailable, api.IdentityRefusal{Issuer: name, Reason: errString(err, "unknown issuer")},
-			"the identity provider cannot be reached now; try again in a minute")
+	if err != nil {
+		refuse(http.StatusServiceUnavailable, api.IdentityRefusal{Issuer: name, Reason: err.Error()}, down)
 		return
 	}
 	id, err := rp.Exchange(x.ctx(), cb.Code, cb.State)
@@ -137,6 +150,12 @@ func (c *Console) oidcCallback(x *rc) {
 		var re *oidc.RefusedError
 		if errors.As(err, &re) {
 			ref.Reason, ref.Claim, ref.Detail = re.Reason.Error(), re.Claim, re.Detail
+		}
+		// An issuer that cannot be reached to redeem the code has refused
+		// nobody: the sign-in may be tried again once it answers.
+		if ne := net.Error(nil); errors.As(err, &ne) {
+			refuse(http.StatusServiceUnavailable, ref, down)
+			return
 		}
 		refuse(http.StatusUnauthorized, ref, err.Error())
 		return
@@ -168,7 +187,13 @@ func (c *Console) endSessionURL(x *rc, st sessionstore.Session) (string, bool) {
 	if c.svc.PublicURL != "" {
 		back = strings.TrimRight(c.svc.PublicURL, "/") + Prefix + "signin?ok=signed_out"
 	}
-	return rp.EndSessionURL(st.IDTokenHint, back)
+	to, ok := rp.EndSessionURL(st.IDTokenHint, back)
+	// The address comes from the issuer's discovery document and the
+	// browser is sent there: a web address only (no javascript: or data:).
+	if u, err := url.Parse(to); !ok || err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return "", false
+	}
+	return to, true
 }
 
 func configOf(p IdentityProviders, name string) (oidc.Config, bool) {
@@ -187,18 +212,12 @@ func who(id oidc.Identity) string {
 	return id.Subject
 }
 
-func errString(err error, def string) string {
-	if err == nil {
-		return def
+// issuerLabel is how the pages name the issuer called name.
+func (c *Console) issuerLabel(name string) string {
+	if c.svc.Identities != nil {
+		if cfg, ok := configOf(c.svc.Identities, name); ok {
+			return cfg.Label()
+		}
 	}
-	return err.Error()
-}
-
-// origin is scheme://host of a URL, for the Content-Security-Policy.
-func origin(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.Scheme == "" || u.Host == "" {
-		return ""
-	}
-	return u.Scheme + "://" + u.Host
+	return name
 }
