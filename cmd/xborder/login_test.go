@@ -8,7 +8,6 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/xborder/xborder/cmd/xborder/internal/signins"
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/oidc"
 	"github.com/xborder/xborder/oidc/oidctest"
@@ -44,28 +44,6 @@ func (loginBackend) Status(context.Context) api.Status {
 func (loginBackend) Peers(context.Context) []api.Peer { return nil }
 func (loginBackend) Readiness(context.Context) api.Readiness {
 	return api.Readiness{Ready: true}
-}
-
-// copyDir copies the shipped policies, subdirectories included.
-func copyDir(t *testing.T, from, to string) {
-	t.Helper()
-	err := filepath.WalkDir(from, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(to, rel), 0o755)
-		}
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(to, rel), raw, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // loginNode is a real OpenID provider with a device client, and a real
@@ -93,12 +71,8 @@ func newLoginNode(t *testing.T, deviceClient string) *loginNode {
 	}
 	t.Cleanup(idp.Close)
 
-	dir := t.TempDir()
-	copyDir(t, "../../policies", dir)
-	local := fmt.Sprintf("package xborder.api\n\ntrusted_issuers[%q] := \"Test IdP\"\n", idp.Issuer())
-	if err := os.WriteFile(filepath.Join(dir, "local_identity.rego"), []byte(local), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := testkit.ShippedPolicies(t)
+	testkit.TrustIssuer(t, dir, idp.Issuer(), "Test IdP")
 	engine, err := policy.NewEngine(context.Background(), dir, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -6,14 +6,10 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
-	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +17,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/oidc"
 	"github.com/xborder/xborder/oidc/oidctest"
 	"github.com/xborder/xborder/policy"
@@ -62,28 +59,8 @@ func identityServerWithEngine(t testing.TB) (*oidctest.Provider, *httptest.Serve
 		t.Fatal(err)
 	}
 	t.Cleanup(idp.Close)
-	dir := t.TempDir()
-	err = filepath.WalkDir("../../policies", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel("../../policies", p)
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		if err := os.MkdirAll(filepath.Join(dir, filepath.Dir(rel)), 0o755); err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, rel), b, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rule := fmt.Sprintf("package xborder.api\n\ntrusted_issuers[%q] := \"Test IdP\"\n", idp.Issuer())
-	if err := os.WriteFile(filepath.Join(dir, "local_identity.rego"), []byte(rule), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	dir := testkit.ShippedPolicies(t)
+	testkit.TrustIssuer(t, dir, idp.Issuer(), "Test IdP")
 	engine, err := policy.NewEngine(context.Background(), dir, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -30,6 +30,7 @@ import (
 	"github.com/xborder/xborder/consensus"
 	"github.com/xborder/xborder/exchange"
 	"github.com/xborder/xborder/internal/nodejws"
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/policy"
 )
@@ -327,8 +328,7 @@ func TestPerformanceNeedsTheEvaluationsRoute(t *testing.T) {
 	if resp := tc.get(tc.signIn(api.RoleLegal), Prefix+"catalogue/"+evalModel); resp.code != http.StatusForbidden || strings.Contains(resp.body, `id="performance"`) {
 		t.Fatalf("legal opens the model page: %d", resp.code)
 	}
-	dir := t.TempDir()
-	copyDir(t, "../../policies", dir)
+	dir := testkit.ShippedPolicies(t)
 	rego := filepath.Join(dir, "api.rego")
 	raw, err := os.ReadFile(rego)
 	if err != nil {
@@ -351,27 +351,6 @@ func TestPerformanceNeedsTheEvaluationsRoute(t *testing.T) {
 	// The auditor still reads them where the policy says so.
 	if ok, _ := tc.node.engine.APIAllow(context.Background(), api.AllowInput(api.User{Subject: "a", Role: api.RoleAuditor}, "GET", "/v1/evaluations")); !ok {
 		t.Fatal("the edited policy lost the auditor's grant")
-	}
-}
-
-func copyDir(t *testing.T, from, to string) {
-	t.Helper()
-	err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(from, p)
-		if d.IsDir() {
-			return os.MkdirAll(filepath.Join(to, rel), 0o755)
-		}
-		raw, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(to, rel), raw, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/xborder/xborder/internal/testkit"
 	"github.com/xborder/xborder/node/api"
 	"github.com/xborder/xborder/node/console/sessionstore"
 	"github.com/xborder/xborder/oidc"
@@ -111,8 +112,7 @@ func newOIDCConsole(t *testing.T) *oidcConsole {
 	_ = down.Close()
 	issuer := "http://" + idpLn.Addr().String()
 
-	dir := t.TempDir()
-	copyDir(t, "../../policies", dir)
+	dir := testkit.ShippedPolicies(t)
 	// The region trusts its provider, and lets one person read the audit
 	// trail by her identity, not her role: input.identity reaches
 	// data.xborder.api.allow.
