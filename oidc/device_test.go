@@ -109,7 +109,9 @@ func TestDeviceLogin(t *testing.T) {
 		t.Fatalf("with device_client_id: identity %+v, %v", id, err)
 	}
 	// ...but not when an API audience is configured: then only that one.
-	_, err = newRP(t, tp, func(c *Config) { c.DeviceClientID, c.AccessTokenAudience = testDeviceClient, "https://node.example/api" },
+	_, err = newRP(t, tp, func(c *Config) {
+		c.DeviceClientID, c.AccessTokenAudience = testDeviceClient, "https://node.example/api"
+	},
 		Deps{}).VerifyAccessToken(ctx, tok.AccessToken)
 	wantRefused(t, err, ErrWrongAudience)
 
