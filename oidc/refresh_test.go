@@ -2,7 +2,10 @@ package oidc
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -114,4 +117,31 @@ func TestRefresh(t *testing.T) {
 	if _, err := Refresh(ctx, cfg, tok.RefreshToken); err == nil || errors.Is(err, ErrRefreshRefused) {
 		t.Fatalf("an unreachable issuer: %v", err)
 	}
+}
+
+func TestRevokeNeedsTheEndpoint(t *testing.T) {
+	tp := newTestProvider(t, testRedirect)
+	// The provider's discovery without its revocation endpoint, served
+	// under its own issuer URL.
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := http.Get(tp.Issuer() + "/.well-known/openid-configuration")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		var d map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		delete(d, "revocation_endpoint")
+		d["issuer"] = srv.URL
+		_ = json.NewEncoder(w).Encode(d)
+	}))
+	defer srv.Close()
+	cfg := refreshConfig(tp)
+	cfg.Issuer = srv.URL
+	wantRefused(t, Revoke(context.Background(), cfg, "some-refresh-token"), ErrNoRevocationEndpoint)
 }

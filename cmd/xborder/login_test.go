@@ -555,3 +555,42 @@ func TestSignInRenewsItself(t *testing.T) {
 		t.Fatalf("after logout: %v %v", ok, err)
 	}
 }
+
+func TestSignInRenewsWithTheIdPCAFile(t *testing.T) {
+	t.Setenv(signins.EnvDir, filepath.Join(t.TempDir(), "config"))
+	n := newLoginNode(t, cliClient)
+	store := signins.Open(os.Getenv(signins.EnvDir))
+	// A CA file named relative to where login ran: saved as an absolute
+	// path, for commands run elsewhere. (The test provider is plain http:
+	// the certificates are loaded, not needed.)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	srv.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "idp-ca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	if code, _, errs := n.login(t, "ada", "--idp-ca-file", "idp-ca.pem"); code != exitOK {
+		t.Fatalf("login: %d %q", code, errs)
+	}
+	saved, _, _ := store.Get(n.addr)
+	if saved.IDPCAFile != filepath.Join(dir, "idp-ca.pem") {
+		t.Fatalf("saved CA file %q", saved.IDPCAFile)
+	}
+	t.Chdir(t.TempDir())
+	run := func(args ...string) (int, string, string) {
+		return xb(t, append([]string{"--addr", n.addr, "--data", filepath.Join(t.TempDir(), "none")}, args...)...)
+	}
+	expire(t, store, n.addr, time.Now().Add(-time.Minute))
+	if code, _, errs := run("status"); code != exitOK {
+		t.Fatalf("status, renewed with the CA file: %d %q", code, errs)
+	}
+	// The CA file gone: the renewal says which certificates it missed.
+	if err := os.Remove(saved.IDPCAFile); err != nil {
+		t.Fatal(err)
+	}
+	expire(t, store, n.addr, time.Now().Add(-time.Minute))
+	if code, _, errs := run("status"); code != exitError || !strings.Contains(errs, "could not be renewed") || !strings.Contains(errs, "idp-ca.pem") {
+		t.Fatalf("status without the CA file: %d %q", code, errs)
+	}
+}
