@@ -38,7 +38,16 @@ type DeviceConfig struct {
 	// HTTPClient reaches the issuer; nil means a client with a 30 s
 	// timeout.
 	HTTPClient *http.Client
+	// OfflineAccess asks for a refresh token too (the scope
+	// offline_access), when the issuer lists that scope among its
+	// scopes_supported: some issuers (zitadel) issue refresh tokens only
+	// then, and some refuse scopes they do not know.
+	OfflineAccess bool
 }
+
+// ScopeOfflineAccess is the scope that asks for a refresh token (OpenID
+// Connect Core 1.0, 11).
+const ScopeOfflineAccess = "offline_access"
 
 // DevicePrompt is what to show the user: go to VerificationURI and enter
 // UserCode (or open VerificationURIComplete, which carries the code),
@@ -59,6 +68,8 @@ type Token struct {
 	RefreshToken string
 	// Expiry is the access token's.
 	Expiry time.Time
+	// Scopes are those asked for (the issuer may have granted fewer).
+	Scopes []string
 }
 
 // DeviceLogin signs a user in on a device: it discovers the issuer, asks
@@ -90,20 +101,17 @@ func DeviceLogin(ctx context.Context, cfg DeviceConfig, prompt func(DevicePrompt
 	if ep.DeviceAuthURL == "" {
 		return Token{}, refuse(ErrNoDeviceEndpoint, nil)
 	}
-	if cfg.ClientSecret == "" {
-		// A public client has nothing for Basic authentication: its
-		// client_id goes in the form (not tried as a header first).
-		ep.AuthStyle = oauth2.AuthStyleInParams
-	} else {
-		// Basic, which every issuer must support (RFC 6749, 2.3.1), and
-		// nothing else: some issuers (zitadel's op) answer a poll with
-		// the secret in the form "authorization_pending" before they
-		// check it, so a wrong secret would only show when the code
-		// expires.
-		ep.AuthStyle = oauth2.AuthStyleInHeader
+	ep.AuthStyle = authStyle(cfg.ClientSecret)
+	scopes := Config{Scopes: cfg.Scopes}.scopes()
+	if cfg.OfflineAccess && !contains(scopes, ScopeOfflineAccess) {
+		var meta struct {
+			ScopesSupported []string `json:"scopes_supported"`
+		}
+		if p.Claims(&meta) == nil && contains(meta.ScopesSupported, ScopeOfflineAccess) {
+			scopes = append(scopes, ScopeOfflineAccess)
+		}
 	}
-	oc := oauth2.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Endpoint: ep,
-		Scopes: Config{Scopes: cfg.Scopes}.scopes()}
+	oc := oauth2.Config{ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, Endpoint: ep, Scopes: scopes}
 	da, err := oc.DeviceAuth(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -140,5 +148,19 @@ func DeviceLogin(ctx context.Context, cfg DeviceConfig, prompt func(DevicePrompt
 	if _, err := p.VerifierContext(ctx, &gooidc.Config{ClientID: cfg.ClientID}).Verify(ctx, raw); err != nil {
 		return Token{}, refuse(ErrIDTokenNotValid, err)
 	}
-	return Token{AccessToken: tok.AccessToken, IDToken: raw, RefreshToken: tok.RefreshToken, Expiry: tok.Expiry}, nil
+	return Token{AccessToken: tok.AccessToken, IDToken: raw, RefreshToken: tok.RefreshToken, Expiry: tok.Expiry, Scopes: scopes}, nil
+}
+
+// authStyle is how a client authenticates at the token endpoint.
+func authStyle(secret string) oauth2.AuthStyle {
+	if secret == "" {
+		// A public client has nothing for Basic authentication: its
+		// client_id goes in the form (not tried as a header first).
+		return oauth2.AuthStyleInParams
+	}
+	// Basic, which every issuer must support (RFC 6749, 2.3.1), and
+	// nothing else: some issuers (zitadel's op) answer a poll with the
+	// secret in the form "authorization_pending" before they check it,
+	// so a wrong secret would only show when the code expires.
+	return oauth2.AuthStyleInHeader
 }

@@ -36,7 +36,7 @@ func (g *globals) newClient() (*client, error) {
 	}
 	c := &client{base: base, token: g.token, http: &http.Client{Timeout: 30 * time.Second, Transport: tr}}
 	if c.token == "" {
-		if c.token, err = savedToken(base, time.Now()); err != nil {
+		if c.token, err = savedToken(context.Background(), base, time.Now()); err != nil {
 			return nil, err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -41,8 +42,15 @@ nothing is saved.
 The token is saved, with its expiry, in tokens.json in your config dir
 ($XBORDER_CONFIG_DIR, else ~/.config/xborder on Linux; mode 0600), under
 the node's API address. Every command then uses it for that address when
-neither --token nor XBORDER_TOKEN is given, before DATA/admin.token. When
-it expires, commands say so: run login again. ` + "`xborder logout`" + ` removes it.
+neither --token nor XBORDER_TOKEN is given, before DATA/admin.token.
+
+Access tokens live minutes. login asks the provider for a refresh token
+too (the scope offline_access, when the provider offers it) and saves it
+beside the access token: when the access token has expired, the next
+command renews it silently. The refresh token is a long-lived secret: it
+gets access tokens in your name until the provider ends the session (then
+commands say so: run login again). ` + "`xborder logout`" + ` deletes both and
+revokes the refresh token at the provider.
 
 With several providers, --provider chooses (the node's name for it, as the
 error lists them). Operators offer CLI sign-in by giving a provider a
@@ -69,9 +77,13 @@ func newLogoutCmd(g *globals) *cobra.Command {
 		Short: "Remove the token `xborder login` saved for the node",
 		Long: `logout removes the sign-in saved for the node's API address (--addr /
 XBORDER_ADDR, else the api of DATA/config.yaml) from tokens.json in your
-config dir. The token itself stays valid at the identity provider until it
-expires (minutes, for most providers); end your session there too to sign
-out of the provider.`,
+config dir: the access token and the refresh token that renews it. It then
+asks the identity provider to revoke the refresh token (RFC 7009), ending
+that session there; a provider that cannot be reached, or offers no
+revocation, is named, and the refresh token stays valid there until the
+provider ends the session. The access token stays valid until it expires
+(minutes, for most providers). Your browser's session at the provider is
+another: end it there to sign out of the provider.`,
 		Example: "  xborder logout\n  xborder logout --addr https://xborder.region-bw.example:7411",
 		Args:    usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -83,6 +95,10 @@ out of the provider.`,
 			if err != nil {
 				return err
 			}
+			in, _, err := store.Get(base)
+			if err != nil {
+				return err
+			}
 			found, err := store.Delete(base)
 			if err != nil {
 				return err
@@ -91,7 +107,17 @@ out of the provider.`,
 				fmt.Fprintf(g.err, "No sign-in was saved for %s.\n", base)
 				return nil
 			}
-			fmt.Fprintf(g.err, "Signed out of %s (its token removed from %s).\n", base, store.Path())
+			fmt.Fprintf(g.err, "Signed out of %s (its tokens removed from %s).\n", base, store.Path())
+			if in.RefreshToken == "" || in.ClientID == "" {
+				return nil
+			}
+			// Removed here first: a provider that cannot be reached does
+			// not keep the token on this machine.
+			if err := revokeSignIn(cmd.Context(), in); err != nil {
+				fmt.Fprintf(g.err, "%s did not revoke the refresh token (%v): it stays valid there until the provider ends the session.\n", providerLabel(in), err)
+				return nil
+			}
+			fmt.Fprintf(g.err, "The refresh token was revoked at %s.\n", providerLabel(in))
 			return nil
 		},
 	}
@@ -105,22 +131,127 @@ func signinStore() (*signins.Store, error) {
 	return signins.Open(dir), nil
 }
 
+// refreshAhead is how long before its expiry a saved access token is
+// renewed: a token about to expire could expire on its way to the node.
+const refreshAhead = 30 * time.Second
+
+// refreshTimeout bounds a silent renewal (discovery and token endpoint).
+const refreshTimeout = 30 * time.Second
+
 // savedToken is the token `xborder login` saved for the node at base, ""
-// when there is none. An expired one is an error that says what to do,
-// not a fall back to another token: the user meant to be herself.
-func savedToken(base string, now time.Time) (string, error) {
+// when there is none. One that has expired, or expires within
+// refreshAhead, is renewed at the identity provider with the saved
+// refresh token, and the renewed tokens saved. One that cannot be renewed
+// is an error that says what to do, not a fall back to another token:
+// the user meant to be herself.
+func savedToken(ctx context.Context, base string, now time.Time) (string, error) {
 	dir, err := signins.DefaultDir()
 	if err != nil {
 		return "", nil // no config dir: nothing was saved either
 	}
-	in, ok, err := signins.Open(dir).Get(base)
+	store := signins.Open(dir)
+	in, ok, err := store.Get(base)
 	if err != nil || !ok {
 		return "", err
 	}
-	if !now.Before(in.Expires) {
-		return "", fmt.Errorf("your sign-in at %s expired on %s; run `xborder login`", base, in.Expires.Local().Format("2006-01-02 15:04:05 MST"))
+	if now.Add(refreshAhead).Before(in.Expires) {
+		return in.Token, nil
 	}
-	return in.Token, nil
+	when := in.Expires.Local().Format("2006-01-02 15:04:05 MST")
+	expired := fmt.Sprintf("your sign-in at %s expired on %s", base, when)
+	if now.Before(in.Expires) {
+		expired = fmt.Sprintf("your sign-in at %s expires on %s", base, when)
+	}
+	if in.RefreshToken == "" || in.ClientID == "" {
+		if now.Before(in.Expires) {
+			return in.Token, nil
+		}
+		return "", fmt.Errorf("%s; run `xborder login`", expired)
+	}
+	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
+	renewed, err := refreshSignIn(ctx, store, base, in, now)
+	switch {
+	case err == nil:
+		return renewed.Token, nil
+	case errors.Is(err, oidc.ErrRefreshRefused):
+		// Another command may have renewed it meanwhile, spending the
+		// refresh token this one sent (providers rotate them).
+		if again, ok := renewedElsewhere(store, base, in, time.Now().Add(renewedWait)); ok {
+			return again.Token, nil
+		}
+		return "", fmt.Errorf("%s; run `xborder login` (%s ended the session: it refused to renew the token)", expired, providerLabel(in))
+	case now.Before(in.Expires):
+		// Not renewed, but still valid for a few seconds: this command
+		// goes on, the next one tries again.
+		return in.Token, nil
+	case errors.Is(err, oidc.ErrTokenEndpoint), errors.Is(err, oidc.ErrIDTokenNotValid):
+		return "", fmt.Errorf("%s and %s refused to renew it (%v); run `xborder login`", expired, providerLabel(in), err)
+	}
+	return "", fmt.Errorf("%s and could not be renewed at %s (%v); try again when the provider can be reached, or run `xborder login`", expired, providerLabel(in), err)
+}
+
+// renewedWait is how long a command whose refresh token was refused waits
+// for another command, which spent that token, to save what it got: the
+// refusal can arrive before the other's answer is saved.
+const renewedWait = time.Second
+
+// renewedElsewhere is the sign-in another command renewed from in, if
+// one is saved before deadline.
+func renewedElsewhere(store *signins.Store, base string, in signins.SignIn, deadline time.Time) (signins.SignIn, bool) {
+	for {
+		again, ok, err := store.Get(base)
+		if err == nil && ok && again.RefreshToken != in.RefreshToken && time.Now().Before(again.Expires) {
+			return again, true
+		}
+		if !time.Now().Before(deadline) {
+			return signins.SignIn{}, false
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// providerLabel names a sign-in's identity provider.
+func providerLabel(in signins.SignIn) string {
+	if in.Provider == "" {
+		return in.Issuer
+	}
+	return in.Provider + " (" + in.Issuer + ")"
+}
+
+// revokeSignIn revokes a sign-in's refresh token at its provider.
+func revokeSignIn(ctx context.Context, in signins.SignIn) error {
+	idp, err := idpClient(in.IDPCAFile)
+	if err != nil {
+		return errors.Unwrap(err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
+	return oidc.Revoke(ctx, oidc.RefreshConfig{Issuer: in.Issuer, ClientID: in.ClientID, Scopes: in.Scopes, HTTPClient: idp}, in.RefreshToken)
+}
+
+// refreshSignIn renews a saved sign-in's access token with its refresh
+// token and saves the renewed tokens.
+func refreshSignIn(ctx context.Context, store *signins.Store, base string, in signins.SignIn, now time.Time) (signins.SignIn, error) {
+	idp, err := idpClient(in.IDPCAFile)
+	if err != nil {
+		return signins.SignIn{}, fmt.Errorf("renew the sign-in with the certificates `xborder login` was given: %w", errors.Unwrap(err))
+	}
+	tok, err := oidc.Refresh(ctx, oidc.RefreshConfig{Issuer: in.Issuer, ClientID: in.ClientID, Scopes: in.Scopes, HTTPClient: idp}, in.RefreshToken)
+	if err != nil {
+		return signins.SignIn{}, err
+	}
+	in.Token, in.RefreshToken, in.Saved = tok.AccessToken, tok.RefreshToken, now.UTC()
+	// An answer without expires_in: the token is used now and renewed
+	// by the next command.
+	in.Expires = tok.Expiry
+	if in.Expires.IsZero() {
+		in.Expires = now
+	}
+	if _, err := store.Put(base, in); err != nil {
+		return signins.SignIn{}, fmt.Errorf("save the renewed sign-in: %w", err)
+	}
+	return in, nil
 }
 
 // chooseProvider picks the provider to sign in with: the one named, else
@@ -189,7 +320,10 @@ func (g *globals) login(ctx context.Context, name, idpCA string, noSave, printTo
 		return err
 	}
 	progress := &waitLine{w: g.err, live: isTerminal(g.err)}
-	tok, err := oidc.DeviceLogin(ctx, oidc.DeviceConfig{Issuer: p.Issuer, ClientID: p.DeviceClientID, Scopes: p.Scopes, HTTPClient: idp},
+	// A refresh token renews the access token (minutes) for as long as
+	// the provider keeps the session; one only printed is not kept.
+	tok, err := oidc.DeviceLogin(ctx, oidc.DeviceConfig{Issuer: p.Issuer, ClientID: p.DeviceClientID, Scopes: p.Scopes, HTTPClient: idp,
+		OfflineAccess: !noSave},
 		func(dp oidc.DevicePrompt) error {
 			label := p.DisplayName
 			if label == "" {
@@ -239,9 +373,16 @@ func (g *globals) login(ctx context.Context, name, idpCA string, noSave, printTo
 			return err
 		}
 		in := signins.SignIn{Token: tok.AccessToken, Expires: expires, Provider: p.Name, Issuer: p.Issuer,
-			Subject: me.Subject, Role: me.Role, Saved: time.Now().UTC()}
+			Subject: me.Subject, Role: me.Role, Saved: time.Now().UTC(),
+			RefreshToken: tok.RefreshToken, ClientID: p.DeviceClientID, Scopes: tok.Scopes}
 		if me.Identity != nil {
 			in.Email = me.Identity.Email
+		}
+		if idpCA != "" {
+			// Later commands renew the token from wherever they run.
+			if in.IDPCAFile, err = filepath.Abs(idpCA); err != nil {
+				return err
+			}
 		}
 		replaced, err := store.Put(pc.base, in)
 		if err != nil {
@@ -250,7 +391,14 @@ func (g *globals) login(ctx context.Context, name, idpCA string, noSave, printTo
 		if replaced {
 			fmt.Fprintf(g.err, "%s could not be read: it was rewritten with this sign-in alone.\n", store.Path())
 		}
-		fmt.Fprintf(g.err, "The token is saved in %s for %s until %s.\n", store.Path(), pc.base, expires.Local().Format("2006-01-02 15:04:05 MST"))
+		until := expires.Local().Format("2006-01-02 15:04:05 MST")
+		if in.RefreshToken != "" {
+			fmt.Fprintf(g.err, "The token is saved in %s for %s, with a refresh token that renews it (it expires %s) "+
+				"until %s ends the session; `xborder logout` removes both.\n", store.Path(), pc.base, until, p.Name)
+		} else {
+			fmt.Fprintf(g.err, "The token is saved in %s for %s until %s (%s issued no refresh token: then sign in again).\n",
+				store.Path(), pc.base, until, p.Name)
+		}
 	}
 	if printToken {
 		fmt.Fprintln(g.out, tok.AccessToken)

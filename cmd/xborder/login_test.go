@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -209,6 +211,12 @@ func TestLoginThroughTheDeviceGrant(t *testing.T) {
 		saved.Subject != "uni-freiburg:ada-1" || time.Until(saved.Expires) < time.Minute {
 		t.Fatalf("saved sign-in %+v %v %v", saved, ok, err)
 	}
+	// With what renews it: the refresh token the provider issued for the
+	// scope offline_access, and the client it was issued to.
+	if saved.RefreshToken == "" || saved.ClientID != cliClient || !slices.Contains(saved.Scopes, oidc.ScopeOfflineAccess) ||
+		saved.Issuer != n.idp.Issuer() || saved.IDPCAFile != "" || !strings.Contains(errs, "with a refresh token that renews it") {
+		t.Fatalf("saved sign-in %+v, login said %q", saved, errs)
+	}
 	for p, want := range map[string]os.FileMode{store.Path(): 0o600, filepath.Dir(store.Path()): 0o700} {
 		if st, err := os.Stat(p); err != nil || st.Mode().Perm() != want {
 			t.Fatalf("%s: %v, want mode %v", p, err, want)
@@ -259,9 +267,10 @@ func TestLoginThroughTheDeviceGrant(t *testing.T) {
 		t.Fatalf("status after the rewrite: %d %q", code, errs)
 	}
 
-	// An expired sign-in says so.
+	// An expired sign-in without a refresh token (a provider that issues
+	// none) says so.
 	saved, _, _ = store.Get(n.addr)
-	saved.Expires = time.Now().Add(-time.Minute)
+	saved.Expires, saved.RefreshToken = time.Now().Add(-time.Minute), ""
 	if _, err := store.Put(n.addr, saved); err != nil {
 		t.Fatal(err)
 	}
@@ -352,5 +361,210 @@ func TestIdPCAFile(t *testing.T) {
 			resp.Body.Close()
 		}
 		c.CloseIdleConnections()
+	}
+}
+
+// expire makes the saved sign-in's access token expire at when, as time
+// passing would; the token itself is left as it is.
+func expire(t *testing.T, store *signins.Store, addr string, when time.Time) signins.SignIn {
+	t.Helper()
+	in, ok, err := store.Get(addr)
+	if err != nil || !ok {
+		t.Fatalf("no saved sign-in: %v", err)
+	}
+	in.Expires = when
+	if _, err := store.Put(addr, in); err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+func TestSignInRenewsItself(t *testing.T) {
+	t.Setenv(signins.EnvDir, filepath.Join(t.TempDir(), "config"))
+	n := newLoginNode(t, cliClient)
+	store := signins.Open(os.Getenv(signins.EnvDir))
+	run := func(args ...string) (int, string, string) {
+		return xb(t, append([]string{"--addr", n.addr, "--data", filepath.Join(t.TempDir(), "none")}, args...)...)
+	}
+	if code, _, errs := n.login(t, "ada"); code != exitOK {
+		t.Fatalf("login: %d %q", code, errs)
+	}
+
+	// The access token has expired: the next command renews it at the
+	// provider, saves the renewed tokens, and goes on.
+	old := expire(t, store, n.addr, time.Now().Add(-time.Minute))
+	code, out, errs := run("whoami")
+	if code != exitOK || !strings.Contains(out, "researcher") || !strings.Contains(out, "ada@uni-freiburg.de") || errs != "" {
+		t.Fatalf("whoami with an expired access token: %d %q %q", code, out, errs)
+	}
+	renewed, _, err := store.Get(n.addr)
+	if err != nil || renewed.Token == old.Token || renewed.RefreshToken == "" || renewed.RefreshToken == old.RefreshToken ||
+		time.Until(renewed.Expires) < time.Minute || !renewed.Saved.After(old.Saved) || renewed.Subject != old.Subject || renewed.ClientID != cliClient {
+		t.Fatalf("after the renewal: %+v (was %+v) %v", renewed, old, err)
+	}
+	if st, err := os.Stat(store.Path()); err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("%s after the renewal: %v %v", store.Path(), st, err)
+	}
+	// The renewed token is used as it is, until it nears its expiry:
+	// within 30 s of it, it is renewed ahead.
+	if code, _, errs := run("status"); code != exitOK {
+		t.Fatalf("status: %d %q", code, errs)
+	}
+	if again, _, _ := store.Get(n.addr); again.Token != renewed.Token {
+		t.Fatal("a valid token was renewed")
+	}
+	expire(t, store, n.addr, time.Now().Add(10*time.Second))
+	if code, _, errs := run("status"); code != exitOK {
+		t.Fatalf("status near the expiry: %d %q", code, errs)
+	}
+	if again, _, _ := store.Get(n.addr); again.Token == renewed.Token || time.Until(again.Expires) < time.Minute {
+		t.Fatal("a token 10 s from its expiry was not renewed")
+	}
+
+	// Commands started together with an expired token all go on: the
+	// provider rotates refresh tokens, so one renews it and the others,
+	// refused the spent token, take what it saved.
+	expire(t, store, n.addr, time.Now().Add(-time.Minute))
+	var wg sync.WaitGroup
+	toks := make([]string, 3)
+	errs3 := make([]error, 3)
+	for i := range toks {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			toks[i], errs3[i] = savedToken(context.Background(), n.addr, time.Now())
+		}()
+	}
+	wg.Wait()
+	final, _, _ := store.Get(n.addr)
+	for i := range toks {
+		if errs3[i] != nil || toks[i] == "" || time.Until(final.Expires) < time.Minute {
+			t.Fatalf("concurrent renewal %d: %q %v", i, toks[i], errs3[i])
+		}
+	}
+
+	// --token and XBORDER_TOKEN leave the saved sign-in alone, expired
+	// or not.
+	expire(t, store, n.addr, time.Now().Add(-time.Minute))
+	before, _ := os.ReadFile(store.Path())
+	if code, _, errs := run("--token", "not-a-token", "status"); code != exitError || !strings.Contains(errs, "refused the token") {
+		t.Fatalf("--token: %d %q", code, errs)
+	}
+	t.Setenv("XBORDER_TOKEN", "not-a-token")
+	if code, _, errs := run("status"); code != exitError || !strings.Contains(errs, "refused the token") {
+		t.Fatalf("XBORDER_TOKEN: %d %q", code, errs)
+	}
+	os.Unsetenv("XBORDER_TOKEN")
+	if after, _ := os.ReadFile(store.Path()); !bytes.Equal(before, after) {
+		t.Fatal("a command given a token renewed the saved sign-in")
+	}
+
+	// A provider that cannot be reached renews nothing: the sign-in is
+	// kept for later.
+	unreachable, _, _ := store.Get(n.addr)
+	unreachable.Issuer = "http://127.0.0.1:1"
+	if _, err := store.Put(n.addr, unreachable); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := run("status"); code != exitError || !strings.Contains(errs, "could not be renewed at uni-freiburg") {
+		t.Fatalf("status with the provider unreachable: %d %q", code, errs)
+	}
+
+	// The provider ended the session (an administrator revoked it): the
+	// refresh is refused, and the CLI says to sign in again.
+	if code, _, errs := n.login(t, "ada"); code != exitOK {
+		t.Fatalf("login: %d %q", code, errs)
+	}
+	n.idp.RevokeRefreshTokens("ada-1", cliClient)
+	expired := expire(t, store, n.addr, time.Now().Add(-time.Minute))
+	wantEnded := func(what string) {
+		t.Helper()
+		code, _, errs := run("status")
+		if code != exitError || !strings.Contains(errs, "your sign-in at "+n.addr+" expired on "+expired.Expires.Local().Format("2006-01-02 15:04:05 MST")) ||
+			!strings.Contains(errs, "run `xborder login`") || !strings.Contains(errs, "uni-freiburg ("+n.idp.Issuer()+") ended the session") {
+			t.Fatalf("status with %s: %d %q", what, code, errs)
+		}
+	}
+	wantEnded("a revoked refresh token")
+	// So does a refresh token the provider never issued.
+	expired.RefreshToken = "not-a-refresh-token"
+	if _, err := store.Put(n.addr, expired); err != nil {
+		t.Fatal(err)
+	}
+	wantEnded("a forged refresh token")
+
+	// logout removes the refresh token with the rest, and revokes it at
+	// the provider: it renews nothing any more.
+	if code, _, errs := n.login(t, "ada"); code != exitOK {
+		t.Fatalf("login: %d %q", code, errs)
+	}
+	last, _, _ := store.Get(n.addr)
+	if code, _, errs := run("logout"); code != exitOK || !strings.Contains(errs, "Signed out of "+n.addr) ||
+		!strings.Contains(errs, "The refresh token was revoked at uni-freiburg") {
+		t.Fatalf("logout: %d %q", code, errs)
+	}
+	raw, err := os.ReadFile(store.Path())
+	if err != nil || strings.Contains(string(raw), "refresh_token") || strings.Contains(string(raw), last.RefreshToken) {
+		t.Fatalf("after logout, %s holds %s (%v)", store.Path(), raw, err)
+	}
+	_, err = oidc.Refresh(context.Background(), oidc.RefreshConfig{Issuer: last.Issuer, ClientID: last.ClientID}, last.RefreshToken)
+	if !errors.Is(err, oidc.ErrRefreshRefused) {
+		t.Fatalf("the refresh token after logout: %v", err)
+	}
+	// A provider that cannot be reached: the sign-in is removed here all
+	// the same, and logout says the token lives on there.
+	if code, _, errs := n.login(t, "ada"); code != exitOK {
+		t.Fatalf("login: %d %q", code, errs)
+	}
+	last, _, _ = store.Get(n.addr)
+	last.Issuer = "http://127.0.0.1:1"
+	if _, err := store.Put(n.addr, last); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := run("logout"); code != exitOK || !strings.Contains(errs, "Signed out of "+n.addr) ||
+		!strings.Contains(errs, "did not revoke the refresh token") {
+		t.Fatalf("logout with the provider unreachable: %d %q", code, errs)
+	}
+	if _, ok, err := store.Get(n.addr); ok || err != nil {
+		t.Fatalf("after logout: %v %v", ok, err)
+	}
+}
+
+func TestSignInRenewsWithTheIdPCAFile(t *testing.T) {
+	t.Setenv(signins.EnvDir, filepath.Join(t.TempDir(), "config"))
+	n := newLoginNode(t, cliClient)
+	store := signins.Open(os.Getenv(signins.EnvDir))
+	// A CA file named relative to where login ran: saved as an absolute
+	// path, for commands run elsewhere. (The test provider is plain http:
+	// the certificates are loaded, not needed.)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	srv.Close()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "idp-ca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	if code, _, errs := n.login(t, "ada", "--idp-ca-file", "idp-ca.pem"); code != exitOK {
+		t.Fatalf("login: %d %q", code, errs)
+	}
+	saved, _, _ := store.Get(n.addr)
+	if saved.IDPCAFile != filepath.Join(dir, "idp-ca.pem") {
+		t.Fatalf("saved CA file %q", saved.IDPCAFile)
+	}
+	t.Chdir(t.TempDir())
+	run := func(args ...string) (int, string, string) {
+		return xb(t, append([]string{"--addr", n.addr, "--data", filepath.Join(t.TempDir(), "none")}, args...)...)
+	}
+	expire(t, store, n.addr, time.Now().Add(-time.Minute))
+	if code, _, errs := run("status"); code != exitOK {
+		t.Fatalf("status, renewed with the CA file: %d %q", code, errs)
+	}
+	// The CA file gone: the renewal says which certificates it missed.
+	if err := os.Remove(saved.IDPCAFile); err != nil {
+		t.Fatal(err)
+	}
+	expire(t, store, n.addr, time.Now().Add(-time.Minute))
+	if code, _, errs := run("status"); code != exitError || !strings.Contains(errs, "could not be renewed") || !strings.Contains(errs, "idp-ca.pem") {
+		t.Fatalf("status without the CA file: %d %q", code, errs)
 	}
 }

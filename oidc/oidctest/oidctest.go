@@ -79,7 +79,11 @@ type Config struct {
 	// means 5 minutes.
 	DeviceCodeLifetime time.Duration
 	// TokenLifetime is the ID token's lifetime; 0 means 1 hour. (Access
-	// tokens live 5 minutes, as in the example storage.)
+	// tokens live 5 minutes and refresh tokens 5 hours, as in the example
+	// storage. A refresh token is issued when the scope offline_access is
+	// asked for, to every client, device clients too; it is rotated at
+	// each use, and revoked at the revocation endpoint or by
+	// RevokeRefreshTokens.)
 	TokenLifetime time.Duration
 }
 
@@ -183,6 +187,7 @@ func New(cfg Config) (*Provider, error) {
 		DefaultLogoutRedirectURI: LoggedOutPath,
 		CodeMethodS256:           true,
 		AuthMethodPost:           true,
+		GrantTypeRefreshToken:    true,
 		SupportedClaims:          op.DefaultSupportedClaims,
 		SupportedUILocales:       []language.Tag{language.English},
 		DeviceAuthorization: op.DeviceAuthorizationConfig{
@@ -242,6 +247,14 @@ func (p *Provider) RotateKey(keepOld bool) *Key {
 		s.published = []*Key{k}
 	}
 	return k
+}
+
+// RevokeRefreshTokens ends the sessions of a user at a client, as an
+// administrator at a real provider would: the refresh tokens (and access
+// token records) issued to that client for the user are forgotten, and
+// redeeming one is refused with invalid_grant.
+func (p *Provider) RevokeRefreshTokens(userID, clientID string) {
+	_ = p.store.TerminateSession(context.Background(), userID, clientID) // the example storage's never fails
 }
 
 // CurrentKey is the key the provider signs with now.
@@ -529,6 +542,20 @@ func (s *store) SetUserinfoFromToken(ctx context.Context, ui *zoidc.UserInfo, to
 	}
 	s.fill(ui, ui.Subject)
 	return nil
+}
+
+// CreateAccessAndRefreshTokens creates the tokens of a grant that comes
+// with a refresh token (scope offline_access). The example storage takes
+// the client id of a code grant or a refresh from the request, but has
+// none for a device grant: its refresh token would then belong to no
+// client, and the op refuses to redeem it (invalid_grant). A device
+// grant is handed on as the refresh request it is the start of.
+func (s *store) CreateAccessAndRefreshTokens(ctx context.Context, req op.TokenRequest, current string) (string, string, time.Time, error) {
+	if d, ok := req.(*op.DeviceAuthorizationState); ok && current == "" {
+		req = storage.RefreshTokenRequestFromBusiness(&storage.RefreshToken{ApplicationID: d.ClientID, UserID: d.Subject,
+			Audience: d.GetAudience(), Scopes: d.Scopes, AuthTime: d.AuthTime, AMR: d.AMR})
+	}
+	return s.Storage.CreateAccessAndRefreshTokens(ctx, req, current)
 }
 
 // GetPrivateClaimsFromScopes puts the user's claims into the JWT access

@@ -1,8 +1,10 @@
 // Package signins keeps the tokens `xborder login` obtained, one per node
 // API address, in the user's config dir (tokens.json). The file holds
-// bearer tokens: it is written mode 0600 in a directory of mode 0700, and
-// atomically (a temporary file beside it, then a rename), so that a crash
-// mid-write leaves the previous file whole.
+// bearer tokens and refresh tokens, which renew the access tokens for as
+// long as the identity provider keeps the session (hours to weeks): it is
+// written mode 0600 in a directory of mode 0700, and atomically (a
+// temporary file beside it, then a rename), so that a crash mid-write
+// leaves the previous file whole.
 package signins
 
 import (
@@ -39,6 +41,18 @@ type SignIn struct {
 	// Provider is the node's name for the identity provider, Issuer its URL.
 	Provider string `json:"provider"`
 	Issuer   string `json:"issuer"`
+	// RefreshToken, when the provider issued one, renews Token at the
+	// issuer when it expires. It is a long-lived secret: whoever holds it
+	// gets access tokens in the user's name until the provider ends the
+	// session.
+	RefreshToken string `json:"refresh_token,omitempty"`
+	// ClientID is the client the tokens were issued to (the node's
+	// device_client_id), Scopes those asked for: a refresh needs them.
+	ClientID string   `json:"client_id,omitempty"`
+	Scopes   []string `json:"scopes,omitempty"`
+	// IDPCAFile is the absolute path of the certificates trusted for the
+	// issuer (login's --idp-ca-file), if any.
+	IDPCAFile string `json:"idp_ca_file,omitempty"`
 	// Subject, Email and Role are who the node took the token for when
 	// it was saved.
 	Subject string    `json:"subject"`

@@ -15,7 +15,8 @@ func TestPutGetDelete(t *testing.T) {
 		t.Fatalf("empty store: %v %v", ok, err)
 	}
 	exp := time.Now().Add(time.Hour).Truncate(time.Second)
-	in := SignIn{Token: "tok-a", Expires: exp, Provider: "uni", Issuer: "https://idp.example", Subject: "uni:1", Role: "researcher"}
+	in := SignIn{Token: "tok-a", Expires: exp, Provider: "uni", Issuer: "https://idp.example", Subject: "uni:1", Role: "researcher",
+		RefreshToken: "refresh-a", ClientID: "xborder-cli", Scopes: []string{"openid", "offline_access"}, IDPCAFile: "/etc/idp-ca.pem"}
 	if replaced, err := s.Put("http://127.0.0.1:1", in); err != nil || replaced {
 		t.Fatalf("put: %v %v", replaced, err)
 	}
@@ -23,7 +24,8 @@ func TestPutGetDelete(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, ok, err := s.Get("http://127.0.0.1:1")
-	if err != nil || !ok || got.Token != "tok-a" || !got.Expires.Equal(exp) || got.Role != "researcher" {
+	if err != nil || !ok || got.Token != "tok-a" || !got.Expires.Equal(exp) || got.Role != "researcher" || got.RefreshToken != "refresh-a" ||
+		got.ClientID != "xborder-cli" || len(got.Scopes) != 2 || got.Scopes[1] != "offline_access" || got.IDPCAFile != "/etc/idp-ca.pem" {
 		t.Fatalf("get: %+v %v %v", got, ok, err)
 	}
 	for p, want := range map[string]os.FileMode{dir: 0o700, s.Path(): 0o600} {
