@@ -269,3 +269,65 @@ func TestBackupCarriesTheIdentityProvidersSecret(t *testing.T) {
 		t.Fatalf("the archive lacks the provider's secret or the region's identity rule: %v", held)
 	}
 }
+
+// identity_providers in config.yaml: what a region writes (only what
+// differs from the defaults) reads back with the defaults filled in, the
+// redirect URI under public_url and the files under the data dir; what is
+// wrong is named before the node starts.
+func TestIdentityProvidersConfiguration(t *testing.T) {
+	dir := t.TempDir()
+	yml := `name: fr-grandest
+country: FR
+org: Région Grand Est
+public_url: https://xborder.grandest.example
+identity_providers:
+  - name: unistra
+    display_name: Université de Strasbourg
+    issuer: https://keycloak.unistra.example/realms/research
+    client_id: xborder-grandest
+    client_secret_file: oidc/unistra.secret
+    device_client_id: xborder-cli
+    claims:
+      groups: roles
+    login_ttl: 5m
+`
+	must(t, os.WriteFile(filepath.Join(dir, ConfigFile), []byte(yml), 0o644))
+	cfg, err := LoadConfig(dir)
+	must(t, err)
+	must(t, cfg.Validate())
+	got := cfg.identityProviders(dir)
+	if len(got) != 1 {
+		t.Fatalf("providers: %+v", got)
+	}
+	p := got[0]
+	if p.RedirectURL != "https://xborder.grandest.example/console/oidc/callback" || p.ClientSecretFile != filepath.Join(dir, "oidc/unistra.secret") ||
+		p.Claims.Groups != "roles" || p.Claims.Entitlements != "eduperson_entitlement" || p.LoginTTL != 5*time.Minute ||
+		len(p.Claims.Required) != 1 || p.DeviceClientID != "xborder-cli" || p.Label() != "Université de Strasbourg" {
+		t.Fatalf("the provider as the node uses it: %+v", p)
+	}
+	// The secret is checked when the node opens the providers: missing, it
+	// stops the start with the path.
+	f := newTestFed(t, "signin-config", []string{"fr-grandest"}, nil)
+	f.cfgs[0].IdentityProviders = cfg.IdentityProviders
+	n, err := Open(f.dirs[0], f.cfgs[0], WithLogger(testLogger(t, "fr-grandest")))
+	if err == nil {
+		err = n.Start(context.Background())
+		_ = n.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "unistra.secret") {
+		t.Fatalf("a missing client secret: %v", err)
+	}
+
+	for name, edit := range map[string]func(*oidc.Config){
+		"name":   func(c *oidc.Config) { c.Name = "Uni Strasbourg" },
+		"issuer": func(c *oidc.Config) { c.Issuer = "http://keycloak.unistra.example" },
+		"client": func(c *oidc.Config) { c.ClientID = "" },
+	} {
+		bad := cfg
+		bad.IdentityProviders = []oidc.Config{cfg.IdentityProviders[0]}
+		edit(&bad.IdentityProviders[0])
+		if err := bad.Validate(); err == nil || !strings.Contains(err.Error(), "identity_providers") {
+			t.Errorf("a bad %s: %v", name, err)
+		}
+	}
+}
