@@ -242,6 +242,14 @@ func TestScenario13CrossRegionSignIn(t *testing.T) {
 		t.Fatal("no csrf token on the console's page")
 	}
 	p = postPage(t, b, "http://fr-grandest:7401/console/signout", url.Values{"csrf": {html.UnescapeString(csrf[1])}})
+	// The node answers with a page of its own that moves on to the
+	// provider's end-session (a form's redirect to another origin is
+	// stopped by the console's form-action 'self'); a browser follows it.
+	next := regexp.MustCompile(`id="continue" href="([^"]+)"`).FindStringSubmatch(p.body)
+	if p.status != http.StatusOK || next == nil || !strings.HasPrefix(html.UnescapeString(next[1]), idpIssuer+"/") {
+		t.Fatalf("sign-out at fr-grandest (%d) does not move on to the provider: %.400s", p.status, p.body)
+	}
+	p = getPage(t, b, html.UnescapeString(next[1]))
 	if p.status != http.StatusOK || p.url.Host != "fr-grandest:7401" || p.url.Path != "/console/signin" || p.url.Query().Get("ok") != "signed_out" {
 		t.Fatalf("sign-out ended at %s (%d): %.400s", p.url, p.status, p.body)
 	}
