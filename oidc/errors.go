@@ -24,6 +24,10 @@ var (
 	ErrTokenEndpoint  = errors.New("the identity provider's token endpoint failed")
 	ErrNoIDToken      = errors.New("the identity provider returned no ID token")
 	ErrTooManyLogins  = errors.New("too many sign-ins under way; try again in a few minutes")
+	// ErrIDTokenAsAccessToken: an ID token names the node's client as its
+	// audience, but it says who signed in, to the node; it authorises
+	// nothing and must not serve as a bearer token.
+	ErrIDTokenAsAccessToken = errors.New("the token is an ID token, not an access token")
 )
 
 // RefusedError is a refused sign-in or token: which issuer, why (Reason, one

@@ -268,6 +268,18 @@ func (rp *RelyingParty) VerifyAccessToken(ctx context.Context, raw string) (Iden
 	if err != nil {
 		return Identity{}, err
 	}
+	// at_hash and c_hash bind an ID token to the access token or code it
+	// came with (OpenID Connect Core 3.1.3.6, 3.3.2.11); no access token
+	// carries them. The node's own sign-ins' ID tokens carry at_hash, so
+	// one that leaked (it travels through the browser as the end-session
+	// hint) cannot be replayed as a bearer token.
+	var hashes struct {
+		AtHash string `json:"at_hash"`
+		CHash  string `json:"c_hash"`
+	}
+	if err := t.Claims(&hashes); err == nil && (hashes.AtHash != "" || hashes.CHash != "") {
+		return Identity{}, rp.refuse(ErrIDTokenAsAccessToken, "at_hash", "", nil)
+	}
 	return rp.identity(t)
 }
 

@@ -104,6 +104,11 @@ func TestCodeFlowWithPKCE(t *testing.T) {
 	if id.Claims["nonce"] == nil || !id.Expiry.After(time.Now()) {
 		t.Fatalf("raw claims or expiry missing: %+v", id)
 	}
+	// The ID token names the node as its audience, but it is no access
+	// token: presented to the API (it passes through the browser as the
+	// end-session hint), it is refused.
+	_, err = rp.VerifyAccessToken(ctx, id.IDToken)
+	wantRefused(t, err, ErrIDTokenAsAccessToken)
 
 	// The same callback again (a replayed state) is refused before the code
 	// is redeemed a second time.
