@@ -49,7 +49,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		}, []string{"point"}),
 		identityRefusalsUnrecorded: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "xborder_identity_refusals_unrecorded_total",
-			Help: "Refused sign-ins and identity-provider tokens logged but not recorded in the audit trail, beyond its rate for them (1/s, bursts of 30).",
+			Help: "Refused sign-ins and identity-provider tokens logged but not recorded in the audit trail, beyond its rate for them (1/s, bursts of 30, verified identities apart).",
 		}),
 	}
 	build := prometheus.NewGauge(prometheus.GaugeOpts{

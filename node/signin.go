@@ -71,7 +71,9 @@ func (n *Node) openIdentityProviders() error {
 		return fmt.Errorf("identity providers: %w", err)
 	}
 	n.identities = iss
-	n.identityAudit = &identityAudit{n: n, limit: rate.NewLimiter(rate.Limit(identityAuditRate), identityAuditBurst)}
+	n.identityAudit = &identityAudit{n: n,
+		unverified: rate.NewLimiter(rate.Limit(identityAuditRate), identityAuditBurst),
+		verified:   rate.NewLimiter(rate.Limit(identityAuditRate), identityAuditBurst)}
 	return nil
 }
 
@@ -85,13 +87,20 @@ const (
 
 // identityAudit records refused identities in the node's audit trail.
 type identityAudit struct {
-	n     *Node
-	limit *rate.Limiter
+	n *Node
+	// Refusals of verified identities (no role) have a budget of their
+	// own: a flood of junk tokens, which anyone can send, must not keep
+	// them out of the trail.
+	unverified, verified *rate.Limiter
 }
 
 func (a *identityAudit) IdentityRefused(_ context.Context, r api.IdentityRefusal) {
 	a.n.log.Info("identity refused", "via", r.Via, "issuer", r.Issuer, "reason", r.Reason, "claim", r.Claim)
-	if !a.limit.Allow() {
+	limit := a.unverified
+	if r.Identity != nil {
+		limit = a.verified
+	}
+	if !limit.Allow() {
 		a.n.metrics.identityRefusalsUnrecorded.Inc()
 		return
 	}

@@ -78,6 +78,15 @@ func (l *ledger) useNonce(nonce string, until, now time.Time) bool {
 	return true
 }
 
+// nonceUsed reports whether a nonce is one of this party's sign-ins'
+// (used, its token not expired yet).
+func (l *ledger) nonceUsed(nonce string, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	exp, used := l.usedNonces[nonce]
+	return used && now.Before(exp)
+}
+
 // remember adds k to a bounded set: expired entries go first, then, if
 // still full, the one that expires soonest (a replay of it would also need
 // a state this node issued with that nonce, which it never issues twice).

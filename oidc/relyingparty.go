@@ -109,10 +109,9 @@ func New(ctx context.Context, cfg Config, deps Deps) (*RelyingParty, error) {
 	rp.endSession = meta.EndSession
 	rp.oauth = oauth2.Config{ClientID: cfg.ClientID, ClientSecret: secret, Endpoint: p.Endpoint(),
 		RedirectURL: cfg.RedirectURL, Scopes: cfg.scopes()}
-	// One key set for every verifier, its refetches bounded. go-oidc
-	// keeps the context's HTTP client for its later fetches.
-	keys := newLimitedKeySet(gooidc.NewRemoteKeySet(gooidc.ClientContext(context.Background(), rp.client), meta.JWKS), rp.now)
+	// One key set for every verifier, its refetches bounded.
 	algs := signingAlgs(meta.Algs)
+	keys := newKeySet(meta.JWKS, rp.client, rp.now, algs)
 	verifier := func(audience string) *gooidc.IDTokenVerifier {
 		return gooidc.NewVerifier(cfg.Issuer, keys, &gooidc.Config{ClientID: audience, Now: rp.now, SupportedSigningAlgs: algs})
 	}
@@ -270,15 +269,23 @@ func (rp *RelyingParty) VerifyAccessToken(ctx context.Context, raw string) (Iden
 	}
 	// at_hash and c_hash bind an ID token to the access token or code it
 	// came with (OpenID Connect Core 3.1.3.6, 3.3.2.11); no access token
-	// carries them. The node's own sign-ins' ID tokens carry at_hash, so
-	// one that leaked (it travels through the browser as the end-session
-	// hint) cannot be replayed as a bearer token.
-	var hashes struct {
+	// carries them. An ID token of the node's own sign-ins that leaked (it
+	// travels through the browser as the end-session hint) cannot be
+	// replayed as a bearer token.
+	// at_hash is optional in the code flow, though: the nonce of one of
+	// this party's own sign-ins names its ID token too.
+	var idOnly struct {
 		AtHash string `json:"at_hash"`
 		CHash  string `json:"c_hash"`
+		Nonce  string `json:"nonce"`
 	}
-	if err := t.Claims(&hashes); err == nil && (hashes.AtHash != "" || hashes.CHash != "") {
-		return Identity{}, rp.refuse(ErrIDTokenAsAccessToken, "at_hash", "", nil)
+	if err := t.Claims(&idOnly); err == nil {
+		switch {
+		case idOnly.AtHash != "" || idOnly.CHash != "":
+			return Identity{}, rp.refuse(ErrIDTokenAsAccessToken, "at_hash", "", nil)
+		case idOnly.Nonce != "" && rp.logins.nonceUsed(idOnly.Nonce, rp.now()):
+			return Identity{}, rp.refuse(ErrIDTokenAsAccessToken, "nonce", "", nil)
+		}
 	}
 	return rp.identity(t)
 }
@@ -346,9 +353,10 @@ func (rp *RelyingParty) verify(ctx context.Context, v *gooidc.IDTokenVerifier, a
 	return t, nil
 }
 
-// classify names why go-oidc refused a token. go-oidc checks the signature
-// first, so a token refused for its claims was signed by the issuer, and
-// its claims can be read to say which one is wrong.
+// classify names why go-oidc refused a token. go-oidc checks issuer,
+// audience and expiry before the signature: a token refused for a claim
+// may be forged, so the reason names the first check it failed, and the
+// detail quotes at most a few hundred bytes of what it claimed.
 func (rp *RelyingParty) classify(raw, audience string, err error) error {
 	var exp *gooidc.TokenExpiredError
 	switch msg := err.Error(); {
@@ -406,7 +414,14 @@ func (rp *RelyingParty) fromClaims(iss, sub string, exp time.Time, all map[strin
 	}, nil
 }
 
+// maxDetail bounds what a refusal quotes of a token (it may be forged,
+// and the refusal is logged and audited).
+const maxDetail = 200
+
 func (rp *RelyingParty) refuse(reason error, claim, detail string, err error) error {
+	if len(detail) > maxDetail {
+		detail = strings.ToValidUTF8(detail[:maxDetail], "") + "…"
+	}
 	e := &RefusedError{Issuer: rp.cfg.Name, Reason: reason, Claim: claim, Detail: detail, Err: err}
 	rp.log.Info("oidc: refused", "issuer", rp.cfg.Name, "reason", reason.Error(), "claim", claim, "detail", detail)
 	return e

@@ -109,6 +109,15 @@ func TestCodeFlowWithPKCE(t *testing.T) {
 	// end-session hint), it is refused.
 	_, err = rp.VerifyAccessToken(ctx, id.IDToken)
 	wantRefused(t, err, ErrIDTokenAsAccessToken)
+	// The same from an issuer that leaves at_hash out: the nonce of this
+	// party's sign-in names it.
+	now := time.Now()
+	noHash := tp.SignWithCurrentKey(map[string]any{"iss": tp.Issuer(), "sub": "id1", "aud": testClientID,
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "email": "ada@uni-freiburg.de", "nonce": id.Claims["nonce"]})
+	_, err = rp.VerifyAccessToken(ctx, noHash)
+	if re := wantRefused(t, err, ErrIDTokenAsAccessToken); re.Claim != "nonce" {
+		t.Fatalf("refused for %q, want the nonce", re.Claim)
+	}
 
 	// The same callback again (a replayed state) is refused before the code
 	// is redeemed a second time.

@@ -59,6 +59,12 @@ entitlement_roles := {
 	"urn:geant:myaccessid.org:group:xborder:legal#myaccessid.org": "legal",
 }
 
+# The authority of the entitlement URNs each issuer may assert (what
+# follows "#" in the URN): one rule per issuer.
+entitlement_authorities["https://login.aai.lifescience-ri.eu/oidc/"] := "aai.lifescience-ri.eu"
+
+entitlement_authorities["https://proxy.myaccessid.org/"] := "myaccessid.org"
+
 # Groups, per issuer, and the role each gives: group_roles[issuer] :=
 # {group: role}, one rule per issuer (none shipped: group names mean
 # something only at their issuer).
@@ -116,6 +122,16 @@ explicit_roles contains r if {
 	identity_trusted
 	some e in identity_list("entitlements")
 	r := entitlement_roles[e]
+	entitlement_from_its_authority(e)
+}
+
+# An entitlement URN names the authority that manages the group after its
+# "#" (AARC-G002); it counts only from the issuer of that authority, so a
+# trusted issuer cannot hand out another infrastructure's groups.
+entitlement_from_its_authority(e) if {
+	parts := split(e, "#")
+	count(parts) == 2
+	entitlement_authorities[input.identity.issuer] == parts[1]
 }
 
 explicit_roles contains r if {

@@ -113,3 +113,19 @@ test_a_refusal_says_why if {
 	unnamed := api.role_reasons with input as {}
 	unnamed == {"this node's policy does not trust identities from an unnamed issuer"}
 }
+
+test_an_entitlement_counts_only_from_its_own_authority if {
+	# MyAccessID asserting LS Login's group, and the other way round.
+	role_of({"issuer": "https://proxy.myaccessid.org/", "entitlements": ["urn:geant:lifescience-ri.eu:group:xborder:legal#aai.lifescience-ri.eu"]}) == ""
+	role_of({"issuer": ls_login, "entitlements": ["urn:geant:myaccessid.org:group:xborder:legal#myaccessid.org"]}) == ""
+	role_of({"issuer": "https://proxy.myaccessid.org/", "entitlements": ["urn:geant:myaccessid.org:group:xborder:legal#myaccessid.org"]}) == "legal"
+
+	# A region's own trusted issuer cannot hand out either.
+	keycloak := "https://keycloak.region.example/realms/xborder"
+	r := api.role with input as {"identity": {"issuer": keycloak, "entitlements": ["urn:geant:lifescience-ri.eu:group:xborder:legal#aai.lifescience-ri.eu"]}}
+		with api.trusted_issuers as {keycloak: "the region's Keycloak"}
+	r == ""
+
+	# Two "#"s: no authority to match.
+	role_of({"issuer": ls_login, "entitlements": ["urn:geant:lifescience-ri.eu:group:xborder:legal#aai.lifescience-ri.eu#x"]}) == ""
+}
