@@ -149,3 +149,14 @@ func TestIssuerUnderItsOwnCA(t *testing.T) {
 		t.Fatalf("a ca_file without a certificate: %v", err)
 	}
 }
+
+func TestDiscoveredEndpointsMustBeSecure(t *testing.T) {
+	for raw, ok := range map[string]bool{
+		"": true, "https://idp.example/token": true, "http://127.0.0.1:8080/jwks": true, "http://localhost/x": true,
+		"http://idp.example/end_session": false, "ftp://idp.example/": false, "/relative": false, "javascript:alert(1)": false,
+	} {
+		if err := secureURL(raw); (err == nil) != ok {
+			t.Errorf("secureURL(%q) = %v", raw, err)
+		}
+	}
+}

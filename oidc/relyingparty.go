@@ -106,6 +106,15 @@ func New(ctx context.Context, cfg Config, deps Deps) (*RelyingParty, error) {
 	if err := p.Claims(&meta); err != nil {
 		return nil, fmt.Errorf("oidc %s: discovery document: %w", cfg.Name, err)
 	}
+	// Codes, secrets, tokens and hints cross these: each endpoint the
+	// issuer names must be HTTPS, as the issuer itself (loopback apart).
+	ep := p.Endpoint()
+	for what, u := range map[string]string{"authorization_endpoint": ep.AuthURL, "token_endpoint": ep.TokenURL,
+		"jwks_uri": meta.JWKS, "end_session_endpoint": meta.EndSession, "device_authorization_endpoint": ep.DeviceAuthURL} {
+		if err := secureURL(u); err != nil {
+			return nil, fmt.Errorf("oidc %s: the discovery document's %s: %w", cfg.Name, what, err)
+		}
+	}
 	rp.endSession = meta.EndSession
 	rp.oauth = oauth2.Config{ClientID: cfg.ClientID, ClientSecret: secret, Endpoint: p.Endpoint(),
 		RedirectURL: cfg.RedirectURL, Scopes: cfg.scopes()}
@@ -311,6 +320,22 @@ func (rp *RelyingParty) EndSessionURL(idTokenHint, postLogoutRedirect string) (u
 	}
 	e.RawQuery = q.Encode()
 	return e.String(), true
+}
+
+// secureURL accepts an empty URL (an endpoint the issuer does not offer),
+// an https one, or plain http to this machine.
+func secureURL(raw string) error {
+	if raw == "" {
+		return nil
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil || u.Host == "":
+		return fmt.Errorf("%q is not an absolute URL", raw)
+	case u.Scheme == "https", u.Scheme == "http" && isLoopback(u.Hostname()):
+		return nil
+	}
+	return fmt.Errorf("%q must use https", raw)
 }
 
 // UnverifiedIssuer reads a JWT's "iss" without verifying anything: which

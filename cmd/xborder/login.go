@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode"
 
 	"github.com/spf13/cobra"
 
@@ -266,7 +267,7 @@ func chooseProvider(ps []api.SignInProvider, name, base string) (api.SignInProvi
 	list := func(l []api.SignInProvider) string {
 		var b strings.Builder
 		for _, p := range l {
-			fmt.Fprintf(&b, "\n  %-20s %s (%s)", p.Name, p.DisplayName, p.Issuer)
+			fmt.Fprintf(&b, "\n  %-20s %s (%s)", printable(p.Name), printable(p.DisplayName), printable(p.Issuer))
 		}
 		return b.String()
 	}
@@ -329,10 +330,10 @@ func (g *globals) login(ctx context.Context, name, idpCA string, noSave, printTo
 			if label == "" {
 				label = p.Name
 			}
-			fmt.Fprintf(g.err, "Signing in at %s with %s.\n", pc.base, label)
-			fmt.Fprintf(g.err, "Open %s and enter code %s\n", dp.VerificationURI, dp.UserCode)
+			fmt.Fprintf(g.err, "Signing in at %s with %s.\n", pc.base, printable(label))
+			fmt.Fprintf(g.err, "Open %s and enter code %s\n", printable(dp.VerificationURI), printable(dp.UserCode))
 			if dp.VerificationURIComplete != "" {
-				fmt.Fprintf(g.err, "  (or open %s, which carries the code)\n", dp.VerificationURIComplete)
+				fmt.Fprintf(g.err, "  (or open %s, which carries the code)\n", printable(dp.VerificationURIComplete))
 			}
 			progress.start(dp.ExpiresAt)
 			return nil
@@ -366,7 +367,7 @@ func (g *globals) login(ctx context.Context, name, idpCA string, noSave, printTo
 	if expires.IsZero() {
 		return fmt.Errorf("%s gave a token without an expiry; the token was not saved", p.Name)
 	}
-	fmt.Fprintf(g.err, "Signed in as %s (role at this node: %s)\n", who, me.Role)
+	fmt.Fprintf(g.err, "Signed in as %s (role at this node: %s)\n", printable(who), printable(me.Role))
 	if !noSave {
 		store, err := signinStore()
 		if err != nil {
@@ -524,4 +525,16 @@ an identity provider's token, the identity the node's policy judged.`,
 	}
 	cmd.Flags().BoolVar(&g.json, "json", false, "print JSON")
 	return cmd
+}
+
+// printable drops control characters from what a node or an identity
+// provider sends before it reaches the terminal: no escape sequence of
+// theirs moves the cursor, rewrites a line or sets a window title.
+func printable(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
 }

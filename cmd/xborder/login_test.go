@@ -568,3 +568,9 @@ func TestSignInRenewsWithTheIdPCAFile(t *testing.T) {
 		t.Fatalf("status without the CA file: %d %q", code, errs)
 	}
 }
+
+func TestPrintableDropsTerminalEscapes(t *testing.T) {
+	if got := printable("Uni\x1b]0;pwned\x07 Freiburg\r\n"); got != "Uni]0;pwned Freiburg" {
+		t.Fatalf("printable: %q", got)
+	}
+}

@@ -138,6 +138,14 @@ func (c *Console) oidcCallback(x *rc) {
 			Detail: "the sign-in cookie names no configured issuer"}, oidc.ErrUnknownIssuer.Error())
 		return
 	}
+	// RFC 9207: an issuer that names itself in its answer must be the one
+	// this browser was sent to. Against a mix-up, where another
+	// configured provider's answer would be redeemed as this one's.
+	if iss := x.r.URL.Query()["iss"]; len(iss) > 0 && (len(iss) != 1 || iss[0] != cfg.Issuer) {
+		refuse(http.StatusUnauthorized, api.IdentityRefusal{Issuer: name, Reason: oidc.ErrWrongIssuer.Error(), Claim: "iss",
+			Detail: "the callback's iss is not the issuer the sign-in went to"}, oidc.ErrWrongIssuer.Error())
+		return
+	}
 	down := strings.TrimSuffix(x.t("signin.provider_down", cfg.Label()), ".")
 	rp, err := c.svc.Identities.Get(x.ctx(), name)
 	if err != nil {

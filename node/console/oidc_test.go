@@ -120,6 +120,9 @@ func newOIDCConsole(t *testing.T) *oidcConsole {
 
 trusted_issuers["` + issuer + `"] := "Test IdP"
 
+# The test provider stands in for LS Login: it may assert its groups.
+entitlement_authorities["` + issuer + `"] := "aai.lifescience-ri.eu"
+
 allow if {
 	input.identity.issuer == "` + issuer + `"
 	input.identity.email == "ada@uni-freiburg.de"
@@ -452,6 +455,8 @@ func TestOIDCCallbackRefusals(t *testing.T) {
 		{"an issuer the node does not know", withState(f.browser(), "nowhere."+deniedState), q("code", code, "state", deniedState),
 			http.StatusUnauthorized, oidc.ErrUnknownIssuer, "not one this node trusts"},
 		{"no parameters", f.browser(), f.srv.URL + CallbackPath, http.StatusUnauthorized, oidc.ErrBadCallback, "required"},
+		{"another issuer's answer (RFC 9207 iss)", withState(f.browser(), "freiburg."+deniedState),
+			q("code", code, "state", deniedState, "iss", f.other.Issuer()), http.StatusUnauthorized, oidc.ErrWrongIssuer, "another issuer"},
 	}
 	n := 0
 	for _, c := range cases {
