@@ -57,7 +57,7 @@ func newKeySet(url string, client *http.Client, now func() time.Time, algs []str
 // VerifySignature is go-oidc's KeySet: the payload of a JWS one of the
 // issuer's keys signed.
 func (k *keySet) VerifySignature(ctx context.Context, raw string) ([]byte, error) {
-	jws, err := jose.ParseSigned(raw, k.algs)
+	jws, err := jose.ParseSignedCompact(raw, k.algs)
 	if err != nil {
 		return nil, fmt.Errorf("malformed jwt: %v", err)
 	}
