@@ -72,6 +72,25 @@ type Token struct {
 	Scopes []string
 }
 
+// discover fetches the issuer's discovery document for the calls a tool
+// makes (DeviceLogin, Refresh, Revoke; op names the call in errors),
+// with client (nil: one with a 30 s timeout). The context returned
+// carries the client for go-oidc's later fetches.
+func discover(ctx context.Context, op, issuer string, client *http.Client) (context.Context, *http.Client, *gooidc.Provider, error) {
+	if client == nil {
+		client = &http.Client{Timeout: 30 * time.Second}
+	}
+	ctx = gooidc.ClientContext(ctx, client)
+	p, err := gooidc.NewProvider(ctx, issuer)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, nil, fmt.Errorf("oidc: %s: %w", op, ctx.Err())
+		}
+		return nil, nil, nil, fmt.Errorf("oidc: %s: discovery of %s: %w", op, issuer, err)
+	}
+	return ctx, client, p, nil
+}
+
 // DeviceLogin signs a user in on a device: it discovers the issuer, asks
 // for a device code, hands the user code and the verification URI to
 // prompt (which shows them and returns at once), then polls the token
@@ -85,17 +104,9 @@ func DeviceLogin(ctx context.Context, cfg DeviceConfig, prompt func(DevicePrompt
 	if cfg.ClientID == "" {
 		return Token{}, errors.New("oidc: device login: client id is empty")
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	ctx = gooidc.ClientContext(ctx, client)
-	p, err := gooidc.NewProvider(ctx, cfg.Issuer)
+	ctx, _, p, err := discover(ctx, "device login", cfg.Issuer, cfg.HTTPClient)
 	if err != nil {
-		if ctx.Err() != nil {
-			return Token{}, fmt.Errorf("oidc: device login: %w", ctx.Err())
-		}
-		return Token{}, fmt.Errorf("oidc: device login: discovery of %s: %w", cfg.Issuer, err)
+		return Token{}, err
 	}
 	ep := p.Endpoint()
 	if ep.DeviceAuthURL == "" {

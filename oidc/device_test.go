@@ -198,8 +198,19 @@ func TestDeviceLoginCancelled(t *testing.T) {
 
 func TestDeviceLoginNeedsTheEndpoint(t *testing.T) {
 	tp := newTestProvider(t, testRedirect)
-	// The same provider's discovery without its device endpoint, served
-	// under its own issuer URL.
+	issuer := discoveryWithout(t, tp, "device_authorization_endpoint")
+	cfg := deviceConfig(tp)
+	cfg.Issuer = issuer
+	_, err := DeviceLogin(context.Background(), cfg, func(DevicePrompt) error { t.Error("prompted"); return nil })
+	if !errors.Is(err, ErrNoDeviceEndpoint) || !strings.Contains(err.Error(), "no device authorization endpoint") {
+		t.Fatalf("want a refusal naming the missing endpoint, got %v", err)
+	}
+}
+
+// discoveryWithout serves tp's discovery document without field, under
+// an issuer URL of its own, and returns that URL.
+func discoveryWithout(t *testing.T, tp *oidctest.Provider, field string) string {
+	t.Helper()
 	var srv *httptest.Server
 	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		resp, err := http.Get(tp.Issuer() + "/.well-known/openid-configuration")
@@ -213,15 +224,10 @@ func TestDeviceLoginNeedsTheEndpoint(t *testing.T) {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
 		}
-		delete(d, "device_authorization_endpoint")
+		delete(d, field)
 		d["issuer"] = srv.URL
 		_ = json.NewEncoder(w).Encode(d)
 	}))
-	defer srv.Close()
-	cfg := deviceConfig(tp)
-	cfg.Issuer = srv.URL
-	_, err := DeviceLogin(context.Background(), cfg, func(DevicePrompt) error { t.Error("prompted"); return nil })
-	if !errors.Is(err, ErrNoDeviceEndpoint) || !strings.Contains(err.Error(), "no device authorization endpoint") {
-		t.Fatalf("want a refusal naming the missing endpoint, got %v", err)
-	}
+	t.Cleanup(srv.Close)
+	return srv.URL
 }

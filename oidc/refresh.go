@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	gooidc "github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -60,17 +59,9 @@ func Refresh(ctx context.Context, cfg RefreshConfig, refreshToken string) (Token
 	if refreshToken == "" {
 		return Token{}, errNoRefreshToken
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	ctx = gooidc.ClientContext(ctx, client)
-	p, err := gooidc.NewProvider(ctx, cfg.Issuer)
+	ctx, _, p, err := discover(ctx, "refresh", cfg.Issuer, cfg.HTTPClient)
 	if err != nil {
-		if ctx.Err() != nil {
-			return Token{}, fmt.Errorf("oidc: refresh: %w", ctx.Err())
-		}
-		return Token{}, fmt.Errorf("oidc: refresh: discovery of %s: %w", cfg.Issuer, err)
+		return Token{}, err
 	}
 	ep := p.Endpoint()
 	ep.AuthStyle = authStyle(cfg.ClientSecret)
@@ -122,16 +113,9 @@ func Revoke(ctx context.Context, cfg RefreshConfig, refreshToken string) error {
 	if refreshToken == "" {
 		return errors.New("oidc: revoke: no refresh token")
 	}
-	client := cfg.HTTPClient
-	if client == nil {
-		client = &http.Client{Timeout: 30 * time.Second}
-	}
-	p, err := gooidc.NewProvider(gooidc.ClientContext(ctx, client), cfg.Issuer)
+	ctx, client, p, err := discover(ctx, "revoke", cfg.Issuer, cfg.HTTPClient)
 	if err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("oidc: revoke: %w", ctx.Err())
-		}
-		return fmt.Errorf("oidc: revoke: discovery of %s: %w", cfg.Issuer, err)
+		return err
 	}
 	var meta struct {
 		Revocation string `json:"revocation_endpoint"`

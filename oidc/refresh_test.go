@@ -2,10 +2,7 @@ package oidc
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
@@ -121,27 +118,8 @@ func TestRefresh(t *testing.T) {
 
 func TestRevokeNeedsTheEndpoint(t *testing.T) {
 	tp := newTestProvider(t, testRedirect)
-	// The provider's discovery without its revocation endpoint, served
-	// under its own issuer URL.
-	var srv *httptest.Server
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		resp, err := http.Get(tp.Issuer() + "/.well-known/openid-configuration")
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		defer resp.Body.Close()
-		var d map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&d); err != nil {
-			http.Error(w, err.Error(), http.StatusBadGateway)
-			return
-		}
-		delete(d, "revocation_endpoint")
-		d["issuer"] = srv.URL
-		_ = json.NewEncoder(w).Encode(d)
-	}))
-	defer srv.Close()
+	issuer := discoveryWithout(t, tp, "revocation_endpoint")
 	cfg := refreshConfig(tp)
-	cfg.Issuer = srv.URL
+	cfg.Issuer = issuer
 	wantRefused(t, Revoke(context.Background(), cfg, "some-refresh-token"), ErrNoRevocationEndpoint)
 }

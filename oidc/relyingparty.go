@@ -44,6 +44,15 @@ type Identity struct {
 	IDToken string `json:"-"`
 }
 
+// Who is how a person is named to people: the email, or the subject
+// when the issuer sent none.
+func (id Identity) Who() string {
+	if id.Email != "" {
+		return id.Email
+	}
+	return id.Subject
+}
+
 // SignIn is the start of one sign-in: the URL to send the browser to and
 // the state to bind to that browser (a cookie), which the callback must
 // bring back.

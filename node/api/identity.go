@@ -21,6 +21,7 @@ type Identities interface {
 	Knows(raw string) bool
 	VerifyAccessToken(ctx context.Context, raw string) (name string, id oidc.Identity, err error)
 	Configs() []oidc.Config
+	Config(name string) (oidc.Config, bool)
 }
 
 // RoleDecider decides which role an identity has at this node
@@ -115,13 +116,11 @@ func (s *Server) authenticateIdentity(r *http.Request, raw string) (User, error)
 	role, err := DecideRole(r.Context(), s.roles, id)
 	if err != nil {
 		s.refused(r.Context(), NoRoleRefusal("api", name, id, err))
-		return User{}, &noRoleError{err: err, who: who(id), issuer: name}
+		return User{}, &noRoleError{err: err, who: id.Who(), issuer: name}
 	}
 	org := name
-	for _, c := range s.identities.Configs() {
-		if c.Name == name {
-			org = c.Label()
-		}
+	if c, ok := s.identities.Config(name); ok {
+		org = c.Label()
 	}
 	return IdentityUser(name, org, id, role), nil
 }
@@ -157,13 +156,6 @@ func (e *noRoleError) Error() string {
 }
 
 func (e *noRoleError) Unwrap() error { return e.err }
-
-func who(id oidc.Identity) string {
-	if id.Email != "" {
-		return id.Email
-	}
-	return id.Subject
-}
 
 // SignInProvider is an identity provider as GET /v1/signin/providers
 // shows it to a client that wants to sign in (`xborder login`).

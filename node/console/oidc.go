@@ -17,6 +17,7 @@ import (
 // with (*oidc.Issuers): each is discovered on first use.
 type IdentityProviders interface {
 	Configs() []oidc.Config
+	Config(name string) (oidc.Config, bool)
 	Get(ctx context.Context, name string) (*oidc.RelyingParty, error)
 }
 
@@ -69,7 +70,7 @@ func (c *Console) oidcStart(x *rc) {
 		c.signinPage(x, http.StatusNotFound, "", x.t("signin.no_providers"))
 		return
 	}
-	cfg, known := configOf(c.svc.Identities, name)
+	cfg, known := c.svc.Identities.Config(name)
 	if !known {
 		c.signinPage(x, http.StatusNotFound, "", x.t("signin.unknown_provider", name))
 		return
@@ -132,7 +133,7 @@ func (c *Console) oidcCallback(x *rc) {
 	}
 	// The cookie is the browser's to change: a name the node does not
 	// know is a bad request, not an issuer that is down.
-	cfg, known := configOf(c.svc.Identities, name)
+	cfg, known := c.svc.Identities.Config(name)
 	if !known {
 		refuse(http.StatusUnauthorized, api.IdentityRefusal{Issuer: name, Reason: oidc.ErrUnknownIssuer.Error(),
 			Detail: "the sign-in cookie names no configured issuer"}, oidc.ErrUnknownIssuer.Error())
@@ -171,7 +172,7 @@ func (c *Console) oidcCallback(x *rc) {
 	role, err := api.DecideRole(x.ctx(), c.svc.Roles, id)
 	if err != nil {
 		refuse(http.StatusForbidden, api.NoRoleRefusal("console", name, id, err),
-			who(id)+" ("+cfg.Label()+") may not use this node: "+err.Error())
+			id.Who()+" ("+cfg.Label()+") may not use this node: "+err.Error())
 		return
 	}
 	u := api.IdentityUser(name, cfg.Label(), id, role)
@@ -204,26 +205,10 @@ func (c *Console) endSessionURL(x *rc, st sessionstore.Session) (string, bool) {
 	return to, true
 }
 
-func configOf(p IdentityProviders, name string) (oidc.Config, bool) {
-	for _, c := range p.Configs() {
-		if c.Name == name {
-			return c, true
-		}
-	}
-	return oidc.Config{}, false
-}
-
-func who(id oidc.Identity) string {
-	if id.Email != "" {
-		return id.Email
-	}
-	return id.Subject
-}
-
 // issuerLabel is how the pages name the issuer called name.
 func (c *Console) issuerLabel(name string) string {
 	if c.svc.Identities != nil {
-		if cfg, ok := configOf(c.svc.Identities, name); ok {
+		if cfg, ok := c.svc.Identities.Config(name); ok {
 			return cfg.Label()
 		}
 	}
